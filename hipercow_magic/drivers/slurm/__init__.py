@@ -1,0 +1,6 @@
+"""The slurm driver: tasks as Slurm jobs, bundles as job arrays."""
+
+from .commands import COUNTS, scheduler_calls
+from .driver import SlurmDriver, SlurmUnavailableWarning
+
+__all__ = ["SlurmDriver", "SlurmUnavailableWarning", "COUNTS", "scheduler_calls"]

@@ -1,0 +1,59 @@
+"""Running Slurm's commands: one place that calls them, counts them and explains failures."""
+
+from __future__ import annotations
+
+import collections
+import os
+import shutil
+import subprocess
+
+from ...errors import HipercowError
+
+# How many times each Slurm command ran in this process (benchmarks and tests read it).
+COUNTS: collections.Counter = collections.Counter()
+DEFAULT_TIMEOUT = 60
+
+
+class SlurmUnavailable(HipercowError):
+    """A Slurm command could not give an answer (missing, timed out, controller down...)."""
+
+
+def scheduler_calls() -> int:
+    """How many Slurm commands this process has run so far."""
+    return sum(COUNTS.values())
+
+
+def _environment() -> dict:
+    """This process's environment without a surrounding job's SLURM_*/SBATCH_* settings."""
+    keep = {"SLURM_CONF"}
+    return {k: v for k, v in os.environ.items()
+            if k in keep or not (k.startswith("SLURM_") or k.startswith("SBATCH_"))}
+
+
+def run(args: list[str], timeout: float = DEFAULT_TIMEOUT,
+        check: bool = True) -> subprocess.CompletedProcess:
+    """Run a Slurm command; SlurmUnavailable when it is missing, hangs, or (check) fails."""
+    COUNTS[args[0]] += 1
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+                              env=_environment(), stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise SlurmUnavailable(
+            f"'{args[0]}' was not found: the slurm driver needs Slurm's commands on this machine "
+            "(run it on the cluster's login node)") from None
+    except subprocess.TimeoutExpired:
+        raise SlurmUnavailable(
+            f"'{args[0]}' gave no answer within {timeout:g}s (is slurmctld up?)") from None
+    if check and proc.returncode != 0:
+        raise SlurmUnavailable(failure_message(args, proc))
+    return proc
+
+
+def failure_message(args: list[str], proc: subprocess.CompletedProcess) -> str:
+    text = (proc.stderr.strip() or proc.stdout.strip() or "(no message)")
+    return f"'{args[0]}' failed (exit status {proc.returncode}):\n{text}"
+
+
+def available() -> bool:
+    """Whether Slurm's commands are on the PATH."""
+    return all(shutil.which(c) for c in ("sbatch", "squeue", "scancel", "sinfo", "scontrol"))

@@ -1,0 +1,233 @@
+"""Reading what Slurm prints: durations, times, sinfo/scontrol/squeue/sacct/jobcomp output."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+
+# squeue/sacct states, grouped by what they mean for a task.
+PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD",
+                  "RESV_DEL_HOLD", "STOPPED"}
+RUNNING_STATES = {"RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT", "SUSPENDED", "RESIZING",
+                  "UPDATE_DB", "POWER_UP_NODE"}
+ENDED_REASONS = {
+    "TIMEOUT": "time limit reached",
+    "OUT_OF_MEMORY": "out of memory",
+    "NODE_FAIL": "the node running it failed",
+    "BOOT_FAIL": "the node failed to boot",
+    "CANCELLED": "cancelled outside hipercow (by an administrator or scancel)",
+    "DEADLINE": "its deadline passed",
+    "PREEMPTED": "preempted by another job",
+    "FAILED": "the batch script failed",
+    "COMPLETED": "the job ended but the task wrote no result",
+    "SPECIAL_EXIT": "special exit",
+    "REVOKED": "revoked by a sibling cluster",
+}
+
+# One row of `squeue -o SQUEUE_FORMAT` (fields split by '|').
+SQUEUE_FORMAT = "%i|%j|%T|%r|%N|%S|%V|%l"
+# One row of `sacct -o SACCT_FIELDS --parsable2`.
+SACCT_FIELDS = "JobID,JobName,State,ExitCode,NodeList,Start,End,Submit,Reason"
+
+
+@dataclasses.dataclass
+class JobState:
+    """What Slurm says about one job (or one element of an array)."""
+
+    job_id: str
+    name: str
+    state: str
+    reason: str | None = None
+    node: str | None = None
+    start: float | None = None
+    submitted: float | None = None
+    time_limit: str | None = None
+    exit_code: str | None = None
+    source: str = "squeue"
+
+    @property
+    def pending(self) -> bool:
+        return self.state in PENDING_STATES
+
+    @property
+    def running(self) -> bool:
+        return self.state in RUNNING_STATES
+
+    @property
+    def ended(self) -> bool:
+        return not (self.pending or self.running)
+
+    def ended_reason(self) -> str:
+        """Why the job ended, in words, with Slurm's state and exit code."""
+        words = ENDED_REASONS.get(self.state, "it ended")
+        if self.state == "TIMEOUT" and self.time_limit:
+            words += f" ({self.time_limit})"
+        detail = self.state
+        if self.exit_code and self.exit_code not in ("0:0", ""):
+            detail += f", exit code {self.exit_code}"
+        return f"Slurm job {self.job_id} ended: {words} [{detail}]"
+
+
+def minutes(text: str | None) -> int | None:
+    """Slurm's time limits ('UNLIMITED', '60', '1:00:00', '2-12', '1-00:00:00') in minutes."""
+    if text is None:
+        return None
+    text = text.strip()
+    if not text or text.upper() in ("UNLIMITED", "INFINITE", "NONE", "N/A"):
+        return None
+    days = 0
+    if "-" in text:
+        d, text = text.split("-", 1)
+        days = int(d)
+        parts = [int(p) for p in text.split(":")]
+        while len(parts) < 3:
+            parts.append(0)
+        hours, mins, secs = parts[:3]
+    else:
+        parts = [int(p) for p in text.split(":")]
+        if len(parts) == 1:
+            hours, mins, secs = 0, parts[0], 0
+        elif len(parts) == 2:
+            hours, mins, secs = 0, parts[0], parts[1]
+        else:
+            hours, mins, secs = parts[:3]
+    total = days * 1440 + hours * 60 + mins + (1 if secs else 0)
+    return total
+
+
+def timestamp(text: str | None) -> float | None:
+    """Epoch seconds from Slurm's local 'YYYY-MM-DDTHH:MM:SS'; None for N/A, Unknown, None."""
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        return None
+
+
+def key_values(line: str) -> dict[str, str]:
+    """`Key=Value Key=Value` as printed by `scontrol -o` and the jobcomp file."""
+    out = {}
+    for m in re.finditer(r"(\w[\w/:]*)=(\S*)", line):
+        out[m.group(1)] = m.group(2)
+    return out
+
+
+def config(text: str) -> dict[str, str]:
+    """`scontrol show config` as a dict."""
+    out = {}
+    for line in text.splitlines():
+        if " = " in line:
+            k, v = line.split(" = ", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+@dataclasses.dataclass
+class SinfoNode:
+    name: str
+    cpus: int
+    memory_mb: int | None
+    state: str
+    partition: str
+    default: bool
+
+
+def sinfo_nodes(text: str) -> list[SinfoNode]:
+    """Rows of `sinfo -h -N -o '%N|%c|%m|%T|%P'` (a node appears once per partition)."""
+    rows = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name, cpus, mem, state, partition = line.split("|")[:5]
+        default = partition.endswith("*")
+        mem = mem.rstrip("+")
+        rows.append(SinfoNode(name.strip(), int(cpus.rstrip("+")),
+                              int(mem) if mem.isdigit() else None,
+                              state.strip(), partition.rstrip("*").strip(), default))
+    return rows
+
+
+def partitions(text: str) -> dict[str, dict[str, str]]:
+    """`scontrol show partition -o`: partition name -> its settings."""
+    out = {}
+    for line in text.splitlines():
+        kv = key_values(line)
+        if "PartitionName" in kv:
+            out[kv["PartitionName"]] = kv
+    return out
+
+
+def squeue_rows(text: str) -> dict[str, JobState]:
+    """`squeue -h -r -o SQUEUE_FORMAT`, keyed by job id ('123' or '123_4' for arrays)."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.split("|")
+        if len(parts) < 8:
+            continue
+        job_id, name, state, reason, node, start, submitted, limit = parts[:8]
+        out[job_id] = JobState(job_id=job_id, name=name, state=_base_state(state),
+                               reason=_none(reason), node=_none(node), start=timestamp(start),
+                               submitted=timestamp(submitted), time_limit=_none(limit))
+    return out
+
+
+def sacct_rows(text: str) -> dict[str, JobState]:
+    """`sacct -n -P -X -o SACCT_FIELDS`, keyed by job id."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.split("|")
+        if len(parts) < 9:
+            continue
+        job_id, name, state, exit_code, node, start, _end, submitted, reason = parts[:9]
+        out[job_id] = JobState(job_id=job_id, name=name, state=_base_state(state),
+                               reason=_none(reason), node=_none(node), start=timestamp(start),
+                               submitted=timestamp(submitted), exit_code=exit_code,
+                               source="sacct")
+    return out
+
+
+def jobcomp_rows(text: str, wanted: set[str]) -> dict[str, JobState]:
+    """Lines of the jobcomp/filetxt file (what `sacct -c` reads) for the `wanted` job ids.
+
+    Array elements are keyed as '<ArrayJobId>_<ArrayTaskId>', plain jobs by their id; the
+    latest line for an id wins.
+    """
+    out = {}
+    for line in text.splitlines():
+        if not line.startswith("JobId="):
+            continue
+        kv = key_values(line)
+        job_id = kv.get("JobId", "")
+        if kv.get("ArrayJobId") and kv.get("ArrayTaskId"):
+            job_id = f"{kv['ArrayJobId']}_{kv['ArrayTaskId']}"
+        if job_id not in wanted:
+            continue
+        node = kv.get("NodeList")
+        out[job_id] = JobState(job_id=job_id, name=kv.get("Name", ""),
+                               state=_base_state(kv.get("JobState", "")),
+                               node=None if node in (None, "", "(null)") else node,
+                               start=timestamp(kv.get("StartTime")),
+                               submitted=timestamp(kv.get("SubmitTime")),
+                               time_limit=_none(kv.get("TimeLimit")),
+                               exit_code=kv.get("ExitCode"), source="jobcomp")
+    return out
+
+
+def scancel_refused(stderr: str) -> set[str]:
+    """Job ids that scancel could not cancel (already finished or unknown)."""
+    return set(re.findall(r"job id ([0-9_]+)", stderr)) | set(
+        re.findall(r"Invalid job id specified[^0-9]*([0-9_]+)", stderr))
+
+
+def _base_state(state: str) -> str:
+    # sacct prints "CANCELLED by 0"; states may carry a trailing '+'.
+    return state.split()[0].rstrip("+").upper() if state.strip() else "UNKNOWN"
+
+
+def _none(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return None if value in ("", "N/A", "None", "(null)", "Unknown", "n/a") else value

@@ -1,0 +1,92 @@
+"""Batch scripts: hipercow resources as #SBATCH options, and the script that runs the runner."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shlex
+
+from ...resources import Resources, resolve_hold_until
+
+LOW_PRIORITY_NICE = 1000
+
+
+def sbatch_options(resources: Resources, config: dict, all_nodes: list[str]) -> list[str]:
+    """The #SBATCH options a task with `resources` needs (without name and output)."""
+    r = resources
+    opts = ["--nodes=1", "--ntasks=1"]
+    if r.cores == math.inf:
+        opts.append("--exclusive")
+    else:
+        opts.append(f"--cpus-per-task={int(r.cores)}")
+        if r.exclusive:
+            opts.append("--exclusive")
+    queue = r.queue or config.get("partition")
+    if queue:
+        opts.append(f"--partition={queue}")
+    if config.get("account"):
+        opts.append(f"--account={config['account']}")
+    if r.memory_per_node is not None:
+        opts.append(f"--mem={int(r.memory_per_node)}G")
+    if r.memory_per_process is not None:
+        opts.append(f"--mem-per-cpu={int(r.memory_per_process)}G")
+    if r.max_runtime is not None:
+        opts.append(f"--time={int(r.max_runtime)}")
+    hold = resolve_hold_until(r.hold_until) if r.hold_until is not None else None
+    if hold is not None and hold > dt.datetime.now():
+        opts.append(f"--begin={hold.strftime('%Y-%m-%dT%H:%M:%S')}")
+    if r.priority == "low":
+        opts.append(f"--nice={LOW_PRIORITY_NICE}")
+    if r.requested_nodes:
+        if len(r.requested_nodes) == 1:
+            opts.append(f"--nodelist={r.requested_nodes[0]}")
+        else:
+            others = [n for n in all_nodes if n not in r.requested_nodes]
+            if others:
+                opts.append(f"--exclude={','.join(others)}")
+    opts.extend(config.get("sbatch_args") or [])
+    return opts
+
+
+def _header(options: list[str]) -> list[str]:
+    return ["#!/bin/bash"] + [f"#SBATCH {o}" for o in options]
+
+
+def _cores_line(resources: Resources) -> str:
+    if resources.cores == math.inf:
+        return 'export HIPERCOW_CORES="${SLURM_CPUS_ON_NODE:-1}"'
+    return f"export HIPERCOW_CORES={int(resources.cores)}"
+
+
+def _run_lines(config: dict, root_path: str, task_id: str, log_path: str) -> list[str]:
+    python = shlex.quote(config["python"])
+    return [
+        f'echo "hipercow: task {task_id} on $(hostname) as Slurm job '
+        '${SLURM_JOB_ID}${SLURM_ARRAY_TASK_ID:+ (array index $SLURM_ARRAY_TASK_ID)}"',
+        f"exec {python} -u -m hipercow_magic.runner {shlex.quote(root_path)} {task_id} "
+        f"> {log_path} 2>&1",
+    ]
+
+
+def task_script(task_id: str, *, options: list[str], name: str, output: str,
+                resources: Resources, config: dict, root_path: str, log_path: str) -> str:
+    """The batch script that runs one task on its own."""
+    lines = _header([f"--job-name={name}", f"--output={output}", f"--chdir={root_path}",
+                     *options])
+    lines += ["", *(config.get("preamble") or []), _cores_line(resources)]
+    lines += _run_lines(config, root_path, task_id, shlex.quote(log_path))
+    return "\n".join(lines) + "\n"
+
+
+def array_script(map_path: str, count: int, *, options: list[str], name: str, output: str,
+                 resources: Resources, config: dict, root_path: str, tasks_path: str) -> str:
+    """The batch script of a job array: element i runs the task on line i+1 of `map_path`."""
+    limit = config.get("array_limit")
+    array = f"0-{count - 1}" + (f"%{int(limit)}" if limit else "")
+    lines = _header([f"--job-name={name}", f"--output={output}", f"--chdir={root_path}",
+                     f"--array={array}", *options])
+    lines += ["", *(config.get("preamble") or []), _cores_line(resources)]
+    lines.append(f'ID=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" {shlex.quote(map_path)})')
+    log = f'{shlex.quote(tasks_path)}/"${{ID:0:2}}/${{ID:2}}/log"'
+    lines += _run_lines(config, root_path, "$ID", log)
+    return "\n".join(lines) + "\n"
