@@ -1,0 +1,44 @@
+"""Jupyter server extension: the REST endpoints the JupyterLab panel polls."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from traitlets import Int, List, Unicode
+from traitlets.config import Configurable
+
+from .handlers import handlers
+from .roots import ServedRoots
+from .table import TaskTable
+
+
+class HipercowServer(Configurable):
+    """Settings of the hipercow server extension (`c.HipercowServer.<name>` in jupyter config)."""
+
+    roots = List(
+        Unicode(),
+        help="Folders (relative to the server's root folder, or absolute inside it) whose "
+        "hipercow roots are served; empty serves the whole root folder.",
+    ).tag(config=True)
+
+    discovery_depth = Int(
+        3, help="How many folder levels below a served folder to look for hipercow roots."
+    ).tag(config=True)
+
+    workers = Int(4, help="Threads that run task look-ups off the event loop.").tag(config=True)
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "hipercow_magic.server"}]
+
+
+def _load_jupyter_server_extension(serverapp):
+    """Register the `/hipercow/` handlers on a running Jupyter server."""
+    settings = HipercowServer(config=serverapp.config)
+    served = ServedRoots(serverapp.root_dir, settings.roots, settings.discovery_depth)
+    executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="hipercow")
+    web_app = serverapp.web_app
+    web_app.add_handlers(
+        ".*$", handlers(web_app.settings["base_url"], served, TaskTable(), executor)
+    )
+    serverapp.log.info("hipercow: serving task roots under %s", ", ".join(served.bases))

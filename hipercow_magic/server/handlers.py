@@ -1,0 +1,175 @@
+"""REST handlers under `<base_url>/hipercow/`, all behind Jupyter's authentication.
+
+Every handler names a root by `?root=PATH` (relative to the server's root folder) and works
+through the public api; the api's calls touch the disk, so they run on a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from .. import api
+from ..errors import HipercowError
+from ..root import check_task_id
+from ..task import STATUSES
+from .jsonable import jsonable
+from .roots import PathRejected, RootNotFound, ServedRoots
+from .table import TaskTable
+
+MAX_PAGE = 1000
+
+
+class HipercowHandler(APIHandler):
+    """Common parts: the served roots, running api calls off the event loop, errors as JSON."""
+
+    def initialize(self, served: ServedRoots, table: TaskTable, executor: ThreadPoolExecutor):
+        self.served = served
+        self.table = table
+        self.executor = executor
+
+    async def call(self, fn, *args, **kwargs):
+        """Run `fn` on the worker pool, turning user errors into HTTP errors."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+        except PathRejected as e:
+            raise tornado.web.HTTPError(403, str(e)) from None
+        except RootNotFound as e:
+            raise tornado.web.HTTPError(404, str(e)) from None
+        except HipercowError as e:
+            raise tornado.web.HTTPError(400, str(e)) from None
+
+    def root(self):
+        """The key and `Root` named by `?root=`."""
+        try:
+            return self.served.resolve(self.get_query_argument("root", None))
+        except PathRejected as e:
+            raise tornado.web.HTTPError(403, str(e)) from None
+        except RootNotFound as e:
+            raise tornado.web.HTTPError(404, str(e)) from None
+
+    def task_id(self, root, task_id: str) -> str:
+        """A well-formed id of a task that exists in `root`."""
+        try:
+            task_id = check_task_id(task_id)
+        except HipercowError as e:
+            raise tornado.web.HTTPError(400, str(e)) from None
+        if api.task_status(task_id, follow=False, root=root) is None:
+            raise tornado.web.HTTPError(404, f"Task '{task_id}' does not exist in this root")
+        return task_id
+
+    def int_argument(self, name: str, default: int, low: int = 0, high: int | None = None) -> int:
+        raw = self.get_query_argument(name, None)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise tornado.web.HTTPError(400, f"'{name}' must be a whole number, not '{raw}'") from None
+        if value < low or (high is not None and value > high):
+            raise tornado.web.HTTPError(400, f"'{name}' must be between {low} and {high}")
+        return value
+
+    def reply(self, value) -> None:
+        self.finish(json.dumps(jsonable(value)))
+
+
+class RootsHandler(HipercowHandler):
+    """GET: the served roots, and (with ?path=) the root holding that path."""
+
+    @tornado.web.authenticated
+    async def get(self):
+        path = self.get_query_argument("path", None)
+        roots = await self.call(self.served.discover)
+        current = await self.call(self.served.locate, path) if path is not None else None
+        if current and current not in roots:
+            roots.append(current)
+        self.reply({"roots": roots, "current": current})
+
+
+class TasksHandler(HipercowHandler):
+    """GET: one page of the root's tasks, newest first, with counts per status."""
+
+    @tornado.web.authenticated
+    async def get(self):
+        key, root = self.root()
+        statuses = [s for s in self.get_query_argument("status", "").split(",") if s]
+        unknown = [s for s in statuses if s not in STATUSES]
+        if unknown:
+            raise tornado.web.HTTPError(
+                400, f"Unknown status {', '.join(unknown)}; use some of {', '.join(STATUSES)}")
+        offset = self.int_argument("offset", 0)
+        limit = self.int_argument("limit", 50, 0, MAX_PAGE)
+        page = await self.call(self.table.page, root, statuses, offset, limit)
+        page["root"] = key
+        self.reply(page)
+
+
+class TaskInfoHandler(HipercowHandler):
+    """GET: `task_info` of one task."""
+
+    @tornado.web.authenticated
+    async def get(self, task_id):
+        _, root = self.root()
+        task_id = await self.call(self.task_id, root, task_id)
+        self.reply(await self.call(api.task_info, task_id, root=root))
+
+
+class TaskLogHandler(HipercowHandler):
+    """GET: the task's log from byte `?offset=` on, and the offset to ask from next."""
+
+    @tornado.web.authenticated
+    async def get(self, task_id):
+        _, root = self.root()
+        task_id = await self.call(self.task_id, root, task_id)
+        offset = self.int_argument("offset", 0)
+        text, new_offset = await self.call(api.task_log_read, task_id, offset, root=root)
+        status = await self.call(api.task_status, task_id, root=root)
+        self.reply({"id": task_id, "text": text, "offset": new_offset, "status": status})
+
+
+class TaskActionHandler(HipercowHandler):
+    """POST cancel / retry of one task."""
+
+    @tornado.web.authenticated
+    async def post(self, task_id, action):
+        _, root = self.root()
+        task_id = await self.call(self.task_id, root, task_id)
+        if action == "cancel":
+            cancelled = await self.call(api.task_cancel, task_id, root=root)
+            status = await self.call(api.task_status, task_id, root=root)
+            self.reply({"id": task_id, "cancelled": bool(cancelled), "status": status})
+        else:
+            new_id = await self.call(api.task_retry, task_id, root=root)
+            self.reply({"id": task_id, "retried_as": getattr(new_id, "id", new_id)})
+
+
+class ClusterHandler(HipercowHandler):
+    """GET: `hipercow_cluster_info` of the root's configured driver."""
+
+    @tornado.web.authenticated
+    async def get(self):
+        _, root = self.root()
+        info = await self.call(api.hipercow_cluster_info, root=root)
+        self.reply(info.to_dict() if hasattr(info, "to_dict") else info)
+
+
+def handlers(base_url: str, served: ServedRoots, table: TaskTable,
+             executor: ThreadPoolExecutor) -> list[tuple]:
+    """The URL table for the server extension."""
+    kwargs = {"served": served, "table": table, "executor": executor}
+    base = url_path_join(base_url, "hipercow")
+    return [
+        (url_path_join(base, "roots"), RootsHandler, kwargs),
+        (url_path_join(base, "tasks"), TasksHandler, kwargs),
+        (url_path_join(base, "tasks", r"([^/]+)"), TaskInfoHandler, kwargs),
+        (url_path_join(base, "tasks", r"([^/]+)", "log"), TaskLogHandler, kwargs),
+        (url_path_join(base, "tasks", r"([^/]+)", r"(cancel|retry)"), TaskActionHandler, kwargs),
+        (url_path_join(base, "cluster"), ClusterHandler, kwargs),
+    ]

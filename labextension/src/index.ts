@@ -1,0 +1,84 @@
+import {
+  ILabShell,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { MainAreaWidget } from '@jupyterlab/apputils';
+import { DocumentWidget } from '@jupyterlab/docregistry';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { IStatusBar } from '@jupyterlab/statusbar';
+import { LabIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
+
+import cowSvg from '../style/cow.svg';
+import { TaskModel } from './model';
+import { TaskPanel } from './panel';
+import { TaskStatusItem } from './status';
+import { InfoView, LogView } from './views';
+
+const cowIcon = new LabIcon({ name: 'hipercow-magic:cow', svgstr: cowSvg });
+
+/** The hipercow side panel, its status bar item, and the log and info views. */
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'hipercow-magic:panel',
+  description: 'A side panel listing the tasks of the current hipercow root.',
+  autoStart: true,
+  requires: [ILabShell],
+  optional: [IDefaultFileBrowser, IStatusBar],
+  activate: (
+    app: JupyterFrontEnd,
+    shell: ILabShell,
+    fileBrowser: IDefaultFileBrowser | null,
+    statusBar: IStatusBar | null
+  ) => {
+    const model = new TaskModel();
+    const open = (widget: Widget) => {
+      const existing = Array.from(shell.widgets('main')).find(
+        w => w.id === `${widget.id}-area`
+      );
+      if (existing) {
+        widget.dispose();
+        shell.activateById(existing.id);
+        return;
+      }
+      const area = new MainAreaWidget({ content: widget });
+      area.id = `${widget.id}-area`;
+      area.title.label = widget.title.label;
+      area.title.icon = cowIcon;
+      shell.add(area, 'main', { mode: 'split-right' });
+      shell.activateById(area.id);
+    };
+    const panel = new TaskPanel(model, {
+      openLog: (root, id) => open(new LogView(root, id)),
+      openInfo: (root, id) => open(new InfoView(root, id))
+    });
+    panel.title.icon = cowIcon;
+    shell.add(panel, 'left', { rank: 600 });
+
+    // The current root is the one holding the file browser's folder, or the active document.
+    if (fileBrowser) {
+      const followBrowser = () => void model.follow(fileBrowser.model.path);
+      fileBrowser.model.pathChanged.connect(followBrowser);
+      void fileBrowser.model.restored.then(followBrowser);
+    } else {
+      void model.follow('');
+    }
+    shell.currentChanged.connect((_, change) => {
+      if (change.newValue instanceof DocumentWidget) {
+        void model.follow(change.newValue.context.path);
+      }
+    });
+
+    if (statusBar) {
+      const item = new TaskStatusItem(model, () => shell.activateById(panel.id));
+      statusBar.registerStatusItem('hipercow-magic:status', {
+        item,
+        align: 'left',
+        rank: 10,
+        isActive: () => true
+      });
+    }
+  }
+};
+
+export default plugin;

@@ -1,0 +1,211 @@
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { IRoots, ITaskPage, requestAPI } from './request';
+
+/** Poll every 2 s while tasks are queued or running. */
+export const FAST_POLL_MS = 2000;
+/** An idle root is polled every 10 s at first, backing off to every 30 s. */
+export const IDLE_POLL_MS = 10000;
+export const MAX_IDLE_POLL_MS = 30000;
+
+const ACTIVE = ['created', 'submitted', 'running'];
+
+/**
+ * The task table of the current root, polled from the server.
+ *
+ * Polls fast while something is queued or running, slowly (with back-off) when
+ * idle, only for counts while the panel is hidden, and not at all while the
+ * browser tab is hidden.
+ */
+export class TaskModel {
+  constructor() {
+    document.addEventListener('visibilitychange', this._onVisibility);
+  }
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** The root whose tasks are shown: a path relative to the server's root folder. */
+  get root(): string | null {
+    return this._root;
+  }
+
+  /** The root found from the file browser or notebook, used unless one is pinned. */
+  get followedRoot(): string | null {
+    return this._followed;
+  }
+
+  get pinned(): string | null {
+    return this._pinned;
+  }
+
+  get roots(): string[] {
+    return this._roots;
+  }
+
+  get page(): ITaskPage | null {
+    return this._page;
+  }
+
+  get error(): string | null {
+    return this._error;
+  }
+
+  /** When the last page arrived, in browser time (ms). */
+  get fetchedAt(): number {
+    return this._fetchedAt;
+  }
+
+  get statusFilter(): string[] {
+    return this._statusFilter;
+  }
+
+  set statusFilter(value: string[]) {
+    this._statusFilter = value;
+    this._offset = 0;
+    void this.refresh();
+  }
+
+  get offset(): number {
+    return this._offset;
+  }
+
+  set offset(value: number) {
+    this._offset = Math.max(0, value);
+    void this.refresh();
+  }
+
+  readonly limit = 50;
+
+  /** Whether the panel is showing (full pages) or not (counts only, slowly). */
+  set panelVisible(value: boolean) {
+    if (value === this._panelVisible) {
+      return;
+    }
+    this._panelVisible = value;
+    if (value) {
+      void this.refresh();
+    }
+  }
+
+  /** Find the root holding `path` (a file or folder relative to the server root). */
+  async follow(path: string): Promise<void> {
+    if (path === this._followedPath) {
+      return;
+    }
+    this._followedPath = path;
+    try {
+      const found = await requestAPI<IRoots>('roots', { path });
+      this._roots = found.roots;
+      if (path !== this._followedPath) {
+        return;
+      }
+      this._followed = found.current;
+      this._error = null;
+    } catch (error) {
+      this._error = (error as Error).message;
+    }
+    this._setRoot();
+  }
+
+  /** Show `root` whatever the file browser shows; null goes back to following it. */
+  pin(root: string | null): void {
+    this._pinned = root;
+    this._setRoot();
+  }
+
+  /** Fetch now, and schedule the next poll. */
+  async refresh(): Promise<void> {
+    window.clearTimeout(this._timer);
+    this._timer = 0;
+    const root = this._root;
+    if (root === null) {
+      this._page = null;
+      this._changed.emit();
+      return;
+    }
+    const generation = ++this._generation;
+    try {
+      const page = await requestAPI<ITaskPage>('tasks', {
+        root,
+        status: this._statusFilter.join(',') || undefined,
+        offset: this._offset,
+        limit: this._panelVisible ? this.limit : 0
+      });
+      if (generation !== this._generation) {
+        return;
+      }
+      this._page = page;
+      this._fetchedAt = Date.now();
+      this._error = null;
+    } catch (error) {
+      if (generation !== this._generation) {
+        return;
+      }
+      this._error = (error as Error).message;
+    }
+    this._changed.emit();
+    this._schedule();
+  }
+
+  dispose(): void {
+    window.clearTimeout(this._timer);
+    document.removeEventListener('visibilitychange', this._onVisibility);
+  }
+
+  private _setRoot(): void {
+    const root = this._pinned ?? this._followed;
+    if (root !== this._root) {
+      this._root = root;
+      this._page = null;
+      this._offset = 0;
+      this._idleDelay = IDLE_POLL_MS;
+    }
+    void this.refresh();
+  }
+
+  private _schedule(): void {
+    if (document.hidden || this._root === null) {
+      return;
+    }
+    const counts = this._page?.counts ?? {};
+    const active = ACTIVE.some(s => (counts[s] ?? 0) > 0);
+    let delay: number;
+    if (active && this._panelVisible) {
+      delay = FAST_POLL_MS;
+      this._idleDelay = IDLE_POLL_MS;
+    } else if (active || this._error) {
+      delay = IDLE_POLL_MS;
+    } else {
+      delay = this._idleDelay;
+      this._idleDelay = Math.min(this._idleDelay * 2, MAX_IDLE_POLL_MS);
+    }
+    this._timer = window.setTimeout(() => void this.refresh(), delay);
+  }
+
+  private _onVisibility = (): void => {
+    if (document.hidden) {
+      window.clearTimeout(this._timer);
+      this._timer = 0;
+    } else {
+      void this.refresh();
+    }
+  };
+
+  private _changed = new Signal<this, void>(this);
+  private _root: string | null = null;
+  private _followed: string | null = null;
+  private _followedPath: string | null = null;
+  private _pinned: string | null = null;
+  private _roots: string[] = [];
+  private _page: ITaskPage | null = null;
+  private _error: string | null = null;
+  private _fetchedAt = 0;
+  private _statusFilter: string[] = [];
+  private _offset = 0;
+  private _panelVisible = false;
+  private _timer = 0;
+  private _generation = 0;
+  private _idleDelay = IDLE_POLL_MS;
+}

@@ -1,0 +1,274 @@
+import { Message } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
+
+import { FINISHED, STATUS_ORDER, formatDuration, formatTime } from './format';
+import { TaskModel } from './model';
+import { ITaskRow, requestAPI } from './request';
+
+/** What the panel asks its host to do with a task. */
+export interface IPanelHost {
+  openLog(root: string, id: string): void;
+  openInfo(root: string, id: string): void;
+}
+
+function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className: string,
+  text = ''
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  node.textContent = text;
+  return node;
+}
+
+/** The left side panel: the current root's tasks, counts per status, filters and actions. */
+export class TaskPanel extends Widget {
+  constructor(
+    readonly model: TaskModel,
+    readonly host: IPanelHost
+  ) {
+    super();
+    this.id = 'hipercow-tasks';
+    this.addClass('hc-panel');
+    this.title.caption = 'hipercow tasks';
+
+    const header = element('div', 'hc-header');
+    header.append(element('span', 'hc-title', 'hipercow tasks'), this._refresh);
+    this._refresh.className = 'hc-button hc-refresh';
+    this._refresh.textContent = 'Refresh';
+    this._refresh.title = 'Poll the server now';
+    this._refresh.onclick = () => void model.refresh();
+
+    const rootLine = element('label', 'hc-root-line', 'Root ');
+    this._rootSelect.className = 'hc-root';
+    this._rootSelect.onchange = () => model.pin(this._rootSelect.value || null);
+    rootLine.append(this._rootSelect);
+
+    this._pager.className = 'hc-pager';
+    this.node.append(
+      header,
+      rootLine,
+      this._counts,
+      this._error,
+      this._list,
+      this._pager
+    );
+    this._counts.className = 'hc-counts';
+    this._error.className = 'hc-error';
+    this._list.className = 'hc-list';
+    this._list.onclick = event => void this._onAction(event);
+
+    model.changed.connect(this._render, this);
+    this._render();
+  }
+
+  dispose(): void {
+    window.clearInterval(this._ticker);
+    this.model.changed.disconnect(this._render, this);
+    super.dispose();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    this.model.panelVisible = true;
+    this._ticker = window.setInterval(() => this._tick(), 1000);
+  }
+
+  protected onAfterHide(msg: Message): void {
+    this.model.panelVisible = false;
+    window.clearInterval(this._ticker);
+  }
+
+  private _render(): void {
+    const model = this.model;
+    this._renderRoots();
+    const page = model.page;
+    this._error.textContent = this._actionError ?? model.error ?? '';
+    this._error.hidden = !this._error.textContent;
+    this._counts.replaceChildren();
+    this._list.replaceChildren();
+    this._pager.replaceChildren();
+    if (model.root === null) {
+      this._list.append(
+        element(
+          'div',
+          'hc-empty',
+          'No hipercow root here. Open a folder (or notebook) inside a root, ' +
+            'or create one with %hipercow init.'
+        )
+      );
+      return;
+    }
+    if (!page) {
+      this._list.append(element('div', 'hc-empty', 'Loading tasks...'));
+      return;
+    }
+    this._renderCounts(page.counts);
+    if (page.tasks.length === 0) {
+      const filtered = model.statusFilter.length > 0;
+      this._list.append(
+        element(
+          'div',
+          'hc-empty',
+          filtered ? 'No tasks with this status.' : 'No tasks in this root yet.'
+        )
+      );
+    }
+    for (const task of page.tasks) {
+      this._list.append(this._renderTask(task));
+    }
+    if (page.total > page.limit) {
+      const prev = element('button', 'hc-button', 'Newer');
+      prev.disabled = page.offset === 0;
+      prev.onclick = () => (model.offset = page.offset - page.limit);
+      const next = element('button', 'hc-button', 'Older');
+      next.disabled = page.offset + page.limit >= page.total;
+      next.onclick = () => (model.offset = page.offset + page.limit);
+      const where = `${page.offset + 1}-${Math.min(page.offset + page.limit, page.total)} of ${page.total}`;
+      this._pager.append(prev, element('span', 'hc-pager-text', where), next);
+    }
+  }
+
+  private _renderRoots(): void {
+    const model = this.model;
+    const followed = model.followedRoot;
+    const options = [new Option(`Follow file browser (${followed ?? 'none'})`, '')];
+    for (const root of model.roots) {
+      options.push(new Option(root, root));
+    }
+    if (model.pinned && !model.roots.includes(model.pinned)) {
+      options.push(new Option(model.pinned, model.pinned));
+    }
+    this._rootSelect.replaceChildren(...options);
+    this._rootSelect.value = model.pinned ?? '';
+  }
+
+  private _renderCounts(counts: { [status: string]: number }): void {
+    const filter = this.model.statusFilter;
+    const all = element('button', 'hc-count', 'all');
+    all.classList.toggle('hc-selected', filter.length === 0);
+    all.onclick = () => (this.model.statusFilter = []);
+    this._counts.append(all);
+    for (const status of STATUS_ORDER) {
+      const chip = element('button', `hc-count hc-status-${status}`);
+      chip.dataset.status = status;
+      chip.append(
+        element('span', 'hc-count-label', status),
+        element('span', 'hc-count-number', String(counts[status] ?? 0))
+      );
+      chip.classList.toggle('hc-selected', filter.includes(status));
+      chip.title = `Show only ${status} tasks (click again to show all)`;
+      chip.onclick = () =>
+        (this.model.statusFilter = filter.includes(status) ? [] : [status]);
+      this._counts.append(chip);
+    }
+  }
+
+  private _renderTask(task: ITaskRow): HTMLElement {
+    const row = element('div', 'hc-task');
+    row.dataset.id = task.id;
+    row.dataset.status = task.status;
+    const top = element('div', 'hc-task-top');
+    const badge = element('span', `hc-badge hc-status-${task.status}`, task.status);
+    const name = element('span', 'hc-name', task.name || task.id.slice(0, 8));
+    name.title = `${task.id}\ncreated ${formatTime(task.created)}`;
+    top.append(badge, name, element('span', 'hc-type', task.type));
+    const meta = element('div', 'hc-meta');
+    if (task.resources) {
+      meta.append(element('span', 'hc-resources', task.resources));
+    }
+    meta.append(element('span', 'hc-times'));
+    const actions = element('div', 'hc-actions');
+    actions.append(this._action('log', 'Log'), this._action('info', 'Info'));
+    if (!FINISHED.includes(task.status)) {
+      actions.append(this._action('cancel', 'Cancel'));
+    } else {
+      actions.append(this._action('retry', 'Retry'));
+    }
+    row.append(top, meta, actions);
+    this._fillTimes(row, task);
+    return row;
+  }
+
+  private _action(action: string, label: string): HTMLButtonElement {
+    const button = element('button', `hc-button hc-action-${action}`, label);
+    button.dataset.action = action;
+    return button;
+  }
+
+  /** waited / ran for; still counting (from the server's clock) while unfinished. */
+  private _fillTimes(row: HTMLElement, task: ITaskRow): void {
+    const page = this.model.page;
+    const now = page ? page.now + (Date.now() - this.model.fetchedAt) / 1000 : null;
+    const parts: string[] = [];
+    let waited = task.waited;
+    if (waited === null && task.created !== null && now !== null && !FINISHED.includes(task.status)) {
+      waited = now - task.created;
+    }
+    if (waited !== null) {
+      parts.push(`waited ${formatDuration(waited)}`);
+    }
+    let ranFor = task.ran_for;
+    if (task.status === 'running' && task.started !== null && now !== null) {
+      ranFor = now - task.started;
+    }
+    if (ranFor !== null) {
+      parts.push(`ran for ${formatDuration(ranFor)}`);
+    }
+    const times = row.querySelector('.hc-times');
+    if (times) {
+      times.textContent = parts.join(' · ');
+    }
+  }
+
+  private _tick(): void {
+    const page = this.model.page;
+    if (!page) {
+      return;
+    }
+    for (const task of page.tasks) {
+      if (!FINISHED.includes(task.status)) {
+        const row = this._list.querySelector<HTMLElement>(`.hc-task[data-id="${task.id}"]`);
+        if (row) {
+          this._fillTimes(row, task);
+        }
+      }
+    }
+  }
+
+  private async _onAction(event: MouseEvent): Promise<void> {
+    const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-action]');
+    const row = button?.closest<HTMLElement>('.hc-task');
+    const root = this.model.root;
+    if (!button || !row || root === null) {
+      return;
+    }
+    const id = row.dataset.id!;
+    const action = button.dataset.action!;
+    if (action === 'log') {
+      this.host.openLog(root, id);
+      return;
+    }
+    if (action === 'info') {
+      this.host.openInfo(root, id);
+      return;
+    }
+    button.disabled = true;
+    try {
+      await requestAPI(`tasks/${id}/${action}`, { root }, { method: 'POST' });
+      this._actionError = null;
+    } catch (error) {
+      this._actionError = `Could not ${action} task ${id.slice(0, 8)}: ${(error as Error).message}`;
+    }
+    await this.model.refresh();
+  }
+
+  private _rootSelect = document.createElement('select');
+  private _refresh = document.createElement('button');
+  private _counts = document.createElement('div');
+  private _error = document.createElement('div');
+  private _list = document.createElement('div');
+  private _pager = document.createElement('div');
+  private _ticker = 0;
+  private _actionError: string | null = null;
+}

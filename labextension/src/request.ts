@@ -1,0 +1,89 @@
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** A task as the server's task table lists it. */
+export interface ITaskRow {
+  id: string;
+  name: string | null;
+  type: string;
+  status: string;
+  resources: string | null;
+  created: number | null;
+  started: number | null;
+  finished: number | null;
+  waited: number | null;
+  ran_for: number | null;
+}
+
+/** One page of a root's tasks, with counts per status over the whole root. */
+export interface ITaskPage {
+  root: string;
+  total: number;
+  counts: { [status: string]: number };
+  offset: number;
+  limit: number;
+  now: number;
+  tasks: ITaskRow[];
+}
+
+export interface IRoots {
+  roots: string[];
+  current: string | null;
+}
+
+export interface ILogChunk {
+  id: string;
+  text: string | null;
+  offset: number;
+  status: string;
+}
+
+/** An error the server reported, with its own message. */
+export class HipercowRequestError extends Error {
+  constructor(
+    message: string,
+    readonly status: number
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Call the hipercow server extension (token and XSRF header are added by
+ * `ServerConnection.makeRequest`).
+ */
+export async function requestAPI<T>(
+  endpoint: string,
+  query: { [key: string]: string | number | undefined } = {},
+  init: RequestInit = {}
+): Promise<T> {
+  const settings = ServerConnection.makeSettings();
+  const params = Object.entries(query)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+    .join('&');
+  const url =
+    URLExt.join(settings.baseUrl, 'hipercow', endpoint) + (params ? `?${params}` : '');
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new HipercowRequestError(
+      `Cannot reach the Jupyter server: ${(error as Error).message}`,
+      0
+    );
+  }
+  const text = await response.text();
+  let body: any = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    const message =
+      (body && (body.message || body.reason)) || text || response.statusText;
+    throw new HipercowRequestError(String(message), response.status);
+  }
+  return body as T;
+}

@@ -1,0 +1,132 @@
+import { Widget } from '@lumino/widgets';
+
+import { FINISHED } from './format';
+import { ILogChunk, requestAPI } from './request';
+
+const LOG_POLL_MS = 1000;
+
+/** A live-tailing view of one task's log: reads from the last offset until the task ends. */
+export class LogView extends Widget {
+  constructor(
+    readonly root: string,
+    readonly taskId: string
+  ) {
+    super();
+    this.id = `hipercow-log-${taskId}`;
+    this.title.label = `Log ${taskId.slice(0, 8)}`;
+    this.title.closable = true;
+    this.addClass('hc-log-view');
+    this._header.className = 'hc-view-header';
+    this._error.className = 'hc-error';
+    this._pre.className = 'hc-log';
+    this.node.append(this._header, this._error, this._pre);
+    this._showHeader('loading');
+    void this._poll();
+  }
+
+  dispose(): void {
+    window.clearTimeout(this._timer);
+    super.dispose();
+  }
+
+  private async _poll(): Promise<void> {
+    if (this.isDisposed) {
+      return;
+    }
+    let finished = false;
+    if (!document.hidden) {
+      try {
+        const chunk = await requestAPI<ILogChunk>(`tasks/${this.taskId}/log`, {
+          root: this.root,
+          offset: this._offset
+        });
+        if (this.isDisposed) {
+          return;
+        }
+        if (chunk.text) {
+          const atBottom =
+            this._pre.scrollTop + this._pre.clientHeight >= this._pre.scrollHeight - 4;
+          this._pre.append(document.createTextNode(chunk.text));
+          if (atBottom) {
+            this._pre.scrollTop = this._pre.scrollHeight;
+          }
+        }
+        this._offset = chunk.offset;
+        this._error.textContent = '';
+        finished = FINISHED.includes(chunk.status) && !chunk.text;
+        this._showHeader(chunk.status, finished);
+      } catch (error) {
+        this._error.textContent = (error as Error).message;
+      }
+    }
+    if (!finished) {
+      this._timer = window.setTimeout(() => void this._poll(), LOG_POLL_MS);
+    }
+  }
+
+  private _showHeader(status: string, finished = false): void {
+    this._header.textContent =
+      `Task ${this.taskId} · ${status}` + (finished ? '' : ' · following the log');
+    this._header.dataset.status = status;
+  }
+
+  private _header = document.createElement('div');
+  private _error = document.createElement('div');
+  private _pre = document.createElement('pre');
+  private _offset = 0;
+  private _timer = 0;
+}
+
+/** One task's `task_info`, as a table of fields. */
+export class InfoView extends Widget {
+  constructor(
+    readonly root: string,
+    readonly taskId: string
+  ) {
+    super();
+    this.id = `hipercow-info-${taskId}`;
+    this.title.label = `Info ${taskId.slice(0, 8)}`;
+    this.title.closable = true;
+    this.addClass('hc-info-view');
+    const header = document.createElement('div');
+    header.className = 'hc-view-header';
+    header.textContent = `Task ${taskId}`;
+    const reload = document.createElement('button');
+    reload.className = 'hc-button';
+    reload.textContent = 'Reload';
+    reload.onclick = () => void this.load();
+    header.append(' ', reload);
+    this._error.className = 'hc-error';
+    this._table.className = 'hc-info';
+    this.node.append(header, this._error, this._table);
+    void this.load();
+  }
+
+  async load(): Promise<void> {
+    try {
+      const info = await requestAPI<{ [key: string]: unknown }>(`tasks/${this.taskId}`, {
+        root: this.root
+      });
+      this._error.textContent = '';
+      this._table.replaceChildren(
+        ...Object.entries(info).map(([key, value]) => {
+          const row = document.createElement('tr');
+          const name = document.createElement('th');
+          name.textContent = key;
+          const cell = document.createElement('td');
+          const text = document.createElement('pre');
+          text.textContent =
+            typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+          cell.append(text);
+          row.append(name, cell);
+          return row;
+        })
+      );
+    } catch (error) {
+      this._error.textContent = (error as Error).message;
+    }
+  }
+
+  private _error = document.createElement('div');
+  private _table = document.createElement('table');
+}
