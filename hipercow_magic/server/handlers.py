@@ -47,8 +47,12 @@ class HipercowHandler(APIHandler):
 
     def root(self):
         """The key and `Root` named by `?root=`."""
+        path = self.get_query_argument("root", None)
+        if path is None:
+            raise tornado.web.HTTPError(
+                400, "Missing root: pass ?root=PATH (a folder relative to the server's root)")
         try:
-            return self.served.resolve(self.get_query_argument("root", None))
+            return self.served.resolve(path)
         except PathRejected as e:
             raise tornado.web.HTTPError(403, str(e)) from None
         except RootNotFound as e:

@@ -7,6 +7,7 @@ polls and only unfinished or new tasks are asked about again.
 from __future__ import annotations
 
 import threading
+import time
 
 from .. import api
 from ..task import STATUSES, TERMINAL
@@ -20,22 +21,20 @@ class TaskTable:
         self._lock = threading.Lock()
 
     def summaries(self, root) -> list[dict]:
-        """Every task of `root`, newest first."""
+        """Every task of `root`, newest first (the order of `task_list`)."""
         ids = api.task_list(root=root)
         with self._lock:
-            finished = self._finished.setdefault(root.path, {})
-            known = {i: finished[i] for i in ids if i in finished}
-        fresh = [i for i in ids if i not in known]
-        rows = list(known.values())
+            finished = self._finished.get(root.path, {})
+        rows = {i: finished[i] for i in ids if i in finished}
+        fresh = [i for i in ids if i not in rows]
         if fresh:
             for row in api.task_summaries(fresh, root=root):
-                rows.append(row)
-                if row["status"] in TERMINAL:
-                    known[row["id"]] = row
-            with self._lock:
-                self._finished[root.path] = known
-        rows.sort(key=lambda r: (r.get("created") or 0, r["id"]), reverse=True)
-        return rows
+                rows[row["id"]] = row
+        with self._lock:
+            self._finished[root.path] = {
+                i: row for i, row in rows.items() if row["status"] in TERMINAL
+            }
+        return [rows[i] for i in ids]
 
     def page(self, root, statuses: list[str] | None = None, offset: int = 0,
              limit: int = 50) -> dict:
@@ -47,6 +46,7 @@ class TaskTable:
         if statuses:
             rows = [r for r in rows if r["status"] in statuses]
         return {
+            "now": time.time(),
             "total": len(rows),
             "counts": counts,
             "offset": offset,

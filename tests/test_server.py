@@ -1,0 +1,215 @@
+"""The Jupyter server extension's REST endpoints, on a real `jupyter server` with real tasks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("jupyter_server")
+
+from browser.jupyter_process import JupyterProcess  # noqa: E402
+
+from hipercow_magic import api  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@contextlib.contextmanager
+def working_directory(path):
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def wait_for(check, timeout=60, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out waiting")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A server root holding a hipercow root with three tasks, a plain folder, and escapes."""
+    top = tmp_path_factory.mktemp("server")
+    served = top / "served"
+    project = served / "project"
+    (project / "analysis").mkdir(parents=True)
+    (served / "plain").mkdir()
+    outside = top / "outside"
+    outside.mkdir()
+    with contextlib.redirect_stdout(None):
+        api.hipercow_init(str(project), driver="local", idle_timeout=30)
+        api.hipercow_init(str(outside), driver="local", idle_timeout=30)
+    os.symlink(outside, served / "escape")
+    with working_directory(project), contextlib.redirect_stdout(None):
+        quick = api.task_create_expr("print('alpha line')\nprint('beta line')\n1 + 1",
+                                     namespace={}, name="quick")
+        assert quick.wait(timeout=60)
+        broken = api.task_create_expr("raise ValueError('boom')", namespace={}, name="broken")
+        broken.wait(timeout=60)
+        long = api.task_create_expr("import time\nprint('started', flush=True)\ntime.sleep(300)",
+                                    namespace={}, name="long")
+        api.task_wait(long.id, timeout=60, for_start=True)
+    server = JupyterProcess(served, top / "home").start()
+    yield {"server": server, "project": project, "quick": quick.id, "broken": broken.id,
+           "long": long.id}
+    server.stop()
+    with contextlib.redirect_stdout(None):
+        api.task_cancel(long.id, root=str(project))
+
+
+def test_every_endpoint_refuses_requests_without_the_token(site):
+    server, task = site["server"], site["quick"]
+    for method, endpoint in [
+        ("GET", "/hipercow/roots"),
+        ("GET", "/hipercow/tasks"),
+        ("GET", f"/hipercow/tasks/{task}"),
+        ("GET", f"/hipercow/tasks/{task}/log"),
+        ("GET", "/hipercow/cluster"),
+        ("POST", f"/hipercow/tasks/{task}/cancel"),
+        ("POST", f"/hipercow/tasks/{task}/retry"),
+    ]:
+        status, _ = server.request(method, endpoint, token=False, root="project",
+                                   body=b"" if method == "POST" else None)
+        assert status == 403, (method, endpoint)
+    status, body = server.request("GET", "/hipercow/tasks", token=False, root="project")
+    assert "quick" not in str(body)
+
+
+def test_roots_lists_the_served_roots_and_finds_the_one_holding_a_path(site):
+    server = site["server"]
+    status, body = server.request("GET", "/hipercow/roots")
+    assert status == 200
+    assert body["roots"] == ["project"]
+    _, body = server.request("GET", "/hipercow/roots", path="project/analysis/notebook.ipynb")
+    assert body["current"] == "project"
+    _, body = server.request("GET", "/hipercow/roots", path="plain")
+    assert body["current"] is None
+
+
+@pytest.mark.parametrize("root", ["../outside", "project/../../outside", "/etc", "escape",
+                                  "project\\..\\..", "escape/hipercow"])
+def test_paths_outside_the_served_folder_are_refused(site, root):
+    status, body = site["server"].request("GET", "/hipercow/tasks", root=root)
+    assert status == 403
+    assert body["message"]
+
+
+def test_a_folder_without_a_root_is_not_found_and_a_missing_root_is_a_bad_request(site):
+    server = site["server"]
+    status, body = server.request("GET", "/hipercow/tasks", root="plain")
+    assert (status, body["message"]) == (404, "No hipercow root at 'plain'")
+    status, body = server.request("GET", "/hipercow/tasks")
+    assert status == 400 and "root" in body["message"]
+
+
+def test_tasks_are_listed_newest_first_with_counts_times_and_resources(site):
+    status, page = site["server"].request("GET", "/hipercow/tasks", root="project")
+    assert status == 200
+    assert [t["name"] for t in page["tasks"]] == ["long", "broken", "quick"]
+    assert page["counts"]["success"] == 1
+    assert page["counts"]["failure"] == 1
+    assert page["counts"]["running"] == 1
+    quick = page["tasks"][2]
+    assert quick["id"] == site["quick"]
+    assert quick["type"] == "expression"
+    assert "1 core" in quick["resources"]
+    assert quick["created"] <= quick["started"] <= quick["finished"]
+    assert quick["waited"] == pytest.approx(quick["started"] - quick["created"])
+    assert quick["ran_for"] == pytest.approx(quick["finished"] - quick["started"])
+    long = page["tasks"][0]
+    assert long["status"] == "running" and long["finished"] is None and long["ran_for"] > 0
+
+
+def test_tasks_filter_by_status_and_page(site):
+    server = site["server"]
+    _, page = server.request("GET", "/hipercow/tasks", root="project", status="success,failure")
+    assert [t["name"] for t in page["tasks"]] == ["broken", "quick"]
+    assert page["total"] == 2 and page["counts"]["running"] == 1
+    _, page = server.request("GET", "/hipercow/tasks", root="project", offset=1, limit=1)
+    assert [t["name"] for t in page["tasks"]] == ["broken"] and page["total"] == 3
+    status, body = server.request("GET", "/hipercow/tasks", root="project", status="done")
+    assert status == 400 and "done" in body["message"]
+    status, body = server.request("GET", "/hipercow/tasks", root="project", limit="many")
+    assert status == 400 and "limit" in body["message"]
+
+
+def test_task_info_reports_the_task_and_rejects_bad_or_unknown_ids(site):
+    server = site["server"]
+    status, info = server.request("GET", f"/hipercow/tasks/{site['broken']}", root="project")
+    assert status == 200
+    assert info["id"] == site["broken"] and info["status"] == "failure"
+    assert info["data"]["name"] == "broken"
+    status, body = server.request("GET", "/hipercow/tasks/not-an-id", root="project")
+    assert status == 400 and "Invalid task identifier" in body["message"]
+    status, body = server.request("GET", f"/hipercow/tasks/{'0' * 32}", root="project")
+    assert status == 404
+    status, _ = server.request("GET", f"/hipercow/tasks/{site['quick']}", root="escape")
+    assert status == 403
+
+
+def test_the_log_is_read_from_an_offset_for_tailing(site):
+    server, task = site["server"], site["quick"]
+    status, chunk = server.request("GET", f"/hipercow/tasks/{task}/log", root="project")
+    assert status == 200
+    assert "alpha line\nbeta line" in chunk["text"]
+    assert chunk["status"] == "success"
+    _, rest = server.request("GET", f"/hipercow/tasks/{task}/log", root="project",
+                             offset=chunk["offset"])
+    assert rest["text"] == "" and rest["offset"] == chunk["offset"]
+    _, tail = server.request("GET", f"/hipercow/tasks/{task}/log", root="project",
+                             offset=chunk["offset"] - 20)
+    assert chunk["text"].endswith(tail["text"]) and len(tail["text"]) == 20
+
+
+def test_cluster_info_describes_the_configured_driver(site):
+    status, info = site["server"].request("GET", "/hipercow/cluster", root="project")
+    assert status == 200
+    assert info["driver"] == "local"
+    assert info["max_cores"] >= 1 and info["queues"]
+
+
+def test_cancel_stops_a_running_task(site):
+    server, task = site["server"], site["long"]
+    status, body = server.request("POST", f"/hipercow/tasks/{task}/cancel", root="project",
+                                  body=b"")
+    assert status == 200 and body["cancelled"] is True
+    assert wait_for(lambda: api.task_status(task, root=str(site["project"])) == "cancelled")
+    _, page = server.request("GET", "/hipercow/tasks", root="project", status="cancelled")
+    assert [t["id"] for t in page["tasks"]] == [task]
+
+
+def test_retry_runs_a_finished_task_again_as_a_new_task(site):
+    server, task = site["server"], site["quick"]
+    status, body = server.request("POST", f"/hipercow/tasks/{task}/retry", root="project",
+                                  body=b"")
+    assert status == 200
+    new_id = body["retried_as"]
+    assert re.fullmatch(r"[0-9a-f]{32}", new_id) and new_id != task
+    assert api.task_wait(new_id, timeout=60, root=str(site["project"]))
+    _, page = server.request("GET", "/hipercow/tasks", root="project")
+    assert page["tasks"][0]["id"] == new_id and page["tasks"][0]["status"] == "success"
+
+
+@pytest.mark.parametrize("command, listed", [
+    (["server", "extension", "list"], r"hipercow_magic\.server\s+enabled\s*\n.*\n\s*hipercow_magic\.server\s+OK"),
+    (["labextension", "list"], r"hipercow-magic v[0-9.]+ enabled\s+OK \(python, hipercow-magic\)"),
+])
+def test_the_installed_package_enables_both_extensions(site, command, listed):
+    result = subprocess.run([sys.executable, "-m", "jupyter", *command], capture_output=True,
+                            text=True, env=site["server"].env(), timeout=120)
+    output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+    assert re.search(listed, output), output
