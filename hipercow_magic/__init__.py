@@ -1,0 +1,14 @@
+"""hipercow-magic: send notebook cells, functions and scripts to an HPC cluster as tasks."""
+
+__version__ = "0.1.0"
+
+from .api import *  # noqa: E402,F401,F403
+from .api import Task  # noqa: E402,F401
+from .bundle import (Bundle, hipercow_bundle_cancel, hipercow_bundle_create,  # noqa: E402,F401
+                     hipercow_bundle_delete, hipercow_bundle_list, hipercow_bundle_load,
+                     hipercow_bundle_logs, hipercow_bundle_result, hipercow_bundle_retry,
+                     hipercow_bundle_status, hipercow_bundle_wait)
+from .environment import hipercow_environment_list  # noqa: E402,F401
+from .errors import HipercowError  # noqa: E402,F401
+from .options import options  # noqa: E402,F401
+from .parallel import hipercow_parallel_get_cores, hipercow_parallel_set_cores  # noqa: E402,F401

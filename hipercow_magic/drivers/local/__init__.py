@@ -1,0 +1,150 @@
+"""The local driver: a virtual cluster on this machine, served by a detached scheduler."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+
+from ... import store
+from ...errors import HipercowError
+from ...task import TERMINAL, marker_status, read_marker, write_terminal
+from ..base import ClusterInfo, Driver
+from . import paths
+from .cluster import cluster_info, cluster_spec
+
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+
+
+class LocalDriver(Driver):
+    """Runs tasks on this machine, honouring the virtual cluster's nodes and queues."""
+
+    name = "local"
+
+    @classmethod
+    def configure(cls, root, cluster=None, nodes=None, queues=None, idle_timeout=300,
+                  **unknown) -> dict:
+        if unknown:
+            raise HipercowError(
+                f"Unknown option(s) for the local driver: {', '.join(sorted(unknown))}\n"
+                "Valid options are: cluster, nodes, queues, idle_timeout"
+            )
+        if not isinstance(idle_timeout, (int, float)) or idle_timeout <= 0:
+            raise HipercowError("'idle_timeout' must be a positive number of seconds")
+        paths.make_dirs(root)
+        return {"cluster": cluster_spec(cluster, nodes, queues), "idle_timeout": idle_timeout}
+
+    def cluster_info(self) -> ClusterInfo:
+        return cluster_info(self.config["cluster"])
+
+    # ---- scheduler process ----------------------------------------------------------
+    def scheduler_running(self) -> bool:
+        try:
+            fd = os.open(paths.scheduler_lock(self.root), os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            paths.make_dirs(self.root)
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def ensure_scheduler(self) -> None:
+        """Start the root's scheduler if none runs (detached: it outlives this process)."""
+        if self.scheduler_running():
+            return
+        paths.make_dirs(self.root)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_PARENT, env.get("PYTHONPATH")]))
+        with open(paths.scheduler_log(self.root), "ab") as log:
+            subprocess.Popen(
+                [sys.executable, "-m", "hipercow_magic.drivers.local.scheduler", self.root.path],
+                cwd=self.root.path, env=env, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=log, start_new_session=True, close_fds=True,
+            )
+
+    def wake(self) -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            try:
+                s.sendto(b"w", paths.wake_address(self.root))
+            except OSError:
+                pass  # not listening yet: it reads the queue when it starts
+
+    # ---- the driver protocol ----------------------------------------------------------
+    def submit(self, ids: list[str], resources) -> None:
+        paths.make_dirs(self.root)
+        res = resources.to_dict()
+        if resources.hold_until is not None:
+            res["hold_until"] = resources.hold_until.timestamp()
+        stamp = time.time_ns()
+        qdir = paths.queue_dir(self.root)
+        for i, task_id in enumerate(ids):
+            name = f"{stamp:020d}-{i:07d}-{task_id}"
+            store.write_json(os.path.join(qdir, name), {"id": task_id, **res})
+        self.ensure_scheduler()
+        self.wake()
+
+    def status(self, ids: list[str]) -> list[str]:
+        self.ensure_scheduler()
+        out = []
+        for task_id in ids:
+            status = marker_status(self.root, task_id)
+            out.append(status if status in TERMINAL or status == "running" else "submitted")
+        return out
+
+    def info(self, task_id: str) -> dict:
+        state = store.read_json_or(paths.state_file(self.root)) or {}
+        if task_id in state.get("pending", {}):
+            p = state["pending"][task_id]
+            return {"state": "PENDING", "reason": p["reason"], "position": p["position"]}
+        if task_id in state.get("running", {}):
+            r = state["running"][task_id]
+            return {"state": "RUNNING", "node": r["node"], "pid": r["pid"]}
+        claim = read_marker(self.root, task_id, "running")
+        return {"state": "RUNNING", "pid": claim.get("pid")} if claim else {}
+
+    def cancel(self, ids: list[str]) -> list[bool]:
+        """Queued tasks leave the queue; running ones have their whole process tree killed."""
+        wanted = set(ids)
+        cancelled: dict[str, bool] = {}
+        with paths.queue_lock(self.root):
+            for name in os.listdir(paths.queue_dir(self.root)):
+                task_id = name.rsplit("-", 1)[-1]
+                if task_id in wanted:
+                    os.unlink(os.path.join(paths.queue_dir(self.root), name))
+                    cancelled[task_id] = write_terminal(self.root, task_id, "cancelled")
+        for task_id in wanted - set(cancelled):
+            cancelled[task_id] = self._cancel_running(task_id)
+        self.wake()
+        return [cancelled[i] for i in ids]
+
+    def _cancel_running(self, task_id: str) -> bool:
+        from .scheduler import kill_tree
+
+        store.write_text(self.root.task_file(task_id, "cancel-requested"), str(time.time()))
+        deadline = time.monotonic() + 5
+        claim = read_marker(self.root, task_id, "running")
+        while not claim and time.monotonic() < deadline:
+            if marker_status(self.root, task_id) in TERMINAL:
+                break
+            time.sleep(0.01)  # moved to running, process not yet started
+            claim = read_marker(self.root, task_id, "running")
+        if claim:
+            try:
+                proc = psutil.Process(claim["pid"])
+                if proc.create_time() <= claim["time"] + 1.0:
+                    kill_tree(proc.pid)
+                    proc.wait(timeout=5)
+            except (psutil.NoSuchProcess, psutil.TimeoutExpired):
+                pass
+        write_terminal(self.root, task_id, "cancelled", started=claim.get("time") if claim else None)
+        return marker_status(self.root, task_id) == "cancelled"

@@ -1,0 +1,89 @@
+"""The local driver's virtual cluster: nodes with cores and memory, and queues over them."""
+
+from __future__ import annotations
+
+import os
+
+import psutil
+
+from ...errors import HipercowError
+from ..base import ClusterInfo, NodeInfo, QueueInfo
+
+EXAMPLE = {
+    "name": "example",
+    "nodes": [{"name": n, "cores": 4, "memory": 4} for n in ("node-1", "node-2", "gpu-3", "gpu-4")],
+    "queues": [
+        {"name": "alltasks", "nodes": ["node-1", "node-2", "gpu-3", "gpu-4"], "default": True},
+        {"name": "bigmem", "nodes": ["node-1", "node-2"]},
+        {"name": "fast", "nodes": ["gpu-3", "gpu-4"]},
+    ],
+}
+
+
+def machine_cluster() -> dict:
+    """One node with this machine's cores and memory; one queue."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory = max(1, psutil.virtual_memory().total // 1_000_000_000)
+    return {
+        "name": "local",
+        "nodes": [{"name": "localhost", "cores": cores, "memory": int(memory)}],
+        "queues": [{"name": "default", "nodes": ["localhost"], "default": True}],
+    }
+
+
+def cluster_spec(cluster=None, nodes=None, queues=None) -> dict:
+    """A checked cluster description: a preset name, or nodes and queues the user describes."""
+    if nodes is not None:
+        spec = {"name": cluster or "custom", "nodes": nodes, "queues": queues}
+    elif cluster in (None, "local", "machine"):
+        spec = machine_cluster()
+    elif cluster == "example":
+        spec = EXAMPLE
+    else:
+        raise HipercowError(
+            f"Unknown local cluster '{cluster}'\n"
+            "Use cluster='example' (the seed's 4-node cluster), leave it unset for this "
+            "machine, or describe nodes=[{'name':..., 'cores':..., 'memory':...}] and queues."
+        )
+    return _check(spec)
+
+
+def _check(spec: dict) -> dict:
+    nodes = spec.get("nodes")
+    if not nodes or not isinstance(nodes, list):
+        raise HipercowError("A local cluster needs at least one node")
+    names = []
+    for n in nodes:
+        if not isinstance(n, dict) or not isinstance(n.get("name"), str):
+            raise HipercowError(f"Invalid node {n!r}: expected {{'name': str, 'cores': int, "
+                                "'memory': GB}}")
+        cores, memory = n.get("cores"), n.get("memory", 0)
+        if not isinstance(cores, int) or cores < 1:
+            raise HipercowError(f"Node '{n['name']}' needs a positive integer of 'cores'")
+        if not isinstance(memory, int) or memory < 0:
+            raise HipercowError(f"Node '{n['name']}' needs 'memory' as whole gigabytes")
+        names.append(n["name"])
+    queues = spec.get("queues") or [{"name": "default", "nodes": names, "default": True}]
+    for q in queues:
+        unknown = [x for x in q.get("nodes", []) if x not in names]
+        if unknown:
+            raise HipercowError(f"Queue '{q.get('name')}' names unknown nodes: {unknown}")
+        q.setdefault("nodes", names)
+    if not any(q.get("default") for q in queues):
+        queues[0]["default"] = True
+    return {"name": spec.get("name", "custom"), "nodes": nodes, "queues": queues}
+
+
+def cluster_info(spec: dict) -> ClusterInfo:
+    from ...runner import python_version
+
+    queues = [QueueInfo(q["name"], list(q["nodes"]), q.get("max_runtime"), bool(q.get("default")))
+              for q in spec["queues"]]
+    return ClusterInfo(
+        driver="local",
+        name=spec["name"],
+        nodes=[NodeInfo(n["name"], n["cores"], n.get("memory")) for n in spec["nodes"]],
+        queues=queues,
+        default_queue=next(q.name for q in queues if q.default),
+        python_version=python_version(),
+    )

@@ -1,0 +1,58 @@
+"""Where the local driver keeps its queue, running tasks, lock and wake-up address."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+
+
+def local_dir(root) -> str:
+    return os.path.join(root.hipercow, "local")
+
+
+def queue_dir(root) -> str:
+    return os.path.join(root.hipercow, "local", "queue")
+
+
+def running_dir(root) -> str:
+    return os.path.join(root.hipercow, "local", "running")
+
+
+def scheduler_lock(root) -> str:
+    return os.path.join(root.hipercow, "local", "scheduler.lock")
+
+
+def scheduler_info(root) -> str:
+    return os.path.join(root.hipercow, "local", "scheduler.json")
+
+
+def scheduler_log(root) -> str:
+    return os.path.join(root.hipercow, "local", "scheduler.log")
+
+
+def state_file(root) -> str:
+    return os.path.join(root.hipercow, "local", "state.json")
+
+
+def wake_address(root) -> str:
+    """An abstract socket name unique to the root (no path length limits, no file left)."""
+    digest = hashlib.sha1(root.path.encode()).hexdigest()[:20]
+    return f"\0hipercow-magic-{digest}"
+
+
+def make_dirs(root) -> None:
+    os.makedirs(queue_dir(root), exist_ok=True)
+    os.makedirs(running_dir(root), exist_ok=True)
+
+
+@contextlib.contextmanager
+def queue_lock(root):
+    """Serialises moving tasks between queue/ and running/ with cancelling them."""
+    fd = os.open(os.path.join(local_dir(root), "queue.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

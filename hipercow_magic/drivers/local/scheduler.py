@@ -1,0 +1,463 @@
+"""The local driver's scheduler: one process per root that places queued tasks on the
+virtual cluster's nodes and runs each in a process of its own.
+
+Run as `python -m hipercow_magic.drivers.local.scheduler ROOT`. Only one runs per root
+(it holds an exclusive lock); it exits by itself when idle, and a new one adopts the
+tasks an earlier one left running. Everything it knows is on disk under
+`hipercow/local/`: `queue/` (one file per queued task), `running/` (one per running task).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import signal
+import socket
+import sys
+import time
+import traceback
+
+import psutil
+
+from ... import runner, store
+from ...errors import TaskDied
+from ...parallel import THREAD_VARIABLES
+from ...root import Root
+from ...task import TERMINAL, marker_status, read_marker, write_terminal
+from . import paths
+
+STATE_INTERVAL = 0.5  # seconds between writes of the queue state file
+
+
+class Node:
+    def __init__(self, spec: dict, cpus: list[int]):
+        self.name = spec["name"]
+        self.cores = spec["cores"]
+        self.memory = spec.get("memory") or 0
+        self.free_slots = list(range(self.cores))
+        self.free_memory = self.memory
+        self.tasks: set[str] = set()
+        self.whole = False  # taken by a cores=Inf or exclusive task
+        self.cpus = cpus
+
+    def fits(self, cores: int, memory: int, whole: bool) -> bool:
+        if self.whole:
+            return False
+        if whole:
+            return not self.tasks and (not self.memory or memory <= self.memory)
+        return len(self.free_slots) >= cores and (not self.memory or memory <= self.free_memory)
+
+    def take(self, task_id: str, cores: int, memory: int, whole: bool) -> list[int]:
+        slots = list(self.free_slots) if whole else self.free_slots[:cores]
+        self.free_slots = [s for s in self.free_slots if s not in slots]
+        self.free_memory -= memory
+        self.tasks.add(task_id)
+        self.whole = whole
+        return slots
+
+    def release(self, task_id: str, slots: list[int], memory: int) -> None:
+        self.tasks.discard(task_id)
+        self.free_slots = sorted(set(self.free_slots) | set(slots))
+        self.free_memory += memory
+        if not self.tasks:
+            self.whole = False
+
+    def physical_cpus(self, slots: list[int]) -> set[int] | None:
+        """CPUs to pin to, when the machine has as many as the task's slots."""
+        if not self.cpus or len(slots) > len(self.cpus):
+            return None
+        chosen = {self.cpus[s % len(self.cpus)] for s in slots}
+        return chosen if len(chosen) == len(slots) else None
+
+
+class Running:
+    def __init__(self, entry: dict, pid: int, pidfd: int | None, child: bool):
+        self.entry = entry
+        self.pid = pid
+        self.pidfd = pidfd
+        self.child = child
+        self.killed_reason: str | None = None
+
+
+class Scheduler:
+    def __init__(self, root_path: str):
+        self.root = Root(root_path)
+        self.dir = paths.local_dir(self.root)
+        self.config = self.root.driver_config("local") or {}
+        cluster = self.config["cluster"]
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        self.nodes = {n["name"]: Node(n, cpus) for n in cluster["nodes"]}
+        self.queues = {q["name"]: q["nodes"] for q in cluster["queues"]}
+        self.default_queue = next(q["name"] for q in cluster["queues"] if q.get("default"))
+        self.idle_timeout = float(self.config.get("idle_timeout", 300))
+        self.queued: dict[str, dict] = {}  # queue file name -> entry
+        self.running: dict[str, Running] = {}
+        self.pending_reason: dict[str, str] = {}
+        self.state_written = 0.0
+        self.state_dirty = True
+        self.lock_fd = -1
+        self.sock: socket.socket | None = None
+
+    # ---- start-up -------------------------------------------------------------------
+    def acquire(self) -> bool:
+        """Take the root's scheduler lock; False when another scheduler holds it."""
+        self.lock_fd = os.open(paths.scheduler_lock(self.root), os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.02)
+        store.write_json(paths.scheduler_info(self.root),
+                         {"pid": os.getpid(), "started": time.time()})
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(paths.wake_address(self.root))
+        self.sock.setblocking(False)
+        return True
+
+    def adopt(self) -> None:
+        """Take over tasks a previous scheduler started; requeue ones it never started."""
+        for name in os.listdir(paths.running_dir(self.root)):
+            entry = store.read_json_or(os.path.join(paths.running_dir(self.root), name))
+            if entry is None:
+                continue
+            task_id = entry["id"]
+            if marker_status(self.root, task_id) in TERMINAL:
+                os.unlink(os.path.join(paths.running_dir(self.root), name))
+                continue
+            claim = read_marker(self.root, task_id, "running")
+            node = self.nodes.get(entry.get("node"))
+            if not claim:
+                # moved out of the queue but never started: queue it again
+                os.replace(os.path.join(paths.running_dir(self.root), name),
+                           os.path.join(paths.queue_dir(self.root), entry["queue_name"]))
+                continue
+            if node is not None:
+                node.take(task_id, len(entry["slots"]), entry["memory"], entry["whole"])
+            pid = claim["pid"]
+            pidfd = None
+            if _same_process(pid, claim["time"]):
+                try:
+                    pidfd = os.pidfd_open(pid)
+                except (ProcessLookupError, OSError):
+                    pidfd = None
+            run = Running(entry, pid, pidfd, child=False)
+            self.running[task_id] = run
+            if pidfd is None:
+                self.finish(task_id, None)
+
+    # ---- the loop ---------------------------------------------------------------
+    def serve(self) -> None:
+        idle_since = time.monotonic()
+        while True:
+            self.drain_wakeups()
+            self.scan_queue()
+            self.check_deadlines()
+            self.place()
+            self.write_state()
+            if self.queued or self.running:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > self.idle_timeout:
+                if self.exit_if_still_idle():
+                    return
+            timeout = self.next_timeout()
+            fds = [self.sock.fileno()] + [r.pidfd for r in self.running.values()
+                                          if r.pidfd is not None]
+            try:
+                ready, _, _ = select.select(fds, [], [], timeout)
+            except InterruptedError:
+                ready = []
+            for task_id, run in list(self.running.items()):
+                if run.pidfd is not None and run.pidfd in ready:
+                    self.finish(task_id, self.reap(run))
+                elif run.pidfd is None and not _same_process(run.pid, run.entry.get("started", 0)):
+                    self.finish(task_id, None)
+
+    def exit_if_still_idle(self) -> bool:
+        """Exit only if no task arrived since the last look (under the queue lock)."""
+        with paths.queue_lock(self.root):
+            if os.listdir(paths.queue_dir(self.root)):
+                return False
+            os.unlink(paths.scheduler_info(self.root))
+            return True
+
+    def next_timeout(self) -> float:
+        now = time.time()
+        timeout = 1.0
+        for entry in self.queued.values():
+            hold = entry.get("hold_until")
+            if hold and hold > now:
+                timeout = min(timeout, hold - now)
+        for run in self.running.values():
+            deadline = run.entry.get("deadline")
+            if deadline:
+                timeout = min(timeout, max(deadline - now, 0.0))
+            if run.pidfd is None:
+                timeout = min(timeout, 0.5)
+        return max(timeout, 0.0)
+
+    def drain_wakeups(self) -> None:
+        while True:
+            try:
+                self.sock.recv(64)
+            except (BlockingIOError, InterruptedError):
+                return
+
+    def scan_queue(self) -> None:
+        names = os.listdir(paths.queue_dir(self.root))
+        current = set(names)
+        for gone in [n for n in self.queued if n not in current]:
+            self.pending_reason.pop(self.queued.pop(gone)["id"], None)
+            self.state_dirty = True
+        for name in names:
+            if name not in self.queued and not name.startswith("."):
+                entry = store.read_json_or(os.path.join(paths.queue_dir(self.root), name))
+                if entry is not None:
+                    entry["queue_name"] = name
+                    self.queued[name] = entry
+                    self.state_dirty = True
+
+    def order(self) -> list[str]:
+        """Normal priority before low; first come first served within each."""
+        return sorted(self.queued, key=lambda n: (self.queued[n].get("priority") == "low", n))
+
+    def place(self) -> None:
+        if not self.queued:
+            return
+        now = time.time()
+        reserved: set[str] = set()
+        launches: list[tuple[str, dict, Node]] = []
+        for name in self.order():
+            entry = self.queued[name]
+            task_id = entry["id"]
+            hold = entry.get("hold_until")
+            if hold and hold > now:
+                self._set_reason(task_id, "BeginTime")
+                continue
+            whole = entry["cores"] == "Inf" or bool(entry.get("exclusive"))
+            cores = 0 if entry["cores"] == "Inf" else int(entry["cores"])
+            memory = self._memory(entry, cores)
+            candidates = [self.nodes[n] for n in self._candidates(entry) if n not in reserved]
+            node = next((n for n in candidates if n.fits(cores, memory, whole)), None)
+            if node is None:
+                if whole and candidates:
+                    reserved.add(candidates[0].name)
+                low = entry.get("priority") == "low"
+                self._set_reason(task_id, "Priority" if low and launches else "Resources")
+                continue
+            slots = node.take(task_id, cores, memory, whole)
+            launches.append((name, {**entry, "node": node.name, "slots": slots,
+                                    "memory": memory, "whole": whole}, node))
+        if launches:
+            self.launch(launches)
+
+    def _set_reason(self, task_id: str, reason: str) -> None:
+        if self.pending_reason.get(task_id) != reason:
+            self.pending_reason[task_id] = reason
+            self.state_dirty = True
+
+    def _candidates(self, entry: dict) -> list[str]:
+        allowed = self.queues.get(entry.get("queue") or self.default_queue, list(self.nodes))
+        wanted = entry.get("requested_nodes")
+        return [n for n in allowed if not wanted or n in wanted]
+
+    @staticmethod
+    def _memory(entry: dict, cores: int) -> int:
+        if entry.get("memory_per_node"):
+            return int(entry["memory_per_node"])
+        if entry.get("memory_per_process"):
+            return int(entry["memory_per_process"]) * max(cores, 1)
+        return 0
+
+    def launch(self, launches: list[tuple[str, dict, Node]]) -> None:
+        """Move each task from the queue to running (under the lock) and start its process."""
+        started = []
+        with paths.queue_lock(self.root):
+            for name, entry, node in launches:
+                src = os.path.join(paths.queue_dir(self.root), name)
+                dst = os.path.join(paths.running_dir(self.root), entry["id"])
+                try:
+                    os.replace(src, dst)
+                except FileNotFoundError:  # cancelled meanwhile
+                    node.release(entry["id"], entry["slots"], entry["memory"])
+                    continue
+                started.append((name, entry, node))
+        for name, entry, node in started:
+            del self.queued[name]
+            self.pending_reason.pop(entry["id"], None)
+            entry["started"] = time.time()
+            if entry.get("max_runtime"):
+                entry["deadline"] = entry["started"] + 60 * int(entry["max_runtime"])
+            node_cores = entry["cores"]
+            if node_cores == "Inf":
+                node_cores = node.cores
+            pid = self.fork_task(entry["id"], int(node_cores), node.physical_cpus(entry["slots"]),
+                                 node.name)
+            store.write_json(os.path.join(paths.running_dir(self.root), entry["id"]),
+                             {**entry, "pid": pid})
+            self.running[entry["id"]] = Running(entry, pid, os.pidfd_open(pid), child=True)
+            self.state_dirty = True
+
+    def fork_task(self, task_id: str, cores: int, cpus: set[int] | None, node: str) -> int:
+        """Start the task in a new process (forked, so nothing is imported again)."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid:
+            return pid
+        code = 1
+        try:
+            os.setpgid(0, 0)
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+                signal.signal(sig, signal.SIG_DFL)
+            log = os.open(self.root.task_file(task_id, "log"),
+                          os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            os.closerange(3, 1 << 16)
+            for name in THREAD_VARIABLES:
+                os.environ[name] = str(cores)
+            os.environ["HIPERCOW_NO_DRIVERS"] = "1"
+            os.environ["HIPERCOW_NODE"] = node
+            if cpus:
+                os.sched_setaffinity(0, cpus)
+            sys.stdout = open(1, "w", buffering=1, closefd=False)
+            sys.stderr = open(2, "w", buffering=1, closefd=False)
+            code = runner.run_task(self.root.path, task_id)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+
+    @staticmethod
+    def reap(run: Running) -> int | None:
+        if not run.child:
+            return None
+        try:
+            _, status = os.waitpid(run.pid, 0)
+        except ChildProcessError:
+            return None
+        return status
+
+    def finish(self, task_id: str, wait_status: int | None) -> None:
+        """A task's process ended: free its place; record a failure if it left no result."""
+        run = self.running.pop(task_id)
+        if run.pidfd is not None:
+            os.close(run.pidfd)
+        entry = run.entry
+        node = self.nodes.get(entry.get("node"))
+        if node is not None:
+            node.release(task_id, entry["slots"], entry["memory"])
+        code = os.waitstatus_to_exitcode(wait_status) if wait_status is not None else None
+        if marker_status(self.root, task_id) not in TERMINAL and code != runner.EXIT_NOT_STARTED:
+            started = entry.get("started")
+            if os.path.exists(self.root.task_file(task_id, "cancel-requested")):
+                write_terminal(self.root, task_id, "cancelled", started=started)
+            else:
+                reason = run.killed_reason or _death_reason(code)
+                write_terminal(self.root, task_id, "failure", reason=reason, started=started,
+                               result={"ok": False, "error": TaskDied(reason), "traceback": ""})
+        try:
+            os.unlink(os.path.join(paths.running_dir(self.root), task_id))
+        except FileNotFoundError:
+            pass
+        self.state_dirty = True
+
+    def check_deadlines(self) -> None:
+        now = time.time()
+        for task_id, run in list(self.running.items()):
+            deadline = run.entry.get("deadline")
+            if deadline and now >= deadline and run.killed_reason is None:
+                minutes = run.entry["max_runtime"]
+                run.killed_reason = (f"exceeded max_runtime of {minutes} minute"
+                                     f"{'' if minutes == 1 else 's'}")
+                print(f"\n✖ {run.killed_reason}: stopping the task", file=_log(self.root, task_id))
+                kill_tree(run.pid)
+
+    def write_state(self) -> None:
+        """The queue as users see it: position and pending reason of each waiting task."""
+        now = time.monotonic()
+        if not self.state_dirty or now - self.state_written < STATE_INTERVAL:
+            return
+        pending = {}
+        for position, name in enumerate(self.order(), start=1):
+            task_id = self.queued[name]["id"]
+            pending[task_id] = {"position": position,
+                                "reason": self.pending_reason.get(task_id, "Resources")}
+        running = {task_id: {"node": r.entry.get("node"), "pid": r.pid,
+                             "cores": r.entry.get("cores")}
+                   for task_id, r in self.running.items()}
+        store.write_json(paths.state_file(self.root),
+                         {"time": time.time(), "pending": pending, "running": running,
+                          "nodes": {n.name: {"free_cores": len(n.free_slots),
+                                             "tasks": len(n.tasks)}
+                                    for n in self.nodes.values()}})
+        self.state_written = now
+        self.state_dirty = False
+
+
+def _log(root, task_id: str):
+    return open(root.task_file(task_id, "log"), "a")
+
+
+def _death_reason(code: int | None) -> str:
+    if code is None:
+        return "the task's process died without a result"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the task's process was killed by {name} without a result"
+    return f"the task's process exited with code {code} without a result"
+
+
+def _same_process(pid: int, started: float) -> bool:
+    """True if `pid` runs and began no later than `started` (guards against pid reuse)."""
+    try:
+        return psutil.Process(pid).create_time() <= started + 1.0
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return False
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a task's process, its process group and every descendant."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
+    for sig_target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            sig_target()
+        except (ProcessLookupError, PermissionError):
+            pass
+    for child in children:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    scheduler = Scheduler(argv[0])
+    if not scheduler.acquire():
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    scheduler.adopt()
+    scheduler.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""hipercow_parallel(): how a multi-core task uses its cores, and the cores variables."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from dataclasses import asdict, dataclass
+
+from .errors import HipercowError
+
+METHODS = ("parallel", "future")
+THREAD_VARIABLES = (
+    "HIPERCOW_CORES", "OMP_NUM_THREADS", "OMP_THREAD_LIMIT", "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+    "NUMBA_NUM_THREADS", "MC_CORES", "LOKY_MAX_CPU_COUNT", "POLARS_MAX_THREADS",
+    "RAYON_NUM_THREADS",
+)
+
+
+@dataclass
+class Parallel:
+    method: str | None = None
+    cores_per_process: int = 1
+    environment: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _positive_int(value, name: str) -> int:
+    ok = isinstance(value, int) and not isinstance(value, bool) or (
+        isinstance(value, float) and value.is_integer())
+    if not ok or value < 1:
+        raise HipercowError(f"'{name}' must be a positive integer, not {value}")
+    return int(value)
+
+
+def hipercow_parallel(method: str | None = None, cores_per_process: int = 1,
+                      environment: str | None = None) -> Parallel:
+    """Choose a parallel method ('parallel' or 'future') and cores for each process."""
+    if method is not None and method not in METHODS:
+        raise HipercowError(
+            f"Parallel method '{method}' unknown\n"
+            "Use either 'future', 'parallel', or leave as None"
+        )
+    return Parallel(method, _positive_int(cores_per_process, "cores_per_process"), environment)
+
+
+def validate_parallel(parallel: Parallel | None, cores: float) -> Parallel | None:
+    """Check the method against the task's cores (hipercow's rules and messages)."""
+    if parallel is None:
+        return None
+    cpp = parallel.cores_per_process
+    if parallel.method is None:
+        if cpp > 1:
+            raise HipercowError(
+                f"You chose {cpp} cores per process, but no parallel method is set"
+            )
+        return parallel
+    if cores == 1:
+        raise HipercowError(
+            f"You chose parallel method '{parallel.method}', with 1 core\n"
+            "You need multiple cores for this - check your hipercow_resources"
+        )
+    if cores != math.inf and cpp > cores:
+        raise HipercowError(
+            f"You chose {cpp} cores per process, but requested only {int(cores)} cores in total"
+        )
+    return parallel
+
+
+def hipercow_parallel_get_cores() -> int | None:
+    """The cores this task (or pool worker) was given, from HIPERCOW_CORES."""
+    value = os.environ.get("HIPERCOW_CORES")
+    return int(value) if value else None
+
+
+def hipercow_parallel_set_cores(cores: int) -> None:
+    """Set HIPERCOW_CORES and every thread-count variable to `cores`."""
+    cores = _positive_int(cores, "cores")
+    current = hipercow_parallel_get_cores()
+    if current is not None and cores > current:
+        print("Note: increasing cores alone is unlikely to improve performance")
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(cores)
+
+
+@contextlib.contextmanager
+def task_context(root, data: dict, namespace: dict):
+    """Set the task's cores before its code runs (and, with a method, its workers)."""
+    cores = hipercow_parallel_get_cores()
+    if cores is not None:
+        hipercow_parallel_set_cores(cores)
+    yield

@@ -1,0 +1,189 @@
+"""The one way any task runs: `python -m hipercow_magic.runner ROOT ID` on a node.
+
+The local driver calls `run_task` in a freshly forked process; every other driver
+launches this module. Output goes to stdout/stderr, which the driver sends to the
+task's log. The result, times and terminal marker are written here, in that order.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import linecache
+import os
+import platform
+import socket
+import sys
+import time
+import traceback
+
+import cloudpickle
+
+from . import __version__, capture, environment, parallel, store
+from .envvars import deserialise
+from .root import Root, check_task_id
+from .task import TERMINAL, marker_status, read_data, write_terminal
+
+EXIT_OK, EXIT_FAILED, EXIT_NOT_STARTED = 0, 1, 3
+RULE = "─" * 16
+
+
+def python_version() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def version_mismatch(data: dict) -> str | None:
+    """Why this interpreter can't run a task made elsewhere, or None."""
+    problems = []
+    if data.get("python_version") and data["python_version"] != python_version():
+        problems.append(f"Python {python_version()} here, but the task was created with Python "
+                        f"{data['python_version']}")
+    made_with = data.get("cloudpickle_version")
+    if made_with and made_with != cloudpickle.__version__:
+        problems.append(f"cloudpickle {cloudpickle.__version__} here, but the task was created "
+                        f"with cloudpickle {made_with}")
+    if not problems:
+        return None
+    return ("This node can't run the task: " + "; ".join(problems) + ". Use the same versions on "
+            "the cluster (for Slurm, set python= / preamble= in hipercow_configure('slurm')).")
+
+
+def _user_traceback(error: BaseException) -> str:
+    """The traceback without this module's own frames."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(error), error, tb))
+
+
+def _compile(code: str, task_id: str):
+    """Compile code so tracebacks show its lines; returns (body, final expression or None)."""
+    filename = f"<hipercow task {task_id[:8]}>"
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    tree = ast.parse(code, filename=filename)
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = compile(ast.Expression(tree.body.pop().value), filename, "eval")
+    return compile(tree, filename, "exec"), last
+
+
+def _load_locals(root, task_id: str) -> dict:
+    path = root.task_file(task_id, "locals.pkl")
+    if not os.path.exists(path):
+        return {}
+    with open(path, "rb") as f:
+        return capture.unpack_locals(f.read())
+
+
+def _evaluate(root, task_id: str, data: dict, namespace: dict):
+    """Run the task's payload; returns (value, exports)."""
+    kind = data["type"]
+    if kind in ("expression", "explicit"):
+        namespace.update(_load_locals(root, task_id))
+        body, last = _compile(data["code"], task_id)
+        exec(body, namespace)
+        value = eval(last, namespace) if last is not None else None
+        exports = {n: namespace[n] for n in data.get("exports", []) if n in namespace}
+        return value, exports
+    if kind == "call":
+        call = _load_locals(root, task_id)["call"]
+        return call["fn"](*call["args"], **call["kwargs"]), {}
+    if kind == "script":
+        import runpy
+
+        path = os.path.join(root.path, data["script"])
+        if data.get("chdir"):
+            os.chdir(os.path.dirname(path))
+        runpy.run_path(path, init_globals=namespace, run_name="__main__")
+        return None, {}
+    raise ValueError(f"Tried to evaluate unknown type of task '{kind}'")
+
+
+def _print_header(root, task_id: str, data: dict, started: float) -> None:
+    print(f"── hipercow-magic {__version__} running at '{root.path}' ──")
+    print(f"ℹ id: {task_id}")
+    print(f"ℹ starting at: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(started))} "
+          f"on {socket.gethostname()} (Python {platform.python_version()})")
+    print(f"ℹ Task type: {data['type']}")
+    if data.get("code"):
+        first = data["code"].strip().splitlines() or [""]
+        print(f"  • Expression: {first[0]}{' [...]' if len(first) > 1 else ''}")
+    if data.get("locals"):
+        print(f"  • Locals: {', '.join(data['locals'])}")
+    print(f"  • Environment: {data.get('environment', 'default')}")
+    print(f"{RULE} task logs ↓ {RULE}", flush=True)
+
+
+def run_task(root_path: str, task_id: str) -> int:
+    """Run one task to completion; returns the process exit code."""
+    root = Root(root_path)
+    task_id = check_task_id(task_id)
+    status = marker_status(root, task_id)
+    if status in TERMINAL or status == "running":
+        print(f"Can't start task '{task_id}', which has status '{status}'", file=sys.stderr)
+        return EXIT_NOT_STARTED
+    started = time.time()
+    claim = {"pid": os.getpid(), "host": socket.gethostname(), "time": started}
+    if not store.create_exclusive(root.task_file(task_id, "status-running"), _json(claim)):
+        print(f"Can't start task '{task_id}', which has status 'running'", file=sys.stderr)
+        return EXIT_NOT_STARTED
+    data = read_data(root, task_id)
+    if data["type"] == "retry":
+        base = data["base"]
+        payload_id, payload = base, read_data(root, base)
+        print(f"Retry of '{data['parent']}', pointing at {base} ({payload['type']})")
+    else:
+        payload_id, payload = task_id, data
+    mismatch = version_mismatch(payload)
+    if mismatch:
+        print(mismatch, file=sys.stderr)
+        write_terminal(root, task_id, "failure", reason=mismatch,
+                       result={"ok": False, "error": RuntimeError(mismatch), "traceback": ""})
+        return EXIT_FAILED
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    _print_header(root, task_id, payload, started)
+    try:
+        for var in deserialise(payload.get("envvars") or [], decrypt=True).resolved():
+            os.environ[var.name] = var.value
+        os.chdir(os.path.join(root.path, payload.get("path", ".")))
+        if payload.get("environment", "default") != "empty":
+            environment.load_environment(root, payload.get("environment", "default"), namespace)
+        with parallel.task_context(root, payload, namespace):
+            value, exports = _evaluate(root, payload_id, payload, namespace)
+        result = {"ok": True, "value": value, "exports": exports}
+        outcome = "success"
+    except BaseException as e:  # the task's own failure, whatever it is
+        trace = _user_traceback(e)
+        result = {"ok": False, "error": e, "traceback": trace}
+        outcome = "failure"
+        sys.stdout.flush()
+        print(trace, file=sys.stderr, end="")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    print(f"{RULE} task logs ↑ {RULE}")
+    mark = "✔" if outcome == "success" else "✖"
+    print(f"{mark} status: {outcome}")
+    print(f"ℹ finishing at: {time.strftime('%Y-%m-%d %H:%M:%S')} "
+          f"(elapsed: {time.time() - started:.4g} secs)", flush=True)
+    reason = None if outcome == "success" else f"{type(result['error']).__name__}: {result['error']}"
+    write_terminal(root, task_id, outcome, reason=reason, result=result, started=started)
+    return EXIT_OK if outcome == "success" else EXIT_FAILED
+
+
+def _json(value) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print("usage: python -m hipercow_magic.runner ROOT TASK_ID", file=sys.stderr)
+        return 2
+    sys.stdout.reconfigure(line_buffering=True)
+    return run_task(argv[0], argv[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Tasks on disk: ids, status (cheap first), times, results and logs."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import secrets
+import time
+
+from . import store
+from .errors import HipercowError, TaskFailed, TaskNotFinishedError
+from .root import check_task_id
+
+STATUSES = ("created", "submitted", "running", "success", "failure", "cancelled")
+TERMINAL = ("success", "failure", "cancelled")
+
+
+def new_id() -> str:
+    return secrets.token_hex(16)
+
+
+def read_data(root, task_id: str) -> dict:
+    """The task's data.json; an unknown id is an error."""
+    try:
+        return store.read_json(root.task_file(task_id, "data.json"))
+    except FileNotFoundError:
+        raise HipercowError(f"Task '{task_id}' does not exist in the root at '{root.path}'") from None
+
+
+def task_exists(root, task_id: str) -> bool:
+    return os.path.exists(root.task_file(task_id, "data.json"))
+
+
+def marker_status(root, task_id: str) -> str | None:
+    """Status from the marker files alone (no driver); None for an unknown id."""
+    cached = root.terminal_cache.get(task_id)
+    if cached:
+        return cached
+    base = root.task_dir(task_id)
+    for status in ("success", "failure", "cancelled", "running", "submitted"):
+        if os.path.exists(os.path.join(base, "status-" + status)):
+            if status in TERMINAL:
+                root.terminal_cache[task_id] = status
+            return status
+    return "created" if os.path.exists(os.path.join(base, "data.json")) else None
+
+
+def read_marker(root, task_id: str, status: str) -> dict:
+    """The JSON a status marker holds ({} when absent or still being written)."""
+    try:
+        return store.read_json(root.task_file(task_id, "status-" + status)) or {}
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def write_terminal(root, task_id: str, status: str, reason: str | None = None,
+                   result: dict | None = None, started: float | None = None) -> bool:
+    """Record a terminal state (result and times first, then the marker), unless one exists."""
+    if marker_status(root, task_id) in TERMINAL:
+        return False
+    now = time.time()
+    if result is not None:
+        store.write_bytes(root.task_file(task_id, "result.pkl"), pickle_result(result))
+    times = collect_times(root, task_id)
+    if started is not None and times["started"] is None:
+        times["started"] = started
+    times["finished"] = now
+    store.write_json(root.task_file(task_id, "times.json"), times)
+    marker = {"time": now}
+    if reason:
+        marker["reason"] = reason
+    store.write_json(root.task_file(task_id, "status-" + status), marker)
+    root.terminal_cache[task_id] = status
+    return True
+
+
+def pickle_result(result: dict) -> bytes:
+    """cloudpickle a result record; unpicklable parts are replaced by descriptions."""
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps(result)
+    except Exception:
+        pass
+    safe = dict(result)
+    if "error" in safe:
+        e = safe["error"]
+        safe["error"] = TaskFailed(type(e).__name__, str(e), result.get("traceback", ""))
+    if "value" in safe:
+        try:
+            cloudpickle.dumps(safe["value"])
+        except Exception as e:
+            safe["value"] = None
+            safe["value_error"] = f"the result could not be pickled: {type(e).__name__}: {e}"
+    return cloudpickle.dumps(safe)
+
+
+def collect_times(root, task_id: str) -> dict:
+    """created / submitted / started / finished (epoch seconds, None when not yet)."""
+    saved = store.read_json_or(root.task_file(task_id, "times.json"))
+    if saved is not None:
+        return saved
+    data = store.read_json_or(root.task_file(task_id, "data.json")) or {}
+    times = {"created": data.get("created"), "submitted": None, "started": None, "finished": None}
+    times["submitted"] = read_marker(root, task_id, "submitted").get("time")
+    times["started"] = read_marker(root, task_id, "running").get("time")
+    for status in TERMINAL:
+        t = read_marker(root, task_id, status).get("time")
+        if t is not None:
+            times["finished"] = t
+    return times
+
+
+def read_result_record(root, task_id: str) -> dict:
+    with open(root.task_file(task_id, "result.pkl"), "rb") as f:
+        blob = f.read()
+    try:
+        return pickle.loads(blob)
+    except Exception as e:
+        return {"ok": False, "error": TaskFailed(type(e).__name__,
+                                                 f"the task's result could not be read here: {e}")}
+
+
+def result_value(root, task_id: str, status: str):
+    """The value of a success, or the exception of a failure (with the node's traceback)."""
+    if status not in ("success", "failure"):
+        raise TaskNotFinishedError(
+            f"Result for task '{task_id}' not available, status is '{status}'"
+        )
+    try:
+        record = read_result_record(root, task_id)
+    except FileNotFoundError:
+        raise TaskNotFinishedError(
+            f"Result for task '{task_id}' not available, status is '{status}' but no result "
+            "file was written"
+        ) from None
+    if record.get("ok"):
+        return record.get("value")
+    error = record.get("error")
+    trace = record.get("traceback") or getattr(error, "traceback", "")
+    if isinstance(error, BaseException):
+        try:
+            error.node_traceback = trace
+            if trace and hasattr(error, "add_note") and trace not in getattr(error, "__notes__", []):
+                error.add_note("Traceback on the node:\n" + trace)
+        except AttributeError:
+            pass
+    return error
+
+
+def read_log(root, task_id: str, offset: int = 0) -> tuple[str | None, int]:
+    """The log from byte `offset`; (None, 0) when there is no log yet."""
+    try:
+        with open(root.task_file(task_id, "log"), "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return None, 0
+    return data.decode("utf-8", errors="replace"), offset + len(data)
