@@ -3,7 +3,7 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { MainAreaWidget } from '@jupyterlab/apputils';
+import { ISessionContext, MainAreaWidget } from '@jupyterlab/apputils';
 import { DocumentWidget } from '@jupyterlab/docregistry';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { IStatusBar } from '@jupyterlab/statusbar';
@@ -63,9 +63,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
     } else {
       void model.follow('');
     }
+    // Code a kernel has just run may have submitted tasks: poll as soon as it goes idle.
+    let watched: ISessionContext | null = null;
+    const onKernelStatus = (_: ISessionContext, status: string) => {
+      if (status === 'idle') {
+        model.nudge();
+      }
+    };
     shell.currentChanged.connect((_, change) => {
       if (change.newValue instanceof DocumentWidget) {
-        void model.follow(change.newValue.context.path);
+        const context = change.newValue.context;
+        void model.follow(context.path);
+        watched?.statusChanged.disconnect(onKernelStatus);
+        watched = context.sessionContext;
+        watched.statusChanged.connect(onKernelStatus);
       }
     });
 

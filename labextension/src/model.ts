@@ -115,6 +115,17 @@ export class TaskModel {
     this._setRoot();
   }
 
+  /** Something may have changed (a kernel finished running code): poll now, and fast again. */
+  nudge(): void {
+    this._idleDelay = IDLE_POLL_MS;
+    if (this._root === null || document.hidden) {
+      return;
+    }
+    window.clearTimeout(this._timer);
+    const wait = Math.max(0, 1000 - (Date.now() - this._fetchedAt));
+    this._timer = window.setTimeout(() => void this.refresh(), wait);
+  }
+
   /** Fetch now, and schedule the next poll. */
   async refresh(): Promise<void> {
     window.clearTimeout(this._timer);

@@ -1,0 +1,67 @@
+"""JupyterLab on 127.0.0.1 with a token, driven by Debian's Chromium through playwright."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+
+import pytest
+
+from jupyter_process import JupyterProcess
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false",
+                                                    "checkForUpdates": False},
+}
+
+
+def pytest_collection_modifyitems(items):
+    here = pathlib.Path(__file__).parent
+    for item in items:
+        if here in pathlib.Path(item.fspath).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab serving a folder that holds a hipercow root `project` (local driver)."""
+    from hipercow_magic import api
+
+    top = tmp_path_factory.mktemp("lab")
+    served = top / "served"
+    project = served / "project"
+    project.mkdir(parents=True)
+    with contextlib.redirect_stdout(None):
+        api.hipercow_init(str(project), driver="local", idle_timeout=60)
+    server = JupyterProcess(served, top / "home", app="jupyterlab", settings=LAB_SETTINGS)
+    server.project = project
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (scripts/setup.d/30-browser.sh installs it)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with playwright.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1500, "height": 950})
+        yield context
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, lab):
+    page = browser.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    page.close()

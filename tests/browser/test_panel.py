@@ -1,0 +1,107 @@
+"""The hipercow side panel in a real JupyterLab and Chromium, with tasks from a real notebook."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from notebook_ui import open_notebook, run_cell, screenshot, show_panel, write_notebook
+
+SUBMIT = """\
+from hipercow_magic.api import task_create_expr
+code = "import time\\nprint('first line', flush=True)\\ntime.sleep(6)\\nprint('second line', flush=True)\\n42"
+task = task_create_expr(code, namespace={}, name="from-notebook")
+print("ID=" + task.id)
+"""
+
+SUBMIT_LONG = """\
+long_task = task_create_expr("import time\\ntime.sleep(600)", namespace={}, name="to-cancel")
+print("ID=" + long_task.id)
+"""
+
+
+def task_id(output: str) -> str:
+    return re.search(r"ID=([0-9a-f]{32})", output).group(1)
+
+
+def badge(page, task):
+    return page.locator(f'.hc-task[data-id="{task}"] .hc-badge')
+
+
+def wait_for_badge(page, task, statuses, timeout=60_000):
+    page.wait_for_function(
+        """([id, wanted]) => {
+             const b = document.querySelector(`.hc-task[data-id="${id}"] .hc-badge`);
+             return b !== null && wanted.includes(b.textContent);
+           }""",
+        arg=[task, statuses], timeout=timeout)
+    return badge(page, task).inner_text()
+
+
+def test_panel_follows_a_notebook_task_to_success_and_tails_its_log(lab, page):
+    write_notebook(lab.project / "submit.ipynb", [SUBMIT, SUBMIT_LONG])
+    open_notebook(page, lab, "project/submit.ipynb")
+    show_panel(page)
+    task = task_id(run_cell(page, 0))
+
+    # The new task appears without a reload, queued or running, then turns success.
+    first = wait_for_badge(page, task, ["submitted", "running"], timeout=30_000)
+    row = page.locator(f'.hc-task[data-id="{task}"]')
+    assert "from-notebook" in row.locator(".hc-name").inner_text()
+    screenshot(page, "panel-running")
+    assert wait_for_badge(page, task, ["success"], timeout=60_000) == "success"
+    assert first in ("submitted", "running")
+    times = row.locator(".hc-times").inner_text()
+    assert re.search(r"waited [0-9.]+s · ran for [0-9.]+s", times), times
+    counts = page.locator('.hc-count[data-status="success"] .hc-count-number').inner_text()
+    assert int(counts) >= 1
+
+    # The log view shows what the task printed.
+    row.locator(".hc-action-log").click()
+    log = page.locator(".hc-log")
+    log.wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('.hc-log').textContent.includes('second line')")
+    assert "first line\nsecond line" in log.inner_text()
+    screenshot(page, "panel-log")
+
+    # Info shows the task's data.
+    row.locator(".hc-action-info").click()
+    info = page.locator(".hc-info")
+    info.get_by_text("from-notebook").first.wait_for()
+
+
+def test_cancel_from_the_panel_cancels_a_running_task(lab, page):
+    from hipercow_magic import api
+
+    open_notebook(page, lab, "project/submit.ipynb")
+    show_panel(page)
+    task = task_id(run_cell(page, 1))
+    assert wait_for_badge(page, task, ["running"], timeout=60_000) == "running"
+    status_bar = page.locator(".hc-status-item")
+    page.wait_for_function(
+        "() => /1 running/.test(document.querySelector('.hc-status-item').textContent)")
+    assert re.search(r"hipercow: 1 running, 0 queued", status_bar.inner_text())
+    screenshot(page, "panel-before-cancel")
+
+    page.locator(f'.hc-task[data-id="{task}"] .hc-action-cancel').click()
+    assert wait_for_badge(page, task, ["cancelled"], timeout=30_000) == "cancelled"
+    assert api.task_status(task, root=str(lab.project)) == "cancelled"
+    page.locator(f'.hc-task[data-id="{task}"] .hc-action-retry').wait_for()
+    page.wait_for_function(
+        "() => /0 running/.test(document.querySelector('.hc-status-item').textContent)")
+    screenshot(page, "panel-cancelled")
+
+
+def test_filters_show_only_tasks_with_the_chosen_status(lab, page):
+    show_panel(page)
+    page.locator('.hc-count[data-status="cancelled"]').click()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.hc-task .hc-badge')]
+                   .every(b => b.textContent === 'cancelled')
+                 && document.querySelectorAll('.hc-task').length === 1""")
+    page.locator(".hc-count", has_text="all").click()
+    deadline = time.monotonic() + 30
+    while page.locator(".hc-task").count() < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert page.locator(".hc-task").count() == 2
