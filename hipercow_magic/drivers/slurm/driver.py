@@ -20,13 +20,12 @@ from .commands import SlurmUnavailable
 from .script import array_script, sbatch_options, task_script
 
 OPTIONS = ("partition", "python", "preamble", "sbatch_args", "poll_interval", "account",
-           "array_limit")
+           "array_limit", "max_array_size")
 DEFAULT_POLL_INTERVAL = 2.0
-MAX_POLL_INTERVAL = 30.0
+MAX_BACKOFF = 15  # the interval grows to at most 15 times the configured one
 POLL_BACKOFF = 1.5
 CLUSTER_INFO_TTL = 60.0
 JOB_FILE = "job.json"
-CANCEL_FILE = "cancel-requested"
 
 
 class SlurmUnavailableWarning(UserWarning):
@@ -83,10 +82,11 @@ class SlurmDriver(Driver):
         if poll is not None and (isinstance(poll, bool) or not isinstance(poll, (int, float))
                                  or poll <= 0):
             raise HipercowError(f"'poll_interval' must be a positive number of seconds, not {poll!r}")
-        limit = options.get("array_limit")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                                  or limit <= 0):
-            raise HipercowError(f"'array_limit' must be a positive integer, not {limit!r}")
+        for name in ("array_limit", "max_array_size"):
+            value = options.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value <= 0):
+                raise HipercowError(f"'{name}' must be a positive integer, not {value!r}")
         for name in ("partition", "account"):
             value = options.get(name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -99,7 +99,8 @@ class SlurmDriver(Driver):
             "sbatch_args": sbatch_args,
             "poll_interval": float(poll) if poll is not None else DEFAULT_POLL_INTERVAL,
             "account": options.get("account"),
-            "array_limit": limit,
+            "array_limit": options.get("array_limit"),
+            "max_array_size": options.get("max_array_size"),
             **versions,
         }
         if config["partition"]:
@@ -174,7 +175,9 @@ class SlurmDriver(Driver):
             return [{"ids": ids, "name": tid, "output": output, "script": text,
                      "script_path": self._driver_file(tid, "slurm.sh"), "folder": None,
                      "task_scripts": {}}]
-        size = max(1, int(settings.get("max_array_size") or 1001))
+        size = int(settings.get("max_array_size") or 1001)
+        if self.config.get("max_array_size"):
+            size = min(size, int(self.config["max_array_size"]))
         batches = []
         for start in range(0, len(ids), size):
             chunk = ids[start:start + size]
@@ -214,12 +217,8 @@ class SlurmDriver(Driver):
             raise HipercowError(f"Could not submit to Slurm: {e}") from None
         if proc.returncode != 0:
             message = proc.stderr.strip() or proc.stdout.strip() or "(no message)"
-            n = len(batch["ids"])
             raise HipercowError(
-                f"Slurm refused the job (sbatch exited with status {proc.returncode}):\n"
-                f"{message}\nNothing was submitted: the {'task is' if n == 1 else f'{n} tasks are'}"
-                " still 'created'. Change the resources (or the driver's sbatch_args) and submit "
-                "again.")
+                f"Slurm refused the job (sbatch exited with status {proc.returncode}):\n{message}")
         return proc.stdout.strip().split(";")[0]
 
     def _record_jobs(self, batch: dict) -> None:
@@ -345,9 +344,6 @@ class SlurmDriver(Driver):
             reason = (f"Slurm has no record of job {rec['job_id']} and the task left no result "
                       "(the job may have ended long ago on a cluster without accounting)")
             return self._died(tid, reason)
-        if row.state == "CANCELLED" and os.path.exists(self._driver_file(tid, CANCEL_FILE)):
-            write_terminal(self.root, tid, "cancelled", reason="cancelled by the user")
-            return marker_status(self.root, tid) or "cancelled"
         return self._died(tid, row.ended_reason())
 
     def _died(self, tid: str, reason: str) -> str:
@@ -377,7 +373,7 @@ class SlurmDriver(Driver):
         if changed and not failed:
             state.interval = base
         else:
-            state.interval = min(max(state.interval, base) * POLL_BACKOFF, MAX_POLL_INTERVAL)
+            state.interval = min(max(state.interval, base) * POLL_BACKOFF, base * MAX_BACKOFF)
         return result
 
     def _report(self, error: Exception) -> None:
@@ -392,9 +388,7 @@ class SlurmDriver(Driver):
         rec = self._job(task_id)
         if rec is None:
             return {}
-        out = {"job_id": rec["job_id"], "job_name": rec["name"],
-               "submitted": rec.get("submitted"), "script": rec.get("script"),
-               "output": rec.get("output")}
+        out = {"job_id": rec["job_id"]}
         try:
             row = self._squeue({rec["job_id"]}).get(rec["job_id"])
             if row is None or row.name != rec["name"]:
@@ -405,32 +399,36 @@ class SlurmDriver(Driver):
         if row is None:
             out["state"] = "UNKNOWN"
             return out
-        out.update(state=row.state, reason=row.reason, node=row.node, source=row.source,
-                   time_limit=row.time_limit)
-        if row.pending:
-            out["estimated_start"] = row.start
-        else:
-            out["start_time"] = row.start
+        out["state"] = row.state
+        if row.reason:
+            out["reason"] = row.reason
+        if row.partition:
+            out["partition"] = row.partition
+        if row.node:
+            out["node"] = row.node
+        if row.start is not None:
+            out["estimated_start" if row.pending else "start_time"] = _clock(row.start)
+        if row.time_limit:
+            out["time_limit"] = row.time_limit
         if row.ended and row.exit_code:
             out["exit_code"] = row.exit_code
+        out["output"] = rec.get("output")
         return out
 
     def cancel(self, ids: list[str]) -> list[bool]:
-        """Cancel the tasks' jobs with one scancel; True where Slurm accepted."""
+        """Cancel the tasks' jobs with one scancel; True where a task was stopped by it."""
         records = {tid: self._job(tid) for tid in ids}
         job_ids = [rec["job_id"] for rec in records.values() if rec]
         if not job_ids:
             return [False] * len(ids)
-        for tid, rec in records.items():
-            if rec:
-                store.write_text(self._driver_file(tid, CANCEL_FILE), "")
         refused = self._scancel(job_ids)
         out = []
         for tid in ids:
             rec = records[tid]
-            ok = rec is not None and rec["job_id"] not in refused
-            if rec is not None and not ok:
-                _remove(self._driver_file(tid, CANCEL_FILE))
+            ok = rec is not None and rec["job_id"] not in refused and write_terminal(
+                self.root, tid, "cancelled", reason="cancelled by the user")
+            if ok:
+                self._state.last.pop(tid, None)
             out.append(ok)
         return out
 
@@ -543,6 +541,10 @@ def _string_list(value, name: str) -> list[str]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise HipercowError(f"'{name}' must be a string or a list of strings")
     return [v for v in value if v.strip()]
+
+
+def _clock(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
 
 def _parent(rec: dict) -> str:

@@ -26,9 +26,9 @@ ENDED_REASONS = {
 }
 
 # One row of `squeue -o SQUEUE_FORMAT` (fields split by '|').
-SQUEUE_FORMAT = "%i|%j|%T|%r|%N|%S|%V|%l"
+SQUEUE_FORMAT = "%i|%j|%T|%r|%N|%S|%V|%l|%P"
 # One row of `sacct -o SACCT_FIELDS --parsable2`.
-SACCT_FIELDS = "JobID,JobName,State,ExitCode,NodeList,Start,End,Submit,Reason"
+SACCT_FIELDS = "JobID,JobName,State,ExitCode,NodeList,Start,End,Submit,Reason,Partition"
 
 
 @dataclasses.dataclass
@@ -44,6 +44,7 @@ class JobState:
     submitted: float | None = None
     time_limit: str | None = None
     exit_code: str | None = None
+    partition: str | None = None
     source: str = "squeue"
 
     @property
@@ -164,12 +165,13 @@ def squeue_rows(text: str) -> dict[str, JobState]:
     out = {}
     for line in text.splitlines():
         parts = line.split("|")
-        if len(parts) < 8:
+        if len(parts) < 9:
             continue
-        job_id, name, state, reason, node, start, submitted, limit = parts[:8]
+        job_id, name, state, reason, node, start, submitted, limit, partition = parts[:9]
         out[job_id] = JobState(job_id=job_id, name=name, state=_base_state(state),
                                reason=_none(reason), node=_none(node), start=timestamp(start),
-                               submitted=timestamp(submitted), time_limit=_none(limit))
+                               submitted=timestamp(submitted), time_limit=_none(limit),
+                               partition=_none(partition))
     return out
 
 
@@ -178,13 +180,13 @@ def sacct_rows(text: str) -> dict[str, JobState]:
     out = {}
     for line in text.splitlines():
         parts = line.split("|")
-        if len(parts) < 9:
+        if len(parts) < 10:
             continue
-        job_id, name, state, exit_code, node, start, _end, submitted, reason = parts[:9]
+        job_id, name, state, exit_code, node, start, _end, submitted, reason, partition = parts[:10]
         out[job_id] = JobState(job_id=job_id, name=name, state=_base_state(state),
                                reason=_none(reason), node=_none(node), start=timestamp(start),
                                submitted=timestamp(submitted), exit_code=exit_code,
-                               source="sacct")
+                               partition=_none(partition), source="sacct")
     return out
 
 
@@ -211,7 +213,8 @@ def jobcomp_rows(text: str, wanted: set[str]) -> dict[str, JobState]:
                                start=timestamp(kv.get("StartTime")),
                                submitted=timestamp(kv.get("SubmitTime")),
                                time_limit=_none(kv.get("TimeLimit")),
-                               exit_code=kv.get("ExitCode"), source="jobcomp")
+                               exit_code=kv.get("ExitCode"), partition=kv.get("Partition"),
+                               source="jobcomp")
     return out
 
 

@@ -1,0 +1,294 @@
+"""The slurm driver against the project's real single-node Slurm (scripts/start-slurm.sh).
+
+Two slow checks (a task killed by its time limit, a task held until a start time) are submitted
+by a fixture at the start and checked at the end, so their minute-long waits overlap the rest.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import psutil
+import pytest
+
+import hipercow_magic as hm
+from hipercow_magic import api
+from hipercow_magic.configure import load_driver
+from hipercow_magic.drivers.slurm import COUNTS, SlurmUnavailableWarning, scheduler_calls
+from hipercow_magic.errors import HipercowError, TaskDied
+from hipercow_magic.root import find_root
+
+pytestmark = pytest.mark.slurm
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def _slurm_up() -> str | None:
+    try:
+        proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
+                              timeout=30)
+    except (FileNotFoundError, subprocess.TimeoutExpired) as e:
+        return str(e)
+    return None if proc.returncode == 0 and proc.stdout.strip() else proc.stderr or "no nodes"
+
+
+@pytest.fixture(scope="module")
+def root_path(tmp_path_factory):
+    problem = _slurm_up()
+    if problem:
+        message = f"Slurm is not running (start it with scripts/start-slurm.sh): {problem}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    path = tmp_path_factory.mktemp("slurm-root")
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        hm.hipercow_init(str(path), driver="slurm", poll_interval=0.5)
+        yield path
+    finally:
+        os.chdir(old)
+        # Leave no job behind, whatever happened above.
+        jobs = [json.loads(p.read_text())["job_id"]
+                for p in path.glob("hipercow/tasks/*/*/driver/job.json")]
+        if jobs:
+            subprocess.run(["scancel", *jobs], capture_output=True)
+
+
+@pytest.fixture(autouse=True)
+def in_root(root_path, monkeypatch):
+    monkeypatch.chdir(root_path)
+
+
+@pytest.fixture(scope="module")
+def driver(root_path):
+    return load_driver(find_root(str(root_path)), "slurm")
+
+
+@pytest.fixture(scope="module")
+def node(driver):
+    return driver.cluster_info().node_names[0]
+
+
+def _squeue_state(job_id: str) -> str:
+    out = subprocess.run(["squeue", "-h", "-t", "all", "-j", job_id, "-o", "%T"],
+                         capture_output=True, text=True).stdout.split()
+    return out[0] if out else ""
+
+
+def _job(task_id: str) -> dict:
+    return json.loads(Path(find_root().task_dir(task_id), "driver", "job.json").read_text())
+
+
+def test_low_priority_runs_after_normal_priority(driver):
+    # Runs first, while the node is otherwise idle: a whole-node blocker, then a low-priority
+    # task submitted BEFORE a normal one; both wait for the node, the normal one goes first.
+    cores = driver.cluster_info().max_cores
+    whole = dict(cores=cores)
+    blocker = hm.task_create_expr("import time; time.sleep(4)",
+                                  resources=hm.hipercow_resources(**whole))
+    hm.task_wait(blocker.id, for_start=True, timeout=60)
+    low = hm.task_create_expr("'low'", resources=hm.hipercow_resources(**whole, priority="low"))
+    normal = hm.task_create_expr("'normal'", resources=hm.hipercow_resources(**whole))
+    assert "--nice=" in Path(_job(low.id)["script"]).read_text()
+    assert hm.task_wait(low.id, timeout=120) and hm.task_wait(normal.id, timeout=120)
+    low_start, normal_start = (hm.task_times([t.id])[0]["started"] for t in (low, normal))
+    assert normal_start < low_start
+
+
+@pytest.fixture(scope="module")
+def slow_tasks(root_path):
+    """A task that overruns its 1-minute limit and a task held for a minute, submitted early."""
+    limited = hm.task_create_expr("import time; time.sleep(600)",
+                                  resources=hm.hipercow_resources(max_runtime=1))
+    held = hm.task_create_expr("'released'", resources=hm.hipercow_resources(hold_until=1))
+    return {"limited": limited, "held": held, "submitted": time.time()}
+
+
+def test_hold_until_keeps_a_task_pending_with_reason_begin_time(slow_tasks):
+    held = slow_tasks["held"]
+    assert hm.task_status(held.id) == "submitted"
+    info = hm.task_info(held.id)
+    assert info.scheduler["state"] == "PENDING"
+    assert info.scheduler["reason"] == "BeginTime"
+    assert "estimated_start" in info.scheduler
+    assert "--begin=" in Path(_job(held.id)["script"]).read_text()
+
+
+def test_success_runs_on_a_node_as_a_slurm_job(driver, node):
+    t = hm.task_create_expr(
+        "import os, socket\nvalue = 6 * 7\n(socket.gethostname(), os.environ['SLURM_JOB_ID'], "
+        "os.environ['HIPERCOW_CORES'], value)")
+    assert hm.task_wait(t.id, timeout=60)
+    host, job_id, cores, value = hm.task_result(t.id)
+    assert (host.split(".")[0], cores, value) == (node, "1", 42)
+    assert job_id == _job(t.id)["job_id"]
+    assert hm.task_exports(t.id)["value"] == 42
+    assert "status: success" in hm.task_log_value(t.id)
+    outer = hm.task_log_value(t.id, outer=True)
+    assert f"task {t.id} on {node}" in outer and f"Slurm job {job_id}" in outer
+    script = Path(_job(t.id)["script"]).read_text()
+    assert f"-m hipercow_magic.runner {find_root().path} {t.id}" in script
+    assert driver.info(t.id)["state"] == "COMPLETED"
+
+
+def test_failure_brings_back_the_nodes_traceback():
+    t = hm.task_create_expr("def f():\n    raise ValueError('broken on the node')\nf()")
+    assert hm.task_wait(t.id, timeout=60) is False
+    assert hm.task_status(t.id) == "failure"
+    error = hm.task_result(t.id)
+    assert isinstance(error, ValueError) and str(error) == "broken on the node"
+    assert "line 2, in f" in error.node_traceback
+    assert "ValueError: broken on the node" in hm.task_log_value(t.id)
+
+
+def test_cancel_a_pending_task():
+    t = hm.task_create_expr("'never'", resources=hm.hipercow_resources(hold_until=30))
+    job_id = _job(t.id)["job_id"]
+    assert _squeue_state(job_id) == "PENDING"
+    assert hm.task_cancel(t.id) is True
+    assert hm.task_status(t.id) == "cancelled"
+    assert _squeue_state(job_id) == "CANCELLED"
+    assert hm.task_cancel(t.id) is False  # nothing left to cancel
+
+
+def test_cancel_a_running_task():
+    t = hm.task_create_expr("import time; time.sleep(300)")
+    running = Path(find_root().task_file(t.id, "status-running"))
+    deadline = time.monotonic() + 60
+    while not running.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pid = json.loads(running.read_text())["pid"]
+    assert hm.task_cancel(t.id) is True
+    assert hm.task_status(t.id) == "cancelled"
+    deadline = time.monotonic() + 30
+    while psutil.pid_exists(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not psutil.pid_exists(pid), "the task's process was not stopped"
+    assert _squeue_state(_job(t.id)["job_id"]) == "CANCELLED"
+
+
+def test_partition_and_node_selection(driver, node):
+    t = hm.task_create_expr("'fast'", resources=hm.hipercow_resources(
+        queue="fast", requested_nodes=[node], max_runtime=30))
+    assert hm.task_wait(t.id, timeout=60)
+    info = driver.info(t.id)
+    assert (info["partition"], info["node"]) == ("fast", node)
+    script = Path(_job(t.id)["script"]).read_text()
+    assert "--partition=fast" in script and f"--nodelist={node}" in script
+    assert "--time=30" in script
+
+
+def test_impossible_requests_fail_before_anything_is_written(driver, node):
+    info = driver.cluster_info()
+    before = set(api.task_list())
+    cases = [
+        (dict(cores=info.max_cores + 1), "too many cores"),
+        (dict(memory_per_node=info.max_memory + 1), "too large"),
+        (dict(queue="nosuchqueue"), "not available"),
+        (dict(requested_nodes=["nosuchnode"]), "does not exist"),
+        (dict(queue="fast", max_runtime="2h"), "longer than the fast queue allows"),
+    ]
+    for resources, message in cases:
+        with pytest.raises(HipercowError, match=message):
+            hm.task_create_expr("1", resources=hm.hipercow_resources(**resources))
+    assert set(api.task_list()) == before
+
+
+def test_a_request_slurm_refuses_keeps_the_task_created(driver):
+    info = driver.cluster_info()
+    # Each request fits a node, but not together: Slurm itself says no.
+    resources = hm.hipercow_resources(cores=info.max_cores, memory_per_process=info.max_memory)
+    calls = COUNTS["sbatch"]
+    with pytest.raises(HipercowError, match="sbatch: error: Batch job submission failed") as e:
+        hm.task_create_expr("1", resources=resources)
+    assert COUNTS["sbatch"] == calls + 1
+    task_id = re.search(r"'([0-9a-f]{32})'", str(e.value)).group(1)
+    assert hm.task_status(task_id) == "created"
+    assert not Path(find_root().task_dir(task_id), "driver", "job.json").exists()
+
+
+def test_bundles_are_one_array_and_one_squeue_per_poll(driver):
+    for n in (10, 200):
+        sbatch = COUNTS["sbatch"]
+        bundle = hm.task_create_bulk_expr("x * x", [{"x": i} for i in range(n)])
+        assert COUNTS["sbatch"] == sbatch + 1
+        jobs = {_job(i)["array_job_id"] for i in bundle.ids}
+        assert len(jobs) == 1
+        assert [_job(i)["index"] for i in bundle.ids] == list(range(n))
+        calls = scheduler_calls()
+        statuses = bundle.status()
+        assert scheduler_calls() - calls == 1, "one squeue for the whole poll"
+        assert set(statuses) <= {"submitted", "running", "success"}
+        assert bundle.wait(timeout=240)
+        assert bundle.result() == [i * i for i in range(n)]
+
+
+def test_bundles_larger_than_the_array_limit_are_split(driver, root_path):
+    hm.hipercow_configure("slurm", poll_interval=0.5, max_array_size=8)
+    try:
+        sbatch = COUNTS["sbatch"]
+        bundle = hm.task_create_bulk_expr("x + 1", [{"x": i} for i in range(20)])
+        assert COUNTS["sbatch"] == sbatch + 3
+        assert len({_job(i)["array_job_id"] for i in bundle.ids}) == 3
+        assert bundle.wait(timeout=120)
+        assert bundle.result() == list(range(1, 21))
+    finally:
+        hm.hipercow_configure("slurm", poll_interval=0.5)
+
+
+def test_a_new_process_reattaches_to_submitted_tasks(root_path):
+    t = hm.task_create_expr("import time; time.sleep(2); 'from slurm'")
+    code = ("import hipercow_magic as hm, json, sys\n"
+            f"ok = hm.task_wait({t.id!r}, timeout=90)\n"
+            f"print(json.dumps([ok, hm.task_status({t.id!r}), hm.task_result({t.id!r})]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root_path, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [True, "success", "from slurm"]
+
+
+def test_slurmctld_down_keeps_last_known_state_then_recovers():
+    t = hm.task_create_expr("import time; time.sleep(20); 'survived'")
+    assert hm.task_wait(t.id, for_start=True, timeout=60)
+    assert hm.task_status(t.id) == "running"
+    subprocess.run(["bash", str(SCRIPTS / "stop-slurm.sh"), "slurmctld"], check=True)
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            assert hm.task_status(t.id) == "running"
+        messages = [str(w.message) for w in seen if issubclass(w.category, SlurmUnavailableWarning)]
+        assert messages and "last known" in messages[0]
+        assert "slurm controller" in messages[0].lower()
+        assert not Path(find_root().task_file(t.id, "status-failure")).exists()
+    finally:
+        subprocess.run(["bash", str(SCRIPTS / "start-slurm.sh")], check=True,
+                       capture_output=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SlurmUnavailableWarning)
+        assert hm.task_status(t.id) in ("running", "success")
+        assert hm.task_wait(t.id, timeout=90)
+    assert hm.task_result(t.id) == "survived"
+
+
+def test_time_limit_ends_in_failure_with_reason(slow_tasks):
+    limited = slow_tasks["limited"]
+    assert hm.task_wait(limited.id, timeout=240) is False
+    info = hm.task_info(limited.id)
+    assert info.status == "failure"
+    assert "time limit" in info.reason and "TIMEOUT" in info.reason
+    error = hm.task_result(limited.id)
+    assert isinstance(error, TaskDied) and "time limit" in str(error)
+    assert "DUE TO TIME LIMIT" in hm.task_log_value(limited.id, outer=True)
+
+
+def test_hold_until_task_runs_after_its_start_time(slow_tasks):
+    held = slow_tasks["held"]
+    assert hm.task_wait(held.id, timeout=240)
+    assert hm.task_result(held.id) == "released"
+    started = hm.task_times([held.id])[0]["started"]
+    assert started - slow_tasks["submitted"] >= 50
