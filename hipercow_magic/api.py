@@ -23,7 +23,7 @@ from .task import (TERMINAL, collect_times, marker_status, read_data, read_log, 
 from .task_create import (Plan, bulk_rows, call_task, caller_namespace, capture_names,
                           expression_task, random_bundle_name, script_task, submit_tasks,
                           write_tasks)
-from .task_info import TaskInfo, pretty_dt
+from .details import TaskInfo, pretty_dt
 
 
 # ---- handles ----------------------------------------------------------------------------
@@ -556,7 +556,7 @@ def task_retry(ids, driver=None, resources=None, root=None):
 def task_list(with_status=None, in_bundle=None, finished_before=None, task_ids=None,
               root=None) -> list[str]:
     """Ids of the root's tasks, newest first, filtered by status, bundle (glob) or age."""
-    from .task_list import list_tasks
+    from .listing import list_tasks
 
     return list_tasks(find_root(root), with_status, in_bundle, finished_before, task_ids)
 
@@ -564,7 +564,7 @@ def task_list(with_status=None, in_bundle=None, finished_before=None, task_ids=N
 def hipercow_purge(task_ids=None, finished_before=None, in_bundle=None, with_status=None,
                    dry_run: bool = False, root=None) -> list[str]:
     """Delete finished tasks (hipercow's rules); `dry_run=True` only reports."""
-    from .task_list import purge
+    from .listing import purge
 
     return purge(find_root(root), task_ids, finished_before, in_bundle, with_status, dry_run)
 

@@ -145,7 +145,9 @@ def run_task(root_path: str, task_id: str) -> int:
     try:
         for var in deserialise(payload.get("envvars") or [], decrypt=True).resolved():
             os.environ[var.name] = var.value
-        os.chdir(os.path.join(root.path, payload.get("path", ".")))
+        workdir = os.path.join(root.path, payload.get("path", "."))
+        os.chdir(workdir)
+        sys.path.insert(0, workdir)  # modules beside the notebook import as they do there
         if payload.get("environment", "default") != "empty":
             environment.load_environment(root, payload.get("environment", "default"), namespace)
         with parallel.task_context(root, payload, namespace):
