@@ -379,6 +379,22 @@ def task_info(task_id, follow: bool = True, root=None) -> TaskInfo:
                     retry_chain(root, task_id), scheduler, reason)
 
 
+def task_scheduler_info(task_id, root=None) -> dict:
+    """The scheduler's view of a submitted or running task (state, position, reason, node).
+
+    Unlike `task_info`, this makes no status query, so a display refreshing many tasks can
+    ask it for a few of them per tick; {} for a task that is not queued or running.
+    """
+    root = find_root(root)
+    task_id = check_task_id(task_id)
+    if marker_status(root, task_id) not in ("submitted", "running"):
+        return {}
+    driver = read_marker(root, task_id, "submitted").get("driver")
+    if not driver or root.driver_config(driver) is None:
+        return {}
+    return load_driver(root, driver).info(task_id)
+
+
 def task_result(task_id, follow: bool = True, root=None):
     """The task's value; for a failure, the exception raised on the node (with its traceback)."""
     root = find_root(root)
