@@ -12,3 +12,4 @@ from .environment import hipercow_environment_list  # noqa: E402,F401
 from .errors import HipercowError  # noqa: E402,F401
 from .options import options  # noqa: E402,F401
 from .parallel import hipercow_parallel_get_cores, hipercow_parallel_set_cores  # noqa: E402,F401
+from .pool import executor, pool  # noqa: E402,F401

@@ -7,6 +7,7 @@ import math
 import os
 from dataclasses import asdict, dataclass
 
+from .environment import load_environment
 from .errors import HipercowError
 
 METHODS = ("parallel", "future")
@@ -14,8 +15,10 @@ THREAD_VARIABLES = (
     "HIPERCOW_CORES", "OMP_NUM_THREADS", "OMP_THREAD_LIMIT", "MKL_NUM_THREADS",
     "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
     "NUMBA_NUM_THREADS", "MC_CORES", "LOKY_MAX_CPU_COUNT", "POLARS_MAX_THREADS",
-    "RAYON_NUM_THREADS",
+    "RAYON_NUM_THREADS", "BLIS_NUM_THREADS",
 )
+NATIVE_POOL_LIBRARIES = ("openblas", "libmkl", "libblis", "flexiblas", "libgomp", "libiomp",
+                         "libomp")
 
 
 @dataclass
@@ -77,19 +80,71 @@ def hipercow_parallel_get_cores() -> int | None:
 
 
 def hipercow_parallel_set_cores(cores: int) -> None:
-    """Set HIPERCOW_CORES and every thread-count variable to `cores`."""
+    """Set HIPERCOW_CORES and every thread-count variable to `cores`, and limit the
+    BLAS/OpenMP thread pools already loaded in this process to `cores` threads."""
     cores = _positive_int(cores, "cores")
     current = hipercow_parallel_get_cores()
     if current is not None and cores > current:
         print("Note: increasing cores alone is unlikely to improve performance")
     for name in THREAD_VARIABLES:
         os.environ[name] = str(cores)
+    limit_native_pools(cores)
+
+
+def limit_native_pools(cores: int) -> None:
+    """Limit loaded BLAS/OpenMP pools (threadpoolctl), which read the variables only once."""
+    if _native_pools_loaded():
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=cores)
+
+
+def _native_pools_loaded() -> bool:
+    """Whether a BLAS or OpenMP library is mapped into this process (a cheap look first)."""
+    try:
+        with open("/proc/self/maps") as f:
+            maps = f.read()
+    except OSError:
+        return True
+    return any(name in maps for name in NATIVE_POOL_LIBRARIES)
+
+
+def cluster_shape(cores: int | None, cores_per_process: int) -> int:
+    """How many worker processes a task's cores make; says so when cores are left over."""
+    if cores is None:
+        raise HipercowError("Couldn't find HIPERCOW_CORES environment variable.")
+    processes = cores // cores_per_process
+    if processes < 1:
+        raise HipercowError(
+            f"You chose {cores_per_process} cores per process, but this task has only "
+            f"{cores} cores"
+        )
+    leftover = cores - processes * cores_per_process
+    if leftover:
+        print(f"Running {cores_per_process} cores per process leaves {leftover} unallocated "
+              f"cores on a {cores}-core task")
+    return processes
 
 
 @contextlib.contextmanager
 def task_context(root, data: dict, namespace: dict):
-    """Set the task's cores before its code runs (and, with a method, its workers)."""
+    """Set the task's cores before its code runs and, with a method, run its worker cluster."""
     cores = hipercow_parallel_get_cores()
     if cores is not None:
         hipercow_parallel_set_cores(cores)
-    yield
+    spec = data.get("parallel") or {}
+    if not spec.get("method"):
+        yield
+        return
+    from .pool import running_cluster
+
+    cores_per_process = spec.get("cores_per_process") or 1
+    processes = cluster_shape(cores, cores_per_process)
+    environment = spec.get("environment")
+    if environment in (None, data.get("environment", "default")):
+        setup = None  # the workers start as copies of this process, environment loaded
+    else:
+        def setup(worker_namespace: dict) -> None:
+            load_environment(root, environment, worker_namespace)
+    with running_cluster(processes, cores_per_process, namespace, setup):
+        yield
