@@ -26,6 +26,7 @@ class LocalDriver(Driver):
     """Runs tasks on this machine, honouring the virtual cluster's nodes and queues."""
 
     name = "local"
+    _starting: subprocess.Popen | None = None
 
     @classmethod
     def configure(cls, root, cluster=None, nodes=None, queues=None, idle_timeout=300,
@@ -62,11 +63,13 @@ class LocalDriver(Driver):
         """Start the root's scheduler if none runs (detached: it outlives this process)."""
         if self.scheduler_running():
             return
+        if self._starting is not None and self._starting.poll() is None:
+            return  # started a moment ago and still taking the lock
         paths.make_dirs(self.root)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_PARENT, env.get("PYTHONPATH")]))
         with open(paths.scheduler_log(self.root), "ab") as log:
-            subprocess.Popen(
+            self._starting = subprocess.Popen(
                 [sys.executable, "-m", "hipercow_magic.drivers.local.scheduler", self.root.path],
                 cwd=self.root.path, env=env, stdin=subprocess.DEVNULL,
                 stdout=log, stderr=log, start_new_session=True, close_fds=True,
