@@ -13,3 +13,16 @@ from .errors import HipercowError  # noqa: E402,F401
 from .options import options  # noqa: E402,F401
 from .parallel import hipercow_parallel_get_cores, hipercow_parallel_set_cores  # noqa: E402,F401
 from .pool import executor, pool  # noqa: E402,F401
+
+
+def load_ipython_extension(ipython):
+    """`%load_ext hipercow_magic`: register %%hipercow, %hipercow and %hipercow_info."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython):
+    from .magics import unload_ipython_extension as unload
+
+    unload(ipython)

@@ -1,0 +1,91 @@
+"""Bringing a finished task's variables into the user's namespace, between cells only.
+
+The updater thread hands over the values of a successful task; they are written into the
+namespace on the shell's own thread when no cell is running: at once through the kernel's
+event loop when the kernel is idle, otherwise just after the running cell ends (and, in a
+terminal IPython, before the next prompt).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Callable
+
+_sequence = itertools.count(1)
+
+
+def next_sequence() -> int:
+    """A number ordering submissions, so an older task never overwrites a newer one's values."""
+    return next(_sequence)
+
+
+class Delivery:
+    """Queues values from background threads and sets them in `namespace` between cells."""
+
+    def __init__(self, namespace: dict, loop=None):
+        self.namespace = namespace
+        self.loop = loop
+        self.cell_running = False
+        self._pending: list[tuple[int, dict, Callable | None]] = []
+        self._lock = threading.Lock()
+        self._newest: dict[str, int] = {}
+        self._notices: list[str] = []
+
+    def submit(self, sequence: int, values: dict,
+               done: Callable[[list[str]], None] | None = None) -> None:
+        """Queue `values` (from any thread); `done(names_set)` runs once they are set."""
+        with self._lock:
+            self._pending.append((sequence, values, done))
+        if self.loop is not None and not self.loop.is_closed():
+            try:
+                self.loop.call_soon_threadsafe(self.flush)
+            except RuntimeError:
+                pass  # loop closed while shutting down: the next cell boundary delivers
+
+    def announce(self, text: str) -> None:
+        """Queue a message to print between cells (terminal IPython has no live display)."""
+        with self._lock:
+            self._notices.append(text)
+
+    def deliver_now(self, sequence: int, values: dict) -> list[str]:
+        """Set values from the shell's own thread (a cell waiting for its task)."""
+        return self._apply(sequence, values)
+
+    def flush(self) -> None:
+        """Set everything queued, unless a cell is running (then its end will call again)."""
+        if self.cell_running:
+            return
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for sequence, values, done in pending:
+            names = self._apply(sequence, values)
+            if done is not None:
+                done(names)
+        with self._lock:
+            notices, self._notices = self._notices, []
+        for text in notices:
+            print(text)
+
+    def _apply(self, sequence: int, values: dict) -> list[str]:
+        names = []
+        for name, value in values.items():
+            if self._newest.get(name, 0) > sequence:
+                continue  # a later submission already set this name
+            self._newest[name] = sequence
+            self.namespace[name] = value
+            names.append(name)
+        return names
+
+    # ---- IPython event hooks --------------------------------------------------------
+    def pre_run_cell(self, *_args) -> None:
+        self.flush()
+        self.cell_running = True
+
+    def post_run_cell(self, *_args) -> None:
+        self.cell_running = False
+        self.flush()
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return len(self._pending)

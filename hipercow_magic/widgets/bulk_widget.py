@@ -1,0 +1,89 @@
+"""The live widget of a bundle of tasks (one per row of `--bulk` data)."""
+
+from __future__ import annotations
+
+import html
+import time
+
+import ipywidgets as w
+
+from .model import BulkModel, short_id
+from .task_widget import COLOURS
+from .text import bulk_text
+
+ORDER = ("created", "submitted", "running", "success", "failure", "cancelled")
+
+
+class BulkWidget(w.VBox):
+    """Progress bar, counts per status, time summaries, failures, cancel-all, retry-failed."""
+
+    def __init__(self, model: BulkModel):
+        self.model = model
+        n = len(model.ids)
+        self.title = w.HTML(f"<b>bundle <code>{html.escape(model.name)}</code></b> · {n} task"
+                            f"{'s' if n != 1 else ''}")
+        self.progress = w.IntProgress(min=0, max=n, value=0, bar_style="info",
+                                      layout=w.Layout(width="60%"))
+        self.progress_label = w.HTML()
+        self.counts = w.HTML()
+        self.summary = w.HTML()
+        self.failures = w.HTML()
+        self.cancel_button = w.Button(description="Cancel all", icon="stop",
+                                      layout=w.Layout(width="auto"))
+        self.retry_button = w.Button(description="Retry failed", icon="redo",
+                                     layout=w.Layout(width="auto"))
+        self.message = w.HTML()
+        self.cancel_button.on_click(self._cancel)
+        self.retry_button.on_click(self._retry)
+        super().__init__([self.title, w.HBox([self.progress, self.progress_label]), self.counts,
+                          self.summary, self.failures,
+                          w.HBox([self.cancel_button, self.retry_button, self.message])])
+        self.add_class("hipercow-bulk")
+        self._shown: dict = {}
+        self.refresh(time.time())
+        model.on_change(self.refresh)
+
+    def _set(self, widget, name: str, value) -> None:
+        key = (id(widget), name)
+        if self._shown.get(key) != value:
+            self._shown[key] = value
+            setattr(widget, name, value)
+
+    def refresh(self, now: float) -> None:
+        m = self.model
+        counts = m.counts()
+        done = m.finished()
+        self._set(self.progress, "max", len(m.ids))
+        self._set(self.progress, "value", done)
+        failed = counts.get("failure", 0) + counts.get("cancelled", 0)
+        style = "danger" if failed else ("success" if done == len(m.ids) else "info")
+        self._set(self.progress, "bar_style", style)
+        self._set(self.progress_label, "value", f"{done}/{len(m.ids)} finished")
+        self._set(self.counts, "value", " ".join(
+            f'<span style="color:{COLOURS[s]}">{counts[s]} {s}</span>'
+            for s in ORDER if counts.get(s)))
+        self._set(self.summary, "value", html.escape(m.summary_text(now)))
+        rows = "".join(
+            f"<li><code>{short_id(i)}</code> {html.escape(error or m.statuses[i])}</li>"
+            for i, error in m.failures())
+        self._set(self.failures, "value",
+                  f'<ul style="color:#dc3545;margin:0">{rows}</ul>' if rows else "")
+        self.cancel_button.disabled = not m.active_ids()
+        self.retry_button.disabled = not failed
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs)
+        data["text/plain"] = bulk_text(self.model)
+        return data
+
+    def _cancel(self, _button) -> None:
+        result = self.model.cancel_all()
+        self._set(self.message, "value", f"cancelled {sum(result)} task(s)")
+
+    def _retry(self, _button) -> None:
+        from .updater import get_updater
+
+        n = self.model.retry_failed()
+        self._set(self.message, "value", f"retrying {n} task(s)")
+        get_updater().watch(self.model)
+        self.refresh(time.time())

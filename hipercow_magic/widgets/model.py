@@ -1,0 +1,372 @@
+"""What a live display knows about a task or a bundle, refreshed by the updater.
+
+Models fetch through the api only; views (widgets or text) render them. The updater hands
+each model its status from one batched query per tick; a model then fetches whatever the
+new status makes necessary (times once, the result once, the scheduler's view now and then).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+from .. import api
+from ..capture import format_bytes
+from ..details import pretty_dt
+from ..resources import Resources
+
+TERMINAL = ("success", "failure", "cancelled")
+ACTIVE = ("submitted", "running")
+SCHEDULER_REFRESH = 5.0  # seconds between scheduler views of one queued/running task
+LOG_LIMIT = 200_000  # characters of log kept for the tail
+
+
+def short_id(task_id: str) -> str:
+    return task_id[:8]
+
+
+def value_repr(value, limit: int = 2000) -> str:
+    try:
+        text = repr(value)
+    except Exception as e:  # a repr that fails should not break the display
+        text = f"<{type(value).__name__} (repr failed: {e})>"
+    return text if len(text) <= limit else text[:limit] + " [...]"
+
+
+def error_text(error) -> tuple[str, str]:
+    """(one line, node traceback) for a task's exception."""
+    line = f"{type(error).__name__}: {error}"
+    if type(error).__name__ == "TaskFailed":
+        line = str(error)
+    trace = getattr(error, "node_traceback", None) or getattr(error, "traceback", "") or ""
+    return line, trace
+
+
+class Model:
+    """Something the updater refreshes; views subscribe with `on_change`."""
+
+    def __init__(self, root):
+        self.root = root
+        self._views = []
+        self.lock = threading.RLock()
+        self.born = time.monotonic()
+
+    def on_change(self, callback) -> None:
+        self._views.append(callback)
+
+    def notify(self, now: float) -> None:
+        for view in list(self._views):
+            view(now)
+
+    def active_ids(self) -> list[str]:
+        raise NotImplementedError
+
+    def update(self, statuses: dict[str, str | None], now: float) -> None:
+        raise NotImplementedError
+
+    @property
+    def live(self) -> bool:
+        """Whether the updater still needs to refresh this model."""
+        return bool(self.active_ids())
+
+
+class TaskModel(Model):
+    """One task: status, times, the scheduler's view, log tail, result or error, exports."""
+
+    def __init__(self, task_id: str, root, delivery=None, sequence: int = 0, export: bool = True):
+        super().__init__(root)
+        self.delivery = delivery
+        self.sequence = sequence
+        self.export = export
+        self.log_open = False
+        self.log_full = False
+        self._load(task_id)
+
+    def _load(self, task_id: str) -> None:
+        info = api.task_info(task_id, follow=False, root=self.root)
+        data = info.data
+        self.id = task_id
+        self.name = data.get("name")
+        self.kind = data.get("type")
+        self.driver = info.driver
+        self.resources = Resources.from_dict(data.get("resources")).summary() \
+            if data.get("resources") else None
+        parallel = data.get("parallel") or {}
+        self.parallel = parallel.get("method")
+        self.cores_per_process = parallel.get("cores_per_process")
+        self.locals_sizes = dict(data.get("locals_sizes") or {})
+        if self.kind == "call":
+            self.locals_sizes = {}
+        self.exports = list(data.get("exports") or [])
+        self.has_result = bool(data.get("has_result"))
+        self.status = info.status
+        self.times = dict(info.times)
+        self.scheduler = dict(info.scheduler or {})
+        self.reason = info.reason
+        self.scheduler_at = time.monotonic()
+        self.log_text = ""
+        self.log_offset = 0
+        self.result_ready = False
+        self.value = None
+        self.error = None
+        self.exported: list[str] | None = None
+        self.delivered = False
+        if self.status in TERMINAL:
+            self._finish()
+
+    # ---- refreshing ---------------------------------------------------------------
+    def active_ids(self) -> list[str]:
+        with self.lock:
+            if self.status in TERMINAL and self.delivered:
+                return []
+            return [self.id]
+
+    def update(self, statuses: dict, now: float) -> None:
+        with self.lock:
+            status = statuses.get(self.id, self.status)
+            if status != self.status:
+                self.status = status
+                self.times = api.task_times([self.id], root=self.root)[0]
+                self.scheduler = {}
+                self.scheduler_at = 0.0
+                if status in TERMINAL:
+                    self._finish()
+            if status in ACTIVE and time.monotonic() - self.scheduler_at > SCHEDULER_REFRESH:
+                self.refresh_scheduler()
+            if self.log_open and status != "created":
+                self.read_log()
+        self.notify(now)
+
+    def refresh_scheduler(self) -> None:
+        self.scheduler_at = time.monotonic()
+        try:
+            self.scheduler = api.task_scheduler_info(self.id, root=self.root)
+        except Exception as e:  # the scheduler being unreachable is shown, never raised
+            self.scheduler = {"state": "unknown", "reason": str(e).splitlines()[0]}
+
+    def read_log(self) -> None:
+        text, offset = api.task_log_read(self.id, self.log_offset, root=self.root)
+        if text:
+            self.log_text = (self.log_text + text)[-LOG_LIMIT:]
+            self.log_offset = offset
+
+    def _finish(self) -> None:
+        """Fetch the outcome once, and hand a success's variables to the delivery."""
+        if self.status == "cancelled":
+            info = api.task_info(self.id, follow=False, root=self.root)
+            self.reason = info.reason
+            self.result_ready = True
+        else:
+            try:
+                outcome = api.task_result(self.id, follow=False, root=self.root)
+            except Exception as e:
+                outcome = e
+            if self.status == "failure":
+                self.error = outcome
+                self.reason = api.task_info(self.id, follow=False, root=self.root).reason
+            else:
+                self.value = outcome
+            self.result_ready = True
+        self.read_log()
+        if self.status == "success" and self.export and self.delivery is not None \
+                and self.kind in ("expression", "explicit") and not self.delivered:
+            values = api.task_exports(self.id, follow=False, root=self.root)
+            self.delivery.submit(self.sequence, values, self._delivered)
+        else:
+            self.delivered = True
+
+    def _delivered(self, names: list[str]) -> None:
+        with self.lock:
+            self.exported = names
+            self.delivered = True
+        self.notify(time.time())
+
+    def mark_delivered(self, names: list[str]) -> None:
+        """The values were set by the cell itself (a cell that waited for its task)."""
+        with self.lock:
+            self.exported = names
+            self.delivered = True
+            self.export = False
+
+    # ---- actions ------------------------------------------------------------------
+    def cancel(self) -> bool:
+        return bool(api.task_cancel(self.id, follow=False, root=self.root))
+
+    def retry(self) -> str:
+        """Retry this task and follow the new one (its values arrive as the original's would)."""
+        new = api.task_retry(self.id, root=self.root)
+        self.follow(new.id)
+        return new.id
+
+    def follow(self, task_id: str) -> None:
+        """Show `task_id` (a retry of this task) from now on."""
+        with self.lock:
+            self.delivered = False
+            self._load(task_id)
+
+    def full_log(self) -> str:
+        return api.task_log_value(self.id, follow=False, root=self.root) or ""
+
+    # ---- facts for views ----------------------------------------------------------
+    def waited(self, now: float) -> float | None:
+        created, started = self.times.get("created"), self.times.get("started")
+        if created is None:
+            return None
+        if started is not None:
+            return started - created
+        return now - created if self.status in ("created", "submitted") else None
+
+    def ran_for(self, now: float) -> float | None:
+        started, finished = self.times.get("started"), self.times.get("finished")
+        if started is None:
+            return None
+        return (finished or now) - started if (finished or self.status == "running") else None
+
+    def timing_text(self, now: float) -> str:
+        parts = []
+        waited = self.waited(now)
+        if waited is not None:
+            parts.append(f"waited {pretty_dt(waited)}")
+        ran = self.ran_for(now)
+        if ran is not None:
+            parts.append(f"ran for {pretty_dt(ran)}")
+        return " · ".join(parts)
+
+    def queue_text(self) -> str:
+        s = self.scheduler
+        if not s or self.status not in ACTIVE:
+            return ""
+        parts = []
+        if s.get("state"):
+            parts.append(str(s["state"]).lower())
+        if s.get("position") is not None:
+            parts.append(f"position {s['position']} in the queue")
+        if s.get("reason"):
+            parts.append(f"reason: {s['reason']}")
+        if s.get("node"):
+            parts.append(f"on {s['node']}")
+        if s.get("partition"):
+            parts.append(f"partition {s['partition']}")
+        return ", ".join(parts)
+
+    def setup_text(self) -> str:
+        parts = [f"driver {self.driver}" if self.driver else "no driver"]
+        if self.resources:
+            parts.append(self.resources)
+        if self.parallel:
+            parts.append(f"parallel: {self.parallel}, {self.cores_per_process} core(s)/process")
+        return " · ".join(parts)
+
+    def locals_text(self) -> str:
+        if not self.locals_sizes:
+            return "nothing captured"
+        return ", ".join(f"{n} ({format_bytes(s)})" for n, s in self.locals_sizes.items())
+
+    def outcome(self) -> dict:
+        """What the task produced, for the views: kind, text, traceback, names set."""
+        if not self.result_ready:
+            return {"kind": None}
+        if self.status == "failure":
+            line, trace = error_text(self.error) if self.error is not None else (
+                self.reason or "failed", "")
+            if self.reason and self.reason not in line:
+                line = f"{line} ({self.reason})"
+            return {"kind": "error", "text": line, "traceback": trace}
+        if self.status == "cancelled":
+            return {"kind": "cancelled", "text": self.reason or "cancelled"}
+        text = value_repr(self.value) if self.has_result or self.kind != "expression" else ""
+        return {"kind": "value", "text": text, "exported": self.exported,
+                "exports": self.exports, "export": self.export}
+
+
+class BulkModel(Model):
+    """A bundle's tasks: counts per status, times, the failures with their errors."""
+
+    def __init__(self, bundle, root):
+        super().__init__(root)
+        self.bundle = bundle
+        self.name = bundle.name
+        self.ids = list(bundle.ids)
+        statuses = api.task_status(self.ids, follow=False, root=root)
+        self.statuses = dict(zip(self.ids, statuses))
+        self.times = dict(zip(self.ids, api.task_times(self.ids, root=root)))
+        self.errors: dict[str, str] = {}
+        self._fetch_errors([i for i in self.ids if self.statuses[i] == "failure"])
+
+    def active_ids(self) -> list[str]:
+        with self.lock:
+            return [i for i in self.ids if self.statuses.get(i) not in TERMINAL]
+
+    def update(self, statuses: dict, now: float) -> None:
+        with self.lock:
+            changed = [i for i in self.ids if i in statuses and statuses[i] != self.statuses[i]]
+            for task_id in changed:
+                self.statuses[task_id] = statuses[task_id]
+            if changed:
+                for task_id, times in zip(changed, api.task_times(changed, root=self.root)):
+                    self.times[task_id] = times
+                self._fetch_errors([i for i in changed if self.statuses[i] == "failure"])
+        self.notify(now)
+
+    def _fetch_errors(self, ids: list[str]) -> None:
+        for task_id in ids:
+            try:
+                error = api.task_result(task_id, follow=False, root=self.root)
+                self.errors[task_id] = error_text(error)[0]
+            except Exception as e:
+                self.errors[task_id] = str(e).splitlines()[0]
+
+    def counts(self) -> dict[str, int]:
+        with self.lock:
+            out: dict[str, int] = {}
+            for status in self.statuses.values():
+                out[status] = out.get(status, 0) + 1
+            return out
+
+    def finished(self) -> int:
+        return sum(n for s, n in self.counts().items() if s in TERMINAL)
+
+    def summary_text(self, now: float) -> str:
+        waited, ran = [], []
+        with self.lock:
+            for task_id in self.ids:
+                t = self.times[task_id]
+                created, started, finished = t.get("created"), t.get("started"), t.get("finished")
+                status = self.statuses[task_id]
+                if created is not None and (started is not None or status in ("created",
+                                                                                 "submitted")):
+                    waited.append((started or now) - created)
+                if started is not None and (finished is not None or status == "running"):
+                    ran.append((finished or now) - started)
+        parts = []
+        for label, values in (("waited", waited), ("ran for", ran)):
+            if values:
+                parts.append(f"{label} {pretty_dt(statistics.median(values))} median, "
+                             f"{pretty_dt(max(values))} max")
+        return " · ".join(parts)
+
+    def failures(self) -> list[tuple[str, str]]:
+        with self.lock:
+            return [(i, self.errors.get(i, "")) for i in self.ids
+                    if self.statuses[i] in ("failure", "cancelled")]
+
+    def cancel_all(self):
+        return api.task_cancel(self.active_ids(), follow=False, root=self.root)
+
+    def retry_failed(self) -> int:
+        """Retry failed and cancelled tasks; the display follows the new tasks."""
+        failed = [i for i, _ in self.failures()]
+        if not failed:
+            return 0
+        new = api.task_retry(failed, root=self.root)
+        with self.lock:
+            mapping = {old: handle.id for old, handle in zip(failed, new)}
+            self.ids = [mapping.get(i, i) for i in self.ids]
+            for old, new_id in mapping.items():
+                self.statuses.pop(old, None)
+                self.errors.pop(old, None)
+                self.times.pop(old, None)
+                self.statuses[new_id] = "submitted"
+                self.times[new_id] = api.task_times([new_id], root=self.root)[0]
+        return len(failed)

@@ -1,0 +1,101 @@
+"""Tables: the root's tasks (`%hipercow list`) and the cluster (`%hipercow_info`)."""
+
+from __future__ import annotations
+
+import html
+import time
+
+from ..details import pretty_dt, stamp
+from .model import short_id
+
+TABLE = "border-collapse:collapse;font-size:12px"
+CELL = "padding:2px 8px;text-align:left;border-bottom:1px solid #ddd"
+
+
+def _html_table(headers: list[str], rows: list[list[str]], raw_columns=()) -> str:
+    head = "".join(f'<th style="{CELL}">{html.escape(h)}</th>' for h in headers)
+    body = ""
+    for row in rows:
+        cells = "".join(
+            f'<td style="{CELL}">{v if k in raw_columns else html.escape(str(v))}</td>'
+            for k, v in enumerate(row))
+        body += f"<tr>{cells}</tr>"
+    return f'<table style="{TABLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _text_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max([len(h)] + [len(str(r[k])) for r in rows]) for k, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(widths[k]) for k, h in enumerate(headers)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(str(v).ljust(widths[k]) for k, v in enumerate(row)).rstrip())
+    return "\n".join(lines)
+
+
+class Table:
+    """A table shown as HTML in notebooks and as aligned text elsewhere."""
+
+    def __init__(self, title: str, headers: list[str], rows: list[list[str]],
+                 html_rows: list[list[str]] | None = None, raw_columns=(), footer: str = ""):
+        self.title = title
+        self.headers = headers
+        self.rows = rows
+        self.html_rows = html_rows or rows
+        self.raw_columns = raw_columns
+        self.footer = footer
+
+    def _repr_html_(self) -> str:
+        footer = f"<div style='color:#555'>{html.escape(self.footer)}</div>" if self.footer else ""
+        return (f"<div class='hipercow-table'><b>{html.escape(self.title)}</b>"
+                f"{_html_table(self.headers, self.html_rows, self.raw_columns)}{footer}</div>")
+
+    def __str__(self) -> str:
+        parts = [self.title, _text_table(self.headers, self.rows)]
+        if self.footer:
+            parts.append(self.footer)
+        return "\n".join(parts)
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(str(self))
+
+
+def task_table(summaries: list[dict], total: int, root_path: str) -> Table:
+    """The root's tasks, newest first, with status and times."""
+    from .task_widget import badge
+
+    now = time.time()
+    headers = ["id", "name", "status", "created", "waited", "ran for", "resources"]
+    rows, html_rows = [], []
+    for s in summaries:
+        created = stamp(s["created"]) if s.get("created") else ""
+        waited = pretty_dt(s["waited"]) if s.get("waited") is not None else ""
+        ran = pretty_dt(s["ran_for"]) if s.get("ran_for") is not None else ""
+        row = [short_id(s["id"]), s.get("name") or "", s["status"] or "?", created, waited, ran,
+               s.get("resources") or ""]
+        rows.append(row)
+        html_rows.append([f"<code title='{s['id']}'>{short_id(s['id'])}</code>",
+                          html.escape(row[1]), badge(row[2])] + row[3:])
+    shown = f"{len(summaries)} of {total}" if total > len(summaries) else f"{total}"
+    footer = (f"{shown} task{'s' if total != 1 else ''}, newest first (at {stamp(now)}); "
+              "re-display one live with %hipercow show ID")
+    return Table(f"hipercow tasks in {root_path}", headers, rows, html_rows, raw_columns=(0, 2),
+                 footer=footer)
+
+
+def cluster_table(info) -> Table:
+    """Nodes (cores, memory, queues) and the cluster's facts."""
+    from ..resources import format_minutes
+
+    queues_of: dict[str, list[str]] = {}
+    for q in info.queues:
+        for node in q.nodes:
+            queues_of.setdefault(node, []).append(q.name)
+    rows = [[n.name, n.cores, "?" if n.memory is None else f"{n.memory} GB",
+             ", ".join(queues_of.get(n.name, [])), n.state or ""] for n in info.nodes]
+    queue_text = "; ".join(
+        q.name + (" (default)" if q.name == info.default_queue else "")
+        + (f" max {format_minutes(q.max_runtime)}" if q.max_runtime else "")
+        for q in info.queues)
+    footer = (f"queues: {queue_text} · max cores {info.max_cores}, max memory "
+              f"{info.max_memory} GB · Python on the cluster: {info.python_version or 'unknown'}")
+    return Table(f"Cluster '{info.name}' (driver '{info.driver}')",
+                 ["node", "cores", "memory", "queues", "state"], rows, footer=footer)
