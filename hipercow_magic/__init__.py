@@ -13,6 +13,10 @@ from .errors import HipercowError  # noqa: E402,F401
 from .options import options  # noqa: E402,F401
 from .parallel import hipercow_parallel_get_cores, hipercow_parallel_set_cores  # noqa: E402,F401
 from .pool import executor, pool  # noqa: E402,F401
+from .environment import (hipercow_environment_create, hipercow_environment_delete,  # noqa: E402,F401
+                          hipercow_environment_exists, hipercow_environment_show)
+from .provision import (hipercow_provision, hipercow_provision_check,  # noqa: E402,F401
+                        hipercow_provision_compare, hipercow_provision_list)
 
 
 def load_ipython_extension(ipython):
