@@ -54,7 +54,8 @@ def root_path(tmp_path_factory):
         os.chdir(old)
         # Leave no job behind, whatever happened above.
         jobs = [json.loads(p.read_text())["job_id"]
-                for p in path.glob("hipercow/tasks/*/*/driver/job.json")]
+                for p in [*path.glob("hipercow/tasks/*/*/driver/job.json"),
+                          *path.glob("hipercow/slurm/arrays/*/job.json")]]
         if jobs:
             subprocess.run(["scancel", *jobs], capture_output=True)
 
@@ -81,7 +82,7 @@ def _squeue_state(job_id: str) -> str:
 
 
 def _job(task_id: str) -> dict:
-    return json.loads(Path(find_root().task_dir(task_id), "driver", "job.json").read_text())
+    return load_driver(find_root(), "slurm").job_record(task_id)
 
 
 def test_low_priority_runs_after_normal_priority(driver):
@@ -209,6 +210,7 @@ def test_a_request_slurm_refuses_keeps_the_task_created(driver):
     assert COUNTS["sbatch"] == calls + 1
     task_id = re.search(r"'([0-9a-f]{32})'", str(e.value)).group(1)
     assert hm.task_status(task_id) == "created"
+    assert _job(task_id) is None
     assert not Path(find_root().task_dir(task_id), "driver", "job.json").exists()
 
 

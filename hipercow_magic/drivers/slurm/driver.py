@@ -42,6 +42,7 @@ class _RootState:
         self.problem: str | None = None
         self.cluster: tuple[float, ClusterInfo, dict] | None = None
         self.no_accounting = False
+        self.arrays_seen: set[str] = set()
 
 
 _STATE: dict[str, _RootState] = {}
@@ -173,8 +174,7 @@ class SlurmDriver(Driver):
             text = task_script(tid, name=tid, output=output,
                                log_path=self.root.task_file(tid, "log"), **common)
             return [{"ids": ids, "name": tid, "output": output, "script": text,
-                     "script_path": self._driver_file(tid, "slurm.sh"), "folder": None,
-                     "task_scripts": {}}]
+                     "script_path": self._driver_file(tid, "slurm.sh"), "folder": None}]
         size = int(settings.get("max_array_size") or 1001)
         if self.config.get("max_array_size"):
             size = min(size, int(self.config["max_array_size"]))
@@ -188,26 +188,19 @@ class SlurmDriver(Driver):
             name = f"hipercow-{batch_key}"
             text = array_script(map_path, len(chunk), name=name, output=output,
                                 tasks_path=self.root.tasks, **common)
-            solo = {tid: task_script(tid, name=tid, output=self._driver_file(tid, "slurm.out"),
-                                     log_path=self.root.task_file(tid, "log"), **common)
-                    for tid in chunk}
             batches.append({"ids": chunk, "name": name, "output": output, "script": text,
                             "script_path": os.path.join(folder, "array.sh"), "folder": folder,
-                            "map_path": map_path, "task_scripts": solo})
+                            "map_path": map_path})
         return batches
 
     def _write_scripts(self, batch: dict) -> list[str]:
-        """Write the batch's scripts (and an array's task map); returns the files written."""
-        written = []
+        """Write the batch's script (and an array's task map); returns the files written."""
         if batch["folder"]:
             os.makedirs(batch["folder"], exist_ok=True)
             store.write_text(batch["map_path"], "\n".join(batch["ids"]) + "\n")
-            for tid, text in batch["task_scripts"].items():
-                written.append(self._write_driver_file(tid, "slurm.sh", text))
             store.write_text(batch["script_path"], batch["script"])
-        else:
-            written.append(self._write_driver_file(batch["ids"][0], "slurm.sh", batch["script"]))
-        return written
+            return []  # the folder goes as a whole
+        return [self._write_driver_file(batch["ids"][0], "slurm.sh", batch["script"])]
 
     def _sbatch(self, batch: dict) -> str:
         batch["submitted"] = time.time()
@@ -222,20 +215,16 @@ class SlurmDriver(Driver):
         return proc.stdout.strip().split(";")[0]
 
     def _record_jobs(self, batch: dict) -> None:
-        job_id = batch["job_id"]
-        base = {"name": batch["name"], "submitted": batch["submitted"],
-                "script": batch["script_path"]}
+        """Note the job ids: an array's in its folder (no file per task), a job's in driver/."""
+        base = {"job_id": batch["job_id"], "name": batch["name"],
+                "submitted": batch["submitted"], "script": batch["script_path"]}
         if batch["folder"]:
             store.write_json(os.path.join(batch["folder"], JOB_FILE),
-                             {"job_id": job_id, **base, "count": len(batch["ids"])})
-            for index, tid in enumerate(batch["ids"]):
-                record = {"job_id": f"{job_id}_{index}", "array_job_id": job_id, "index": index,
-                          "output": batch["output"].replace("%a", str(index)), **base}
-                self._write_driver_file(tid, JOB_FILE, _json(record))
-                self._state.jobs[tid] = record
+                             {**base, "output": batch["output"]})
+            self._index_array(os.path.basename(batch["folder"]))
         else:
             tid = batch["ids"][0]
-            record = {"job_id": job_id, "output": batch["output"], **base}
+            record = {**base, "output": batch["output"]}
             self._write_driver_file(tid, JOB_FILE, _json(record))
             self._state.jobs[tid] = record
 
@@ -251,7 +240,7 @@ class SlurmDriver(Driver):
 
     def status(self, ids: list[str]) -> list[str]:
         """Statuses of submitted/running tasks: ONE squeue call for all of them."""
-        records = {tid: self._job(tid) for tid in ids}
+        records = {tid: self.job_record(tid) for tid in ids}
         jobs = {tid: rec for tid, rec in records.items() if rec}
         rows: dict[str, parse.JobState] = {}
         if jobs:
@@ -368,7 +357,6 @@ class SlurmDriver(Driver):
             state.last[tid] = s
             if s in TERMINAL:
                 state.last.pop(tid, None)
-                state.jobs.pop(tid, None)
         base = float(self.config.get("poll_interval") or DEFAULT_POLL_INTERVAL)
         if changed and not failed:
             state.interval = base
@@ -385,7 +373,7 @@ class SlurmDriver(Driver):
     # ------------------------------------------------------------------ info, cancel, logs
     def info(self, task_id: str) -> dict:
         """Slurm's view of the task's job: state, pending reason, node, start (or estimate)."""
-        rec = self._job(task_id)
+        rec = self.job_record(task_id)
         if rec is None:
             return {}
         out = {"job_id": rec["job_id"]}
@@ -417,7 +405,7 @@ class SlurmDriver(Driver):
 
     def cancel(self, ids: list[str]) -> list[bool]:
         """Cancel the tasks' jobs with one scancel; True where a task was stopped by it."""
-        records = {tid: self._job(tid) for tid in ids}
+        records = {tid: self.job_record(tid) for tid in ids}
         job_ids = [rec["job_id"] for rec in records.values() if rec]
         if not job_ids:
             return [False] * len(ids)
@@ -448,7 +436,7 @@ class SlurmDriver(Driver):
         """The task's log, or (outer) Slurm's own output file for the job."""
         if not outer:
             return store.read_text_or(self.root.task_file(task_id, "log"))
-        rec = self._job(task_id)
+        rec = self.job_record(task_id)
         return store.read_text_or(rec["output"]) if rec and rec.get("output") else None
 
     # ------------------------------------------------------------------ files
@@ -461,13 +449,42 @@ class SlurmDriver(Driver):
         store.write_text(path, text)
         return path
 
-    def _job(self, tid: str) -> dict | None:
+    def job_record(self, tid: str) -> dict | None:
+        """The Slurm job that runs a task (job id, job name, script, output), or None."""
         rec = self._state.jobs.get(tid)
         if rec is None:
             rec = store.read_json_or(self._driver_file(tid, JOB_FILE))
-            if rec is not None:
+            if rec is None:
+                self._index_new_arrays()
+                rec = self._state.jobs.get(tid)
+            else:
                 self._state.jobs[tid] = rec
         return rec
+
+    def _arrays_dir(self) -> str:
+        return os.path.join(self.root.hipercow, "slurm", "arrays")
+
+    def _index_new_arrays(self) -> None:
+        try:
+            keys = os.listdir(self._arrays_dir())
+        except FileNotFoundError:
+            return
+        for key in keys:
+            if key not in self._state.arrays_seen:
+                self._index_array(key)
+
+    def _index_array(self, key: str) -> None:
+        """Learn the tasks of one job array from its folder (its job and its task map)."""
+        folder = os.path.join(self._arrays_dir(), key)
+        array = store.read_json_or(os.path.join(folder, JOB_FILE))
+        ids = (store.read_text_or(os.path.join(folder, "tasks")) or "").split()
+        if array is None:
+            return  # not submitted (or being submitted right now)
+        self._state.arrays_seen.add(key)
+        for index, tid in enumerate(ids):
+            self._state.jobs[tid] = {
+                **array, "job_id": f"{array['job_id']}_{index}", "array_job_id": array["job_id"],
+                "index": index, "output": array["output"].replace("%a", str(index))}
 
 
 def _cluster_info(nodes_text: str, parts_text: str, config_text: str,
