@@ -364,7 +364,8 @@ def load_environment(root, name: str, namespace: dict, verbose: bool = True) -> 
         for line in describe(env):
             print(line)
         if record:
-            print(f"• provisioned: {record['id']}")
+            shared = "" if record["environment"] == name else " (the 'default' installation)"
+            print(f"• provisioned: {record['id']}{shared}")
     apply_environment(root, env, namespace)
 
 

@@ -65,10 +65,19 @@ def installations(root, environment: str) -> list[dict]:
     return [r for r in all_records(root, environment) if r["status"] == "success"]
 
 
-def current_record(root, environment: str) -> dict | None:
-    """The installation tasks of this environment use now, or None."""
+def own_record(root, environment: str) -> dict | None:
+    """The environment's own current installation, or None."""
     pointer = store.read_json_or(os.path.join(provision_dir(root, environment), "current.json"))
     return read_record(root, environment, pointer["id"]) if pointer else None
+
+
+def current_record(root, environment: str) -> dict | None:
+    """The installation tasks of this environment use now: its own, else that of 'default'
+    (the root's shared installation), else None."""
+    record = own_record(root, environment)
+    if record is None and environment != "default":
+        record = own_record(root, "default")
+    return record
 
 
 def _new_build_id(root, environment: str) -> str:
@@ -105,7 +114,7 @@ def activate_provisioned(root, environment: str, strict: bool = True) -> dict | 
             f"{record.get('python_version')}, but this is Python {_python_version()}\n"
             "Run hipercow_provision() again so the packages match this interpreter."
         )
-    folder = build_dir(root, environment, record["id"])
+    folder = build_dir(root, record["environment"], record["id"])
     before = list(sys.path)
     for relative in record["site_packages"]:
         path = os.path.join(folder, relative)
@@ -494,7 +503,7 @@ def hipercow_provision_list(environment: str = "default", root=None) -> list[dic
     check_name(environment)
     records = all_records(root, environment)
     done = [r for r in records if r["status"] == "success"]
-    current = (current_record(root, environment) or {}).get("id")
+    current = (own_record(root, environment) or {}).get("id")
     failed = len(records) - len(done)
     print(f"{len(done)} installation{'' if len(done) == 1 else 's'} recorded for environment "
           f"'{environment}'" + (f" (and {failed} not successful)" if failed else ""))
@@ -512,7 +521,7 @@ def hipercow_provision_check(method: str | None = None, environment: str = "defa
     _check_environment(root, environment)
     request = resolve_request(root, method, options)
     done = installations(root, environment)
-    current = (current_record(root, environment) or {}).get("id")
+    current = (own_record(root, environment) or {}).get("id")
     print(f"Request: {describe_request(request)}")
     for index, record in enumerate(done, 1):
         star = " (*)" if record["request"]["hash"] == request["hash"] else ""
@@ -586,8 +595,9 @@ def provision_summary(root, environment: str) -> str:
     if record is None:
         return "(nothing; hipercow_provision() installs packages)"
     n = len(record.get("packages") or [])
-    return (f"{record['id']} ({_ago(record['created'])}; {n} package{'' if n == 1 else 's'}: "
-            f"{describe_request(record['request'])})")
+    shared = "" if record["environment"] == environment else "'default' installation "
+    return (f"{shared}{record['id']} ({_ago(record['created'])}; {n} package"
+            f"{'' if n == 1 else 's'}: {describe_request(record['request'])})")
 
 
 # ---- command line and magic ------------------------------------------------------------
