@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import ctypes
+import io
 import itertools
 import os
 import pickle
@@ -36,6 +37,7 @@ STOP_GRACE = 2.0  # seconds an idle worker gets to exit before it is killed
 PR_SET_PDEATHSIG = 1
 
 _cluster: "Cluster | None" = None
+_worker_namespace: dict = {}  # in a worker: the names its environment defines
 
 
 class RemoteTraceback(Exception):
@@ -220,6 +222,8 @@ class Cluster:
 # ---- the worker side --------------------------------------------------------------
 def _worker_process(conn, parent: int, cores: int, cpus, namespace: dict, setup) -> None:
     """A worker's whole life: set up, then run jobs until told to stop. Never returns."""
+    global _worker_namespace
+    _worker_namespace = namespace
     code = 0
     try:
         _die_with_parent(parent)
@@ -229,12 +233,13 @@ def _worker_process(conn, parent: int, cores: int, cpus, namespace: dict, setup)
         _reseed_numpy()
         try:
             if setup is not None:
-                setup(namespace)
+                with contextlib.redirect_stdout(io.StringIO()):
+                    setup(namespace)
         except BaseException:
             conn.send_bytes(f"worker {os.getpid()}: {traceback.format_exc()}".encode())
             raise
         conn.send_bytes(READY)
-        _run_jobs(conn, namespace)
+        _run_jobs(conn)
     except BaseException:
         code = 1
     finally:
@@ -245,7 +250,7 @@ def _worker_process(conn, parent: int, cores: int, cpus, namespace: dict, setup)
             os._exit(code)
 
 
-def _run_jobs(conn, namespace: dict) -> None:
+def _run_jobs(conn) -> None:
     while True:
         try:
             payload = conn.recv_bytes()
@@ -255,13 +260,21 @@ def _run_jobs(conn, namespace: dict) -> None:
             return
         try:
             fn, args, kwargs = pickle.loads(payload)
-            _bind_missing_globals(fn, namespace)
+            _bind_missing_globals(fn)
             reply = (True, fn(*args, **kwargs))
         except BaseException as error:  # the job's failure goes back to the caller
-            reply = (False, error, traceback.format_exc())
+            reply = (False, error, _job_traceback(error))
         sys.stdout.flush()
         sys.stderr.flush()
         conn.send_bytes(_dumps_reply(reply))
+
+
+def _job_traceback(error: BaseException) -> str:
+    """The traceback from the job's own code on (without this module's frames)."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(error), error, tb))
 
 
 def _dumps_reply(reply: tuple) -> bytes:
@@ -276,12 +289,12 @@ def _dumps_reply(reply: tuple) -> bytes:
             (False, RuntimeError(f"{type(original).__name__}: {original}"), reply[2]))
 
 
-def _bind_missing_globals(fn, namespace: dict) -> None:
+def _bind_missing_globals(fn) -> None:
     """Let a shipped function see names its worker's environment defines (as R workers do)."""
     if isinstance(fn, types.FunctionType):
         for name in fn.__code__.co_names:
-            if name not in fn.__globals__ and name in namespace:
-                fn.__globals__[name] = namespace[name]
+            if name not in fn.__globals__ and name in _worker_namespace:
+                fn.__globals__[name] = _worker_namespace[name]
 
 
 def _reseed_numpy() -> None:
@@ -444,6 +457,7 @@ def _call_back(future, callback, error_callback) -> None:
 
 
 def _run_chunk(fn, chunk: list, star: bool) -> list:
+    _bind_missing_globals(fn)
     return [fn(*item) for item in chunk] if star else [fn(item) for item in chunk]
 
 
