@@ -57,7 +57,23 @@ def all_records(root, environment: str) -> list[dict]:
     except FileNotFoundError:
         return []
     records = [read_record(root, environment, n) for n in names if not n.endswith(".json")]
-    return sorted((r for r in records if r), key=lambda r: (r["created"], r["id"]))
+    return sorted((_settle(root, r) for r in records if r), key=lambda r: (r["created"], r["id"]))
+
+
+def _settle(root, record: dict) -> dict:
+    """An installation whose task was cancelled or died before finishing is a failure."""
+    from .task import marker_status
+
+    if record["status"] not in ACTIVE or not record.get("task"):
+        return record
+    status = marker_status(root, record["task"])
+    if status in ("failure", "cancelled"):
+        shutil.rmtree(os.path.join(build_dir(root, record["environment"], record["id"]), "venv"),
+                      ignore_errors=True)
+        record = {**record, "status": status, "finished": time.time(),
+                  "error": f"the installation task ended with status '{status}'"}
+        write_record(root, record)
+    return record
 
 
 def installations(root, environment: str) -> list[dict]:

@@ -8,12 +8,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
 import hipercow_magic as hc
 from hipercow_magic.errors import HipercowError
-from hipercow_magic.provision import provision_cli
+from hipercow_magic.provision import all_records, provision_cli
 
 from conftest import stop_local_scheduler
 
@@ -171,6 +173,35 @@ def test_script_method(proot, capsys):
     default = hc.task_create_expr("__import__('cowsay').__version__")
     assert cows.wait(timeout=60) and default.wait(timeout=60)
     assert (cows.result(), default.result()) == ("6.0", "6.1")
+
+
+def test_cancelled_installation_is_recorded_and_changes_nothing(proot):
+    with open("slow.sh", "w") as f:
+        f.write("echo starting\nsleep 60\n")
+    errors = []
+
+    def provision():
+        try:
+            hc.hipercow_provision("script", environment="cows", script="slow.sh")
+        except HipercowError as e:
+            errors.append(str(e))
+
+    thread = threading.Thread(target=provision)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        records = all_records(proot, "cows")
+        if records[-1]["status"] == "running":
+            break
+        time.sleep(0.2)
+    hc.task_cancel(records[-1]["task"])
+    thread.join(60)
+    assert "Installation failed after" in errors[0] and "status 'cancelled'" in errors[0]
+    assert "Tasks keep using installation" in errors[0]
+    assert hc.hipercow_provision_list("cows")[-1]["status"] == "cancelled"
+    task = hc.task_create_expr("cowsay.__version__", environment="cows")
+    assert task.wait(timeout=60), task.log()
+    assert task.result() == "6.0"
 
 
 def test_provisioning_refused_while_tasks_of_the_environment_wait(proot):
