@@ -230,7 +230,7 @@ def new_environment(root, name: str, packages=None, sources=None, globals_=None,
         globals_ = None
     else:
         globals_ = _check_globals(globals_)
-    return {"name": name, "packages": packages, "sources": sources, "globals": globals_}
+    return {"name": name, "packages": packages, "sources": sources, "globals": globals_ or None}
 
 
 def _root(root):
