@@ -118,6 +118,12 @@ def test_hold_until_keeps_a_task_pending_with_reason_begin_time(slow_tasks):
     assert info.scheduler["reason"] == "BeginTime"
     assert "estimated_start" in info.scheduler
     assert "--begin=" in Path(_job(held.id)["script"]).read_text()
+    # Nothing changes while it waits, so the recommended poll interval grows.
+    driver = load_driver(find_root(), "slurm")
+    for _ in range(3):
+        assert driver.status([held.id]) == ["submitted"]
+        time.sleep(0.6)
+    assert driver.poll_interval() > 0.5
 
 
 def test_success_runs_on_a_node_as_a_slurm_job(driver, node):
@@ -259,6 +265,7 @@ def test_slurmctld_down_keeps_last_known_state_then_recovers():
     assert hm.task_wait(t.id, for_start=True, timeout=60)
     assert hm.task_status(t.id) == "running"
     subprocess.run(["bash", str(SCRIPTS / "stop-slurm.sh"), "slurmctld"], check=True)
+    time.sleep(1)  # older than the poll interval: the next status asks squeue again
     try:
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import shutil
@@ -43,6 +44,8 @@ class _RootState:
         self.cluster: tuple[float, ClusterInfo, dict] | None = None
         self.no_accounting = False
         self.arrays_seen: set[str] = set()
+        self.rows: dict[str, parse.JobState] = {}
+        self.polled: dict[str, float] = {}
 
 
 _STATE: dict[str, _RootState] = {}
@@ -245,11 +248,10 @@ class SlurmDriver(Driver):
         rows: dict[str, parse.JobState] = {}
         if jobs:
             try:
-                rows = self._squeue({_parent(rec) for rec in jobs.values()})
+                rows = self._queue_rows({_parent(rec) for rec in jobs.values()})
             except SlurmUnavailable as e:
                 self._report(e)
                 return self._remember(ids, [self._last_known(tid) for tid in ids], failed=True)
-            self._state.problem = None
         found: dict[str, parse.JobState | None] = {}
         missing = {}
         for tid, rec in jobs.items():
@@ -277,6 +279,21 @@ class SlurmDriver(Driver):
             else:
                 result.append(self._resolve(tid, rec, found.get(tid)))
         return self._remember(ids, result, failed=False)
+
+    def _queue_rows(self, parents: set[str]) -> dict[str, parse.JobState]:
+        """squeue's rows for these jobs; a poll younger than the poll interval is reused, so
+        many callers (displays, waits) cost at most one squeue per interval between them."""
+        state = self._state
+        window = float(self.config.get("poll_interval") or DEFAULT_POLL_INTERVAL)
+        now = time.monotonic()
+        if all(now - state.polled.get(p, -math.inf) < window for p in parents):
+            return state.rows
+        rows = self._squeue(parents)
+        state.problem = None
+        state.rows = {k: v for k, v in state.rows.items() if k.split("_")[0] not in parents}
+        state.rows.update(rows)
+        state.polled.update({p: now for p in parents})
+        return state.rows
 
     def _squeue(self, job_ids: set[str]) -> dict[str, parse.JobState]:
         args = ["squeue", "-h", "-r", "-t", "all", "-j", ",".join(sorted(job_ids)),
@@ -319,10 +336,11 @@ class SlurmDriver(Driver):
 
     def _resolve(self, tid: str, rec: dict, row: parse.JobState | None) -> str:
         """A task's status from Slurm's view of its job; records deaths as failures."""
-        if row is not None and row.pending:
+        if row is not None and not row.ended:
+            # The runner's marker may be ahead of Slurm's view, never behind it.
+            if row.running or marker_status(self.root, tid) == "running":
+                return "running"
             return "submitted"
-        if row is not None and row.running:
-            return "running"
         _refresh_dir(self.root.task_dir(tid))
         current = marker_status(self.root, tid)
         if current in TERMINAL:
@@ -378,7 +396,7 @@ class SlurmDriver(Driver):
             return {}
         out = {"job_id": rec["job_id"]}
         try:
-            row = self._squeue({rec["job_id"]}).get(rec["job_id"])
+            row = self._queue_rows({_parent(rec)}).get(rec["job_id"])
             if row is None or row.name != rec["name"]:
                 row = self._finished([rec]).get(rec["job_id"])
         except SlurmUnavailable as e:
