@@ -236,14 +236,14 @@ def run_installation(workdir: str, environment: str, build_id: str) -> dict:
              f"Creating a virtual environment in {os.path.relpath(venv, root.path)}")
         _ensure_pip(venv)
         if request["method"] == "pip":
-            if request.get("file") and request["file"].endswith(".txt"):
+            if request.get("file") and not request["file"].endswith(".toml"):
                 targets = ["-r", os.path.join(root.path, request["file"])]
             else:
                 targets = list(request["requirements"])
             _run([python, "-m", "pip", "install", *targets], "Installing with pip: " + " ".join(
                 targets), cwd=root.path, env=env)
         else:
-            _run(["bash", os.path.join(root.path, request["script"])],
+            _run(["bash", "-e", os.path.join(root.path, request["script"])],
                  f"Running {request['script']}", cwd=root.path, env=env)
         packages, paths = _snapshot(python)
     except BaseException as e:
