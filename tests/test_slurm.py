@@ -107,7 +107,8 @@ def slow_tasks(root_path):
     limited = hm.task_create_expr("import time; time.sleep(600)",
                                   resources=hm.hipercow_resources(max_runtime=1))
     held = hm.task_create_expr("'released'", resources=hm.hipercow_resources(hold_until=1))
-    return {"limited": limited, "held": held, "submitted": time.time()}
+    killed = hm.task_create_expr("import time; time.sleep(600)")
+    return {"limited": limited, "held": held, "killed": killed, "submitted": time.time()}
 
 
 def test_hold_until_keeps_a_task_pending_with_reason_begin_time(slow_tasks):
@@ -124,6 +125,22 @@ def test_hold_until_keeps_a_task_pending_with_reason_begin_time(slow_tasks):
         assert driver.status([held.id]) == ["submitted"]
         time.sleep(0.6)
     assert driver.poll_interval() > 0.5
+
+
+def test_job_cancelled_outside_hipercow_becomes_a_failure(slow_tasks, driver):
+    # An administrator's scancel: nothing polls the task until the end of this module, by
+    # which time squeue may have forgotten the job (MinJobAge).
+    killed = slow_tasks["killed"]
+    job_id = _job(killed.id)["job_id"]
+    deadline = time.monotonic() + 60
+    while _squeue_state(job_id) != "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    subprocess.run(["scancel", job_id], check=True)
+    while _squeue_state(job_id) != "CANCELLED" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    # Where squeue no longer looks, sacct (or the job-completion file without accounting) does.
+    final = driver._finished([_job(killed.id)])[job_id]
+    assert (final.state, final.source) in (("CANCELLED", "sacct"), ("CANCELLED", "jobcomp"))
 
 
 def test_success_runs_on_a_node_as_a_slurm_job(driver, node):
@@ -293,6 +310,14 @@ def test_time_limit_ends_in_failure_with_reason(slow_tasks):
     error = hm.task_result(limited.id)
     assert isinstance(error, TaskDied) and "time limit" in str(error)
     assert "DUE TO TIME LIMIT" in hm.task_log_value(limited.id, outer=True)
+
+
+def test_killed_task_is_a_failure_with_slurms_reason(slow_tasks):
+    killed = slow_tasks["killed"]
+    assert hm.task_status(killed.id) == "failure"
+    info = hm.task_info(killed.id)
+    assert "cancelled outside hipercow" in info.reason and "CANCELLED" in info.reason
+    assert isinstance(hm.task_result(killed.id), TaskDied)
 
 
 def test_hold_until_task_runs_after_its_start_time(slow_tasks):
