@@ -95,6 +95,10 @@ class TaskModel(Model):
         parallel = data.get("parallel") or {}
         self.parallel = parallel.get("method")
         self.cores_per_process = parallel.get("cores_per_process")
+        if self.kind == "retry":  # runs its base task's code: show and export what that does
+            base = api.task_info(data["base"], follow=False, root=self.root).data
+            data = {**base, "name": data.get("name") or base.get("name")}
+            self.kind = base.get("type")
         self.locals_sizes = dict(data.get("locals_sizes") or {})
         if self.kind == "call":
             self.locals_sizes = {}

@@ -1,0 +1,388 @@
+"""The magics driven through a real IPython shell, submitting to the real local driver."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from IPython.core.error import UsageError
+
+import hipercow_magic as hc
+from hipercow_magic.magics import loaded_magics
+from hipercow_magic.widgets.updater import get_updater
+
+TERMINAL = ("success", "failure", "cancelled")
+
+
+@pytest.fixture(scope="module")
+def ip():
+    from IPython.testing.globalipapp import start_ipython
+
+    shell = start_ipython()
+    shell.run_line_magic("load_ext", "hipercow_magic")
+    return shell
+
+
+@pytest.fixture
+def shell(ip, example_root, capsys):
+    """The shell with a clean namespace, in a fresh root on the example cluster."""
+    ip.reset()
+    magics = loaded_magics(ip)
+    magics.display = "auto"
+    yield ip
+    updater = get_updater()
+    for model in updater.watched():
+        updater.unwatch(model)
+    for task_id in hc.task_list(with_status=["submitted", "running"]):
+        hc.task_cancel(task_id)
+    capsys.readouterr()
+
+
+def wait_until(predicate, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {predicate}")
+
+
+def finished(task_id: str, timeout: float = 20.0) -> str:
+    return wait_until(lambda: (s := hc.task_status(task_id)) in TERMINAL and s, timeout)
+
+
+def submit(shell, code: str, options: str = "") -> hc.Task:
+    """Run a %%hipercow cell; the handle it put in `h`."""
+    result = shell.run_cell(f"%%hipercow {options} -o h\n{code}")
+    assert result.error_in_exec is None, result.error_in_exec
+    return shell.user_ns["h"]
+
+
+def test_loading_twice_is_harmless_and_help_lists_options(ip):
+    magics = loaded_magics(ip)
+    hc.load_ipython_extension(ip)
+    ip.run_line_magic("load_ext", "hipercow_magic")
+    assert loaded_magics(ip) is magics
+    assert ip.magics_manager.magics["cell"]["hipercow"].__self__ is magics
+    doc = ip.magics_manager.magics["cell"]["hipercow"].__doc__
+    for option in ("--cores", "--bulk", "--wait", "--no-export", "--envvar", "--hold-until"):
+        assert option in doc
+
+
+def test_traitlets_configure_the_magics(shell):
+    shell.run_line_magic("config", "HipercowMagics.refresh_interval = 0.5")
+    assert get_updater().interval == 0.5
+    shell.run_line_magic("config", "HipercowMagics.refresh_interval = 1.0")
+    assert get_updater().interval == 1.0
+
+
+def test_captures_exactly_the_names_the_cell_reads(shell, capsys):
+    shell.user_ns.update(x=21, y=[1, 2, 3], z="s", unused=threading.Lock())
+    task = submit(shell, "total = x + len(y)\nlabel = z * 2\n(total, label)")
+    data = hc.task_info(task.id).data
+    assert sorted(data["locals"]) == ["x", "y", "z"]
+    out = capsys.readouterr().out
+    assert "captured: " in out and "x (" in out and "y (" in out and "unused" not in out
+    assert finished(task.id) == "success"
+    assert task.result() == (24, "ss")
+
+
+def test_values_arrive_after_success_between_cells(shell, capsys):
+    shell.user_ns["x"] = 20
+    task = submit(shell, "y = x + 1\nz = y * 2")
+    assert "y" not in shell.user_ns
+    assert finished(task.id) == "success"
+    wait_until(lambda: loaded_magics(shell).delivery.pending_count() or
+               "y" in shell.user_ns, timeout=10)
+    shell.run_cell("seen = (y, z)")
+    assert shell.user_ns["seen"] == (21, 42)
+    out = capsys.readouterr().out
+    assert "set in the notebook: y, z" in out
+
+
+def test_failed_task_changes_nothing_and_shows_the_node_traceback(shell, capsys):
+    shell.user_ns["a"] = "before"
+    task = submit(shell, "a = 'after'\nb = 1 / 0")
+    assert finished(task.id) == "failure"
+    time.sleep(1.5)  # an updater tick has seen the failure
+    shell.run_cell("pass")
+    assert shell.user_ns["a"] == "before" and "b" not in shell.user_ns
+    out = capsys.readouterr().out
+    assert "ZeroDivisionError: division by zero" in out
+    assert "Traceback" in out and "b = 1 / 0" in out
+    assert "nothing was set in the notebook" in out
+
+
+def test_cancelled_task_changes_nothing(shell, capsys):
+    task = submit(shell, "import time\ntime.sleep(30)\nc = 1")
+    wait_until(lambda: task.status() == "running")
+    shell.run_line_magic("hipercow", f"cancel {task.id[:10]}")
+    assert finished(task.id) == "cancelled"
+    time.sleep(1.5)
+    shell.run_cell("pass")
+    assert "c" not in shell.user_ns
+    assert "cancelled" in capsys.readouterr().out
+
+
+def test_values_never_arrive_during_a_running_cell(shell):
+    task = submit(shell, "late = 'value'")
+    result = shell.run_cell(
+        "import time\nobserved = []\n"
+        "for _ in range(30):\n    observed.append('late' in globals())\n    time.sleep(0.1)")
+    assert result.error_in_exec is None
+    assert finished(task.id) == "success"
+    assert shell.user_ns["observed"] == [False] * 30
+    shell.run_cell("pass")
+    assert shell.user_ns["late"] == "value"
+
+
+def test_an_older_task_never_overwrites_a_newer_ones_values(shell):
+    slow = submit(shell, "import time\ntime.sleep(1.5)\nk = 'old'")
+    fast = submit(shell, "k = 'new'")
+    assert finished(fast.id) == "success"
+    assert finished(slow.id) == "success"
+    time.sleep(1.5)
+    shell.run_cell("pass")
+    shell.run_cell("pass")
+    assert shell.user_ns["k"] == "new"
+
+
+def test_no_export_leaves_the_namespace_alone(shell):
+    task = submit(shell, "quiet = 1", "--no-export")
+    assert finished(task.id) == "success"
+    time.sleep(1.5)
+    shell.run_cell("pass")
+    assert "quiet" not in shell.user_ns
+    assert task.exports() == {"quiet": 1}
+
+
+def test_wait_blocks_sets_values_and_outputs_the_last_value(shell):
+    shell.user_ns["x"] = 4
+    result = shell.run_cell("%%hipercow --wait\nsquare = x * x\nsquare + 1")
+    assert result.error_in_exec is None
+    assert result.result == 17
+    assert shell.user_ns["square"] == 16
+
+
+def test_wait_on_a_failure_outputs_nothing_and_sets_nothing(shell, capsys):
+    result = shell.run_cell("%%hipercow --wait\nbad = 1\nraise ValueError('nope')")
+    assert result.result is None
+    shell.run_cell("pass")
+    assert "bad" not in shell.user_ns
+    assert "ValueError: nope" in capsys.readouterr().out
+
+
+def test_wait_interrupted_stops_waiting_not_the_task(shell, capsys):
+    timer = threading.Timer(1.0, lambda: __import__("_thread").interrupt_main())
+    timer.start()
+    result = shell.run_cell("%%hipercow --wait -o h\nimport time\ntime.sleep(3)\nlater = 5\nlater")
+    timer.join()
+    assert result.result is None
+    assert "Stopped waiting" in capsys.readouterr().out
+    task = shell.user_ns["h"]
+    assert task.status() in ("running", "success")
+    assert finished(task.id) == "success"
+    time.sleep(1.5)
+    shell.run_cell("pass")
+    assert shell.user_ns["later"] == 5
+
+
+@pytest.mark.parametrize("options, check", [
+    ("--cores 2", lambda d: d["resources"]["cores"] == 2),
+    ("--cores Inf", lambda d: d["resources"]["cores"] == "Inf"),
+    ("--exclusive", lambda d: d["resources"]["exclusive"] is True),
+    ("--max-runtime 1h30", lambda d: d["resources"]["max_runtime"] == 90),
+    ("--hold-until 2099-01-01T00:00", lambda d: d["resources"]["hold_until"].startswith("2099")),
+    ("--hold-until 90", lambda d: d["resources"]["hold_until"] == 90),
+    ("--memory-per-node 2G", lambda d: d["resources"]["memory_per_node"] == 2),
+    ("--memory-per-process 1G", lambda d: d["resources"]["memory_per_process"] == 1),
+    ("--nodes gpu-3,gpu-4", lambda d: d["resources"]["requested_nodes"] == ["gpu-3", "gpu-4"]),
+    ("--priority low", lambda d: d["resources"]["priority"] == "low"),
+    ("--queue bigmem", lambda d: d["resources"]["queue"] == "bigmem"),
+    ("--cores 2 --parallel parallel", lambda d: d["parallel"]["method"] == "parallel"),
+    ("--cores 4 --parallel future --cores-per-process 2",
+     lambda d: d["parallel"] == {"method": "future", "cores_per_process": 2,
+                                 "environment": None}),
+    ("--environment default", lambda d: d["environment"] == "default"),
+    ("--envvar A=1 --envvar B=two", lambda d: {"A": "1", "B": "two"}.items() <= {
+        v["name"]: v.get("value") for v in d["envvars"]}.items()),
+    ("--driver local", lambda d: d["driver"] == "local"),
+    ("--name my-cell", lambda d: d["name"] == "my-cell"),
+])
+def test_each_option_reaches_the_task(shell, options, check):
+    task = submit(shell, "value = 1", options)
+    assert check(hc.task_info(task.id).data), hc.task_info(task.id).data
+
+
+def test_options_change_what_runs(shell):
+    task = submit(shell, "import os\nseen = (os.environ['GREETING'], os.environ['HIPERCOW_CORES'])",
+                  "--cores 2 --envvar GREETING=hello")
+    assert finished(task.id) == "success"
+    assert task.exports()["seen"] == ("hello", "2")
+
+
+@pytest.mark.parametrize("options, words", [
+    ("--cores 0", "cores"),
+    ("--cores lots", "cores"),
+    ("--cores 99", "too many cores"),
+    ("--queue nowhere", "nowhere queue is not available"),
+    ("--nodes node-9", "'node-9' node does not exist"),
+    ("--priority urgent", "invalid choice"),
+    ("--max-runtime soon", "max_runtime"),
+    ("--memory-per-node lots", "memory_per_node"),
+    ("--memory-per-node 64G", "too large"),
+    ("--hold-until 2001-01-01T00:00", "in the past"),
+    ("--parallel parallel", "1 core"),
+    ("--cores-per-process 0", "positive whole number"),
+    ("--envvar NOVALUE", "NAME=value"),
+    ("--envvar 1A=x", "Invalid environment variable name"),
+    ("--driver slurm", "not configured"),
+    ("--environment nosuch", "nosuch"),
+    ("--bulk undefined_rows", "Could not evaluate --bulk"),
+    ("--bogus", "unrecognized arguments: --bogus"),
+    ("-o 1bad", "variable name"),
+])
+def test_bad_option_prints_one_line_and_submits_nothing(shell, capsys, options, words):
+    before = hc.task_list()
+    capsys.readouterr()
+    result = shell.run_cell(f"%%hipercow {options}\nvalue = 1")
+    assert isinstance(result.error_in_exec, UsageError)
+    captured = capsys.readouterr()
+    text = (captured.out + captured.err).strip()
+    assert len(text.splitlines()) == 1, text
+    assert text.startswith("UsageError: ") and words in text, text
+    assert "Traceback" not in text
+    assert hc.task_list() == before
+
+
+@pytest.mark.parametrize("setup, code, words", [
+    ("", "y = missing + 1", "'missing'"),
+    ("import threading\nlock = threading.Lock()", "n = lock.locked()", "variable 'lock'"),
+    ("", "y = (", "Syntax error"),
+])
+def test_cell_problems_stop_submission_naming_the_cause(shell, capsys, setup, code, words):
+    shell.run_cell(setup)
+    before = hc.task_list()
+    capsys.readouterr()
+    result = shell.run_cell(f"%%hipercow\n{code}")
+    assert isinstance(result.error_in_exec, UsageError)
+    captured = capsys.readouterr()
+    assert words in captured.err and "Traceback" not in captured.err
+    assert hc.task_list() == before
+
+
+def test_bulk_one_task_per_row_results_on_the_handle(shell, capsys):
+    shell.run_cell("rows = [{'a': 1, 'b': 10}, {'a': 2, 'b': 20}, {'a': 3, 'b': 30}]\nk = 100")
+    result = shell.run_cell("%%hipercow --bulk rows -o bundle\nout = a * b + k\nout")
+    assert result.error_in_exec is None
+    bundle = shell.user_ns["bundle"]
+    assert len(bundle) == 3
+    assert bundle.wait(timeout=30)
+    assert bundle.result() == [110, 140, 190]
+    assert "out" not in shell.user_ns
+    assert "hipercow bundle" in capsys.readouterr().out
+
+
+def test_bulk_dataframe_with_wait_outputs_the_results(shell):
+    shell.run_cell("import pandas as pd\ndf = pd.DataFrame({'n': [1, 2, 3, 4]})")
+    result = shell.run_cell("%%hipercow --bulk df --wait\nn ** 2")
+    assert result.result == [1, 4, 9, 16]
+
+
+def test_text_display_shows_the_facts(shell, capsys):
+    shell.user_ns["x"] = 3
+    task = submit(shell, "print('hello from the node')\ny = x\ny", "--name facts --cores 2")
+    out = capsys.readouterr().out
+    assert f"hipercow task {task.id[:8]} 'facts': submitted" in out
+    assert "driver local · 2 cores, queue alltasks" in out
+    assert "captured: x (" in out
+    assert finished(task.id) == "success"
+    time.sleep(1.5)
+    shell.run_cell("pass")
+    out = capsys.readouterr().out
+    assert f"✔ hipercow task {task.id[:8]} 'facts': success" in out
+    assert "waited" in out and "ran for" in out
+    assert "result: 3" in out and "set in the notebook: y" in out
+
+
+def test_line_magic_commands(shell, capsys):
+    first = submit(shell, "answer = 42\nanswer")
+    second = submit(shell, "raise RuntimeError('boom')")
+    assert finished(first.id) == "success" and finished(second.id) == "failure"
+    capsys.readouterr()
+
+    shell.run_line_magic("hipercow", "list")
+    listing = capsys.readouterr().out
+    assert listing.index(second.id[:8]) < listing.index(first.id[:8])  # newest first
+    assert "success" in listing and "failure" in listing and "2 tasks" in listing
+
+    shell.run_line_magic("hipercow", f"status {first.id[:6]}")
+    assert f"{first.id}  success" in capsys.readouterr().out
+    shell.run_line_magic("hipercow", "status")
+    assert "2 tasks: " in capsys.readouterr().out
+
+    shell.run_line_magic("hipercow", f"info {first.id}")
+    assert f"task {first.id} (success)" in capsys.readouterr().out
+    assert shell.run_line_magic("hipercow", f"result {first.id[:8]}") == 42
+    shell.run_line_magic("hipercow", f"result {first.id[:8]} -o got")
+    assert shell.user_ns["got"] == 42
+    shell.run_line_magic("hipercow", f"result {first.id[:8]} --export")
+    assert shell.user_ns["answer"] == 42
+    shell.run_line_magic("hipercow", f"log {second.id}")
+    assert "RuntimeError: boom" in capsys.readouterr().out
+    assert shell.run_line_magic("hipercow", f"wait {first.id}") is True
+
+    retried = shell.run_line_magic("hipercow", f"retry {second.id[:8]}")
+    assert f"Retrying '{second.id}' as '{retried.id}'" in capsys.readouterr().out
+    assert finished(retried.id) == "failure"
+
+    shell.run_line_magic("hipercow", "purge --status failure")
+    assert second.id not in hc.task_list()
+    assert first.id in hc.task_list()
+
+
+def test_line_magic_errors_are_one_line(shell, capsys):
+    for line in ("result 0123456789abcdef0123456789abcdef", "info zz", "wait nosuchbundle",
+                 "frobnicate"):
+        with pytest.raises(UsageError) as e:
+            shell.run_line_magic("hipercow", line)
+        assert "\n" not in str(e.value)
+
+
+def test_hipercow_info_shows_the_cluster_and_tasks(shell, capsys):
+    shell.run_line_magic("hipercow_info", "")
+    out = capsys.readouterr().out
+    assert "Cluster 'example' (driver 'local')" in out
+    for node in ("node-1", "node-2", "gpu-3", "gpu-4"):
+        assert node in out
+    assert "alltasks (default)" in out and "bigmem" in out and "Python on the cluster" in out
+    task = submit(shell, "v = 1")
+    capsys.readouterr()
+    shell.run_line_magic("hipercow_info", task.id[:8])
+    assert f"task {task.id}" in capsys.readouterr().out
+
+
+def test_show_reattaches_to_an_earlier_task_and_can_export(shell, capsys):
+    task = hc.task_create_expr("import time\ntime.sleep(1)\nrestored = 'yes'", namespace={})
+    shell.run_line_magic("hipercow", f"show {task.id[:8]} --export")
+    assert f"hipercow task {task.id[:8]}" in capsys.readouterr().out
+    assert finished(task.id) == "success"
+    time.sleep(1.5)
+    shell.run_cell("pass")
+    assert shell.user_ns["restored"] == "yes"
+
+
+def test_init_and_configure_from_the_magic(ip, tmp_path, monkeypatch, capsys):
+    from conftest import stop_local_scheduler
+
+    monkeypatch.chdir(tmp_path)
+    ip.run_line_magic("hipercow", "init . --driver local --cluster example")
+    out = capsys.readouterr().out
+    assert "Initialised hipercow" in out and "Configured hipercow to use 'local'" in out
+    ip.run_line_magic("hipercow", "configure local cluster=example idle_timeout=60")
+    assert "Updated configuration for 'local'" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="Invalid driver 'nope'"):
+        ip.run_line_magic("hipercow", "configure nope")
+    stop_local_scheduler(hc.api.find_root())
