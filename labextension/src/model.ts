@@ -1,6 +1,6 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { IRoots, ITaskPage, requestAPI } from './request';
+import { HipercowRequestError, IRoots, ITaskPage, requestAPI } from './request';
 
 /** Poll every 2 s while tasks are queued or running. */
 export const FAST_POLL_MS = 2000;
@@ -155,6 +155,9 @@ export class TaskModel {
         return;
       }
       this._error = (error as Error).message;
+      if ((error as HipercowRequestError).status === 404) {
+        this._page = null;
+      }
     }
     this._changed.emit();
     this._schedule();

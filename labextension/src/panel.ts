@@ -100,7 +100,9 @@ export class TaskPanel extends Widget {
       return;
     }
     if (!page) {
-      this._list.append(element('div', 'hc-empty', 'Loading tasks...'));
+      if (!model.error) {
+        this._list.append(element('div', 'hc-empty', 'Loading tasks...'));
+      }
       return;
     }
     this._renderCounts(page.counts);

@@ -26,6 +26,12 @@ def write_notebook(path: pathlib.Path, cells: list[str]) -> None:
     nbformat.write(nb, str(path))
 
 
+def open_lab(page, lab, folder: str) -> None:
+    """Open JupyterLab with its file browser in `folder`."""
+    page.goto(lab.url(f"/lab/tree/{folder}", token=lab.token))
+    page.locator(".jp-SideBar").first.wait_for()
+
+
 def open_notebook(page, lab, relative: str) -> None:
     """Open a notebook and wait until its kernel has started and is idle."""
     page.goto(lab.url(f"/lab/tree/{relative}", token=lab.token))

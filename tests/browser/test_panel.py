@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 
-from notebook_ui import open_notebook, run_cell, screenshot, show_panel, write_notebook
+from notebook_ui import open_lab, open_notebook, run_cell, screenshot, show_panel, write_notebook
 
 SUBMIT = """\
 from hipercow_magic.api import task_create_expr
@@ -94,6 +95,7 @@ def test_cancel_from_the_panel_cancels_a_running_task(lab, page):
 
 
 def test_filters_show_only_tasks_with_the_chosen_status(lab, page):
+    open_lab(page, lab, "project")
     show_panel(page)
     page.locator('.hc-count[data-status="cancelled"]').click()
     page.wait_for_function(
@@ -105,3 +107,40 @@ def test_filters_show_only_tasks_with_the_chosen_status(lab, page):
     while page.locator(".hc-task").count() < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert page.locator(".hc-task").count() == 2
+
+
+def test_an_idle_panel_polls_at_most_once_every_10_seconds(lab, page):
+    open_lab(page, lab, "project")
+    show_panel(page)
+    page.wait_for_function(
+        "() => /0 running, 0 queued/.test(document.querySelector('.hc-status-item').textContent)")
+    polls = []
+    page.on("request", lambda r: "/hipercow/tasks" in r.url and polls.append(time.monotonic()))
+    time.sleep(25)
+    gaps = [b - a for a, b in zip(polls, polls[1:])]
+    assert len(polls) <= 3, polls
+    assert all(gap >= 9.5 for gap in gaps), gaps
+
+
+def test_server_errors_are_shown_in_the_panel(lab, page):
+    import shutil
+
+    from hipercow_magic import api
+
+    other = lab.project.parent / "other"
+    other.mkdir()
+    with contextlib.redirect_stdout(None):
+        api.hipercow_init(str(other))
+    open_lab(page, lab, "project")
+    show_panel(page)
+    page.locator(".hc-root option[value='other']").wait_for(state="attached")
+    page.locator(".hc-root").select_option("other")
+    page.get_by_text("No tasks in this root yet.").wait_for()
+    shutil.rmtree(other / "hipercow")
+    page.locator(".hc-refresh").click()
+    error = page.locator(".hc-panel .hc-error")
+    error.get_by_text("No hipercow root at 'other'").wait_for()
+    screenshot(page, "panel-error")
+    page.locator(".hc-root").select_option("")
+    error.wait_for(state="hidden")
+    assert "Follow file browser (project)" in page.locator(".hc-root").inner_text()
