@@ -16,6 +16,7 @@ import io
 import itertools
 import os
 import pickle
+import select
 import signal
 import sys
 import threading
@@ -340,13 +341,31 @@ def _settle(future: concurrent.futures.Future, message: bytes) -> None:
 
 
 def _descendants(pids: list[int]) -> list:
+    """The processes the workers started (to kill any a worker leaves behind)."""
     import psutil
 
     found = []
-    for pid in pids:
+    for pid in _child_pids(pids):
         with contextlib.suppress(psutil.Error):
-            found += psutil.Process(pid).children(recursive=True)
+            process = psutil.Process(pid)
+            found += [process, *process.children(recursive=True)]
     return found
+
+
+def _child_pids(pids: list[int]) -> list[int]:
+    """Direct children of `pids`, from /proc/<pid>/task/*/children (psutil where missing)."""
+    children = []
+    for pid in pids:
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    children += [int(c) for c in f.read().split()]
+        except FileNotFoundError:
+            import psutil
+
+            with contextlib.suppress(psutil.Error):
+                children += [c.pid for c in psutil.Process(pid).children()]
+    return children
 
 
 def _kill(pid: int) -> None:
@@ -363,16 +382,29 @@ def _reap(pid: int) -> int | None:
 
 
 def _wait_exit(pid: int, deadline: float) -> bool:
-    while True:
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return True
-        if done:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
+    """Reap the child if it exits before `deadline` (monotonic); False if it is still running."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (ProcessLookupError, AttributeError, OSError):
+        fd = None
+    try:
+        while True:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                return True
+            remaining = deadline - time.monotonic()
+            if done:
+                return True
+            if remaining <= 0:
+                return False
+            if fd is not None:
+                select.select([fd], [], [], remaining)
+            else:
+                time.sleep(min(remaining, 0.002))
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def _describe_exit(code: int | None) -> str:
