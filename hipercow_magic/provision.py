@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -198,14 +199,24 @@ def _ensure_pip(venv: str) -> None:
         os.chmod(wrapper, 0o755)
 
 
+_SNAPSHOT = """
+import json, sysconfig
+from importlib import metadata
+paths = sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})
+found = {}
+for dist in metadata.distributions(path=paths):
+    name = dist.metadata["Name"]
+    if name and name.lower() not in found:
+        found[name.lower()] = {"name": name, "version": dist.version}
+print(json.dumps({"packages": sorted(found.values(), key=lambda p: p["name"].lower()),
+                  "paths": paths}))
+"""
+
+
 def _snapshot(python: str) -> tuple[list[dict], list[str]]:
     """What the venv itself holds (name, version), and its site-packages folders."""
-    packages = json.loads(_capture([python, "-m", "pip", "list", "--local", "--format=json",
-                                    "--disable-pip-version-check"]))
-    paths = json.loads(_capture([python, "-c", (
-        "import json, sysconfig; print(json.dumps(sorted({sysconfig.get_path('purelib'), "
-        "sysconfig.get_path('platlib')})))")]))
-    return sorted(packages, key=lambda p: p["name"].lower()), paths
+    found = json.loads(_capture([python, "-c", _SNAPSHOT]))
+    return found["packages"], found["paths"]
 
 
 def run_installation(workdir: str, environment: str, build_id: str) -> dict:
@@ -454,7 +465,7 @@ def hipercow_provision(method: str | None = None, environment: str = "default", 
     method: 'pip' (options `requirements=[...]` or `file=`; default requirements.txt, else
     pyproject.toml's dependencies) or 'script' (option `script=`, default provision.sh);
     None picks from the options and the root's files. Returns the installation's record."""
-    from .api import task_create_call, task_log_watch, task_status, task_wait
+    from .api import task_create_call, task_log_watch, task_status
     from .configure import require_driver
 
     root = _root(root)
@@ -479,13 +490,10 @@ def hipercow_provision(method: str | None = None, environment: str = "default", 
     print(f"ℹ Provisioning environment '{environment}' with {describe_request(request)}")
     print(f"ℹ Installation {build_id} runs as task '{task.id}' on '{driver}'")
     started = time.monotonic()
-    if show_log:
-        ok = task_log_watch(task.id, root=root)
-        if ok is None:
-            print(f"ℹ Stopped watching; the installation continues as task '{task.id}'")
-            return read_record(root, environment, build_id)
-    else:
-        ok = task_wait(task.id, root=root)
+    ok = task_log_watch(task.id, root=root, out=None if show_log else io.StringIO())
+    if ok is None:
+        print(f"ℹ Stopped watching; the installation continues as task '{task.id}'")
+        return read_record(root, environment, build_id)
     elapsed = _elapsed(time.monotonic() - started)
     if not ok:
         status = task_status(task.id, root=root)
