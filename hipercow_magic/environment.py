@@ -195,7 +195,7 @@ def discover_globals(root, name: str, packages: list[str] | None,
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "hipercow_magic.environment", root.path, json.dumps(env), out],
-            cwd=root.path, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            cwd=root.path, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(
                 filter(None, [_PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))})
         if proc.returncode != 0:

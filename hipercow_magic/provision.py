@@ -182,7 +182,8 @@ def _ensure_pip(venv: str) -> None:
     """Make `pip` in the venv install into the venv (the interpreter's own pip if it has
     one, else a fresh one from ensurepip)."""
     python = os.path.join(venv, "bin", "python")
-    has_pip = subprocess.run([python, "-c", "import pip"], capture_output=True).returncode == 0
+    has_pip = subprocess.run([python, "-c", "import pip"], capture_output=True,
+                             check=False).returncode == 0
     if not has_pip:
         try:
             _run([python, "-m", "ensurepip", "--default-pip"], "Installing pip")
@@ -515,7 +516,8 @@ def _ago(when: float) -> str:
 def _line(index: int | None, record: dict, total: int, current: str | None) -> str:
     when = _ago(record["created"])
     if index is None:
-        return f"✖ {record['id']} ({when}) {record['status']}: {describe_request(record['request'])}"
+        return (f"✖ {record['id']} ({when}) {record['status']}: "
+                f"{describe_request(record['request'])}")
     mark = " (current)" if record["id"] == current else ""
     return (f"• {index}: {record['id']} ({when}) [{index - total}]{mark} "
             f"{describe_request(record['request'])}")

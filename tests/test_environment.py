@@ -37,7 +37,8 @@ def test_created_updated_unchanged_messages(bare_root, capsys):
     hc.hipercow_environment_create("foo", packages=["json", "math"], overwrite=False)
     assert "is unchanged" in capsys.readouterr().out
     assert hc.hipercow_environment_list() == ["default", "empty", "foo"]
-    saved = json.load(open("hipercow/environments/foo.json"))
+    with open("hipercow/environments/foo.json") as f:
+        saved = json.load(f)
     assert saved == {"name": "foo", "packages": ["json", "math"], "sources": None,
                      "globals": None}
 
@@ -158,7 +159,8 @@ def test_globals_and_packages_are_not_captured(bare_root, capsys):
     hc.hipercow_environment_create(packages=["json"], sources=["funs.py"], globals=["simulate"])
     simulate = object()  # noqa: F841 -- an unpicklable stand-in that must not be captured
     task = hc.task_create_expr("json.dumps(simulate(3))")
-    data = json.load(open(os.path.join(bare_root.task_dir(task.id), "data.json")))
+    with open(os.path.join(bare_root.task_dir(task.id), "data.json")) as f:
+        data = json.load(f)
     assert data["locals"] == [] and data["environment"] == "default"
     with pytest.raises(HipercowError, match="Could not find variable 'simulate'"):
         hc.task_create_expr("simulate(3)", environment="empty", namespace={})

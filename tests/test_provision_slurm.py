@@ -19,7 +19,7 @@ WAIT = 180
 def _slurm_problem() -> str | None:
     try:
         proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
-                              timeout=30)
+                              timeout=30, check=False)
     except (FileNotFoundError, subprocess.TimeoutExpired) as e:
         return str(e)
     return None if proc.returncode == 0 and proc.stdout.strip() else proc.stderr or "no nodes"
