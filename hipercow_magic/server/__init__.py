@@ -7,10 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 from traitlets import Int, List, Unicode
 from traitlets.config import Configurable
 
-from .handlers import handlers
-from .roots import ServedRoots
-from .table import TaskTable
-
 
 class HipercowServer(Configurable):
     """Settings of the hipercow server extension (`c.HipercowServer.<name>` in jupyter config)."""
@@ -32,8 +28,17 @@ def _jupyter_server_extension_points():
     return [{"module": "hipercow_magic.server"}]
 
 
+def _jupyter_labextension_paths():
+    """Where the built lab extension lies, relative to the `hipercow_magic` package."""
+    return [{"src": "labextension", "dest": "hipercow-magic"}]
+
+
 def _load_jupyter_server_extension(serverapp):
     """Register the `/hipercow/` handlers on a running Jupyter server."""
+    from .handlers import handlers
+    from .roots import ServedRoots
+    from .table import TaskTable
+
     settings = HipercowServer(config=serverapp.config)
     served = ServedRoots(serverapp.root_dir, settings.roots, settings.discovery_depth)
     executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="hipercow")
