@@ -454,38 +454,43 @@ def _current() -> Cluster:
 
 # ---- what task code uses --------------------------------------------------------------
 class AsyncResult:
-    """A job's eventual result, as `multiprocessing.pool.AsyncResult`."""
+    """A job's eventual result, as `multiprocessing.pool.AsyncResult`: callbacks have run
+    by the time it is ready."""
 
     def __init__(self, future: concurrent.futures.Future, callback=None, error_callback=None):
         self._future = future
-        if callback is not None or error_callback is not None:
-            future.add_done_callback(lambda f: _call_back(f, callback, error_callback))
+        self._callback = callback
+        self._error_callback = error_callback
+        self._ready = threading.Event()
+        future.add_done_callback(self._settle)
+
+    def _settle(self, future) -> None:
+        try:
+            if not future.cancelled():
+                error = future.exception()
+                if error is None and self._callback is not None:
+                    self._callback(future.result())
+                elif error is not None and self._error_callback is not None:
+                    self._error_callback(error)
+        finally:
+            self._ready.set()
 
     def ready(self) -> bool:
-        return self._future.done()
+        return self._ready.is_set()
 
     def successful(self) -> bool:
-        if not self._future.done():
+        if not self.ready():
             raise ValueError(f"{self!r} not ready")
-        return self._future.exception() is None
+        return not self._future.cancelled() and self._future.exception() is None
 
     def wait(self, timeout: float | None = None) -> None:
-        concurrent.futures.wait([self._future], timeout)
+        self._ready.wait(timeout)
 
     def get(self, timeout: float | None = None):
         """The result (raising the job's error); TimeoutError if not ready in `timeout` s."""
-        return self._future.result(timeout)
-
-
-def _call_back(future, callback, error_callback) -> None:
-    if future.cancelled():
-        return
-    error = future.exception()
-    if error is None:
-        if callback is not None:
-            callback(future.result())
-    elif error_callback is not None:
-        error_callback(error)
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"The job did not finish within {timeout} s")
+        return self._future.result()
 
 
 def _run_chunk(fn, chunk: list, star: bool) -> list:
@@ -629,6 +634,25 @@ class ClusterExecutor(concurrent.futures.Executor):
             self._jobs.add(future)
         future.add_done_callback(self._forget)
         return future
+
+    def map(self, fn, *iterables, timeout: float | None = None, chunksize: int = 1):
+        """Like `Executor.map`; `chunksize` items go to a worker at a time."""
+        if chunksize < 1:
+            raise ValueError(f"chunksize must be at least 1, not {chunksize}")
+        items = list(zip(*iterables))
+        futures = [self.submit(_run_chunk, fn, items[i:i + chunksize], True)
+                   for i in range(0, len(items), chunksize)]
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def results():
+            try:
+                for future in futures:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    yield from future.result(left)
+            finally:
+                for future in futures:
+                    future.cancel()
+        return results()
 
     def _forget(self, future) -> None:
         with self._lock:

@@ -252,18 +252,26 @@ def test_notebook_functions_lambdas_and_classes_with_pool(root):
             "c = list(p.imap(lambda q: q.x, points))\n"
             "d = p.apply_async(Point, (5, 6)).get(timeout=30)\n"
             "e = sorted(p.imap_unordered(abs, [-1, -2]))\n"
-            "a, b, c, (type(d).__name__, d.norm2(), isinstance(d, Point)), e, p.processes")
+            "def callbacks():\n"
+            "    got, failed = [], []\n"
+            "    ok = p.apply_async(abs, (-3,), callback=got.append)\n"
+            "    bad = p.map_async(lambda x: 1 / x, [0], error_callback=failed.append)\n"
+            "    ok.wait(30), bad.wait(30)\n"
+            "    return got, [type(x).__name__ for x in failed], ok.successful(), bad.successful()\n"
+            "f = callbacks()\n"
+            "a, b, c, (type(d).__name__, d.norm2(), isinstance(d, Point)), e, f, p.processes")
     task = run(code, cores=2, namespace=notebook_namespace())
     assert task.status() == "success", task.log()
     assert task.result() == ([1, 2, 5, 10], [105, 125], [0, 1, 2, 3],
-                             ("Point", 61, True), [1, 2], 2)
+                             ("Point", 61, True), [1, 2],
+                             ([3], ["ZeroDivisionError"], True, False), 2)
 
 
 def test_notebook_functions_with_executor_in_method_future(root):
     code = ("import concurrent.futures, hipercow_magic\n"
             "with hipercow_magic.executor() as ex:\n"
             "    done = [ex.submit(norm2, Point(i, 0)) for i in range(3)]\n"
-            "    mapped = list(ex.map(lambda v: v + offset, [1, 2]))\n"
+            "    mapped = list(ex.map(lambda v, w: v + w + offset, [1, 2], [0, 0], chunksize=2))\n"
             "done = [f.result() for f in done]\n"
             "again = hipercow_magic.executor().submit(lambda: 'still running').result()\n"
             "isinstance(ex, concurrent.futures.Executor), done, mapped, again")
