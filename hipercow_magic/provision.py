@@ -381,14 +381,22 @@ def describe_request(request: dict) -> str:
 
 # ---- before provisioning: tasks that would notice ----------------------------------------
 def _active_users(root, environment: str) -> list[str]:
-    """Queued or running tasks that load this environment."""
+    """Queued or running tasks that would load this environment's installation."""
     from .api import task_list
+
+    def affected(name: str | None) -> bool:
+        if name in (None, "empty"):
+            return False
+        if name == environment:
+            return True
+        # an environment without its own installation uses the default one
+        return environment == "default" and own_record(root, name) is None
 
     users = []
     for task_id in task_list(with_status=list(ACTIVE), root=root):
         data = store.read_json_or(root.task_file(task_id, "data.json")) or {}
         parallel = data.get("parallel") or {}
-        if environment in (data.get("environment"), parallel.get("environment")):
+        if affected(data.get("environment")) or affected(parallel.get("environment")):
             users.append(task_id)
     return users
 

@@ -213,10 +213,16 @@ def test_provisioning_refused_while_tasks_of_the_environment_wait(proot):
         message = str(e.value)
         assert f"1 task using environment 'cows' is queued or running: {blocker.id}" in message
         assert "check_running_tasks=False" in message
-        other = hc.hipercow_provision_list("default")  # other environments are not affected
-        assert other
     finally:
         hc.task_cancel(blocker.id)
+    # 'cowfuns' has no installation of its own, so it uses (and waits on) the default one
+    shared = hc.task_create_expr("import time\ntime.sleep(30)", environment="cowfuns")
+    assert shared.wait(timeout=30, for_start=True)
+    try:
+        with pytest.raises(HipercowError, match=f"is queued or running: {shared.id}"):
+            hc.hipercow_provision(requirements=["cowsay==6.1"])
+    finally:
+        hc.task_cancel(shared.id)
 
 
 def test_interactive_answer_no_installs_nothing(proot):
