@@ -126,12 +126,19 @@ def cluster_shape(cores: int | None, cores_per_process: int) -> int:
     return processes
 
 
-@contextlib.contextmanager
-def task_context(root, data: dict, namespace: dict):
-    """Set the task's cores before its code runs and, with a method, run its worker cluster."""
+def set_task_cores() -> int | None:
+    """On the node: the task's cores (HIPERCOW_CORES) into every variable and run-time limit.
+    Safe to call more than once (before the environment loads, and again before the code)."""
     cores = hipercow_parallel_get_cores()
     if cores is not None:
         hipercow_parallel_set_cores(cores)
+    return cores
+
+
+@contextlib.contextmanager
+def task_context(root, data: dict, namespace: dict):
+    """Set the task's cores before its code runs and, with a method, run its worker cluster."""
+    cores = set_task_cores()
     spec = data.get("parallel") or {}
     if not spec.get("method"):
         yield

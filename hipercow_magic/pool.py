@@ -231,7 +231,6 @@ def _worker_process(conn, parent: int, cores: int, cpus, namespace: dict, setup)
         if cpus:
             os.sched_setaffinity(0, cpus)
         hipercow_parallel_set_cores(cores)
-        _reseed_numpy()
         try:
             if setup is not None:
                 with contextlib.redirect_stdout(io.StringIO()):
@@ -296,13 +295,6 @@ def _bind_missing_globals(fn) -> None:
         for name in fn.__code__.co_names:
             if name not in fn.__globals__ and name in _worker_namespace:
                 fn.__globals__[name] = _worker_namespace[name]
-
-
-def _reseed_numpy() -> None:
-    """Forked workers would share the parent's numpy random state; give each its own."""
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        numpy.random.seed()
 
 
 def _die_with_parent(parent: int) -> None:

@@ -169,12 +169,14 @@ def test_more_work_than_workers_queues(root):
 def test_variables_and_runtime_thread_limits_in_main_and_workers(root):
     pytest.importorskip("numpy")
     save_environment(root, "numeric", packages=["numpy"])
-    code = ("import os, hipercow_magic, threadpoolctl\n"
+    code = ("import os, time, numpy, hipercow_magic, threadpoolctl\n"
             "NAMES = " + repr(THREAD_VARIABLES) + "\n"
             "def report(_):\n"
+            "    time.sleep(0.2)\n"
             "    pools = threadpoolctl.threadpool_info()\n"
             "    return ({n: os.environ[n] for n in NAMES},\n"
-            "            sorted({p['num_threads'] for p in pools}), sorted(os.sched_getaffinity(0)))\n"
+            "            sorted({p['num_threads'] for p in pools}),\n"
+            "            (os.getpid(), numpy.random.random()))\n"
             "main = report(None)\n"
             "workers = hipercow_magic.pool().map(report, range(2), chunksize=1)\n"
             "hipercow_magic.hipercow_parallel_set_cores(1)\n"
@@ -185,10 +187,13 @@ def test_variables_and_runtime_thread_limits_in_main_and_workers(root):
     main, workers, after = task.result()
     assert main[0] == dict.fromkeys(THREAD_VARIABLES, "2")
     assert main[1] and max(main[1]) <= 2
-    for variables, threads, cpus in workers:
+    for variables, threads, _ in workers:
         assert variables == dict.fromkeys(THREAD_VARIABLES, "1")
         # numpy's BLAS was loaded before the workers existed: limited at run time
         assert threads == [1]
+    # each worker draws its own random numbers, though forked from one numpy state
+    assert len({pid for _, _, (pid, _) in workers}) == 2
+    assert len({draw for _, _, (_, draw) in workers}) == 2
     assert after[0] == dict.fromkeys(THREAD_VARIABLES, "1") and after[1] == [1]
 
 
