@@ -84,25 +84,14 @@ class Cluster:
         slices = _cpu_slices(self.processes, self.cores_per_process)
         sys.stdout.flush()
         sys.stderr.flush()
-        for index in range(self.processes):
-            parent_end, child_end = connection.Pipe()
-            pid = os.fork()
-            if pid == 0:
-                parent_end.close()
-                for worker in self._workers:
-                    worker.conn.close()
-                _worker_process(child_end, os.getppid(), self.cores_per_process,
-                                slices[index], self._namespace, self._setup)
-            child_end.close()
-            self._workers.append(_Worker(index, pid, parent_end))
-        problems = []
-        for worker in self._workers:
-            try:
-                message = worker.conn.recv_bytes()
-            except (EOFError, OSError):
-                message = f"worker {worker.index + 1} exited while starting".encode()
-            if message != READY:
-                problems.append(message.decode(errors="replace"))
+        try:
+            for index in range(self.processes):
+                self._fork_worker(index, slices[index])
+            problems = [self._ready_or_problem(worker) for worker in self._workers]
+        except BaseException:
+            self._kill_all()
+            raise
+        problems = [p for p in problems if p]
         if problems:
             self._kill_all()
             raise HipercowError("Starting the parallel cluster failed:\n" + "\n".join(problems))
@@ -110,6 +99,29 @@ class Cluster:
         self._thread = threading.Thread(target=self._serve, name="hipercow-cluster",
                                         daemon=True)
         self._thread.start()
+
+    def _fork_worker(self, index: int, cpus: set[int] | None) -> None:
+        parent_end, child_end = connection.Pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                parent_end.close()
+                for worker in self._workers:
+                    worker.conn.close()
+                _worker_process(child_end, os.getppid(), self.cores_per_process, cpus,
+                                self._namespace, self._setup)
+            finally:
+                os._exit(1)
+        child_end.close()
+        self._workers.append(_Worker(index, pid, parent_end))
+
+    @staticmethod
+    def _ready_or_problem(worker: _Worker) -> str | None:
+        try:
+            message = worker.conn.recv_bytes()
+        except (EOFError, OSError):
+            return f"worker {worker.index + 1} exited while starting"
+        return None if message == READY else message.decode(errors="replace")
 
     # ---- jobs -------------------------------------------------------------------
     def submit(self, fn, /, *args, **kwargs) -> concurrent.futures.Future:
@@ -214,6 +226,8 @@ class Cluster:
 
     def _kill_all(self) -> None:
         for worker in self._workers:
+            if not worker.alive:
+                continue
             _kill(worker.pid)
             _reap(worker.pid)
             worker.alive = False
@@ -291,7 +305,7 @@ def _dumps_reply(reply: tuple) -> bytes:
 
 def _bind_missing_globals(fn) -> None:
     """Let a shipped function see names its worker's environment defines (as R workers do)."""
-    if isinstance(fn, types.FunctionType):
+    if isinstance(fn, types.FunctionType) and fn.__module__ == "__main__":
         for name in fn.__code__.co_names:
             if name not in fn.__globals__ and name in _worker_namespace:
                 fn.__globals__[name] = _worker_namespace[name]

@@ -468,3 +468,15 @@ def test_cluster_in_python_without_tasks_cleans_up():
     assert wait_gone(pids) == []
     with pytest.raises(HipercowError):
         hc.pool()
+
+
+def test_a_failing_worker_environment_fails_the_task(root):
+    with open(os.path.join(root.path, "broken.py"), "w") as f:
+        f.write("raise ImportError('no such data on this node')\n")
+    save_environment(root, "broken", sources=["broken.py"])
+    task = run("1", cores=2, workers_environment="broken")
+    assert task.status() == "failure"
+    message = str(task.result())
+    assert message.startswith("Starting the parallel cluster failed:")
+    assert "ImportError: no such data on this node" in message
+    assert "Cluster ready to use" not in task.log()
