@@ -27,7 +27,7 @@ from .errors import HipercowError
 from .options import options
 from .results import Delivery, next_sequence
 from .widgets.model import TERMINAL, BulkModel, TaskModel, short_id
-from .widgets.tables import cluster_table, task_table
+from .widgets.tables import cluster_table, task_list_widget, task_table
 from .widgets.text import bulk_text, task_text
 from .widgets.updater import get_updater
 
@@ -159,7 +159,26 @@ class HipercowMagics(Magics):
     def _pre_run_cell(self, *args) -> None:
         if self.delivery.loop is None and self.widgets_enabled():
             self.delivery.loop = _running_loop()
+        self._catch_up()
         self.delivery.pre_run_cell()
+
+    def _catch_up(self) -> None:
+        """Before a cell runs, collect tasks that finished since the updater last looked, so
+        a cell that follows a finished task always sees its values (one status query)."""
+        self.models = [m for m in self.models if m.export and not m.delivered]
+        by_root: dict = {}
+        for model in self.models:
+            by_root.setdefault(model.root, []).append(model)
+        now = time.time()
+        for root, models in by_root.items():
+            ids = [m.id for m in models]
+            try:
+                statuses = dict(zip(ids, api.task_status(ids, follow=False, root=root)))
+            except HipercowError:
+                continue
+            for model in models:
+                if statuses.get(model.id) in TERMINAL:
+                    model.update(statuses, now)
 
     def _post_run_cell(self, *args) -> None:
         self.delivery.post_run_cell()
@@ -478,9 +497,9 @@ class HipercowMagics(Magics):
         shown = ids if args.n <= 0 else ids[:args.n]
         table = task_table(api.task_summaries(shown), len(ids), api.find_root().path)
         if self.widgets_enabled():
-            import ipywidgets
-
-            display(ipywidgets.HTML(table._repr_html_()))
+            root = api.find_root()
+            display(task_list_widget(table, shown, root, lambda task_id: self._show_task(
+                TaskModel(task_id, root, self.delivery, next_sequence(), export=False))))
         else:
             print(table)
 

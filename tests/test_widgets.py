@@ -162,15 +162,22 @@ def test_bulk_widget_counts_failures_retry_and_cancel(shell):
     wait_until(lambda: "3 cancelled" in widget2.counts.value)
 
 
-def test_task_list_table_widget(shell):
+def test_task_list_table_widget_redisplays_a_task_live(shell):
     task = hc.task_create_expr("1", namespace={}, name="listed")
     api.task_wait(task.id, timeout=20)
     before = set(ipywidgets.widgets.widget._instances)
     shell.run_line_magic("hipercow", "list")
-    tables = [ipywidgets.widgets.widget._instances[k] for k in set(ipywidgets.widgets.widget._instances) - before]
-    html = " ".join(getattr(w, "value", "") for w in tables if isinstance(w, ipywidgets.HTML))
+    [table] = [w for k, w in ipywidgets.widgets.widget._instances.items()
+               if k not in before and "hipercow-task-list" in getattr(w, "_dom_classes", ())]
+    html = table.children[0].value
     assert "<table" in html and task.id[:8] in html and "listed" in html
     assert "hipercow-success" in html
+    assert f"{task.id[:8]}  listed  success" in table._repr_mimebundle_()["text/plain"]
+    picker, button = table.children[1].children
+    assert picker.value == task.id
+    button.click()
+    widget = widget_of(TaskWidget, lambda w: w.model.id == task.id)
+    assert "hipercow-success" in widget.header.value
 
 
 class Counting:

@@ -99,3 +99,30 @@ def cluster_table(info) -> Table:
               f"{info.max_memory} GB · Python on the cluster: {info.python_version or 'unknown'}")
     return Table(f"Cluster '{info.name}' (driver '{info.driver}')",
                  ["node", "cores", "memory", "queues", "state"], rows, footer=footer)
+
+
+def task_list_widget(table: Table, ids: list[str], root, show):
+    """The task table as a widget, with a picker that re-displays any task live via `show`."""
+    import ipywidgets as w
+
+    class TaskListWidget(w.VBox):
+        def _repr_mimebundle_(self, **kwargs):
+            data = super()._repr_mimebundle_(**kwargs)
+            data["text/plain"] = str(table)
+            return data
+
+    picker = w.Dropdown(options=[(short_id(i), i) for i in ids], description="task",
+                        layout=w.Layout(width="auto"))
+    button = w.Button(description="Show live", icon="eye", layout=w.Layout(width="auto"),
+                      disabled=not ids)
+    output = w.Output()
+
+    def clicked(_button):
+        output.clear_output()
+        with output:
+            show(picker.value)
+
+    button.on_click(clicked)
+    widget = TaskListWidget([w.HTML(table._repr_html_()), w.HBox([picker, button]), output])
+    widget.add_class("hipercow-task-list")
+    return widget

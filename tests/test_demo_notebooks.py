@@ -1,0 +1,75 @@
+"""The demo notebooks run end to end in a real kernel (nbclient), on the local driver."""
+
+from __future__ import annotations
+
+import pathlib
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+import hipercow_magic as hc
+
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]
+
+NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / "demo_notebooks"
+
+
+def execute(name: str, folder: pathlib.Path):
+    """Run a demo notebook in `folder` (its root); every cell's outputs, by source."""
+    from conftest import stop_local_scheduler
+
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(folder)}})
+    try:
+        client.execute()  # raises CellExecutionError on any error not tagged raises-exception
+    finally:
+        if (folder / "hipercow").exists():
+            stop_local_scheduler(hc.api.find_root(str(folder)))
+    return {cell.source: cell.get("outputs", []) for cell in notebook.cells
+            if cell.cell_type == "code"}
+
+
+def text(outputs) -> str:
+    parts = []
+    for o in outputs:
+        if o["output_type"] == "stream":
+            parts.append(o["text"])
+        elif o["output_type"] in ("execute_result", "display_data"):
+            parts.append(o["data"].get("text/plain", ""))
+        elif o["output_type"] == "error":
+            parts.append(f"{o['ename']}: {o['evalue']}")
+    return "".join(parts)
+
+
+def outputs_of(outputs: dict, start: str) -> str:
+    [source] = [s for s in outputs if s.startswith(start)]
+    return text(outputs[source])
+
+
+def test_getting_started(tmp_path):
+    outputs = execute("getting-started.ipynb", tmp_path)
+    assert "Configured hipercow to use 'local'" in outputs_of(outputs, "%hipercow init")
+    assert "Cluster 'local'" in outputs_of(outputs, "%hipercow_info")
+    shown = outputs_of(outputs, "%%hipercow --name first-sample")
+    assert "'first-sample': submitted" in shown and "captured: " in shown
+    assert "unused_big" not in shown
+    assert outputs_of(outputs, "%%hipercow --wait --cores 2").rstrip().endswith(", 2)")
+    bad = outputs_of(outputs, "%%hipercow --cores 99")
+    assert bad.startswith("UsageError: 99 is too many cores for this cluster. — The largest node")
+    assert len(bad.strip().splitlines()) == 1
+    assert "ZeroDivisionError" in outputs_of(outputs, "assert broken.wait")
+    assert "newest first" in outputs_of(outputs, "%hipercow list")
+    assert "(success)" in outputs_of(outputs, "%hipercow info")
+
+
+def test_parallel_tasks(tmp_path):
+    outputs = execute("parallel-tasks.ipynb", tmp_path)
+    assert "Cluster 'example'" in outputs_of(outputs, "%hipercow_info")
+    assert outputs_of(outputs, "%%hipercow --cores 4 --parallel parallel --wait").rstrip() \
+        .endswith("[4, 1, 1, 1, 1]")
+    assert outputs_of(outputs, "%%hipercow --cores 4 --parallel parallel --cores-per-process 2") \
+        .rstrip().endswith("[4, 2, 2]")
+    assert "too large for this cluster" in outputs_of(outputs, "%%hipercow --memory-per-node 256G")
+    assert "normal priority started" in outputs_of(outputs, "assert polite.wait")
