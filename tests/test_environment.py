@@ -196,7 +196,7 @@ def test_packages_then_sources_reach_the_task_in_order(root):
     code = ("(A, B, WHERE, type(np).__name__, os.path.basename(SEEN_FILE), __name__, "
             "'__file__' in globals(), sorted(k for k in globals() if k.startswith('__')))")
     task = hc.task_create_expr(code)
-    assert task.wait(timeout=60), task.log()
+    assert task.wait(timeout=120), task.log()
     a, b, where, np_type, seen, name, has_file, dunders = task.result()
     assert (a, b, where, np_type, seen) == (10, 11, "the root", "module", "second.py")
     assert name == "__main__" and not has_file
@@ -211,7 +211,7 @@ def test_functions_from_sources_see_the_task_namespace(root):
     write("funs.py", "def total():\n    return sum(VALUES)\n")
     hc.hipercow_environment_create("named", sources=["funs.py"], globals=["total"])
     task = hc.task_create_expr("VALUES = [1, 2, 3]\ntotal()", environment="named")
-    assert task.wait(timeout=60), task.log()
+    assert task.wait(timeout=120), task.log()
     assert task.result() == 6
 
 
@@ -219,7 +219,7 @@ def test_empty_environment_loads_nothing(root):
     write("funs.py", "K = 5\n")
     hc.hipercow_environment_create(sources=["funs.py"], globals=["K"])
     ok = hc.task_create_expr("'K' in globals()", environment="empty", namespace={})
-    assert ok.wait(timeout=60)
+    assert ok.wait(timeout=120)
     assert ok.result() is False
     assert "Loading environment" not in ok.log()
 
@@ -228,7 +228,7 @@ def test_a_failing_source_fails_the_task_with_its_traceback(root):
     write("funs.py", "x = 1\nraise ValueError('bad data file')\n")
     hc.hipercow_environment_create(sources=["funs.py"])
     task = hc.task_create_expr("1")
-    assert not task.wait(timeout=60)
+    assert not task.wait(timeout=120)
     log = task.log()
     assert "funs.py\", line 2" in log and "ValueError: bad data file" in log
 
@@ -243,12 +243,12 @@ def test_pool_workers_load_the_environment(root):
     same = hc.task_create_expr(
         "from hipercow_magic.pool import pool\npool().map(shift, range(4))",
         resources=res, parallel=hc.hipercow_parallel("parallel"))
-    assert same.wait(timeout=90), same.log()
+    assert same.wait(timeout=180), same.log()
     assert same.result() == [100, 101, 102, 103]
     code = ("from hipercow_magic.pool import pool\n"
             "def flag(_):\n    return WORKER_FLAG\n"
             "[pool().apply(flag, (i,)) for i in range(2)]")
     other = hc.task_create_explicit(code, export=[], resources=res,
                                 parallel=hc.hipercow_parallel("parallel", environment="other"))
-    assert other.wait(timeout=90), other.log()
+    assert other.wait(timeout=180), other.log()
     assert other.result() == ["other", "other"]

@@ -51,23 +51,23 @@ def in_root(proot, monkeypatch):
 def test_provisioned_package_is_importable_by_tasks(proot, capsys):
     hc.hipercow_environment_create("cows", packages=["cowsay"])
     task = hc.task_create_expr("cowsay.__version__", environment="cows")
-    assert task.wait(timeout=60), task.log()
+    assert task.wait(timeout=120), task.log()
     assert task.result() == "6.0"
     plain = hc.task_create_expr("import cowsay\nprint('version', cowsay.__version__)")
-    assert plain.wait(timeout=60), plain.log()
+    assert plain.wait(timeout=120), plain.log()
     assert "version 6.0" in plain.log()
     assert "• provisioned: " in plain.log()
 
 
 def test_interpreter_packages_stay_available(proot):
     task = hc.task_create_expr("import psutil, cloudpickle\n(psutil.__name__, 'ok')[1]")
-    assert task.wait(timeout=60), task.log()
+    assert task.wait(timeout=120), task.log()
     assert task.result() == "ok"
 
 
 def test_empty_environment_cannot_import_it(proot):
     task = hc.task_create_expr("import cowsay\ncowsay.__version__", environment="empty")
-    assert not task.wait(timeout=60)
+    assert not task.wait(timeout=120)
     error = task.result()
     assert isinstance(error, ImportError)
     assert "No module named 'cowsay'" in str(error)
@@ -78,7 +78,7 @@ def test_subprocesses_of_a_task_see_the_environment(proot):
     code = ("import subprocess\nout = subprocess.run(['python', '-c', 'import cowsay; "
             "print(cowsay.__version__)'], capture_output=True, text=True)\nout.stdout.strip()")
     task = hc.task_create_expr(code)
-    assert task.wait(timeout=60), task.log()
+    assert task.wait(timeout=120), task.log()
     assert task.result() == "6.0"
 
 
@@ -90,7 +90,7 @@ def test_sources_using_provisioned_packages_and_pool_workers(proot):
     task = hc.task_create_expr("from hipercow_magic import pool\npool().map(say, range(3))",
                                environment="cowfuns", resources=hc.hipercow_resources(cores=2),
                                parallel=hc.hipercow_parallel("parallel"))
-    assert task.wait(timeout=90), task.log()
+    assert task.wait(timeout=180), task.log()
     assert task.result() == ["6.0:0", "6.0:1", "6.0:2"]
 
 
@@ -108,7 +108,7 @@ def test_failed_installation_keeps_the_previous_one(proot, capsys):
     assert not os.path.exists(os.path.join(proot.hipercow, "provision", "default",
                                            records[-1]["id"], "venv"))
     task = hc.task_create_expr("cowsay.__version__", environment="cows")
-    assert task.wait(timeout=60), task.log()
+    assert task.wait(timeout=120), task.log()
     assert task.result() == "6.0"
 
 
@@ -121,7 +121,7 @@ def test_second_installation_then_list_check_and_compare(proot, capsys):
     assert "✔ Installation script finished successfully in" in out
     task = hc.task_create_expr("(cowsay.__version__, __import__('tomli').__name__)",
                                environment="cows")
-    assert task.wait(timeout=60), task.log()
+    assert task.wait(timeout=120), task.log()
     assert task.result() == ("6.1", "tomli")
 
     records = hc.hipercow_provision_list()
@@ -171,7 +171,7 @@ def test_script_method(proot, capsys):
     # each environment has its own installation
     cows = hc.task_create_expr("cowsay.__version__", environment="cows")
     default = hc.task_create_expr("__import__('cowsay').__version__")
-    assert cows.wait(timeout=60) and default.wait(timeout=60)
+    assert cows.wait(timeout=120) and default.wait(timeout=120)
     assert (cows.result(), default.result()) == ("6.0", "6.1")
 
 
@@ -200,13 +200,13 @@ def test_cancelled_installation_is_recorded_and_changes_nothing(proot):
     assert "Tasks keep using installation" in errors[0]
     assert hc.hipercow_provision_list("cows")[-1]["status"] == "cancelled"
     task = hc.task_create_expr("cowsay.__version__", environment="cows")
-    assert task.wait(timeout=60), task.log()
+    assert task.wait(timeout=120), task.log()
     assert task.result() == "6.0"
 
 
 def test_provisioning_refused_while_tasks_of_the_environment_wait(proot):
     blocker = hc.task_create_expr("import time\ntime.sleep(30)", environment="cows")
-    assert blocker.wait(timeout=30, for_start=True)
+    assert blocker.wait(timeout=120, for_start=True)
     try:
         with pytest.raises(HipercowError) as e:
             hc.hipercow_provision(environment="cows", requirements=["cowsay==6.1"])
@@ -217,7 +217,7 @@ def test_provisioning_refused_while_tasks_of_the_environment_wait(proot):
         hc.task_cancel(blocker.id)
     # 'cowfuns' has no installation of its own, so it uses (and waits on) the default one
     shared = hc.task_create_expr("import time\ntime.sleep(30)", environment="cowfuns")
-    assert shared.wait(timeout=30, for_start=True)
+    assert shared.wait(timeout=120, for_start=True)
     try:
         with pytest.raises(HipercowError, match=f"is queued or running: {shared.id}"):
             hc.hipercow_provision(requirements=["cowsay==6.1"])
@@ -230,7 +230,7 @@ def test_interactive_answer_no_installs_nothing(proot):
     import pty
 
     blocker = hc.task_create_expr("import time\ntime.sleep(30)", environment="cows")
-    assert blocker.wait(timeout=30, for_start=True)
+    assert blocker.wait(timeout=120, for_start=True)
     before = len(hc.hipercow_provision_list("cows"))
     try:
         pid, fd = pty.fork()
