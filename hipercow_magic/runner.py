@@ -22,7 +22,7 @@ import cloudpickle
 from . import __version__, capture, environment, parallel, store
 from .envvars import deserialise
 from .root import Root, check_task_id
-from .task import TERMINAL, marker_status, read_data, write_terminal
+from .task import TERMINAL, marker_status, read_data, read_marker, write_terminal
 
 EXIT_OK, EXIT_FAILED, EXIT_NOT_STARTED = 0, 1, 3
 RULE = "─" * 16
@@ -114,19 +114,26 @@ def _print_header(root, task_id: str, data: dict, started: float) -> None:
     print(f"{RULE} task logs ↓ {RULE}", flush=True)
 
 
-def run_task(root_path: str, task_id: str) -> int:
-    """Run one task to completion; returns the process exit code."""
+def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
+    """Run one task to completion; returns the process exit code.
+
+    The task is first claimed (its status-running marker, created exclusively) unless
+    the caller, a scheduler, already claimed it for this process.
+    """
     root = Root(root_path)
     task_id = check_task_id(task_id)
-    status = marker_status(root, task_id)
-    if status in TERMINAL or status == "running":
-        print(f"Can't start task '{task_id}', which has status '{status}'", file=sys.stderr)
-        return EXIT_NOT_STARTED
-    started = time.time()
-    claim = {"pid": os.getpid(), "host": socket.gethostname(), "time": started}
-    if not store.create_exclusive(root.task_file(task_id, "status-running"), _json(claim)):
-        print(f"Can't start task '{task_id}', which has status 'running'", file=sys.stderr)
-        return EXIT_NOT_STARTED
+    if claimed:
+        started = read_marker(root, task_id, "running").get("time") or time.time()
+    else:
+        status = marker_status(root, task_id)
+        if status in TERMINAL or status == "running":
+            print(f"Can't start task '{task_id}', which has status '{status}'", file=sys.stderr)
+            return EXIT_NOT_STARTED
+        started = time.time()
+        claim = {"pid": os.getpid(), "host": socket.gethostname(), "time": started}
+        if not store.create_exclusive(root.task_file(task_id, "status-running"), _json(claim)):
+            print(f"Can't start task '{task_id}', which has status 'running'", file=sys.stderr)
+            return EXIT_NOT_STARTED
     data = read_data(root, task_id)
     if data["type"] == "retry":
         base = data["base"]

@@ -1,4 +1,9 @@
-"""Atomic file writes and small readers used for everything on disk."""
+"""File writes and small readers used for everything on disk.
+
+Writes are atomic (a temporary file in the same folder, then a rename), except
+`write_plain`, for files that a marker written after them vouches for (a task's
+locals before its data.json; its result and times before its terminal marker).
+"""
 
 from __future__ import annotations
 
@@ -31,7 +36,13 @@ def write_text(path: str, text: str) -> None:
 
 def write_json(path: str, value: Any) -> None:
     """Write `value` as JSON to `path` atomically."""
-    write_bytes(path, json.dumps(value, indent=1, default=str).encode())
+    write_bytes(path, json.dumps(value, default=str).encode())
+
+
+def write_plain(path: str, data: bytes) -> None:
+    """Write without a rename, for a file nobody reads until a later marker exists."""
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 def read_json(path: str) -> Any:
@@ -63,3 +74,21 @@ def create_exclusive(path: str, text: str = "") -> bool:
     with os.fdopen(fd, "w") as f:
         f.write(text)
     return True
+
+
+def write_markers(root, ids: list[str], name: str, value: Any) -> None:
+    """The same marker for many tasks: written once, then hard-linked into each task."""
+    if len(ids) == 1:
+        write_json(root.task_file(ids[0], name), value)
+        return
+    fd, shared = tempfile.mkstemp(dir=root.hipercow, prefix=".marker-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(json.dumps(value, default=str).encode())
+    try:
+        for task_id in ids:
+            try:
+                os.link(shared, root.task_file(task_id, name))
+            except FileExistsError:
+                write_json(root.task_file(task_id, name), value)
+    finally:
+        os.unlink(shared)

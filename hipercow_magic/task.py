@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import secrets
@@ -60,12 +61,12 @@ def write_terminal(root, task_id: str, status: str, reason: str | None = None,
         return False
     now = time.time()
     if result is not None:
-        store.write_bytes(root.task_file(task_id, "result.pkl"), pickle_result(result))
+        store.write_plain(root.task_file(task_id, "result.pkl"), pickle_result(result))
     times = collect_times(root, task_id)
     if started is not None and times["started"] is None:
         times["started"] = started
     times["finished"] = now
-    store.write_json(root.task_file(task_id, "times.json"), times)
+    store.write_plain(root.task_file(task_id, "times.json"), json.dumps(times).encode())
     marker = {"time": now}
     if reason:
         marker["reason"] = reason
@@ -97,9 +98,10 @@ def pickle_result(result: dict) -> bytes:
 
 def collect_times(root, task_id: str) -> dict:
     """created / submitted / started / finished (epoch seconds, None when not yet)."""
-    saved = store.read_json_or(root.task_file(task_id, "times.json"))
-    if saved is not None:
-        return saved
+    try:
+        return store.read_json(root.task_file(task_id, "times.json"))
+    except (FileNotFoundError, ValueError):  # not finished, or being written
+        pass
     data = store.read_json_or(root.task_file(task_id, "data.json")) or {}
     times = {"created": data.get("created"), "submitted": None, "started": None, "finished": None}
     times["submitted"] = read_marker(root, task_id, "submitted").get("time")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import socket
@@ -84,7 +83,7 @@ class Plan:
         folder = self.root.task_dir(task_id)
         os.makedirs(folder)
         if locals_blob is not None:
-            store.write_bytes(os.path.join(folder, "locals.pkl"), locals_blob)
+            store.write_plain(os.path.join(folder, "locals.pkl"), locals_blob)
         store.write_json(os.path.join(folder, "data.json"), data)
 
     def submit(self, ids: list[str]) -> None:
@@ -106,11 +105,8 @@ def submit_tasks(root, ids: list[str], driver_name: str, resources: Resources | 
             f"Submitting {which} to '{driver_name}' failed; the task(s) are kept with status "
             f"'created' and can be submitted later with task_submit().\n{e}"
         ) from None
-    now = time.time()
-    marker = json.dumps({"driver": driver_name, "time": now, "resources": resolved.to_dict()},
-                        default=str)
-    for task_id in ids:
-        store.write_text(root.task_file(task_id, "status-submitted"), marker)
+    marker = {"driver": driver_name, "time": time.time(), "resources": resolved.to_dict()}
+    store.write_markers(root, ids, "status-submitted", marker)
 
 
 def caller_namespace(depth: int) -> dict:

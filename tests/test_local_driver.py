@@ -129,7 +129,9 @@ def test_hold_until_delays_the_start(root):
     begin = dt.datetime.now() + dt.timedelta(seconds=2)
     task = hc.task_create_expr("1", namespace={},
                                resources=hc.hipercow_resources(hold_until=begin))
-    time.sleep(0.5)
+    deadline = time.time() + 1.5
+    while task.info().scheduler.get("reason") != "BeginTime" and time.time() < deadline:
+        time.sleep(0.05)
     assert task.status() == "submitted"
     assert task.info().scheduler.get("reason") == "BeginTime"
     assert task.wait(timeout=WAIT)

@@ -75,24 +75,23 @@ class LocalDriver(Driver):
                 stdout=log, stderr=log, start_new_session=True, close_fds=True,
             )
 
-    def wake(self) -> None:
+    def wake(self, message: bytes = b"w") -> None:
+        """Tell the scheduler to look at the queue now ('w' new work, 'c' cancellations)."""
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
             try:
-                s.sendto(b"w", paths.wake_address(self.root))
+                s.sendto(message, paths.wake_address(self.root))
             except OSError:
                 pass  # not listening yet: it reads the queue when it starts
 
     # ---- the driver protocol ----------------------------------------------------------
     def submit(self, ids: list[str], resources) -> None:
+        """Queue tasks: one file holding their shared resources and their ids."""
         paths.make_dirs(self.root)
         res = resources.to_dict()
         if resources.hold_until is not None:
             res["hold_until"] = resources.hold_until.timestamp()
-        stamp = time.time_ns()
-        qdir = paths.queue_dir(self.root)
-        for i, task_id in enumerate(ids):
-            name = f"{stamp:020d}-{i:07d}-{task_id}"
-            store.write_json(os.path.join(qdir, name), {"id": task_id, **res})
+        stamp = f"{time.time_ns():020d}"
+        store.write_json(paths.batch_file(self.root, stamp), {"resources": res, "ids": ids})
         self.ensure_scheduler()
         self.wake()
 
@@ -116,30 +115,27 @@ class LocalDriver(Driver):
         return {"state": "RUNNING", "pid": claim.get("pid")} if claim else {}
 
     def cancel(self, ids: list[str]) -> list[bool]:
-        """Queued tasks leave the queue; running ones have their whole process tree killed."""
-        wanted = set(ids)
+        """Queued tasks are marked cancelled (the scheduler skips them); running ones have
+        their whole process tree killed."""
         cancelled: dict[str, bool] = {}
         with paths.queue_lock(self.root):
-            for name in os.listdir(paths.queue_dir(self.root)):
-                task_id = name.rsplit("-", 1)[-1]
-                if task_id in wanted:
-                    os.unlink(os.path.join(paths.queue_dir(self.root), name))
+            for task_id in ids:
+                if marker_status(self.root, task_id) == "submitted":
                     cancelled[task_id] = write_terminal(self.root, task_id, "cancelled")
-        for task_id in wanted - set(cancelled):
-            cancelled[task_id] = self._cancel_running(task_id)
-        self.wake()
+        for task_id in ids:
+            if task_id not in cancelled:
+                cancelled[task_id] = self._cancel_running(task_id)
+        self.wake(b"c")
         return [cancelled[i] for i in ids]
 
     def _cancel_running(self, task_id: str) -> bool:
         from .scheduler import kill_tree
 
         store.write_text(self.root.task_file(task_id, "cancel-requested"), str(time.time()))
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 1
         claim = read_marker(self.root, task_id, "running")
         while not claim and time.monotonic() < deadline:
-            if marker_status(self.root, task_id) in TERMINAL:
-                break
-            time.sleep(0.01)  # moved to running, process not yet started
+            time.sleep(0.01)  # the claim is being written
             claim = read_marker(self.root, task_id, "running")
         if claim:
             try:

@@ -16,8 +16,14 @@ def queue_dir(root) -> str:
     return os.path.join(root.hipercow, "local", "queue")
 
 
-def running_dir(root) -> str:
-    return os.path.join(root.hipercow, "local", "running")
+def batch_file(root, stamp: str) -> str:
+    """One submission: the resources its tasks share and their ids."""
+    return os.path.join(root.hipercow, "local", "queue", stamp + ".json")
+
+
+def batch_stamp(name: str) -> str | None:
+    """The stamp of a queue file's name, or None for anything else (temporary files)."""
+    return name[:-5] if name.endswith(".json") and not name.startswith(".") else None
 
 
 def scheduler_lock(root) -> str:
@@ -44,12 +50,11 @@ def wake_address(root) -> str:
 
 def make_dirs(root) -> None:
     os.makedirs(queue_dir(root), exist_ok=True)
-    os.makedirs(running_dir(root), exist_ok=True)
 
 
 @contextlib.contextmanager
 def queue_lock(root):
-    """Serialises moving tasks between queue/ and running/ with cancelling them."""
+    """Serialises starting queued tasks with cancelling them."""
     fd = os.open(os.path.join(local_dir(root), "queue.lock"), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -3,13 +3,15 @@ virtual cluster's nodes and runs each in a process of its own.
 
 Run as `python -m hipercow_magic.drivers.local.scheduler ROOT`. Only one runs per root
 (it holds an exclusive lock); it exits by itself when idle, and a new one adopts the
-tasks an earlier one left running. Everything it knows is on disk under
-`hipercow/local/`: `queue/` (one file per queued task), `running/` (one per running task).
+tasks an earlier one left running. Everything it knows is on disk: `hipercow/local/queue/`
+holds one file per submission (shared resources and task ids), and each started task's
+`status-running` claim says which process runs it and where.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import select
 import signal
@@ -28,6 +30,7 @@ from ...task import TERMINAL, marker_status, read_marker, write_terminal
 from . import paths
 
 STATE_INTERVAL = 0.5  # seconds between writes of the queue state file
+RESCAN_INTERVAL = 0.5  # seconds between looks at the queue folder when nobody wakes us
 
 
 class Node:
@@ -83,7 +86,6 @@ class Running:
 class Scheduler:
     def __init__(self, root_path: str):
         self.root = Root(root_path)
-        self.dir = paths.local_dir(self.root)
         self.config = self.root.driver_config("local") or {}
         cluster = self.config["cluster"]
         cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
@@ -91,7 +93,8 @@ class Scheduler:
         self.queues = {q["name"]: q["nodes"] for q in cluster["queues"]}
         self.default_queue = next(q["name"] for q in cluster["queues"] if q.get("default"))
         self.idle_timeout = float(self.config.get("idle_timeout", 300))
-        self.queued: dict[str, dict] = {}  # queue file name -> entry
+        self.batches: dict[str, int] = {}  # batch stamp -> tasks not yet finished
+        self.queued: dict[tuple[str, int], dict] = {}  # (stamp, index) -> entry
         self.running: dict[str, Running] = {}
         self.pending_reason: dict[str, str] = {}
         self.state_written = 0.0
@@ -119,43 +122,35 @@ class Scheduler:
         self.sock.setblocking(False)
         return True
 
-    def adopt(self) -> None:
-        """Take over tasks a previous scheduler started; requeue ones it never started."""
-        for name in os.listdir(paths.running_dir(self.root)):
-            entry = store.read_json_or(os.path.join(paths.running_dir(self.root), name))
-            if entry is None:
-                continue
-            task_id = entry["id"]
-            if marker_status(self.root, task_id) in TERMINAL:
-                os.unlink(os.path.join(paths.running_dir(self.root), name))
-                continue
-            claim = read_marker(self.root, task_id, "running")
-            node = self.nodes.get(entry.get("node"))
-            if not claim:
-                # moved out of the queue but never started: queue it again
-                os.replace(os.path.join(paths.running_dir(self.root), name),
-                           os.path.join(paths.queue_dir(self.root), entry["queue_name"]))
-                continue
-            if node is not None:
-                node.take(task_id, len(entry["slots"]), entry["memory"], entry["whole"])
-            pid = claim["pid"]
-            pidfd = None
-            if _same_process(pid, claim["time"]):
-                try:
-                    pidfd = os.pidfd_open(pid)
-                except (ProcessLookupError, OSError):
-                    pidfd = None
-            run = Running(entry, pid, pidfd, child=False)
-            self.running[task_id] = run
-            if pidfd is None:
-                self.finish(task_id, None)
+    def adopt(self, task_id: str, claim: dict) -> None:
+        """Watch a task some other scheduler (or an earlier us) started."""
+        entry = {"id": task_id, "node": claim.get("node"), "slots": claim.get("slots", []),
+                 "memory": claim.get("memory", 0), "whole": claim.get("whole", False),
+                 "started": claim["time"], "deadline": claim.get("deadline"),
+                 "max_runtime": claim.get("max_runtime"), "batch": claim.get("batch")}
+        node = self.nodes.get(entry["node"])
+        if node is not None:
+            node.take(task_id, len(entry["slots"]), entry["memory"], entry["whole"])
+        pid = claim["pid"]
+        pidfd = None
+        if _same_process(pid, claim["time"]):
+            try:
+                pidfd = os.pidfd_open(pid)
+            except OSError:
+                pidfd = None
+        self.running[task_id] = Running(entry, pid, pidfd, child=False)
+        if pidfd is None:
+            self.finish(task_id, None)
 
     # ---- the loop ---------------------------------------------------------------
     def serve(self) -> None:
         idle_since = time.monotonic()
+        scanned = 0.0
         while True:
-            self.drain_wakeups()
-            self.scan_queue()
+            woken = self.drain_wakeups()
+            if woken or time.monotonic() - scanned > RESCAN_INTERVAL:
+                self.scan_queue(recheck=b"c" in woken)
+                scanned = time.monotonic()
             self.check_deadlines()
             self.place()
             self.write_state()
@@ -164,30 +159,35 @@ class Scheduler:
             elif time.monotonic() - idle_since > self.idle_timeout:
                 if self.exit_if_still_idle():
                     return
-            timeout = self.next_timeout()
             fds = [self.sock.fileno()] + [r.pidfd for r in self.running.values()
                                           if r.pidfd is not None]
             try:
-                ready, _, _ = select.select(fds, [], [], timeout)
+                ready, _, _ = select.select(fds, [], [], self.next_timeout())
             except InterruptedError:
                 ready = []
             for task_id, run in list(self.running.items()):
                 if run.pidfd is not None and run.pidfd in ready:
                     self.finish(task_id, self.reap(run))
-                elif run.pidfd is None and not _same_process(run.pid, run.entry.get("started", 0)):
+                elif run.pidfd is None and not _same_process(run.pid, run.entry["started"]):
                     self.finish(task_id, None)
 
     def exit_if_still_idle(self) -> bool:
-        """Exit only if no task arrived since the last look (under the queue lock)."""
+        """Exit only if nothing arrived since the last look (under the queue lock)."""
         with paths.queue_lock(self.root):
-            if os.listdir(paths.queue_dir(self.root)):
+            known = set(self.batches)
+            if any(paths.batch_stamp(n) not in known
+                   for n in os.listdir(paths.queue_dir(self.root))):
                 return False
+            for stamp in known:
+                _unlink(paths.batch_file(self.root, stamp))
             os.unlink(paths.scheduler_info(self.root))
             return True
 
     def next_timeout(self) -> float:
         now = time.time()
         timeout = 1.0
+        if self.state_dirty:
+            timeout = max(STATE_INTERVAL - (time.monotonic() - self.state_written), 0.0)
         for entry in self.queued.values():
             hold = entry.get("hold_until")
             if hold and hold > now:
@@ -200,39 +200,72 @@ class Scheduler:
                 timeout = min(timeout, 0.5)
         return max(timeout, 0.0)
 
-    def drain_wakeups(self) -> None:
+    def drain_wakeups(self) -> bytes:
+        """Read every pending wake-up message ('w' new work, 'c' cancelled)."""
+        got = b""
         while True:
             try:
-                self.sock.recv(64)
+                got += self.sock.recv(64)
             except (BlockingIOError, InterruptedError):
-                return
+                return got
 
-    def scan_queue(self) -> None:
-        names = os.listdir(paths.queue_dir(self.root))
-        current = set(names)
-        for gone in [n for n in self.queued if n not in current]:
-            self.pending_reason.pop(self.queued.pop(gone)["id"], None)
+    def scan_queue(self, recheck: bool = False) -> None:
+        """Read new batch files; with `recheck`, drop queued tasks that were cancelled."""
+        for name in os.listdir(paths.queue_dir(self.root)):
+            stamp = paths.batch_stamp(name)
+            if stamp is None or stamp in self.batches:
+                continue
+            batch = store.read_json_or(paths.batch_file(self.root, stamp))
+            if batch is None:
+                continue
+            self.batches[stamp] = 0
+            for index, task_id in enumerate(batch["ids"]):
+                status = marker_status(self.root, task_id)
+                if status in TERMINAL:
+                    continue
+                self.batches[stamp] += 1
+                if status == "running":
+                    if task_id not in self.running:
+                        self.adopt(task_id, read_marker(self.root, task_id, "running"))
+                    continue
+                self.queued[(stamp, index)] = {**batch["resources"], "id": task_id,
+                                               "batch": stamp}
             self.state_dirty = True
-        for name in names:
-            if name not in self.queued and not name.startswith("."):
-                entry = store.read_json_or(os.path.join(paths.queue_dir(self.root), name))
-                if entry is not None:
-                    entry["queue_name"] = name
-                    self.queued[name] = entry
-                    self.state_dirty = True
+            self._batch_done(stamp, 0)
+        if recheck:
+            for key, entry in list(self.queued.items()):
+                if marker_status(self.root, entry["id"]) in TERMINAL:
+                    self._dequeue(key)
 
-    def order(self) -> list[str]:
+    def _dequeue(self, key) -> None:
+        entry = self.queued.pop(key)
+        self.pending_reason.pop(entry["id"], None)
+        self.state_dirty = True
+        self._batch_done(entry["batch"], 1)
+
+    def _batch_done(self, stamp: str | None, finished: int) -> None:
+        """Count finished tasks of a batch; its file goes when all are done."""
+        if stamp not in self.batches:
+            return
+        self.batches[stamp] -= finished
+        if self.batches[stamp] <= 0:
+            del self.batches[stamp]
+            _unlink(paths.batch_file(self.root, stamp))
+
+    def order(self) -> list[tuple[str, int]]:
         """Normal priority before low; first come first served within each."""
-        return sorted(self.queued, key=lambda n: (self.queued[n].get("priority") == "low", n))
+        return sorted(self.queued, key=lambda k: (self.queued[k].get("priority") == "low", k))
 
     def place(self) -> None:
         if not self.queued:
             return
         now = time.time()
         reserved: set[str] = set()
-        launches: list[tuple[str, dict, Node]] = []
-        for name in self.order():
-            entry = self.queued[name]
+        launches: list[tuple[tuple, dict, Node]] = []
+        for key in self.order():
+            if not any(n.free_slots for n in self.nodes.values()):
+                break  # the cluster is full
+            entry = self.queued[key]
             task_id = entry["id"]
             hold = entry.get("hold_until")
             if hold and hold > now:
@@ -250,8 +283,8 @@ class Scheduler:
                 self._set_reason(task_id, "Priority" if low and launches else "Resources")
                 continue
             slots = node.take(task_id, cores, memory, whole)
-            launches.append((name, {**entry, "node": node.name, "slots": slots,
-                                    "memory": memory, "whole": whole}, node))
+            launches.append((key, {**entry, "node": node.name, "slots": slots,
+                                   "memory": memory, "whole": whole}, node))
         if launches:
             self.launch(launches)
 
@@ -273,37 +306,48 @@ class Scheduler:
             return int(entry["memory_per_process"]) * max(cores, 1)
         return 0
 
-    def launch(self, launches: list[tuple[str, dict, Node]]) -> None:
-        """Move each task from the queue to running (under the lock) and start its process."""
-        started = []
-        with paths.queue_lock(self.root):
-            for name, entry, node in launches:
-                src = os.path.join(paths.queue_dir(self.root), name)
-                dst = os.path.join(paths.running_dir(self.root), entry["id"])
-                try:
-                    os.replace(src, dst)
-                except FileNotFoundError:  # cancelled meanwhile
-                    node.release(entry["id"], entry["slots"], entry["memory"])
-                    continue
-                started.append((name, entry, node))
-        for name, entry, node in started:
-            del self.queued[name]
-            self.pending_reason.pop(entry["id"], None)
-            entry["started"] = time.time()
-            if entry.get("max_runtime"):
-                entry["deadline"] = entry["started"] + 60 * int(entry["max_runtime"])
-            node_cores = entry["cores"]
-            if node_cores == "Inf":
-                node_cores = node.cores
-            pid = self.fork_task(entry["id"], int(node_cores), node.physical_cpus(entry["slots"]),
-                                 node.name)
-            store.write_json(os.path.join(paths.running_dir(self.root), entry["id"]),
-                             {**entry, "pid": pid})
-            self.running[entry["id"]] = Running(entry, pid, os.pidfd_open(pid), child=True)
-            self.state_dirty = True
+    def launch(self, launches: list[tuple[tuple, dict, Node]]) -> None:
+        """Start each task's process and claim the task for it, under the queue lock.
 
-    def fork_task(self, task_id: str, cores: int, cpus: set[int] | None, node: str) -> int:
-        """Start the task in a new process (forked, so nothing is imported again)."""
+        A task cancelled while queued has its terminal marker already: it is skipped.
+        """
+        with paths.queue_lock(self.root):
+            for key, entry, node in launches:
+                task_id = entry["id"]
+                if marker_status(self.root, task_id) in (*TERMINAL, "running"):
+                    node.release(task_id, entry["slots"], entry["memory"])
+                    if key in self.queued:
+                        self._dequeue(key)
+                    continue
+                del self.queued[key]
+                self.pending_reason.pop(task_id, None)
+                entry["started"] = time.time()
+                if entry.get("max_runtime"):
+                    entry["deadline"] = entry["started"] + 60 * int(entry["max_runtime"])
+                cores = node.cores if entry["cores"] == "Inf" else int(entry["cores"])
+                go_read, go_write = os.pipe()
+                pid = self.fork_task(task_id, cores, node.physical_cpus(entry["slots"]),
+                                     entry["node"], go_read)
+                os.close(go_read)
+                claim = {"pid": pid, "host": socket.gethostname(), "time": entry["started"],
+                         **{k: entry.get(k) for k in ("node", "slots", "memory", "whole",
+                                                      "deadline", "max_runtime", "batch")}}
+                claimed = store.create_exclusive(self.root.task_file(task_id, "status-running"),
+                                                 json.dumps(claim))
+                os.write(go_write, b"g" if claimed else b"s")
+                os.close(go_write)
+                run = Running(entry, pid, os.pidfd_open(pid), child=True)
+                self.running[task_id] = run
+                if not claimed:
+                    run.killed_reason = "already started elsewhere"
+                self.state_dirty = True
+
+    def fork_task(self, task_id: str, cores: int, cpus: set[int] | None, node: str,
+                  go: int) -> int:
+        """Start the task in a new process (forked, so nothing is imported again).
+
+        The child waits for the scheduler to claim the task (a byte on `go`) before running.
+        """
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -311,6 +355,8 @@ class Scheduler:
             return pid
         code = 1
         try:
+            if os.read(go, 1) != b"g":
+                os._exit(runner.EXIT_NOT_STARTED)
             os.setpgid(0, 0)
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
                 signal.signal(sig, signal.SIG_DFL)
@@ -329,7 +375,7 @@ class Scheduler:
                 os.sched_setaffinity(0, cpus)
             sys.stdout = open(1, "w", buffering=1, closefd=False)
             sys.stderr = open(2, "w", buffering=1, closefd=False)
-            code = runner.run_task(self.root.path, task_id)
+            code = runner.run_task(self.root.path, task_id, claimed=True)
         except BaseException:
             traceback.print_exc()
         finally:
@@ -358,8 +404,14 @@ class Scheduler:
         node = self.nodes.get(entry.get("node"))
         if node is not None:
             node.release(task_id, entry["slots"], entry["memory"])
+        self.state_dirty = True
         code = os.waitstatus_to_exitcode(wait_status) if wait_status is not None else None
-        if marker_status(self.root, task_id) not in TERMINAL and code != runner.EXIT_NOT_STARTED:
+        if code == runner.EXIT_NOT_STARTED:
+            claim = read_marker(self.root, task_id, "running")
+            if claim and claim.get("pid") != run.pid:
+                self.adopt(task_id, claim)  # another process runs it: watch that one
+            return
+        if marker_status(self.root, task_id) not in TERMINAL:
             started = entry.get("started")
             if os.path.exists(self.root.task_file(task_id, "cancel-requested")):
                 write_terminal(self.root, task_id, "cancelled", started=started)
@@ -367,11 +419,7 @@ class Scheduler:
                 reason = run.killed_reason or _death_reason(code)
                 write_terminal(self.root, task_id, "failure", reason=reason, started=started,
                                result={"ok": False, "error": TaskDied(reason), "traceback": ""})
-        try:
-            os.unlink(os.path.join(paths.running_dir(self.root), task_id))
-        except FileNotFoundError:
-            pass
-        self.state_dirty = True
+        self._batch_done(entry.get("batch"), 1)
 
     def check_deadlines(self) -> None:
         now = time.time()
@@ -381,7 +429,8 @@ class Scheduler:
                 minutes = run.entry["max_runtime"]
                 run.killed_reason = (f"exceeded max_runtime of {minutes} minute"
                                      f"{'' if minutes == 1 else 's'}")
-                print(f"\n✖ {run.killed_reason}: stopping the task", file=_log(self.root, task_id))
+                with _log(self.root, task_id) as log:
+                    print(f"\n✖ {run.killed_reason}: stopping the task", file=log)
                 kill_tree(run.pid)
 
     def write_state(self) -> None:
@@ -390,8 +439,8 @@ class Scheduler:
         if not self.state_dirty or now - self.state_written < STATE_INTERVAL:
             return
         pending = {}
-        for position, name in enumerate(self.order(), start=1):
-            task_id = self.queued[name]["id"]
+        for position, key in enumerate(self.order(), start=1):
+            task_id = self.queued[key]["id"]
             pending[task_id] = {"position": position,
                                 "reason": self.pending_reason.get(task_id, "Resources")}
         running = {task_id: {"node": r.entry.get("node"), "pid": r.pid,
@@ -404,6 +453,13 @@ class Scheduler:
                                     for n in self.nodes.values()}})
         self.state_written = now
         self.state_dirty = False
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _log(root, task_id: str):
@@ -454,7 +510,6 @@ def main(argv: list[str] | None = None) -> int:
     if not scheduler.acquire():
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    scheduler.adopt()
     scheduler.serve()
     return 0
 
