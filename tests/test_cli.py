@@ -1,0 +1,94 @@
+"""The `hipercow` command line, run as a real process."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import stop_local_scheduler
+
+ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def hipercow(*args, cwd, input=None, env=None):
+    full_env = {**os.environ, "PYTHONPATH": ROOT_DIR, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "hipercow_magic.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, input=input, env=full_env,
+                          timeout=120)
+
+
+@pytest.fixture
+def cli_root(tmp_path):
+    out = hipercow("init", ".", "--driver", "local", "--cluster", "example", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "Initialised hipercow at '.'" in out.stdout
+    assert "Configured hipercow to use 'local'" in out.stdout
+    yield tmp_path
+    from hipercow_magic.root import Root
+
+    stop_local_scheduler(Root(str(tmp_path)))
+
+
+def test_create_wait_result_log_info(cli_root):
+    created = hipercow("create", "print('from the cli')\n6 * 7", "--cores", "2",
+                       "--name", "answer", cwd=cli_root)
+    assert created.returncode == 0, created.stderr
+    task_id = created.stdout.strip()
+    assert len(task_id) == 32
+    waited = hipercow("task", "wait", task_id, "--timeout", "60", cwd=cli_root)
+    assert waited.returncode == 0, waited.stderr
+    assert hipercow("task", "status", task_id, cwd=cli_root).stdout.split() == [task_id, "success"]
+    assert hipercow("task", "result", task_id, cwd=cli_root).stdout.strip() == "42"
+    assert "from the cli" in hipercow("task", "log", task_id, cwd=cli_root).stdout
+    info = hipercow("task", "info", task_id, cwd=cli_root).stdout
+    assert f"task {task_id} (success)" in info and "Name: answer" in info
+    assert "2 cores" in info
+    listed = hipercow("task", "list", cwd=cli_root).stdout
+    assert task_id in listed and "success" in listed
+
+
+def test_code_from_stdin_and_cluster_info(cli_root):
+    created = hipercow("create", "-", cwd=cli_root, input="x = 1\nx + 1\n")
+    task_id = created.stdout.strip()
+    assert hipercow("task", "wait", task_id, cwd=cli_root).returncode == 0
+    assert hipercow("task", "result", task_id, cwd=cli_root).stdout.strip() == "2"
+    info = hipercow("cluster-info", cwd=cli_root).stdout
+    assert "node-1" in info and "alltasks" in info and "max cores: 4" in info
+
+
+def test_errors_are_one_line_without_traceback(cli_root):
+    out = hipercow("create", "1", "--cores", "10", cwd=cli_root)
+    assert out.returncode == 1
+    assert out.stderr.startswith("Error: 10 is too many cores for this cluster.")
+    assert "Traceback" not in out.stderr
+    bad_id = hipercow("task", "status", "nonsense", cwd=cli_root)
+    assert bad_id.returncode == 1 and "Invalid task identifier 'nonsense'" in bad_id.stderr
+    shown = hipercow("task", "status", "nonsense", cwd=cli_root,
+                     env={"HIPERCOW_TRACEBACK": "1"})
+    assert "Traceback" in shown.stderr
+    nowhere = hipercow("task", "list", cwd=os.path.dirname(cli_root))
+    assert nowhere.returncode == 1 and "Couldn't find hipercow root" in nowhere.stderr
+
+
+def test_cancel_retry_bundle_and_purge(cli_root, monkeypatch):
+    slow = hipercow("create", "import time\ntime.sleep(60)", cwd=cli_root).stdout.strip()
+    out = hipercow("task", "cancel", slow, cwd=cli_root)
+    assert f"Successfully cancelled '{slow}'" in out.stdout
+    retried = hipercow("task", "retry", slow, cwd=cli_root).stdout.strip()
+    assert len(retried) == 32 and retried != slow
+    hipercow("task", "cancel", retried, cwd=cli_root)
+    import hipercow_magic as hc
+
+    monkeypatch.chdir(cli_root)
+    bundle = hc.task_create_bulk_expr("i", [{"i": 1}, {"i": 2}], bundle_name="pair")
+    assert hipercow("bundle", "wait", "pair", cwd=cli_root).returncode == 0
+    assert hipercow("bundle", "status", "pair", "--reduce", cwd=cli_root).stdout.strip() == \
+        "success"
+    assert hipercow("bundle", "result", "pair", cwd=cli_root).stdout.split() == ["1", "2"]
+    assert "pair" in hipercow("bundle", "list", cwd=cli_root).stdout
+    dry = hipercow("purge", "--status", "success", "--dry-run", cwd=cli_root)
+    assert "Would purge 2 tasks" in dry.stdout
+    purged = hipercow("purge", "--status", "success", cwd=cli_root)
+    assert "Purging 2 tasks" in purged.stdout and "Deleting 1 task bundle" in purged.stdout
+    assert bundle.ids[0] not in hipercow("task", "list", cwd=cli_root).stdout
