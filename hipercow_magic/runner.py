@@ -155,6 +155,7 @@ def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
         workdir = os.path.join(root.path, payload.get("path", "."))
         os.chdir(workdir)
         sys.path.insert(0, workdir)  # modules beside the notebook import as they do there
+        parallel.set_task_cores()  # before the environment imports numpy and friends
         if payload.get("environment", "default") != "empty":
             environment.load_environment(root, payload.get("environment", "default"), namespace)
         with parallel.task_context(root, payload, namespace):
