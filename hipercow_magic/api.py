@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from . import __version__, capture, store
-from .configure import (configure_driver, load_driver, require_driver, select_driver,
-                        unconfigure_driver)
-from .drivers.base import available_drivers, resolve_alias
+from .configure import configure_driver, load_driver, require_driver, unconfigure_driver
+from .drivers.base import available_drivers
 from .envvars import hipercow_envvars  # noqa: F401  (part of the public API)
 from .errors import HipercowError, TaskNotFinishedError, TaskWaitTimeout
 from .options import options
@@ -23,7 +22,11 @@ from .task import (TERMINAL, collect_times, marker_status, read_data, read_log, 
 from .task_create import (Plan, bulk_rows, call_task, caller_namespace, capture_names,
                           expression_task, random_bundle_name, script_task, submit_tasks,
                           write_tasks)
-from .details import TaskInfo, pretty_dt
+from .details import TaskInfo
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
+    from .root import Root
 
 
 # ---- handles ----------------------------------------------------------------------------

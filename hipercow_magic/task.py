@@ -10,7 +10,6 @@ import time
 
 from . import store
 from .errors import HipercowError, TaskFailed, TaskNotFinishedError
-from .root import check_task_id
 
 STATUSES = ("created", "submitted", "running", "success", "failure", "cancelled")
 TERMINAL = ("success", "failure", "cancelled")
