@@ -1,0 +1,49 @@
+"""In a real Jupyter kernel, provisioning asks before touching an environment tasks are using."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]
+
+
+def test_notebook_is_asked_and_answering_no_installs_nothing(tmp_path):
+    from jupyter_client.manager import start_new_kernel
+
+    from conftest import stop_local_scheduler
+
+    import hipercow_magic as hc
+
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    prompts, messages = [], []
+
+    def answer(msg):
+        prompts.append(msg["content"]["prompt"])
+        kc.input("n")
+
+    try:
+        setup = ("import hipercow_magic as hc\n"
+                 "hc.hipercow_init('.', driver='local', idle_timeout=60)\n"
+                 "blocker = hc.task_create_expr('import time\\ntime.sleep(60)', namespace={})\n"
+                 "assert blocker.wait(timeout=120, for_start=True)")
+        reply = kc.execute_interactive(setup, timeout=180, output_hook=messages.append)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        reply = kc.execute_interactive("hc.hipercow_provision(requirements=['cowsay'])",
+                                       timeout=120, allow_stdin=True, stdin_hook=answer,
+                                       output_hook=messages.append)
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["evalue"] == "Provisioning cancelled; nothing was installed"
+        [prompt] = prompts
+        assert "1 task using environment 'default' is queued or running" in prompt
+        assert prompt.endswith("Provision anyway? [y/N] ")
+        listed = kc.execute_interactive("print(len(hc.hipercow_provision_list()))",
+                                        timeout=60, output_hook=messages.append)
+        assert listed["content"]["status"] == "ok"
+        text = "".join(m["content"].get("text", "") for m in messages
+                       if m["msg_type"] == "stream")
+        assert "0 installations recorded for environment 'default'" in text
+        kc.execute_interactive("hc.task_cancel(blocker)", timeout=60)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        stop_local_scheduler(hc.api.find_root(str(tmp_path)))
