@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Start a single-machine Slurm (Debian's slurmctld, slurmd and munge) for trying the slurm
 # driver and for the project's tests. Runs as root, without systemd. Idempotent: daemons that
-# are already up are left alone, ones that died are started again (stop-slurm.sh first to apply
-# new settings). PIDs are recorded in $SLURM_STATE_DIR/pids for stop-slurm.sh.
+# are already up are left alone, ones that died are started again with the same slurm.conf
+# (stop-slurm.sh first to apply new settings). PIDs are recorded in $SLURM_STATE_DIR/pids.
 #
 # Settings (environment variables):
 #   SLURM_NODE_CPUS      CPUs the node advertises                    (default 4)
@@ -75,8 +75,9 @@ else
 JobAcctGatherType=jobacct_gather/none"
 fi
 
-if alive_pidfile /run/slurmctld.pid; then
-    log "slurmctld is running: keeping /etc/slurm/slurm.conf as it is"
+if alive_pidfile /run/slurmctld.pid || alive_pidfile /run/slurmd.pid; then
+    # Restarting one daemon keeps the cluster as it was; stop-slurm.sh first for new settings.
+    log "Slurm is partly running: keeping /etc/slurm/slurm.conf as it is"
 else
 cat > /etc/slurm/slurm.conf <<EOF
 # Written by hipercow-magic's scripts/start-slurm.sh: one node, no cgroups, no systemd.

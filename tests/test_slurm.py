@@ -85,20 +85,23 @@ def _job(task_id: str) -> dict:
     return load_driver(find_root(), "slurm").job_record(task_id)
 
 
-def test_low_priority_runs_after_normal_priority(driver):
-    # Runs first, while the node is otherwise idle: a whole-node blocker, then a low-priority
-    # task submitted BEFORE a normal one; both wait for the node, the normal one goes first.
+def test_whole_node_then_low_priority_runs_after_normal_priority(driver):
+    # Runs first, while the node is otherwise idle: a whole-node task (cores=Inf), then a
+    # low-priority task submitted BEFORE a normal one, both needing every core; the normal one
+    # goes first.
     cores = driver.cluster_info().max_cores
-    whole = dict(cores=cores)
-    blocker = hm.task_create_expr("import time; time.sleep(4)",
-                                  resources=hm.hipercow_resources(**whole))
+    blocker = hm.task_create_expr("import os, time; time.sleep(4); os.environ['HIPERCOW_CORES']",
+                                  resources=hm.hipercow_resources(cores="Inf"))
+    assert "--exclusive" in Path(_job(blocker.id)["script"]).read_text()
     hm.task_wait(blocker.id, for_start=True, timeout=60)
+    whole = dict(cores=cores)
     low = hm.task_create_expr("'low'", resources=hm.hipercow_resources(**whole, priority="low"))
     normal = hm.task_create_expr("'normal'", resources=hm.hipercow_resources(**whole))
     assert "--nice=" in Path(_job(low.id)["script"]).read_text()
     assert hm.task_wait(low.id, timeout=120) and hm.task_wait(normal.id, timeout=120)
     low_start, normal_start = (hm.task_times([t.id])[0]["started"] for t in (low, normal))
     assert normal_start < low_start
+    assert hm.task_result(blocker.id) == str(cores)
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +142,13 @@ def test_job_cancelled_outside_hipercow_becomes_a_failure(slow_tasks, driver):
     while _squeue_state(job_id) != "CANCELLED" and time.monotonic() < deadline:
         time.sleep(0.2)
     # Where squeue no longer looks, sacct (or the job-completion file without accounting) does.
-    final = driver._finished([_job(killed.id)])[job_id]
-    assert (final.state, final.source) in (("CANCELLED", "sacct"), ("CANCELLED", "jobcomp"))
+    # (accounting records reach slurmdbd a moment after the job ends)
+    deadline = time.monotonic() + 30
+    while job_id not in (found := driver._finished([_job(killed.id)])):
+        assert time.monotonic() < deadline, "sacct/jobcomp never reported the job"
+        time.sleep(0.5)
+    assert (found[job_id].state, found[job_id].source) in (("CANCELLED", "sacct"),
+                                                           ("CANCELLED", "jobcomp"))
 
 
 def test_success_runs_on_a_node_as_a_slurm_job(driver, node):
@@ -157,6 +165,9 @@ def test_success_runs_on_a_node_as_a_slurm_job(driver, node):
     assert f"task {t.id} on {node}" in outer and f"Slurm job {job_id}" in outer
     script = Path(_job(t.id)["script"]).read_text()
     assert f"-m hipercow_magic.runner {find_root().path} {t.id}" in script
+    deadline = time.monotonic() + 30  # Slurm may still be finishing the job off
+    while driver.info(t.id)["state"] != "COMPLETED" and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert driver.info(t.id)["state"] == "COMPLETED"
 
 
@@ -278,7 +289,9 @@ def test_a_new_process_reattaches_to_submitted_tasks(root_path):
 
 
 def test_slurmctld_down_keeps_last_known_state_then_recovers():
-    t = hm.task_create_expr("import time; time.sleep(20); 'survived'")
+    # Long enough to outlast the outage below (a squeue without slurmctld gives up after
+    # 10-20 s), so that it is still running when Slurm comes back.
+    t = hm.task_create_expr("import time; time.sleep(45); 'survived'")
     assert hm.task_wait(t.id, for_start=True, timeout=60)
     assert hm.task_status(t.id) == "running"
     subprocess.run(["bash", str(SCRIPTS / "stop-slurm.sh"), "slurmctld"], check=True)

@@ -8,6 +8,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import warnings
 
@@ -26,6 +27,7 @@ DEFAULT_POLL_INTERVAL = 2.0
 MAX_BACKOFF = 15  # the interval grows to at most 15 times the configured one
 POLL_BACKOFF = 1.5
 CLUSTER_INFO_TTL = 60.0
+GONE_GRACE = 60.0  # seconds after sbatch before a job unknown to Slurm counts as lost
 JOB_FILE = "job.json"
 
 
@@ -46,6 +48,7 @@ class _RootState:
         self.arrays_seen: set[str] = set()
         self.rows: dict[str, parse.JobState] = {}
         self.polled: dict[str, float] = {}
+        self.query_lock = threading.Lock()
 
 
 _STATE: dict[str, _RootState] = {}
@@ -285,15 +288,16 @@ class SlurmDriver(Driver):
         many callers (displays, waits) cost at most one squeue per interval between them."""
         state = self._state
         window = float(self.config.get("poll_interval") or DEFAULT_POLL_INTERVAL)
-        now = time.monotonic()
-        if all(now - state.polled.get(p, -math.inf) < window for p in parents):
+        with state.query_lock:  # callers in other threads wait for this poll, then share it
+            now = time.monotonic()
+            if all(now - state.polled.get(p, -math.inf) < window for p in parents):
+                return state.rows
+            rows = self._squeue(parents)
+            state.problem = None
+            state.rows = {k: v for k, v in state.rows.items() if k.split("_")[0] not in parents}
+            state.rows.update(rows)
+            state.polled.update({p: now for p in parents})
             return state.rows
-        rows = self._squeue(parents)
-        state.problem = None
-        state.rows = {k: v for k, v in state.rows.items() if k.split("_")[0] not in parents}
-        state.rows.update(rows)
-        state.polled.update({p: now for p in parents})
-        return state.rows
 
     def _squeue(self, job_ids: set[str]) -> dict[str, parse.JobState]:
         args = ["squeue", "-h", "-r", "-t", "all", "-j", ",".join(sorted(job_ids)),
@@ -346,7 +350,7 @@ class SlurmDriver(Driver):
         if current in TERMINAL:
             return current
         if row is None:
-            if time.time() - (rec.get("submitted") or 0) < CLUSTER_INFO_TTL:
+            if time.time() - (rec.get("submitted") or 0) < GONE_GRACE:
                 return current or "submitted"
             reason = (f"Slurm has no record of job {rec['job_id']} and the task left no result "
                       "(the job may have ended long ago on a cluster without accounting)")
