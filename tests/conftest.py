@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-
-import psutil
 import pytest
 
 import hipercow_magic as hc
-from hipercow_magic import store
-from hipercow_magic.drivers.local import paths
 
-
-def stop_local_scheduler(root) -> None:
-    """Kill a root's local scheduler and every task process it started."""
-    info = store.read_json_or(paths.scheduler_info(root))
-    if info:
-        try:
-            proc = psutil.Process(info["pid"])
-            for child in proc.children(recursive=True):
-                child.kill()
-            proc.send_signal(signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info.get("cmdline") or []
-        if "hipercow_magic.drivers.local.scheduler" in cmdline and root.path in cmdline:
-            proc.kill()
+from processes import stop_local_scheduler
 
 
 @pytest.fixture
@@ -57,11 +37,3 @@ def bare_root(tmp_path, monkeypatch, capsys):
     r = hc.hipercow_init(".")
     capsys.readouterr()
     return r
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import stop_local_scheduler
+from processes import stop_local_scheduler
 
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

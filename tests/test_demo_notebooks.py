@@ -17,7 +17,7 @@ NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / "demo_notebooks"
 
 def execute(name: str, folder: pathlib.Path):
     """Run a demo notebook in `folder` (its root); every cell's outputs, by source."""
-    from conftest import stop_local_scheduler
+    from processes import stop_local_scheduler
 
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = NotebookClient(notebook, timeout=300, kernel_name="python3",

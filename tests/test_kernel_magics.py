@@ -66,7 +66,7 @@ class Kernel:
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
-    from conftest import stop_local_scheduler
+    from processes import stop_local_scheduler
 
     import hipercow_magic as hc
 
@@ -174,3 +174,31 @@ def test_reattach_after_a_kernel_restart(kernel):
     out = kernel.run(f"%hipercow result {task_id}")
     assert out["status"] == "ok"
     kernel.run("%config HipercowMagics.display = 'auto'\nx = 20")
+
+
+def test_extension_and_settings_from_the_kernels_configuration(tmp_path):
+    from processes import stop_local_scheduler
+
+    import hipercow_magic as hc
+
+    hc.hipercow_init(str(tmp_path), driver="local", idle_timeout=30)
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path), extra_arguments=[
+        "--InteractiveShellApp.extensions=hipercow_magic",
+        "--HipercowMagics.refresh_interval=0.5", "--HipercowMagics.default_driver=local"])
+    k = Kernel.__new__(Kernel)
+    k.km, k.kc, k.cwd = km, kc, str(tmp_path)
+    try:
+        out = k.run("from hipercow_magic.magics import loaded_magics\n"
+                    "m = loaded_magics(get_ipython())\nprint(m.refresh_interval, m.default_driver)")
+        assert out["stdout"].strip() == "0.5 local"
+        k.run("%%hipercow -o t\nconfigured = 'yes'")
+        wait_status(k, "t", ("success",))
+        deadline = time.monotonic() + 5
+        while k.evaluate("'configured' in globals()") != "True":
+            assert time.monotonic() < deadline, "value did not arrive while idle"
+            time.sleep(0.2)
+    finally:
+        k.shutdown()
+        stop_local_scheduler(hc.api.find_root(str(tmp_path)))

@@ -12,7 +12,7 @@ import hipercow_magic as hc
 from hipercow_magic import store
 from hipercow_magic.drivers.local import paths
 
-from conftest import pid_alive, stop_local_scheduler
+from processes import pid_alive, stop_local_scheduler
 
 WAIT = 60
 SLEEP = "import time\ntime.sleep({})"

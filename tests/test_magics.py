@@ -375,7 +375,7 @@ def test_show_reattaches_to_an_earlier_task_and_can_export(shell, capsys):
 
 
 def test_init_and_configure_from_the_magic(ip, tmp_path, monkeypatch, capsys):
-    from conftest import stop_local_scheduler
+    from processes import stop_local_scheduler
 
     monkeypatch.chdir(tmp_path)
     ip.run_line_magic("hipercow", "init . --driver local --cluster example")

@@ -12,7 +12,7 @@ from hipercow_magic.environment import environment_path
 from hipercow_magic.errors import HipercowError
 from hipercow_magic.parallel import THREAD_VARIABLES, cluster_shape, validate_parallel
 
-from conftest import pid_alive
+from processes import pid_alive
 
 WAIT = 60
 CLUSTER_MESSAGES = ["Creating a parallel cluster with 2 processes, each with 1 core(s)",

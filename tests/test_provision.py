@@ -16,7 +16,7 @@ import hipercow_magic as hc
 from hipercow_magic.errors import HipercowError
 from hipercow_magic.provision import all_records, provision_cli
 
-from conftest import stop_local_scheduler
+from processes import stop_local_scheduler
 
 pytestmark = pytest.mark.slow
 

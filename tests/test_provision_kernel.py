@@ -10,7 +10,7 @@ pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 def test_notebook_is_asked_and_answering_no_installs_nothing(tmp_path):
     from jupyter_client.manager import start_new_kernel
 
-    from conftest import stop_local_scheduler
+    from processes import stop_local_scheduler
 
     import hipercow_magic as hc
 

@@ -229,7 +229,7 @@ def test_cancel_queued_and_running(example_root, capsys):
     assert hc.task_cancel(running) == [True] * 4
     assert "Successfully cancelled 4 tasks" in capsys.readouterr().out
     assert hc.task_status(running + [queued]) == ["cancelled"] * 5
-    from conftest import pid_alive
+    from processes import pid_alive
 
     assert not pid_alive(pid)
     assert queued.cancel() is False

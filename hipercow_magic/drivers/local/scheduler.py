@@ -327,7 +327,7 @@ class Scheduler:
                 cores = node.cores if entry["cores"] == "Inf" else int(entry["cores"])
                 go_read, go_write = os.pipe()
                 pid = self.fork_task(task_id, cores, node.physical_cpus(entry["slots"]),
-                                     entry["node"], go_read)
+                                     entry["node"], (go_read, go_write))
                 os.close(go_read)
                 claim = {"pid": pid, "host": socket.gethostname(), "time": entry["started"],
                          **{k: entry.get(k) for k in ("node", "slots", "memory", "whole",
@@ -343,10 +343,11 @@ class Scheduler:
                 self.state_dirty = True
 
     def fork_task(self, task_id: str, cores: int, cpus: set[int] | None, node: str,
-                  go: int) -> int:
+                  go: tuple[int, int]) -> int:
         """Start the task in a new process (forked, so nothing is imported again).
 
-        The child waits for the scheduler to claim the task (a byte on `go`) before running.
+        The child waits for the scheduler to claim the task (a byte on the `go` pipe)
+        before running; if the scheduler dies first, the child sees end-of-file and exits.
         """
         sys.stdout.flush()
         sys.stderr.flush()
@@ -355,7 +356,8 @@ class Scheduler:
             return pid
         code = 1
         try:
-            if os.read(go, 1) != b"g":
+            os.close(go[1])
+            if os.read(go[0], 1) != b"g":
                 os._exit(runner.EXIT_NOT_STARTED)
             os.setpgid(0, 0)
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
