@@ -1,4 +1,10 @@
-"""hipercow_parallel(): how a multi-core task uses its cores, and the cores variables."""
+"""hipercow_parallel(): how a multi-core task uses its cores, and the cores variables.
+
+On the node every task gets its cores in HIPERCOW_CORES and the thread-count variables, and
+BLAS/OpenMP pools already loaded are limited at run time. With a method, the task's code runs
+beside a cluster of worker processes (hipercow_magic.pool); both methods give the same workers,
+reached with `pool()` (multiprocessing style) or `executor()` (concurrent.futures style).
+"""
 
 from __future__ import annotations
 
@@ -41,7 +47,10 @@ def _positive_int(value, name: str) -> int:
 
 def hipercow_parallel(method: str | None = None, cores_per_process: int = 1,
                       environment: str | None = None) -> Parallel:
-    """Choose a parallel method ('parallel' or 'future') and cores for each process."""
+    """How a multi-core task uses its cores: with method 'parallel' or 'future', the task's code
+    gets `cores // cores_per_process` worker processes (hipercow_magic.pool() and .executor();
+    joblib's default), each with `cores_per_process` cores and the `environment` loaded
+    (default: the task's own)."""
     if method is not None and method not in METHODS:
         raise HipercowError(
             f"Parallel method '{method}' unknown\n"
