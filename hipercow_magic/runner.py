@@ -100,18 +100,21 @@ def _evaluate(root, task_id: str, data: dict, namespace: dict):
 
 
 def _print_header(root, task_id: str, data: dict, started: float) -> None:
-    print(f"── hipercow-magic {__version__} running at '{root.path}' ──")
-    print(f"ℹ id: {task_id}")
-    print(f"ℹ starting at: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(started))} "
-          f"on {socket.gethostname()} (Python {platform.python_version()})")
-    print(f"ℹ Task type: {data['type']}")
+    """What the task is, at the top of its log (written at once)."""
+    lines = [f"── hipercow-magic {__version__} running at '{root.path}' ──",
+             f"ℹ id: {task_id}",
+             f"ℹ starting at: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(started))} "
+             f"on {socket.gethostname()} (Python {platform.python_version()})",
+             f"ℹ Task type: {data['type']}"]
     if data.get("code"):
         first = data["code"].strip().splitlines() or [""]
-        print(f"  • Expression: {first[0]}{' [...]' if len(first) > 1 else ''}")
+        lines.append(f"  • Expression: {first[0]}{' [...]' if len(first) > 1 else ''}")
     if data.get("locals"):
-        print(f"  • Locals: {', '.join(data['locals'])}")
-    print(f"  • Environment: {data.get('environment', 'default')}")
-    print(f"{RULE} task logs ↓ {RULE}", flush=True)
+        lines.append(f"  • Locals: {', '.join(data['locals'])}")
+    lines.append(f"  • Environment: {data.get('environment', 'default')}")
+    lines.append(f"{RULE} task logs ↓ {RULE}\n")
+    sys.stdout.write("\n".join(lines))
+    sys.stdout.flush()
 
 
 def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
@@ -170,11 +173,11 @@ def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
         print(trace, file=sys.stderr, end="")
     sys.stdout.flush()
     sys.stderr.flush()
-    print(f"{RULE} task logs ↑ {RULE}")
     mark = "✔" if outcome == "success" else "✖"
-    print(f"{mark} status: {outcome}")
-    print(f"ℹ finishing at: {time.strftime('%Y-%m-%d %H:%M:%S')} "
-          f"(elapsed: {time.time() - started:.4g} secs)", flush=True)
+    sys.stdout.write(f"{RULE} task logs ↑ {RULE}\n{mark} status: {outcome}\n"
+                     f"ℹ finishing at: {time.strftime('%Y-%m-%d %H:%M:%S')} "
+                     f"(elapsed: {time.time() - started:.4g} secs)\n")
+    sys.stdout.flush()
     reason = None if outcome == "success" else f"{type(result['error']).__name__}: {result['error']}"
     write_terminal(root, task_id, outcome, reason=reason, result=result, started=started)
     return EXIT_OK if outcome == "success" else EXIT_FAILED
