@@ -18,18 +18,24 @@ _state: dict = {"cluster": None, "finder": None, "previous_default": None}
 class _RegisterOnImport(importlib.abc.MetaPathFinder):
     """Registers the backend right after joblib's own import finishes."""
 
+    def __init__(self):
+        self._finding = False
+
     def find_spec(self, name, path=None, target=None):
-        if name != "joblib":
+        if name != "joblib" or self._finding:
             return None
-        sys.meta_path.remove(self)
-        _state["finder"] = None
-        spec = importlib.util.find_spec(name)
+        self._finding = True
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._finding = False
         if spec is None or spec.loader is None:
             return spec
         exec_module = spec.loader.exec_module
 
         def exec_then_register(module):
             exec_module(module)
+            _remove_finder()
             _register()
 
         spec.loader.exec_module = exec_then_register
@@ -48,10 +54,7 @@ def install(cluster) -> None:
 
 def uninstall() -> None:
     """Give joblib back its previous default backend."""
-    finder = _state["finder"]
-    if finder is not None and finder in sys.meta_path:
-        sys.meta_path.remove(finder)
-    _state["finder"] = None
+    _remove_finder()
     _state["cluster"] = None
     previous = _state["previous_default"]
     if previous is not None:
@@ -60,6 +63,13 @@ def uninstall() -> None:
         parallel.register_parallel_backend(previous, parallel.BACKENDS[previous],
                                            make_default=True)
         _state["previous_default"] = None
+
+
+def _remove_finder() -> None:
+    finder = _state["finder"]
+    if finder is not None and finder in sys.meta_path:
+        sys.meta_path.remove(finder)
+    _state["finder"] = None
 
 
 def _register() -> None:
