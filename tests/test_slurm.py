@@ -85,6 +85,14 @@ def _job(task_id: str) -> dict:
     return load_driver(find_root(), "slurm").job_record(task_id)
 
 
+def _completed_info(driver, task_id: str) -> dict:
+    """Slurm's view once it has caught up with the runner (it may still be ending the job)."""
+    deadline = time.monotonic() + 30
+    while (info := driver.info(task_id))["state"] != "COMPLETED" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return info
+
+
 def test_whole_node_then_low_priority_runs_after_normal_priority(driver):
     # Runs first, while the node is otherwise idle: a whole-node task (cores=Inf), then a
     # low-priority task submitted BEFORE a normal one, both needing every core; the normal one
@@ -165,10 +173,24 @@ def test_success_runs_on_a_node_as_a_slurm_job(driver, node):
     assert f"task {t.id} on {node}" in outer and f"Slurm job {job_id}" in outer
     script = Path(_job(t.id)["script"]).read_text()
     assert f"-m hipercow_magic.runner {find_root().path} {t.id}" in script
-    deadline = time.monotonic() + 30  # Slurm may still be finishing the job off
-    while driver.info(t.id)["state"] != "COMPLETED" and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert driver.info(t.id)["state"] == "COMPLETED"
+    assert _completed_info(driver, t.id)["state"] == "COMPLETED"
+
+
+def test_hello_runs_on_slurm():
+    assert hm.hipercow_hello(timeout=60) == "Moo"
+
+
+def test_node_with_another_cloudpickle_refuses_the_task(root_path):
+    # The task says it was made with another cloudpickle, as if submitted from elsewhere.
+    t = hm.task_create_expr("1 + 1", driver=False)
+    data_path = Path(find_root().task_file(t.id, "data.json"))
+    data = json.loads(data_path.read_text())
+    data["cloudpickle_version"] = "0.0.1"
+    data_path.write_text(json.dumps(data))
+    hm.task_submit(t.id)
+    assert hm.task_wait(t.id, timeout=60) is False
+    reason = hm.task_info(t.id).reason
+    assert "cloudpickle" in reason and "0.0.1" in reason
 
 
 def test_failure_brings_back_the_nodes_traceback():
@@ -211,7 +233,7 @@ def test_partition_and_node_selection(driver, node):
     t = hm.task_create_expr("'fast'", resources=hm.hipercow_resources(
         queue="fast", requested_nodes=[node], max_runtime=30))
     assert hm.task_wait(t.id, timeout=60)
-    info = driver.info(t.id)
+    info = _completed_info(driver, t.id)
     assert (info["partition"], info["node"]) == ("fast", node)
     script = Path(_job(t.id)["script"]).read_text()
     assert "--partition=fast" in script and f"--nodelist={node}" in script
