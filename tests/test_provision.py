@@ -303,3 +303,20 @@ def test_bad_requests(proot):
         os.rename("requirements.keep", "requirements.txt")
         if os.path.exists("pyproject.toml"):
             os.unlink("pyproject.toml")
+
+
+def test_installation_from_another_python_version_is_refused(proot):
+    """Packages built for another interpreter would break in odd ways; the task says why."""
+    from hipercow_magic.provision import own_record, write_record
+
+    record = own_record(proot, "default")
+    write_record(proot, {**record, "python_version": "3.0"})
+    try:
+        task = hc.task_create_expr("1")
+        assert not task.wait(timeout=120)
+        error = task.result()
+        assert "Environment 'default' was provisioned with Python 3.0, but this is Python " \
+               f"{sys.version_info.major}.{sys.version_info.minor}" in str(error)
+        assert "Run hipercow_provision() again" in str(error)
+    finally:
+        write_record(proot, record)
