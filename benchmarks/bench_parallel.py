@@ -121,7 +121,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     cpus = len(os.sched_getaffinity(0))
-    print(f"Machine: {cpus} CPUs, Python {sys.version.split()[0]}")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"Machine: {cpus} CPUs, Python {sys.version.split()[0]}, load average {load}"
+          " (other work on the machine lowers the CPU-bound figures, the bare pool's too)")
     if cpus < 2:
         sys.exit("This benchmark needs at least 2 CPUs")
 
