@@ -388,6 +388,13 @@ def add_environment_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def unquote(values: list[str] | None) -> list[str] | None:
+    """Drop quotes that a magic's argument splitting keeps ('"numpy as np"')."""
+    if values is None:
+        return None
+    return [v[1:-1] if len(v) > 1 and v[0] == v[-1] and v[0] in "'\"" else v for v in values]
+
+
 def environment_command(args) -> object:
     """Run a parsed `environment ...` command (see add_environment_parser)."""
     if args.action == "list":
@@ -403,10 +410,11 @@ def environment_command(args) -> object:
         return found
     if args.action == "delete":
         return hipercow_environment_delete(args.name)
-    globals_ = args.globals_
+    globals_ = unquote(args.globals_)
     if globals_ == ["auto"]:
         globals_ = True
-    return hipercow_environment_create(args.name, packages=args.packages, sources=args.sources,
+    return hipercow_environment_create(args.name, packages=unquote(args.packages),
+                                       sources=unquote(args.sources),
                                        globals=globals_, overwrite=not args.no_overwrite,
                                        check=not args.no_check)
 

@@ -25,7 +25,7 @@ import sys
 import time
 
 from . import store
-from .environment import check_name, read_environment
+from .environment import check_name, read_environment, unquote
 from .errors import HipercowError
 
 METHODS = ("pip", "script")
@@ -671,8 +671,10 @@ def provision_command(args) -> object:
     if args.action == "compare":
         return hipercow_provision_compare(_which(args.curr), _which(args.prev),
                                           environment=args.environment)
-    options = {k: v for k, v in (("requirements", args.requirements), ("file", args.file),
-                                 ("script", args.script)) if v is not None}
+    options = {"requirements": unquote(args.requirements)}
+    options.update((k, unquote([v])[0]) for k, v in (("file", args.file),
+                                                     ("script", args.script)) if v)
+    options = {k: v for k, v in options.items() if v is not None}
     if args.action == "check":
         return hipercow_provision_check(args.method, args.environment, **options)
     return hipercow_provision(args.method, args.environment, driver=args.driver,

@@ -183,6 +183,9 @@ def test_command_line_form(bare_root, capsys):
     assert environment_cli(["exists", "cli"]) is True
     environment_cli(["delete", "cli"])
     assert environment_cli(["exists", "cli"]) is False
+    # a magic's argument splitting keeps quotes: they are dropped
+    env = environment_cli(["create", "quoted", "--packages", '"numpy as np"', "'json'"])
+    assert env["packages"] == ["numpy as np", "json"]
 
 
 # ---- on the node (the local driver runs real tasks) ---------------------------------------
