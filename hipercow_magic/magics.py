@@ -149,7 +149,7 @@ class HipercowMagics(Magics):
 
     @observe("refresh_interval")
     def _refresh_changed(self, change) -> None:
-        self.updater.interval = change["new"]
+        get_updater().interval = change["new"]  # may run while configuring, before __init__ ends
 
     @observe("max_size_local")
     def _size_changed(self, change) -> None:

@@ -13,9 +13,10 @@ if ! command -v npm > /dev/null; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends nodejs npm > /dev/null
 fi
-installed=$(python -c 'import hipercow_magic, nbclient, ipykernel, os
+here="$PWD"
+installed=$(cd / && python -c 'import hipercow_magic, nbclient, ipykernel, os
 print(os.path.dirname(os.path.dirname(hipercow_magic.__file__)))' 2> /dev/null || true)
-if [ "$installed" != "$PWD" ]; then
+if [ "$installed" != "$here" ]; then
   python -m pip install -q -e . nbclient nbformat ipykernel
 fi
 

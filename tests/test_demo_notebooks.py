@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 
 import nbformat
@@ -23,7 +24,10 @@ def execute(name: str, folder: pathlib.Path):
     client = NotebookClient(notebook, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(folder)}})
     try:
-        client.execute()  # raises CellExecutionError on any error not tagged raises-exception
+        path = os.environ.get("PYTHONPATH")  # the kernel imports the hipercow_magic under test
+        env = {**os.environ, "PYTHONPATH": str(NOTEBOOKS.parent) + (os.pathsep + path if path
+                                                                     else "")}
+        client.execute(env=env)  # raises CellExecutionError on any error not tagged raises-exception
     finally:
         if (folder / "hipercow").exists():
             stop_local_scheduler(hc.api.find_root(str(folder)))

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import pathlib
 import queue
 import time
 
 import pytest
 
 pytestmark = pytest.mark.kernel
+
+SOURCE = str(pathlib.Path(__file__).resolve().parent.parent)
+
+
+def kernel_env() -> dict:
+    """The environment for kernels: they import the hipercow_magic under test."""
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": SOURCE + (os.pathsep + path if path else "")}
 
 
 class Kernel:
@@ -18,7 +28,8 @@ class Kernel:
         from jupyter_client.manager import start_new_kernel
 
         self.cwd = str(cwd)
-        self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=self.cwd)
+        self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=self.cwd,
+                                            env=kernel_env())
 
     def run(self, code: str, timeout: float = 60, user_expressions=None) -> dict:
         """Execute `code`; the reply and the outputs (stdout, stderr, results, displays)."""
@@ -184,9 +195,11 @@ def test_extension_and_settings_from_the_kernels_configuration(tmp_path):
     hc.hipercow_init(str(tmp_path), driver="local", idle_timeout=30)
     from jupyter_client.manager import start_new_kernel
 
-    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path), extra_arguments=[
-        "--InteractiveShellApp.extensions=hipercow_magic",
-        "--HipercowMagics.refresh_interval=0.5", "--HipercowMagics.default_driver=local"])
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path), env=kernel_env(),
+                              extra_arguments=[
+                                  "--InteractiveShellApp.extensions=hipercow_magic",
+                                  "--HipercowMagics.refresh_interval=0.5",
+                                  "--HipercowMagics.default_driver=local"])
     k = Kernel.__new__(Kernel)
     k.km, k.kc, k.cwd = km, kc, str(tmp_path)
     try:

@@ -23,7 +23,9 @@ TERMINAL = ("success", "failure", "cancelled")
 def ip():
     from IPython.testing.globalipapp import start_ipython
 
-    shell = start_ipython()
+    from IPython import get_ipython
+
+    shell = start_ipython() or get_ipython()  # one shell per test session
     shell.run_line_magic("load_ext", "hipercow_magic")
     return shell
 
@@ -40,6 +42,9 @@ def shell(ip, example_root, capsys):
         updater.unwatch(model)
     for task_id in hc.task_list(with_status=["submitted", "running"]):
         hc.task_cancel(task_id)
+    magics = loaded_magics(ip)
+    magics.models.clear()  # nothing from this test arrives in the next one
+    magics.delivery.flush()
     capsys.readouterr()
 
 
