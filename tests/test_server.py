@@ -153,6 +153,7 @@ def test_task_info_reports_the_task_and_rejects_bad_or_unknown_ids(site):
     assert status == 200
     assert info["id"] == site["broken"] and info["status"] == "failure"
     assert info["data"]["name"] == "broken"
+    assert "broken" in info["text"] and "failure" in info["text"]
     status, body = server.request("GET", "/hipercow/tasks/not-an-id", root="project")
     assert status == 400 and "Invalid task identifier" in body["message"]
     status, body = server.request("GET", f"/hipercow/tasks/{'0' * 32}", root="project")

@@ -116,13 +116,14 @@ class TasksHandler(HipercowHandler):
 
 
 class TaskInfoHandler(HipercowHandler):
-    """GET: `task_info` of one task."""
+    """GET: `task_info` of one task: its fields, and `text` as `print(task_info(id))` shows."""
 
     @tornado.web.authenticated
     async def get(self, task_id):
         _, root = self.root()
         task_id = await self.call(self.task_id, root, task_id)
-        self.reply(await self.call(api.task_info, task_id, root=root))
+        info = await self.call(api.task_info, task_id, root=root)
+        self.reply({**jsonable(info), "text": str(info)})
 
 
 class TaskLogHandler(HipercowHandler):

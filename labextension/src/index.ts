@@ -45,7 +45,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       area.id = `${widget.id}-area`;
       area.title.label = widget.title.label;
       area.title.icon = cowIcon;
-      shell.add(area, 'main', { mode: 'split-right' });
+      area.addClass('hc-view');
+      // The first view opens beside the notebook; later ones as tabs next to it.
+      const sibling = Array.from(shell.widgets('main')).find(w =>
+        w.hasClass('hc-view')
+      );
+      shell.add(
+        area,
+        'main',
+        sibling ? { ref: sibling.id, mode: 'tab-after' } : { mode: 'split-right' }
+      );
       shell.activateById(area.id);
     };
     const panel = new TaskPanel(model, {

@@ -97,27 +97,34 @@ export class InfoView extends Widget {
     reload.onclick = () => void this.load();
     header.append(' ', reload);
     this._error.className = 'hc-error';
+    this._text.className = 'hc-info-text';
     this._table.className = 'hc-info';
-    this.node.append(header, this._error, this._table);
+    const details = document.createElement('details');
+    const summary = document.createElement('summary');
+    summary.textContent = 'All fields';
+    details.append(summary, this._table);
+    this.node.append(header, this._error, this._text, details);
     void this.load();
   }
 
   async load(): Promise<void> {
     try {
-      const info = await requestAPI<{ [key: string]: unknown }>(`tasks/${this.taskId}`, {
-        root: this.root
-      });
+      const { text, ...fields } = await requestAPI<{ [key: string]: unknown }>(
+        `tasks/${this.taskId}`,
+        { root: this.root }
+      );
       this._error.textContent = '';
+      this._text.textContent = String(text ?? '');
       this._table.replaceChildren(
-        ...Object.entries(info).map(([key, value]) => {
+        ...Object.entries(fields).map(([key, value]) => {
           const row = document.createElement('tr');
           const name = document.createElement('th');
           name.textContent = key;
           const cell = document.createElement('td');
-          const text = document.createElement('pre');
-          text.textContent =
+          const pre = document.createElement('pre');
+          pre.textContent =
             typeof value === 'string' ? value : JSON.stringify(value, null, 2);
-          cell.append(text);
+          cell.append(pre);
           row.append(name, cell);
           return row;
         })
@@ -128,5 +135,6 @@ export class InfoView extends Widget {
   }
 
   private _error = document.createElement('div');
+  private _text = document.createElement('pre');
   private _table = document.createElement('table');
 }

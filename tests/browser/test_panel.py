@@ -68,8 +68,12 @@ def test_panel_follows_a_notebook_task_to_success_and_tails_its_log(lab, page):
 
     # Info shows the task's data.
     row.locator(".hc-action-info").click()
-    info = page.locator(".hc-info")
-    info.get_by_text("from-notebook").first.wait_for()
+    info = page.locator(".hc-info-view")
+    info.locator(".hc-info-text", has_text="from-notebook").wait_for()
+    assert "success" in info.locator(".hc-info-text").inner_text()
+    info.locator("summary").click()
+    assert info.locator("th", has_text="status").first.is_visible()
+    screenshot(page, "panel-info")
 
 
 def test_cancel_from_the_panel_cancels_a_running_task(lab, page):
