@@ -10,7 +10,7 @@ from notebook_ui import open_lab, open_notebook, run_cell, screenshot, show_pane
 
 SUBMIT = """\
 from hipercow_magic.api import task_create_expr
-code = "import time\\nprint('first line', flush=True)\\ntime.sleep(6)\\nprint('second line', flush=True)\\n42"
+code = "import time\\nprint('first line', flush=True)\\ntime.sleep(8)\\nprint('second line', flush=True)\\n42"
 task = task_create_expr(code, namespace={}, name="from-notebook")
 print("ID=" + task.id)
 """
@@ -45,25 +45,31 @@ def test_panel_follows_a_notebook_task_to_success_and_tails_its_log(lab, page):
     show_panel(page)
     task = task_id(run_cell(page, 0))
 
-    # The new task appears without a reload, queued or running, then turns success.
-    first = wait_for_badge(page, task, ["submitted", "running"], timeout=30_000)
+    # The new task appears without a reload, queued or running.
+    wait_for_badge(page, task, ["submitted", "running"], timeout=30_000)
     row = page.locator(f'.hc-task[data-id="{task}"]')
     assert "from-notebook" in row.locator(".hc-name").inner_text()
+    assert wait_for_badge(page, task, ["running"], timeout=30_000) == "running"
     screenshot(page, "panel-running")
+
+    # The log view tails the log while the task runs...
+    row.locator(".hc-action-log").click()
+    page.wait_for_function(
+        """() => document.querySelector('.hc-log')?.textContent.includes('first line')
+                 && document.querySelector('.hc-log-view .hc-view-header')
+                      .dataset.status === 'running'""")
+    screenshot(page, "panel-log-running")
+
+    # ...and the badge turns success, with waited and ran-for, without a reload.
     assert wait_for_badge(page, task, ["success"], timeout=60_000) == "success"
-    assert first in ("submitted", "running")
     times = row.locator(".hc-times").inner_text()
     assert re.search(r"waited [0-9.]+s · ran for [0-9.]+s", times), times
     counts = page.locator('.hc-count[data-status="success"] .hc-count-number').inner_text()
     assert int(counts) >= 1
-
-    # The log view shows what the task printed.
-    row.locator(".hc-action-log").click()
-    log = page.locator(".hc-log")
-    log.wait_for()
     page.wait_for_function(
-        "() => document.querySelector('.hc-log').textContent.includes('second line')")
-    assert "first line\nsecond line" in log.inner_text()
+        """() => document.querySelector('.hc-log-view .hc-view-header')
+                   .textContent.endsWith('· success')""")
+    assert "first line\nsecond line" in page.locator(".hc-log").inner_text()
     screenshot(page, "panel-log")
 
     # Info shows the task's data.
