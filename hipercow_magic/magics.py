@@ -13,6 +13,7 @@ import json
 import re
 import sys
 import time
+import weakref
 
 from IPython.core import magic_arguments as ma
 from IPython.core.error import UsageError
@@ -140,7 +141,8 @@ class HipercowMagics(Magics):
         super().__init__(shell)
         self.delivery = Delivery(shell.user_ns, loop=_running_loop())
         self.updater = get_updater()
-        self.models: list[TaskModel] = []
+        self.models = weakref.WeakSet()  # task models on display (kept alive by their views)
+        self._awaiting: list[TaskModel] = []  # models whose values have not arrived yet
         self.updater.interval = self.refresh_interval
         if self.max_size_local is not None:
             options.max_size_local = self.max_size_local
@@ -165,9 +167,9 @@ class HipercowMagics(Magics):
     def _catch_up(self) -> None:
         """Before a cell runs, collect tasks that finished since the updater last looked, so
         a cell that follows a finished task always sees its values (one status query)."""
-        self.models = [m for m in self.models if m.export and not m.delivered]
+        self._awaiting = [m for m in self._awaiting if m.export and not m.delivered]
         by_root: dict = {}
-        for model in self.models:
+        for model in self._awaiting:
             by_root.setdefault(model.root, []).append(model)
         now = time.time()
         for root, models in by_root.items():
@@ -201,7 +203,8 @@ class HipercowMagics(Magics):
         return getattr(self.shell, "kernel", None) is not None
 
     def _show_task(self, model: TaskModel) -> None:
-        self.models.append(model)
+        self.models.add(model)
+        self._awaiting.append(model)
         if self.widgets_enabled():
             from .widgets.task_widget import TaskWidget
 
@@ -551,9 +554,10 @@ class HipercowMagics(Magics):
         handles = api.task_retry(ids)
         for old, new in zip(ids, handles):
             print(f"✔ Retrying '{old}' as '{new.id}'")
-            for model in self.models:
+            for model in list(self.models):
                 if model.id == old:
                     model.follow(new.id)
+                    self._awaiting.append(model)
                     self.updater.watch(model)
         return handles[0] if len(handles) == 1 else handles
 

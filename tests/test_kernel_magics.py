@@ -128,7 +128,7 @@ def test_values_arrive_as_soon_as_the_kernel_is_idle(kernel):
 
 
 def test_values_never_arrive_during_a_running_cell(kernel):
-    kernel.run("%%hipercow -o t3\nduring = 1")
+    kernel.run("%%hipercow -o t3\nimport time\ntime.sleep(0.5)\nduring = 1")  # ends mid-cell
     out = kernel.run("import time\nobserved = []\nfor _ in range(30):\n"
                      "    observed.append('during' in globals())\n    time.sleep(0.1)\n"
                      "print(t3.status(), observed.count(True))")

@@ -39,7 +39,7 @@ def shell(ip, example_root, capsys):
     for task_id in hc.task_list(with_status=["submitted", "running"]):
         hc.task_cancel(task_id)
     magics = loaded_magics(ip)
-    magics.models.clear()  # nothing from this test arrives in the next one
+    magics._awaiting.clear()  # nothing from this test arrives in the next one
     magics.delivery.flush()
     capsys.readouterr()
 
@@ -132,7 +132,7 @@ def test_cancelled_task_changes_nothing(shell, capsys):
 
 
 def test_values_never_arrive_during_a_running_cell(shell):
-    task = submit(shell, "late = 'value'")
+    task = submit(shell, "import time\ntime.sleep(0.5)\nlate = 'value'")  # ends mid-cell
     result = shell.run_cell(
         "import time\nobserved = []\n"
         "for _ in range(30):\n    observed.append('late' in globals())\n    time.sleep(0.1)")

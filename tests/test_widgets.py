@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import ipywidgets
@@ -43,7 +44,7 @@ def shell(ip, example_root, capsys):
     for task_id in hc.task_list(with_status=["submitted", "running"]):
         hc.task_cancel(task_id)
     magics = loaded_magics(ip)
-    magics.models.clear()  # nothing from this test arrives in the next one
+    magics._awaiting.clear()  # nothing from this test arrives in the next one
     magics.delivery.flush()
     capsys.readouterr()
 
@@ -129,6 +130,19 @@ def test_failure_shows_the_node_traceback_and_retry_follows(shell):
     assert shell.user_ns["fine"] is True and shell.user_ns["flag"] is True
 
 
+def test_retry_from_the_line_magic_moves_the_widget_to_the_new_task(shell):
+    widget = cell_widget(shell, "import os\nif not os.path.exists('go'):\n    raise OSError('no')\n"
+                                "went = True")
+    wait_until(lambda: "hipercow-failure" in widget.header.value)
+    open("go", "w").close()
+    first = widget.model.id
+    new = shell.run_line_magic("hipercow", f"retry {first[:8]}")
+    assert widget.model.id == new.id != first
+    wait_until(lambda: "hipercow-success" in widget.header.value)
+    shell.run_cell("pass")
+    assert shell.user_ns["went"] is True
+
+
 def test_full_log_button(shell):
     widget = cell_widget(shell, "for i in range(60):\n    print('line', i)")
     wait_until(lambda: "hipercow-success" in widget.header.value)
@@ -186,14 +200,16 @@ def test_task_list_table_widget_redisplays_a_task_live(shell):
 
 
 class Counting:
-    """Counts calls of a real function (it still runs)."""
+    """Counts calls of a real function made on this thread (it still runs)."""
 
     def __init__(self, fn):
         self.fn = fn
         self.calls = 0
+        self.thread = threading.get_ident()
 
     def __call__(self, *args, **kwargs):
-        self.calls += 1
+        if threading.get_ident() == self.thread:
+            self.calls += 1
         return self.fn(*args, **kwargs)
 
 
@@ -205,17 +221,21 @@ def test_updater_makes_one_status_query_per_tick_for_many_widgets(example_root, 
     api_calls = Counting(api.task_status)
     driver_calls = Counting(LocalDriver.status)
     monkeypatch.setattr(api, "task_status", api_calls)
-    monkeypatch.setattr(LocalDriver, "status", driver_calls)
+    monkeypatch.setattr(LocalDriver, "status",
+                        lambda self, ids: driver_calls(self, ids))
     updater = Updater(interval=0.1, fast_interval=0.1)
     for m in models:
-        updater.watch(m)
+        updater._models.append(m)  # ticked by hand below, on this thread
     for _ in range(5):
         before_api, before_driver = api_calls.calls, driver_calls.calls
         updater.tick()
         assert api_calls.calls - before_api == 1
         assert driver_calls.calls - before_driver <= 1
-    wait_until(lambda: not updater.watched(), timeout=30)
-    updater.stop()
+    deadline = time.monotonic() + 30
+    while updater.watched() and time.monotonic() < deadline:
+        updater.tick()
+        time.sleep(0.2)
+    assert not updater.watched()
     assert all("hipercow-success" in w.header.value for w in widgets)
     quiet = api_calls.calls
     updater.tick()
