@@ -14,8 +14,10 @@ import pytest
 pytest.importorskip("jupyter_server")
 
 from browser.jupyter_process import JupyterProcess  # noqa: E402
+from processes import stop_local_scheduler  # noqa: E402
 
 from hipercow_magic import api  # noqa: E402
+from hipercow_magic.root import find_root  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -67,8 +69,8 @@ def site(tmp_path_factory):
     yield {"server": server, "project": project, "quick": quick.id, "broken": broken.id,
            "long": long.id}
     server.stop()
-    with contextlib.redirect_stdout(None):
-        api.task_cancel(long.id, root=str(project))
+    for folder in (project, outside):
+        stop_local_scheduler(find_root(str(folder)))
 
 
 def test_every_endpoint_refuses_requests_without_the_token(site):

@@ -9,6 +9,7 @@ import pathlib
 import pytest
 
 from jupyter_process import JupyterProcess
+from processes import stop_local_scheduler
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -31,6 +32,7 @@ def pytest_collection_modifyitems(items):
 def lab(tmp_path_factory):
     """JupyterLab serving a folder that holds a hipercow root `project` (local driver)."""
     from hipercow_magic import api
+    from hipercow_magic.root import find_root
 
     top = tmp_path_factory.mktemp("lab")
     served = top / "served"
@@ -43,6 +45,7 @@ def lab(tmp_path_factory):
     server.start()
     yield server
     server.stop()
+    stop_local_scheduler(find_root(str(project)))
 
 
 @pytest.fixture(scope="module")
