@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -216,3 +217,29 @@ def test_the_installed_package_enables_both_extensions(site, command, listed):
                             text=True, env=site["server"].env(), timeout=120)
     output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
     assert re.search(listed, output), output
+
+
+def test_actions_from_a_browser_session_need_the_xsrf_token(site):
+    """Logged in by cookie (as JupyterLab is), a POST without the XSRF header is refused."""
+    import http.cookiejar
+    import urllib.error
+    import urllib.request
+
+    server, task = site["server"], site["quick"]
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(server.url("/lab", token=server.token), timeout=60).read()
+    xsrf = next(c.value for c in jar if c.name == "_xsrf")
+    url = server.url(f"/hipercow/tasks/{task}/cancel", root="project")
+
+    def post(headers):
+        request = urllib.request.Request(url, data=b"", method="POST", headers=headers)
+        try:
+            with opener.open(request, timeout=60) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, None
+
+    assert post({})[0] == 403
+    status, body = post({"X-XSRFToken": xsrf})
+    assert status == 200 and body == {"id": task, "cancelled": False, "status": "success"}
