@@ -236,7 +236,7 @@ class HipercowMagics(Magics):
         return announce
 
     # ---- %%hipercow ---------------------------------------------------------------
-    @ma.magic_arguments()
+    @ma.magic_arguments(name="%hipercow")
     @ma.argument("--cores", metavar="N|Inf", help="cores for the task (an integer or Inf)")
     @ma.argument("--exclusive", action="store_true", help="a whole node to the task")
     @ma.argument("--max-runtime", metavar="TIME", help="time limit: minutes, or e.g. 2h30m")
@@ -366,10 +366,14 @@ class HipercowMagics(Magics):
     # ---- %hipercow -----------------------------------------------------------------
     @line_magic("hipercow")
     def hipercow_line(self, line: str):
-        """hipercow commands: init, configure, status, list, show, info, result, log, wait,
-        cancel, retry, purge, hello, configuration. `%hipercow help` lists their options."""
+        """hipercow commands: init, configure, unconfigure, configuration, hello, provision,
+        status, list, show, info, result, log, wait, cancel, retry, purge.
+        `%hipercow help` lists them and `%hipercow COMMAND -h` explains one."""
         parser = self._line_parser()
-        args = parser.parse_argstring(line)
+        try:
+            args = parser.parse_argstring(line)
+        except SystemExit:  # `-h` printed a command's help
+            return None
         if args.command in (None, "help"):
             print(parser.format_help())
             return None
@@ -377,51 +381,60 @@ class HipercowMagics(Magics):
             return getattr(self, "_cmd_" + args.command)(args)
 
     def _line_parser(self) -> MagicArgumentParser:
-        top = MagicArgumentParser(prog="%hipercow", description="hipercow commands")
+        top = MagicArgumentParser(prog="hipercow", description="hipercow commands")
         sub = top.add_subparsers(dest="command", metavar="COMMAND")
-        sub.add_parser("help", help="this help")
-        p = sub.add_parser("init", help="create a root (and configure a driver)")
+
+        def command(name: str, help: str):
+            return sub.add_parser(name, help=help, description=help, add_help=True)
+
+        command("help", "this help")
+        p = command("init", "create a root (and configure a driver)")
         p.add_argument("path", nargs="?", default=".")
         p.add_argument("--driver")
         p.add_argument("--cluster", help="the local driver's virtual cluster, e.g. example")
         p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
-        p = sub.add_parser("configure", help="configure a driver for this root")
+        p = command("configure", "configure a driver for this root")
         p.add_argument("driver")
         p.add_argument("option", nargs="*", metavar="KEY=VALUE")
-        p = sub.add_parser("unconfigure", help="remove a driver's configuration")
+        p = command("unconfigure", "remove a driver's configuration")
         p.add_argument("driver")
-        sub.add_parser("configuration", help="paths, versions, drivers, environments")
-        p = sub.add_parser("hello", help="run a small test task")
+        command("configuration", "paths, versions, drivers, environments")
+        p = command("hello", "run a small test task")
         p.add_argument("--driver")
-        p = sub.add_parser("status", help="status of tasks (or counts for the whole root)")
+        p = command("provision", "install packages for an environment's tasks")
+        p.add_argument("method", nargs="?", help="pip or script (default: guessed)")
+        p.add_argument("--environment", default="default")
+        p.add_argument("option", nargs="*", metavar="KEY=VALUE",
+                       help='e.g. requirements=["numpy"] or file=requirements.txt')
+        p = command("status", "status of tasks (or counts for the whole root)")
         p.add_argument("ids", nargs="*", metavar="ID")
-        p = sub.add_parser("list", help="the root's tasks, newest first")
+        p = command("list", "the root's tasks, newest first")
         p.add_argument("--status", action="append", default=[])
         p.add_argument("--bundle")
         p.add_argument("-n", type=int, default=50, help="show at most N tasks (0: all)")
-        p = sub.add_parser("show", help="re-display a task or bundle as a live display")
+        p = command("show", "re-display a task or bundle as a live display")
         p.add_argument("id", metavar="ID")
         p.add_argument("--export", action="store_true",
                        help="set the task's variables in the notebook when it succeeds")
-        p = sub.add_parser("info", help="everything known about a task")
+        p = command("info", "everything known about a task")
         p.add_argument("id", metavar="ID")
-        p = sub.add_parser("result", help="a task's value (or a bundle's values)")
+        p = command("result", "a task's value (or a bundle's values)")
         p.add_argument("id", metavar="ID")
         p.add_argument("-o", "--out", metavar="VAR")
         p.add_argument("--export", action="store_true",
                        help="also set the variables the task assigned")
-        p = sub.add_parser("log", help="a task's log")
+        p = command("log", "a task's log")
         p.add_argument("id", metavar="ID")
         p.add_argument("--follow", action="store_true", help="print it as it grows")
         p.add_argument("--outer", action="store_true", help="the scheduler's own log")
-        p = sub.add_parser("wait", help="wait for a task or bundle")
+        p = command("wait", "wait for a task or bundle")
         p.add_argument("id", metavar="ID")
         p.add_argument("--timeout", type=float)
-        p = sub.add_parser("cancel", help="cancel tasks")
+        p = command("cancel", "cancel tasks")
         p.add_argument("ids", nargs="+", metavar="ID")
-        p = sub.add_parser("retry", help="run finished tasks again")
+        p = command("retry", "run finished tasks again")
         p.add_argument("ids", nargs="+", metavar="ID")
-        p = sub.add_parser("purge", help="delete finished tasks")
+        p = command("purge", "delete finished tasks")
         p.add_argument("ids", nargs="*", metavar="ID")
         p.add_argument("--status", action="append", default=[])
         p.add_argument("--finished-before")
@@ -476,6 +489,11 @@ class HipercowMagics(Magics):
 
     def _cmd_hello(self, args):
         return api.hipercow_hello(driver=args.driver)
+
+    def _cmd_provision(self, args):
+        from .provision import hipercow_provision
+
+        hipercow_provision(args.method, args.environment, **_options(args.option))
 
     def _cmd_status(self, args):
         if args.ids:

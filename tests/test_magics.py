@@ -391,3 +391,18 @@ def test_init_and_configure_from_the_magic(ip, tmp_path, monkeypatch, capsys):
     with pytest.raises(UsageError, match="Invalid driver 'nope'"):
         ip.run_line_magic("hipercow", "configure nope")
     stop_local_scheduler(hc.api.find_root())
+
+
+def test_show_a_bundle_and_command_help(shell, capsys):
+    bundle = hc.task_create_bulk_expr("v * 2", [{"v": 1}, {"v": 2}], namespace={},
+                                      bundle_name="pair")
+    assert bundle.wait(timeout=30)
+    capsys.readouterr()
+    shell.run_line_magic("hipercow", "show pair")
+    out = capsys.readouterr().out
+    assert "hipercow bundle 'pair': 2/2 finished" in out and "2 success" in out
+    assert shell.run_line_magic("hipercow", "result pair") == [2, 4]
+    shell.run_line_magic("hipercow", "list -h")
+    assert "%hipercow list" in capsys.readouterr().out
+    shell.run_line_magic("hipercow", "")
+    assert "provision" in capsys.readouterr().out
