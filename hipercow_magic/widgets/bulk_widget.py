@@ -8,7 +8,7 @@ import time
 import ipywidgets as w
 
 from .model import BulkModel, short_id
-from .task_widget import COLOURS
+from .task_widget import CARD, COLOURS, ROW
 from .text import bulk_text
 
 ORDER = ("created", "submitted", "running", "success", "failure", "cancelled")
@@ -24,10 +24,10 @@ class BulkWidget(w.VBox):
                             f"{'s' if n != 1 else ''}")
         self.progress = w.IntProgress(min=0, max=n, value=0, bar_style="info",
                                       layout=w.Layout(width="60%"))
-        self.progress_label = w.HTML()
-        self.counts = w.HTML()
-        self.summary = w.HTML()
-        self.failures = w.HTML()
+        self.progress_label = w.HTML(layout=ROW)
+        self.counts = w.HTML(layout=ROW)
+        self.summary = w.HTML(layout=ROW)
+        self.failures = w.HTML(layout=ROW)
         self.cancel_button = w.Button(description="Cancel all", icon="stop",
                                       layout=w.Layout(width="auto"))
         self.retry_button = w.Button(description="Retry failed", icon="redo",
@@ -37,7 +37,8 @@ class BulkWidget(w.VBox):
         self.retry_button.on_click(self._retry)
         super().__init__([self.title, w.HBox([self.progress, self.progress_label]), self.counts,
                           self.summary, self.failures,
-                          w.HBox([self.cancel_button, self.retry_button, self.message])])
+                          w.HBox([self.cancel_button, self.retry_button, self.message])],
+                         layout=CARD)
         self.add_class("hipercow-bulk")
         self._shown: dict = {}
         self.refresh(time.time())

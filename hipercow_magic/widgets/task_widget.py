@@ -16,6 +16,11 @@ PRE = ("margin:2px 0;padding:4px 6px;background:var(--jp-layout-color2,#f5f5f5);
        "font-size:12px;line-height:1.3;white-space:pre-wrap;max-height:24em;overflow:auto")
 
 
+ROW = {"margin": "0", "min_height": "0"}  # rows of text, without the default spacing
+CARD = {"border": "1px solid var(--jp-border-color2, #ddd)", "padding": "4px 8px",
+        "width": "auto"}
+
+
 def badge(status: str) -> str:
     colour = COLOURS.get(status, "#6c757d")
     return (f'<span class="hipercow-badge hipercow-{status}" style="background:{colour};'
@@ -32,11 +37,11 @@ class TaskWidget(w.VBox):
     def __init__(self, model: TaskModel, log_lines: int = 20):
         self.model = model
         self.log_lines = log_lines
-        self.header = w.HTML()
-        self.setup = w.HTML()
-        self.timing = w.HTML()
-        self.captured = w.HTML()
-        self.outcome = w.HTML()
+        self.header = w.HTML(layout=ROW)
+        self.setup = w.HTML(layout=ROW)
+        self.timing = w.HTML(layout=ROW)
+        self.captured = w.HTML(layout=ROW)
+        self.outcome = w.HTML(layout=ROW)
         self.log_view = w.HTML()
         self.log_box = w.Accordion(children=[self.log_view], selected_index=None)
         self.log_box.set_title(0, "Log")
@@ -53,7 +58,7 @@ class TaskWidget(w.VBox):
         self.log_button.on_click(self._full_log)
         buttons = w.HBox([self.cancel_button, self.retry_button, self.log_button, self.message])
         super().__init__([self.header, self.setup, self.timing, self.captured, self.outcome,
-                          self.log_box, buttons])
+                          self.log_box, buttons], layout=CARD)
         self.add_class("hipercow-task")
         self._shown: dict = {}
         self.refresh(time.time())
