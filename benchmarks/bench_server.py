@@ -22,12 +22,12 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 
-from browser.jupyter_process import JupyterProcess  # noqa: E402
+from browser.jupyter_process import JupyterProcess
 
-from hipercow_magic import api  # noqa: E402
-from hipercow_magic.root import find_root  # noqa: E402
-from hipercow_magic.server.table import TaskTable  # noqa: E402
-from hipercow_magic.task import write_terminal  # noqa: E402
+from hipercow_magic import api
+from hipercow_magic.root import find_root
+from hipercow_magic.server.table import TaskTable
+from hipercow_magic.task import write_terminal
 
 POLLS = 30
 
@@ -61,7 +61,7 @@ def timed(fn, repeat: int) -> list[float]:
 
 def report(label: str, ms: list[float]) -> None:
     ms = sorted(ms)
-    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
     print(f"  {label:<48} median {statistics.median(ms):7.1f} ms   p95 {p95:7.1f} ms   "
           f"max {ms[-1]:7.1f} ms")
 

@@ -7,7 +7,6 @@ import os
 import pathlib
 
 import pytest
-
 from jupyter_process import JupyterProcess
 from processes import stop_local_scheduler
 

@@ -58,13 +58,13 @@ class JupyterProcess:
         env.pop("JUPYTER_TOKEN", None)
         return env
 
-    def start(self, timeout: float = 90) -> "JupyterProcess":
+    def start(self, timeout: float = 90) -> JupyterProcess:
         cmd = [sys.executable, "-m", self.app, "--no-browser", "--ip=127.0.0.1",
                f"--port={self.port}", f"--IdentityProvider.token={self.token}", "--allow-root",
                "--ServerApp.port_retries=0", f"--ServerApp.root_dir={self.root_dir}"]
-        log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, env=self.env(), cwd=self.root_dir, stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, env=self.env(), cwd=self.root_dir, stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

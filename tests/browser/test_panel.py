@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import time
 
-from notebook_ui import open_lab, open_notebook, run_cell, screenshot, show_panel, write_notebook
+from notebook_ui import (
+    open_lab,
+    open_notebook,
+    run_cell,
+    screenshot,
+    show_panel,
+    write_notebook,
+)
 
 SUBMIT = """\
 from hipercow_magic.api import task_create_expr
@@ -127,7 +135,7 @@ def test_an_idle_panel_polls_at_most_once_every_10_seconds(lab, page):
     polls = []
     page.on("request", lambda r: "/hipercow/tasks" in r.url and polls.append(time.monotonic()))
     time.sleep(25)
-    gaps = [b - a for a, b in zip(polls, polls[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(polls)]
     assert len(polls) <= 3, polls
     assert all(gap >= 9.5 for gap in gaps), gaps
 
