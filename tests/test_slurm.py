@@ -193,6 +193,21 @@ def test_node_with_another_cloudpickle_refuses_the_task(root_path):
     assert "cloudpickle" in reason and "0.0.1" in reason
 
 
+def test_a_failing_preamble_is_a_failure_with_slurms_output(root_path):
+    hm.hipercow_configure("slurm", poll_interval=0.5,
+                          preamble=["echo 'loading modules'", "exit 3"])
+    try:
+        t = hm.task_create_expr("'never runs'")
+    finally:
+        hm.hipercow_configure("slurm", poll_interval=0.5)
+    assert hm.task_wait(t.id, timeout=60) is False
+    reason = hm.task_info(t.id).reason
+    assert "the batch script failed" in reason and "exit code 3" in reason
+    assert "loading modules" in hm.task_log_value(t.id, outer=True)
+    error = hm.task_result(t.id)
+    assert isinstance(error, TaskDied) and "loading modules" in error.node_traceback
+
+
 def test_failure_brings_back_the_nodes_traceback():
     t = hm.task_create_expr("def f():\n    raise ValueError('broken on the node')\nf()")
     assert hm.task_wait(t.id, timeout=60) is False

@@ -47,16 +47,21 @@ def test_cluster_info_from_sinfo_and_scontrol():
 
 def test_squeue_rows_for_plain_jobs_and_array_elements():
     text = ("9|c7b1a25ab1e3170692d9d386284d68cb|COMPLETED|None|vm|2026-11-25T09:35:20|"
-            "2026-11-25T09:35:20|UNLIMITED|alltasks\n"
-            "11_2|hipercow-ceac8bafc340|PENDING|BeginTime||2026-11-25T10:00:00|"
-            "2026-11-25T09:35:20|1:00:00|fast\n"
-            "12|x|RUNNING|None|vm|2026-11-25T09:35:21|2026-11-25T09:35:20|UNLIMITED|fast\n")
+            "2026-11-25T09:35:20|UNLIMITED|alltasks|0\n"
+            "11_2|hipercow-ceac8bafc340|PENDING|BeginTime|  |2026-11-25T10:00:00|"
+            "2026-11-25T09:35:20|1:00:00|fast|0\n"
+            "12|x|RUNNING|None|vm|2026-11-25T09:35:21|2026-11-25T09:35:20|UNLIMITED|fast|0\n"
+            "13|y|FAILED|NonZeroExitCode|vm|2026-11-25T09:35:21|2026-11-25T09:35:20|UNLIMITED|"
+            "fast|768\n")
     rows = parse.squeue_rows(text)
     assert rows["9"].ended and rows["9"].node == "vm" and rows["9"].reason is None
     pending = rows["11_2"]
     assert pending.pending and pending.reason == "BeginTime" and pending.node is None
     assert pending.start == dt.datetime(2026, 11, 25, 10).timestamp()
-    assert rows["12"].running
+    assert rows["12"].running and rows["12"].partition == "fast"
+    assert rows["13"].exit_code == "3:0"
+    assert rows["13"].ended_reason() == ("Slurm job 13 ended: the batch script failed "
+                                         "[FAILED, exit code 3:0]")
 
 
 def test_sacct_and_jobcomp_rows():

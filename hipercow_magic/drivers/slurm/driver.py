@@ -301,7 +301,7 @@ class SlurmDriver(Driver):
 
     def _squeue(self, job_ids: set[str]) -> dict[str, parse.JobState]:
         args = ["squeue", "-h", "-r", "-t", "all", "-j", ",".join(sorted(job_ids)),
-                "-o", parse.SQUEUE_FORMAT]
+                "-O", parse.SQUEUE_FIELDS]
         proc = commands.run(args, check=False)
         if proc.returncode != 0:
             if "Invalid job id" in proc.stderr:
@@ -358,8 +358,11 @@ class SlurmDriver(Driver):
         return self._died(tid, row.ended_reason())
 
     def _died(self, tid: str, reason: str) -> str:
-        outer = self.log(tid, outer=True) or ""
-        tail = "\n".join(outer.strip().splitlines()[-20:])
+        outer = self.log(tid, outer=True)
+        if outer is None:
+            reason += (" (Slurm wrote no output for it: is the root on a filesystem the nodes "
+                       "see?)")
+        tail = "\n".join((outer or "").strip().splitlines()[-20:])
         error = TaskDied(reason)
         write_terminal(self.root, tid, "failure", reason=reason,
                        result={"ok": False, "error": error,

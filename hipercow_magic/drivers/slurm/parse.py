@@ -25,8 +25,9 @@ ENDED_REASONS = {
     "REVOKED": "revoked by a sibling cluster",
 }
 
-# One row of `squeue -o SQUEUE_FORMAT` (fields split by '|').
-SQUEUE_FORMAT = "%i|%j|%T|%r|%N|%S|%V|%l|%P"
+# One row of `squeue -O SQUEUE_FIELDS` (fields split by '|'; exit_code is a raw wait status).
+SQUEUE_FIELDS = ("JobArrayID:|,Name:|,State:|,Reason:|,NodeList:|,StartTime:|,SubmitTime:|,"
+                 "TimeLimit:|,Partition:|,exit_code:")
 # One row of `sacct -o SACCT_FIELDS --parsable2`.
 SACCT_FIELDS = "JobID,JobName,State,ExitCode,NodeList,Start,End,Submit,Reason,Partition"
 
@@ -161,17 +162,17 @@ def partitions(text: str) -> dict[str, dict[str, str]]:
 
 
 def squeue_rows(text: str) -> dict[str, JobState]:
-    """`squeue -h -r -o SQUEUE_FORMAT`, keyed by job id ('123' or '123_4' for arrays)."""
+    """`squeue -h -r -O SQUEUE_FIELDS`, keyed by job id ('123' or '123_4' for arrays)."""
     out = {}
     for line in text.splitlines():
-        parts = line.split("|")
-        if len(parts) < 9:
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) < 10:
             continue
-        job_id, name, state, reason, node, start, submitted, limit, partition = parts[:9]
+        job_id, name, state, reason, node, start, submitted, limit, partition, status = parts[:10]
         out[job_id] = JobState(job_id=job_id, name=name, state=_base_state(state),
                                reason=_none(reason), node=_none(node), start=timestamp(start),
                                submitted=timestamp(submitted), time_limit=_none(limit),
-                               partition=_none(partition))
+                               exit_code=_wait_status(status), partition=_none(partition))
     return out
 
 
@@ -222,6 +223,14 @@ def scancel_refused(stderr: str) -> set[str]:
     """Job ids that scancel could not cancel (already finished or unknown)."""
     return set(re.findall(r"job id ([0-9_]+)", stderr)) | set(
         re.findall(r"Invalid job id specified[^0-9]*([0-9_]+)", stderr))
+
+
+def _wait_status(raw: str) -> str | None:
+    """squeue's raw wait status (768) as sacct writes exit codes ('3:0' = exit 3, signal 0)."""
+    if not raw.isdigit():
+        return None
+    value = int(raw)
+    return f"{value >> 8}:{value & 0x7F}"
 
 
 def _base_state(state: str) -> str:
