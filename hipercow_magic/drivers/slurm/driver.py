@@ -72,7 +72,8 @@ class SlurmDriver(Driver):
         if unknown:
             raise HipercowError(
                 f"Unknown option{'s' if len(unknown) > 1 else ''} for the slurm driver: "
-                f"{', '.join(unknown)}\nValid options are: {', '.join(OPTIONS)}")
+                f"{', '.join(unknown)}\nValid options are: {', '.join(OPTIONS)}\n"
+                "Other sbatch options go in sbatch_args, e.g. sbatch_args=['--qos=short'].")
         if not commands.available():
             raise HipercowError(
                 "Slurm's commands (sbatch, squeue, scancel, sinfo, scontrol) are not on this "
