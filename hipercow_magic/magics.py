@@ -161,8 +161,10 @@ class HipercowMagics(Magics):
     def _pre_run_cell(self, *args) -> None:
         if self.delivery.loop is None and self.widgets_enabled():
             self.delivery.loop = _running_loop()
-        self._catch_up()
-        self.delivery.pre_run_cell()
+        try:
+            self._catch_up()
+        finally:
+            self.delivery.pre_run_cell()
 
     def _catch_up(self) -> None:
         """Before a cell runs, collect tasks that finished since the updater last looked, so
@@ -180,7 +182,11 @@ class HipercowMagics(Magics):
                 continue
             for model in models:
                 if statuses.get(model.id) in TERMINAL:
-                    model.update(statuses, now)
+                    try:
+                        model.update(statuses, now)
+                    except Exception as e:  # e.g. the task was purged: stop waiting for it
+                        model.problem = f"{type(e).__name__}: {e}"
+                        model.delivered = True
 
     def _post_run_cell(self, *args) -> None:
         self.delivery.post_run_cell()

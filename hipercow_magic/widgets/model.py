@@ -51,6 +51,7 @@ class Model:
         self._views = []
         self.lock = threading.RLock()
         self.born = time.monotonic()
+        self.problem: str | None = None  # why the display stopped updating, if it did
 
     def on_change(self, callback) -> None:
         self._views.append(callback)

@@ -93,7 +93,7 @@ class TaskWidget(w.VBox):
             active = m.status in ("submitted", "running", "created")
             self.cancel_button.disabled = not active
             self.retry_button.disabled = active
-            problem = getattr(m, "problem", None)
+            problem = m.problem
             if problem:
                 self._set(self.message, f'<span style="color:#dc3545">display stopped '
                                         f"updating: {html.escape(problem)}</span>")

@@ -34,7 +34,7 @@ def task_text(model: TaskModel, now: float | None = None, log: bool = False) -> 
         if log and model.log_text:
             lines.append("  log:")
             lines += ["    " + line for line in tail(model.log_text).splitlines()]
-        problem = getattr(model, "problem", None)
+        problem = model.problem
         if problem:
             lines.append(f"  ! display stopped updating: {problem}")
     return "\n".join(lines)
