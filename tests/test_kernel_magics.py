@@ -151,6 +151,23 @@ def test_wait_outputs_the_last_value(kernel):
     assert kernel.run("print(w)")["stdout"].strip() == "60"
 
 
+def test_interrupting_a_waiting_cell_stops_the_wait_not_the_task(kernel):
+    import threading
+
+    timer = threading.Timer(1.5, kernel.km.interrupt_kernel)
+    timer.start()
+    out = kernel.run("%%hipercow --wait -o patient\nimport time\ntime.sleep(3)\n"
+                     "patience = 'rewarded'\npatience")
+    timer.join()
+    assert out["status"] == "ok" and not out["results"]
+    assert "Stopped waiting for task" in out["stdout"]
+    assert wait_status(kernel, "patient", ("success",)) == "success"
+    deadline = time.monotonic() + 5
+    while kernel.evaluate("'patience' in globals()") != "True":
+        assert time.monotonic() < deadline, "value did not arrive after the wait was stopped"
+        time.sleep(0.2)
+
+
 def test_bad_option_is_one_line_without_traceback(kernel):
     before = kernel.evaluate("len(__import__('hipercow_magic').task_list())")
     out = kernel.run("%%hipercow --cores 99\nz = 1")
