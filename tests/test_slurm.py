@@ -176,6 +176,21 @@ def test_success_runs_on_a_node_as_a_slurm_job(driver, node):
     assert _completed_info(driver, t.id)["state"] == "COMPLETED"
 
 
+@pytest.mark.parametrize("options, message", [
+    (dict(qos="short"), "Other sbatch options go in sbatch_args"),
+    (dict(partition="nope"), "The partition 'nope' does not exist on this cluster"),
+    (dict(poll_interval=0), "'poll_interval' must be a positive number"),
+    (dict(sbatch_args=["qos=short"]), "each entry is one option such as '--qos=short'"),
+    (dict(python="/no/such/python"), "The Python '/no/such/python' was not found here"),
+    (dict(max_array_size=0), "'max_array_size' must be a positive integer"),
+])
+def test_configure_rejects_bad_options(options, message):
+    before = load_driver(find_root(), "slurm").config
+    with pytest.raises(HipercowError, match=re.escape(message)):
+        hm.hipercow_configure("slurm", **options)
+    assert load_driver(find_root(), "slurm").config == before
+
+
 def test_hello_runs_on_slurm():
     assert hm.hipercow_hello(timeout=60) == "Moo"
 
