@@ -19,7 +19,7 @@ from IPython.core import magic_arguments as ma
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import MagicArgumentParser
-from IPython.display import display
+from IPython.display import display as show
 from traitlets import CaselessStrEnum, Float, Int, Unicode, observe
 
 from . import api
@@ -214,7 +214,7 @@ class HipercowMagics(Magics):
         if self.widgets_enabled():
             from .widgets.task_widget import TaskWidget
 
-            display(TaskWidget(model, log_lines=self.log_lines))
+            show(TaskWidget(model, log_lines=self.log_lines))
         else:
             print(task_text(model))
             model.on_change(self._announcer(model))
@@ -224,7 +224,7 @@ class HipercowMagics(Magics):
         if self.widgets_enabled():
             from .widgets.bulk_widget import BulkWidget
 
-            display(BulkWidget(model))
+            show(BulkWidget(model))
         else:
             print(bulk_text(model))
         self.updater.watch(model)
@@ -366,7 +366,7 @@ class HipercowMagics(Magics):
             if target:
                 print(api.task_info(self._task_id(target)))
                 return None
-            display(cluster_table(api.hipercow_cluster_info()))
+            show(cluster_table(api.hipercow_cluster_info()))
         return None
 
     # ---- %hipercow -----------------------------------------------------------------
@@ -525,7 +525,7 @@ class HipercowMagics(Magics):
         table = task_table(api.task_summaries(shown), len(ids), api.find_root().path)
         if self.widgets_enabled():
             root = api.find_root()
-            display(task_list_widget(table, shown, root, lambda task_id: self._show_task(
+            show(task_list_widget(table, shown, root, lambda task_id: self._show_task(
                 TaskModel(task_id, root, self.delivery, next_sequence(), export=False))))
         else:
             print(table)

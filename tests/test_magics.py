@@ -406,3 +406,13 @@ def test_show_a_bundle_and_command_help(shell, capsys):
     assert "%hipercow list" in capsys.readouterr().out
     shell.run_line_magic("hipercow", "")
     assert "provision" in capsys.readouterr().out
+
+
+def test_unload_removes_the_magics_and_reload_restores_them(ip):
+    ip.run_line_magic("unload_ext", "hipercow_magic")
+    assert "hipercow" not in ip.magics_manager.magics["cell"]
+    assert "hipercow_info" not in ip.magics_manager.magics["line"]
+    assert loaded_magics(ip) is None
+    ip.run_line_magic("load_ext", "hipercow_magic")
+    assert "hipercow" in ip.magics_manager.magics["cell"]
+    assert loaded_magics(ip) is not None
