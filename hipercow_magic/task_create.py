@@ -58,12 +58,7 @@ class Plan:
             read_environment(self.root, self.parallel.environment)
         self.globals = environment_globals(self.root, environment)
         self.path = self.root.relative_workdir()
-
-    def data(self, task_id: str, kind: str, **fields) -> dict:
-        return {
-            "id": task_id,
-            "type": kind,
-            "created": time.time(),
+        self.shared = {
             "path": self.path,
             "environment": self.environment,
             "envvars": self.envvars,
@@ -75,8 +70,11 @@ class Plan:
             "hipercow_version": __version__,
             "hostname": socket.gethostname(),
             "platform": platform.platform(),
-            **fields,
         }
+
+    def data(self, task_id: str, kind: str, **fields) -> dict:
+        """A task's data.json: what is shared by this creation call, plus its own fields."""
+        return {"id": task_id, "type": kind, "created": time.time(), **self.shared, **fields}
 
     def write(self, task_id: str, data: dict, locals_blob: bytes | None) -> None:
         """Write a task's files; data.json last, so a task exists only once it is whole."""
