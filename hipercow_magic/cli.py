@@ -11,7 +11,9 @@ from . import api
 from .bundle import (hipercow_bundle_cancel, hipercow_bundle_delete, hipercow_bundle_list,
                      hipercow_bundle_load, hipercow_bundle_logs, hipercow_bundle_result,
                      hipercow_bundle_retry, hipercow_bundle_status, hipercow_bundle_wait)
+from .environment import add_environment_parser
 from .errors import HipercowError
+from .provision import add_provision_parser
 
 
 def _option_value(text: str):
@@ -254,6 +256,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--reduce", action="store_true")
     p.add_argument("--timeout", type=float)
     p.set_defaults(func=cmd_bundle)
+
+    add_environment_parser(sub)
+    add_provision_parser(sub)
 
     p = sub.add_parser("purge", help="delete finished tasks")
     p.add_argument("ids", nargs="*")

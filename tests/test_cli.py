@@ -92,3 +92,19 @@ def test_cancel_retry_bundle_and_purge(cli_root, monkeypatch):
     purged = hipercow("purge", "--status", "success", cwd=cli_root)
     assert "Purging 2 tasks" in purged.stdout and "Deleting 1 task bundle" in purged.stdout
     assert bundle.ids[0] not in hipercow("task", "list", cwd=cli_root).stdout
+
+
+def test_environment_commands(cli_root):
+    (cli_root / "setup.py").write_text("GREETING = 'hello'\n")
+    made = hipercow("environment", "create", "greet", "--sources", "setup.py",
+                    "--globals", "GREETING", cwd=cli_root)
+    assert made.returncode == 0, made.stderr
+    assert hipercow("environment", "list", cwd=cli_root).stdout.split() == \
+        ["default", "empty", "greet"]
+    task_id = hipercow("create", "GREETING.upper()", "--environment", "greet",
+                       cwd=cli_root).stdout.strip()
+    assert hipercow("task", "wait", task_id, cwd=cli_root).returncode == 0
+    assert hipercow("task", "result", task_id, cwd=cli_root).stdout.strip() == "HELLO"
+    refused = hipercow("environment", "delete", "empty", cwd=cli_root)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert hipercow("provision", "list", cwd=cli_root).returncode == 0
