@@ -233,6 +233,20 @@ def test_failure_brings_back_the_nodes_traceback():
     assert "ValueError: broken on the node" in hm.task_log_value(t.id)
 
 
+def test_retry_of_a_failed_task_runs_again_on_slurm(tmp_path):
+    flag = tmp_path / "tried-once"
+    t = hm.task_create_expr(
+        f"import pathlib\nflag = pathlib.Path({str(flag)!r})\n"
+        "if not flag.exists():\n    flag.touch()\n    raise RuntimeError('first try')\n"
+        "'second try'")
+    assert hm.task_wait(t.id, timeout=60) is False
+    again = hm.task_retry(t.id)
+    assert again.id != t.id and _job(again.id)["job_id"] != _job(t.id)["job_id"]
+    assert hm.task_wait(t.id, timeout=60)  # follows the retry chain
+    assert hm.task_result(t.id) == "second try"
+    assert hm.task_status(t.id, follow=False) == "failure"
+
+
 def test_cancel_a_pending_task():
     t = hm.task_create_expr("'never'", resources=hm.hipercow_resources(hold_until=30))
     job_id = _job(t.id)["job_id"]
