@@ -75,6 +75,11 @@ def node(driver):
     return driver.cluster_info().node_names[0]
 
 
+def _node_state() -> str:
+    return subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True,
+                          text=True).stdout.split("\n")[0].strip()
+
+
 def _squeue_state(job_id: str) -> str:
     out = subprocess.run(["squeue", "-h", "-t", "all", "-j", job_id, "-o", "%T"],
                          capture_output=True, text=True).stdout.split()
@@ -97,6 +102,9 @@ def test_whole_node_then_low_priority_runs_after_normal_priority(driver):
     # Runs first, while the node is otherwise idle: a whole-node task (cores=Inf), then a
     # low-priority task submitted BEFORE a normal one, both needing every core; the normal one
     # goes first.
+    deadline = time.monotonic() + 180  # jobs of earlier test modules may still be ending
+    while _node_state() != "idle" and time.monotonic() < deadline:
+        time.sleep(0.5)
     cores = driver.cluster_info().max_cores
     blocker = hm.task_create_expr("import os, time; time.sleep(4); os.environ['HIPERCOW_CORES']",
                                   resources=hm.hipercow_resources(cores="Inf"))
