@@ -221,8 +221,7 @@ def jobcomp_rows(text: str, wanted: set[str]) -> dict[str, JobState]:
 
 def scancel_refused(stderr: str) -> set[str]:
     """Job ids that scancel could not cancel (already finished or unknown)."""
-    return set(re.findall(r"job id ([0-9_]+)", stderr)) | set(
-        re.findall(r"Invalid job id specified[^0-9]*([0-9_]+)", stderr))
+    return set(re.findall(r"job id ([0-9_]+)", stderr))
 
 
 def _wait_status(raw: str) -> str | None:
