@@ -87,19 +87,19 @@ class TaskModel(Model):
     def _load(self, task_id: str) -> None:
         info = api.task_info(task_id, follow=False, root=self.root)
         data = info.data
+        code = data
+        if data.get("type") == "retry":  # runs its base task's code: show and export that
+            code = api.task_info(data["base"], follow=False, root=self.root).data
         self.id = task_id
-        self.name = data.get("name")
-        self.kind = data.get("type")
+        self.name = data.get("name") or code.get("name")
+        self.kind = code.get("type")
         self.driver = info.driver
         self.resources = Resources.from_dict(data.get("resources")).summary() \
             if data.get("resources") else None
         parallel = data.get("parallel") or {}
         self.parallel = parallel.get("method")
         self.cores_per_process = parallel.get("cores_per_process")
-        if self.kind == "retry":  # runs its base task's code: show and export what that does
-            base = api.task_info(data["base"], follow=False, root=self.root).data
-            data = {**base, "name": data.get("name") or base.get("name")}
-            self.kind = base.get("type")
+        data = code
         self.locals_sizes = dict(data.get("locals_sizes") or {})
         if self.kind == "call":
             self.locals_sizes = {}
