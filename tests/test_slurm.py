@@ -19,7 +19,8 @@ import pytest
 import hipercow_magic as hm
 from hipercow_magic import api
 from hipercow_magic.configure import load_driver
-from hipercow_magic.drivers.slurm import COUNTS, SlurmUnavailableWarning, scheduler_calls
+from hipercow_magic.drivers.slurm import (COUNTS, SlurmUnavailableWarning, scheduler_calls,
+                                          slurm_script)
 from hipercow_magic.errors import HipercowError, TaskDied
 from hipercow_magic.root import find_root
 
@@ -197,6 +198,21 @@ def test_configure_rejects_bad_options(options, message):
     with pytest.raises(HipercowError, match=re.escape(message)):
         hm.hipercow_configure("slurm", **options)
     assert load_driver(find_root(), "slurm").config == before
+
+
+def test_dry_run_shows_the_script_and_submits_nothing():
+    t = hm.task_create_expr("1 + 1", driver=False)
+    sbatch = COUNTS["sbatch"]
+    script = slurm_script(t.id, resources=hm.hipercow_resources(cores=2, queue="bigmem"))
+    assert "#SBATCH --cpus-per-task=2" in script and "#SBATCH --partition=bigmem" in script
+    assert f"hipercow_magic.runner {find_root().path} {t.id}" in script
+    assert COUNTS["sbatch"] == sbatch
+    assert not Path(find_root().task_dir(t.id), "driver").exists()
+    assert hm.task_status(t.id) == "created"
+    with pytest.raises(HipercowError, match="too many cores"):
+        slurm_script(t.id, resources=hm.hipercow_resources(cores=1000))
+    bundle = hm.task_create_bulk_expr("x", [{"x": 1}, {"x": 2}], driver=False)
+    assert "#SBATCH --array=0-1" in slurm_script(bundle.ids)
 
 
 def test_hello_runs_on_slurm():
