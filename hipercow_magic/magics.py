@@ -139,7 +139,9 @@ class HipercowMagics(Magics):
 
     def __init__(self, shell):
         super().__init__(shell)
-        self.delivery = Delivery(shell.user_ns, loop=_running_loop())
+        # A kernel's loop runs only while no cell does; so does a terminal's prompt loop.
+        loop = _running_loop() or getattr(shell, "pt_loop", None)
+        self.delivery = Delivery(shell.user_ns, loop=loop)
         self.updater = get_updater()
         self.models = weakref.WeakSet()  # task models on display (kept alive by their views)
         self._awaiting: list[TaskModel] = []  # models whose values have not arrived yet

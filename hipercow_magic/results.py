@@ -1,9 +1,9 @@
 """Bringing a finished task's variables into the user's namespace, between cells only.
 
 The updater thread hands over the values of a successful task; they are written into the
-namespace on the shell's own thread when no cell is running: at once through the kernel's
-event loop when the kernel is idle, otherwise just after the running cell ends (and, in a
-terminal IPython, before the next prompt).
+namespace on the shell's own thread when no cell is running: at once through an event loop
+that runs only between cells (a kernel's loop, or a terminal's prompt loop), otherwise just
+after the running cell ends, and at the latest just before the next cell starts.
 """
 
 from __future__ import annotations
