@@ -225,20 +225,8 @@ def test_provisioning_refused_while_tasks_of_the_environment_wait(proot):
         hc.task_cancel(shared.id)
 
 
-FRONT_END = """
-import sys
-from hipercow_magic.errors import HipercowError
-from hipercow_magic.provision import provision_cli
-try:
-    provision_cli(sys.argv[1:])
-except HipercowError as e:
-    print(f"Error: {e}")
-    sys.exit(1)
-"""
-
-
 def test_interactive_answer_no_installs_nothing(proot):
-    """Provisioning from a terminal asks first; answering 'n' leaves things as they were."""
+    """`hipercow provision` in a terminal asks first; answering 'n' leaves things as they were."""
     import pty
 
     blocker = hc.task_create_expr("import time\ntime.sleep(30)", environment="cows")
@@ -247,8 +235,8 @@ def test_interactive_answer_no_installs_nothing(proot):
     try:
         pid, fd = pty.fork()
         if pid == 0:
-            os.execvp(sys.executable, [sys.executable, "-c", FRONT_END, "--environment", "cows",
-                                       "--requirements", "cowsay"])
+            os.execvp(sys.executable, [sys.executable, "-m", "hipercow_magic.cli", "provision",
+                                       "--environment", "cows", "--requirements", "cowsay"])
             os._exit(127)
         output = b""
         while b"[y/N]" not in output:
@@ -267,7 +255,7 @@ def test_interactive_answer_no_installs_nothing(proot):
         hc.task_cancel(blocker.id)
     text = output.decode()
     assert "is queued or running" in text and "Provision anyway? [y/N]" in text
-    assert "Provisioning cancelled; nothing was installed" in text
+    assert "Error: Provisioning cancelled; nothing was installed" in text
     assert os.waitstatus_to_exitcode(status) == 1
     assert len(hc.hipercow_provision_list("cows")) == before
 
