@@ -1,6 +1,12 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { HipercowRequestError, IRoots, ITaskPage, requestAPI } from './request';
+import {
+  HipercowRequestError,
+  ICluster,
+  IRoots,
+  ITaskPage,
+  requestAPI
+} from './request';
 
 /** Poll every 2 s while tasks are queued or running. */
 export const FAST_POLL_MS = 2000;
@@ -42,6 +48,11 @@ export class TaskModel {
 
   get roots(): string[] {
     return this._roots;
+  }
+
+  /** The root's cluster in one line (driver, nodes, cores, memory), when a driver is set. */
+  get cluster(): string | null {
+    return this._cluster;
   }
 
   get page(): ITaskPage | null {
@@ -175,8 +186,26 @@ export class TaskModel {
       this._page = null;
       this._offset = 0;
       this._idleDelay = IDLE_POLL_MS;
+      this._cluster = null;
+      if (root !== null) {
+        void this._fetchCluster(root);
+      }
     }
     void this.refresh();
+  }
+
+  private async _fetchCluster(root: string): Promise<void> {
+    try {
+      const info = await requestAPI<ICluster>('cluster', { root });
+      if (root === this._root) {
+        const memory = info.max_memory === null ? '' : `, ${info.max_memory} GB`;
+        const nodes = `${info.nodes.length} node${info.nodes.length === 1 ? '' : 's'}`;
+        this._cluster = `${info.driver}: ${nodes}, up to ${info.max_cores} cores${memory}`;
+        this._changed.emit();
+      }
+    } catch {
+      // No driver configured yet: the task list still shows what is there.
+    }
   }
 
   private _schedule(): void {
@@ -214,6 +243,7 @@ export class TaskModel {
   private _pinned: string | null = null;
   private _roots: string[] = [];
   private _page: ITaskPage | null = null;
+  private _cluster: string | null = null;
   private _error: string | null = null;
   private _fetchedAt = 0;
   private _statusFilter: string[] = [];

@@ -46,9 +46,11 @@ export class TaskPanel extends Widget {
     rootLine.append(this._rootSelect);
 
     this._pager.className = 'hc-pager';
+    this._cluster.className = 'hc-cluster';
     this.node.append(
       header,
       rootLine,
+      this._cluster,
       this._counts,
       this._error,
       this._list,
@@ -82,6 +84,7 @@ export class TaskPanel extends Widget {
   private _render(): void {
     const model = this.model;
     this._renderRoots();
+    this._cluster.textContent = model.cluster ?? '';
     const page = model.page;
     this._error.textContent = this._actionError ?? model.error ?? '';
     this._error.hidden = !this._error.textContent;
@@ -267,6 +270,7 @@ export class TaskPanel extends Widget {
 
   private _rootSelect = document.createElement('select');
   private _refresh = document.createElement('button');
+  private _cluster = document.createElement('div');
   private _counts = document.createElement('div');
   private _error = document.createElement('div');
   private _list = document.createElement('div');

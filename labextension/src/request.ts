@@ -31,6 +31,15 @@ export interface IRoots {
   current: string | null;
 }
 
+/** The parts of `hipercow_cluster_info()` the panel shows. */
+export interface ICluster {
+  driver: string;
+  name: string;
+  nodes: { name: string; cores: number; memory: number | null }[];
+  max_cores: number;
+  max_memory: number | null;
+}
+
 export interface ILogChunk {
   id: string;
   text: string | null;
