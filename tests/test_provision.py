@@ -235,12 +235,17 @@ def test_interactive_answer_no_installs_nothing(proot):
     try:
         pid, fd = pty.fork()
         if pid == 0:
-            os.execvp(sys.executable, [sys.executable, "-m", "hipercow_magic.cli", "provision",
-                                       "--environment", "cows", "--requirements", "cowsay"])
+            package_parent = os.path.dirname(os.path.dirname(hc.__file__))
+            os.execve(sys.executable, [sys.executable, "-m", "hipercow_magic.cli", "provision",
+                                       "--environment", "cows", "--requirements", "cowsay"],
+                      {**os.environ, "PYTHONPATH": package_parent})
             os._exit(127)
         output = b""
         while b"[y/N]" not in output:
-            output += os.read(fd, 1024)
+            try:
+                output += os.read(fd, 1024)
+            except OSError:
+                raise AssertionError(output.decode()) from None
         os.write(fd, b"n\n")
         while True:
             try:
