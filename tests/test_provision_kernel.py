@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
@@ -14,7 +16,9 @@ def test_notebook_is_asked_and_answering_no_installs_nothing(tmp_path):
 
     import hipercow_magic as hc
 
-    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    package_parent = os.path.dirname(os.path.dirname(hc.__file__))
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path),
+                              env={**os.environ, "PYTHONPATH": package_parent})
     prompts, messages = [], []
 
     def answer(msg):
