@@ -43,7 +43,7 @@ def sbatch(*args: str) -> str:
 def wait_gone(job_id: str, poll: float = 0.1) -> None:
     """Until no element of the job is pending, running or completing."""
     while subprocess.run(["squeue", "-h", "-j", job_id, "-t", "PD,R,CG", "-o", "%i"],
-                         capture_output=True, text=True).stdout.strip():
+                         capture_output=True, text=True, check=False).stdout.strip():
         time.sleep(poll)
 
 
@@ -88,7 +88,7 @@ def bench_submission(n: int) -> None:
     t0 = time.perf_counter()
     proc = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-j",
                            driver.job_record(bundle.ids[0])["array_job_id"], "-o", "%i|%T"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=True)
     print(f"   floor: a bare squeue listing the {len(proc.stdout.splitlines())} elements took "
           f"{(time.perf_counter() - t0) * 1000:.0f} ms")
     calls, t0 = COUNTS["scancel"], time.perf_counter()

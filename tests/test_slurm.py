@@ -19,8 +19,12 @@ import pytest
 import hipercow_magic as hm
 from hipercow_magic import api
 from hipercow_magic.configure import load_driver
-from hipercow_magic.drivers.slurm import (COUNTS, SlurmUnavailableWarning, scheduler_calls,
-                                          slurm_script)
+from hipercow_magic.drivers.slurm import (
+    COUNTS,
+    SlurmUnavailableWarning,
+    scheduler_calls,
+    slurm_script,
+)
 from hipercow_magic.errors import HipercowError, TaskDied
 from hipercow_magic.root import find_root
 
@@ -31,7 +35,7 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 def _slurm_up() -> str | None:
     try:
         proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
-                              timeout=30)
+                              timeout=30, check=False)
     except (FileNotFoundError, subprocess.TimeoutExpired) as e:
         return str(e)
     return None if proc.returncode == 0 and proc.stdout.strip() else proc.stderr or "no nodes"
@@ -58,7 +62,7 @@ def root_path(tmp_path_factory):
                 for p in [*path.glob("hipercow/tasks/*/*/driver/job.json"),
                           *path.glob("hipercow/slurm/arrays/*/job.json")]]
         if jobs:
-            subprocess.run(["scancel", *jobs], capture_output=True)
+            subprocess.run(["scancel", *jobs], capture_output=True, check=False)
 
 
 @pytest.fixture(autouse=True)
@@ -78,12 +82,12 @@ def node(driver):
 
 def _node_state() -> str:
     return subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True,
-                          text=True).stdout.split("\n")[0].strip()
+                          text=True, check=True).stdout.split("\n")[0].strip()
 
 
 def _squeue_state(job_id: str) -> str:
     out = subprocess.run(["squeue", "-h", "-t", "all", "-j", job_id, "-o", "%T"],
-                         capture_output=True, text=True).stdout.split()
+                         capture_output=True, text=True, check=False).stdout.split()
     return out[0] if out else ""
 
 
@@ -111,7 +115,7 @@ def test_whole_node_then_low_priority_runs_after_normal_priority(driver):
                                   resources=hm.hipercow_resources(cores="Inf"))
     assert "--exclusive" in Path(_job(blocker.id)["script"]).read_text()
     hm.task_wait(blocker.id, for_start=True, timeout=60)
-    whole = dict(cores=cores)
+    whole = {"cores": cores}
     low = hm.task_create_expr("'low'", resources=hm.hipercow_resources(**whole, priority="low"))
     normal = hm.task_create_expr("'normal'", resources=hm.hipercow_resources(**whole))
     assert "--nice=" in Path(_job(low.id)["script"]).read_text()
@@ -186,12 +190,12 @@ def test_success_runs_on_a_node_as_a_slurm_job(driver, node):
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(qos="short"), "Other sbatch options go in sbatch_args"),
-    (dict(partition="nope"), "The partition 'nope' does not exist on this cluster"),
-    (dict(poll_interval=0), "'poll_interval' must be a positive number"),
-    (dict(sbatch_args=["qos=short"]), "each entry is one option such as '--qos=short'"),
-    (dict(python="/no/such/python"), "The Python '/no/such/python' was not found here"),
-    (dict(max_array_size=0), "'max_array_size' must be a positive integer"),
+    ({"qos": "short"}, "Other sbatch options go in sbatch_args"),
+    ({"partition": "nope"}, "The partition 'nope' does not exist on this cluster"),
+    ({"poll_interval": 0}, "'poll_interval' must be a positive number"),
+    ({"sbatch_args": ["qos=short"]}, "each entry is one option such as '--qos=short'"),
+    ({"python": "/no/such/python"}, "The Python '/no/such/python' was not found here"),
+    ({"max_array_size": 0}, "'max_array_size' must be a positive integer"),
 ])
 def test_configure_rejects_bad_options(options, message):
     before = load_driver(find_root(), "slurm").config
@@ -312,11 +316,11 @@ def test_impossible_requests_fail_before_anything_is_written(driver, node):
     info = driver.cluster_info()
     before = set(api.task_list())
     cases = [
-        (dict(cores=info.max_cores + 1), "too many cores"),
-        (dict(memory_per_node=info.max_memory + 1), "too large"),
-        (dict(queue="nosuchqueue"), "not available"),
-        (dict(requested_nodes=["nosuchnode"]), "does not exist"),
-        (dict(queue="fast", max_runtime="2h"), "longer than the fast queue allows"),
+        ({"cores": info.max_cores + 1}, "too many cores"),
+        ({"memory_per_node": info.max_memory + 1}, "too large"),
+        ({"queue": "nosuchqueue"}, "not available"),
+        ({"requested_nodes": ["nosuchnode"]}, "does not exist"),
+        ({"queue": "fast", "max_runtime": "2h"}, "longer than the fast queue allows"),
     ]
     for resources, message in cases:
         with pytest.raises(HipercowError, match=message):
@@ -373,7 +377,7 @@ def test_a_new_process_reattaches_to_submitted_tasks(root_path):
             f"ok = hm.task_wait({t.id!r}, timeout=90)\n"
             f"print(json.dumps([ok, hm.task_status({t.id!r}), hm.task_result({t.id!r})]))")
     out = subprocess.run([sys.executable, "-c", code], cwd=root_path, capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [True, "success", "from slurm"]
 

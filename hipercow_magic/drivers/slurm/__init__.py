@@ -4,4 +4,4 @@ from .commands import COUNTS, scheduler_calls
 from .driver import SlurmDriver, SlurmUnavailableWarning
 from .dry_run import slurm_script
 
-__all__ = ["SlurmDriver", "SlurmUnavailableWarning", "COUNTS", "scheduler_calls", "slurm_script"]
+__all__ = ["COUNTS", "SlurmDriver", "SlurmUnavailableWarning", "scheduler_calls", "slurm_script"]

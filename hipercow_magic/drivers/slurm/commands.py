@@ -27,7 +27,7 @@ def _environment() -> dict:
     """This process's environment without a surrounding job's SLURM_*/SBATCH_* settings."""
     keep = {"SLURM_CONF"}
     return {k: v for k, v in os.environ.items()
-            if k in keep or not (k.startswith("SLURM_") or k.startswith("SBATCH_"))}
+            if k in keep or not k.startswith(("SLURM_", "SBATCH_"))}
 
 
 def run(args: list[str], timeout: float = DEFAULT_TIMEOUT,
@@ -35,7 +35,7 @@ def run(args: list[str], timeout: float = DEFAULT_TIMEOUT,
     """Run a Slurm command; SlurmUnavailable when it is missing, hangs, or (check) fails."""
     COUNTS[args[0]] += 1
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False,
                               env=_environment(), stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise SlurmUnavailable(

@@ -89,7 +89,8 @@ class SlurmDriver(Driver):
         poll = options.get("poll_interval")
         if poll is not None and (isinstance(poll, bool) or not isinstance(poll, (int, float))
                                  or poll <= 0):
-            raise HipercowError(f"'poll_interval' must be a positive number of seconds, not {poll!r}")
+            raise HipercowError(
+                f"'poll_interval' must be a positive number of seconds, not {poll!r}")
         for name in ("array_limit", "max_array_size"):
             value = options.get(name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
@@ -173,8 +174,8 @@ class SlurmDriver(Driver):
         info = self.cluster_info()
         settings = self._state.cluster[2]
         options = sbatch_options(resources, self.config, info.node_names)
-        common = dict(options=options, resources=resources, config=self.config,
-                      root_path=self.root.path)
+        common = {"options": options, "resources": resources, "config": self.config,
+                      "root_path": self.root.path}
         if len(ids) == 1:
             tid = ids[0]
             output = self._driver_file(tid, "slurm.out")
@@ -567,7 +568,8 @@ def _check_python(python, preamble: list[str]) -> tuple[str, dict]:
             "the nodes should run, or set 'preamble' to the lines that make it available.")
     probe = ("import sys, cloudpickle, hipercow_magic;"
              "print(f'{sys.version_info[0]}.{sys.version_info[1]}', cloudpickle.__version__)")
-    proc = subprocess.run([found, "-c", probe], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([found, "-c", probe], capture_output=True, text=True, timeout=60,
+                          check=False)
     if proc.returncode != 0:
         raise HipercowError(
             f"The Python '{python}' cannot run hipercow-magic:\n{proc.stderr.strip()}\n"

@@ -61,10 +61,10 @@ def _cores_line(resources: Resources) -> str:
 def _run_lines(config: dict, root_path: str, task_id: str, log_path: str) -> list[str]:
     python = shlex.quote(config["python"])
     return [
-        f'echo "hipercow: task {task_id} on $(hostname) as Slurm job '
-        '${SLURM_JOB_ID}${SLURM_ARRAY_TASK_ID:+ (array index $SLURM_ARRAY_TASK_ID)}"',
-        f"exec {python} -u -m hipercow_magic.runner {shlex.quote(root_path)} {task_id} "
-        f"> {log_path} 2>&1",
+        (f'echo "hipercow: task {task_id} on $(hostname) as Slurm job '
+         '${SLURM_JOB_ID}${SLURM_ARRAY_TASK_ID:+ (array index $SLURM_ARRAY_TASK_ID)}"'),
+        (f"exec {python} -u -m hipercow_magic.runner {shlex.quote(root_path)} {task_id} "
+         f"> {log_path} 2>&1"),
     ]
 
 
