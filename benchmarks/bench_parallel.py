@@ -156,17 +156,20 @@ def main() -> None:
             print(f"  floor: one sleep(5), no method: {summary(floor)} (the task machinery alone)")
 
             print("\nCPU-bound work, 1 core versus 2 cores")
-            one = [run_task(BURN + f"burn({CPU_WORK})", 1, None) for _ in range(args.repeats)]
             split = (BURN + "import hipercow_magic\n"
                      f"hipercow_magic.pool().map(burn, [{CPU_WORK // 2}, {CPU_WORK // 2}])")
-            two = [run_task(split, 2, "parallel") for _ in range(args.repeats)]
-            bare_ratio = [bare_speedup() for _ in range(args.repeats)]
+            one, two, bare_ratio = [], [], []
+            for _ in range(args.repeats):  # interleaved, so changes in load hit all three
+                one.append(run_task(BURN + f"burn({CPU_WORK})", 1, None))
+                two.append(run_task(split, 2, "parallel"))
+                bare_ratio.append(bare_speedup())
+            ratios = [a / b for a, b in zip(one, two)]
             print(f"  1 core:                        {summary(one)}")
             print(f"  2 cores, 'parallel':           {summary(two)}")
-            print(f"  speed-up:                      {statistics.median(one) / statistics.median(two):.2f}x"
-                  " (target >= 1.8x)")
-            print(f"  bare ProcessPoolExecutor:      {statistics.median(bare_ratio):.2f}x"
-                  " (same split, in this process)")
+            print(f"  speed-up:                      median {statistics.median(ratios):.2f}x,"
+                  f" best {max(ratios):.2f}x (target >= 1.8x)")
+            print(f"  bare ProcessPoolExecutor:      median {statistics.median(bare_ratio):.2f}x,"
+                  f" best {max(bare_ratio):.2f}x (same split, in this process)")
         finally:
             stop_scheduler(root)
             os.chdir("/")
