@@ -382,6 +382,30 @@ def test_a_new_process_reattaches_to_submitted_tasks(root_path):
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [True, "success", "from slurm"]
 
 
+def test_a_reused_job_id_is_not_taken_for_the_tasks_job(root_path):
+    # Slurm may reuse job ids (after losing its state): a record pointing at a job id that now
+    # belongs to another job must not take that job's state.
+    other = hm.task_create_expr("'another job'")
+    assert hm.task_wait(other.id, timeout=60)
+    t = hm.task_create_expr("'mine'", resources=hm.hipercow_resources(hold_until=30))
+    record_path = Path(find_root().task_dir(t.id), "driver", "job.json")
+    record = json.loads(record_path.read_text())
+    real_job = record["job_id"]
+    try:
+        record.update(job_id=_job(other.id)["job_id"], submitted=time.time() - 3600)
+        record_path.write_text(json.dumps(record))
+        code = ("import hipercow_magic as hm, json\n"
+                f"print(json.dumps([hm.task_status({t.id!r}), hm.task_info({t.id!r}).reason]))")
+        out = subprocess.run([sys.executable, "-c", code], cwd=root_path, capture_output=True,
+                             text=True, timeout=120, check=False)
+        assert out.returncode == 0, out.stderr
+        status, reason = json.loads(out.stdout.strip().splitlines()[-1])
+        assert status == "failure"  # not the other job's success
+        assert f"Slurm has no record of job {record['job_id']}" in reason
+    finally:
+        subprocess.run(["scancel", real_job], check=False)
+
+
 def test_slurmctld_down_keeps_last_known_state_then_recovers():
     # Long enough to outlast the outage below (a squeue without slurmctld gives up after
     # 10-20 s), so that it is still running when Slurm comes back.
