@@ -11,7 +11,6 @@ import asyncio
 import datetime as dt
 import json
 import re
-import sys
 import time
 import weakref
 
@@ -306,7 +305,7 @@ class HipercowMagics(Magics):
 
     def _submit_bulk(self, args, cell: str, common: dict):
         try:
-            data = eval(args.bulk, self.shell.user_ns)  # noqa: S307 - the user's own expression
+            data = eval(args.bulk, self.shell.user_ns)
         except Exception as e:
             raise UsageError(f"Could not evaluate --bulk {args.bulk!r}: "
                              f"{type(e).__name__}: {e}") from None
@@ -367,9 +366,8 @@ class HipercowMagics(Magics):
         with _Usage():
             if target:
                 print(api.task_info(self._task_id(target)))
-                return None
+                return
             show(cluster_table(api.hipercow_cluster_info()))
-        return None
 
     # ---- %hipercow -----------------------------------------------------------------
     @line_magic("hipercow")
@@ -511,7 +509,7 @@ class HipercowMagics(Magics):
                     print(f"{handle.name}  {handle.status(reduce=True)}")
                 else:
                     print(f"{handle.id}  {handle.status()}")
-            return None
+            return
         ids = api.task_list()
         counts: dict[str, int] = {}
         for status in api.task_status(ids):
@@ -519,7 +517,6 @@ class HipercowMagics(Magics):
         total = len(ids)
         detail = ", ".join(f"{n} {s}" for s, n in counts.items())
         print(f"{total} task{'s' if total != 1 else ''}" + (f": {detail}" if detail else ""))
-        return None
 
     def _cmd_list(self, args):
         ids = api.task_list(with_status=args.status or None, in_bundle=args.bundle)

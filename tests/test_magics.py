@@ -17,9 +17,8 @@ TERMINAL = ("success", "failure", "cancelled")
 
 @pytest.fixture(scope="module")
 def ip():
-    from IPython.testing.globalipapp import start_ipython
-
     from IPython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
 
     shell = start_ipython() or get_ipython()  # one shell per test session
     shell.run_line_magic("load_ext", "hipercow_magic")

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slurm
 def _slurm_problem() -> str | None:
     try:
         proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
-                              timeout=30)
+                              check=False, timeout=30)
     except (FileNotFoundError, subprocess.TimeoutExpired) as e:
         return str(e)
     return None if proc.returncode == 0 and proc.stdout.strip() else proc.stderr or "no nodes"
