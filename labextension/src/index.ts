@@ -6,6 +6,7 @@ import {
 import { ISessionContext, MainAreaWidget } from '@jupyterlab/apputils';
 import { DocumentWidget } from '@jupyterlab/docregistry';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { KernelMessage } from '@jupyterlab/services';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
@@ -72,10 +73,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     } else {
       void model.follow('');
     }
-    // Code a kernel has just run may have submitted tasks: poll as soon as it goes idle.
+    // Code a kernel has just run may have submitted tasks: poll as soon as it finishes.
     let watched: ISessionContext | null = null;
-    const onKernelStatus = (_: ISessionContext, status: string) => {
-      if (status === 'idle') {
+    const onIOPub = (_: ISessionContext, msg: KernelMessage.IMessage) => {
+      if (
+        KernelMessage.isStatusMsg(msg) &&
+        msg.content.execution_state === 'idle' &&
+        (msg.parent_header as Partial<KernelMessage.IHeader>).msg_type === 'execute_request'
+      ) {
         model.nudge();
       }
     };
@@ -83,9 +88,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       if (change.newValue instanceof DocumentWidget) {
         const context = change.newValue.context;
         void model.follow(context.path);
-        watched?.statusChanged.disconnect(onKernelStatus);
+        watched?.iopubMessage.disconnect(onIOPub);
         watched = context.sessionContext;
-        watched.statusChanged.connect(onKernelStatus);
+        watched.iopubMessage.connect(onIOPub);
       }
     });
 
