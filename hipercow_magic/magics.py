@@ -438,6 +438,9 @@ class HipercowMagics(Magics):
         p.add_argument("--timeout", type=float)
         p = command("cancel", "cancel tasks")
         p.add_argument("ids", nargs="+", metavar="ID")
+        p = command("submit", "submit tasks created while no driver was configured")
+        p.add_argument("ids", nargs="+", metavar="ID")
+        p.add_argument("--driver")
         p = command("retry", "run finished tasks again")
         p.add_argument("ids", nargs="+", metavar="ID")
         p = command("purge", "delete finished tasks")
@@ -571,6 +574,13 @@ class HipercowMagics(Magics):
     def _cmd_cancel(self, args):
         ids = [self._task_id(i) for i in args.ids]
         api.task_cancel(ids if len(ids) > 1 else ids[0])
+
+    def _cmd_submit(self, args):
+        ids = [self._task_id(i) for i in args.ids]
+        api.task_submit(ids, driver=args.driver)
+        for model in list(self.models):
+            if model.id in ids:
+                self.updater.watch(model)
 
     def _cmd_retry(self, args):
         ids = [self._task_id(i) for i in args.ids]

@@ -408,3 +408,23 @@ def test_unload_removes_the_magics_and_reload_restores_them(ip):
     ip.run_line_magic("load_ext", "hipercow_magic")
     assert "hipercow" in ip.magics_manager.magics["cell"]
     assert loaded_magics(ip) is not None
+
+
+def test_a_cell_without_a_driver_waits_to_be_submitted(ip, bare_root, capsys):
+    from conftest import stop_local_scheduler
+
+    ip.reset()
+    ip.user_ns["x"] = 1
+    result = ip.run_cell("%%hipercow -o pending\nlater = x + 1")
+    assert result.error_in_exec is None
+    task = ip.user_ns["pending"]
+    assert task.status() == "created"
+    assert "not submitted: no driver configured" in capsys.readouterr().out
+    ip.run_line_magic("hipercow", "configure local")
+    ip.run_line_magic("hipercow", f"submit {task.id[:8]}")
+    try:
+        assert finished(task.id) == "success"
+        ip.run_cell("pass")
+        assert ip.user_ns["later"] == 2
+    finally:
+        stop_local_scheduler(bare_root)

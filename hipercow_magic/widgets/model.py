@@ -256,6 +256,8 @@ class TaskModel(Model):
         return ", ".join(parts)
 
     def setup_text(self) -> str:
+        if self.status == "created" and not self.driver:
+            return "not submitted: no driver configured (%hipercow configure, then %hipercow submit)"
         parts = [f"driver {self.driver}" if self.driver else "no driver"]
         if self.resources:
             parts.append(self.resources)
