@@ -151,8 +151,8 @@ class TaskActionHandler(HipercowHandler):
             status = await self.call(api.task_status, task_id, root=root)
             self.reply({"id": task_id, "cancelled": bool(cancelled), "status": status})
         else:
-            new_id = await self.call(api.task_retry, task_id, root=root)
-            self.reply({"id": task_id, "retried_as": getattr(new_id, "id", new_id)})
+            retried = await self.call(api.task_retry, task_id, root=root)
+            self.reply({"id": task_id, "retried_as": retried.id})
 
 
 class ClusterHandler(HipercowHandler):
