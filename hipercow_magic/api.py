@@ -81,6 +81,23 @@ def _ids(ids) -> tuple[list[str], bool]:
     return [check_task_id(i) for i in ids], False
 
 
+def _one(task_id, follow: bool, root) -> tuple:
+    """(root, id) for one task id or handle, following its retry chain if asked."""
+    root = find_root(root)
+    task_id = check_task_id(task_id)
+    if follow:
+        task_id = follow_ids(root, [task_id])[0]
+    return root, task_id
+
+
+def _submitted_driver(root, task_id: str):
+    """The configured driver a task was submitted to, or None."""
+    name = read_marker(root, task_id, "submitted").get("driver")
+    if not name or root.driver_config(name) is None:
+        return None
+    return load_driver(root, name)
+
+
 def _check_exists(root, ids: list[str]) -> None:
     for task_id in ids:
         if not task_exists(root, task_id):
@@ -367,16 +384,11 @@ def task_summaries(ids, root=None) -> list[dict]:
 
 def task_info(task_id, follow: bool = True, root=None) -> TaskInfo:
     """Everything known about a task, including the scheduler's view while it is active."""
-    root = find_root(root)
-    task_id = check_task_id(task_id)
-    if follow:
-        task_id = follow_ids(root, [task_id])[0]
+    root, task_id = _one(task_id, follow, root)
     data = read_data(root, task_id)
     status = _statuses(root, [task_id])[0]
     driver = read_marker(root, task_id, "submitted").get("driver") or data.get("driver")
-    scheduler = {}
-    if status in ("submitted", "running") and driver:
-        scheduler = load_driver(root, driver).info(task_id)
+    scheduler = task_scheduler_info(task_id, root) if status in ("submitted", "running") else {}
     reason = read_marker(root, task_id, status).get("reason") if status in TERMINAL else None
     return TaskInfo(task_id, status, driver, data, collect_times(root, task_id),
                     retry_chain(root, task_id), scheduler, reason)
@@ -388,32 +400,23 @@ def task_scheduler_info(task_id, root=None) -> dict:
     Unlike `task_info`, this makes no status query, so a display refreshing many tasks can
     ask it for a few of them per tick; {} for a task that is not queued or running.
     """
-    root = find_root(root)
-    task_id = check_task_id(task_id)
+    root, task_id = _one(task_id, False, root)
     if marker_status(root, task_id) not in ("submitted", "running"):
         return {}
-    driver = read_marker(root, task_id, "submitted").get("driver")
-    if not driver or root.driver_config(driver) is None:
-        return {}
-    return load_driver(root, driver).info(task_id)
+    driver = _submitted_driver(root, task_id)
+    return driver.info(task_id) if driver else {}
 
 
 def task_result(task_id, follow: bool = True, root=None):
     """The task's value; for a failure, the exception raised on the node (with its traceback)."""
-    root = find_root(root)
-    task_id = check_task_id(task_id)
-    if follow:
-        task_id = follow_ids(root, [task_id])[0]
+    root, task_id = _one(task_id, follow, root)
     _check_exists(root, [task_id])
     return result_value(root, task_id, _statuses(root, [task_id])[0])
 
 
 def task_exports(task_id, follow: bool = True, root=None) -> dict:
     """The names a successful expression task assigned at top level, with their values."""
-    root = find_root(root)
-    task_id = check_task_id(task_id)
-    if follow:
-        task_id = follow_ids(root, [task_id])[0]
+    root, task_id = _one(task_id, follow, root)
     status = _statuses(root, [task_id])[0]
     if status != "success":
         raise TaskNotFinishedError(
@@ -425,14 +428,11 @@ def task_exports(task_id, follow: bool = True, root=None) -> dict:
 
 def task_log_value(task_id, outer: bool = False, follow: bool = True, root=None) -> str | None:
     """The task's log (or the scheduler's own log with `outer=True`); None if there is none."""
-    root = find_root(root)
-    task_id = check_task_id(task_id)
-    if follow:
-        task_id = follow_ids(root, [task_id])[0]
-    data = read_data(root, task_id)
-    driver = read_marker(root, task_id, "submitted").get("driver") or data.get("driver")
-    if driver and root.driver_config(driver) is not None:
-        return load_driver(root, driver).log(task_id, outer=outer)
+    root, task_id = _one(task_id, follow, root)
+    read_data(root, task_id)  # an unknown id is an error
+    driver = _submitted_driver(root, task_id)
+    if driver is not None:
+        return driver.log(task_id, outer=outer)
     return None if outer else read_log(root, task_id)[0]
 
 
@@ -455,10 +455,7 @@ def task_log_read(task_id, offset: int = 0, root=None) -> tuple[str | None, int]
 def task_log_watch(task_id, poll: float = 0.25, timeout: float | None = None,
                    follow: bool = True, root=None, out=None) -> bool | None:
     """Print the log as it grows until the task finishes; True/False, None on timeout."""
-    root = find_root(root)
-    task_id = check_task_id(task_id)
-    if follow:
-        task_id = follow_ids(root, [task_id])[0]
+    root, task_id = _one(task_id, follow, root)
     if _statuses(root, [task_id])[0] == "created":
         raise HipercowError(f"Cannot watch logs of task '{task_id}', which not been submitted")
     out = out or sys.stdout
@@ -481,8 +478,8 @@ def task_log_watch(task_id, poll: float = 0.25, timeout: float | None = None,
 
 
 def _poll_interval(root, task_id: str) -> float:
-    name = read_marker(root, task_id, "submitted").get("driver")
-    driver = load_driver(root, name) if name and root.driver_config(name) else None
+    """The longest pause between status checks that the task's driver recommends."""
+    driver = _submitted_driver(root, task_id)
     recommended = getattr(driver, "poll_interval", None)
     return recommended() if callable(recommended) else 1.0
 
@@ -490,10 +487,7 @@ def _poll_interval(root, task_id: str) -> float:
 def task_wait(task_id, timeout: float | None = None, for_start: bool = False,
               progress: bool = False, follow: bool = True, root=None) -> bool:
     """Wait until the task finishes (or starts); True for success, False otherwise."""
-    root = find_root(root)
-    task_id = check_task_id(task_id)
-    if follow:
-        task_id = follow_ids(root, [task_id])[0]
+    root, task_id = _one(task_id, follow, root)
     _check_exists(root, [task_id])
     status = _statuses(root, [task_id])[0]
     if status == "created":
