@@ -494,7 +494,6 @@ def task_wait(task_id, timeout: float | None = None, for_start: bool = False,
         raise HipercowError(f"Cannot wait on task '{task_id}', which has not been submitted")
     deadline = None if timeout is None else time.monotonic() + timeout
     delay = options.poll_interval
-    limit = _poll_interval(root, task_id)
     last = None
     while True:
         if progress and status != last:
@@ -508,7 +507,7 @@ def task_wait(task_id, timeout: float | None = None, for_start: bool = False,
             what = "start" if for_start else "complete"
             raise TaskWaitTimeout(f"Task '{task_id}' did not {what} in time (status: {status})")
         time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.monotonic())))
-        delay = min(delay * 1.5, limit)
+        delay = min(delay * 1.5, _poll_interval(root, task_id))  # the driver may back off
         status = _statuses(root, [task_id])[0]
 
 

@@ -88,7 +88,6 @@ class Bundle:
         deadline = None if timeout is None else time.monotonic() + timeout
         flavour = "wait-fail-early" if fail_early else "wait-fail-late"
         delay = options.poll_interval
-        limit = _poll_interval(self.root, self.ids[0]) if self.ids else 1.0
         last = None
         while True:
             statuses = task_status(self.ids, root=self.root)
@@ -107,7 +106,7 @@ class Bundle:
             if deadline is not None and time.monotonic() >= deadline:
                 raise TaskWaitTimeout(f"Bundle '{self.name}' did not complete in time")
             time.sleep(delay)
-            delay = min(delay * 1.5, limit)
+            delay = min(delay * 1.5, _poll_interval(self.root, self.ids[0]))
 
     def result(self, follow: bool = True) -> list:
         from .api import task_result
