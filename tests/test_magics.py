@@ -411,7 +411,7 @@ def test_unload_removes_the_magics_and_reload_restores_them(ip):
 
 
 def test_a_cell_without_a_driver_waits_to_be_submitted(ip, bare_root, capsys):
-    from conftest import stop_local_scheduler
+    from processes import stop_local_scheduler
 
     ip.reset()
     ip.user_ns["x"] = 1

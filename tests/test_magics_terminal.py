@@ -14,7 +14,7 @@ SOURCE = str(pathlib.Path(__file__).resolve().parent.parent)
 
 
 def test_values_arrive_while_the_terminal_waits_at_its_prompt(tmp_path):
-    from conftest import stop_local_scheduler
+    from processes import stop_local_scheduler
 
     import hipercow_magic as hc
 
