@@ -19,6 +19,7 @@ from ..resources import Resources
 TERMINAL = ("success", "failure", "cancelled")
 ACTIVE = ("submitted", "running")
 SCHEDULER_REFRESH = 5.0  # seconds between scheduler views of one queued/running task
+SCHEDULER_RETRY = 1.0  # ... while the scheduler has not reported on it yet
 LOG_LIMIT = 200_000  # characters of log kept for the tail
 
 
@@ -137,7 +138,9 @@ class TaskModel(Model):
                 self.scheduler_at = 0.0
                 if status in TERMINAL:
                     self._finish()
-            if status in ACTIVE and time.monotonic() - self.scheduler_at > SCHEDULER_REFRESH:
+            # ask again soon while the scheduler has not said anything yet
+            period = SCHEDULER_REFRESH if self.scheduler else SCHEDULER_RETRY
+            if status in ACTIVE and time.monotonic() - self.scheduler_at > period:
                 self.refresh_scheduler()
             if self.log_open and status != "created":
                 self.read_log()
