@@ -22,6 +22,7 @@ fi
 
 out_dir="$PWD/demo-output"
 mkdir -p "$out_dir"
+printf '*\n' > "$out_dir/.gitignore"  # executed copies are outputs, not sources
 python - "$notebook" "$out_dir" <<'PY'
 import os
 import sys
