@@ -39,3 +39,6 @@ export const STATUS_ORDER = [
 ];
 
 export const FINISHED = ['success', 'failure', 'cancelled'];
+
+/** Statuses `task_cancel` acts on: queued or running on the cluster. */
+export const CANCELLABLE = ['submitted', 'running'];

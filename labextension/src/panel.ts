@@ -1,7 +1,13 @@
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { FINISHED, STATUS_ORDER, formatDuration, formatTime } from './format';
+import {
+  CANCELLABLE,
+  FINISHED,
+  STATUS_ORDER,
+  formatDuration,
+  formatTime
+} from './format';
 import { TaskModel } from './model';
 import { ITaskRow, requestAPI } from './request';
 
@@ -185,9 +191,9 @@ export class TaskPanel extends Widget {
     meta.append(element('span', 'hc-times'));
     const actions = element('div', 'hc-actions');
     actions.append(this._action('log', 'Log'), this._action('info', 'Info'));
-    if (!FINISHED.includes(task.status)) {
+    if (CANCELLABLE.includes(task.status)) {
       actions.append(this._action('cancel', 'Cancel'));
-    } else {
+    } else if (FINISHED.includes(task.status)) {
       actions.append(this._action('retry', 'Retry'));
     }
     row.append(top, meta, actions);
@@ -260,8 +266,15 @@ export class TaskPanel extends Widget {
     }
     button.disabled = true;
     try {
-      await requestAPI(`tasks/${id}/${action}`, { root }, { method: 'POST' });
-      this._actionError = null;
+      const answer = await requestAPI<{ cancelled?: boolean; status?: string }>(
+        `tasks/${id}/${action}`,
+        { root },
+        { method: 'POST' }
+      );
+      this._actionError =
+        answer.cancelled === false
+          ? `Task ${id.slice(0, 8)} was not cancelled: its status is '${answer.status}'`
+          : null;
     } catch (error) {
       this._actionError = `Could not ${action} task ${id.slice(0, 8)}: ${(error as Error).message}`;
     }

@@ -28,8 +28,8 @@ export class TaskStatusItem extends Widget {
       this.setHidden(true);
       return;
     }
-    const queued = (counts.created ?? 0) + (counts.submitted ?? 0);
-    this.node.textContent = `hipercow: ${counts.running ?? 0} running, ${queued} queued`;
+    this.node.textContent =
+      `hipercow: ${counts.running ?? 0} running, ${counts.submitted ?? 0} queued`;
     this.setHidden(false);
   }
 }

@@ -164,3 +164,30 @@ def test_server_errors_are_shown_in_the_panel(lab, page):
     page.locator(".hc-root").select_option("")
     error.wait_for(state="hidden")
     assert page.locator(".hc-root").input_value() == ""
+
+
+def test_a_long_task_list_is_paged_newest_first(lab, page, monkeypatch):
+    from hipercow_magic import api
+
+    many = lab.project.parent / "many"
+    many.mkdir()
+    monkeypatch.chdir(many)
+    with contextlib.redirect_stdout(None):
+        api.hipercow_init(".")
+        bundle = api.task_create_bulk_expr("x", [{"x": i} for i in range(60)], namespace={})
+    newest_first = api.task_list(root=str(many))
+    assert sorted(newest_first) == sorted(bundle.ids)
+    open_lab(page, lab, "many")
+    show_panel(page)
+    pager = page.locator(".hc-pager-text")
+    pager.get_by_text("1-50 of 60").wait_for()
+    rows = page.locator(".hc-task")
+    assert rows.count() == 50
+    assert rows.first.get_attribute("data-id") == newest_first[0]
+    assert page.locator('.hc-count[data-status="created"] .hc-count-number').inner_text() == "60"
+    assert page.locator(".hc-action-cancel").count() == 0  # never submitted: nothing to cancel
+    page.locator(".hc-pager button", has_text="Older").click()
+    pager.get_by_text("51-60 of 60").wait_for()
+    assert [rows.nth(k).get_attribute("data-id") for k in range(rows.count())] == \
+        newest_first[50:]
+    screenshot(page, "panel-paged")
