@@ -22,7 +22,8 @@ import cloudpickle
 from . import __version__, capture, environment, parallel, store
 from .envvars import deserialise
 from .root import Root, check_task_id
-from .task import TERMINAL, marker_status, read_data, read_marker, write_terminal
+from .task import (TERMINAL, marker_status, pickle_result, read_data, read_marker,
+                   write_terminal)
 
 EXIT_OK, EXIT_FAILED, EXIT_NOT_STARTED = 0, 1, 3
 RULE = "─" * 16
@@ -173,13 +174,15 @@ def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
         print(trace, file=sys.stderr, end="")
     sys.stdout.flush()
     sys.stderr.flush()
+    blob, notes = pickle_result(result)
     mark = "✔" if outcome == "success" else "✖"
     sys.stdout.write(f"{RULE} task logs ↑ {RULE}\n{mark} status: {outcome}\n"
+                     + "".join(f"! {note}\n" for note in notes) +
                      f"ℹ finishing at: {time.strftime('%Y-%m-%d %H:%M:%S')} "
                      f"(elapsed: {time.time() - started:.4g} secs)\n")
     sys.stdout.flush()
     reason = None if outcome == "success" else f"{type(result['error']).__name__}: {result['error']}"
-    write_terminal(root, task_id, outcome, reason=reason, result=result, started=started)
+    write_terminal(root, task_id, outcome, reason=reason, result=blob, started=started)
     return EXIT_OK if outcome == "success" else EXIT_FAILED
 
 

@@ -54,13 +54,17 @@ def read_marker(root, task_id: str, status: str) -> dict:
 
 
 def write_terminal(root, task_id: str, status: str, reason: str | None = None,
-                   result: dict | None = None, started: float | None = None) -> bool:
-    """Record a terminal state (result and times first, then the marker), unless one exists."""
+                   result: dict | bytes | None = None, started: float | None = None) -> bool:
+    """Record a terminal state (result and times first, then the marker), unless one exists.
+
+    `result` is a result record, or one already pickled by `pickle_result`.
+    """
     if marker_status(root, task_id) in TERMINAL:
         return False
     now = time.time()
     if result is not None:
-        store.write_plain(root.task_file(task_id, "result.pkl"), pickle_result(result))
+        blob = result if isinstance(result, bytes) else pickle_result(result)[0]
+        store.write_plain(root.task_file(task_id, "result.pkl"), blob)
     times = collect_times(root, task_id)
     if started is not None and times["started"] is None:
         times["started"] = started
@@ -74,25 +78,45 @@ def write_terminal(root, task_id: str, status: str, reason: str | None = None,
     return True
 
 
-def pickle_result(result: dict) -> bytes:
-    """cloudpickle a result record; unpicklable parts are replaced by descriptions."""
+def pickle_result(result: dict) -> tuple[bytes, list[str]]:
+    """cloudpickle a result record; parts that can't be pickled are replaced by notes.
+
+    Returns the bytes and the notes (what was left out and why).
+    """
     import cloudpickle
 
     try:
-        return cloudpickle.dumps(result)
+        return cloudpickle.dumps(result), []
     except Exception:
         pass
     safe = dict(result)
-    if "error" in safe:
+    notes = []
+    if "error" in safe and not _picklable(safe["error"]):
         e = safe["error"]
         safe["error"] = TaskFailed(type(e).__name__, str(e), result.get("traceback", ""))
-    if "value" in safe:
-        try:
-            cloudpickle.dumps(safe["value"])
-        except Exception as e:
-            safe["value"] = None
-            safe["value_error"] = f"the result could not be pickled: {type(e).__name__}: {e}"
-    return cloudpickle.dumps(safe)
+    if "value" in safe and not _picklable(safe["value"]):
+        safe["value"] = None
+        safe["value_error"] = (f"The task's value (a {type(result['value']).__name__}) could "
+                               "not be pickled, so it could not be sent back")
+        notes.append(safe["value_error"])
+    exports = safe.get("exports") or {}
+    dropped = {name: type(v).__name__ for name, v in exports.items() if not _picklable(v)}
+    if dropped:
+        safe["exports"] = {k: v for k, v in exports.items() if k not in dropped}
+        safe["exports_dropped"] = dropped
+        notes.append("Not sent back, as they can't be pickled: " +
+                     ", ".join(f"'{k}' ({t})" for k, t in dropped.items()))
+    return cloudpickle.dumps(safe), notes
+
+
+def _picklable(value) -> bool:
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(value)
+    except Exception:
+        return False
+    return True
 
 
 def collect_times(root, task_id: str) -> dict:
@@ -136,6 +160,8 @@ def result_value(root, task_id: str, status: str):
             "file was written"
         ) from None
     if record.get("ok"):
+        if record.get("value_error"):
+            raise HipercowError(record["value_error"])
         return record.get("value")
     error = record.get("error")
     trace = record.get("traceback") or getattr(error, "traceback", "")

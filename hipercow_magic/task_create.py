@@ -57,6 +57,8 @@ class Plan:
         if self.parallel is not None and self.parallel.environment is not None:
             read_environment(self.root, self.parallel.environment)
         self.globals = environment_globals(self.root, environment)
+        if self.parallel is not None and self.parallel.environment is not None:
+            self.globals |= environment_globals(self.root, self.parallel.environment)
         self.path = self.root.relative_workdir()
         self.shared = {
             "path": self.path,

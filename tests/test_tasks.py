@@ -376,3 +376,31 @@ def test_envvars_precedence_and_secrets(root):
     assert [(v.name, v.value) for v in over.resolved()] == [("A", "10")]
     with pytest.raises(HipercowError, match="Invalid environment variable name"):
         hc.hipercow_envvars(**{"1BAD": "x"})
+
+
+def test_unpicklable_assignments_are_left_out_with_a_note(root):
+    task = hc.task_create_expr("import threading\nlock = threading.Lock()\nx = 1\nx",
+                               namespace={})
+    assert task.wait(timeout=WAIT)
+    assert task.result() == 1
+    exports = task.exports()
+    assert exports["x"] == 1 and "lock" not in exports
+    assert "Not sent back, as they can't be pickled: 'lock' (lock)" in task.log()
+    value = hc.task_create_expr("import threading\nthreading.Lock()", namespace={})
+    assert value.wait(timeout=WAIT)
+    with pytest.raises(HipercowError, match="The task's value \\(a lock\\) could not be pickled"):
+        value.result()
+
+
+def test_names_from_the_workers_environment_are_not_captured(root):
+    with open("tools.py", "w") as f:
+        f.write("def scale(x):\n    return x * 10\n")
+    hc.hipercow_environment_create("workers", sources=["tools.py"], globals=["scale"])
+    code = ("def f(x):\n    return scale(x)\n"
+            "import hipercow_magic\nhipercow_magic.pool().map(f, [1, 2])")
+    if hc.hipercow_cluster_info().max_cores < 2:
+        pytest.skip("needs a 2-core node")
+    task = hc.task_create_expr(code, namespace={}, resources=hc.hipercow_resources(cores=2),
+                               parallel=hc.hipercow_parallel("parallel", environment="workers"))
+    assert task.wait(timeout=WAIT), task.log()
+    assert task.result() == [10, 20]
