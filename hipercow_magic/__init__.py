@@ -30,3 +30,4 @@ def unload_ipython_extension(ipython):
     from .magics import unload_ipython_extension as unload
 
     unload(ipython)
+from .server import _jupyter_labextension_paths, _jupyter_server_extension_points  # noqa: E402,F401

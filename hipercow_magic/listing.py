@@ -28,12 +28,17 @@ def all_task_ids(root) -> list[str]:
         if len(shard) != 2:
             continue
         for entry in os.scandir(os.path.join(root.tasks, shard)):
-            if len(entry.name) == 30:
+            if len(entry.name) != 30:
+                continue
+            task_id = shard + entry.name
+            created = root.created_cache.get(task_id)
+            if created is None:
                 try:
                     created = os.stat(os.path.join(entry.path, "data.json")).st_mtime
                 except FileNotFoundError:
                     continue  # being written
-                found.append((created, shard + entry.name))
+                root.created_cache[task_id] = created
+            found.append((created, task_id))
     found.sort(reverse=True)
     return [task_id for _, task_id in found]
 
@@ -124,6 +129,7 @@ def purge(root, task_ids, finished_before, in_bundle, with_status, dry_run: bool
     for task_id in all_ids:
         shutil.rmtree(root.task_dir(task_id), ignore_errors=True)
         root.terminal_cache.pop(task_id, None)
+        root.created_cache.pop(task_id, None)
     for name in bundles:
         os.unlink(os.path.join(root.bundles, name))
     if rows and extra | set(ids):

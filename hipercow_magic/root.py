@@ -23,6 +23,7 @@ class Root:
         self.bundles = os.path.join(self.hipercow, "bundles")
         self.environments = os.path.join(self.hipercow, "environments")
         self.terminal_cache: dict[str, str] = {}
+        self.created_cache: dict[str, float] = {}  # a task's data.json never changes
 
     def __repr__(self) -> str:
         return f"<hipercow root at '{self.path}'>"

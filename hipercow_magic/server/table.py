@@ -20,36 +20,37 @@ class TaskTable:
         self._finished: dict[str, dict[str, dict]] = {}
         self._lock = threading.Lock()
 
-    def summaries(self, root) -> list[dict]:
-        """Every task of `root`, newest first (the order of `task_list`)."""
-        ids = api.task_list(root=root)
+    def summaries(self, root, ids: list[str]) -> list[dict]:
+        """Summaries of `ids` (finished ones remembered from earlier polls)."""
         with self._lock:
-            finished = self._finished.get(root.path, {})
-        rows = {i: finished[i] for i in ids if i in finished}
+            finished = self._finished.setdefault(root.path, {})
+            rows = {i: finished[i] for i in ids if i in finished}
         fresh = [i for i in ids if i not in rows]
         if fresh:
             for row in api.task_summaries(fresh, root=root):
                 rows[row["id"]] = row
         with self._lock:
-            self._finished[root.path] = {
-                i: row for i, row in rows.items() if row["status"] in TERMINAL
-            }
+            finished.update((i, row) for i, row in rows.items() if row["status"] in TERMINAL)
         return [rows[i] for i in ids]
 
     def page(self, root, statuses: list[str] | None = None, offset: int = 0,
              limit: int = 50) -> dict:
-        """One page of the table, with counts per status over every task of the root."""
-        rows = self.summaries(root)
+        """One page of the table, with counts per status over every task of the root.
+
+        Every task's status is looked up (cheap first); only the page's tasks are summarised.
+        """
+        ids = api.task_list(root=root)
+        status_of = dict(zip(ids, api.task_status(ids, follow=False, root=root)))
         counts = dict.fromkeys(STATUSES, 0)
-        for row in rows:
-            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        for status in status_of.values():
+            counts[status] = counts.get(status, 0) + 1
         if statuses:
-            rows = [r for r in rows if r["status"] in statuses]
+            ids = [i for i in ids if status_of[i] in statuses]
         return {
             "now": time.time(),
-            "total": len(rows),
+            "total": len(ids),
             "counts": counts,
             "offset": offset,
             "limit": limit,
-            "tasks": rows[offset:offset + limit],
+            "tasks": self.summaries(root, ids[offset:offset + limit]),
         }
