@@ -34,11 +34,12 @@ class Root:
     def __hash__(self) -> int:
         return hash(self.path)
 
+    # plain concatenation: these run for every task of every status query
     def task_dir(self, task_id: str) -> str:
-        return os.path.join(self.tasks, task_id[:2], task_id[2:])
+        return f"{self.tasks}{os.sep}{task_id[:2]}{os.sep}{task_id[2:]}"
 
     def task_file(self, task_id: str, name: str) -> str:
-        return os.path.join(self.tasks, task_id[:2], task_id[2:], name)
+        return f"{self.tasks}{os.sep}{task_id[:2]}{os.sep}{task_id[2:]}{os.sep}{name}"
 
     def config_dir(self, hostname: str | None = None) -> str:
         return os.path.join(self.hipercow, "config", hostname or socket.gethostname())

@@ -36,13 +36,13 @@ def marker_status(root, task_id: str) -> str | None:
     cached = root.terminal_cache.get(task_id)
     if cached:
         return cached
-    base = root.task_dir(task_id)
+    base = root.task_dir(task_id) + os.sep
     for status in ("success", "failure", "cancelled", "running", "submitted"):
-        if os.path.exists(os.path.join(base, "status-" + status)):
+        if os.path.exists(base + "status-" + status):
             if status in TERMINAL:
                 root.terminal_cache[task_id] = status
             return status
-    return "created" if os.path.exists(os.path.join(base, "data.json")) else None
+    return "created" if os.path.exists(base + "data.json") else None
 
 
 def read_marker(root, task_id: str, status: str) -> dict:
