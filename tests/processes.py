@@ -1,10 +1,14 @@
-"""Test helpers for processes: stopping a root's local scheduler, checking a pid."""
+"""Test helpers: stopping a root's local scheduler, checking a pid, waiting, needing Slurm."""
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import time
 
 import psutil
+import pytest
 
 from hipercow_magic import store
 from hipercow_magic.drivers.local import paths
@@ -32,3 +36,30 @@ def pid_alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def wait_until(predicate, timeout: float = 20.0):
+    """Poll `predicate` until it returns something true (returned), or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {predicate}")
+
+
+def require_slurm() -> None:
+    """Skip the test when the project's Slurm is not running (fail instead in CI)."""
+    try:
+        proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
+                              timeout=30, check=False)
+        problem = None if proc.returncode == 0 and proc.stdout.strip() else \
+            proc.stderr or "no nodes"
+    except (FileNotFoundError, subprocess.TimeoutExpired) as e:
+        problem = str(e)
+    if problem:
+        message = f"Slurm is not running (start it with scripts/start-slurm.sh): {problem}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)

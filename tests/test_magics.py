@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from IPython.core.error import UsageError
@@ -11,6 +10,8 @@ from IPython.core.error import UsageError
 import hipercow_magic as hc
 from hipercow_magic.magics import loaded_magics
 from hipercow_magic.widgets.updater import get_updater
+
+from processes import wait_until
 
 TERMINAL = ("success", "failure", "cancelled")
 
@@ -42,15 +43,6 @@ def shell(ip, example_root, capsys):
     magics.delivery.flush()
     capsys.readouterr()
 
-
-def wait_until(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {predicate}")
 
 
 def finished(task_id: str, timeout: float = 20.0) -> str:

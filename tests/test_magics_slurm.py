@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 
 import pytest
@@ -12,26 +10,15 @@ from IPython.core.error import UsageError
 import hipercow_magic as hc
 from hipercow_magic.magics import loaded_magics
 
+from processes import require_slurm
+
 pytestmark = pytest.mark.slurm
 
-
-def _slurm_problem() -> str | None:
-    try:
-        proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
-                              check=False, timeout=30)
-    except (FileNotFoundError, subprocess.TimeoutExpired) as e:
-        return str(e)
-    return None if proc.returncode == 0 and proc.stdout.strip() else proc.stderr or "no nodes"
 
 
 @pytest.fixture
 def shell(tmp_path, monkeypatch, capsys):
-    problem = _slurm_problem()
-    if problem:
-        message = f"Slurm is not running (start it with scripts/start-slurm.sh): {problem}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_slurm()
     from IPython import get_ipython
     from IPython.testing.globalipapp import start_ipython
 

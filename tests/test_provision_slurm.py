@@ -4,7 +4,6 @@ The installation itself runs as a Slurm job; tasks then import what it installed
 """
 
 import os
-import subprocess
 
 import pytest
 
@@ -12,28 +11,17 @@ import hipercow_magic as hc
 from hipercow_magic import api
 from hipercow_magic.errors import HipercowError
 
+from processes import require_slurm
+
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 WAIT = 180
 
-
-def _slurm_problem() -> str | None:
-    try:
-        proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
-                              timeout=30, check=False)
-    except (FileNotFoundError, subprocess.TimeoutExpired) as e:
-        return str(e)
-    return None if proc.returncode == 0 and proc.stdout.strip() else proc.stderr or "no nodes"
 
 
 @pytest.fixture(scope="module")
 def sroot(tmp_path_factory):
     """A Slurm root where 'default' has cowsay 6.0 provisioned (built by a Slurm job)."""
-    problem = _slurm_problem()
-    if problem:
-        message = f"Slurm is not running (start it with scripts/start-slurm.sh): {problem}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_slurm()
     path = tmp_path_factory.mktemp("slurm-provision")
     old = os.getcwd()
     os.chdir(path)

@@ -28,27 +28,16 @@ from hipercow_magic.drivers.slurm import (
 from hipercow_magic.errors import HipercowError, TaskDied
 from hipercow_magic.root import find_root
 
+from processes import require_slurm
+
 pytestmark = pytest.mark.slurm
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
-def _slurm_up() -> str | None:
-    try:
-        proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
-                              timeout=30, check=False)
-    except (FileNotFoundError, subprocess.TimeoutExpired) as e:
-        return str(e)
-    return None if proc.returncode == 0 and proc.stdout.strip() else proc.stderr or "no nodes"
-
 
 @pytest.fixture(scope="module")
 def root_path(tmp_path_factory):
-    problem = _slurm_up()
-    if problem:
-        message = f"Slurm is not running (start it with scripts/start-slurm.sh): {problem}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_slurm()
     path = tmp_path_factory.mktemp("slurm-root")
     old = os.getcwd()
     os.chdir(path)

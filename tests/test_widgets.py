@@ -17,6 +17,8 @@ from hipercow_magic.widgets.model import BulkModel, TaskModel
 from hipercow_magic.widgets.task_widget import TaskWidget
 from hipercow_magic.widgets.updater import Updater, get_updater
 
+from processes import wait_until
+
 TERMINAL = ("success", "failure", "cancelled")
 
 
@@ -47,15 +49,6 @@ def shell(ip, example_root, capsys):
     magics.delivery.flush()
     capsys.readouterr()
 
-
-def wait_until(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {predicate}")
 
 
 def widget_of(kind, predicate):
