@@ -149,13 +149,8 @@ class _ScopeReads:
         stack = [node]
         while stack:
             n = stack.pop()
-            if n is not node and isinstance(n, _SCOPES):
-                out |= self.free(n)
-                out |= _scope_outer_reads(n, self)
-                continue
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n is node:
-                out |= self.free(n)
-                out |= _scope_outer_reads(n, self)
+            if isinstance(n, _SCOPES):
+                out |= self.free(n) | _scope_outer_reads(n, self)
                 continue
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
                 out.add(n.id)
