@@ -23,8 +23,10 @@ from traitlets import CaselessStrEnum, Float, Int, Unicode, observe
 
 from . import api
 from .bundle import Bundle, hipercow_bundle_list, hipercow_bundle_load
+from .environment import add_environment_parser, environment_command
 from .errors import HipercowError
 from .options import options
+from .provision import add_provision_parser, provision_command
 from .results import Delivery, next_sequence
 from .widgets.model import TERMINAL, BulkModel, TaskModel, short_id
 from .widgets.tables import cluster_table, task_list_widget, task_table
@@ -373,7 +375,7 @@ class HipercowMagics(Magics):
     @line_magic("hipercow")
     def hipercow_line(self, line: str):
         """hipercow commands: init, configure, unconfigure, configuration, hello, provision,
-        status, list, show, info, result, log, wait, cancel, retry, purge.
+        environment, status, list, show, info, result, log, wait, cancel, retry, purge.
         `%hipercow help` lists them and `%hipercow COMMAND -h` explains one."""
         parser = self._line_parser()
         try:
@@ -407,11 +409,8 @@ class HipercowMagics(Magics):
         command("configuration", "paths, versions, drivers, environments")
         p = command("hello", "run a small test task")
         p.add_argument("--driver")
-        p = command("provision", "install packages for an environment's tasks")
-        p.add_argument("method", nargs="?", help="pip or script (default: guessed)")
-        p.add_argument("--environment", default="default")
-        p.add_argument("option", nargs="*", metavar="KEY=VALUE",
-                       help='e.g. requirements=["numpy"] or file=requirements.txt')
+        add_provision_parser(sub)
+        add_environment_parser(sub)
         p = command("status", "status of tasks (or counts for the whole root)")
         p.add_argument("ids", nargs="*", metavar="ID")
         p = command("list", "the root's tasks, newest first")
@@ -500,9 +499,10 @@ class HipercowMagics(Magics):
         return api.hipercow_hello(driver=args.driver)
 
     def _cmd_provision(self, args):
-        from .provision import hipercow_provision
+        provision_command(args)
 
-        hipercow_provision(args.method, args.environment, **_options(args.option))
+    def _cmd_environment(self, args):
+        environment_command(args)
 
     def _cmd_status(self, args):
         if args.ids:

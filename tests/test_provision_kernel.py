@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -47,6 +48,55 @@ def test_notebook_is_asked_and_answering_no_installs_nothing(tmp_path):
                        if m["msg_type"] == "stream")
         assert "0 installations recorded for environment 'default'" in text
         kc.execute_interactive("hc.task_cancel(blocker)", timeout=60)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        stop_local_scheduler(hc.api.find_root(str(tmp_path)))
+
+
+def test_environment_and_provision_magics(tmp_path):
+    from jupyter_client.manager import start_new_kernel
+
+    from conftest import stop_local_scheduler
+
+    import hipercow_magic as hc
+
+    (tmp_path / "funs.py").write_text("import cowsay\n\ndef moo():\n    return cowsay.__version__\n")
+    package_parent = os.path.dirname(os.path.dirname(hc.__file__))
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path),
+                              env={**os.environ, "PYTHONPATH": package_parent})
+
+    def run(code: str) -> str:
+        messages = []
+        reply = kc.execute_interactive(code, timeout=180, output_hook=messages.append)
+        text = "".join(m["content"].get("text", "") for m in messages
+                       if m["msg_type"] == "stream")
+        assert reply["content"]["status"] == "ok", (reply["content"], text)
+        return text
+
+    try:
+        run("%load_ext hipercow_magic\n%hipercow init . --driver local")
+        out = run('%hipercow provision --requirements "cowsay==6.0"')
+        assert "Successfully installed cowsay-6.0" in out
+        assert "✔ Installation script finished successfully" in out
+        out = run("%hipercow environment create cows --sources funs.py --globals auto")
+        assert "✔ Created environment 'cows'" in out
+        out = run("%hipercow environment show cows")
+        assert "• globals: cowsay, moo" in out and "• provisioned: 'default' installation" in out
+        out = run("%hipercow environment list")
+        assert out.split() == ["default", "empty", "cows"]
+        out = run("import hipercow_magic as hm\n"
+                  "t = hm.task_create_expr('moo()', environment='cows')\n"
+                  "print(t.wait(timeout=120), t.result())")
+        assert out.strip() == "True 6.0"
+        out = run("%hipercow provision list")
+        assert "1 installation recorded for environment 'default'" in out
+        messages = []
+        reply = kc.execute_interactive("%hipercow environment delete empty", timeout=60,
+                                       output_hook=messages.append)
+        shown = json.dumps([m["content"] for m in messages])
+        assert "Can't delete environment with special name 'empty'" in shown
+        assert "Traceback" not in shown
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
