@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from typing import TYPE_CHECKING, Iterable
 
 from . import __version__, capture, store
@@ -421,9 +422,13 @@ def task_exports(task_id, follow: bool = True, root=None) -> dict:
     if status != "success":
         raise TaskNotFinishedError(
             f"Exports of task '{task_id}' not available, status is '{status}'")
-    from .task import read_result_record
+    from .task import load_exports, read_result_record
 
-    return read_result_record(root, task_id).get("exports") or {}
+    values, problems = load_exports(read_result_record(root, task_id))
+    if problems:
+        warnings.warn("Some of the task's values can't be loaded here, so they are left out: " +
+                      "; ".join(f"'{k}' ({v})" for k, v in problems.items()), stacklevel=2)
+    return values
 
 
 def task_log_value(task_id, outer: bool = False, follow: bool = True, root=None) -> str | None:

@@ -79,44 +79,50 @@ def write_terminal(root, task_id: str, status: str, reason: str | None = None,
 
 
 def pickle_result(result: dict) -> tuple[bytes, list[str]]:
-    """cloudpickle a result record; parts that can't be pickled are replaced by notes.
+    """cloudpickle a result record; the value and each export are pickled on their own, so
+    one that can't be pickled here (or loaded there) spoils nothing else.
 
-    Returns the bytes and the notes (what was left out and why).
+    Returns the bytes and notes saying what was left out and why.
     """
     import cloudpickle
 
-    try:
-        return cloudpickle.dumps(result), []
-    except Exception:
-        pass
-    safe = dict(result)
     notes = []
-    if "error" in safe and not _picklable(safe["error"]):
-        e = safe["error"]
-        safe["error"] = TaskFailed(type(e).__name__, str(e), result.get("traceback", ""))
-    if "value" in safe and not _picklable(safe["value"]):
-        safe["value"] = None
-        safe["value_error"] = (f"The task's value (a {type(result['value']).__name__}) could "
-                               "not be pickled, so it could not be sent back")
-        notes.append(safe["value_error"])
-    exports = safe.get("exports") or {}
-    dropped = {name: type(v).__name__ for name, v in exports.items() if not _picklable(v)}
+    record = {k: v for k, v in result.items() if k not in ("value", "exports")}
+    if "value" in result:
+        try:
+            record["value"] = cloudpickle.dumps(result["value"])
+        except Exception:
+            record["value"] = None
+            record["value_error"] = (f"The task's value (a {type(result['value']).__name__}) "
+                                     "could not be pickled, so it could not be sent back")
+            notes.append(record["value_error"])
+    record["exports"], dropped = {}, {}
+    for name, value in (result.get("exports") or {}).items():
+        try:
+            record["exports"][name] = cloudpickle.dumps(value)
+        except Exception:
+            dropped[name] = type(value).__name__
     if dropped:
-        safe["exports"] = {k: v for k, v in exports.items() if k not in dropped}
-        safe["exports_dropped"] = dropped
+        record["exports_dropped"] = dropped
         notes.append("Not sent back, as they can't be pickled: " +
                      ", ".join(f"'{k}' ({t})" for k, t in dropped.items()))
-    return cloudpickle.dumps(safe), notes
-
-
-def _picklable(value) -> bool:
-    import cloudpickle
-
     try:
-        cloudpickle.dumps(value)
-    except Exception:
-        return False
-    return True
+        return cloudpickle.dumps(record), notes
+    except Exception:  # the error itself can't be pickled
+        e = record["error"]
+        record["error"] = TaskFailed(type(e).__name__, str(e), result.get("traceback", ""))
+        return cloudpickle.dumps(record), notes
+
+
+def load_exports(record: dict) -> tuple[dict, dict[str, str]]:
+    """The exports of a result record, and why any could not be loaded here."""
+    values, problems = {}, {}
+    for name, blob in (record.get("exports") or {}).items():
+        try:
+            values[name] = pickle.loads(blob)
+        except Exception as e:
+            problems[name] = f"{type(e).__name__}: {e}"
+    return values, problems
 
 
 def collect_times(root, task_id: str) -> dict:
@@ -162,7 +168,13 @@ def result_value(root, task_id: str, status: str):
     if record.get("ok"):
         if record.get("value_error"):
             raise HipercowError(record["value_error"])
-        return record.get("value")
+        try:
+            return pickle.loads(record["value"])
+        except Exception as e:
+            raise HipercowError(
+                f"The value of task '{task_id}' can't be loaded here ({type(e).__name__}: {e})\n"
+                "Install here the packages the task used on the cluster."
+            ) from None
     error = record.get("error")
     trace = record.get("traceback") or getattr(error, "traceback", "")
     if isinstance(error, BaseException):

@@ -404,3 +404,20 @@ def test_names_from_the_workers_environment_are_not_captured(root):
                                parallel=hc.hipercow_parallel("parallel", environment="workers"))
     assert task.wait(timeout=WAIT), task.log()
     assert task.result() == [10, 20]
+
+
+def test_a_value_that_cannot_be_loaded_here_spoils_nothing_else(root):
+    code = ("import os, sys\nos.makedirs('nodelib', exist_ok=True)\n"
+            "open('nodelib/nodeonly.py', 'w').write('X = 5')\n"
+            "sys.path.insert(0, 'nodelib')\nimport nodeonly\nx = nodeonly.X * 2\nx")
+    task = hc.task_create_expr(code, namespace={})
+    assert task.wait(timeout=WAIT)
+    assert task.result() == 10
+    with pytest.warns(UserWarning, match="'nodeonly' \\(ModuleNotFoundError"):
+        exports = task.exports()
+    assert exports["x"] == 10 and "nodeonly" not in exports
+    loaded = hc.task_create_expr(code.replace("\nx = nodeonly.X * 2\nx", "\nnodeonly"),
+                                 namespace={})
+    assert loaded.wait(timeout=WAIT)
+    with pytest.raises(HipercowError, match="can't be loaded here \\(ModuleNotFoundError"):
+        loaded.result()
