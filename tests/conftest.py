@@ -9,25 +9,37 @@ import hipercow_magic as hc
 from processes import stop_local_scheduler
 
 
-@pytest.fixture
-def root(tmp_path, monkeypatch, capsys):
-    """A root at tmp_path using the local driver on this machine; cwd is the root."""
+def _local_root(tmp_path, monkeypatch, capsys, driver: str):
+    """A root at tmp_path on a local driver; cwd is the root; its processes stop afterwards."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HIPERCOW_KEY_FILE", str(tmp_path.parent / f"{tmp_path.name}.key"))
-    r = hc.hipercow_init(".", driver="local", idle_timeout=30)
+    r = hc.hipercow_init(".", driver=driver, idle_timeout=30)
     capsys.readouterr()
     yield r
     stop_local_scheduler(r)
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch, capsys):
+    """A root using the local driver on this machine."""
+    yield from _local_root(tmp_path, monkeypatch, capsys, "local")
 
 
 @pytest.fixture
 def example_root(tmp_path, monkeypatch, capsys):
     """A root on the local driver's `example` cluster (4 nodes x 4 cores, 3 queues)."""
-    monkeypatch.chdir(tmp_path)
-    r = hc.hipercow_init(".", driver="example", idle_timeout=30)
-    capsys.readouterr()
-    yield r
-    stop_local_scheduler(r)
+    yield from _local_root(tmp_path, monkeypatch, capsys, "example")
+
+
+@pytest.fixture(scope="module")
+def ip():
+    """The IPython shell with the extension loaded (one shell per test session)."""
+    from IPython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
+
+    shell = start_ipython() or get_ipython()
+    shell.run_line_magic("load_ext", "hipercow_magic")
+    return shell
 
 
 @pytest.fixture

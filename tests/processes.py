@@ -63,3 +63,25 @@ def require_slurm() -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+def magic_shell(ip, capsys, display: str):
+    """The shell with a clean namespace showing `display`; afterwards nothing of the test's
+    (widgets, running tasks, values still to arrive) reaches the next test."""
+    import hipercow_magic as hc
+    from hipercow_magic.magics import loaded_magics
+    from hipercow_magic.widgets.updater import get_updater
+
+    ip.reset()
+    loaded_magics(ip).display = display
+    yield ip
+    magics = loaded_magics(ip)
+    magics.display = "auto"
+    updater = get_updater()
+    for model in updater.watched():
+        updater.unwatch(model)
+    for task_id in hc.task_list(with_status=["submitted", "running"]):
+        hc.task_cancel(task_id)
+    magics._awaiting.clear()
+    magics.delivery.flush()
+    capsys.readouterr()

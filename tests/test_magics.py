@@ -11,38 +11,15 @@ import hipercow_magic as hc
 from hipercow_magic.magics import loaded_magics
 from hipercow_magic.widgets.updater import get_updater
 
-from processes import wait_until
+from processes import magic_shell, wait_until
 
 TERMINAL = ("success", "failure", "cancelled")
-
-
-@pytest.fixture(scope="module")
-def ip():
-    from IPython import get_ipython
-    from IPython.testing.globalipapp import start_ipython
-
-    shell = start_ipython() or get_ipython()  # one shell per test session
-    shell.run_line_magic("load_ext", "hipercow_magic")
-    return shell
 
 
 @pytest.fixture
 def shell(ip, example_root, capsys):
     """The shell with a clean namespace, in a fresh root on the example cluster."""
-    ip.reset()
-    magics = loaded_magics(ip)
-    magics.display = "auto"
-    yield ip
-    updater = get_updater()
-    for model in updater.watched():
-        updater.unwatch(model)
-    for task_id in hc.task_list(with_status=["submitted", "running"]):
-        hc.task_cancel(task_id)
-    magics = loaded_magics(ip)
-    magics._awaiting.clear()  # nothing from this test arrives in the next one
-    magics.delivery.flush()
-    capsys.readouterr()
-
+    yield from magic_shell(ip, capsys, "auto")
 
 
 def finished(task_id: str, timeout: float = 20.0) -> str:

@@ -11,43 +11,20 @@ import pytest
 import hipercow_magic as hc
 from hipercow_magic import api
 from hipercow_magic.drivers.local import LocalDriver
-from hipercow_magic.magics import loaded_magics
 from hipercow_magic.widgets.bulk_widget import BulkWidget
 from hipercow_magic.widgets.model import BulkModel, TaskModel
 from hipercow_magic.widgets.task_widget import TaskWidget
-from hipercow_magic.widgets.updater import Updater, get_updater
+from hipercow_magic.widgets.updater import Updater
 
-from processes import wait_until
+from processes import magic_shell, wait_until
 
 TERMINAL = ("success", "failure", "cancelled")
-
-
-@pytest.fixture(scope="module")
-def ip():
-    from IPython import get_ipython
-    from IPython.testing.globalipapp import start_ipython
-
-    shell = start_ipython() or get_ipython()  # one shell per test session
-    shell.run_line_magic("load_ext", "hipercow_magic")
-    return shell
 
 
 @pytest.fixture
 def shell(ip, example_root, capsys):
     """The shell showing widgets (as in a notebook), in a fresh root on the example cluster."""
-    ip.reset()
-    loaded_magics(ip).display = "widget"
-    yield ip
-    loaded_magics(ip).display = "auto"
-    updater = get_updater()
-    for model in updater.watched():
-        updater.unwatch(model)
-    for task_id in hc.task_list(with_status=["submitted", "running"]):
-        hc.task_cancel(task_id)
-    magics = loaded_magics(ip)
-    magics._awaiting.clear()  # nothing from this test arrives in the next one
-    magics.delivery.flush()
-    capsys.readouterr()
+    yield from magic_shell(ip, capsys, "widget")
 
 
 
