@@ -20,8 +20,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import hipercow_magic as hc  # noqa: E402
-from hipercow_magic import store  # noqa: E402
-from hipercow_magic.root import Root  # noqa: E402
+from hipercow_magic.core import store  # noqa: E402
+from hipercow_magic.core.root import Root  # noqa: E402
 
 
 def floor_python_start(n: int = 20) -> float:

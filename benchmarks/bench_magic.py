@@ -24,7 +24,7 @@ import psutil
 
 
 def _stop_scheduler(root) -> None:
-    from hipercow_magic import store
+    from hipercow_magic.core import store
     from hipercow_magic.drivers.local import paths
 
     info = store.read_json_or(paths.scheduler_info(root))
@@ -50,7 +50,7 @@ def _submission(cells: int) -> list[str]:
     from IPython.testing.globalipapp import start_ipython
 
     import hipercow_magic as hc
-    from hipercow_magic import store
+    from hipercow_magic.core import store
     from hipercow_magic.magics import loaded_magics
 
     ip = start_ipython()

@@ -28,9 +28,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import hipercow_magic as hc  # noqa: E402
-from hipercow_magic import store  # noqa: E402
+from hipercow_magic.core import store  # noqa: E402
 from hipercow_magic.drivers.local import paths  # noqa: E402
-from hipercow_magic.pool import Cluster  # noqa: E402
+from hipercow_magic.node.cluster import Cluster  # noqa: E402
 
 SLEEPS = "import hipercow_magic, time\nlist(hipercow_magic.{}().map(time.sleep, [5, 5]))"
 ONE_SLEEP = "import time\ntime.sleep(5)"

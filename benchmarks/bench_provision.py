@@ -74,7 +74,7 @@ def main() -> None:
         empty = task_times("empty", args.tasks)
         loaded = task_times("default", args.tasks)
     finally:
-        from hipercow_magic.configure import load_driver
+        from hipercow_magic.drivers.registry import load_driver
 
         info = load_driver(root, "local")
         stop = getattr(info, "stop_scheduler", None)

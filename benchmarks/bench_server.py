@@ -25,9 +25,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 from browser.jupyter_process import JupyterProcess
 
 from hipercow_magic import api
-from hipercow_magic.root import find_root
+from hipercow_magic.core.root import find_root
 from hipercow_magic.server.table import TaskTable
-from hipercow_magic.task import write_terminal
+from hipercow_magic.core.task import write_terminal
 
 POLLS = 30
 

@@ -25,9 +25,9 @@ import tempfile
 import time
 
 from hipercow_magic import api
-from hipercow_magic.configure import load_driver
+from hipercow_magic.drivers.registry import load_driver
 from hipercow_magic.drivers.slurm import COUNTS, scheduler_calls
-from hipercow_magic.root import find_root
+from hipercow_magic.core.root import find_root
 
 
 def quiet():

@@ -10,7 +10,7 @@ import time
 import psutil
 import pytest
 
-from hipercow_magic import store
+from hipercow_magic.core import store
 from hipercow_magic.drivers.local import paths
 
 

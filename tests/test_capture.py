@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from hipercow_magic import HipercowError
-from hipercow_magic.capture import (analyse_code, format_bytes, pack, pickle_values,
-                                    unpack_locals)
+from hipercow_magic.core.capture import analyse_code, pack, pickle_values, unpack_locals
+from hipercow_magic.core.format import format_bytes
 
 
 @pytest.mark.parametrize("code,required", [

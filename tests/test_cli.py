@@ -25,7 +25,7 @@ def cli_root(tmp_path):
     assert "Initialised hipercow at '.'" in out.stdout
     assert "Configured hipercow to use 'local'" in out.stdout
     yield tmp_path
-    from hipercow_magic.root import Root
+    from hipercow_magic.core.root import Root
 
     stop_local_scheduler(Root(str(tmp_path)))
 

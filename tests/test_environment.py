@@ -6,8 +6,8 @@ import os
 import pytest
 
 import hipercow_magic as hc
-from hipercow_magic.environment import environment_cli
-from hipercow_magic.errors import HipercowError
+from hipercow_magic.cli.args import environment_cli
+from hipercow_magic.core.errors import HipercowError
 
 
 def write(path, text):
@@ -244,11 +244,11 @@ def test_pool_workers_load_the_environment(root):
     hc.hipercow_environment_create("other", sources=["other.py"], globals=True)
     res = hc.hipercow_resources(cores=2)
     same = hc.task_create_expr(
-        "from hipercow_magic.pool import pool\npool().map(shift, range(4))",
+        "from hipercow_magic import pool\npool().map(shift, range(4))",
         resources=res, parallel=hc.hipercow_parallel("parallel"))
     assert same.wait(timeout=180), same.log()
     assert same.result() == [100, 101, 102, 103]
-    code = ("from hipercow_magic.pool import pool\n"
+    code = ("from hipercow_magic import pool\n"
             "def flag(_):\n    return WORKER_FLAG\n"
             "[pool().apply(flag, (i,)) for i in range(2)]")
     other = hc.task_create_explicit(code, export=[], resources=res,

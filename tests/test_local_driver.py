@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 import hipercow_magic as hc
-from hipercow_magic import store
+from hipercow_magic.core import store
 from hipercow_magic.drivers.local import paths
 
 from processes import pid_alive, stop_local_scheduler

@@ -7,10 +7,11 @@ import time
 import pytest
 
 import hipercow_magic as hc
-from hipercow_magic import store
-from hipercow_magic.environment import environment_path
-from hipercow_magic.errors import HipercowError
-from hipercow_magic.parallel import THREAD_VARIABLES, cluster_shape, validate_parallel
+from hipercow_magic.core import store
+from hipercow_magic.core.environment import environment_path
+from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.parallel import validate_parallel
+from hipercow_magic.node.cores import THREAD_VARIABLES, cluster_shape
 
 from processes import pid_alive
 
@@ -460,7 +461,7 @@ def test_no_process_left_when_the_task_ends(root):
 
 def test_cluster_in_python_without_tasks_cleans_up():
     """The cluster also works when started by hand in this process (as the runner does)."""
-    from hipercow_magic.pool import running_cluster
+    from hipercow_magic.node.cluster import running_cluster
 
     with running_cluster(2, 1, {"__name__": "__main__"}) as cluster:
         assert hc.pool().map(abs, [-1, -2, -3]) == [1, 2, 3]

@@ -13,8 +13,9 @@ import time
 import pytest
 
 import hipercow_magic as hc
-from hipercow_magic.errors import HipercowError
-from hipercow_magic.provision import all_records, provision_cli
+from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.cli.args import provision_cli
+from hipercow_magic.core.provision import all_records
 
 from processes import stop_local_scheduler
 
@@ -300,7 +301,7 @@ def test_bad_requests(proot):
 
 def test_installation_from_another_python_version_is_refused(proot):
     """Packages built for another interpreter would break in odd ways; the task says why."""
-    from hipercow_magic.provision import own_record, write_record
+    from hipercow_magic.core.provision import own_record, write_record
 
     record = own_record(proot, "default")
     write_record(proot, {**record, "python_version": "3.0"})

@@ -9,7 +9,7 @@ import pytest
 
 import hipercow_magic as hc
 from hipercow_magic import api
-from hipercow_magic.errors import HipercowError
+from hipercow_magic.core.errors import HipercowError
 
 from processes import require_slurm
 

@@ -5,7 +5,7 @@ import pytest
 
 from hipercow_magic import HipercowError, hipercow_resources
 from hipercow_magic.drivers.local.cluster import EXAMPLE, cluster_info
-from hipercow_magic.resources import (duration_to_minutes, parse_memory, resolve_hold_until,
+from hipercow_magic.core.resources import (duration_to_minutes, parse_memory, resolve_hold_until,
                                       validate_resources)
 
 EXAMPLE_INFO = cluster_info(EXAMPLE)

@@ -15,7 +15,7 @@ from browser.jupyter_process import JupyterProcess
 from processes import stop_local_scheduler
 
 from hipercow_magic import api
-from hipercow_magic.root import find_root
+from hipercow_magic.core.root import find_root
 
 pytestmark = pytest.mark.slow
 

@@ -18,15 +18,11 @@ import pytest
 
 import hipercow_magic as hm
 from hipercow_magic import api
-from hipercow_magic.configure import load_driver
-from hipercow_magic.drivers.slurm import (
-    COUNTS,
-    SlurmUnavailableWarning,
-    scheduler_calls,
-    slurm_script,
-)
-from hipercow_magic.errors import HipercowError, TaskDied
-from hipercow_magic.root import find_root
+from hipercow_magic.drivers.registry import load_driver
+from hipercow_magic.api import slurm_script
+from hipercow_magic.drivers.slurm import COUNTS, SlurmUnavailableWarning, scheduler_calls
+from hipercow_magic.core.errors import HipercowError, TaskDied
+from hipercow_magic.core.root import find_root
 
 from processes import require_slurm
 

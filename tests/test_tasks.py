@@ -7,7 +7,7 @@ import pytest
 
 import hipercow_magic as hc
 from hipercow_magic import HipercowError
-from hipercow_magic.errors import TaskNotFinishedError, TaskWaitTimeout
+from hipercow_magic.core.errors import TaskNotFinishedError, TaskWaitTimeout
 
 WAIT = 60
 
@@ -288,7 +288,7 @@ def test_list_filters_and_purge(root, capsys):
 
 
 def test_finished_before_parsing():
-    from hipercow_magic.listing import parse_finished_before
+    from hipercow_magic.engine.listing import parse_finished_before
 
     now = time.time()
     assert abs(parse_finished_before("1h") - (now - 3600)) < 5
@@ -336,7 +336,7 @@ def test_init_on_a_file_and_root_discovery(tmp_path, monkeypatch, capsys):
     assert "hipercow already initialised" in capsys.readouterr().out
     (tmp_path / "good" / "a" / "b").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "good" / "a" / "b")
-    from hipercow_magic.root import find_root
+    from hipercow_magic.core.root import find_root
 
     assert find_root() == root
     monkeypatch.chdir(tmp_path)

@@ -1,20 +1,16 @@
-"""The driver protocol, the cluster description drivers report, and the driver registry."""
+"""The driver protocol (the `Driver` base class and its optional hooks) and the cluster
+description drivers report."""
 
 from __future__ import annotations
 
+from hipercow_magic.core import store
+from hipercow_magic.core.envvars import EnvVars
+from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.format import format_minutes
+
+import abc
 import dataclasses
-import importlib
-from importlib.metadata import entry_points
-from typing import Any
 
-from ..errors import HipercowError
-
-BUILTIN_DRIVERS = {
-    "local": "hipercow_magic.drivers.local:LocalDriver",
-    "slurm": "hipercow_magic.drivers.slurm:SlurmDriver",
-}
-# hipercow's seed says driver="example": the local driver with the seed's example cluster.
-DRIVER_ALIASES = {"example": ("local", {"cluster": "example"})}
 
 
 @dataclasses.dataclass
@@ -80,8 +76,6 @@ class ClusterInfo:
         return d
 
     def __str__(self) -> str:
-        from ..resources import format_minutes
-
         lines = [f"Cluster '{self.name}' (driver '{self.driver}')",
                  f"  max cores: {self.max_cores}   max memory: {self.max_memory} GB",
                  f"  default queue: {self.default_queue}"]
@@ -105,69 +99,65 @@ class ClusterInfo:
         p.text(str(self))
 
 
-class Driver:
-    """Base class for drivers. A driver is constructed with the root and its saved config."""
+class Driver(abc.ABC):
+    """A scheduler behind the hipercow API. A driver is constructed with the root and its saved
+    configuration; one folder of drivers/ implements one, registered under the entry-point group
+    `hipercow_magic.drivers`.
+
+    Subclasses must implement `configure`, `cluster_info`, `submit`, `status` and `cancel`.
+    The optional hooks below have working defaults: override them where the scheduler can do
+    better (a scheduler's own log, its view of a task, a poll interval that backs off,
+    environment variables every task should get, a dry-run batch script).
+    """
 
     name: str = ""
+    default_envvars: EnvVars | None = None
+    """Environment variables every task of this driver gets (below the user's own)."""
 
     def __init__(self, root, config: dict):
         self.root = root
         self.config = config
 
     @classmethod
+    @abc.abstractmethod
     def configure(cls, root, **options) -> dict:
-        """Check `options` and return the configuration to save (JSON-able)."""
-        raise NotImplementedError
+        """Check `options` and return the configuration to save (JSON-able).
 
+        Raises:
+            HipercowError: an option is unknown or invalid (the message says which and why).
+        """
+
+    @abc.abstractmethod
     def cluster_info(self) -> ClusterInfo:
-        raise NotImplementedError
+        """The cluster's nodes, cores, memory, queues and limits."""
 
+    @abc.abstractmethod
     def submit(self, ids: list[str], resources) -> None:
         """Submit many tasks that share `resources`; raise HipercowError if nothing was queued."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def status(self, ids: list[str]) -> list[str]:
         """Scheduler's view of tasks whose markers say submitted/running, in one call."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
+    def cancel(self, ids: list[str]) -> list[bool]:
+        """Cancel queued or running tasks; whether each was cancelled."""
+
+    # ---- optional hooks ---------------------------------------------------------------
     def info(self, task_id: str) -> dict:
+        """The scheduler's view of one queued or running task (state, reason, node...)."""
         return {}
 
-    def cancel(self, ids: list[str]) -> list[bool]:
-        raise NotImplementedError
-
     def log(self, task_id: str, outer: bool = False) -> str | None:
-        from .. import store
-
+        """The task's log; with `outer`, the scheduler's own log of it (None if it has none)."""
         if outer:
             return None
         return store.read_text_or(self.root.task_file(task_id, "log"))
 
+    def poll_interval(self) -> float:
+        """The longest pause between status checks that this driver recommends (seconds)."""
+        return 1.0
 
-def driver_class(name: str):
-    """The class registered for driver `name`, or a HipercowError listing valid names."""
-    for ep in entry_points(group="hipercow_magic.drivers"):
-        if ep.name == name:
-            return ep.load()
-    target = BUILTIN_DRIVERS.get(name)
-    if target is None:
-        valid = sorted(set(available_drivers()) | set(DRIVER_ALIASES))
-        raise HipercowError(
-            f"Invalid driver '{name}'\nValid choices are: {', '.join(repr(v) for v in valid)}"
-        )
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def available_drivers() -> list[str]:
-    names = set(BUILTIN_DRIVERS)
-    names.update(ep.name for ep in entry_points(group="hipercow_magic.drivers"))
-    return sorted(names)
-
-
-def resolve_alias(name: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """Map hipercow's driver names (e.g. 'example') onto ours."""
-    if name in DRIVER_ALIASES:
-        real, extra = DRIVER_ALIASES[name]
-        return real, {**extra, **options}
-    return name, options
+    def batch_script(self, ids: list[str], resources=None) -> str:
+        """The script the scheduler would be given for these tasks (a dry run)."""
+        raise HipercowError(f"The '{self.name}' driver has no batch script to show")

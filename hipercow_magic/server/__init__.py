@@ -35,9 +35,9 @@ def _jupyter_labextension_paths():
 
 def _load_jupyter_server_extension(serverapp):
     """Register the `/hipercow/` handlers on a running Jupyter server."""
-    from .handlers import handlers
-    from .roots import ServedRoots
-    from .table import TaskTable
+    from hipercow_magic.server.handlers import handlers
+    from hipercow_magic.server.roots import ServedRoots
+    from hipercow_magic.server.table import TaskTable
 
     settings = HipercowServer(config=serverapp.config)
     served = ServedRoots(serverapp.root_dir, settings.roots, settings.discovery_depth)

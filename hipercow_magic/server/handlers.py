@@ -14,13 +14,13 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from .. import api
-from ..errors import HipercowError
-from ..root import check_task_id
-from ..task import STATUSES
-from .jsonable import jsonable
-from .roots import PathRejected, RootNotFound, ServedRoots
-from .table import TaskTable
+from hipercow_magic import api
+from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.root import check_task_id
+from hipercow_magic.core.status import STATUSES
+from hipercow_magic.server.jsonable import jsonable
+from hipercow_magic.server.roots import PathRejected, RootNotFound, ServedRoots
+from hipercow_magic.server.table import TaskTable
 
 MAX_PAGE = 1000
 

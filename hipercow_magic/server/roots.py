@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from ..root import Root, find_root
+from hipercow_magic.core.root import Root, find_root
 
 SKIPPED_DIRS = {"node_modules", "__pycache__", "site-packages", "hipercow"}
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 import time
 
-from .. import api
-from ..task import STATUSES, TERMINAL
+from hipercow_magic import api
+from hipercow_magic.core.status import STATUSES, TERMINAL
 
 
 class TaskTable:

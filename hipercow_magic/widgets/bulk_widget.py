@@ -7,9 +7,9 @@ import time
 
 import ipywidgets as w
 
-from .model import BulkModel, short_id
-from .task_widget import CARD, COLOURS, ROW
-from .text import bulk_text
+from hipercow_magic.widgets.model import BulkModel, short_id
+from hipercow_magic.widgets.task_widget import CARD, COLOURS, ROW
+from hipercow_magic.widgets.text import bulk_text
 
 ORDER = ("created", "submitted", "running", "success", "failure", "cancelled")
 
@@ -82,7 +82,7 @@ class BulkWidget(w.VBox):
         self._set(self.message, "value", f"cancelled {sum(result)} task(s)")
 
     def _retry(self, _button) -> None:
-        from .updater import get_updater
+        from hipercow_magic.widgets.updater import get_updater
 
         n = self.model.retry_failed()
         self._set(self.message, "value", f"retrying {n} task(s)")

@@ -11,13 +11,11 @@ import statistics
 import threading
 import time
 
-from .. import api
-from ..capture import format_bytes
-from ..details import pretty_dt
-from ..resources import Resources
+from hipercow_magic import api
+from hipercow_magic.core.format import format_bytes, pretty_dt
+from hipercow_magic.core.resources import Resources
+from hipercow_magic.core.status import ACTIVE, TERMINAL
 
-TERMINAL = ("success", "failure", "cancelled")
-ACTIVE = ("submitted", "running")
 SCHEDULER_REFRESH = 5.0  # seconds between scheduler views of one queued/running task
 SCHEDULER_RETRY = 1.0  # ... while the scheduler has not reported on it yet
 LOG_LIMIT = 200_000  # characters of log kept for the tail

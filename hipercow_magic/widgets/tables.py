@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 import time
 
-from ..details import pretty_dt, stamp
-from .model import short_id
+from hipercow_magic.core.format import format_minutes, pretty_dt, stamp
+from hipercow_magic.widgets.model import short_id
 
 TABLE = "border-collapse:collapse;font-size:12px"
 CELL = "padding:2px 8px;text-align:left;border-bottom:1px solid #ddd"
@@ -60,7 +60,7 @@ class Table:
 
 def task_table(summaries: list[dict], total: int, root_path: str) -> Table:
     """The root's tasks, newest first, with status and times."""
-    from .task_widget import badge
+    from hipercow_magic.widgets.task_widget import badge
 
     now = time.time()
     headers = ["id", "name", "status", "created", "waited", "ran for", "resources"]
@@ -83,8 +83,6 @@ def task_table(summaries: list[dict], total: int, root_path: str) -> Table:
 
 def cluster_table(info) -> Table:
     """Nodes (cores, memory, queues) and the cluster's facts."""
-    from ..resources import format_minutes
-
     queues_of: dict[str, list[str]] = {}
     for q in info.queues:
         for node in q.nodes:

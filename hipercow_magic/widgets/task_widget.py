@@ -7,8 +7,8 @@ import time
 
 import ipywidgets as w
 
-from .model import TaskModel, short_id
-from .text import tail, task_text
+from hipercow_magic.widgets.model import TaskModel, short_id
+from hipercow_magic.widgets.text import tail, task_text
 
 COLOURS = {"created": "#6c757d", "submitted": "#8a6d00", "running": "#0d6efd",
            "success": "#198754", "failure": "#dc3545", "cancelled": "#fd7e14"}
@@ -154,7 +154,7 @@ class TaskWidget(w.VBox):
         self.refresh(time.time())
 
     def _rewatch(self) -> None:
-        from .updater import get_updater
+        from hipercow_magic.widgets.updater import get_updater
 
         get_updater().watch(self.model)
         self.refresh(time.time())

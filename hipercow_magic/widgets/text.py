@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from .model import BulkModel, TaskModel, short_id
+from hipercow_magic.widgets.model import BulkModel, TaskModel, short_id
 
 SYMBOLS = {"created": "·", "submitted": "…", "running": "▶", "success": "✔", "failure": "✖",
            "cancelled": "⊘"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
-from .. import api
+from hipercow_magic import api
 
 FAST_PERIOD = 5.0  # seconds after a display appears during which it is refreshed quickly
 

@@ -31,7 +31,7 @@ def pytest_collection_modifyitems(items):
 def lab(tmp_path_factory):
     """JupyterLab serving a folder that holds a hipercow root `project` (local driver)."""
     from hipercow_magic import api
-    from hipercow_magic.root import find_root
+    from hipercow_magic.core.root import find_root
 
     top = tmp_path_factory.mktemp("lab")
     served = top / "served"

@@ -11,16 +11,15 @@ import time
 
 import psutil
 
-from ... import store
-from ...errors import HipercowError
-from ...task import TERMINAL, marker_status, read_marker, write_terminal
-from ..base import ClusterInfo, Driver
-from . import paths
-from .cluster import cluster_info, cluster_spec
-
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-
+from hipercow_magic.core import store
+from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.status import TERMINAL
+from hipercow_magic.core.task import marker_status, read_marker, write_terminal
+from hipercow_magic.core.procs import kill_tree
+from hipercow_magic.core.versions import child_environment
+from hipercow_magic.drivers.base import ClusterInfo, Driver
+from hipercow_magic.drivers.local import paths
+from hipercow_magic.drivers.local.cluster import cluster_info, cluster_spec
 
 class LocalDriver(Driver):
     """Runs tasks on this machine, honouring the virtual cluster's nodes and queues."""
@@ -66,8 +65,7 @@ class LocalDriver(Driver):
         if self._starting is not None and self._starting.poll() is None:
             return  # started a moment ago and still taking the lock
         paths.make_dirs(self.root)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_PARENT, env.get("PYTHONPATH")]))
+        env = child_environment()
         with open(paths.scheduler_log(self.root), "ab") as log:
             self._starting = subprocess.Popen(
                 [sys.executable, "-m", "hipercow_magic.drivers.local.scheduler", self.root.path],
@@ -129,8 +127,6 @@ class LocalDriver(Driver):
         return [cancelled[i] for i in ids]
 
     def _cancel_running(self, task_id: str) -> bool:
-        from .scheduler import kill_tree
-
         store.write_text(self.root.task_file(task_id, "cancel-requested"), str(time.time()))
         deadline = time.monotonic() + 1
         claim = read_marker(self.root, task_id, "running")

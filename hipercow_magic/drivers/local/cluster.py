@@ -6,8 +6,9 @@ import os
 
 import psutil
 
-from ...errors import HipercowError
-from ..base import ClusterInfo, NodeInfo, QueueInfo
+from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.versions import python_version
+from hipercow_magic.drivers.base import ClusterInfo, NodeInfo, QueueInfo
 
 EXAMPLE = {
     "name": "example",
@@ -75,8 +76,6 @@ def _check(spec: dict) -> dict:
 
 
 def cluster_info(spec: dict) -> ClusterInfo:
-    from ...runner import python_version
-
     queues = [QueueInfo(q["name"], list(q["nodes"]), q.get("max_runtime"), bool(q.get("default")))
               for q in spec["queues"]]
     return ClusterInfo(

@@ -20,14 +20,16 @@ import sys
 import time
 import traceback
 
-import psutil
 
-from ... import runner, store
-from ...errors import TaskDied
-from ...parallel import THREAD_VARIABLES
-from ...root import Root
-from ...task import TERMINAL, marker_status, read_marker, write_terminal
-from . import paths
+from hipercow_magic.core import store
+from hipercow_magic.core.errors import TaskDied
+from hipercow_magic.core.procs import death_reason, kill_tree, same_process
+from hipercow_magic.core.root import Root
+from hipercow_magic.core.status import TERMINAL
+from hipercow_magic.core.task import marker_status, read_marker, write_terminal
+from hipercow_magic.drivers.local import paths
+from hipercow_magic.node import runner
+from hipercow_magic.node.cores import THREAD_VARIABLES
 
 STATE_INTERVAL = 0.5  # seconds between writes of the queue state file
 RESCAN_INTERVAL = 0.5  # seconds between looks at the queue folder when nobody wakes us
@@ -133,7 +135,7 @@ class Scheduler:
             node.take(task_id, len(entry["slots"]), entry["memory"], entry["whole"])
         pid = claim["pid"]
         pidfd = None
-        if _same_process(pid, claim["time"]):
+        if same_process(pid, claim["time"]):
             try:
                 pidfd = os.pidfd_open(pid)
             except OSError:
@@ -168,7 +170,7 @@ class Scheduler:
             for task_id, run in list(self.running.items()):
                 if run.pidfd is not None and run.pidfd in ready:
                     self.finish(task_id, self.reap(run))
-                elif run.pidfd is None and not _same_process(run.pid, run.entry["started"]):
+                elif run.pidfd is None and not same_process(run.pid, run.entry["started"]):
                     self.finish(task_id, None)
 
     def exit_if_still_idle(self) -> bool:
@@ -179,7 +181,7 @@ class Scheduler:
                    for n in os.listdir(paths.queue_dir(self.root))):
                 return False
             for stamp in known:
-                _unlink(paths.batch_file(self.root, stamp))
+                store.remove_file(paths.batch_file(self.root, stamp))
             os.unlink(paths.scheduler_info(self.root))
             return True
 
@@ -250,7 +252,7 @@ class Scheduler:
         self.batches[stamp] -= finished
         if self.batches[stamp] <= 0:
             del self.batches[stamp]
-            _unlink(paths.batch_file(self.root, stamp))
+            store.remove_file(paths.batch_file(self.root, stamp))
 
     def order(self) -> list[tuple[str, int]]:
         """Normal priority before low; first come first served within each."""
@@ -418,7 +420,7 @@ class Scheduler:
             if os.path.exists(self.root.task_file(task_id, "cancel-requested")):
                 write_terminal(self.root, task_id, "cancelled", started=started)
             else:
-                reason = run.killed_reason or _death_reason(code)
+                reason = run.killed_reason or death_reason(code)
                 write_terminal(self.root, task_id, "failure", reason=reason, started=started,
                                result={"ok": False, "error": TaskDied(reason), "traceback": ""})
         self._batch_done(entry.get("batch"), 1)
@@ -457,53 +459,8 @@ class Scheduler:
         self.state_dirty = False
 
 
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
 def _log(root, task_id: str):
     return open(root.task_file(task_id, "log"), "a")
-
-
-def _death_reason(code: int | None) -> str:
-    if code is None:
-        return "the task's process died without a result"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"the task's process was killed by {name} without a result"
-    return f"the task's process exited with code {code} without a result"
-
-
-def _same_process(pid: int, started: float) -> bool:
-    """True if `pid` runs and began no later than `started` (guards against pid reuse)."""
-    try:
-        return psutil.Process(pid).create_time() <= started + 1.0
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
-        return False
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL a task's process, its process group and every descendant."""
-    try:
-        children = psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        children = []
-    for sig_target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-        try:
-            sig_target()
-        except (ProcessLookupError, PermissionError):
-            pass
-    for child in children:
-        try:
-            child.kill()
-        except psutil.NoSuchProcess:
-            pass
 
 
 def main(argv: list[str] | None = None) -> int:

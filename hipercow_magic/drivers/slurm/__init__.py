@@ -1,7 +1,6 @@
 """The slurm driver: tasks as Slurm jobs, bundles as job arrays."""
 
-from .commands import COUNTS, scheduler_calls
-from .driver import SlurmDriver, SlurmUnavailableWarning
-from .dry_run import slurm_script
+from hipercow_magic.drivers.slurm.commands import COUNTS, scheduler_calls
+from hipercow_magic.drivers.slurm.driver import SlurmDriver, SlurmUnavailableWarning
 
-__all__ = ["COUNTS", "SlurmDriver", "SlurmUnavailableWarning", "scheduler_calls", "slurm_script"]
+__all__ = ["COUNTS", "SlurmDriver", "SlurmUnavailableWarning", "scheduler_calls"]

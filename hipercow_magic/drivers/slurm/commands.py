@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 
-from ...errors import HipercowError
+from hipercow_magic.core.errors import HipercowError
 
 # How many times each Slurm command ran in this process (benchmarks and tests read it).
 COUNTS: collections.Counter = collections.Counter()

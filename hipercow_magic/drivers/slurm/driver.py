@@ -12,14 +12,15 @@ import threading
 import time
 import warnings
 
-from ... import store
-from ...errors import HipercowError, TaskDied
-from ...resources import Resources
-from ...task import TERMINAL, marker_status, write_terminal
-from ..base import ClusterInfo, Driver, NodeInfo, QueueInfo
-from . import commands, parse
-from .commands import SlurmUnavailable
-from .script import array_script, sbatch_options, task_script
+from hipercow_magic.core import store
+from hipercow_magic.core.errors import HipercowError, TaskDied
+from hipercow_magic.core.resources import Resources
+from hipercow_magic.core.status import TERMINAL
+from hipercow_magic.core.task import marker_status, write_terminal
+from hipercow_magic.drivers.base import ClusterInfo, Driver, NodeInfo, QueueInfo
+from hipercow_magic.drivers.slurm import commands, parse
+from hipercow_magic.drivers.slurm.commands import SlurmUnavailable
+from hipercow_magic.drivers.slurm.script import array_script, sbatch_options, task_script
 
 OPTIONS = ("partition", "python", "preamble", "sbatch_args", "poll_interval", "account",
            "array_limit", "max_array_size")

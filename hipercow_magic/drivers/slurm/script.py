@@ -6,7 +6,7 @@ import datetime as dt
 import math
 import shlex
 
-from ...resources import Resources, resolve_hold_until
+from hipercow_magic.core.resources import Resources, resolve_hold_until
 
 LOW_PRIORITY_NICE = 1000
 

@@ -1,0 +1,139 @@
+"""Bundles, as users see them: the `Bundle` handle and the hipercow_bundle_* functions."""
+
+from __future__ import annotations
+
+import time
+
+from hipercow_magic.api.tasks import (Task, task_cancel, task_log_value, task_result, task_retry,
+                                      task_status)
+from hipercow_magic.core.errors import HipercowError, TaskWaitTimeout
+from hipercow_magic.core.options import options
+from hipercow_magic.core.root import check_task_id, find_root
+from hipercow_magic.core.status import TERMINAL
+from hipercow_magic.engine.bundles import (bundle_delete, bundle_exists, bundle_list,
+                                           bundle_load_ids, bundle_save, check_bundle_name,
+                                           random_bundle_name, status_reduce)
+from hipercow_magic.engine.statuses import poll_interval
+
+
+class Bundle:
+    """A named group of tasks, with the task operations over all of them."""
+
+    def __init__(self, name: str, ids: list[str], root=None):
+        self.name = name
+        self.ids = list(ids)
+        self.root = find_root(root)
+
+    def __repr__(self) -> str:
+        return f"<hipercow bundle '{self.name}' with {len(self.ids)} tasks>"
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def tasks(self):
+        return [Task(i, self.root) for i in self.ids]
+
+    def status(self, reduce: bool = False, follow: bool = True):
+        statuses = task_status(self.ids, follow=follow, root=self.root)
+        return status_reduce(statuses) if reduce else statuses
+
+    def wait(self, timeout: float | None = None, fail_early: bool = True,
+             progress: bool = False) -> bool:
+        """Wait for every task; with `fail_early`, stop at the first failure. True if all ok."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        flavour = "wait-fail-early" if fail_early else "wait-fail-late"
+        delay = options.poll_interval
+        last = None
+        while True:
+            statuses = task_status(self.ids, root=self.root)
+            overall = status_reduce(statuses, flavour)
+            if overall == "created":
+                raise HipercowError(f"Cannot wait on bundle '{self.name}', which has tasks that "
+                                    "have not been submitted")
+            if progress:
+                counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
+                line = ", ".join(f"{n} {s}" for s, n in counts.items())
+                if line != last:
+                    print(f"Bundle '{self.name}': {line}")
+                    last = line
+            if overall in TERMINAL:
+                return overall == "success"
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TaskWaitTimeout(f"Bundle '{self.name}' did not complete in time")
+            time.sleep(delay)
+            delay = min(delay * 1.5, poll_interval(self.root, self.ids[0]))
+
+    def result(self, follow: bool = True) -> list:
+        return [task_result(i, follow=follow, root=self.root) for i in self.ids]
+
+    def cancel(self, follow: bool = True) -> list[bool]:
+        return task_cancel(self.ids, follow=follow, root=self.root)
+
+    def retry(self, driver=None, resources=None, failed_only: bool = True) -> "Bundle":
+        """Retry the bundle's failed (or, with failed_only=False, all finished) tasks."""
+        statuses = self.status()
+        wanted = ("failure", "cancelled") if failed_only else TERMINAL
+        chosen = [i for i, s in zip(self.ids, statuses) if s in wanted]
+        if chosen:
+            task_retry(chosen, driver=driver, resources=resources, root=self.root)
+        return self
+
+    def logs(self, follow: bool = True) -> list[str | None]:
+        return [task_log_value(i, follow=follow, root=self.root) for i in self.ids]
+
+
+def hipercow_bundle_create(ids, name: str | None = None, overwrite: bool = True,
+                           root=None) -> Bundle:
+    """Group existing tasks under a name."""
+    root = find_root(root)
+    ids = [check_task_id(i) for i in ids]
+    if not ids:
+        raise HipercowError("A bundle needs at least one task")
+    name = check_bundle_name(name or random_bundle_name())
+    if not overwrite and bundle_exists(root, name):
+        raise HipercowError(f"Bundle '{name}' exists and overwrite is False")
+    bundle_save(root, name, ids)
+    return Bundle(name, ids, root)
+
+
+def hipercow_bundle_load(name: str, root=None) -> Bundle:
+    root = find_root(root)
+    return Bundle(name, bundle_load_ids(root, name), root)
+
+
+def hipercow_bundle_list(root=None) -> list[str]:
+    """Bundle names, newest first."""
+    return bundle_list(find_root(root))
+
+
+def hipercow_bundle_delete(name: str, root=None) -> None:
+    bundle_delete(find_root(root), name)
+
+
+def hipercow_bundle_status(bundle, reduce: bool = False, root=None):
+    return _load(bundle, root).status(reduce=reduce)
+
+
+def hipercow_bundle_wait(bundle, timeout=None, fail_early=True, progress=False, root=None) -> bool:
+    return _load(bundle, root).wait(timeout=timeout, fail_early=fail_early, progress=progress)
+
+
+def hipercow_bundle_result(bundle, root=None) -> list:
+    return _load(bundle, root).result()
+
+
+def hipercow_bundle_cancel(bundle, root=None) -> list[bool]:
+    return _load(bundle, root).cancel()
+
+
+def hipercow_bundle_retry(bundle, driver=None, resources=None, root=None) -> Bundle:
+    return _load(bundle, root).retry(driver=driver, resources=resources)
+
+
+def hipercow_bundle_logs(bundle, root=None) -> list[str | None]:
+    return _load(bundle, root).logs()
+
+
+def _load(bundle, root) -> Bundle:
+    return bundle if isinstance(bundle, Bundle) else hipercow_bundle_load(bundle, root)

@@ -1,0 +1,124 @@
+"""Creating tasks: an expression (a cell), explicit variables, a call, a script, and one task
+per row of data (bundles); and submitting tasks created without a driver."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from hipercow_magic.api.bundles import Bundle
+from hipercow_magic.api.tasks import Task
+from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.resources import validate_resources
+from hipercow_magic.core.root import find_root, task_ids
+from hipercow_magic.core.task import marker_status
+from hipercow_magic.drivers.registry import load_driver, require_driver
+from hipercow_magic.engine.bundles import bundle_save, random_bundle_name
+from hipercow_magic.engine.create import (Plan, bulk_expression_tasks, bulk_rows, call_task,
+                                          caller_namespace, expression_task, script_task,
+                                          write_tasks)
+from hipercow_magic.engine.statuses import check_exists
+from hipercow_magic.engine.submit import submit_tasks
+
+
+def _create_one(plan: Plan, prepared) -> Task:
+    write_tasks(plan, [prepared])
+    task = Task(prepared[0], plan.root)
+    plan.submit([task.id])
+    return task
+
+
+def task_create_expr(code: str, *, namespace: dict | None = None, name: str | None = None,
+                     environment: str = "default", driver=None, resources=None, envvars=None,
+                     parallel=None, root=None) -> Task:
+    """A task running Python `code`; the names it reads are captured from the caller."""
+    namespace = caller_namespace(1) if namespace is None else namespace
+    plan = Plan(root, driver, resources, envvars, parallel, environment)
+    return _create_one(plan, expression_task(plan, code, namespace, name))
+
+
+def task_create_explicit(code: str, export: Iterable[str] = (), *, namespace: dict | None = None,
+                         name: str | None = None, environment: str = "default", driver=None,
+                         resources=None, envvars=None, parallel=None, root=None) -> Task:
+    """A task running `code` with exactly the variables named in `export`."""
+    namespace = caller_namespace(1) if namespace is None else namespace
+    plan = Plan(root, driver, resources, envvars, parallel, environment)
+    return _create_one(plan, expression_task(plan, code, namespace, name, kind="explicit",
+                                             export=list(export)))
+
+
+def task_create_call(fn, args=(), kwargs=None, *, name: str | None = None,
+                     environment: str = "default", driver=None, resources=None, envvars=None,
+                     parallel=None, root=None) -> Task:
+    """A task calling `fn(*args, **kwargs)`."""
+    if not isinstance(args, (list, tuple)):
+        raise HipercowError("'args' must be a list or tuple")
+    plan = Plan(root, driver, resources, envvars, parallel, environment)
+    return _create_one(plan, call_task(plan, fn, tuple(args), kwargs or {}, name))
+
+
+def task_create_script(path: str, chdir: bool = False, *, name: str | None = None,
+                       environment: str = "default", driver=None, resources=None, envvars=None,
+                       parallel=None, root=None) -> Task:
+    """A task running a Python script inside the root."""
+    plan = Plan(root, driver, resources, envvars, parallel, environment)
+    return _create_one(plan, script_task(plan, path, chdir, name))
+
+
+def _bulk(plan: Plan, prepared: list, bundle_name: str | None) -> Bundle:
+    ids = write_tasks(plan, prepared)
+    name = bundle_name or random_bundle_name()
+    bundle_save(plan.root, name, ids)
+    bundle = Bundle(name, ids, plan.root)
+    plan.submit(ids)
+    return bundle
+
+
+def task_create_bulk_expr(code: str, data, *, namespace: dict | None = None,
+                          bundle_name: str | None = None, environment: str = "default",
+                          driver=None, resources=None, envvars=None, parallel=None,
+                          root=None) -> Bundle:
+    """One expression task per row of `data`; a row's keys become variables of the code."""
+    namespace = caller_namespace(1) if namespace is None else namespace
+    rows = bulk_rows(data)
+    if not all(isinstance(r, dict) for r in rows):
+        raise HipercowError(
+            "'data' for task_create_bulk_expr must be rows with names: a list of dicts, a dict "
+            "of lists or a DataFrame"
+        )
+    plan = Plan(root, driver, resources, envvars, parallel, environment)
+    prepared = bulk_expression_tasks(plan, code, rows, namespace)
+    return _bulk(plan, prepared, bundle_name)
+
+
+def task_create_bulk_call(fn, data, args=None, *, bundle_name: str | None = None,
+                          environment: str = "default", driver=None, resources=None,
+                          envvars=None, parallel=None, root=None) -> Bundle:
+    """One call per element of `data` (positional) or row (named arguments); `args` shared."""
+    rows = bulk_rows(data)
+    if args is not None and not isinstance(args, dict):
+        raise HipercowError("'args' must be a dict of named arguments shared by every call")
+    plan = Plan(root, driver, resources, envvars, parallel, environment)
+    prepared = []
+    for row in rows:
+        if isinstance(row, dict):
+            prepared.append(call_task(plan, fn, (), {**row, **(args or {})}))
+        else:
+            prepared.append(call_task(plan, fn, (row,), dict(args or {})))
+    return _bulk(plan, prepared, bundle_name)
+
+
+def task_submit(ids, driver=None, resources=None, root=None) -> None:
+    """Submit tasks that were created without a driver (or whose submission failed)."""
+    root = find_root(root)
+    ids, _ = task_ids(ids)
+    check_exists(root, ids)
+    name = require_driver(root, driver)
+    not_created = [i for i in ids if marker_status(root, i) != "created"]
+    if not_created:
+        raise HipercowError(f"Task '{not_created[0]}' has already been submitted "
+                            f"(status '{marker_status(root, not_created[0])}')")
+    res = validate_resources(resources, load_driver(root, name).cluster_info()) if resources \
+        else None
+    submit_tasks(root, ids, name, res)
+    print(f"✔ Submitted task '{ids[0]}' using '{name}'" if len(ids) == 1
+          else f"✔ Submitted {len(ids)} tasks using '{name}'")

@@ -1,0 +1,114 @@
+"""TaskInfo: everything known about one task, printed like hipercow's task_info()."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from hipercow_magic.core.format import ordinal, pretty_dt, stamp, time_ago
+from hipercow_magic.core.resources import Resources
+
+
+@dataclasses.dataclass
+class TaskInfo:
+    """Facts about one task; `print(info)` lays them out as hipercow does."""
+
+    id: str
+    status: str
+    driver: str | None
+    data: dict
+    times: dict
+    retry_chain: list[str] | None = None
+    scheduler: dict = dataclasses.field(default_factory=dict)
+    reason: str | None = None
+
+    @property
+    def waited(self) -> float | None:
+        """Seconds from creation to start (hipercow's definition)."""
+        created, started = self.times.get("created"), self.times.get("started")
+        return None if created is None or started is None else started - created
+
+    @property
+    def ran_for(self) -> float | None:
+        started, finished = self.times.get("started"), self.times.get("finished")
+        return None if started is None or finished is None else finished - started
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.update(waited=self.waited, ran_for=self.ran_for)
+        return d
+
+    def lines(self, now: float | None = None) -> list[str]:
+        now = now or time.time()
+        d = self.data
+        out = [f"── task {self.id} ({self.status}) ──"]
+        if d.get("name"):
+            out.append(f"ℹ Name: {d['name']}")
+        if self.driver and self.status != "created":
+            out.append(f"ℹ Submitted with '{self.driver}'")
+        out.append(f"ℹ Task type: {d['type']}")
+        if d["type"] in ("expression", "explicit"):
+            code = d["code"].strip().splitlines() or [""]
+            out.append(f"  • Expression: {code[0]}{' [...]' if len(code) > 1 else ''}")
+            out.append(f"  • Locals: {', '.join(d.get('locals') or []) or '(none)'}")
+        elif d["type"] == "call":
+            out.append(f"  • Call: {d['call']}")
+            out.append(f"  • Args: {', '.join(d.get('args') or []) or '(none)'}")
+        elif d["type"] == "script":
+            out.append(f"  • Script: {d['script']}")
+            out.append(f"  • Options: chdir = {d.get('chdir', False)}")
+        elif d["type"] == "retry":
+            out.append(f"  • Retry of: {d['parent']} (first run: {d['base']})")
+        out.append(f"  • Environment: {d.get('environment', 'default')}")
+        for var in d.get("envvars") or []:
+            if var.get("name") == "PYTHONUNBUFFERED":
+                continue
+            shown = "********" if "encrypted" in var else var.get("value")
+            out.append(f"    {var['name']}: {shown}")
+        if d.get("resources"):
+            out.append(f"  • Resources: {Resources.from_dict(d['resources']).summary()}")
+        if d.get("parallel") and d["parallel"].get("method"):
+            p = d["parallel"]
+            out.append(f"  • Parallel: {p['method']}, {p['cores_per_process']} core(s) per process")
+        if d.get("path", ".") != ".":
+            out.append(f"  • Relative path: {d['path']}")
+        created, started, finished = (self.times.get(k) for k in ("created", "started", "finished"))
+        out.append(f"ℹ Created at {stamp(created)} ({time_ago(created, now)})")
+        if started is not None:
+            out.append(f"ℹ Started at {stamp(started)} ({time_ago(started, now)}; waited "
+                       f"{pretty_dt(self.waited)})")
+        elif self.status in ("created", "submitted"):
+            out.append(f"! Not started yet (waiting for {pretty_dt(now - created)})")
+        else:
+            out.append("✖ Start time unknown!")
+        if finished is not None:
+            out.append(f"ℹ Finished at {stamp(finished)} ({time_ago(finished, now)}; ran for "
+                       f"{pretty_dt(self.ran_for)})")
+        elif self.status == "running" and started is not None:
+            out.append(f"! Not finished yet (running for {pretty_dt(now - started)})")
+        elif self.status in ("created", "submitted"):
+            out.append("! Not finished yet (waiting to start)")
+        else:
+            out.append("✖ End time unknown!")
+        if self.scheduler:
+            facts = ", ".join(f"{k}: {v}" for k, v in self.scheduler.items() if v is not None)
+            out.append(f"ℹ Scheduler: {facts}")
+        if self.reason and self.status == "failure":
+            out.append(f"✖ Reason: {self.reason}")
+        chain = self.retry_chain
+        if chain and len(chain) > 1:
+            position = chain.index(self.id) + 1
+            retried = len(chain) - 1
+            if position == len(chain):
+                out.append(f"ℹ Last of a chain of a task retried {retried} time"
+                           f"{'s' if retried > 1 else ''}")
+            else:
+                out.append(f"ℹ {ordinal(position)} of a chain of a task retried {retried} time"
+                           f"{'s' if retried > 1 else ''}, most recently '{chain[-1]}'")
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(str(self))

@@ -1,0 +1,96 @@
+"""The root and its drivers: init, configure, unconfigure, configuration, cluster info and a
+test task (hello)."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import cloudpickle
+
+from hipercow_magic._version import __version__
+from hipercow_magic.api.create import task_create_expr
+from hipercow_magic.api.environments import hipercow_environment_list
+from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.root import Root, find_root, init_root
+from hipercow_magic.drivers.registry import (available_drivers, configure_driver, load_driver,
+                                             require_driver, unconfigure_driver)
+
+
+def hipercow_init(path: str = ".", driver: str | None = None, **options_) -> Root:
+    """Create a hipercow root at `path` (and configure `driver` if given)."""
+    root, created = init_root(path)
+    shown = f"'{path}'" + ("" if os.path.isabs(path) else f" ({root.path})")
+    print(f"✔ Initialised hipercow at {shown}" if created
+          else f"ℹ hipercow already initialised at {shown}")
+    if driver is None:
+        if options_:
+            print("! `driver` was not specified, but extra args were detected.")
+        print("ℹ Next, call 'hipercow_configure()'")
+        return root
+    try:
+        print("✔ " + configure_driver(root, driver, **options_))
+    except HipercowError as e:
+        raise HipercowError(f"Configuration failed\n{e}") from None
+    return root
+
+
+def hipercow_configure(driver: str, root=None, **options_) -> None:
+    """Configure `driver` for this root (e.g. 'local', 'slurm'; 'example' = the seed's cluster)."""
+    print("✔ " + configure_driver(find_root(root), driver, **options_))
+
+
+def hipercow_unconfigure(driver: str, root=None) -> None:
+    print(unconfigure_driver(find_root(root), driver))
+
+
+def hipercow_configuration(show: bool = True, root=None) -> dict:
+    """Paths, versions, configured drivers and environments of this root."""
+    root = find_root(root)
+    info = {
+        "hipercow_magic": __version__,
+        "python": platform.python_version(),
+        "cloudpickle": cloudpickle.__version__,
+        "platform": platform.platform(),
+        "root": root.path,
+        "working_directory": os.getcwd(),
+        "drivers": {name: root.driver_config(name) for name in root.configured_drivers()},
+        "available_drivers": available_drivers(),
+        "environments": hipercow_environment_list(root=root),
+    }
+    if show:
+        print("── hipercow-magic configuration ──")
+        for key in ("hipercow_magic", "python", "cloudpickle", "platform", "root",
+                    "working_directory"):
+            print(f"  • {key}: {info[key]}")
+        print(f"  • environments: {', '.join(info['environments'])}")
+        if not info["drivers"]:
+            print("  • drivers: (none configured)")
+        for name, config in info["drivers"].items():
+            print(f"  • driver '{name}':")
+            for k, v in config.items():
+                print(f"      {k}: {v}")
+    return info
+
+
+def hipercow_cluster_info(driver: str | None = None, root=None):
+    """The configured cluster's resources: nodes, cores, memory, queues (printable)."""
+    root = find_root(root)
+    return load_driver(root, require_driver(root, driver)).cluster_info()
+
+
+def hipercow_hello(timeout: float | None = 60, driver=None, root=None):
+    """Run a small test task on the cluster and report how it went."""
+    root = find_root(root)
+    name = require_driver(root, driver)
+    task = task_create_expr('print("Moo")\n"Moo"', namespace={}, driver=name, root=root,
+                            name="hello")
+    ok = task.wait(timeout=timeout)
+    if ok:
+        print(f"✔ Successfully ran test task '{task.id}'")
+        return task.result()
+    status = task.status()
+    message = f"Failed to run test task\nTask status is '{status}'"
+    if status == "failure":
+        message += f"\nOriginal error: {task.result()}"
+    raise HipercowError(message)

@@ -1,0 +1,7 @@
+"""`python -m hipercow_magic.cli`: the `hipercow` command."""
+
+import sys
+
+from hipercow_magic.cli import main
+
+sys.exit(main())

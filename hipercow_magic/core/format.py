@@ -1,0 +1,59 @@
+"""How sizes, durations, clock times and minutes are written, everywhere they are shown."""
+
+from __future__ import annotations
+
+import time
+
+
+def format_bytes(n: int) -> str:
+    """999 -> '999 bytes', 1000 -> '1 kB', 1.5e9 -> '1.5 GB' (decimal units, as hipercow)."""
+    if n < 1000:
+        return f"{n} bytes"
+    for unit in ("kB", "MB", "GB", "TB"):
+        n /= 1000
+        if n < 1000 or unit == "TB":
+            return f"{n:.3f}".rstrip("0").rstrip(".") + f" {unit}"
+    raise AssertionError("unreachable")
+
+
+def pretty_dt(seconds: float | None) -> str:
+    """'350ms', '10s', '6m', '1h 5m', '2d 3h'; '???' when unknown."""
+    if seconds is None:
+        return "???"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m" + (f" {secs}s" if secs else "")
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h" + (f" {minutes}m" if minutes else "")
+    days, hours = divmod(hours, 24)
+    return f"{days}d" + (f" {hours}h" if hours else "")
+
+
+def time_ago(t: float | None, now: float | None = None) -> str:
+    if t is None:
+        return "unknown time ago"
+    return f"{pretty_dt((now or time.time()) - t)} ago"
+
+
+def ordinal(n: int) -> str:
+    if 10 <= n % 100 <= 20:
+        suffix = "th"
+    else:
+        suffix = {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def stamp(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def format_minutes(minutes: int) -> str:
+    d, rest = divmod(int(minutes), 1440)
+    h, m = divmod(rest, 60)
+    out = (f"{d}d" if d else "") + (f"{h}h" if h else "") + (f"{m}m" if m else "")
+    return out or "0m"

@@ -1,0 +1,75 @@
+"""hipercow_parallel(): how a multi-core task uses its cores (the spec checked at creation).
+
+With a method, the task's code runs beside a cluster of worker processes (node/cluster.py);
+both methods give the same workers, reached with `pool()` (multiprocessing style) or
+`executor()` (concurrent.futures style).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from hipercow_magic.core.errors import HipercowError
+
+METHODS = ("parallel", "future")
+
+
+@dataclass
+class Parallel:
+    """How a task uses its cores: the method, cores per worker and the workers' environment."""
+
+    method: str | None = None
+    cores_per_process: int = 1
+    environment: str | None = None
+
+    def to_dict(self) -> dict:
+        """The spec as stored in a task's data.json."""
+        return asdict(self)
+
+
+def positive_int(value, name: str) -> int:
+    ok = isinstance(value, int) and not isinstance(value, bool) or (
+        isinstance(value, float) and value.is_integer())
+    if not ok or value < 1:
+        raise HipercowError(f"'{name}' must be a positive integer, not {value}")
+    return int(value)
+
+
+def hipercow_parallel(method: str | None = None, cores_per_process: int = 1,
+                      environment: str | None = None) -> Parallel:
+    """How a multi-core task uses its cores: with method 'parallel' or 'future', the task's code
+    gets `cores // cores_per_process` worker processes (hipercow_magic.pool() and .executor();
+    joblib's default), each with `cores_per_process` cores and the `environment` loaded
+    (default: the task's own)."""
+    if method is not None and method not in METHODS:
+        raise HipercowError(
+            f"Parallel method '{method}' unknown\n"
+            "Use either 'future', 'parallel', or leave as None"
+        )
+    return Parallel(method, positive_int(cores_per_process, "cores_per_process"), environment)
+
+
+def validate_parallel(parallel: Parallel | None, cores: float) -> Parallel | None:
+    """Check the method against the task's cores (hipercow's rules and messages)."""
+    if parallel is None:
+        return None
+    cpp = parallel.cores_per_process
+    if parallel.method is None:
+        if cpp > 1:
+            raise HipercowError(
+                f"You chose {cpp} cores per process, but no parallel method is set"
+            )
+        return parallel
+    if cores == 1:
+        raise HipercowError(
+            f"You chose parallel method '{parallel.method}', with 1 core\n"
+            "You need multiple cores for this - check your hipercow_resources"
+        )
+    if cores != math.inf and cpp > cores:
+        raise HipercowError(
+            f"You chose {cpp} cores per process, but requested only {int(cores)} cores in total"
+        )
+    return parallel
+
+

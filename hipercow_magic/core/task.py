@@ -1,0 +1,197 @@
+"""Tasks on disk: ids, status (cheap first), times, results and logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import secrets
+import time
+
+from hipercow_magic.core import store
+from hipercow_magic.core.status import TERMINAL
+from hipercow_magic.core.errors import HipercowError, TaskFailed, TaskNotFinishedError
+
+
+
+def new_id() -> str:
+    return secrets.token_hex(16)
+
+
+def read_data(root, task_id: str) -> dict:
+    """The task's data.json; an unknown id is an error."""
+    try:
+        return store.read_json(root.task_file(task_id, "data.json"))
+    except FileNotFoundError:
+        raise HipercowError(f"Task '{task_id}' does not exist in the root at '{root.path}'") from None
+
+
+def task_exists(root, task_id: str) -> bool:
+    return os.path.exists(root.task_file(task_id, "data.json"))
+
+
+def marker_status(root, task_id: str) -> str | None:
+    """Status from the marker files alone (no driver); None for an unknown id."""
+    cached = root.terminal_cache.get(task_id)
+    if cached:
+        return cached
+    base = root.task_dir(task_id) + os.sep
+    for status in ("success", "failure", "cancelled", "running", "submitted"):
+        if os.path.exists(base + "status-" + status):
+            if status in TERMINAL:
+                root.terminal_cache[task_id] = status
+            return status
+    return "created" if os.path.exists(base + "data.json") else None
+
+
+def read_marker(root, task_id: str, status: str) -> dict:
+    """The JSON a status marker holds ({} when absent or still being written)."""
+    try:
+        return store.read_json(root.task_file(task_id, "status-" + status)) or {}
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def write_terminal(root, task_id: str, status: str, reason: str | None = None,
+                   result: dict | bytes | None = None, started: float | None = None) -> bool:
+    """Record a terminal state (result and times first, then the marker), unless one exists.
+
+    `result` is a result record, or one already pickled by `pickle_result`.
+    """
+    if marker_status(root, task_id) in TERMINAL:
+        return False
+    now = time.time()
+    if result is not None:
+        blob = result if isinstance(result, bytes) else pickle_result(result)[0]
+        store.write_plain(root.task_file(task_id, "result.pkl"), blob)
+    times = collect_times(root, task_id)
+    if started is not None and times["started"] is None:
+        times["started"] = started
+    times["finished"] = now
+    store.write_plain(root.task_file(task_id, "times.json"), json.dumps(times).encode())
+    marker = {"time": now}
+    if reason:
+        marker["reason"] = reason
+    store.write_json(root.task_file(task_id, "status-" + status), marker)
+    root.terminal_cache[task_id] = status
+    return True
+
+
+def pickle_result(result: dict) -> tuple[bytes, list[str]]:
+    """cloudpickle a result record; the value and each export are pickled on their own, so
+    one that can't be pickled here (or loaded there) spoils nothing else.
+
+    Returns the bytes and notes saying what was left out and why.
+    """
+    import cloudpickle
+
+    notes = []
+    record = {k: v for k, v in result.items() if k not in ("value", "exports")}
+    if "value" in result:
+        try:
+            record["value"] = cloudpickle.dumps(result["value"])
+        except Exception:
+            record["value"] = None
+            record["value_error"] = (f"The task's value (a {type(result['value']).__name__}) "
+                                     "could not be pickled, so it could not be sent back")
+            notes.append(record["value_error"])
+    record["exports"], dropped = {}, {}
+    for name, value in (result.get("exports") or {}).items():
+        try:
+            record["exports"][name] = cloudpickle.dumps(value)
+        except Exception:
+            dropped[name] = type(value).__name__
+    if dropped:
+        record["exports_dropped"] = dropped
+        notes.append("Not sent back, as they can't be pickled: " +
+                     ", ".join(f"'{k}' ({t})" for k, t in dropped.items()))
+    try:
+        return cloudpickle.dumps(record), notes
+    except Exception:  # the error itself can't be pickled
+        e = record["error"]
+        record["error"] = TaskFailed(type(e).__name__, str(e), result.get("traceback", ""))
+        return cloudpickle.dumps(record), notes
+
+
+def load_exports(record: dict) -> tuple[dict, dict[str, str]]:
+    """The exports of a result record, and why any could not be loaded here."""
+    values, problems = {}, {}
+    for name, blob in (record.get("exports") or {}).items():
+        try:
+            values[name] = pickle.loads(blob)
+        except Exception as e:
+            problems[name] = f"{type(e).__name__}: {e}"
+    return values, problems
+
+
+def collect_times(root, task_id: str) -> dict:
+    """created / submitted / started / finished (epoch seconds, None when not yet)."""
+    try:
+        return store.read_json(root.task_file(task_id, "times.json"))
+    except (FileNotFoundError, ValueError):  # not finished, or being written
+        pass
+    data = store.read_json_or(root.task_file(task_id, "data.json")) or {}
+    times = {"created": data.get("created"), "submitted": None, "started": None, "finished": None}
+    times["submitted"] = read_marker(root, task_id, "submitted").get("time")
+    times["started"] = read_marker(root, task_id, "running").get("time")
+    for status in TERMINAL:
+        t = read_marker(root, task_id, status).get("time")
+        if t is not None:
+            times["finished"] = t
+    return times
+
+
+def read_result_record(root, task_id: str) -> dict:
+    with open(root.task_file(task_id, "result.pkl"), "rb") as f:
+        blob = f.read()
+    try:
+        return pickle.loads(blob)
+    except Exception as e:
+        return {"ok": False, "error": TaskFailed(type(e).__name__,
+                                                 f"the task's result could not be read here: {e}")}
+
+
+def result_value(root, task_id: str, status: str):
+    """The value of a success, or the exception of a failure (with the node's traceback)."""
+    if status not in ("success", "failure"):
+        raise TaskNotFinishedError(
+            f"Result for task '{task_id}' not available, status is '{status}'"
+        )
+    try:
+        record = read_result_record(root, task_id)
+    except FileNotFoundError:
+        raise TaskNotFinishedError(
+            f"Result for task '{task_id}' not available, status is '{status}' but no result "
+            "file was written"
+        ) from None
+    if record.get("ok"):
+        if record.get("value_error"):
+            raise HipercowError(record["value_error"])
+        try:
+            return pickle.loads(record["value"])
+        except Exception as e:
+            raise HipercowError(
+                f"The value of task '{task_id}' can't be loaded here ({type(e).__name__}: {e})\n"
+                "Install here the packages the task used on the cluster."
+            ) from None
+    error = record.get("error")
+    trace = record.get("traceback") or getattr(error, "traceback", "")
+    if isinstance(error, BaseException):
+        try:
+            error.node_traceback = trace
+            if trace and hasattr(error, "add_note") and trace not in getattr(error, "__notes__", []):
+                error.add_note("Traceback on the node:\n" + trace)
+        except AttributeError:
+            pass
+    return error
+
+
+def read_log(root, task_id: str, offset: int = 0) -> tuple[str | None, int]:
+    """The log from byte `offset`; (None, 0) when there is no log yet."""
+    try:
+        with open(root.task_file(task_id, "log"), "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return None, 0
+    return data.decode("utf-8", errors="replace"), offset + len(data)

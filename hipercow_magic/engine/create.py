@@ -1,0 +1,239 @@
+"""Creating tasks (every kind) and submitting them to a driver."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+import time
+
+from hipercow_magic.core import capture, store
+from hipercow_magic.core.versions import creation_versions
+from hipercow_magic.drivers.registry import load_driver, select_driver
+from hipercow_magic.engine.submit import submit_tasks
+from hipercow_magic.core.environment import environment_globals, read_environment
+from hipercow_magic.core.envvars import EnvVars, prepare_envvars, serialise
+from hipercow_magic.core.errors import HipercowError, warn
+from hipercow_magic.core.options import options
+from hipercow_magic.core.parallel import Parallel, validate_parallel
+from hipercow_magic.core.resources import Resources, validate_resources
+from hipercow_magic.core.root import find_root
+from hipercow_magic.core.task import new_id
+
+
+class Plan:
+    """Everything shared by the tasks of one creation call, checked before any file is written."""
+
+    def __init__(self, root, driver, resources, envvars, parallel, environment):
+        self.root = find_root(root)
+        try:
+            self.driver = select_driver(self.root, driver)
+        except HipercowError as e:
+            raise HipercowError(f"Can't submit task because unable to select driver\n{e}") from None
+        if self.driver is not None:
+            info = load_driver(self.root, self.driver).cluster_info()
+            self.resources = validate_resources(resources, info)
+        else:
+            if resources is not None:
+                warn("Resources given but no driver selected, so not validating")
+            self.resources = resources
+        if resources is not None and not isinstance(resources, Resources):
+            raise HipercowError("'resources' must come from hipercow_resources()")
+        if parallel is not None and not isinstance(parallel, Parallel):
+            raise HipercowError("'parallel' must come from hipercow_parallel()")
+        cores = self.resources.cores if self.resources else 1
+        self.parallel = validate_parallel(parallel, cores)
+        if envvars is not None and not isinstance(envvars, EnvVars):
+            raise HipercowError("'envvars' must come from hipercow_envvars()")
+        driver_defaults = None
+        if self.driver is not None:
+            driver_defaults = load_driver(self.root, self.driver).default_envvars
+        self.envvars = serialise(prepare_envvars(envvars, driver_defaults, options.default_envvars))
+        self.environment = environment
+        read_environment(self.root, environment)
+        if self.parallel is not None and self.parallel.environment is not None:
+            read_environment(self.root, self.parallel.environment)
+        self.globals = environment_globals(self.root, environment)
+        if self.parallel is not None and self.parallel.environment is not None:
+            self.globals |= environment_globals(self.root, self.parallel.environment)
+        self.path = self.root.relative_workdir()
+        self.shared = {
+            "path": self.path,
+            "environment": self.environment,
+            "envvars": self.envvars,
+            "parallel": self.parallel.to_dict() if self.parallel else None,
+            "resources": self.resources.to_dict() if self.resources else None,
+            "driver": self.driver,
+            **creation_versions(),
+            "hostname": socket.gethostname(),
+            "platform": platform.platform(),
+        }
+
+    def data(self, task_id: str, kind: str, **fields) -> dict:
+        """A task's data.json: what is shared by this creation call, plus its own fields."""
+        return {"id": task_id, "type": kind, "created": time.time(), **self.shared, **fields}
+
+    def write(self, task_id: str, data: dict, locals_blob: bytes | None) -> None:
+        """Write a task's files; data.json last, so a task exists only once it is whole."""
+        folder = self.root.task_dir(task_id)
+        os.makedirs(folder)
+        if locals_blob is not None:
+            store.write_plain(os.path.join(folder, "locals.pkl"), locals_blob)
+        store.write_json(os.path.join(folder, "data.json"), data)
+
+    def submit(self, ids: list[str]) -> None:
+        if self.driver is not None and ids:
+            submit_tasks(self.root, ids, self.driver, self.resources)
+
+
+def caller_namespace(depth: int) -> dict:
+    """The globals and locals of the frame `depth` levels above the caller."""
+    frame = sys._getframe(depth + 1)
+    return {**frame.f_globals, **frame.f_locals}
+
+
+def capture_names(analysis: capture.CodeAnalysis, namespace: dict, skip: set[str]) -> dict:
+    """The values the code needs: every required name must exist, optional ones if present."""
+    values = {}
+    missing = []
+    for name in analysis.required:
+        if name in skip:
+            continue
+        if name in namespace:
+            values[name] = namespace[name]
+        else:
+            missing.append(name)
+    if missing:
+        quoted = ", ".join(f"'{m}'" for m in missing)
+        raise HipercowError(
+            f"Could not find variable{'s' if len(missing) > 1 else ''} {quoted} used by the "
+            "task's code\nDefine it before creating the task (or pass it in 'namespace')."
+        )
+    for name in analysis.optional:
+        if name not in skip and name in namespace:
+            values[name] = namespace[name]
+    return values
+
+
+def expression_task(plan: Plan, code: str, namespace: dict, name: str | None = None,
+                    extra: dict | None = None, kind: str = "expression",
+                    export: list[str] | None = None) -> tuple[str, dict, bytes]:
+    """Prepare one expression (or explicit) task: its id, data and packed locals."""
+    if kind == "explicit":
+        capture.parse_code(code)
+        missing = [n for n in export or [] if n not in namespace]
+        if missing:
+            raise HipercowError(f"Could not find variable(s) {missing} named in 'export'")
+        values = {n: namespace[n] for n in export or []}
+        analysis = capture.analyse_code(code)
+    else:
+        analysis = capture.analyse_code(code)
+        values = capture_names(analysis, {**namespace, **(extra or {})}, plan.globals)
+    entries, sizes = capture.pickle_values(values, options.max_size_local)
+    task_id = new_id()
+    data = plan.data(task_id, kind, code=code, name=name, locals=list(values),
+                     locals_sizes=sizes, exports=analysis.exports,
+                     has_result=analysis.has_result)
+    return task_id, data, capture.pack(entries)
+
+
+def bulk_rows(data) -> list:
+    """Rows of bulk data: a list, a dict of equal-length lists, or a pandas DataFrame."""
+    if hasattr(data, "to_dict") and hasattr(data, "columns"):
+        rows = data.to_dict(orient="records")
+    elif isinstance(data, dict):
+        lengths = {len(v) for v in data.values()}
+        if len(lengths) > 1:
+            raise HipercowError("'data' as a dict must hold lists of the same length")
+        n = lengths.pop() if lengths else 0
+        rows = [{k: v[i] for k, v in data.items()} for i in range(n)]
+    elif isinstance(data, (list, tuple, range)):
+        rows = list(data)
+    else:
+        raise HipercowError(
+            f"'data' must be a list, a dict of lists or a pandas DataFrame, not "
+            f"{type(data).__name__}"
+        )
+    if not rows:
+        raise HipercowError("'data' must have at least one element (or row)")
+    return rows
+
+
+def call_description(fn) -> str:
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None) or repr(fn)
+    if qualname == "<lambda>":
+        return "(anonymous)"
+    return f"{module}.{qualname}" if module and module != "__main__" else qualname
+
+
+def _summarise_arg(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"<{type(value).__name__}>"
+
+
+def call_task(plan: Plan, fn, args: tuple, kwargs: dict, name: str | None = None):
+    """Prepare one call task: its id, data and packed call."""
+    if not callable(fn):
+        raise HipercowError(f"'fn' must be callable, not {type(fn).__name__}")
+    entries, sizes = capture.pickle_values(
+        {"call": {"fn": fn, "args": tuple(args), "kwargs": dict(kwargs)}}, options.max_size_local)
+    task_id = new_id()
+    shown = [_summarise_arg(a) for a in args] + [f"{k} = {_summarise_arg(v)}"
+                                                 for k, v in kwargs.items()]
+    data = plan.data(task_id, "call", name=name, call=call_description(fn), args=shown,
+                     locals_sizes=sizes)
+    return task_id, data, capture.pack(entries)
+
+
+def script_task(plan: Plan, path: str, chdir: bool, name: str | None = None):
+    """Prepare one script task (a Python file inside the root): its id and data."""
+    full = os.path.realpath(path)
+    if not os.path.isfile(full):
+        raise HipercowError(f"Script '{path}' does not exist")
+    rel = plan.root.relative(full)
+    if rel is None:
+        raise HipercowError(
+            f"Script '{path}' is not inside the hipercow root '{plan.root.path}'\n"
+            "Move it into the root, where the cluster can see it."
+        )
+    with open(full, encoding="utf-8") as f:
+        capture.parse_code(f.read(), filename=path)
+    task_id = new_id()
+    return task_id, plan.data(task_id, "script", name=name, script=rel, chdir=bool(chdir)), None
+
+
+def write_tasks(plan: Plan, prepared: list[tuple[str, dict, bytes | None]]) -> list[str]:
+    """Write prepared tasks; if any write fails, remove those already written."""
+    written = []
+    try:
+        for task_id, data, blob in prepared:
+            plan.write(task_id, data, blob)
+            written.append(task_id)
+    except BaseException:
+        import shutil
+
+        for task_id in written:
+            shutil.rmtree(plan.root.task_dir(task_id), ignore_errors=True)
+        raise
+    return written
+
+
+def bulk_expression_tasks(plan: Plan, code: str, rows: list[dict], namespace: dict) -> list:
+    """Prepare one expression task per row: the names the code reads from the caller are
+    pickled once and shared; a row's keys become variables of that task."""
+    analysis = capture.analyse_code(code)
+    row_names = set().union(*(r.keys() for r in rows))
+    shared = capture_names(analysis, namespace, plan.globals | row_names)
+    shared_entries, shared_sizes = capture.pickle_values(shared, options.max_size_local)
+    prepared = []
+    for row in rows:
+        row_entries, row_sizes = capture.pickle_values(row, options.max_size_local)
+        task_id = new_id()
+        names = list(shared) + [n for n in row if n not in shared]
+        task_data = plan.data(task_id, "expression", code=code, name=None, locals=names,
+                              locals_sizes={**shared_sizes, **row_sizes},
+                              exports=analysis.exports, has_result=analysis.has_result)
+        prepared.append((task_id, task_data, capture.pack({**shared_entries, **row_entries})))
+    return prepared

@@ -1,0 +1,229 @@
+"""Running one task on a node: claim it, load its environment and inputs, run it, record the
+result, times and terminal marker (in that order).
+
+The local driver calls `run_task` in a freshly forked process; every other driver launches
+`python -m hipercow_magic.runner ROOT ID` (the thin entry in hipercow_magic/runner.py). Output goes to stdout/stderr, which the driver sends to the
+task's log. The result, times and terminal marker are written here, in that order.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import builtins
+import linecache
+import os
+import platform
+import socket
+import sys
+import time
+import traceback
+
+import cloudpickle
+
+from hipercow_magic._version import __version__
+from hipercow_magic.core import capture, store
+from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.versions import python_version
+from hipercow_magic.node.cluster import task_context
+from hipercow_magic.node.cores import set_task_cores
+from hipercow_magic.node.environment import load_environment
+from hipercow_magic.core.envvars import deserialise
+from hipercow_magic.core.root import Root, check_task_id
+from hipercow_magic.core.status import TERMINAL
+from hipercow_magic.core.task import (marker_status, pickle_result, read_data, read_marker,
+                   write_terminal)
+
+EXIT_OK, EXIT_FAILED, EXIT_NOT_STARTED = 0, 1, 3
+RULE = "─" * 16
+
+
+def version_mismatch(data: dict) -> str | None:
+    """Why this interpreter can't run a task made elsewhere, or None."""
+    problems = []
+    if data.get("python_version") and data["python_version"] != python_version():
+        problems.append(f"Python {python_version()} here, but the task was created with Python "
+                        f"{data['python_version']}")
+    made_with = data.get("cloudpickle_version")
+    if made_with and made_with != cloudpickle.__version__:
+        problems.append(f"cloudpickle {cloudpickle.__version__} here, but the task was created "
+                        f"with cloudpickle {made_with}")
+    if not problems:
+        return None
+    return ("This node can't run the task: " + "; ".join(problems) + ". Use the same versions on "
+            "the cluster (for Slurm, set python= / preamble= in hipercow_configure('slurm')).")
+
+
+def _user_traceback(error: BaseException) -> str:
+    """The traceback without this module's own frames."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(error), error, tb))
+
+
+def _compile(code: str, task_id: str):
+    """Compile code so tracebacks show its lines; returns (body, final expression or None)."""
+    filename = f"<hipercow task {task_id[:8]}>"
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    tree = ast.parse(code, filename=filename)
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = compile(ast.Expression(tree.body.pop().value), filename, "eval")
+    return compile(tree, filename, "exec"), last
+
+
+def other_version_note(data: dict) -> str | None:
+    """A note when the task was created with another hipercow-magic version, else None."""
+    made_with = data.get("hipercow_version")
+    if not made_with or made_with == __version__:
+        return None
+    return (f"the task was created with hipercow-magic {made_with}, but this node runs "
+            f"hipercow-magic {__version__}")
+
+
+def _load_locals(root, task_id: str, data: dict) -> dict:
+    """The task's captured inputs; when they can't be loaded and the task was made by another
+    hipercow-magic version, the error says so and what to do."""
+    path = root.task_file(task_id, "locals.pkl")
+    if not os.path.exists(path):
+        return {}
+    with open(path, "rb") as f:
+        blob = f.read()
+    try:
+        return capture.unpack_locals(blob)
+    except Exception as e:
+        note = other_version_note(data)
+        if note is None:
+            raise
+        raise HipercowError(
+            f"Can't load the task's inputs ({type(e).__name__}: {e}): {note}.\n"
+            f"Install hipercow-magic {data['hipercow_version']} where tasks run, or create the "
+            "task again with this version."
+        ) from e
+
+
+def _evaluate(root, task_id: str, data: dict, namespace: dict):
+    """Run the task's payload; returns (value, exports)."""
+    kind = data["type"]
+    if kind in ("expression", "explicit"):
+        namespace.update(_load_locals(root, task_id, data))
+        body, last = _compile(data["code"], task_id)
+        exec(body, namespace)
+        value = eval(last, namespace) if last is not None else None
+        exports = {n: namespace[n] for n in data.get("exports", []) if n in namespace}
+        return value, exports
+    if kind == "call":
+        call = _load_locals(root, task_id, data)["call"]
+        return call["fn"](*call["args"], **call["kwargs"]), {}
+    if kind == "script":
+        import runpy
+
+        path = os.path.join(root.path, data["script"])
+        if data.get("chdir"):
+            os.chdir(os.path.dirname(path))
+        runpy.run_path(path, init_globals=namespace, run_name="__main__")
+        return None, {}
+    raise ValueError(f"Tried to evaluate unknown type of task '{kind}'")
+
+
+def _print_header(root, task_id: str, data: dict, started: float) -> None:
+    """What the task is, at the top of its log (written at once)."""
+    lines = [f"── hipercow-magic {__version__} running at '{root.path}' ──",
+             f"ℹ id: {task_id}",
+             f"ℹ starting at: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(started))} "
+             f"on {socket.gethostname()} (Python {platform.python_version()})",
+             f"ℹ Task type: {data['type']}"]
+    if data.get("code"):
+        first = data["code"].strip().splitlines() or [""]
+        lines.append(f"  • Expression: {first[0]}{' [...]' if len(first) > 1 else ''}")
+    if data.get("locals"):
+        lines.append(f"  • Locals: {', '.join(data['locals'])}")
+    lines.append(f"  • Environment: {data.get('environment', 'default')}")
+    note = other_version_note(data)
+    if note:
+        lines.append(f"! Note: {note}")
+    lines.append(f"{RULE} task logs ↓ {RULE}\n")
+    sys.stdout.write("\n".join(lines))
+    sys.stdout.flush()
+
+
+def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
+    """Run one task to completion; returns the process exit code.
+
+    The task is first claimed (its status-running marker, created exclusively) unless
+    the caller, a scheduler, already claimed it for this process.
+    """
+    root = Root(root_path)
+    task_id = check_task_id(task_id)
+    if claimed:
+        started = read_marker(root, task_id, "running").get("time") or time.time()
+    else:
+        status = marker_status(root, task_id)
+        if status in TERMINAL or status == "running":
+            print(f"Can't start task '{task_id}', which has status '{status}'", file=sys.stderr)
+            return EXIT_NOT_STARTED
+        started = time.time()
+        claim = {"pid": os.getpid(), "host": socket.gethostname(), "time": started}
+        if not store.create_exclusive(root.task_file(task_id, "status-running"), json.dumps(claim)):
+            print(f"Can't start task '{task_id}', which has status 'running'", file=sys.stderr)
+            return EXIT_NOT_STARTED
+    data = read_data(root, task_id)
+    if data["type"] == "retry":
+        base = data["base"]
+        payload_id, payload = base, read_data(root, base)
+        print(f"Retry of '{data['parent']}', pointing at {base} ({payload['type']})")
+    else:
+        payload_id, payload = task_id, data
+    mismatch = version_mismatch(payload)
+    if mismatch:
+        print(mismatch, file=sys.stderr)
+        write_terminal(root, task_id, "failure", reason=mismatch,
+                       result={"ok": False, "error": RuntimeError(mismatch), "traceback": ""})
+        return EXIT_FAILED
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    _print_header(root, task_id, payload, started)
+    try:
+        for var in deserialise(payload.get("envvars") or [], decrypt=True).resolved():
+            os.environ[var.name] = var.value
+        workdir = os.path.join(root.path, payload.get("path", "."))
+        os.chdir(workdir)
+        sys.path.insert(0, workdir)  # modules beside the notebook import as they do there
+        set_task_cores()  # before the environment imports numpy and friends
+        if payload.get("environment", "default") != "empty":
+            load_environment(root, payload.get("environment", "default"), namespace)
+        with task_context(root, payload, namespace):
+            value, exports = _evaluate(root, payload_id, payload, namespace)
+        result = {"ok": True, "value": value, "exports": exports}
+        outcome = "success"
+    except BaseException as e:  # the task's own failure, whatever it is
+        trace = _user_traceback(e)
+        result = {"ok": False, "error": e, "traceback": trace}
+        outcome = "failure"
+        sys.stdout.flush()
+        print(trace, file=sys.stderr, end="")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    blob, notes = pickle_result(result)
+    mark = "✔" if outcome == "success" else "✖"
+    sys.stdout.write(f"{RULE} task logs ↑ {RULE}\n{mark} status: {outcome}\n"
+                     + "".join(f"! {note}\n" for note in notes) +
+                     f"ℹ finishing at: {time.strftime('%Y-%m-%d %H:%M:%S')} "
+                     f"(elapsed: {time.time() - started:.4g} secs)\n")
+    sys.stdout.flush()
+    reason = None if outcome == "success" else f"{type(result['error']).__name__}: {result['error']}"
+    write_terminal(root, task_id, outcome, reason=reason, result=blob, started=started)
+    return EXIT_OK if outcome == "success" else EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print("usage: python -m hipercow_magic.runner ROOT TASK_ID", file=sys.stderr)
+        return 2
+    sys.stdout.reconfigure(line_buffering=True)
+    return run_task(argv[0], argv[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
