@@ -93,8 +93,10 @@ def main() -> None:
     finished = time.perf_counter() - t0
     assert bundle.status(reduce=True) == "success"
     print(f"created and submitted:    {submitted:7.3f} s  (target <= 1)")
-    print(f"all finished:             {finished:7.3f} s  (target <= 10; "
-          f"{args.tasks / finished:.0f} tasks/s)")
+    print(
+        f"all finished:             {finished:7.3f} s  (target <= 10; "
+        f"{args.tasks / finished:.0f} tasks/s)"
+    )
 
     print(f"== task_status of {args.status} finished tasks")
     ids = list(bundle.ids)
@@ -102,7 +104,7 @@ def main() -> None:
         more = hc.task_create_bulk_expr("i", [{"i": i} for i in range(args.status - len(ids))])
         more.wait(timeout=1200)
         ids += more.ids
-    ids = ids[:args.status]
+    ids = ids[: args.status]
     cold = Root(os.getcwd())  # a fresh root object: no cached terminal states
     t0 = time.perf_counter()
     statuses = hc.task_status(ids, root=cold)

@@ -72,10 +72,12 @@ def _submission(cells: int) -> list[str]:
             submitted = store.read_json(root.task_file(task.id, "status-submitted"))["time"]
             to_submit.append((submitted - start) * 1000)
             to_return.append((returned - start) * 1000)
-        lines.append(f"%%hipercow cell ({mode} display), {cells} cells: submitted after "
-              f"{statistics.median(to_submit):.1f} ms median (p90 "
-              f"{sorted(to_submit)[int(cells * 0.9)]:.1f}), cell returned after "
-              f"{statistics.median(to_return):.1f} ms median")
+        lines.append(
+            f"%%hipercow cell ({mode} display), {cells} cells: submitted after "
+            f"{statistics.median(to_submit):.1f} ms median (p90 "
+            f"{sorted(to_submit)[int(cells * 0.9)]:.1f}), cell returned after "
+            f"{statistics.median(to_return):.1f} ms median"
+        )
     local = []
     for _ in range(cells):
         start = time.perf_counter()
@@ -87,8 +89,10 @@ def _submission(cells: int) -> list[str]:
         start = time.perf_counter()
         hc.task_create_expr(body, namespace=namespace)
         direct.append((time.perf_counter() - start) * 1000)
-    lines.append(f"floor: the same cell run locally {statistics.median(local):.2f} ms median; "
-          f"task_create_expr called directly {statistics.median(direct):.1f} ms median")
+    lines.append(
+        f"floor: the same cell run locally {statistics.median(local):.2f} ms median; "
+        f"task_create_expr called directly {statistics.median(direct):.1f} ms median"
+    )
     for task_id in hc.task_list():
         hc.task_wait(task_id, timeout=120)
     _stop_scheduler(root)
@@ -133,8 +137,12 @@ def bench_widgets(seconds: float, n: int = 100) -> None:
         updater.watch(m)
     time.sleep(FAST_PERIOD + 1)  # past the first seconds of fast refreshes
     native = updater._thread.native_id
-    cpu0, ticks0, api0, driver0 = _thread_cpu(native), updater.ticks, counts["api"], \
-        counts["driver"]
+    cpu0, ticks0, api0, driver0 = (
+        _thread_cpu(native),
+        updater.ticks,
+        counts["api"],
+        counts["driver"],
+    )
     wall0 = time.monotonic()
     time.sleep(seconds)
     wall = time.monotonic() - wall0
@@ -150,11 +158,15 @@ def bench_widgets(seconds: float, n: int = 100) -> None:
     for _ in range(calls):
         real_api(ids, follow=False, root=root)
     floor_per_tick = (time.process_time() - start) / calls
-    print(f"{n} live task widgets, {wall:.0f} s at a 1 s refresh: updater thread used "
-          f"{100 * cpu / wall:.2f}% of a core; {ticks} ticks, {api_calls} status queries "
-          f"({api_calls / max(ticks, 1):.2f} per tick), {driver_calls} driver status calls")
-    print(f"floor: one batched status query of {n} tasks costs {floor_per_tick * 1000:.2f} ms "
-          f"of CPU = {100 * floor_per_tick * ticks / wall:.2f}% of a core at this tick rate")
+    print(
+        f"{n} live task widgets, {wall:.0f} s at a 1 s refresh: updater thread used "
+        f"{100 * cpu / wall:.2f}% of a core; {ticks} ticks, {api_calls} status queries "
+        f"({api_calls / max(ticks, 1):.2f} per tick), {driver_calls} driver status calls"
+    )
+    print(
+        f"floor: one batched status query of {n} tasks costs {floor_per_tick * 1000:.2f} ms "
+        f"of CPU = {100 * floor_per_tick * ticks / wall:.2f}% of a core at this tick rate"
+    )
     hc.task_cancel(ids)
     _stop_scheduler(root)
 

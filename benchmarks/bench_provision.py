@@ -30,10 +30,21 @@ def floor_install(folder: str) -> float:
     venv = os.path.join(folder, "venv")
     shutil.rmtree(venv, ignore_errors=True)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages",
-                    venv], check=True)
-    subprocess.run([os.path.join(venv, "bin", "python"), "-m", "pip", "install", "-q",
-                    "--disable-pip-version-check", REQUIREMENT], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", venv], check=True
+    )
+    subprocess.run(
+        [
+            os.path.join(venv, "bin", "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            REQUIREMENT,
+        ],
+        check=True,
+    )
     return time.perf_counter() - t0
 
 
@@ -44,7 +55,7 @@ def provision_once() -> float:
 
 
 def task_times(environment: str, n: int) -> list[float]:
-    """created -> finished of n tasks run one at a time (ms)."""
+    """Created -> finished of n tasks run one at a time (ms)."""
     out = []
     for _ in range(n):
         task = hc.task_create_expr("1", environment=environment, namespace={})
@@ -68,8 +79,7 @@ def main() -> None:
         provisions = [provision_once() for _ in range(args.repeats)]
         with open("funs.py", "w") as f:
             f.write("import cowsay\nK = 1\n\ndef f(x):\n    return x + K\n")
-        hc.hipercow_environment_create(packages=["cowsay"], sources=["funs.py"],
-                                       globals=["K", "f"])
+        hc.hipercow_environment_create(packages=["cowsay"], sources=["funs.py"], globals=["K", "f"])
         task_times("empty", 2)  # scheduler started and warm
         empty = task_times("empty", args.tasks)
         loaded = task_times("default", args.tasks)
@@ -85,8 +95,9 @@ def main() -> None:
     print(f"  hipercow_provision (as a local task):   {statistics.median(provisions):.2f} s")
     print(f"task created -> finished (median of {args.tasks}):")
     print(f"  floor, 'empty' environment:                        {statistics.median(empty):.0f} ms")
-    print(f"  'default' with installation + package + source:    "
-          f"{statistics.median(loaded):.0f} ms")
+    print(
+        f"  'default' with installation + package + source:    {statistics.median(loaded):.0f} ms"
+    )
     shutil.rmtree(folder, ignore_errors=True)
 
 

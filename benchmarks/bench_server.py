@@ -26,8 +26,8 @@ from browser.jupyter_process import JupyterProcess
 
 from hipercow_magic import api
 from hipercow_magic.core.root import find_root
-from hipercow_magic.server.table import TaskTable
 from hipercow_magic.core.task import write_terminal
+from hipercow_magic.server.table import TaskTable
 
 POLLS = 30
 
@@ -45,8 +45,13 @@ def make_root(folder: pathlib.Path, n: int, active: int) -> None:
     root = find_root(str(folder))
     for k, task_id in enumerate(bundle.ids[active:]):
         status = "failure" if k % 50 == 0 else "success"
-        write_terminal(root, task_id, status, result={"ok": status == "success", "value": k},
-                       started=time.time())
+        write_terminal(
+            root,
+            task_id,
+            status,
+            result={"ok": status == "success", "value": k},
+            started=time.time(),
+        )
     print(f"root of {n} tasks ({active} unfinished) made in {time.perf_counter() - started:.1f} s")
 
 
@@ -62,8 +67,10 @@ def timed(fn, repeat: int) -> list[float]:
 def report(label: str, ms: list[float]) -> None:
     ms = sorted(ms)
     p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
-    print(f"  {label:<48} median {statistics.median(ms):7.1f} ms   p95 {p95:7.1f} ms   "
-          f"max {ms[-1]:7.1f} ms")
+    print(
+        f"  {label:<48} median {statistics.median(ms):7.1f} ms   p95 {p95:7.1f} ms   "
+        f"max {ms[-1]:7.1f} ms"
+    )
 
 
 def main() -> None:
@@ -84,22 +91,33 @@ def main() -> None:
 
         server = JupyterProcess(served, pathlib.Path(tmp) / "home").start()
         try:
+
             def get(endpoint, **query):
                 status, _ = server.request("GET", endpoint, **query)
                 assert status == 200, (endpoint, status)
 
             print(f"HTTP on a real jupyter server, {POLLS} polls each:")
             report("floor: GET /api/status", timed(lambda: get("/api/status"), POLLS))
-            report("panel poll, cold (first request)",
-                   timed(lambda: get("/hipercow/tasks", root="project", limit=50), 1))
-            report("panel poll, warm (limit=50)",
-                   timed(lambda: get("/hipercow/tasks", root="project", limit=50), POLLS))
-            report("panel poll, filtered status=created",
-                   timed(lambda: get("/hipercow/tasks", root="project", status="created"), POLLS))
-            report("status bar poll (limit=0)",
-                   timed(lambda: get("/hipercow/tasks", root="project", limit=0), POLLS))
-            report("roots discovery (GET /hipercow/roots)",
-                   timed(lambda: get("/hipercow/roots", path="project"), POLLS))
+            report(
+                "panel poll, cold (first request)",
+                timed(lambda: get("/hipercow/tasks", root="project", limit=50), 1),
+            )
+            report(
+                "panel poll, warm (limit=50)",
+                timed(lambda: get("/hipercow/tasks", root="project", limit=50), POLLS),
+            )
+            report(
+                "panel poll, filtered status=created",
+                timed(lambda: get("/hipercow/tasks", root="project", status="created"), POLLS),
+            )
+            report(
+                "status bar poll (limit=0)",
+                timed(lambda: get("/hipercow/tasks", root="project", limit=0), POLLS),
+            )
+            report(
+                "roots discovery (GET /hipercow/roots)",
+                timed(lambda: get("/hipercow/roots", path="project"), POLLS),
+            )
         finally:
             server.stop()
 

@@ -25,9 +25,9 @@ import tempfile
 import time
 
 from hipercow_magic import api
+from hipercow_magic.core.root import find_root
 from hipercow_magic.drivers.registry import load_driver
 from hipercow_magic.drivers.slurm import COUNTS, scheduler_calls
-from hipercow_magic.core.root import find_root
 
 
 def quiet():
@@ -35,17 +35,21 @@ def quiet():
 
 
 def sbatch(*args: str) -> str:
-    out = subprocess.run(["sbatch", "--parsable", *args], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        ["sbatch", "--parsable", *args], capture_output=True, text=True, check=True
+    )
     return out.stdout.strip().split(";")[0]
 
 
 def wait_gone(job_id: str, poll: float = 0.1) -> None:
     """Until no element of the job is pending, running or completing."""
-    while subprocess.run(["squeue", "-h", "-j", job_id, "-t", "PD,R,CG", "-o", "%i"],
-                         capture_output=True, text=True, check=False).stdout.strip():
+    while subprocess.run(
+        ["squeue", "-h", "-j", job_id, "-t", "PD,R,CG", "-o", "%i"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip():
         time.sleep(poll)
-
 
 
 def bench_submission(n: int) -> None:
@@ -63,8 +67,10 @@ def bench_submission(n: int) -> None:
     with quiet():
         api.task_submit(bundle.ids, resources=held)
     submit = time.perf_counter() - t0
-    print(f"1. {n} tasks submitted in {submit:.3f} s with {COUNTS['sbatch'] - sbatch_before} "
-          "sbatch call(s)")
+    print(
+        f"1. {n} tasks submitted in {submit:.3f} s with {COUNTS['sbatch'] - sbatch_before} "
+        "sbatch call(s)"
+    )
     t0 = time.perf_counter()
     raw = sbatch(f"--array=0-{n - 1}", "--begin=now+3600", "--output=/dev/null", "--wrap=true")
     floor = time.perf_counter() - t0
@@ -78,24 +84,45 @@ def bench_submission(n: int) -> None:
         calls, t0 = scheduler_calls(), time.perf_counter()
         statuses = api.task_status(ids)
         took = time.perf_counter() - t0
-        print(f"2. poll of {active:>5} active tasks (task_status): {scheduler_calls() - calls} "
-              f"Slurm command(s) ({', '.join(sorted(set(statuses)))}), {took * 1000:.0f} ms")
+        print(
+            f"2. poll of {active:>5} active tasks (task_status): {scheduler_calls() - calls} "
+            f"Slurm command(s) ({', '.join(sorted(set(statuses)))}), {took * 1000:.0f} ms"
+        )
         calls = scheduler_calls()
         for task_id in ids[:10]:
             api.task_scheduler_info(task_id)
-        print(f"   then task_scheduler_info() for 10 of them: {scheduler_calls() - calls} "
-              "command(s) (answered from that poll)")
+        print(
+            f"   then task_scheduler_info() for 10 of them: {scheduler_calls() - calls} "
+            "command(s) (answered from that poll)"
+        )
     t0 = time.perf_counter()
-    proc = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-j",
-                           driver.job_record(bundle.ids[0])["array_job_id"], "-o", "%i|%T"],
-                          capture_output=True, text=True, check=True)
-    print(f"   floor: a bare squeue listing the {len(proc.stdout.splitlines())} elements took "
-          f"{(time.perf_counter() - t0) * 1000:.0f} ms")
+    proc = subprocess.run(
+        [
+            "squeue",
+            "-h",
+            "-r",
+            "-t",
+            "all",
+            "-j",
+            driver.job_record(bundle.ids[0])["array_job_id"],
+            "-o",
+            "%i|%T",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    print(
+        f"   floor: a bare squeue listing the {len(proc.stdout.splitlines())} elements took "
+        f"{(time.perf_counter() - t0) * 1000:.0f} ms"
+    )
     calls, t0 = COUNTS["scancel"], time.perf_counter()
     with quiet():
         cancelled = api.task_cancel(bundle.ids)
-    print(f"   cancelling all {n}: {COUNTS['scancel'] - calls} scancel call(s), "
-          f"{sum(cancelled)} cancelled, {time.perf_counter() - t0:.2f} s")
+    print(
+        f"   cancelling all {n}: {COUNTS['scancel'] - calls} scancel call(s), "
+        f"{sum(cancelled)} cancelled, {time.perf_counter() - t0:.2f} s"
+    )
 
 
 def bench_hipercow(n: int) -> float:
@@ -132,8 +159,7 @@ def bench_submitit(n: int) -> float | None:
 
 def bench_floor(n: int) -> float:
     t0 = time.perf_counter()
-    job = sbatch(f"--array=0-{n - 1}", "--output=/dev/null",
-                 f"--wrap={sys.executable} -c pass")
+    job = sbatch(f"--array=0-{n - 1}", "--output=/dev/null", f"--wrap={sys.executable} -c pass")
     wait_gone(job)
     return time.perf_counter() - t0
 
@@ -151,8 +177,10 @@ def main() -> None:
         os.chdir(here)
     print(f"3. {e2e} trivial tasks, create -> every result back:")
     print(f"   hipercow-magic (one array, default poll interval): {ours:.1f} s")
-    print("   submitit (map_array):                              " +
-          (f"{theirs:.1f} s" if theirs is not None else "not installed (pip install submitit)"))
+    print(
+        "   submitit (map_array):                              "
+        + (f"{theirs:.1f} s" if theirs is not None else "not installed (pip install submitit)")
+    )
     print(f"   floor: raw array of {e2e} `python -c pass` jobs:     {floor:.1f} s")
 
 

@@ -17,8 +17,16 @@ from hipercow_magic.api import __all__ as _api_names
 from hipercow_magic.node.cores import hipercow_parallel_get_cores, hipercow_parallel_set_cores
 from hipercow_magic.node.pool import executor, pool
 
-__all__ = [*_api_names, "hipercow_parallel_get_cores", "hipercow_parallel_set_cores", "pool",
-           "executor", "load_ipython_extension", "unload_ipython_extension", "__version__"]
+__all__ = [
+    *_api_names,
+    "hipercow_parallel_get_cores",
+    "hipercow_parallel_set_cores",
+    "pool",
+    "executor",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+    "__version__",
+]
 
 
 def load_ipython_extension(ipython) -> None:

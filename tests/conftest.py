@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from processes import stop_local_scheduler
 
 import hipercow_magic as hc
-
-from processes import stop_local_scheduler
 
 
 def _local_root(tmp_path, monkeypatch, capsys, driver: str):

@@ -1,8 +1,10 @@
-"""Test helpers: stopping a root's local scheduler, checking a pid, waiting, needing Slurm."""
+"""Test helpers shared by every folder: the checkout under test, stopping a root's local
+scheduler, checking a pid, waiting, needing Slurm."""
 
 from __future__ import annotations
 
 import os
+import pathlib
 import signal
 import subprocess
 import time
@@ -12,6 +14,18 @@ import pytest
 
 from hipercow_magic.core import store
 from hipercow_magic.drivers.local import paths
+
+SOURCE = str(pathlib.Path(__file__).resolve().parent.parent)  # the checkout's top folder
+
+
+def source_environment(extra: dict | None = None) -> dict:
+    """os.environ for a child process (a kernel, a CLI) that must import this checkout."""
+    path = os.environ.get("PYTHONPATH")
+    return {
+        **os.environ,
+        "PYTHONPATH": SOURCE + (os.pathsep + path if path else ""),
+        **(extra or {}),
+    }
 
 
 def stop_local_scheduler(root) -> None:
@@ -52,10 +66,12 @@ def wait_until(predicate, timeout: float = 20.0):
 def require_slurm() -> None:
     """Skip the test when the project's Slurm is not running (fail instead in CI)."""
     try:
-        proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
-                              timeout=30, check=False)
-        problem = None if proc.returncode == 0 and proc.stdout.strip() else \
-            proc.stderr or "no nodes"
+        proc = subprocess.run(
+            ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=30, check=False
+        )
+        problem = (
+            None if proc.returncode == 0 and proc.stdout.strip() else proc.stderr or "no nodes"
+        )
     except (FileNotFoundError, subprocess.TimeoutExpired) as e:
         problem = str(e)
     if problem:

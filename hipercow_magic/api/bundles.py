@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import time
 
-from hipercow_magic.api.tasks import (Task, task_cancel, task_log_value, task_result, task_retry,
-                                      task_status)
+from hipercow_magic.api.tasks import (
+    Task,
+    task_cancel,
+    task_log_value,
+    task_result,
+    task_retry,
+    task_status,
+)
 from hipercow_magic.core.errors import HipercowError, TaskWaitTimeout
 from hipercow_magic.core.options import options
 from hipercow_magic.core.root import check_task_id, find_root
 from hipercow_magic.core.status import TERMINAL
-from hipercow_magic.engine.bundles import (bundle_delete, bundle_exists, bundle_list,
-                                           bundle_load_ids, bundle_save, check_bundle_name,
-                                           random_bundle_name, status_reduce)
+from hipercow_magic.engine.bundles import (
+    bundle_delete,
+    bundle_exists,
+    bundle_list,
+    bundle_load_ids,
+    bundle_save,
+    check_bundle_name,
+    random_bundle_name,
+    status_reduce,
+)
 from hipercow_magic.engine.statuses import poll_interval
 
 
@@ -38,8 +51,9 @@ class Bundle:
         statuses = task_status(self.ids, follow=follow, root=self.root)
         return status_reduce(statuses) if reduce else statuses
 
-    def wait(self, timeout: float | None = None, fail_early: bool = True,
-             progress: bool = False) -> bool:
+    def wait(
+        self, timeout: float | None = None, fail_early: bool = True, progress: bool = False
+    ) -> bool:
         """Wait for every task; with `fail_early`, stop at the first failure. True if all ok."""
         deadline = None if timeout is None else time.monotonic() + timeout
         flavour = "wait-fail-early" if fail_early else "wait-fail-late"
@@ -49,8 +63,10 @@ class Bundle:
             statuses = task_status(self.ids, root=self.root)
             overall = status_reduce(statuses, flavour)
             if overall == "created":
-                raise HipercowError(f"Cannot wait on bundle '{self.name}', which has tasks that "
-                                    "have not been submitted")
+                raise HipercowError(
+                    f"Cannot wait on bundle '{self.name}', which has tasks that "
+                    "have not been submitted"
+                )
             if progress:
                 counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
                 line = ", ".join(f"{n} {s}" for s, n in counts.items())
@@ -70,7 +86,7 @@ class Bundle:
     def cancel(self, follow: bool = True) -> list[bool]:
         return task_cancel(self.ids, follow=follow, root=self.root)
 
-    def retry(self, driver=None, resources=None, failed_only: bool = True) -> "Bundle":
+    def retry(self, driver=None, resources=None, failed_only: bool = True) -> Bundle:
         """Retry the bundle's failed (or, with failed_only=False, all finished) tasks."""
         statuses = self.status()
         wanted = ("failure", "cancelled") if failed_only else TERMINAL
@@ -83,8 +99,9 @@ class Bundle:
         return [task_log_value(i, follow=follow, root=self.root) for i in self.ids]
 
 
-def hipercow_bundle_create(ids, name: str | None = None, overwrite: bool = True,
-                           root=None) -> Bundle:
+def hipercow_bundle_create(
+    ids, name: str | None = None, overwrite: bool = True, root=None
+) -> Bundle:
     """Group existing tasks under a name."""
     root = find_root(root)
     ids = [check_task_id(i) for i in ids]

@@ -1,9 +1,10 @@
 """Creating tasks: an expression (a cell), explicit variables, a call, a script, and one task
-per row of data (bundles); and submitting tasks created without a driver."""
+per row of data (bundles); and submitting tasks created without a driver.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from hipercow_magic.api.bundles import Bundle
 from hipercow_magic.api.tasks import Task
@@ -13,9 +14,16 @@ from hipercow_magic.core.root import find_root, task_ids
 from hipercow_magic.core.task import marker_status
 from hipercow_magic.drivers.registry import load_driver, require_driver
 from hipercow_magic.engine.bundles import bundle_save, random_bundle_name
-from hipercow_magic.engine.create import (Plan, bulk_expression_tasks, bulk_rows, call_task,
-                                          caller_namespace, expression_task, script_task,
-                                          write_tasks)
+from hipercow_magic.engine.create import (
+    Plan,
+    bulk_expression_tasks,
+    bulk_rows,
+    call_task,
+    caller_namespace,
+    expression_task,
+    script_task,
+    write_tasks,
+)
 from hipercow_magic.engine.statuses import check_exists
 from hipercow_magic.engine.submit import submit_tasks
 
@@ -27,28 +35,58 @@ def _create_one(plan: Plan, prepared) -> Task:
     return task
 
 
-def task_create_expr(code: str, *, namespace: dict | None = None, name: str | None = None,
-                     environment: str = "default", driver=None, resources=None, envvars=None,
-                     parallel=None, root=None) -> Task:
+def task_create_expr(
+    code: str,
+    *,
+    namespace: dict | None = None,
+    name: str | None = None,
+    environment: str = "default",
+    driver=None,
+    resources=None,
+    envvars=None,
+    parallel=None,
+    root=None,
+) -> Task:
     """A task running Python `code`; the names it reads are captured from the caller."""
     namespace = caller_namespace(1) if namespace is None else namespace
     plan = Plan(root, driver, resources, envvars, parallel, environment)
     return _create_one(plan, expression_task(plan, code, namespace, name))
 
 
-def task_create_explicit(code: str, export: Iterable[str] = (), *, namespace: dict | None = None,
-                         name: str | None = None, environment: str = "default", driver=None,
-                         resources=None, envvars=None, parallel=None, root=None) -> Task:
+def task_create_explicit(
+    code: str,
+    export: Iterable[str] = (),
+    *,
+    namespace: dict | None = None,
+    name: str | None = None,
+    environment: str = "default",
+    driver=None,
+    resources=None,
+    envvars=None,
+    parallel=None,
+    root=None,
+) -> Task:
     """A task running `code` with exactly the variables named in `export`."""
     namespace = caller_namespace(1) if namespace is None else namespace
     plan = Plan(root, driver, resources, envvars, parallel, environment)
-    return _create_one(plan, expression_task(plan, code, namespace, name, kind="explicit",
-                                             export=list(export)))
+    return _create_one(
+        plan, expression_task(plan, code, namespace, name, kind="explicit", export=list(export))
+    )
 
 
-def task_create_call(fn, args=(), kwargs=None, *, name: str | None = None,
-                     environment: str = "default", driver=None, resources=None, envvars=None,
-                     parallel=None, root=None) -> Task:
+def task_create_call(
+    fn,
+    args=(),
+    kwargs=None,
+    *,
+    name: str | None = None,
+    environment: str = "default",
+    driver=None,
+    resources=None,
+    envvars=None,
+    parallel=None,
+    root=None,
+) -> Task:
     """A task calling `fn(*args, **kwargs)`."""
     if not isinstance(args, (list, tuple)):
         raise HipercowError("'args' must be a list or tuple")
@@ -56,9 +94,18 @@ def task_create_call(fn, args=(), kwargs=None, *, name: str | None = None,
     return _create_one(plan, call_task(plan, fn, tuple(args), kwargs or {}, name))
 
 
-def task_create_script(path: str, chdir: bool = False, *, name: str | None = None,
-                       environment: str = "default", driver=None, resources=None, envvars=None,
-                       parallel=None, root=None) -> Task:
+def task_create_script(
+    path: str,
+    chdir: bool = False,
+    *,
+    name: str | None = None,
+    environment: str = "default",
+    driver=None,
+    resources=None,
+    envvars=None,
+    parallel=None,
+    root=None,
+) -> Task:
     """A task running a Python script inside the root."""
     plan = Plan(root, driver, resources, envvars, parallel, environment)
     return _create_one(plan, script_task(plan, path, chdir, name))
@@ -73,10 +120,19 @@ def _bulk(plan: Plan, prepared: list, bundle_name: str | None) -> Bundle:
     return bundle
 
 
-def task_create_bulk_expr(code: str, data, *, namespace: dict | None = None,
-                          bundle_name: str | None = None, environment: str = "default",
-                          driver=None, resources=None, envvars=None, parallel=None,
-                          root=None) -> Bundle:
+def task_create_bulk_expr(
+    code: str,
+    data,
+    *,
+    namespace: dict | None = None,
+    bundle_name: str | None = None,
+    environment: str = "default",
+    driver=None,
+    resources=None,
+    envvars=None,
+    parallel=None,
+    root=None,
+) -> Bundle:
     """One expression task per row of `data`; a row's keys become variables of the code."""
     namespace = caller_namespace(1) if namespace is None else namespace
     rows = bulk_rows(data)
@@ -90,9 +146,19 @@ def task_create_bulk_expr(code: str, data, *, namespace: dict | None = None,
     return _bulk(plan, prepared, bundle_name)
 
 
-def task_create_bulk_call(fn, data, args=None, *, bundle_name: str | None = None,
-                          environment: str = "default", driver=None, resources=None,
-                          envvars=None, parallel=None, root=None) -> Bundle:
+def task_create_bulk_call(
+    fn,
+    data,
+    args=None,
+    *,
+    bundle_name: str | None = None,
+    environment: str = "default",
+    driver=None,
+    resources=None,
+    envvars=None,
+    parallel=None,
+    root=None,
+) -> Bundle:
     """One call per element of `data` (positional) or row (named arguments); `args` shared."""
     rows = bulk_rows(data)
     if args is not None and not isinstance(args, dict):
@@ -115,10 +181,16 @@ def task_submit(ids, driver=None, resources=None, root=None) -> None:
     name = require_driver(root, driver)
     not_created = [i for i in ids if marker_status(root, i) != "created"]
     if not_created:
-        raise HipercowError(f"Task '{not_created[0]}' has already been submitted "
-                            f"(status '{marker_status(root, not_created[0])}')")
-    res = validate_resources(resources, load_driver(root, name).cluster_info()) if resources \
-        else None
+        raise HipercowError(
+            f"Task '{not_created[0]}' has already been submitted "
+            f"(status '{marker_status(root, not_created[0])}')"
+        )
+    res = (
+        validate_resources(resources, load_driver(root, name).cluster_info()) if resources else None
+    )
     submit_tasks(root, ids, name, res)
-    print(f"✔ Submitted task '{ids[0]}' using '{name}'" if len(ids) == 1
-          else f"✔ Submitted {len(ids)} tasks using '{name}'")
+    print(
+        f"✔ Submitted task '{ids[0]}' using '{name}'"
+        if len(ids) == 1
+        else f"✔ Submitted {len(ids)} tasks using '{name}'"
+    )

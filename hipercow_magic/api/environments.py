@@ -1,5 +1,6 @@
 """Environments, as users call them: create, list, show, check and delete the packages and
-source files loaded on the node before a task's code."""
+source files loaded on the node before a task's code.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +11,28 @@ import sys
 import tempfile
 
 from hipercow_magic.core import store
-from hipercow_magic.core.environment import (SPECIAL, check_globals, check_name, check_source,
-                                             check_sources, describe, environment_path,
-                                             parse_package, read_environment, saved_names,
-                                             string_list)
+from hipercow_magic.core.environment import (
+    SPECIAL,
+    check_globals,
+    check_name,
+    check_source,
+    check_sources,
+    describe,
+    environment_path,
+    parse_package,
+    read_environment,
+    saved_names,
+    string_list,
+)
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.provision import provision_summary
 from hipercow_magic.core.root import find_root
 from hipercow_magic.core.versions import child_environment
 
 
-def discover_globals(root, name: str, packages: list[str] | None,
-                     sources: list[str] | None) -> list[str]:
+def discover_globals(
+    root, name: str, packages: list[str] | None, sources: list[str] | None
+) -> list[str]:
     """The names the environment defines, found by loading it in a fresh Python process."""
     print(f"ℹ Creating '{name}' in a clean Python process; this may take a moment")
     env = {"name": name, "packages": packages, "sources": sources}
@@ -29,10 +40,21 @@ def discover_globals(root, name: str, packages: list[str] | None,
     os.close(fd)
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "hipercow_magic.node.environment", root.path, json.dumps(env),
-             out],
-            cwd=root.path, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
-            env=child_environment())
+            [
+                sys.executable,
+                "-m",
+                "hipercow_magic.node.environment",
+                root.path,
+                json.dumps(env),
+                out,
+            ],
+            cwd=root.path,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+            env=child_environment(),
+        )
         if proc.returncode != 0:
             raise HipercowError(
                 f"Could not load environment '{name}' on this machine to discover its "
@@ -47,8 +69,9 @@ def discover_globals(root, name: str, packages: list[str] | None,
     return names
 
 
-def new_environment(root, name: str, packages=None, sources=None, globals_=None,
-                    check: bool = True) -> dict:
+def new_environment(
+    root, name: str, packages=None, sources=None, globals_=None, check: bool = True
+) -> dict:
     """A checked environment record (nothing is written)."""
     packages = string_list(packages, "packages")
     for package in packages or []:
@@ -68,11 +91,18 @@ def new_environment(root, name: str, packages=None, sources=None, globals_=None,
     return {"name": name, "packages": packages, "sources": sources, "globals": globals_ or None}
 
 
-def hipercow_environment_create(name: str = "default", packages=None, sources=None,
-                                globals=None, overwrite: bool = True, check: bool = True,
-                                root=None) -> dict:
+def hipercow_environment_create(
+    name: str = "default",
+    packages=None,
+    sources=None,
+    globals=None,
+    overwrite: bool = True,
+    check: bool = True,
+    root=None,
+) -> dict:
     """Create or update an environment: `packages` imported, then `sources` (files relative
-    to the root) run, before each task's code; `globals` names they define (True: discover)."""
+    to the root) run, before each task's code; `globals` names they define (True: discover).
+    """
     root = find_root(root)
     if name == "empty":
         raise HipercowError("Can't create environment with special name 'empty'")
@@ -124,8 +154,12 @@ def hipercow_environment_delete(name: str = "default", root=None) -> None:
 def hipercow_environment_show(name: str = "default", root=None) -> dict:
     """Print an environment (and what is provisioned for it); returns its record."""
     root = find_root(root)
-    env = read_environment(root, name) or {"name": name, "packages": None, "sources": None,
-                                            "globals": None}
+    env = read_environment(root, name) or {
+        "name": name,
+        "packages": None,
+        "sources": None,
+        "globals": None,
+    }
     print(f"── hipercow environment '{name}' ──")
     for line in describe(env):
         print(line)

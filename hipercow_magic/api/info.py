@@ -75,15 +75,19 @@ class TaskInfo:
         created, started, finished = (self.times.get(k) for k in ("created", "started", "finished"))
         out.append(f"ℹ Created at {stamp(created)} ({time_ago(created, now)})")
         if started is not None:
-            out.append(f"ℹ Started at {stamp(started)} ({time_ago(started, now)}; waited "
-                       f"{pretty_dt(self.waited)})")
+            out.append(
+                f"ℹ Started at {stamp(started)} ({time_ago(started, now)}; waited "
+                f"{pretty_dt(self.waited)})"
+            )
         elif self.status in ("created", "submitted"):
             out.append(f"! Not started yet (waiting for {pretty_dt(now - created)})")
         else:
             out.append("✖ Start time unknown!")
         if finished is not None:
-            out.append(f"ℹ Finished at {stamp(finished)} ({time_ago(finished, now)}; ran for "
-                       f"{pretty_dt(self.ran_for)})")
+            out.append(
+                f"ℹ Finished at {stamp(finished)} ({time_ago(finished, now)}; ran for "
+                f"{pretty_dt(self.ran_for)})"
+            )
         elif self.status == "running" and started is not None:
             out.append(f"! Not finished yet (running for {pretty_dt(now - started)})")
         elif self.status in ("created", "submitted"):
@@ -100,11 +104,15 @@ class TaskInfo:
             position = chain.index(self.id) + 1
             retried = len(chain) - 1
             if position == len(chain):
-                out.append(f"ℹ Last of a chain of a task retried {retried} time"
-                           f"{'s' if retried > 1 else ''}")
+                out.append(
+                    f"ℹ Last of a chain of a task retried {retried} time"
+                    f"{'s' if retried > 1 else ''}"
+                )
             else:
-                out.append(f"ℹ {ordinal(position)} of a chain of a task retried {retried} time"
-                           f"{'s' if retried > 1 else ''}, most recently '{chain[-1]}'")
+                out.append(
+                    f"ℹ {ordinal(position)} of a chain of a task retried {retried} time"
+                    f"{'s' if retried > 1 else ''}, most recently '{chain[-1]}'"
+                )
         return out
 
     def __str__(self) -> str:

@@ -1,5 +1,6 @@
 """Provisioning, as users call it: install packages for an environment's tasks (as a task on
-the cluster), list, check and compare installations."""
+the cluster), list, check and compare installations.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +14,18 @@ from hipercow_magic.api.tasks import task_log_watch, task_status
 from hipercow_magic.core.environment import check_name, read_environment
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.format import time_ago
-from hipercow_magic.core.provision import (all_records, build_dir, current_record, describe_request,
-                                           installations, new_build_id, own_record, read_record,
-                                           resolve_request, write_record)
+from hipercow_magic.core.provision import (
+    all_records,
+    build_dir,
+    current_record,
+    describe_request,
+    installations,
+    new_build_id,
+    own_record,
+    read_record,
+    resolve_request,
+    write_record,
+)
 from hipercow_magic.core.root import find_root
 from hipercow_magic.drivers.registry import require_driver
 from hipercow_magic.engine.provision import active_users, installation_under_way
@@ -23,8 +33,10 @@ from hipercow_magic.node.provision import run_installation
 
 
 def _in_kernel() -> bool:
-    shell = sys.modules.get("IPython") and getattr(
-        sys.modules["IPython"], "get_ipython", lambda: None)()
+    shell = (
+        sys.modules.get("IPython")
+        and getattr(sys.modules["IPython"], "get_ipython", lambda: None)()
+    )
     return getattr(shell, "kernel", None) is not None
 
 
@@ -45,22 +57,26 @@ def _check_running(root, environment: str, check_running_tasks: bool) -> None:
         raise HipercowError(
             f"Environment '{environment}' is already being provisioned by task "
             f"'{task}'\nWait for it with task_wait('{task}') "
-            "(or cancel it) before provisioning again.")
+            "(or cancel it) before provisioning again."
+        )
     if not check_running_tasks:
         return
     users = active_users(root, environment)
     if not users:
         return
     shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
-    what = (f"{len(users)} task{'s' if len(users) > 1 else ''} using environment "
-            f"'{environment}' {'are' if len(users) > 1 else 'is'} queued or running: {shown}\n"
-            "Running tasks keep the installation they started with; queued ones will start "
-            "with the new one.")
+    what = (
+        f"{len(users)} task{'s' if len(users) > 1 else ''} using environment "
+        f"'{environment}' {'are' if len(users) > 1 else 'is'} queued or running: {shown}\n"
+        "Running tasks keep the installation they started with; queued ones will start "
+        "with the new one."
+    )
     answer = _ask(f"{what}\nProvision anyway? [y/N] ")
     if answer is None:
         raise HipercowError(
             f"{what}\nWait for them (task_wait) or cancel them (task_cancel) first, or pass "
-            "check_running_tasks=False (--force) to provision anyway.")
+            "check_running_tasks=False (--force) to provision anyway."
+        )
     if not answer:
         raise HipercowError("Provisioning cancelled; nothing was installed")
 
@@ -68,8 +84,10 @@ def _check_running(root, environment: str, check_running_tasks: bool) -> None:
 def _check_environment(root, environment: str) -> None:
     check_name(environment)
     if environment == "empty":
-        raise HipercowError("Can't provision the 'empty' environment, which never loads "
-                            "anything\nProvision 'default' or another environment.")
+        raise HipercowError(
+            "Can't provision the 'empty' environment, which never loads "
+            "anything\nProvision 'default' or another environment."
+        )
     read_environment(root, environment)
 
 
@@ -77,29 +95,48 @@ def _elapsed(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def hipercow_provision(method: str | None = None, environment: str = "default", *,
-                       driver=None, check_running_tasks: bool = True, resources=None,
-                       show_log: bool = True, root=None, **options) -> dict:
+def hipercow_provision(
+    method: str | None = None,
+    environment: str = "default",
+    *,
+    driver=None,
+    check_running_tasks: bool = True,
+    resources=None,
+    show_log: bool = True,
+    root=None,
+    **options,
+) -> dict:
     """Install packages for an environment's tasks, as a task on the cluster.
 
     method: 'pip' (options `requirements=[...]` or `file=`; default requirements.txt, else
     pyproject.toml's dependencies) or 'script' (option `script=`, default provision.sh);
-    None picks from the options and the root's files. Returns the installation's record."""
-
+    None picks from the options and the root's files. Returns the installation's record.
+    """
     root = find_root(root)
     _check_environment(root, environment)
     driver = require_driver(root, driver)
     request = resolve_request(root, method, options)
     _check_running(root, environment, check_running_tasks)
     build_id = new_build_id(root, environment)
-    record = {"id": build_id, "environment": environment, "request": request,
-              "status": "submitted", "created": time.time(), "task": None}
+    record = {
+        "id": build_id,
+        "environment": environment,
+        "request": request,
+        "status": "submitted",
+        "created": time.time(),
+        "task": None,
+    }
     write_record(root, record)
     try:
-        task = task_create_call(run_installation,
-                                (root.relative_workdir(), environment, build_id),
-                                name=f"provision:{environment}", environment="empty",
-                                driver=driver, resources=resources, root=root)
+        task = task_create_call(
+            run_installation,
+            (root.relative_workdir(), environment, build_id),
+            name=f"provision:{environment}",
+            environment="empty",
+            driver=driver,
+            resources=resources,
+            root=root,
+        )
     except BaseException:
         shutil.rmtree(build_dir(root, environment, build_id), ignore_errors=True)
         raise
@@ -116,10 +153,15 @@ def hipercow_provision(method: str | None = None, environment: str = "default", 
     if not ok:
         status = task_status(task.id, root=root)
         previous = current_record(root, environment)
-        kept = (f"Tasks keep using installation {previous['id']}." if previous
-                else "Nothing was installed for this environment.")
-        raise HipercowError(f"Installation failed after {elapsed} with status '{status}'\n"
-                            f"{kept} See the log with task_log_show('{task.id}').")
+        kept = (
+            f"Tasks keep using installation {previous['id']}."
+            if previous
+            else "Nothing was installed for this environment."
+        )
+        raise HipercowError(
+            f"Installation failed after {elapsed} with status '{status}'\n"
+            f"{kept} See the log with task_log_show('{task.id}')."
+        )
     print(f"✔ Installation script finished successfully in {elapsed}")
     return read_record(root, environment, build_id)
 
@@ -127,11 +169,14 @@ def hipercow_provision(method: str | None = None, environment: str = "default", 
 def _line(index: int | None, record: dict, total: int, current: str | None) -> str:
     when = time_ago(record["created"])
     if index is None:
-        return (f"✖ {record['id']} ({when}) {record['status']}: "
-                f"{describe_request(record['request'])}")
+        return (
+            f"✖ {record['id']} ({when}) {record['status']}: {describe_request(record['request'])}"
+        )
     mark = " (current)" if record["id"] == current else ""
-    return (f"• {index}: {record['id']} ({when}) [{index - total}]{mark} "
-            f"{describe_request(record['request'])}")
+    return (
+        f"• {index}: {record['id']} ({when}) [{index - total}]{mark} "
+        f"{describe_request(record['request'])}"
+    )
 
 
 def hipercow_provision_list(environment: str = "default", root=None) -> list[dict]:
@@ -142,18 +187,22 @@ def hipercow_provision_list(environment: str = "default", root=None) -> list[dic
     done = [r for r in records if r["status"] == "success"]
     current = (own_record(root, environment) or {}).get("id")
     failed = len(records) - len(done)
-    print(f"{len(done)} installation{'' if len(done) == 1 else 's'} recorded for environment "
-          f"'{environment}'" + (f" (and {failed} not successful)" if failed else ""))
+    print(
+        f"{len(done)} installation{'' if len(done) == 1 else 's'} recorded for environment "
+        f"'{environment}'" + (f" (and {failed} not successful)" if failed else "")
+    )
     for record in records:
         index = done.index(record) + 1 if record in done else None
         print(_line(index, record, len(done), current))
     return records
 
 
-def hipercow_provision_check(method: str | None = None, environment: str = "default",
-                             root=None, **options) -> bool:
+def hipercow_provision_check(
+    method: str | None = None, environment: str = "default", root=None, **options
+) -> bool:
     """Whether the current installation was made from exactly this request; installations
-    matching it are marked (*)."""
+    matching it are marked (*).
+    """
     root = find_root(root)
     _check_environment(root, environment)
     request = resolve_request(root, method, options)
@@ -164,8 +213,11 @@ def hipercow_provision_check(method: str | None = None, environment: str = "defa
         star = " (*)" if record["request"]["hash"] == request["hash"] else ""
         print(_line(index, record, len(done), current) + star)
     matched = any(r["id"] == current and r["request"]["hash"] == request["hash"] for r in done)
-    print("✔ The current installation matches this request" if matched else
-          "ℹ The current installation does not match this request; run hipercow_provision()")
+    print(
+        "✔ The current installation matches this request"
+        if matched
+        else "ℹ The current installation does not match this request; run hipercow_provision()"
+    )
     return matched
 
 
@@ -184,7 +236,8 @@ def _pick(done: list[dict], which) -> dict | None:
         raise HipercowError(
             f"No installation {which}: {len(done)} installation"
             f"{'' if len(done) == 1 else 's'} recorded\nUse 0 for the latest, -1 for the one "
-            "before, or 1, 2, ... counting from the first (see hipercow_provision_list()).")
+            "before, or 1, 2, ... counting from the first (see hipercow_provision_list())."
+        )
     return done[position]
 
 
@@ -192,32 +245,45 @@ def _canonical(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def hipercow_provision_compare(curr=0, prev=-1, environment: str = "default",
-                               root=None) -> dict:
+def hipercow_provision_compare(curr=0, prev=-1, environment: str = "default", root=None) -> dict:
     """What changed between two installations (0 = latest, -1 = the one before; or 1, 2...
-    from the first, or an id); `prev=None` compares with nothing installed."""
+    from the first, or an id); `prev=None` compares with nothing installed.
+    """
     root = find_root(root)
     check_name(environment)
     done = installations(root, environment)
     new, old = _pick(done, curr), _pick(done, prev)
     if new is None:
         raise HipercowError("'curr' must name an installation")
-    before = {_canonical(p["name"]): (p["name"], p["version"]) for p in (old or {}).get(
-        "packages", [])}
+    before = {
+        _canonical(p["name"]): (p["name"], p["version"]) for p in (old or {}).get("packages", [])
+    }
     after = {_canonical(p["name"]): (p["name"], p["version"]) for p in new["packages"]}
     result = {
         "added": {after[k][0]: after[k][1] for k in sorted(after.keys() - before.keys())},
         "removed": {before[k][0]: before[k][1] for k in sorted(before.keys() - after.keys())},
-        "changed": {after[k][0]: (before[k][1], after[k][1]) for k in sorted(
-            after.keys() & before.keys()) if before[k][1] != after[k][1]},
-        "unchanged": {after[k][0]: after[k][1] for k in sorted(
-            after.keys() & before.keys()) if before[k][1] == after[k][1]},
+        "changed": {
+            after[k][0]: (before[k][1], after[k][1])
+            for k in sorted(after.keys() & before.keys())
+            if before[k][1] != after[k][1]
+        },
+        "unchanged": {
+            after[k][0]: after[k][1]
+            for k in sorted(after.keys() & before.keys())
+            if before[k][1] == after[k][1]
+        },
     }
     print(f"── Comparing installations of environment '{environment}' ──")
-    print(f"  previous: {old['id'] + ' (' + time_ago(old['created']) + ')' if old else '(nothing)'}")
+    print(
+        f"  previous: {old['id'] + ' (' + time_ago(old['created']) + ')' if old else '(nothing)'}"
+    )
     print(f"  current:  {new['id']} ({time_ago(new['created'])})")
-    for key, label in (("added", "Added"), ("removed", "Removed"), ("changed", "Changed"),
-                       ("unchanged", "Unchanged")):
+    for key, label in (
+        ("added", "Added"),
+        ("removed", "Removed"),
+        ("changed", "Changed"),
+        ("unchanged", "Unchanged"),
+    ):
         items = result[key]
         print(f"{label} ({len(items)})" + (":" if items else ""))
         for name, version in items.items():

@@ -1,5 +1,6 @@
 """The root and its drivers: init, configure, unconfigure, configuration, cluster info and a
-test task (hello)."""
+test task (hello).
+"""
 
 from __future__ import annotations
 
@@ -13,16 +14,24 @@ from hipercow_magic.api.create import task_create_expr
 from hipercow_magic.api.environments import hipercow_environment_list
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.root import Root, find_root, init_root
-from hipercow_magic.drivers.registry import (available_drivers, configure_driver, load_driver,
-                                             require_driver, unconfigure_driver)
+from hipercow_magic.drivers.registry import (
+    available_drivers,
+    configure_driver,
+    load_driver,
+    require_driver,
+    unconfigure_driver,
+)
 
 
 def hipercow_init(path: str = ".", driver: str | None = None, **options_) -> Root:
     """Create a hipercow root at `path` (and configure `driver` if given)."""
     root, created = init_root(path)
     shown = f"'{path}'" + ("" if os.path.isabs(path) else f" ({root.path})")
-    print(f"✔ Initialised hipercow at {shown}" if created
-          else f"ℹ hipercow already initialised at {shown}")
+    print(
+        f"✔ Initialised hipercow at {shown}"
+        if created
+        else f"ℹ hipercow already initialised at {shown}"
+    )
     if driver is None:
         if options_:
             print("! `driver` was not specified, but extra args were detected.")
@@ -60,8 +69,14 @@ def hipercow_configuration(show: bool = True, root=None) -> dict:
     }
     if show:
         print("── hipercow-magic configuration ──")
-        for key in ("hipercow_magic", "python", "cloudpickle", "platform", "root",
-                    "working_directory"):
+        for key in (
+            "hipercow_magic",
+            "python",
+            "cloudpickle",
+            "platform",
+            "root",
+            "working_directory",
+        ):
             print(f"  • {key}: {info[key]}")
         print(f"  • environments: {', '.join(info['environments'])}")
         if not info["drivers"]:
@@ -83,8 +98,9 @@ def hipercow_hello(timeout: float | None = 60, driver=None, root=None):
     """Run a small test task on the cluster and report how it went."""
     root = find_root(root)
     name = require_driver(root, driver)
-    task = task_create_expr('print("Moo")\n"Moo"', namespace={}, driver=name, root=root,
-                            name="hello")
+    task = task_create_expr(
+        'print("Moo")\n"Moo"', namespace={}, driver=name, root=root, name="hello"
+    )
     ok = task.wait(timeout=timeout)
     if ok:
         print(f"✔ Successfully ran test task '{task.id}'")
@@ -94,3 +110,18 @@ def hipercow_hello(timeout: float | None = 60, driver=None, root=None):
     if status == "failure":
         message += f"\nOriginal error: {task.result()}"
     raise HipercowError(message)
+
+
+def hipercow_root(path: str | None = None) -> Root:
+    """The hipercow root at `path`, or the first found looking upward from the working directory.
+
+    Args:
+        path: a folder holding `hipercow/`; default: search upward from the working directory.
+
+    Returns:
+        The root (its `.path` is the folder).
+
+    Raises:
+        HipercowError: no root there (the message says how to create one).
+    """
+    return find_root(path)

@@ -1,5 +1,6 @@
 """The task handle (`Task`) and the functions that look at and act on existing tasks:
-status, times, info, result, exports, logs, wait, cancel, retry, list and purge."""
+status, times, info, result, exports, logs, wait, cancel, retry, list and purge.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +15,25 @@ from hipercow_magic.core.options import options
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.root import check_task_id, find_root, task_ids
 from hipercow_magic.core.status import ACTIVE, TERMINAL
-from hipercow_magic.core.task import (collect_times, load_exports, marker_status, read_data,
-                                      read_log, read_marker, read_result_record, result_value)
+from hipercow_magic.core.task import (
+    collect_times,
+    load_exports,
+    marker_status,
+    read_data,
+    read_log,
+    read_marker,
+    read_result_record,
+    result_value,
+)
 from hipercow_magic.drivers.registry import load_driver
 from hipercow_magic.engine.listing import list_tasks, purge_apply, purge_plan
 from hipercow_magic.engine.retry import follow_ids, retry_chain, retry_tasks
-from hipercow_magic.engine.statuses import (check_exists, poll_interval, submitted_driver,
-                                            task_statuses)
+from hipercow_magic.engine.statuses import (
+    check_exists,
+    poll_interval,
+    submitted_driver,
+    task_statuses,
+)
 
 
 # ---- handles ----------------------------------------------------------------------------
@@ -57,8 +70,14 @@ class Task:
         return task_log_value(self.id, outer=outer, follow=follow, root=self.root)
 
     def wait(self, timeout=None, for_start=False, progress=False, follow=True):
-        return task_wait(self.id, timeout=timeout, for_start=for_start, progress=progress,
-                         follow=follow, root=self.root)
+        return task_wait(
+            self.id,
+            timeout=timeout,
+            for_start=for_start,
+            progress=progress,
+            follow=follow,
+            root=self.root,
+        )
 
     def cancel(self, follow=True):
         return task_cancel(self.id, follow=follow, root=self.root)
@@ -90,7 +109,7 @@ def task_status(ids, follow: bool = True, root=None):
 
 
 def task_times(ids, root=None) -> list[dict]:
-    """created / submitted / started / finished of each task, in epoch seconds."""
+    """Created / submitted / started / finished of each task, in epoch seconds."""
     root = find_root(root)
     ids, _ = task_ids(ids)
     return [collect_times(root, i) for i in ids]
@@ -114,13 +133,19 @@ def task_summaries(ids, root=None) -> list[dict]:
             waited = now - created  # still waiting
         else:
             waited = None
-        rows.append({
-            "id": task_id, "name": data.get("name"), "type": data.get("type"),
-            "status": status, "driver": data.get("driver"),
-            "resources": Resources.from_dict(data.get("resources")).summary(),
-            **times, "waited": waited,
-            "ran_for": None if started is None else (finished or now) - started,
-        })
+        rows.append(
+            {
+                "id": task_id,
+                "name": data.get("name"),
+                "type": data.get("type"),
+                "status": status,
+                "driver": data.get("driver"),
+                "resources": Resources.from_dict(data.get("resources")).summary(),
+                **times,
+                "waited": waited,
+                "ran_for": None if started is None else (finished or now) - started,
+            }
+        )
     return rows
 
 
@@ -132,8 +157,16 @@ def task_info(task_id, follow: bool = True, root=None) -> TaskInfo:
     driver = read_marker(root, task_id, "submitted").get("driver") or data.get("driver")
     scheduler = task_scheduler_info(task_id, root) if status in ACTIVE else {}
     reason = read_marker(root, task_id, status).get("reason") if status in TERMINAL else None
-    return TaskInfo(task_id, status, driver, data, collect_times(root, task_id),
-                    retry_chain(root, task_id), scheduler, reason)
+    return TaskInfo(
+        task_id,
+        status,
+        driver,
+        data,
+        collect_times(root, task_id),
+        retry_chain(root, task_id),
+        scheduler,
+        reason,
+    )
 
 
 def task_scheduler_info(task_id, root=None) -> dict:
@@ -162,11 +195,15 @@ def task_exports(task_id, follow: bool = True, root=None) -> dict:
     status = task_statuses(root, [task_id])[0]
     if status != "success":
         raise TaskNotFinishedError(
-            f"Exports of task '{task_id}' not available, status is '{status}'")
+            f"Exports of task '{task_id}' not available, status is '{status}'"
+        )
     values, problems = load_exports(read_result_record(root, task_id))
     if problems:
-        warnings.warn("Some of the task's values can't be loaded here, so they are left out: " +
-                      "; ".join(f"'{k}' ({v})" for k, v in problems.items()), stacklevel=2)
+        warnings.warn(
+            "Some of the task's values can't be loaded here, so they are left out: "
+            + "; ".join(f"'{k}' ({v})" for k, v in problems.items()),
+            stacklevel=2,
+        )
     return values
 
 
@@ -196,8 +233,14 @@ def task_log_read(task_id, offset: int = 0, root=None) -> tuple[str | None, int]
     return read_log(root, check_task_id(task_id), offset)
 
 
-def task_log_watch(task_id, poll: float = 0.25, timeout: float | None = None,
-                   follow: bool = True, root=None, out=None) -> bool | None:
+def task_log_watch(
+    task_id,
+    poll: float = 0.25,
+    timeout: float | None = None,
+    follow: bool = True,
+    root=None,
+    out=None,
+) -> bool | None:
     """Print the log as it grows until the task finishes; True/False, None on timeout."""
     root, task_id = _one(task_id, follow, root)
     if task_statuses(root, [task_id])[0] == "created":
@@ -221,8 +264,14 @@ def task_log_watch(task_id, poll: float = 0.25, timeout: float | None = None,
         return None
 
 
-def task_wait(task_id, timeout: float | None = None, for_start: bool = False,
-              progress: bool = False, follow: bool = True, root=None) -> bool:
+def task_wait(
+    task_id,
+    timeout: float | None = None,
+    for_start: bool = False,
+    progress: bool = False,
+    follow: bool = True,
+    root=None,
+) -> bool:
     """Wait until the task finishes (or starts); True for success, False otherwise."""
     root, task_id = _one(task_id, follow, root)
     check_exists(root, [task_id])
@@ -272,7 +321,7 @@ def task_cancel(ids, follow: bool = True, root=None):
 
 
 def cancel_report(ids, statuses, eligible, result) -> str:
-    """hipercow's cancel messages."""
+    """Hipercow's cancel messages."""
     n, n_ok, n_el = len(ids), sum(result), len(eligible)
     if n == 1:
         if result[0]:
@@ -302,14 +351,21 @@ def task_retry(ids, driver=None, resources=None, root=None):
     return handles[0] if scalar else handles
 
 
-def task_list(with_status=None, in_bundle=None, finished_before=None, task_ids=None,
-              root=None) -> list[str]:
+def task_list(
+    with_status=None, in_bundle=None, finished_before=None, task_ids=None, root=None
+) -> list[str]:
     """Ids of the root's tasks, newest first, filtered by status, bundle (glob) or age."""
     return list_tasks(find_root(root), with_status, in_bundle, finished_before, task_ids)
 
 
-def hipercow_purge(task_ids=None, finished_before=None, in_bundle=None, with_status=None,
-                   dry_run: bool = False, root=None) -> list[str]:
+def hipercow_purge(
+    task_ids=None,
+    finished_before=None,
+    in_bundle=None,
+    with_status=None,
+    dry_run: bool = False,
+    root=None,
+) -> list[str]:
     """Delete finished tasks, with whole retry chains and the bundles holding them.
 
     Args:
@@ -333,8 +389,9 @@ def hipercow_purge(task_ids=None, finished_before=None, in_bundle=None, with_sta
     print(f"ℹ {'Would purge' if dry_run else 'Purging'} {n} task{'s' if n != 1 else ''}")
     if plan.bundles:
         n = len(plan.bundles)
-        print(f"ℹ {'Would delete' if dry_run else 'Deleting'} {n} task bundle"
-              f"{'s' if n > 1 else ''}")
+        print(
+            f"ℹ {'Would delete' if dry_run else 'Deleting'} {n} task bundle{'s' if n > 1 else ''}"
+        )
     if not dry_run:
         purge_apply(root, plan)
     return plan.all_ids

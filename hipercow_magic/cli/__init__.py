@@ -8,10 +8,17 @@ import os
 import sys
 
 from hipercow_magic import api
-from hipercow_magic.api import (hipercow_bundle_cancel, hipercow_bundle_delete,
-                                hipercow_bundle_list, hipercow_bundle_load, hipercow_bundle_logs,
-                                hipercow_bundle_result, hipercow_bundle_retry,
-                                hipercow_bundle_status, hipercow_bundle_wait)
+from hipercow_magic.api import (
+    hipercow_bundle_cancel,
+    hipercow_bundle_delete,
+    hipercow_bundle_list,
+    hipercow_bundle_load,
+    hipercow_bundle_logs,
+    hipercow_bundle_result,
+    hipercow_bundle_retry,
+    hipercow_bundle_status,
+    hipercow_bundle_wait,
+)
 from hipercow_magic.cli.args import add_environment_parser, add_provision_parser
 from hipercow_magic.core.errors import HipercowError
 
@@ -36,10 +43,15 @@ def _options(pairs: list[str]) -> dict:
 
 def _resources(args) -> object | None:
     fields = {
-        "cores": args.cores, "exclusive": args.exclusive or None,
-        "max_runtime": args.max_runtime, "hold_until": args.hold_until,
-        "memory_per_node": args.memory_per_node, "memory_per_process": args.memory_per_process,
-        "requested_nodes": args.nodes, "priority": args.priority, "queue": args.queue,
+        "cores": args.cores,
+        "exclusive": args.exclusive or None,
+        "max_runtime": args.max_runtime,
+        "hold_until": args.hold_until,
+        "memory_per_node": args.memory_per_node,
+        "memory_per_process": args.memory_per_process,
+        "requested_nodes": args.nodes,
+        "priority": args.priority,
+        "queue": args.queue,
     }
     given = {k: v for k, v in fields.items() if v is not None}
     if not given:
@@ -57,8 +69,12 @@ def _print_value(value) -> None:
 
 
 def cmd_init(args):
-    api.hipercow_init(args.path, driver=args.driver, **_options(args.option),
-                      **({"cluster": args.cluster} if args.cluster else {}))
+    api.hipercow_init(
+        args.path,
+        driver=args.driver,
+        **_options(args.option),
+        **({"cluster": args.cluster} if args.cluster else {}),
+    )
 
 
 def cmd_configure(args):
@@ -86,9 +102,14 @@ def cmd_create(args):
     parallel = None
     if args.parallel or args.cores_per_process:
         parallel = api.hipercow_parallel(args.parallel, args.cores_per_process or 1)
-    common = dict(environment=args.environment, driver=args.driver, resources=resources,
-                  parallel=parallel, name=args.name,
-                  envvars=api.hipercow_envvars(*args.envvar) if args.envvar else None)
+    common = dict(
+        environment=args.environment,
+        driver=args.driver,
+        resources=resources,
+        parallel=parallel,
+        name=args.name,
+        envvars=api.hipercow_envvars(*args.envvar) if args.envvar else None,
+    )
     if args.script:
         task = api.task_create_script(args.script, chdir=args.chdir, **common)
     else:
@@ -101,8 +122,9 @@ def cmd_task(args):
     action = args.action
     ids = args.ids
     if action == "list":
-        for row in api.task_summaries(api.task_list(with_status=args.status or None,
-                                                    in_bundle=args.bundle)):
+        for row in api.task_summaries(
+            api.task_list(with_status=args.status or None, in_bundle=args.bundle)
+        ):
             print(f"{row['id']}  {row['status']:<9}  {row['type'] or '':<10}  {row['name'] or ''}")
         return
     if not ids:
@@ -172,9 +194,13 @@ def cmd_bundle(args):
 
 
 def cmd_purge(args):
-    api.hipercow_purge(task_ids=args.ids or None, finished_before=args.finished_before,
-                       in_bundle=args.bundle, with_status=args.status or None,
-                       dry_run=args.dry_run)
+    api.hipercow_purge(
+        task_ids=args.ids or None,
+        finished_before=args.finished_before,
+        in_bundle=args.bundle,
+        with_status=args.status or None,
+        dry_run=args.dry_run,
+    )
 
 
 def _add_resource_flags(p: argparse.ArgumentParser) -> None:
@@ -196,10 +222,15 @@ def _add_resource_flags(p: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="hipercow", description=(
-        "Send work to an HPC cluster (or this machine's virtual cluster) as tasks."))
-    top.add_argument("--traceback", action="store_true",
-                     help="show the full traceback of errors (or set HIPERCOW_TRACEBACK=1)")
+    top = argparse.ArgumentParser(
+        prog="hipercow",
+        description=("Send work to an HPC cluster (or this machine's virtual cluster) as tasks."),
+    )
+    top.add_argument(
+        "--traceback",
+        action="store_true",
+        help="show the full traceback of errors (or set HIPERCOW_TRACEBACK=1)",
+    )
     sub = top.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("init", help="create a root here (or at PATH)")
@@ -219,7 +250,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_unconfigure)
 
     sub.add_parser("configuration", help="paths, versions, drivers").set_defaults(
-        func=cmd_configuration)
+        func=cmd_configuration
+    )
 
     p = sub.add_parser("cluster-info", help="the configured cluster's nodes and queues")
     p.add_argument("--driver")
@@ -238,8 +270,10 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_create)
 
     p = sub.add_parser("task", help="look at and act on tasks")
-    p.add_argument("action", choices=["status", "info", "result", "log", "wait", "cancel",
-                                      "retry", "list", "submit"])
+    p.add_argument(
+        "action",
+        choices=["status", "info", "result", "log", "wait", "cancel", "retry", "list", "submit"],
+    )
     p.add_argument("ids", nargs="*")
     p.add_argument("--follow", action="store_true", help="log: stream until the task ends")
     p.add_argument("--outer", action="store_true", help="log: the scheduler's own log")
@@ -250,8 +284,10 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_task)
 
     p = sub.add_parser("bundle", help="look at and act on bundles")
-    p.add_argument("action", choices=["list", "show", "status", "wait", "result", "cancel",
-                                      "retry", "logs", "delete"])
+    p.add_argument(
+        "action",
+        choices=["list", "show", "status", "wait", "result", "cancel", "retry", "logs", "delete"],
+    )
     p.add_argument("name", nargs="?")
     p.add_argument("--reduce", action="store_true")
     p.add_argument("--timeout", type=float)

@@ -16,8 +16,7 @@ from hipercow_magic.core.errors import HipercowError
 
 SPECIAL = ("default", "empty")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-_PACKAGE_RE = re.compile(
-    r"^\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?:\s+as\s+([A-Za-z_]\w*))?\s*$")
+_PACKAGE_RE = re.compile(r"^\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?:\s+as\s+([A-Za-z_]\w*))?\s*$")
 _PIP_INSTALL_RE = re.compile(r"\bpip3?(?:\s+-\S+)*\s+install\b")
 
 
@@ -26,8 +25,7 @@ def check_name(name: str) -> str:
     """The name if it is a valid environment name (letters, digits, '_' and '-')."""
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise HipercowError(
-            f"Invalid environment name '{name}'\n"
-            "Use letters, digits, '_' and '-' only."
+            f"Invalid environment name '{name}'\nUse letters, digits, '_' and '-' only."
         )
     return name
 
@@ -39,8 +37,11 @@ def environment_path(root, name: str) -> str:
 def saved_names(root) -> list[str]:
     """The environments created in this root, by name."""
     try:
-        return sorted(n[:-5] for n in os.listdir(root.environments)
-                      if n.endswith(".json") and not n.startswith("."))
+        return sorted(
+            n[:-5]
+            for n in os.listdir(root.environments)
+            if n.endswith(".json") and not n.startswith(".")
+        )
     except FileNotFoundError:
         return []
 
@@ -64,7 +65,8 @@ def read_environment(root, name: str) -> dict | None:
 
 def parse_package(spec: str) -> tuple[str, str, bool]:
     """(module, name bound, aliased): 'numpy as np' -> ('numpy', 'np', True);
-    'scipy.stats' -> ('scipy.stats', 'scipy', False), as the `import` statement binds."""
+    'scipy.stats' -> ('scipy.stats', 'scipy', False), as the `import` statement binds.
+    """
     match = _PACKAGE_RE.match(spec) if isinstance(spec, str) else None
     if not match:
         raise HipercowError(
@@ -77,7 +79,8 @@ def parse_package(spec: str) -> tuple[str, str, bool]:
 
 def environment_globals(root, name: str) -> set[str]:
     """Names the environment defines on the node (its globals and imported packages),
-    which are therefore not captured from the caller."""
+    which are therefore not captured from the caller.
+    """
     if name == "empty":
         return set()
     env = read_environment(root, name) or {}
@@ -134,8 +137,9 @@ def _strings_in_call(call: ast.Call) -> list[str]:
     found = []
     for arg in [*call.args, *(k.value for k in call.keywords)]:
         items = arg.elts if isinstance(arg, (ast.List, ast.Tuple)) else [arg]
-        found += [i.value for i in items if isinstance(i, ast.Constant)
-                  and isinstance(i.value, str)]
+        found += [
+            i.value for i in items if isinstance(i, ast.Constant) and isinstance(i.value, str)
+        ]
     return found
 
 
@@ -180,9 +184,13 @@ def check_globals(globals_) -> list[str] | None:
 
 
 def describe(env: dict) -> list[str]:
-    """hipercow's bullets for an environment's packages, sources and globals."""
+    """Hipercow's bullets for an environment's packages, sources and globals."""
+
     def items(key: str) -> str:
         return ", ".join(env.get(key) or []) or "(none)"
 
-    return [f"• packages: {items('packages')}", f"• sources: {items('sources')}",
-            f"• globals: {items('globals')}"]
+    return [
+        f"• packages: {items('packages')}",
+        f"• sources: {items('sources')}",
+        f"• globals: {items('globals')}",
+    ]

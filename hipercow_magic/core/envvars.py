@@ -28,7 +28,7 @@ class EnvVars:
             merged[item.name] = item
         self.items = list(merged.values())
 
-    def __add__(self, other: "EnvVars | None") -> "EnvVars":
+    def __add__(self, other: EnvVars | None) -> EnvVars:
         return EnvVars(self.items + (other.items if other else []))
 
     def __len__(self) -> int:
@@ -128,7 +128,8 @@ def deserialise(items: list[dict], decrypt: bool) -> EnvVars:
     return EnvVars(out)
 
 
-def prepare_envvars(task_envvars: EnvVars | None, driver_defaults: EnvVars | None,
-                    option_defaults: EnvVars | None) -> EnvVars:
-    """hipercow's precedence: defaults < driver's < options' < the task's own."""
+def prepare_envvars(
+    task_envvars: EnvVars | None, driver_defaults: EnvVars | None, option_defaults: EnvVars | None
+) -> EnvVars:
+    """Hipercow's precedence: defaults < driver's < options' < the task's own."""
     return DEFAULT_ENVVARS + driver_defaults + option_defaults + task_envvars

@@ -14,7 +14,8 @@ class HipercowError(Exception):
 
 class HipercowWarning(UserWarning):
     """Something the user should know that did not stop the operation (e.g. a driver that
-    could not be asked, so a status is the last one known)."""
+    could not be asked, so a status is the last one known).
+    """
 
 
 class TaskNotFinishedError(HipercowError):

@@ -29,23 +29,27 @@ class Parallel:
 
 
 def positive_int(value, name: str) -> int:
-    ok = isinstance(value, int) and not isinstance(value, bool) or (
-        isinstance(value, float) and value.is_integer())
+    ok = (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        or (isinstance(value, float) and value.is_integer())
+    )
     if not ok or value < 1:
         raise HipercowError(f"'{name}' must be a positive integer, not {value}")
     return int(value)
 
 
-def hipercow_parallel(method: str | None = None, cores_per_process: int = 1,
-                      environment: str | None = None) -> Parallel:
+def hipercow_parallel(
+    method: str | None = None, cores_per_process: int = 1, environment: str | None = None
+) -> Parallel:
     """How a multi-core task uses its cores: with method 'parallel' or 'future', the task's code
     gets `cores // cores_per_process` worker processes (hipercow_magic.pool() and .executor();
     joblib's default), each with `cores_per_process` cores and the `environment` loaded
-    (default: the task's own)."""
+    (default: the task's own).
+    """
     if method is not None and method not in METHODS:
         raise HipercowError(
-            f"Parallel method '{method}' unknown\n"
-            "Use either 'future', 'parallel', or leave as None"
+            f"Parallel method '{method}' unknown\nUse either 'future', 'parallel', or leave as None"
         )
     return Parallel(method, positive_int(cores_per_process, "cores_per_process"), environment)
 
@@ -57,9 +61,7 @@ def validate_parallel(parallel: Parallel | None, cores: float) -> Parallel | Non
     cpp = parallel.cores_per_process
     if parallel.method is None:
         if cpp > 1:
-            raise HipercowError(
-                f"You chose {cpp} cores per process, but no parallel method is set"
-            )
+            raise HipercowError(f"You chose {cpp} cores per process, but no parallel method is set")
         return parallel
     if cores == 1:
         raise HipercowError(
@@ -71,5 +73,3 @@ def validate_parallel(parallel: Parallel | None, cores: float) -> Parallel | Non
             f"You chose {cpp} cores per process, but requested only {int(cores)} cores in total"
         )
     return parallel
-
-

@@ -114,7 +114,10 @@ def kill_tree(pid: int) -> None:
         children = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         children = []
-    for sig_target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+    for sig_target in (
+        lambda: os.killpg(pid, signal.SIGKILL),
+        lambda: os.kill(pid, signal.SIGKILL),
+    ):
         try:
             sig_target()
         except (ProcessLookupError, PermissionError):

@@ -39,13 +39,13 @@ def build_dir(root, environment: str, build_id: str) -> str:
 
 
 def read_record(root, environment: str, build_id: str) -> dict | None:
-    return store.read_json_or(os.path.join(build_dir(root, environment, build_id),
-                                           "record.json"))
+    return store.read_json_or(os.path.join(build_dir(root, environment, build_id), "record.json"))
 
 
 def write_record(root, record: dict) -> None:
-    store.write_json(os.path.join(build_dir(root, record["environment"], record["id"]),
-                                  "record.json"), record)
+    store.write_json(
+        os.path.join(build_dir(root, record["environment"], record["id"]), "record.json"), record
+    )
 
 
 def all_records(root, environment: str) -> list[dict]:
@@ -64,10 +64,16 @@ def _settle(root, record: dict) -> dict:
         return record
     status = marker_status(root, record["task"])
     if status in ("failure", "cancelled"):
-        shutil.rmtree(os.path.join(build_dir(root, record["environment"], record["id"]), "venv"),
-                      ignore_errors=True)
-        record = {**record, "status": status, "finished": time.time(),
-                  "error": f"the installation task ended with status '{status}'"}
+        shutil.rmtree(
+            os.path.join(build_dir(root, record["environment"], record["id"]), "venv"),
+            ignore_errors=True,
+        )
+        record = {
+            **record,
+            "status": status,
+            "finished": time.time(),
+            "error": f"the installation task ended with status '{status}'",
+        }
         write_record(root, record)
     return record
 
@@ -85,7 +91,8 @@ def own_record(root, environment: str) -> dict | None:
 
 def current_record(root, environment: str) -> dict | None:
     """The installation tasks of this environment use now: its own, else that of 'default'
-    (the root's shared installation), else None."""
+    (the root's shared installation), else None.
+    """
     record = own_record(root, environment)
     if record is None and environment != "default":
         record = own_record(root, "default")
@@ -134,11 +141,12 @@ def _read_pyproject_dependencies(path: str) -> list[str]:
 def _root_file(root, path: str, what: str) -> str:
     rel = root.relative(path)
     if rel is None:
-        raise HipercowError(f"The {what} '{path}' is not inside the hipercow root "
-                            f"'{root.path}'\nMove it into the root, where the cluster sees it.")
+        raise HipercowError(
+            f"The {what} '{path}' is not inside the hipercow root "
+            f"'{root.path}'\nMove it into the root, where the cluster sees it."
+        )
     if not os.path.isfile(os.path.join(root.path, rel)):
-        raise HipercowError(f"The {what} '{path}' was not found\n"
-                            f"Looking relative to '{root.path}'")
+        raise HipercowError(f"The {what} '{path}' was not found\nLooking relative to '{root.path}'")
     return rel
 
 
@@ -150,8 +158,10 @@ def resolve_request(root, method: str | None, options: dict) -> dict:
             method = "pip"
         elif "script" in options or os.path.isfile(os.path.join(root.path, "provision.sh")):
             method = "script"
-        elif any(os.path.isfile(os.path.join(root.path, f))
-                 for f in ("requirements.txt", "pyproject.toml")):
+        elif any(
+            os.path.isfile(os.path.join(root.path, f))
+            for f in ("requirements.txt", "pyproject.toml")
+        ):
             method = "pip"
         else:
             raise HipercowError(
@@ -160,15 +170,18 @@ def resolve_request(root, method: str | None, options: dict) -> dict:
                 "(e.g. hipercow_provision(requirements=['numpy']))."
             )
     if method not in METHODS:
-        raise HipercowError(f"Unknown provisioning method '{method}'\n"
-                            "Valid methods are 'pip' and 'script' (or None to choose from the "
-                            "root's files)")
+        raise HipercowError(
+            f"Unknown provisioning method '{method}'\n"
+            "Valid methods are 'pip' and 'script' (or None to choose from the "
+            "root's files)"
+        )
     allowed = {"pip": ("requirements", "file"), "script": ("script",)}[method]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise HipercowError(
             f"Unknown option{'s' if len(unknown) > 1 else ''} for method '{method}': "
-            f"{', '.join(unknown)}\nValid options are: {', '.join(allowed)}")
+            f"{', '.join(unknown)}\nValid options are: {', '.join(allowed)}"
+        )
     if method == "script":
         script = _root_file(root, options.get("script", "provision.sh"), "script")
         with open(os.path.join(root.path, script), encoding="utf-8", errors="replace") as f:
@@ -176,25 +189,38 @@ def resolve_request(root, method: str | None, options: dict) -> dict:
     elif options.get("requirements") is not None:
         requirements = options["requirements"]
         requirements = [requirements] if isinstance(requirements, str) else requirements
-        if (not isinstance(requirements, (list, tuple)) or not requirements
-                or not all(isinstance(r, str) and r.strip() for r in requirements)):
-            raise HipercowError("'requirements' must be a non-empty list of requirement "
-                                "strings, like ['numpy>=1.26', 'cowsay']")
-        request = {"method": "pip", "file": None, "requirements": [r.strip() for r in
-                                                                   requirements]}
+        if (
+            not isinstance(requirements, (list, tuple))
+            or not requirements
+            or not all(isinstance(r, str) and r.strip() for r in requirements)
+        ):
+            raise HipercowError(
+                "'requirements' must be a non-empty list of requirement "
+                "strings, like ['numpy>=1.26', 'cowsay']"
+            )
+        request = {"method": "pip", "file": None, "requirements": [r.strip() for r in requirements]}
     else:
-        name = options.get("file") or ("requirements.txt" if os.path.isfile(
-            os.path.join(root.path, "requirements.txt")) else "pyproject.toml")
+        name = options.get("file") or (
+            "requirements.txt"
+            if os.path.isfile(os.path.join(root.path, "requirements.txt"))
+            else "pyproject.toml"
+        )
         rel = _root_file(root, name, "requirements file")
         full = os.path.join(root.path, rel)
         if rel.endswith(".toml"):
-            request = {"method": "pip", "file": rel,
-                       "requirements": _read_pyproject_dependencies(full)}
+            request = {
+                "method": "pip",
+                "file": rel,
+                "requirements": _read_pyproject_dependencies(full),
+            }
         else:
             with open(full, encoding="utf-8") as f:
                 text = f.read()
-            lines = [ln.strip() for ln in text.splitlines()
-                     if ln.strip() and not ln.strip().startswith("#")]
+            lines = [
+                ln.strip()
+                for ln in text.splitlines()
+                if ln.strip() and not ln.strip().startswith("#")
+            ]
             if not lines:
                 raise HipercowError(f"'{rel}' lists no requirements")
             request = {"method": "pip", "file": rel, "requirements": lines}
@@ -216,5 +242,7 @@ def provision_summary(root, environment: str) -> str:
         return "(nothing; hipercow_provision() installs packages)"
     n = len(record.get("packages") or [])
     shared = "" if record["environment"] == environment else "'default' installation "
-    return (f"{shared}{record['id']} ({time_ago(record['created'])}; {n} package"
-            f"{'' if n == 1 else 's'}: {describe_request(record['request'])})")
+    return (
+        f"{shared}{record['id']} ({time_ago(record['created'])}; {n} package"
+        f"{'' if n == 1 else 's'}: {describe_request(record['request'])})"
+    )

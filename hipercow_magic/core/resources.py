@@ -40,7 +40,7 @@ class Resources:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "Resources":
+    def from_dict(cls, d: dict | None) -> Resources:
         if not d:
             return cls()
         d = dict(d)
@@ -118,11 +118,17 @@ def parse_cores(cores: Any) -> float:
 def duration_to_minutes(value: Any, name: str) -> int:
     """Integer minutes from an int, a digit string, or a '2h30m'/'1h30'/'40d' string."""
     if isinstance(value, bool) or value is None:
-        raise _invalid(name, value, f"'{name}' must be a number or a string representing a duration",
-                       _DURATION_HINT)
+        raise _invalid(
+            name,
+            value,
+            f"'{name}' must be a number or a string representing a duration",
+            _DURATION_HINT,
+        )
     if isinstance(value, (int, float)):
         if isinstance(value, float) and (math.isnan(value) or not value.is_integer()):
-            raise _invalid(name, value, f"'{name}' is a non-integer number of minutes", _DURATION_HINT)
+            raise _invalid(
+                name, value, f"'{name}' is a non-integer number of minutes", _DURATION_HINT
+            )
         minutes = int(value)
     elif isinstance(value, str):
         m = _DURATION_RE.match(value)
@@ -131,8 +137,12 @@ def duration_to_minutes(value: Any, name: str) -> int:
         d, h, mins = (int(g) if g else 0 for g in m.groups())
         minutes = d * 1440 + h * 60 + mins
     else:
-        raise _invalid(name, value, f"'{name}' must be a number or a string representing a duration",
-                       _DURATION_HINT)
+        raise _invalid(
+            name,
+            value,
+            f"'{name}' must be a number or a string representing a duration",
+            _DURATION_HINT,
+        )
     if minutes < 0:
         raise _invalid(name, value, f"'{name}' is a negative number of minutes", _DURATION_HINT)
     if minutes == 0:
@@ -219,9 +229,17 @@ def _character_list(value, name: str) -> list[str] | None:
     return out or None
 
 
-def hipercow_resources(cores=1, exclusive=False, max_runtime=None, hold_until=None,
-                       memory_per_node=None, memory_per_process=None, requested_nodes=None,
-                       priority=None, queue=None) -> Resources:
+def hipercow_resources(
+    cores=1,
+    exclusive=False,
+    max_runtime=None,
+    hold_until=None,
+    memory_per_node=None,
+    memory_per_process=None,
+    requested_nodes=None,
+    priority=None,
+    queue=None,
+) -> Resources:
     """Describe what a task needs; every value is checked here, the cluster is checked later."""
     if not isinstance(exclusive, bool):
         raise HipercowError(f"'exclusive' must be a logical (True or False), not {exclusive!r}")
@@ -241,7 +259,9 @@ def hipercow_resources(cores=1, exclusive=False, max_runtime=None, hold_until=No
     return Resources(
         cores=parse_cores(cores),
         exclusive=exclusive,
-        max_runtime=None if max_runtime is None else duration_to_minutes(max_runtime, "max_runtime"),
+        max_runtime=None
+        if max_runtime is None
+        else duration_to_minutes(max_runtime, "max_runtime"),
         hold_until=parse_hold_until(hold_until),
         memory_per_node=parse_memory(memory_per_node, "memory_per_node"),
         memory_per_process=parse_memory(memory_per_process, "memory_per_process"),

@@ -6,11 +6,11 @@ import os
 import re
 import socket
 
-from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core import store
+from hipercow_magic.core.errors import HipercowError
 
 TASK_ID_RE = re.compile(r"[0-9a-f]{32}")
-_roots: dict[str, "Root"] = {}
+_roots: dict[str, Root] = {}
 
 
 class Root:
@@ -59,7 +59,8 @@ class Root:
 
     def relative(self, path: str) -> str | None:
         """`path` (absolute, or relative to the root) relative to the root after resolving
-        links; None when it lies outside the root."""
+        links; None when it lies outside the root.
+        """
         full = os.path.realpath(os.path.join(self.path, path))
         rel = os.path.relpath(full, self.path)
         return None if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
@@ -144,7 +145,8 @@ def check_task_id(task_id) -> str:
 
 def task_ids(ids) -> tuple[list[str], bool]:
     """One id or handle, or many (a list, or a bundle's `.ids`), as a list of checked ids;
-    and whether a single one was given."""
+    and whether a single one was given.
+    """
     if isinstance(ids, str) or hasattr(ids, "id"):
         return [check_task_id(ids)], True
     if hasattr(ids, "ids") and hasattr(ids, "name"):  # a bundle

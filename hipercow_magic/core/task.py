@@ -9,9 +9,8 @@ import secrets
 import time
 
 from hipercow_magic.core import store
-from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.errors import HipercowError, TaskFailed, TaskNotFinishedError
-
+from hipercow_magic.core.status import TERMINAL
 
 
 def new_id() -> str:
@@ -23,7 +22,9 @@ def read_data(root, task_id: str) -> dict:
     try:
         return store.read_json(root.task_file(task_id, "data.json"))
     except FileNotFoundError:
-        raise HipercowError(f"Task '{task_id}' does not exist in the root at '{root.path}'") from None
+        raise HipercowError(
+            f"Task '{task_id}' does not exist in the root at '{root.path}'"
+        ) from None
 
 
 def task_exists(root, task_id: str) -> bool:
@@ -52,8 +53,14 @@ def read_marker(root, task_id: str, status: str) -> dict:
         return {}
 
 
-def write_terminal(root, task_id: str, status: str, reason: str | None = None,
-                   result: dict | bytes | None = None, started: float | None = None) -> bool:
+def write_terminal(
+    root,
+    task_id: str,
+    status: str,
+    reason: str | None = None,
+    result: dict | bytes | None = None,
+    started: float | None = None,
+) -> bool:
     """Record a terminal state (result and times first, then the marker), unless one exists.
 
     `result` is a result record, or one already pickled by `pickle_result`.
@@ -78,7 +85,7 @@ def write_terminal(root, task_id: str, status: str, reason: str | None = None,
 
 
 def pickle_result(result: dict) -> tuple[bytes, list[str]]:
-    """cloudpickle a result record; the value and each export are pickled on their own, so
+    """Cloudpickle a result record; the value and each export are pickled on their own, so
     one that can't be pickled here (or loaded there) spoils nothing else.
 
     Returns the bytes and notes saying what was left out and why.
@@ -92,8 +99,10 @@ def pickle_result(result: dict) -> tuple[bytes, list[str]]:
             record["value"] = cloudpickle.dumps(result["value"])
         except Exception:
             record["value"] = None
-            record["value_error"] = (f"The task's value (a {type(result['value']).__name__}) "
-                                     "could not be pickled, so it could not be sent back")
+            record["value_error"] = (
+                f"The task's value (a {type(result['value']).__name__}) "
+                "could not be pickled, so it could not be sent back"
+            )
             notes.append(record["value_error"])
     record["exports"], dropped = {}, {}
     for name, value in (result.get("exports") or {}).items():
@@ -103,8 +112,10 @@ def pickle_result(result: dict) -> tuple[bytes, list[str]]:
             dropped[name] = type(value).__name__
     if dropped:
         record["exports_dropped"] = dropped
-        notes.append("Not sent back, as they can't be pickled: " +
-                     ", ".join(f"'{k}' ({t})" for k, t in dropped.items()))
+        notes.append(
+            "Not sent back, as they can't be pickled: "
+            + ", ".join(f"'{k}' ({t})" for k, t in dropped.items())
+        )
     try:
         return cloudpickle.dumps(record), notes
     except Exception:  # the error itself can't be pickled
@@ -125,7 +136,7 @@ def load_exports(record: dict) -> tuple[dict, dict[str, str]]:
 
 
 def collect_times(root, task_id: str) -> dict:
-    """created / submitted / started / finished (epoch seconds, None when not yet)."""
+    """Created / submitted / started / finished (epoch seconds, None when not yet)."""
     try:
         return store.read_json(root.task_file(task_id, "times.json"))
     except (FileNotFoundError, ValueError):  # not finished, or being written
@@ -147,8 +158,10 @@ def read_result_record(root, task_id: str) -> dict:
     try:
         return pickle.loads(blob)
     except Exception as e:
-        return {"ok": False, "error": TaskFailed(type(e).__name__,
-                                                 f"the task's result could not be read here: {e}")}
+        return {
+            "ok": False,
+            "error": TaskFailed(type(e).__name__, f"the task's result could not be read here: {e}"),
+        }
 
 
 def result_value(root, task_id: str, status: str):
@@ -179,7 +192,11 @@ def result_value(root, task_id: str, status: str):
     if isinstance(error, BaseException):
         try:
             error.node_traceback = trace
-            if trace and hasattr(error, "add_note") and trace not in getattr(error, "__notes__", []):
+            if (
+                trace
+                and hasattr(error, "add_note")
+                and trace not in getattr(error, "__notes__", [])
+            ):
                 error.add_note("Traceback on the node:\n" + trace)
         except AttributeError:
             pass

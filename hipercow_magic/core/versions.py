@@ -1,5 +1,6 @@
 """Versions a task records at creation and a node compares before running it, and the
-environment a child process needs to import this package."""
+environment a child process needs to import this package.
+"""
 
 from __future__ import annotations
 

@@ -1,16 +1,16 @@
 """The driver protocol (the `Driver` base class and its optional hooks) and the cluster
-description drivers report."""
+description drivers report.
+"""
 
 from __future__ import annotations
+
+import abc
+import dataclasses
 
 from hipercow_magic.core import store
 from hipercow_magic.core.envvars import EnvVars
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.format import format_minutes
-
-import abc
-import dataclasses
-
 
 
 @dataclasses.dataclass
@@ -76,9 +76,11 @@ class ClusterInfo:
         return d
 
     def __str__(self) -> str:
-        lines = [f"Cluster '{self.name}' (driver '{self.driver}')",
-                 f"  max cores: {self.max_cores}   max memory: {self.max_memory} GB",
-                 f"  default queue: {self.default_queue}"]
+        lines = [
+            f"Cluster '{self.name}' (driver '{self.driver}')",
+            f"  max cores: {self.max_cores}   max memory: {self.max_memory} GB",
+            f"  default queue: {self.default_queue}",
+        ]
         if self.python_version:
             lines.append(f"  python on the cluster: {self.python_version}")
         w = max([len(n.name) for n in self.nodes] + [4])

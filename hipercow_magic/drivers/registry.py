@@ -1,5 +1,6 @@
 """The driver registry (built-in drivers and the `hipercow_magic.drivers` entry points),
-configuring drivers for a root, and choosing which driver a task goes to."""
+configuring drivers for a root, and choosing which driver a task goes to.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from hipercow_magic.core import store
-from hipercow_magic.drivers.base import Driver
 from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.drivers.base import Driver
 
 _loaded: dict[tuple[str, str], tuple[dict, Driver]] = {}
 
@@ -61,7 +62,7 @@ def load_driver(root, name: str) -> Driver:
 
 
 def select_driver(root, driver=None) -> str | None:
-    """hipercow's rules: None = the one configured (or none); False = never; True = required."""
+    """Hipercow's rules: None = the one configured (or none); False = never; True = required."""
     if driver is False:
         return None
     configured = root.configured_drivers()

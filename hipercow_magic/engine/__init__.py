@@ -1,2 +1,3 @@
 """Operations over task records and drivers: creating, submitting, statuses, retries, listing,
-purging, bundles and provisioning checks. Returns data; prints nothing."""
+purging, bundles and provisioning checks. Returns data; prints nothing.
+"""

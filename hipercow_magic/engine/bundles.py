@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import secrets
 import re
+import secrets
 
 from hipercow_magic.core import store
 from hipercow_magic.core.errors import HipercowError
@@ -34,7 +34,9 @@ def check_bundle_name(name: str) -> str:
 
 
 def bundle_save(root, name: str, ids: list[str]) -> None:
-    store.write_text(os.path.join(root.bundles, check_bundle_name(name)), "".join(i + "\n" for i in ids))
+    store.write_text(
+        os.path.join(root.bundles, check_bundle_name(name)), "".join(i + "\n" for i in ids)
+    )
 
 
 def bundle_load_ids(root, name: str) -> list[str]:
@@ -54,12 +56,55 @@ def bundle_list(root) -> list[str]:
 
 def random_bundle_name() -> str:
     """A readable random name, e.g. 'brisk_otter_3f2a'."""
-    adjectives = ("amber", "brisk", "calm", "dapper", "eager", "fuzzy", "gentle", "hardy",
-                  "jolly", "keen", "lucky", "merry", "nimble", "plucky", "quiet", "rapid",
-                  "sunny", "tidy", "vivid", "witty", "zesty")
-    animals = ("aardvark", "badger", "camel", "dingo", "egret", "ferret", "gecko", "heron",
-               "ibis", "jackal", "koala", "lemur", "marmot", "newt", "otter", "puffin",
-               "quokka", "robin", "stoat", "tapir", "vole", "wombat", "yak", "zebu")
+    adjectives = (
+        "amber",
+        "brisk",
+        "calm",
+        "dapper",
+        "eager",
+        "fuzzy",
+        "gentle",
+        "hardy",
+        "jolly",
+        "keen",
+        "lucky",
+        "merry",
+        "nimble",
+        "plucky",
+        "quiet",
+        "rapid",
+        "sunny",
+        "tidy",
+        "vivid",
+        "witty",
+        "zesty",
+    )
+    animals = (
+        "aardvark",
+        "badger",
+        "camel",
+        "dingo",
+        "egret",
+        "ferret",
+        "gecko",
+        "heron",
+        "ibis",
+        "jackal",
+        "koala",
+        "lemur",
+        "marmot",
+        "newt",
+        "otter",
+        "puffin",
+        "quokka",
+        "robin",
+        "stoat",
+        "tapir",
+        "vole",
+        "wombat",
+        "yak",
+        "zebu",
+    )
     return f"{secrets.choice(adjectives)}_{secrets.choice(animals)}_{secrets.token_hex(2)}"
 
 

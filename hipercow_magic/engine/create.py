@@ -9,9 +9,6 @@ import sys
 import time
 
 from hipercow_magic.core import capture, store
-from hipercow_magic.core.versions import creation_versions
-from hipercow_magic.drivers.registry import load_driver, select_driver
-from hipercow_magic.engine.submit import submit_tasks
 from hipercow_magic.core.environment import environment_globals, read_environment
 from hipercow_magic.core.envvars import EnvVars, prepare_envvars, serialise
 from hipercow_magic.core.errors import HipercowError, warn
@@ -20,6 +17,9 @@ from hipercow_magic.core.parallel import Parallel, validate_parallel
 from hipercow_magic.core.resources import Resources, validate_resources
 from hipercow_magic.core.root import find_root
 from hipercow_magic.core.task import new_id
+from hipercow_magic.core.versions import creation_versions
+from hipercow_magic.drivers.registry import load_driver, select_driver
+from hipercow_magic.engine.submit import submit_tasks
 
 
 class Plan:
@@ -116,9 +116,15 @@ def capture_names(analysis: capture.CodeAnalysis, namespace: dict, skip: set[str
     return values
 
 
-def expression_task(plan: Plan, code: str, namespace: dict, name: str | None = None,
-                    extra: dict | None = None, kind: str = "expression",
-                    export: list[str] | None = None) -> tuple[str, dict, bytes]:
+def expression_task(
+    plan: Plan,
+    code: str,
+    namespace: dict,
+    name: str | None = None,
+    extra: dict | None = None,
+    kind: str = "expression",
+    export: list[str] | None = None,
+) -> tuple[str, dict, bytes]:
     """Prepare one expression (or explicit) task: its id, data and packed locals."""
     if kind == "explicit":
         capture.parse_code(code)
@@ -132,9 +138,16 @@ def expression_task(plan: Plan, code: str, namespace: dict, name: str | None = N
         values = capture_names(analysis, {**namespace, **(extra or {})}, plan.globals)
     entries, sizes = capture.pickle_values(values, options.max_size_local)
     task_id = new_id()
-    data = plan.data(task_id, kind, code=code, name=name, locals=list(values),
-                     locals_sizes=sizes, exports=analysis.exports,
-                     has_result=analysis.has_result)
+    data = plan.data(
+        task_id,
+        kind,
+        code=code,
+        name=name,
+        locals=list(values),
+        locals_sizes=sizes,
+        exports=analysis.exports,
+        has_result=analysis.has_result,
+    )
     return task_id, data, capture.pack(entries)
 
 
@@ -178,12 +191,15 @@ def call_task(plan: Plan, fn, args: tuple, kwargs: dict, name: str | None = None
     if not callable(fn):
         raise HipercowError(f"'fn' must be callable, not {type(fn).__name__}")
     entries, sizes = capture.pickle_values(
-        {"call": {"fn": fn, "args": tuple(args), "kwargs": dict(kwargs)}}, options.max_size_local)
+        {"call": {"fn": fn, "args": tuple(args), "kwargs": dict(kwargs)}}, options.max_size_local
+    )
     task_id = new_id()
-    shown = [_summarise_arg(a) for a in args] + [f"{k} = {_summarise_arg(v)}"
-                                                 for k, v in kwargs.items()]
-    data = plan.data(task_id, "call", name=name, call=call_description(fn), args=shown,
-                     locals_sizes=sizes)
+    shown = [_summarise_arg(a) for a in args] + [
+        f"{k} = {_summarise_arg(v)}" for k, v in kwargs.items()
+    ]
+    data = plan.data(
+        task_id, "call", name=name, call=call_description(fn), args=shown, locals_sizes=sizes
+    )
     return task_id, data, capture.pack(entries)
 
 
@@ -222,7 +238,8 @@ def write_tasks(plan: Plan, prepared: list[tuple[str, dict, bytes | None]]) -> l
 
 def bulk_expression_tasks(plan: Plan, code: str, rows: list[dict], namespace: dict) -> list:
     """Prepare one expression task per row: the names the code reads from the caller are
-    pickled once and shared; a row's keys become variables of that task."""
+    pickled once and shared; a row's keys become variables of that task.
+    """
     analysis = capture.analyse_code(code)
     row_names = set().union(*(r.keys() for r in rows))
     shared = capture_names(analysis, namespace, plan.globals | row_names)
@@ -232,8 +249,15 @@ def bulk_expression_tasks(plan: Plan, code: str, rows: list[dict], namespace: di
         row_entries, row_sizes = capture.pickle_values(row, options.max_size_local)
         task_id = new_id()
         names = list(shared) + [n for n in row if n not in shared]
-        task_data = plan.data(task_id, "expression", code=code, name=None, locals=names,
-                              locals_sizes={**shared_sizes, **row_sizes},
-                              exports=analysis.exports, has_result=analysis.has_result)
+        task_data = plan.data(
+            task_id,
+            "expression",
+            code=code,
+            name=None,
+            locals=names,
+            locals_sizes={**shared_sizes, **row_sizes},
+            exports=analysis.exports,
+            has_result=analysis.has_result,
+        )
         prepared.append((task_id, task_data, capture.pack({**shared_entries, **row_entries})))
     return prepared

@@ -71,8 +71,9 @@ def parse_finished_before(value) -> float:
     )
 
 
-def list_tasks(root, with_status=None, in_bundle=None, finished_before=None,
-               task_ids=None) -> list[str]:
+def list_tasks(
+    root, with_status=None, in_bundle=None, finished_before=None, task_ids=None
+) -> list[str]:
     ids = list(task_ids) if task_ids is not None else all_task_ids(root)
     if in_bundle is not None:
         patterns = [in_bundle] if isinstance(in_bundle, str) else list(in_bundle)
@@ -106,26 +107,34 @@ class PurgePlan:
 
 def purge_plan(root, task_ids, finished_before, in_bundle, with_status) -> PurgePlan:
     """hipercow_purge's rules: the tasks matching the filters, whole retry chains, and the
-    bundles holding any of them; an error if a filter is missing or a task is still active."""
+    bundles holding any of them; an error if a filter is missing or a task is still active.
+    """
     if task_ids is None and finished_before is None and in_bundle is None and with_status is None:
-        raise HipercowError("No filter selected\nGive at least one of task_ids, "
-                            "finished_before, in_bundle or with_status")
+        raise HipercowError(
+            "No filter selected\nGive at least one of task_ids, "
+            "finished_before, in_bundle or with_status"
+        )
     if with_status is not None:
         wanted = [with_status] if isinstance(with_status, str) else list(with_status)
         bad = [s for s in wanted if s not in ("created", *TERMINAL)]
         if bad:
             quoted = " and ".join(f"'{s}'" for s in bad)
-            raise HipercowError(f"Cannot purge tasks with status{'es' if len(bad) > 1 else ''}: "
-                                f"{quoted}")
+            raise HipercowError(
+                f"Cannot purge tasks with status{'es' if len(bad) > 1 else ''}: {quoted}"
+            )
     ids = list_tasks(root, with_status, in_bundle, finished_before, task_ids)
     rows = read_retry_map(root)
     chain_members = set(ids)
-    bases = {b for t, _, b in rows if t in chain_members} | (chain_members & {b for _, _, b in rows})
+    bases = {b for t, _, b in rows if t in chain_members} | (
+        chain_members & {b for _, _, b in rows}
+    )
     extra = ({t for t, _, b in rows if b in bases} | bases) - set(ids)
     plan = PurgePlan(ids, sorted(extra), [])
     if any(marker_status(root, i) in ACTIVE for i in plan.all_ids):
-        raise HipercowError("Can't purge; some tasks are submitted or running\n"
-                            "Cancel them or wait for them to finish first.")
+        raise HipercowError(
+            "Can't purge; some tasks are submitted or running\n"
+            "Cancel them or wait for them to finish first."
+        )
     doomed = set(plan.all_ids)
     plan.bundles = [b for b in bundle_list(root) if doomed & set(bundle_load_ids(root, b))]
     return plan

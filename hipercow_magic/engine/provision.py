@@ -1,5 +1,6 @@
 """Checks before provisioning: tasks that would notice a new installation, and an
-installation already under way."""
+installation already under way.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hipercow_magic.engine.statuses import task_statuses
 
 def active_users(root, environment: str) -> list[str]:
     """Queued or running tasks that would load this environment's installation."""
+
     def affected(name: str | None) -> bool:
         if name in (None, "empty"):
             return False
@@ -34,6 +36,10 @@ def installation_under_way(root, environment: str) -> str | None:
     """The id of a queued or running task installing this environment, or None."""
     for record in all_records(root, environment):
         task = record.get("task")
-        if record["status"] in ACTIVE and task and task_statuses(root, follow_ids(root, [task]))[0] in ACTIVE:
+        if (
+            record["status"] in ACTIVE
+            and task
+            and task_statuses(root, follow_ids(root, [task]))[0] in ACTIVE
+        ):
             return task
     return None

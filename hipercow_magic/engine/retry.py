@@ -6,11 +6,11 @@ import os
 import time
 
 from hipercow_magic.core import store
-from hipercow_magic.drivers.registry import select_driver
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import new_id, read_data
+from hipercow_magic.drivers.registry import select_driver
 from hipercow_magic.engine.submit import submit_tasks
 
 
@@ -50,8 +50,9 @@ def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resour
     bad = [(i, s) for i, s in zip(ids, statuses) if s not in TERMINAL]
     if bad:
         n = len(bad)
-        lines = [f"{n} task{'s' if n > 1 else ''} do{'' if n > 1 else 'es'} not have terminal "
-                 "status"]
+        lines = [
+            f"{n} task{'s' if n > 1 else ''} do{'' if n > 1 else 'es'} not have terminal status"
+        ]
         lines += [f"✖ {i}: {s}" for i, s in bad[:5]]
         if n > 5:
             lines.append(f"ℹ ...and {n - 5} other tasks")
@@ -66,11 +67,23 @@ def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resour
         base = base_of.get(task_id, task_id)
         base_data = read_data(root, base)
         new = new_id()
-        data = {k: base_data.get(k) for k in ("environment", "envvars", "parallel", "resources",
-                                              "path", "name", "python_version",
-                                              "cloudpickle_version", "hipercow_version")}
-        data.update(id=new, type="retry", parent=parent, base=base, created=time.time(),
-                    driver=name)
+        data = {
+            k: base_data.get(k)
+            for k in (
+                "environment",
+                "envvars",
+                "parallel",
+                "resources",
+                "path",
+                "name",
+                "python_version",
+                "cloudpickle_version",
+                "hipercow_version",
+            )
+        }
+        data.update(
+            id=new, type="retry", parent=parent, base=base, created=time.time(), driver=name
+        )
         os.makedirs(root.task_dir(new))
         store.write_json(root.task_file(new, "data.json"), data)
         lines.append(f"{new},{parent},{base}\n")

@@ -1,5 +1,6 @@
 """Task statuses, cheap first: cached terminal states, marker files, then ONE driver call per
-driver for the tasks still submitted or running; and the driver a task was submitted to."""
+driver for the tasks still submitted or running; and the driver a task was submitted to.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def task_statuses(root, ids: list[str]) -> list[str | None]:
             warn(
                 f"Can't ask driver '{name}' about {n} task{'s' if n > 1 else ''}, so "
                 f"{'they show their' if n > 1 else 'it shows its'} last known status: "
-                + " ".join(str(e).split("\n")))
+                + " ".join(str(e).split("\n"))
+            )
             continue
         for k, status in zip(positions, driver.status([ids[k] for k in positions])):
             out[k] = status

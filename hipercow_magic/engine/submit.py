@@ -13,8 +13,11 @@ from hipercow_magic.drivers.registry import load_driver
 def submit_tasks(root, ids: list[str], driver_name: str, resources: Resources | None) -> None:
     """Hand tasks to a driver and mark them submitted; on failure they stay `created`."""
     driver = load_driver(root, driver_name)
-    resolved = Resources(**vars(resources)) if resources else Resources(
-        queue=driver.cluster_info().default_queue)
+    resolved = (
+        Resources(**vars(resources))
+        if resources
+        else Resources(queue=driver.cluster_info().default_queue)
+    )
     resolved.hold_until = resolve_hold_until(resolved.hold_until)
     try:
         driver.submit(ids, resolved)

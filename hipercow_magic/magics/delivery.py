@@ -32,8 +32,9 @@ class Delivery:
         self._newest: dict[str, int] = {}
         self._notices: list[str] = []
 
-    def submit(self, sequence: int, values: dict,
-               done: Callable[[list[str]], None] | None = None) -> None:
+    def submit(
+        self, sequence: int, values: dict, done: Callable[[list[str]], None] | None = None
+    ) -> None:
         """Queue `values` (from any thread); `done(names_set)` runs once they are set."""
         with self._lock:
             self._pending.append((sequence, values, done))

@@ -23,12 +23,16 @@ from traitlets import CaselessStrEnum, Float, Int, Unicode, observe
 
 from hipercow_magic import api
 from hipercow_magic.api import Bundle, hipercow_bundle_list, hipercow_bundle_load
-from hipercow_magic.cli.args import (add_environment_parser, add_provision_parser,
-                                     environment_command, provision_command)
+from hipercow_magic.cli.args import (
+    add_environment_parser,
+    add_provision_parser,
+    environment_command,
+    provision_command,
+)
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.options import options
-from hipercow_magic.magics.delivery import Delivery, next_sequence
 from hipercow_magic.core.status import TERMINAL
+from hipercow_magic.magics.delivery import Delivery, next_sequence
 from hipercow_magic.widgets.model import BulkModel, TaskModel, short_id
 from hipercow_magic.widgets.tables import cluster_table, task_list_widget, task_table
 from hipercow_magic.widgets.text import bulk_text, task_text
@@ -77,18 +81,24 @@ def _hold_until(text: str | None):
         try:
             value = dt.datetime.fromisoformat(text)
         except ValueError:
-            raise HipercowError(f"Invalid value for 'hold_until': {text}\n"
-                                "Use a date and time like 2030-01-31T18:00") from None
+            raise HipercowError(
+                f"Invalid value for 'hold_until': {text}\nUse a date and time like 2030-01-31T18:00"
+            ) from None
         return value.date() if len(text) == 10 else value
     return text
 
 
 def _resources(args):
     fields = {
-        "cores": args.cores, "exclusive": args.exclusive or None,
-        "max_runtime": args.max_runtime, "hold_until": _hold_until(args.hold_until),
-        "memory_per_node": args.memory_per_node, "memory_per_process": args.memory_per_process,
-        "requested_nodes": args.nodes, "priority": args.priority, "queue": args.queue,
+        "cores": args.cores,
+        "exclusive": args.exclusive or None,
+        "max_runtime": args.max_runtime,
+        "hold_until": _hold_until(args.hold_until),
+        "memory_per_node": args.memory_per_node,
+        "memory_per_process": args.memory_per_process,
+        "requested_nodes": args.nodes,
+        "priority": args.priority,
+        "queue": args.queue,
     }
     given = {k: v for k, v in fields.items() if v is not None}
     if not given:
@@ -127,16 +137,19 @@ class HipercowMagics(Magics):
     """The hipercow magics; the traits below are settable with `%config` or a config file."""
 
     display = CaselessStrEnum(
-        ["auto", "widget", "text"], default_value="auto",
+        ["auto", "widget", "text"],
+        default_value="auto",
         help="How tasks are shown: live ipywidgets, plain text, or 'auto' (widgets in a kernel)",
     ).tag(config=True)
     refresh_interval = Float(1.0, help="Seconds between refreshes of live displays").tag(
-        config=True)
-    default_driver = Unicode(None, allow_none=True,
-                             help="Driver for tasks when --driver is not given").tag(config=True)
-    max_size_local = Int(None, allow_none=True,
-                         help="Largest captured variable in bytes (None: the core's default)"
-                         ).tag(config=True)
+        config=True
+    )
+    default_driver = Unicode(
+        None, allow_none=True, help="Driver for tasks when --driver is not given"
+    ).tag(config=True)
+    max_size_local = Int(
+        None, allow_none=True, help="Largest captured variable in bytes (None: the core's default)"
+    ).tag(config=True)
     log_lines = Int(20, help="Lines in a widget's live log tail").tag(config=True)
 
     def __init__(self, shell):
@@ -172,7 +185,8 @@ class HipercowMagics(Magics):
 
     def _catch_up(self) -> None:
         """Before a cell runs, collect tasks that finished since the updater last looked, so
-        a cell that follows a finished task always sees its values (one status query)."""
+        a cell that follows a finished task always sees its values (one status query).
+        """
         self._awaiting = [m for m in self._awaiting if m.export and not m.delivered]
         by_root: dict = {}
         for model in self._awaiting:
@@ -197,8 +211,10 @@ class HipercowMagics(Magics):
 
     def close(self) -> None:
         """Stop delivering values (used when the extension is unloaded)."""
-        for name, hook in (("pre_run_cell", self._pre_run_cell),
-                           ("post_run_cell", self._post_run_cell)):
+        for name, hook in (
+            ("pre_run_cell", self._pre_run_cell),
+            ("post_run_cell", self._post_run_cell),
+        ):
             try:
                 self.shell.events.unregister(name, hook)
             except ValueError:
@@ -250,33 +266,60 @@ class HipercowMagics(Magics):
     @ma.argument("--cores", metavar="N|Inf", help="cores for the task (an integer or Inf)")
     @ma.argument("--exclusive", action="store_true", help="a whole node to the task")
     @ma.argument("--max-runtime", metavar="TIME", help="time limit: minutes, or e.g. 2h30m")
-    @ma.argument("--hold-until", metavar="WHEN",
-                 help="start no earlier than: minutes, 5h, tonight, midnight, weekend, or a "
-                      "date/time")
+    @ma.argument(
+        "--hold-until",
+        metavar="WHEN",
+        help="start no earlier than: minutes, 5h, tonight, midnight, weekend, or a date/time",
+    )
     @ma.argument("--memory-per-node", metavar="SIZE", help="memory the node needs, e.g. 8G")
     @ma.argument("--memory-per-process", metavar="SIZE", help="memory the task uses, e.g. 2G")
     @ma.argument("--nodes", metavar="A,B", help="run only on these nodes")
     @ma.argument("--priority", choices=["low", "normal"], help="scheduling priority")
     @ma.argument("--queue", metavar="NAME", help="queue (partition) to use")
-    @ma.argument("--parallel", choices=["parallel", "future"],
-                 help="start workers on the task's cores: hipercow_magic.pool() / executor()")
-    @ma.argument("--cores-per-process", type=_positive_int, metavar="N",
-                 help="cores for each parallel worker")
-    @ma.argument("--environment", metavar="NAME", default="default",
-                 help="environment to run in (see hipercow_environment_list())")
-    @ma.argument("--envvar", action="append", default=[], metavar="NAME=VALUE",
-                 help="environment variable for the task (repeatable)")
+    @ma.argument(
+        "--parallel",
+        choices=["parallel", "future"],
+        help="start workers on the task's cores: hipercow_magic.pool() / executor()",
+    )
+    @ma.argument(
+        "--cores-per-process",
+        type=_positive_int,
+        metavar="N",
+        help="cores for each parallel worker",
+    )
+    @ma.argument(
+        "--environment",
+        metavar="NAME",
+        default="default",
+        help="environment to run in (see hipercow_environment_list())",
+    )
+    @ma.argument(
+        "--envvar",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment variable for the task (repeatable)",
+    )
     @ma.argument("--driver", metavar="NAME", help="driver to submit with")
     @ma.argument("--name", metavar="NAME", help="a name for the task (or bundle, with --bulk)")
-    @ma.argument("--bulk", metavar="DATA",
-                 help="one task per element or row of DATA (a name or expression); a row's "
-                      "keys or columns become variables of the cell")
-    @ma.argument("--wait", action="store_true",
-                 help="block until done; the cell's output is its last value (Ctrl-C stops "
-                      "waiting, not the task)")
+    @ma.argument(
+        "--bulk",
+        metavar="DATA",
+        help="one task per element or row of DATA (a name or expression); a row's "
+        "keys or columns become variables of the cell",
+    )
+    @ma.argument(
+        "--wait",
+        action="store_true",
+        help="block until done; the cell's output is its last value (Ctrl-C stops "
+        "waiting, not the task)",
+    )
     @ma.argument("-o", "--out", metavar="VAR", help="put the task (or bundle) handle in VAR")
-    @ma.argument("--no-export", action="store_true",
-                 help="do not set the cell's variables in the notebook when the task succeeds")
+    @ma.argument(
+        "--no-export",
+        action="store_true",
+        help="do not set the cell's variables in the notebook when the task succeeds",
+    )
     @cell_magic("hipercow")
     def hipercow_cell(self, line: str, cell: str):
         """Run this cell on the cluster as a task.
@@ -289,14 +332,18 @@ class HipercowMagics(Magics):
         if args.out is not None and not _IDENTIFIER.match(args.out):
             raise UsageError(f"-o/--out needs a variable name, not '{args.out}'")
         with _Usage():
-            common = dict(environment=args.environment,
-                          driver=args.driver or self.default_driver,
-                          resources=_resources(args), parallel=_parallel(args),
-                          envvars=api.hipercow_envvars(*args.envvar) if args.envvar else None)
+            common = dict(
+                environment=args.environment,
+                driver=args.driver or self.default_driver,
+                resources=_resources(args),
+                parallel=_parallel(args),
+                envvars=api.hipercow_envvars(*args.envvar) if args.envvar else None,
+            )
             if args.bulk is not None:
                 return self._submit_bulk(args, cell, common)
-            task = api.task_create_expr(cell, namespace=self.shell.user_ns, name=args.name,
-                                        **common)
+            task = api.task_create_expr(
+                cell, namespace=self.shell.user_ns, name=args.name, **common
+            )
         sequence = next_sequence()
         if args.out:
             self.shell.user_ns[args.out] = task
@@ -310,10 +357,12 @@ class HipercowMagics(Magics):
         try:
             data = eval(args.bulk, self.shell.user_ns)
         except Exception as e:
-            raise UsageError(f"Could not evaluate --bulk {args.bulk!r}: "
-                             f"{type(e).__name__}: {e}") from None
-        bundle = api.task_create_bulk_expr(cell, data, namespace=self.shell.user_ns,
-                                           bundle_name=args.name, **common)
+            raise UsageError(
+                f"Could not evaluate --bulk {args.bulk!r}: {type(e).__name__}: {e}"
+            ) from None
+        bundle = api.task_create_bulk_expr(
+            cell, data, namespace=self.shell.user_ns, bundle_name=args.name, **common
+        )
         if args.out:
             self.shell.user_ns[args.out] = bundle
         model = BulkModel(bundle, bundle.root)
@@ -324,8 +373,9 @@ class HipercowMagics(Magics):
             except KeyboardInterrupt:
                 print(f"ℹ Stopped waiting for bundle '{bundle.name}'; its tasks carry on")
                 return None
-            model.update(dict(zip(bundle.ids, api.task_status(bundle.ids, root=bundle.root))),
-                         time.time())
+            model.update(
+                dict(zip(bundle.ids, api.task_status(bundle.ids, root=bundle.root))), time.time()
+            )
             if not self.widgets_enabled():
                 print(bulk_text(model))
             return bundle.result()
@@ -338,12 +388,15 @@ class HipercowMagics(Magics):
         try:
             ok = api.task_wait(model.id, follow=False, root=model.root)
         except KeyboardInterrupt:
-            print(f"ℹ Stopped waiting for task '{short_id(model.id)}'; it carries on and its "
-                  "values arrive when it finishes")
+            print(
+                f"ℹ Stopped waiting for task '{short_id(model.id)}'; it carries on and its "
+                "values arrive when it finishes"
+            )
             self._resume_export(model)
             return None
-        model.update({model.id: api.task_status(model.id, follow=False, root=model.root)},
-                     time.time())
+        model.update(
+            {model.id: api.task_status(model.id, follow=False, root=model.root)}, time.time()
+        )
         if ok:
             values = api.task_exports(model.id, follow=False, root=model.root)
             model.mark_delivered(self.delivery.deliver_now(model.sequence, values))
@@ -375,9 +428,10 @@ class HipercowMagics(Magics):
     # ---- %hipercow -----------------------------------------------------------------
     @line_magic("hipercow")
     def hipercow_line(self, line: str):
-        """hipercow commands: init, configure, unconfigure, configuration, hello, provision,
+        """Hipercow commands: init, configure, unconfigure, configuration, hello, provision,
         environment, status, list, show, info, result, log, wait, cancel, retry, purge.
-        `%hipercow help` lists them and `%hipercow COMMAND -h` explains one."""
+        `%hipercow help` lists them and `%hipercow COMMAND -h` explains one.
+        """
         parser = self._line_parser()
         try:
             args = parser.parse_argstring(line)
@@ -420,15 +474,19 @@ class HipercowMagics(Magics):
         p.add_argument("-n", type=int, default=50, help="show at most N tasks (0: all)")
         p = command("show", "re-display a task or bundle as a live display")
         p.add_argument("id", metavar="ID")
-        p.add_argument("--export", action="store_true",
-                       help="set the task's variables in the notebook when it succeeds")
+        p.add_argument(
+            "--export",
+            action="store_true",
+            help="set the task's variables in the notebook when it succeeds",
+        )
         p = command("info", "everything known about a task")
         p.add_argument("id", metavar="ID")
         p = command("result", "a task's value (or a bundle's values)")
         p.add_argument("id", metavar="ID")
         p.add_argument("-o", "--out", metavar="VAR")
-        p.add_argument("--export", action="store_true",
-                       help="also set the variables the task assigned")
+        p.add_argument(
+            "--export", action="store_true", help="also set the variables the task assigned"
+        )
         p = command("log", "a task's log")
         p.add_argument("id", metavar="ID")
         p.add_argument("--follow", action="store_true", help="print it as it grows")
@@ -461,8 +519,10 @@ class HipercowMagics(Magics):
             return api.Task(self._task_id(text))
         if text in hipercow_bundle_list():
             return hipercow_bundle_load(text)
-        raise HipercowError(f"No task or bundle '{text}': give a task id (or its first "
-                            "characters), a bundle name or a variable holding a handle")
+        raise HipercowError(
+            f"No task or bundle '{text}': give a task id (or its first "
+            "characters), a bundle name or a variable holding a handle"
+        )
 
     def _task_id(self, text: str) -> str:
         value = self.shell.user_ns.get(text)
@@ -524,12 +584,20 @@ class HipercowMagics(Magics):
 
     def _cmd_list(self, args):
         ids = api.task_list(with_status=args.status or None, in_bundle=args.bundle)
-        shown = ids if args.n <= 0 else ids[:args.n]
-        table = task_table(api.task_summaries(shown), len(ids), api.find_root().path)
+        shown = ids if args.n <= 0 else ids[: args.n]
+        table = task_table(api.task_summaries(shown), len(ids), api.hipercow_root().path)
         if self.widgets_enabled():
-            root = api.find_root()
-            show(task_list_widget(table, shown, root, lambda task_id: self._show_task(
-                TaskModel(task_id, root, self.delivery, next_sequence(), export=False))))
+            root = api.hipercow_root()
+            show(
+                task_list_widget(
+                    table,
+                    shown,
+                    root,
+                    lambda task_id: self._show_task(
+                        TaskModel(task_id, root, self.delivery, next_sequence(), export=False)
+                    ),
+                )
+            )
         else:
             print(table)
 
@@ -538,8 +606,11 @@ class HipercowMagics(Magics):
         if isinstance(handle, Bundle):
             self._show_bundle(BulkModel(handle, handle.root))
         else:
-            self._show_task(TaskModel(handle.id, handle.root, self.delivery, next_sequence(),
-                                      export=args.export))
+            self._show_task(
+                TaskModel(
+                    handle.id, handle.root, self.delivery, next_sequence(), export=args.export
+                )
+            )
 
     def _cmd_info(self, args):
         print(api.task_info(self._task_id(args.id)))
@@ -596,9 +667,10 @@ class HipercowMagics(Magics):
         return handles[0] if len(handles) == 1 else handles
 
     def _cmd_purge(self, args):
-        return api.hipercow_purge(task_ids=[self._task_id(i) for i in args.ids] or None,
-                                  finished_before=args.finished_before,
-                                  in_bundle=args.bundle, with_status=args.status or None,
-                                  dry_run=args.dry_run)
-
-
+        return api.hipercow_purge(
+            task_ids=[self._task_id(i) for i in args.ids] or None,
+            finished_before=args.finished_before,
+            in_bundle=args.bundle,
+            with_status=args.status or None,
+            dry_run=args.dry_run,
+        )

@@ -31,7 +31,6 @@ from hipercow_magic.node import joblib_backend
 from hipercow_magic.node.cores import cluster_shape, hipercow_parallel_set_cores, set_task_cores
 from hipercow_magic.node.environment import load_environment
 
-
 READY = b"ready"
 
 
@@ -44,7 +43,7 @@ STOP_GRACE = 2.0  # seconds an idle worker gets to exit before it is killed
 PR_SET_PDEATHSIG = 1
 
 
-_cluster: "Cluster | None" = None
+_cluster: Cluster | None = None
 
 
 _worker_namespace: dict = {}  # in a worker: the names its environment defines
@@ -73,8 +72,7 @@ class _Worker:
 class Cluster:
     """A fixed set of forked worker processes and the jobs queued for them."""
 
-    def __init__(self, processes: int, cores_per_process: int, namespace: dict,
-                 setup=None):
+    def __init__(self, processes: int, cores_per_process: int, namespace: dict, setup=None):
         self.processes = processes
         self.cores_per_process = cores_per_process
         self._namespace = namespace
@@ -105,8 +103,7 @@ class Cluster:
             self._kill_all()
             raise HipercowError("Starting the parallel cluster failed:\n" + "\n".join(problems))
         self._wake_r, self._wake_w = os.pipe()
-        self._thread = threading.Thread(target=self._serve, name="hipercow-cluster",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="hipercow-cluster", daemon=True)
         self._thread.start()
 
     def _fork_worker(self, index: int, cpus: set[int] | None) -> None:
@@ -117,8 +114,14 @@ class Cluster:
                 parent_end.close()
                 for worker in self._workers:
                     worker.conn.close()
-                _worker_process(child_end, os.getppid(), self.cores_per_process, cpus,
-                                self._namespace, self._setup)
+                _worker_process(
+                    child_end,
+                    os.getppid(),
+                    self.cores_per_process,
+                    cpus,
+                    self._namespace,
+                    self._setup,
+                )
             finally:
                 os._exit(1)
         child_end.close()
@@ -182,8 +185,10 @@ class Cluster:
 
     def _worker_died(self, worker: _Worker) -> None:
         code = reap(worker.pid)
-        reason = (f"A worker process of the task's parallel cluster stopped unexpectedly "
-                  f"({describe_exit(code)}); the cluster can't run more jobs")
+        reason = (
+            f"A worker process of the task's parallel cluster stopped unexpectedly "
+            f"({describe_exit(code)}); the cluster can't run more jobs"
+        )
         with self._lock:
             worker.alive = False
             self._broken = reason
@@ -221,7 +226,8 @@ class Cluster:
                 kill(worker.pid)
                 if not worker.job.done():
                     worker.job.set_exception(
-                        RuntimeError("The task's parallel cluster stopped before this job ended"))
+                        RuntimeError("The task's parallel cluster stopped before this job ended")
+                    )
         deadline = time.monotonic() + STOP_GRACE
         for worker in self._workers:
             if worker.alive and not wait_exit(worker.pid, deadline):
@@ -308,7 +314,8 @@ def _dumps_reply(reply: tuple) -> bytes:
             return cloudpickle.dumps((False, RuntimeError(problem), traceback.format_exc()))
         original = reply[1]
         return cloudpickle.dumps(
-            (False, RuntimeError(f"{type(original).__name__}: {original}"), reply[2]))
+            (False, RuntimeError(f"{type(original).__name__}: {original}"), reply[2])
+        )
 
 
 def bind_missing_globals(fn) -> None:
@@ -335,8 +342,9 @@ def _cpu_slices(processes: int, cores_per_process: int) -> list:
         cpus = []
     if len(cpus) < processes * cores_per_process:
         return [None] * processes
-    return [set(cpus[i * cores_per_process:(i + 1) * cores_per_process])
-            for i in range(processes)]
+    return [
+        set(cpus[i * cores_per_process : (i + 1) * cores_per_process]) for i in range(processes)
+    ]
 
 
 def _settle(future: concurrent.futures.Future, message: bytes) -> None:
@@ -356,10 +364,13 @@ def _settle(future: concurrent.futures.Future, message: bytes) -> None:
 @contextlib.contextmanager
 def running_cluster(processes: int, cores_per_process: int, namespace: dict, setup=None):
     """Start the task's workers, make them the default for pool(), executor() and joblib,
-    and stop them when the task's code ends, however it ends."""
+    and stop them when the task's code ends, however it ends.
+    """
     global _cluster
-    print(f"Creating a parallel cluster with {processes} processes, each with "
-          f"{cores_per_process} core(s)")
+    print(
+        f"Creating a parallel cluster with {processes} processes, each with "
+        f"{cores_per_process} core(s)"
+    )
     cluster = Cluster(processes, cores_per_process, namespace, setup)
     cluster.start()
     _cluster = cluster
@@ -399,7 +410,9 @@ def task_context(root, data: dict, namespace: dict):
     if environment in (None, data.get("environment", "default")):
         setup = None  # the workers start as copies of this process, environment loaded
     else:
+
         def setup(worker_namespace: dict) -> None:
             load_environment(root, environment, worker_namespace)
+
     with running_cluster(processes, cores_per_process, namespace, setup):
         yield

@@ -1,5 +1,6 @@
 """A task's cores on the node: HIPERCOW_CORES, the thread-count variables and run-time limits
-on the BLAS/OpenMP pools already loaded."""
+on the BLAS/OpenMP pools already loaded.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +9,32 @@ import os
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.parallel import positive_int
 
-
 THREAD_VARIABLES = (
-    "HIPERCOW_CORES", "OMP_NUM_THREADS", "OMP_THREAD_LIMIT", "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-    "NUMBA_NUM_THREADS", "MC_CORES", "LOKY_MAX_CPU_COUNT", "POLARS_MAX_THREADS",
-    "RAYON_NUM_THREADS", "BLIS_NUM_THREADS",
+    "HIPERCOW_CORES",
+    "OMP_NUM_THREADS",
+    "OMP_THREAD_LIMIT",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMBA_NUM_THREADS",
+    "MC_CORES",
+    "LOKY_MAX_CPU_COUNT",
+    "POLARS_MAX_THREADS",
+    "RAYON_NUM_THREADS",
+    "BLIS_NUM_THREADS",
 )
 
 
-NATIVE_POOL_LIBRARIES = ("openblas", "libmkl", "libblis", "flexiblas", "libgomp", "libiomp",
-                         "libomp")
+NATIVE_POOL_LIBRARIES = (
+    "openblas",
+    "libmkl",
+    "libblis",
+    "flexiblas",
+    "libgomp",
+    "libiomp",
+    "libomp",
+)
 
 
 def hipercow_parallel_get_cores() -> int | None:
@@ -29,7 +45,8 @@ def hipercow_parallel_get_cores() -> int | None:
 
 def hipercow_parallel_set_cores(cores: int) -> None:
     """Set HIPERCOW_CORES and every thread-count variable to `cores`, and limit the
-    BLAS/OpenMP thread pools already loaded in this process to `cores` threads."""
+    BLAS/OpenMP thread pools already loaded in this process to `cores` threads.
+    """
     cores = positive_int(cores, "cores")
     current = hipercow_parallel_get_cores()
     if current is not None and cores > current:
@@ -64,19 +81,21 @@ def cluster_shape(cores: int | None, cores_per_process: int) -> int:
     processes = cores // cores_per_process
     if processes < 1:
         raise HipercowError(
-            f"You chose {cores_per_process} cores per process, but this task has only "
-            f"{cores} cores"
+            f"You chose {cores_per_process} cores per process, but this task has only {cores} cores"
         )
     leftover = cores - processes * cores_per_process
     if leftover:
-        print(f"Running {cores_per_process} cores per process leaves {leftover} unallocated "
-              f"cores on a {cores}-core task")
+        print(
+            f"Running {cores_per_process} cores per process leaves {leftover} unallocated "
+            f"cores on a {cores}-core task"
+        )
     return processes
 
 
 def set_task_cores() -> int | None:
     """On the node: the task's cores (HIPERCOW_CORES) into every variable and run-time limit.
-    Safe to call more than once (before the environment loads, and again before the code)."""
+    Safe to call more than once (before the environment loads, and again before the code).
+    """
     cores = hipercow_parallel_get_cores()
     if cores is not None:
         hipercow_parallel_set_cores(cores)

@@ -53,7 +53,8 @@ def apply_environment(root, env: dict, namespace: dict) -> None:
 
 def load_environment(root, name: str, namespace: dict, verbose: bool = True) -> None:
     """Activate what is provisioned for the environment, import its packages, then run its
-    sources into `namespace`. Safe to call again in the same process (pool workers)."""
+    sources into `namespace`. Safe to call again in the same process (pool workers).
+    """
     if name == "empty":
         return
     env = read_environment(root, name) or {"name": name}
@@ -78,10 +79,16 @@ def _discover_main(root_path: str, spec: str, out: str) -> None:
     try:
         apply_environment(root, env, namespace)
     except Exception as e:
-        where = [f for f in traceback.extract_tb(e.__traceback__)
-                 if f.filename.startswith(root.path + os.sep)]
-        at = f" (in {os.path.relpath(where[-1].filename, root.path)}, line {where[-1].lineno})" \
-            if where else ""
+        where = [
+            f
+            for f in traceback.extract_tb(e.__traceback__)
+            if f.filename.startswith(root.path + os.sep)
+        ]
+        at = (
+            f" (in {os.path.relpath(where[-1].filename, root.path)}, line {where[-1].lineno})"
+            if where
+            else ""
+        )
         sys.exit(f"{type(e).__name__}: {e}{at}")
     names = sorted(n for n in namespace if not n.startswith("__") and n not in packages)
     store.write_json(out, names)

@@ -60,8 +60,7 @@ def uninstall() -> None:
     if previous is not None:
         from joblib import parallel
 
-        parallel.register_parallel_backend(previous, parallel.BACKENDS[previous],
-                                           make_default=True)
+        parallel.register_parallel_backend(previous, parallel.BACKENDS[previous], make_default=True)
         _state["previous_default"] = None
 
 
@@ -81,8 +80,12 @@ def _register() -> None:
 
 
 def _backend_class():
-    from joblib._parallel_backends import (AutoBatchingMixin, FallbackToBackend,
-                                           ParallelBackendBase, SequentialBackend)
+    from joblib._parallel_backends import (
+        AutoBatchingMixin,
+        FallbackToBackend,
+        ParallelBackendBase,
+        SequentialBackend,
+    )
 
     class HipercowBackend(AutoBatchingMixin, ParallelBackendBase):
         """Runs joblib's batches on the task's worker processes."""
@@ -102,8 +105,7 @@ def _backend_class():
                 return max(processes + 1 + n_jobs, 1)
             return min(n_jobs, processes)
 
-        def configure(self, n_jobs=1, parallel=None, prefer=None, require=None,
-                      **backend_kwargs):
+        def configure(self, n_jobs=1, parallel=None, prefer=None, require=None, **backend_kwargs):
             n_jobs = self.effective_n_jobs(n_jobs)
             if n_jobs == 1 or _state["cluster"] is None:
                 raise FallbackToBackend(SequentialBackend(nesting_level=self.nesting_level))

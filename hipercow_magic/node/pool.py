@@ -1,5 +1,6 @@
 """What task code uses to reach its workers: `pool()` (in the style of `multiprocessing.Pool`)
-and `executor()` (a `concurrent.futures.Executor`); joblib, once imported, uses them too."""
+and `executor()` (a `concurrent.futures.Executor`); joblib, once imported, uses them too.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from hipercow_magic.node.cluster import Cluster, bind_missing_globals, current_c
 
 class AsyncResult:
     """A job's eventual result, as `multiprocessing.pool.AsyncResult`: callbacks have run
-    by the time it is ready."""
+    by the time it is ready.
+    """
 
     def __init__(self, future: concurrent.futures.Future, callback=None, error_callback=None):
         self._future = future
@@ -61,10 +63,11 @@ class Pool:
 
     The cluster belongs to the task: leaving a `with pool() as p:` block, `close()`,
     `terminate()` and `join()` leave it running; it stops when the task's code ends. The
-    handle holds no state, so a task may keep it in a variable (it pickles as a handle)."""
+    handle holds no state, so a task may keep it in a variable (it pickles as a handle).
+    """
 
     @property
-    def _cluster(self) -> "Cluster":
+    def _cluster(self) -> Cluster:
         return current_cluster()
 
     @property
@@ -72,15 +75,18 @@ class Pool:
         return self._cluster.processes
 
     def __repr__(self) -> str:
-        return (f"<hipercow pool: {self._cluster.processes} processes, each with "
-                f"{self._cluster.cores_per_process} core(s)>")
+        return (
+            f"<hipercow pool: {self._cluster.processes} processes, each with "
+            f"{self._cluster.cores_per_process} core(s)>"
+        )
 
     def apply(self, func, args=(), kwds=None):
         return self.apply_async(func, args, kwds).get()
 
     def apply_async(self, func, args=(), kwds=None, callback=None, error_callback=None):
-        return AsyncResult(self._cluster.submit(func, *args, **(kwds or {})),
-                           callback, error_callback)
+        return AsyncResult(
+            self._cluster.submit(func, *args, **(kwds or {})), callback, error_callback
+        )
 
     def map(self, func, iterable, chunksize=None) -> list:
         return self.map_async(func, iterable, chunksize).get()
@@ -91,8 +97,7 @@ class Pool:
     def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
         return self._map_async(func, iterable, chunksize, False, callback, error_callback)
 
-    def starmap_async(self, func, iterable, chunksize=None, callback=None,
-                      error_callback=None):
+    def starmap_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
         return self._map_async(func, iterable, chunksize, True, callback, error_callback)
 
     def imap(self, func, iterable, chunksize: int = 1):
@@ -103,15 +108,18 @@ class Pool:
     def imap_unordered(self, func, iterable, chunksize: int = 1):
         """Results in the order they finish."""
         futures = self._submit_chunks(func, list(iterable), chunksize, False)
-        return (value for future in concurrent.futures.as_completed(futures)
-                for value in future.result())
+        return (
+            value
+            for future in concurrent.futures.as_completed(futures)
+            for value in future.result()
+        )
 
     def close(self) -> None:
         """Does nothing: the cluster stops when the task's code ends."""
 
     terminate = join = close
 
-    def __enter__(self) -> "Pool":
+    def __enter__(self) -> Pool:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -128,8 +136,10 @@ class Pool:
     def _submit_chunks(self, func, items: list, chunksize: int, star: bool) -> list:
         if chunksize < 1:
             raise ValueError(f"chunksize must be at least 1, not {chunksize}")
-        return [self._cluster.submit(_run_chunk, func, items[i:i + chunksize], star)
-                for i in range(0, len(items), chunksize)]
+        return [
+            self._cluster.submit(_run_chunk, func, items[i : i + chunksize], star)
+            for i in range(0, len(items), chunksize)
+        ]
 
 
 def _gather(futures: list) -> concurrent.futures.Future:
@@ -147,14 +157,18 @@ def _gather(futures: list) -> concurrent.futures.Future:
             if combined.done():
                 return
             if future.cancelled() or future.exception() is not None:
-                error = (concurrent.futures.CancelledError() if future.cancelled()
-                         else future.exception())
+                error = (
+                    concurrent.futures.CancelledError()
+                    if future.cancelled()
+                    else future.exception()
+                )
                 combined.set_exception(error)
                 return
             remaining[0] -= 1
             if remaining[0] == 0:
-                combined.set_result(list(itertools.chain.from_iterable(
-                    f.result() for f in futures)))
+                combined.set_result(
+                    list(itertools.chain.from_iterable(f.result() for f in futures))
+                )
 
     for future in futures:
         future.add_done_callback(done)
@@ -166,7 +180,8 @@ class ClusterExecutor(concurrent.futures.Executor):
 
     `shutdown()` (also at the end of a `with` block) waits for the jobs submitted through
     this executor and refuses new ones; the workers keep running until the task's code ends.
-    It pickles as a new executor handle, so a task may keep it in a variable."""
+    It pickles as a new executor handle, so a task may keep it in a variable.
+    """
 
     def __init__(self):
         self._jobs: set = set()
@@ -177,7 +192,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         return (ClusterExecutor, ())
 
     @property
-    def _cluster(self) -> "Cluster":
+    def _cluster(self) -> Cluster:
         return current_cluster()
 
     @property
@@ -198,8 +213,10 @@ class ClusterExecutor(concurrent.futures.Executor):
         if chunksize < 1:
             raise ValueError(f"chunksize must be at least 1, not {chunksize}")
         items = list(zip(*iterables))
-        futures = [self.submit(_run_chunk, fn, items[i:i + chunksize], True)
-                   for i in range(0, len(items), chunksize)]
+        futures = [
+            self.submit(_run_chunk, fn, items[i : i + chunksize], True)
+            for i in range(0, len(items), chunksize)
+        ]
         deadline = None if timeout is None else time.monotonic() + timeout
 
         def results():
@@ -210,6 +227,7 @@ class ClusterExecutor(concurrent.futures.Executor):
             finally:
                 for future in futures:
                     future.cancel()
+
         return results()
 
     def _forget(self, future) -> None:
@@ -229,7 +247,8 @@ class ClusterExecutor(concurrent.futures.Executor):
 
 def pool() -> Pool:
     """The task's worker processes as a `multiprocessing.Pool`-style pool
-    (map, starmap, imap, imap_unordered, apply, apply_async, map_async)."""
+    (map, starmap, imap, imap_unordered, apply, apply_async, map_async).
+    """
     current_cluster()
     return Pool()
 

@@ -1,5 +1,6 @@
 """Provisioning on the node: building an installation (a virtual environment) and putting the
-current one first on the import path of a task."""
+current one first on the import path of a task.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ import time
 
 from hipercow_magic.core import store
 from hipercow_magic.core.errors import HipercowError
-from hipercow_magic.core.provision import build_dir, current_record, provision_dir, read_record, write_record
+from hipercow_magic.core.provision import (
+    build_dir,
+    current_record,
+    provision_dir,
+    read_record,
+    write_record,
+)
 from hipercow_magic.core.root import Root
 from hipercow_magic.core.versions import python_version
 
@@ -23,7 +30,8 @@ def activate_provisioned(root, environment: str, strict: bool = True) -> dict | 
     """Put the environment's installed packages first on sys.path (and its bin on PATH).
 
     Returns the installation used, or None when nothing is provisioned. Calling it again
-    in the same process does nothing more."""
+    in the same process does nothing more.
+    """
     record = current_record(root, environment)
     if record is None:
         return None
@@ -67,8 +75,15 @@ def _root_from_workdir(workdir: str) -> str:
 def _run(command: list[str], what: str, **kwargs) -> None:
     """Run a command, streaming its output into the task's log; an error if it fails."""
     print(f"ℹ {what}", flush=True)
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          stdin=subprocess.DEVNULL, errors="replace", **kwargs) as proc:
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        errors="replace",
+        **kwargs,
+    ) as proc:
         for line in proc.stdout:
             print(line, end="", flush=True)
     if proc.returncode != 0:
@@ -76,16 +91,20 @@ def _run(command: list[str], what: str, **kwargs) -> None:
 
 
 def _capture(command: list[str]) -> str:
-    return subprocess.run(command, capture_output=True, text=True, check=True,
-                          stdin=subprocess.DEVNULL).stdout
+    return subprocess.run(
+        command, capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL
+    ).stdout
 
 
 def _ensure_pip(venv: str) -> None:
     """Make `pip` in the venv install into the venv (the interpreter's own pip if it has
-    one, else a fresh one from ensurepip)."""
+    one, else a fresh one from ensurepip).
+    """
     python = os.path.join(venv, "bin", "python")
-    has_pip = subprocess.run([python, "-c", "import pip"], capture_output=True,
-                             check=False).returncode == 0
+    has_pip = (
+        subprocess.run([python, "-c", "import pip"], capture_output=True, check=False).returncode
+        == 0
+    )
     if not has_pip:
         try:
             _run([python, "-m", "ensurepip", "--default-pip"], "Installing pip")
@@ -134,41 +153,70 @@ def run_installation(workdir: str, environment: str, build_id: str) -> dict:
     folder = build_dir(root, environment, build_id)
     venv = os.path.join(folder, "venv")
     python = os.path.join(venv, "bin", "python")
-    record.update(status="running", started=time.time(), host=socket.gethostname(),
-                  python=sys.executable, python_version=python_version(),
-                  platform=platform.platform())
+    record.update(
+        status="running",
+        started=time.time(),
+        host=socket.gethostname(),
+        python=sys.executable,
+        python_version=python_version(),
+        platform=platform.platform(),
+    )
     write_record(root, record)
-    print(f"ℹ Provisioning environment '{environment}' ({build_id}) with '{request['method']}'"
-          f" using {sys.executable} (Python {platform.python_version()})", flush=True)
-    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "VIRTUAL_ENV": venv,
-           "PATH": os.pathsep.join([os.path.join(venv, "bin"), os.environ.get("PATH", "")])}
+    print(
+        f"ℹ Provisioning environment '{environment}' ({build_id}) with '{request['method']}'"
+        f" using {sys.executable} (Python {platform.python_version()})",
+        flush=True,
+    )
+    env = {
+        **os.environ,
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "VIRTUAL_ENV": venv,
+        "PATH": os.pathsep.join([os.path.join(venv, "bin"), os.environ.get("PATH", "")]),
+    }
     env.pop("PYTHONHOME", None)
     try:
-        _run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", venv],
-             f"Creating a virtual environment in {os.path.relpath(venv, root.path)}")
+        _run(
+            [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", venv],
+            f"Creating a virtual environment in {os.path.relpath(venv, root.path)}",
+        )
         _ensure_pip(venv)
         if request["method"] == "pip":
             if request.get("file") and not request["file"].endswith(".toml"):
                 targets = ["-r", os.path.join(root.path, request["file"])]
             else:
                 targets = list(request["requirements"])
-            _run([python, "-m", "pip", "install", *targets], "Installing with pip: " + " ".join(
-                targets), cwd=root.path, env=env)
+            _run(
+                [python, "-m", "pip", "install", *targets],
+                "Installing with pip: " + " ".join(targets),
+                cwd=root.path,
+                env=env,
+            )
         else:
-            _run(["bash", "-e", os.path.join(root.path, request["script"])],
-                 f"Running {request['script']}", cwd=root.path, env=env)
+            _run(
+                ["bash", "-e", os.path.join(root.path, request["script"])],
+                f"Running {request['script']}",
+                cwd=root.path,
+                env=env,
+            )
         packages, paths = _snapshot(python)
     except BaseException as e:
         shutil.rmtree(venv, ignore_errors=True)
         record.update(status="failure", finished=time.time(), error=str(e))
         write_record(root, record)
         raise
-    record.update(status="success", finished=time.time(), packages=packages,
-                  site_packages=[os.path.relpath(p, folder) for p in paths])
+    record.update(
+        status="success",
+        finished=time.time(),
+        packages=packages,
+        site_packages=[os.path.relpath(p, folder) for p in paths],
+    )
     write_record(root, record)
-    store.write_json(os.path.join(provision_dir(root, environment), "current.json"),
-                     {"id": build_id})
-    print(f"✔ Installed {len(packages)} package{'' if len(packages) == 1 else 's'} into "
-          f"the environment: {', '.join(p['name'] + ' ' + p['version'] for p in packages)}",
-          flush=True)
+    store.write_json(
+        os.path.join(provision_dir(root, environment), "current.json"), {"id": build_id}
+    )
+    print(
+        f"✔ Installed {len(packages)} package{'' if len(packages) == 1 else 's'} into "
+        f"the environment: {', '.join(p['name'] + ' ' + p['version'] for p in packages)}",
+        flush=True,
+    )
     return {"id": build_id, "packages": packages}

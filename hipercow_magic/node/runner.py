@@ -9,8 +9,8 @@ task's log. The result, times and terminal marker are written here, in that orde
 from __future__ import annotations
 
 import ast
-import json
 import builtins
+import json
 import linecache
 import os
 import platform
@@ -23,16 +23,21 @@ import cloudpickle
 
 from hipercow_magic._version import __version__
 from hipercow_magic.core import capture, store
+from hipercow_magic.core.envvars import deserialise
 from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.root import Root, check_task_id
+from hipercow_magic.core.status import TERMINAL
+from hipercow_magic.core.task import (
+    marker_status,
+    pickle_result,
+    read_data,
+    read_marker,
+    write_terminal,
+)
 from hipercow_magic.core.versions import python_version
 from hipercow_magic.node.cluster import task_context
 from hipercow_magic.node.cores import set_task_cores
 from hipercow_magic.node.environment import load_environment
-from hipercow_magic.core.envvars import deserialise
-from hipercow_magic.core.root import Root, check_task_id
-from hipercow_magic.core.status import TERMINAL
-from hipercow_magic.core.task import (marker_status, pickle_result, read_data, read_marker,
-                   write_terminal)
 
 EXIT_OK, EXIT_FAILED, EXIT_NOT_STARTED = 0, 1, 3
 RULE = "─" * 16
@@ -42,16 +47,22 @@ def version_mismatch(data: dict) -> str | None:
     """Why this interpreter can't run a task made elsewhere, or None."""
     problems = []
     if data.get("python_version") and data["python_version"] != python_version():
-        problems.append(f"Python {python_version()} here, but the task was created with Python "
-                        f"{data['python_version']}")
+        problems.append(
+            f"Python {python_version()} here, but the task was created with Python "
+            f"{data['python_version']}"
+        )
     made_with = data.get("cloudpickle_version")
     if made_with and made_with != cloudpickle.__version__:
-        problems.append(f"cloudpickle {cloudpickle.__version__} here, but the task was created "
-                        f"with cloudpickle {made_with}")
+        problems.append(
+            f"cloudpickle {cloudpickle.__version__} here, but the task was created "
+            f"with cloudpickle {made_with}"
+        )
     if not problems:
         return None
-    return ("This node can't run the task: " + "; ".join(problems) + ". Use the same versions on "
-            "the cluster (for Slurm, set python= / preamble= in hipercow_configure('slurm')).")
+    return (
+        "This node can't run the task: " + "; ".join(problems) + ". Use the same versions on "
+        "the cluster (for Slurm, set python= / preamble= in hipercow_configure('slurm'))."
+    )
 
 
 def _user_traceback(error: BaseException) -> str:
@@ -78,13 +89,16 @@ def other_version_note(data: dict) -> str | None:
     made_with = data.get("hipercow_version")
     if not made_with or made_with == __version__:
         return None
-    return (f"the task was created with hipercow-magic {made_with}, but this node runs "
-            f"hipercow-magic {__version__}")
+    return (
+        f"the task was created with hipercow-magic {made_with}, but this node runs "
+        f"hipercow-magic {__version__}"
+    )
 
 
 def _load_locals(root, task_id: str, data: dict) -> dict:
     """The task's captured inputs; when they can't be loaded and the task was made by another
-    hipercow-magic version, the error says so and what to do."""
+    hipercow-magic version, the error says so and what to do.
+    """
     path = root.task_file(task_id, "locals.pkl")
     if not os.path.exists(path):
         return {}
@@ -129,11 +143,13 @@ def _evaluate(root, task_id: str, data: dict, namespace: dict):
 
 def _print_header(root, task_id: str, data: dict, started: float) -> None:
     """What the task is, at the top of its log (written at once)."""
-    lines = [f"── hipercow-magic {__version__} running at '{root.path}' ──",
-             f"ℹ id: {task_id}",
-             f"ℹ starting at: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(started))} "
-             f"on {socket.gethostname()} (Python {platform.python_version()})",
-             f"ℹ Task type: {data['type']}"]
+    lines = [
+        f"── hipercow-magic {__version__} running at '{root.path}' ──",
+        f"ℹ id: {task_id}",
+        f"ℹ starting at: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(started))} "
+        f"on {socket.gethostname()} (Python {platform.python_version()})",
+        f"ℹ Task type: {data['type']}",
+    ]
     if data.get("code"):
         first = data["code"].strip().splitlines() or [""]
         lines.append(f"  • Expression: {first[0]}{' [...]' if len(first) > 1 else ''}")
@@ -178,8 +194,13 @@ def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
     mismatch = version_mismatch(payload)
     if mismatch:
         print(mismatch, file=sys.stderr)
-        write_terminal(root, task_id, "failure", reason=mismatch,
-                       result={"ok": False, "error": RuntimeError(mismatch), "traceback": ""})
+        write_terminal(
+            root,
+            task_id,
+            "failure",
+            reason=mismatch,
+            result={"ok": False, "error": RuntimeError(mismatch), "traceback": ""},
+        )
         return EXIT_FAILED
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     _print_header(root, task_id, payload, started)
@@ -206,12 +227,16 @@ def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
     sys.stderr.flush()
     blob, notes = pickle_result(result)
     mark = "✔" if outcome == "success" else "✖"
-    sys.stdout.write(f"{RULE} task logs ↑ {RULE}\n{mark} status: {outcome}\n"
-                     + "".join(f"! {note}\n" for note in notes) +
-                     f"ℹ finishing at: {time.strftime('%Y-%m-%d %H:%M:%S')} "
-                     f"(elapsed: {time.time() - started:.4g} secs)\n")
+    sys.stdout.write(
+        f"{RULE} task logs ↑ {RULE}\n{mark} status: {outcome}\n"
+        + "".join(f"! {note}\n" for note in notes)
+        + f"ℹ finishing at: {time.strftime('%Y-%m-%d %H:%M:%S')} "
+        f"(elapsed: {time.time() - started:.4g} secs)\n"
+    )
     sys.stdout.flush()
-    reason = None if outcome == "success" else f"{type(result['error']).__name__}: {result['error']}"
+    reason = (
+        None if outcome == "success" else f"{type(result['error']).__name__}: {result['error']}"
+    )
     write_terminal(root, task_id, outcome, reason=reason, result=blob, started=started)
     return EXIT_OK if outcome == "success" else EXIT_FAILED
 

@@ -50,7 +50,8 @@ class HipercowHandler(APIHandler):
         path = self.get_query_argument("root", None)
         if path is None:
             raise tornado.web.HTTPError(
-                400, "Missing root: pass ?root=PATH (a folder relative to the server's root)")
+                400, "Missing root: pass ?root=PATH (a folder relative to the server's root)"
+            )
         try:
             return self.served.resolve(path)
         except PathRejected as e:
@@ -75,7 +76,9 @@ class HipercowHandler(APIHandler):
         try:
             value = int(raw)
         except ValueError:
-            raise tornado.web.HTTPError(400, f"'{name}' must be a whole number, not '{raw}'") from None
+            raise tornado.web.HTTPError(
+                400, f"'{name}' must be a whole number, not '{raw}'"
+            ) from None
         if value < low or (high is not None and value > high):
             raise tornado.web.HTTPError(400, f"'{name}' must be between {low} and {high}")
         return value
@@ -107,7 +110,8 @@ class TasksHandler(HipercowHandler):
         unknown = [s for s in statuses if s not in STATUSES]
         if unknown:
             raise tornado.web.HTTPError(
-                400, f"Unknown status {', '.join(unknown)}; use some of {', '.join(STATUSES)}")
+                400, f"Unknown status {', '.join(unknown)}; use some of {', '.join(STATUSES)}"
+            )
         offset = self.int_argument("offset", 0)
         limit = self.int_argument("limit", 50, 0, MAX_PAGE)
         page = await self.call(self.table.page, root, statuses, offset, limit)
@@ -165,8 +169,9 @@ class ClusterHandler(HipercowHandler):
         self.reply(info.to_dict() if hasattr(info, "to_dict") else info)
 
 
-def handlers(base_url: str, served: ServedRoots, table: TaskTable,
-             executor: ThreadPoolExecutor) -> list[tuple]:
+def handlers(
+    base_url: str, served: ServedRoots, table: TaskTable, executor: ThreadPoolExecutor
+) -> list[tuple]:
     """The URL table for the server extension."""
     kwargs = {"served": served, "table": table, "executor": executor}
     base = url_path_join(base_url, "hipercow")

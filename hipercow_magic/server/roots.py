@@ -47,7 +47,9 @@ class ServedRoots:
     def split(self, path: str | None) -> list[str]:
         """The parts of a client path, after rejecting anything that could escape."""
         if path is None:
-            raise PathRejected("Missing root: pass ?root=PATH (a folder relative to the server's root)")
+            raise PathRejected(
+                "Missing root: pass ?root=PATH (a folder relative to the server's root)"
+            )
         if "\x00" in path or "\\" in path:
             raise PathRejected(f"Invalid path '{path}'")
         if path.startswith("/") or os.path.isabs(path) or (len(path) > 1 and path[1] == ":"):
@@ -111,8 +113,11 @@ class ServedRoots:
             except OSError:
                 continue
             for entry in entries:
-                if (entry.name.startswith(".") or entry.name in SKIPPED_DIRS
-                        or not entry.is_dir(follow_symlinks=False)):
+                if (
+                    entry.name.startswith(".")
+                    or entry.name in SKIPPED_DIRS
+                    or not entry.is_dir(follow_symlinks=False)
+                ):
                     continue
                 queue.append(parts + [entry.name])
         return found

@@ -33,8 +33,9 @@ class TaskTable:
             finished.update((i, row) for i, row in rows.items() if row["status"] in TERMINAL)
         return [rows[i] for i in ids]
 
-    def page(self, root, statuses: list[str] | None = None, offset: int = 0,
-             limit: int = 50) -> dict:
+    def page(
+        self, root, statuses: list[str] | None = None, offset: int = 0, limit: int = 50
+    ) -> dict:
         """One page of the table, with counts per status over every task of the root.
 
         Every task's status is looked up (cheap first); only the page's tasks are summarised.
@@ -52,5 +53,5 @@ class TaskTable:
             "counts": counts,
             "offset": offset,
             "limit": limit,
-            "tasks": self.summaries(root, ids[offset:offset + limit]),
+            "tasks": self.summaries(root, ids[offset : offset + limit]),
         }

@@ -20,25 +20,37 @@ class BulkWidget(w.VBox):
     def __init__(self, model: BulkModel):
         self.model = model
         n = len(model.ids)
-        self.title = w.HTML(f"<b>bundle <code>{html.escape(model.name)}</code></b> · {n} task"
-                            f"{'s' if n != 1 else ''}")
-        self.progress = w.IntProgress(min=0, max=n, value=0, bar_style="info",
-                                      layout=w.Layout(width="60%"))
+        self.title = w.HTML(
+            f"<b>bundle <code>{html.escape(model.name)}</code></b> · {n} task"
+            f"{'s' if n != 1 else ''}"
+        )
+        self.progress = w.IntProgress(
+            min=0, max=n, value=0, bar_style="info", layout=w.Layout(width="60%")
+        )
         self.progress_label = w.HTML(layout=ROW)
         self.counts = w.HTML(layout=ROW)
         self.summary = w.HTML(layout=ROW)
         self.failures = w.HTML(layout=ROW)
-        self.cancel_button = w.Button(description="Cancel all", icon="stop",
-                                      layout=w.Layout(width="auto"))
-        self.retry_button = w.Button(description="Retry failed", icon="redo",
-                                     layout=w.Layout(width="auto"))
+        self.cancel_button = w.Button(
+            description="Cancel all", icon="stop", layout=w.Layout(width="auto")
+        )
+        self.retry_button = w.Button(
+            description="Retry failed", icon="redo", layout=w.Layout(width="auto")
+        )
         self.message = w.HTML()
         self.cancel_button.on_click(self._cancel)
         self.retry_button.on_click(self._retry)
-        super().__init__([self.title, w.HBox([self.progress, self.progress_label]), self.counts,
-                          self.summary, self.failures,
-                          w.HBox([self.cancel_button, self.retry_button, self.message])],
-                         layout=CARD)
+        super().__init__(
+            [
+                self.title,
+                w.HBox([self.progress, self.progress_label]),
+                self.counts,
+                self.summary,
+                self.failures,
+                w.HBox([self.cancel_button, self.retry_button, self.message]),
+            ],
+            layout=CARD,
+        )
         self.add_class("hipercow-bulk")
         self._shown: dict = {}
         self.refresh(time.time())
@@ -60,15 +72,25 @@ class BulkWidget(w.VBox):
         style = "danger" if failed else ("success" if done == len(m.ids) else "info")
         self._set(self.progress, "bar_style", style)
         self._set(self.progress_label, "value", f"{done}/{len(m.ids)} finished")
-        self._set(self.counts, "value", " ".join(
-            f'<span style="color:{COLOURS[s]}">{counts[s]} {s}</span>'
-            for s in ORDER if counts.get(s)))
+        self._set(
+            self.counts,
+            "value",
+            " ".join(
+                f'<span style="color:{COLOURS[s]}">{counts[s]} {s}</span>'
+                for s in ORDER
+                if counts.get(s)
+            ),
+        )
         self._set(self.summary, "value", html.escape(m.summary_text(now)))
         rows = "".join(
             f"<li><code>{short_id(i)}</code> {html.escape(error or m.statuses[i])}</li>"
-            for i, error in m.failures())
-        self._set(self.failures, "value",
-                  f'<ul style="color:#dc3545;margin:0">{rows}</ul>' if rows else "")
+            for i, error in m.failures()
+        )
+        self._set(
+            self.failures,
+            "value",
+            f'<ul style="color:#dc3545;margin:0">{rows}</ul>' if rows else "",
+        )
         self.cancel_button.disabled = not m.active_ids()
         self.retry_button.disabled = not failed
 

@@ -93,8 +93,9 @@ class TaskModel(Model):
         self.name = data.get("name") or code.get("name")
         self.kind = code.get("type")
         self.driver = info.driver
-        self.resources = Resources.from_dict(data.get("resources")).summary() \
-            if data.get("resources") else None
+        self.resources = (
+            Resources.from_dict(data.get("resources")).summary() if data.get("resources") else None
+        )
         parallel = data.get("parallel") or {}
         self.parallel = parallel.get("method")
         self.cores_per_process = parallel.get("cores_per_process")
@@ -175,8 +176,13 @@ class TaskModel(Model):
                 self.value = outcome
             self.result_ready = True
         self.read_log()
-        if self.status == "success" and self.export and self.delivery is not None \
-                and self.kind in ("expression", "explicit") and not self.delivered:
+        if (
+            self.status == "success"
+            and self.export
+            and self.delivery is not None
+            and self.kind in ("expression", "explicit")
+            and not self.delivered
+        ):
             values = api.task_exports(self.id, follow=False, root=self.root)
             self.delivery.submit(self.sequence, values, self._delivered)
         else:
@@ -258,7 +264,9 @@ class TaskModel(Model):
 
     def setup_text(self) -> str:
         if self.status == "created" and not self.driver:
-            return "not submitted: no driver configured (%hipercow configure, then %hipercow submit)"
+            return (
+                "not submitted: no driver configured (%hipercow configure, then %hipercow submit)"
+            )
         parts = [f"driver {self.driver}" if self.driver else "no driver"]
         if self.resources:
             parts.append(self.resources)
@@ -276,16 +284,22 @@ class TaskModel(Model):
         if not self.result_ready:
             return {"kind": None}
         if self.status == "failure":
-            line, trace = error_text(self.error) if self.error is not None else (
-                self.reason or "failed", "")
+            line, trace = (
+                error_text(self.error) if self.error is not None else (self.reason or "failed", "")
+            )
             if self.reason and self.reason not in line:
                 line = f"{line} ({self.reason})"
             return {"kind": "error", "text": line, "traceback": trace}
         if self.status == "cancelled":
             return {"kind": "cancelled", "text": self.reason or "cancelled"}
         text = value_repr(self.value) if self.has_result or self.kind != "expression" else ""
-        return {"kind": "value", "text": text, "exported": self.exported,
-                "exports": self.exports, "export": self.export}
+        return {
+            "kind": "value",
+            "text": text,
+            "exported": self.exported,
+            "exports": self.exports,
+            "export": self.export,
+        }
 
 
 class BulkModel(Model):
@@ -342,22 +356,28 @@ class BulkModel(Model):
                 t = self.times[task_id]
                 created, started, finished = t.get("created"), t.get("started"), t.get("finished")
                 status = self.statuses[task_id]
-                if created is not None and (started is not None or status in ("created",
-                                                                                 "submitted")):
+                if created is not None and (
+                    started is not None or status in ("created", "submitted")
+                ):
                     waited.append((started or now) - created)
                 if started is not None and (finished is not None or status == "running"):
                     ran.append((finished or now) - started)
         parts = []
         for label, values in (("waited", waited), ("ran for", ran)):
             if values:
-                parts.append(f"{label} {pretty_dt(statistics.median(values))} median, "
-                             f"{pretty_dt(max(values))} max")
+                parts.append(
+                    f"{label} {pretty_dt(statistics.median(values))} median, "
+                    f"{pretty_dt(max(values))} max"
+                )
         return " · ".join(parts)
 
     def failures(self) -> list[tuple[str, str]]:
         with self.lock:
-            return [(i, self.errors.get(i, "")) for i in self.ids
-                    if self.statuses[i] in ("failure", "cancelled")]
+            return [
+                (i, self.errors.get(i, ""))
+                for i in self.ids
+                if self.statuses[i] in ("failure", "cancelled")
+            ]
 
     def cancel_all(self):
         return api.task_cancel(self.active_ids(), follow=False, root=self.root)

@@ -18,7 +18,8 @@ def _html_table(headers: list[str], rows: list[list[str]], raw_columns=()) -> st
     for row in rows:
         cells = "".join(
             f'<td style="{CELL}">{v if k in raw_columns else html.escape(str(v))}</td>'
-            for k, v in enumerate(row))
+            for k, v in enumerate(row)
+        )
         body += f"<tr>{cells}</tr>"
     return f'<table style="{TABLE}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
@@ -34,8 +35,15 @@ def _text_table(headers: list[str], rows: list[list[str]]) -> str:
 class Table:
     """A table shown as HTML in notebooks and as aligned text elsewhere."""
 
-    def __init__(self, title: str, headers: list[str], rows: list[list[str]],
-                 html_rows: list[list[str]] | None = None, raw_columns=(), footer: str = ""):
+    def __init__(
+        self,
+        title: str,
+        headers: list[str],
+        rows: list[list[str]],
+        html_rows: list[list[str]] | None = None,
+        raw_columns=(),
+        footer: str = "",
+    ):
         self.title = title
         self.headers = headers
         self.rows = rows
@@ -45,8 +53,10 @@ class Table:
 
     def _repr_html_(self) -> str:
         footer = f"<div style='color:#555'>{html.escape(self.footer)}</div>" if self.footer else ""
-        return (f"<div class='hipercow-table'><b>{html.escape(self.title)}</b>"
-                f"{_html_table(self.headers, self.html_rows, self.raw_columns)}{footer}</div>")
+        return (
+            f"<div class='hipercow-table'><b>{html.escape(self.title)}</b>"
+            f"{_html_table(self.headers, self.html_rows, self.raw_columns)}{footer}</div>"
+        )
 
     def __str__(self) -> str:
         parts = [self.title, _text_table(self.headers, self.rows)]
@@ -69,16 +79,37 @@ def task_table(summaries: list[dict], total: int, root_path: str) -> Table:
         created = stamp(s["created"]) if s.get("created") else ""
         waited = pretty_dt(s["waited"]) if s.get("waited") is not None else ""
         ran = pretty_dt(s["ran_for"]) if s.get("ran_for") is not None else ""
-        row = [short_id(s["id"]), s.get("name") or "", s["status"] or "?", created, waited, ran,
-               s.get("resources") or ""]
+        row = [
+            short_id(s["id"]),
+            s.get("name") or "",
+            s["status"] or "?",
+            created,
+            waited,
+            ran,
+            s.get("resources") or "",
+        ]
         rows.append(row)
-        html_rows.append([f"<code title='{s['id']}'>{short_id(s['id'])}</code>",
-                          html.escape(row[1]), badge(row[2])] + row[3:])
+        html_rows.append(
+            [
+                f"<code title='{s['id']}'>{short_id(s['id'])}</code>",
+                html.escape(row[1]),
+                badge(row[2]),
+            ]
+            + row[3:]
+        )
     shown = f"{len(summaries)} of {total}" if total > len(summaries) else f"{total}"
-    footer = (f"{shown} task{'s' if total != 1 else ''}, newest first (at {stamp(now)}); "
-              "re-display one live with %hipercow show ID")
-    return Table(f"hipercow tasks in {root_path}", headers, rows, html_rows, raw_columns=(0, 2),
-                 footer=footer)
+    footer = (
+        f"{shown} task{'s' if total != 1 else ''}, newest first (at {stamp(now)}); "
+        "re-display one live with %hipercow show ID"
+    )
+    return Table(
+        f"hipercow tasks in {root_path}",
+        headers,
+        rows,
+        html_rows,
+        raw_columns=(0, 2),
+        footer=footer,
+    )
 
 
 def cluster_table(info) -> Table:
@@ -87,16 +118,32 @@ def cluster_table(info) -> Table:
     for q in info.queues:
         for node in q.nodes:
             queues_of.setdefault(node, []).append(q.name)
-    rows = [[n.name, n.cores, "?" if n.memory is None else f"{n.memory} GB",
-             ", ".join(queues_of.get(n.name, [])), n.state or ""] for n in info.nodes]
+    rows = [
+        [
+            n.name,
+            n.cores,
+            "?" if n.memory is None else f"{n.memory} GB",
+            ", ".join(queues_of.get(n.name, [])),
+            n.state or "",
+        ]
+        for n in info.nodes
+    ]
     queue_text = "; ".join(
-        q.name + (" (default)" if q.name == info.default_queue else "")
+        q.name
+        + (" (default)" if q.name == info.default_queue else "")
         + (f" max {format_minutes(q.max_runtime)}" if q.max_runtime else "")
-        for q in info.queues)
-    footer = (f"queues: {queue_text} · max cores {info.max_cores}, max memory "
-              f"{info.max_memory} GB · Python on the cluster: {info.python_version or 'unknown'}")
-    return Table(f"Cluster '{info.name}' (driver '{info.driver}')",
-                 ["node", "cores", "memory", "queues", "state"], rows, footer=footer)
+        for q in info.queues
+    )
+    footer = (
+        f"queues: {queue_text} · max cores {info.max_cores}, max memory "
+        f"{info.max_memory} GB · Python on the cluster: {info.python_version or 'unknown'}"
+    )
+    return Table(
+        f"Cluster '{info.name}' (driver '{info.driver}')",
+        ["node", "cores", "memory", "queues", "state"],
+        rows,
+        footer=footer,
+    )
 
 
 def task_list_widget(table: Table, ids: list[str], root, show):
@@ -109,10 +156,12 @@ def task_list_widget(table: Table, ids: list[str], root, show):
             data["text/plain"] = str(table)
             return data
 
-    picker = w.Dropdown(options=[(short_id(i), i) for i in ids], description="task",
-                        layout=w.Layout(width="auto"))
-    button = w.Button(description="Show live", icon="eye", layout=w.Layout(width="auto"),
-                      disabled=not ids)
+    picker = w.Dropdown(
+        options=[(short_id(i), i) for i in ids], description="task", layout=w.Layout(width="auto")
+    )
+    button = w.Button(
+        description="Show live", icon="eye", layout=w.Layout(width="auto"), disabled=not ids
+    )
     output = w.Output()
 
     def clicked(_button):

@@ -10,21 +10,30 @@ import ipywidgets as w
 from hipercow_magic.widgets.model import TaskModel, short_id
 from hipercow_magic.widgets.text import tail, task_text
 
-COLOURS = {"created": "#6c757d", "submitted": "#8a6d00", "running": "#0d6efd",
-           "success": "#198754", "failure": "#dc3545", "cancelled": "#fd7e14"}
-PRE = ("margin:2px 0;padding:4px 6px;background:var(--jp-layout-color2,#f5f5f5);"
-       "font-size:12px;line-height:1.3;white-space:pre-wrap;max-height:24em;overflow:auto")
+COLOURS = {
+    "created": "#6c757d",
+    "submitted": "#8a6d00",
+    "running": "#0d6efd",
+    "success": "#198754",
+    "failure": "#dc3545",
+    "cancelled": "#fd7e14",
+}
+PRE = (
+    "margin:2px 0;padding:4px 6px;background:var(--jp-layout-color2,#f5f5f5);"
+    "font-size:12px;line-height:1.3;white-space:pre-wrap;max-height:24em;overflow:auto"
+)
 
 
 ROW = {"margin": "0", "min_height": "0"}  # rows of text, without the default spacing
-CARD = {"border": "1px solid var(--jp-border-color2, #ddd)", "padding": "4px 8px",
-        "width": "auto"}
+CARD = {"border": "1px solid var(--jp-border-color2, #ddd)", "padding": "4px 8px", "width": "auto"}
 
 
 def badge(status: str) -> str:
     colour = COLOURS.get(status, "#6c757d")
-    return (f'<span class="hipercow-badge hipercow-{status}" style="background:{colour};'
-            f'color:white;border-radius:8px;padding:1px 8px;font-size:12px">{status}</span>')
+    return (
+        f'<span class="hipercow-badge hipercow-{status}" style="background:{colour};'
+        f'color:white;border-radius:8px;padding:1px 8px;font-size:12px">{status}</span>'
+    )
 
 
 def pre(text: str) -> str:
@@ -46,19 +55,32 @@ class TaskWidget(w.VBox):
         self.log_box = w.Accordion(children=[self.log_view], selected_index=None)
         self.log_box.set_title(0, "Log")
         self.log_box.observe(self._toggle_log, names="selected_index")
-        self.cancel_button = w.Button(description="Cancel", icon="stop",
-                                      layout=w.Layout(width="auto"))
-        self.retry_button = w.Button(description="Retry", icon="redo",
-                                     layout=w.Layout(width="auto"))
-        self.log_button = w.Button(description="Full log", icon="file-text",
-                                   layout=w.Layout(width="auto"))
+        self.cancel_button = w.Button(
+            description="Cancel", icon="stop", layout=w.Layout(width="auto")
+        )
+        self.retry_button = w.Button(
+            description="Retry", icon="redo", layout=w.Layout(width="auto")
+        )
+        self.log_button = w.Button(
+            description="Full log", icon="file-text", layout=w.Layout(width="auto")
+        )
         self.message = w.HTML()
         self.cancel_button.on_click(self._cancel)
         self.retry_button.on_click(self._retry)
         self.log_button.on_click(self._full_log)
         buttons = w.HBox([self.cancel_button, self.retry_button, self.log_button, self.message])
-        super().__init__([self.header, self.setup, self.timing, self.captured, self.outcome,
-                          self.log_box, buttons], layout=CARD)
+        super().__init__(
+            [
+                self.header,
+                self.setup,
+                self.timing,
+                self.captured,
+                self.outcome,
+                self.log_box,
+                buttons,
+            ],
+            layout=CARD,
+        )
         self.add_class("hipercow-task")
         self._shown: dict = {}
         self.refresh(time.time())
@@ -75,10 +97,10 @@ class TaskWidget(w.VBox):
         m = self.model
         with m.lock:
             name = f" <i>{html.escape(m.name)}</i>" if m.name else ""
-            self._set(self.header, f"{badge(m.status)} <b>task <code>{short_id(m.id)}</code>"
-                                   f"</b>{name}")
-            self._set(self.setup, f'<span style="color:#555">{html.escape(m.setup_text())}'
-                                  "</span>")
+            self._set(
+                self.header, f"{badge(m.status)} <b>task <code>{short_id(m.id)}</code></b>{name}"
+            )
+            self._set(self.setup, f'<span style="color:#555">{html.escape(m.setup_text())}</span>')
             queue = m.queue_text()
             timing = " · ".join(x for x in (queue, m.timing_text(now)) if x)
             self._set(self.timing, html.escape(timing))
@@ -95,27 +117,37 @@ class TaskWidget(w.VBox):
             self.retry_button.disabled = active
             problem = m.problem
             if problem:
-                self._set(self.message, f'<span style="color:#dc3545">display stopped '
-                                        f"updating: {html.escape(problem)}</span>")
+                self._set(
+                    self.message,
+                    f'<span style="color:#dc3545">display stopped '
+                    f"updating: {html.escape(problem)}</span>",
+                )
 
     def _outcome_html(self) -> str:
         out = self.model.outcome()
         if out["kind"] == "error":
             trace = pre(out["traceback"]) if out["traceback"] else ""
-            return (f'<span style="color:#dc3545"><b>error:</b> {html.escape(out["text"])}'
-                    f"</span>{trace}<i>nothing was set in the notebook</i>")
+            return (
+                f'<span style="color:#dc3545"><b>error:</b> {html.escape(out["text"])}'
+                f"</span>{trace}<i>nothing was set in the notebook</i>"
+            )
         if out["kind"] == "cancelled":
-            return (f'<span style="color:#fd7e14">cancelled: {html.escape(out["text"])}</span>'
-                    " · <i>nothing was set in the notebook</i>")
+            return (
+                f'<span style="color:#fd7e14">cancelled: {html.escape(out["text"])}</span>'
+                " · <i>nothing was set in the notebook</i>"
+            )
         if out["kind"] != "value":
             return ""
         parts = [f"<b>result:</b> <code>{html.escape(out['text'])}</code>"] if out["text"] else []
         if out["exported"]:
-            parts.append("set in the notebook: " + ", ".join(
-                f"<code>{html.escape(n)}</code>" for n in out["exported"]))
+            parts.append(
+                "set in the notebook: "
+                + ", ".join(f"<code>{html.escape(n)}</code>" for n in out["exported"])
+            )
         elif out["exports"] and out["export"] and out["exported"] is None:
-            parts.append("will set " + ", ".join(html.escape(n) for n in out["exports"])
-                         + " between cells")
+            parts.append(
+                "will set " + ", ".join(html.escape(n) for n in out["exports"]) + " between cells"
+            )
         return "<br>".join(parts)
 
     def _repr_mimebundle_(self, **kwargs):

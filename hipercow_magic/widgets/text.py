@@ -6,8 +6,14 @@ import time
 
 from hipercow_magic.widgets.model import BulkModel, TaskModel, short_id
 
-SYMBOLS = {"created": "·", "submitted": "…", "running": "▶", "success": "✔", "failure": "✖",
-           "cancelled": "⊘"}
+SYMBOLS = {
+    "created": "·",
+    "submitted": "…",
+    "running": "▶",
+    "success": "✔",
+    "failure": "✖",
+    "cancelled": "⊘",
+}
 LOG_TAIL_LINES = 20
 
 
@@ -65,8 +71,10 @@ def bulk_text(model: BulkModel, now: float | None = None) -> str:
     n = len(model.ids)
     counts = model.counts()
     done = model.finished()
-    lines = [f"hipercow bundle '{model.name}': {done}/{n} finished",
-             "  " + ", ".join(f"{c} {s}" for s, c in counts.items())]
+    lines = [
+        f"hipercow bundle '{model.name}': {done}/{n} finished",
+        "  " + ", ".join(f"{c} {s}" for s, c in counts.items()),
+    ]
     summary = model.summary_text(now)
     if summary:
         lines.append(f"  {summary}")

@@ -36,8 +36,9 @@ class Updater:
                 self._models.append(model)
             if self._thread is None or not self._thread.is_alive():
                 self._stop = False
-                self._thread = threading.Thread(target=self._run, name="hipercow-updater",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="hipercow-updater", daemon=True
+                )
                 self._thread.start()
         self._wake.set()
 

@@ -59,12 +59,27 @@ class JupyterProcess:
         return env
 
     def start(self, timeout: float = 90) -> JupyterProcess:
-        cmd = [sys.executable, "-m", self.app, "--no-browser", "--ip=127.0.0.1",
-               f"--port={self.port}", f"--IdentityProvider.token={self.token}", "--allow-root",
-               "--ServerApp.port_retries=0", f"--ServerApp.root_dir={self.root_dir}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            self.app,
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            f"--IdentityProvider.token={self.token}",
+            "--allow-root",
+            "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={self.root_dir}",
+        ]
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, env=self.env(), cwd=self.root_dir, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                cmd,
+                env=self.env(),
+                cwd=self.root_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -95,8 +110,9 @@ class JupyterProcess:
         query = {k: v for k, v in query.items() if v is not None}
         return self.base + endpoint + ("?" + urllib.parse.urlencode(query) if query else "")
 
-    def request(self, method: str, endpoint: str, token: bool = True, body: bytes | None = None,
-                **query) -> tuple[int, object]:
+    def request(
+        self, method: str, endpoint: str, token: bool = True, body: bytes | None = None, **query
+    ) -> tuple[int, object]:
         """(HTTP status, decoded JSON or text) of one request."""
         req = urllib.request.Request(self.url(endpoint, **query), method=method, data=body)
         if token:

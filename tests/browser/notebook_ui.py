@@ -21,8 +21,11 @@ def write_notebook(path: pathlib.Path, cells: list[str]) -> None:
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
     nbformat.write(nb, str(path))
 
 
@@ -46,7 +49,8 @@ def run_cell(page, index: int, timeout: float = 60_000) -> str:
     page.keyboard.press("Shift+Enter")
     prompt = cell.locator(".jp-InputPrompt")
     page.wait_for_function(
-        "el => /\\[\\d+\\]/.test(el.textContent)", arg=prompt.element_handle(), timeout=timeout)
+        "el => /\\[\\d+\\]/.test(el.textContent)", arg=prompt.element_handle(), timeout=timeout
+    )
     return cell.locator(".jp-OutputArea").inner_text()
 
 

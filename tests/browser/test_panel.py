@@ -43,7 +43,9 @@ def wait_for_badge(page, task, statuses, timeout=60_000):
              const b = document.querySelector(`.hc-task[data-id="${id}"] .hc-badge`);
              return b !== null && wanted.includes(b.textContent);
            }""",
-        arg=[task, statuses], timeout=timeout)
+        arg=[task, statuses],
+        timeout=timeout,
+    )
     return badge(page, task).inner_text()
 
 
@@ -67,7 +69,8 @@ def test_panel_follows_a_notebook_task_to_success_and_tails_its_log(lab, page):
     page.wait_for_function(
         """() => document.querySelector('.hc-log')?.textContent.includes('first line')
                  && document.querySelector('.hc-log-view .hc-view-header')
-                      .dataset.status === 'running'""")
+                      .dataset.status === 'running'"""
+    )
     screenshot(page, "panel-log-running")
 
     # ...and the badge turns success, with waited and ran-for, without a reload.
@@ -78,7 +81,8 @@ def test_panel_follows_a_notebook_task_to_success_and_tails_its_log(lab, page):
     assert int(counts) >= 1
     page.wait_for_function(
         """() => document.querySelector('.hc-log-view .hc-view-header')
-                   .textContent.endsWith('· success')""")
+                   .textContent.endsWith('· success')"""
+    )
     assert "first line\nsecond line" in page.locator(".hc-log").inner_text()
     screenshot(page, "panel-log")
 
@@ -101,7 +105,8 @@ def test_cancel_from_the_panel_cancels_a_running_task(lab, page):
     assert wait_for_badge(page, task, ["running"], timeout=60_000) == "running"
     status_bar = page.locator(".hc-status-item")
     page.wait_for_function(
-        "() => /1 running/.test(document.querySelector('.hc-status-item').textContent)")
+        "() => /1 running/.test(document.querySelector('.hc-status-item').textContent)"
+    )
     assert re.search(r"hipercow: 1 running, 0 queued", status_bar.inner_text())
     screenshot(page, "panel-before-cancel")
 
@@ -110,7 +115,8 @@ def test_cancel_from_the_panel_cancels_a_running_task(lab, page):
     assert api.task_status(task, root=str(lab.project)) == "cancelled"
     page.locator(f'.hc-task[data-id="{task}"] .hc-action-retry').wait_for()
     page.wait_for_function(
-        "() => /0 running/.test(document.querySelector('.hc-status-item').textContent)")
+        "() => /0 running/.test(document.querySelector('.hc-status-item').textContent)"
+    )
     screenshot(page, "panel-cancelled")
 
 
@@ -121,7 +127,8 @@ def test_filters_show_only_tasks_with_the_chosen_status(lab, page):
     page.wait_for_function(
         """() => [...document.querySelectorAll('.hc-task .hc-badge')]
                    .every(b => b.textContent === 'cancelled')
-                 && document.querySelectorAll('.hc-task').length === 1""")
+                 && document.querySelectorAll('.hc-task').length === 1"""
+    )
     page.locator(".hc-count", has_text="all").click()
     deadline = time.monotonic() + 30
     while page.locator(".hc-task").count() < 2 and time.monotonic() < deadline:
@@ -133,7 +140,8 @@ def test_an_idle_panel_polls_at_most_once_every_10_seconds(lab, page):
     open_lab(page, lab, "project")
     show_panel(page)
     page.wait_for_function(
-        "() => /0 running, 0 queued/.test(document.querySelector('.hc-status-item').textContent)")
+        "() => /0 running, 0 queued/.test(document.querySelector('.hc-status-item').textContent)"
+    )
     polls = []
     page.on("request", lambda r: "/hipercow/tasks" in r.url and polls.append(time.monotonic()))
     time.sleep(25)
@@ -188,6 +196,5 @@ def test_a_long_task_list_is_paged_newest_first(lab, page, monkeypatch):
     assert page.locator(".hc-action-cancel").count() == 0  # never submitted: nothing to cancel
     page.locator(".hc-pager button", has_text="Older").click()
     pager.get_by_text("51-60 of 60").wait_for()
-    assert [rows.nth(k).get_attribute("data-id") for k in range(rows.count())] == \
-        newest_first[50:]
+    assert [rows.nth(k).get_attribute("data-id") for k in range(rows.count())] == newest_first[50:]
     screenshot(page, "panel-paged")

@@ -32,14 +32,17 @@ def test_a_cell_widget_goes_from_running_to_success_and_sets_the_result(lab, pag
     widget.wait_for(timeout=30_000)
     page.wait_for_function(
         """() => { const b = document.querySelector('.hipercow-task .hipercow-badge');
-                   return b && ['submitted', 'running'].includes(b.textContent); }""")
+                   return b && ['submitted', 'running'].includes(b.textContent); }"""
+    )
     page.wait_for_function(
         "() => document.querySelector('.hipercow-task .hipercow-badge').textContent === 'running'",
-        timeout=30_000)
+        timeout=30_000,
+    )
     screenshot(page, "widget-running")
     page.wait_for_function(
         "() => document.querySelector('.hipercow-task .hipercow-badge').textContent === 'success'",
-        timeout=60_000)
+        timeout=60_000,
+    )
     text = widget.inner_text()
     assert re.search(r"waited [0-9.]+m?s", text), text
     assert re.search(r"ran for [0-9.]+s", text), text
@@ -49,7 +52,8 @@ def test_a_cell_widget_goes_from_running_to_success_and_sets_the_result(lab, pag
     show_panel(page)
     page.wait_for_function(
         """() => [...document.querySelectorAll('.hc-task .hc-badge')]
-                   .some(b => b.textContent === 'success')""")
+                   .some(b => b.textContent === 'success')"""
+    )
     screenshot(page, "widget-success")
 
     # The cell's variable reaches the notebook once the task is done.

@@ -12,20 +12,27 @@ import ast
 import builtins
 import dataclasses
 
-
 from hipercow_magic.core.errors import HipercowError
 
 BUILTINS = frozenset(dir(builtins))
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
-           ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_SCOPES = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.Lambda,
+    ast.ClassDef,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
 
 
 @dataclasses.dataclass
 class CodeAnalysis:
-    required: list[str]      # read before assignment: must exist in the namespace
-    optional: list[str]      # read by functions, or after a conditional assignment
-    exports: list[str]       # assigned at top level
-    has_result: bool         # the last statement is an expression
+    required: list[str]  # read before assignment: must exist in the namespace
+    optional: list[str]  # read by functions, or after a conditional assignment
+    exports: list[str]  # assigned at top level
+    has_result: bool  # the last statement is an expression
 
 
 def parse_code(code: str, filename: str = "<task>") -> ast.Module:
@@ -44,8 +51,11 @@ def parse_code(code: str, filename: str = "<task>") -> ast.Module:
 
 
 def _target_names(target: ast.AST) -> list[str]:
-    return [n.id for n in ast.walk(target) if isinstance(n, ast.Name)
-            and isinstance(n.ctx, (ast.Store, ast.Del))]
+    return [
+        n.id
+        for n in ast.walk(target)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))
+    ]
 
 
 def _bound_names(stmt: ast.stmt) -> set[str]:
@@ -57,8 +67,9 @@ def _bound_names(stmt: ast.stmt) -> set[str]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             out.add(node.name)  # the body's names belong to its own scope
             continue
-        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
-                             ast.GeneratorExp)):
+        if isinstance(
+            node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+        ):
             for gen in getattr(node, "generators", []):
                 for sub in ast.walk(gen.iter):
                     if isinstance(sub, ast.NamedExpr):
@@ -278,8 +289,12 @@ class _Flow:
         if isinstance(s, (ast.With, ast.AsyncWith)):
             for item in s.items:
                 self.expr(item.context_expr, definite, maybe)
-            targets = {n for item in s.items if item.optional_vars is not None
-                       for n in _target_names(item.optional_vars)}
+            targets = {
+                n
+                for item in s.items
+                if item.optional_vars is not None
+                for n in _target_names(item.optional_vars)
+            }
             return self.block(s.body, definite | targets, maybe)
         if isinstance(s, ast.Try) or type(s).__name__ == "TryStar":
             after_body = self.block(s.body, definite, maybe)
@@ -287,15 +302,20 @@ class _Flow:
             for h in s.handlers:
                 if h.type is not None:
                     self.expr(h.type, definite, maybe)
-                results.append(self.block(h.body, definite | ({h.name} if h.name else set()), maybe))
+                results.append(
+                    self.block(h.body, definite | ({h.name} if h.name else set()), maybe)
+                )
             out = set.intersection(*results)
             return self.block(s.finalbody, out, maybe)
         if isinstance(s, ast.Match):
             self.expr(s.subject, definite, maybe)
             outs = []
             for case in s.cases:
-                names = {n.name for n in ast.walk(case.pattern)
-                         if isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name}
+                names = {
+                    n.name
+                    for n in ast.walk(case.pattern)
+                    if isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name
+                }
                 for n in ast.walk(case.pattern):
                     if isinstance(n, ast.MatchValue):
                         self.expr(n.value, definite, maybe)
@@ -342,5 +362,3 @@ def analyse_code(code: str | ast.Module) -> CodeAnalysis:
         exports=list(exports),
         has_result=bool(tree.body) and isinstance(tree.body[-1], ast.Expr),
     )
-
-

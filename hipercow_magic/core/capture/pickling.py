@@ -14,7 +14,7 @@ from hipercow_magic.core.format import format_bytes
 
 
 def dumps(value, name: str | None = None) -> bytes:
-    """cloudpickle `value`; a failure names the variable and its type."""
+    """Cloudpickle `value`; a failure names the variable and its type."""
     try:
         return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as e:
@@ -82,13 +82,13 @@ def unpack_locals(data: bytes) -> dict:
     view = memoryview(data)
     head_len, n_buffers = struct.unpack_from("<QQ", view, 0)
     pos = 16
-    entries = pickle.loads(view[pos:pos + head_len])
+    entries = pickle.loads(view[pos : pos + head_len])
     pos += head_len
     buffers = []
     for _ in range(n_buffers):
         (size,) = struct.unpack_from("<Q", view, pos)
         pos += 8
-        buffers.append(view[pos:pos + size])
+        buffers.append(view[pos : pos + size])
         pos += size
     values = {}
     used = 0
@@ -96,6 +96,6 @@ def unpack_locals(data: bytes) -> dict:
         if kind == "module":
             values[name] = importlib.import_module(payload)
         else:
-            values[name] = pickle.loads(payload, buffers=buffers[used:used + count])
+            values[name] = pickle.loads(payload, buffers=buffers[used : used + count])
         used += count
     return values

@@ -13,13 +13,14 @@ import psutil
 
 from hipercow_magic.core import store
 from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.procs import kill_tree
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import marker_status, read_marker, write_terminal
-from hipercow_magic.core.procs import kill_tree
 from hipercow_magic.core.versions import child_environment
 from hipercow_magic.drivers.base import ClusterInfo, Driver
 from hipercow_magic.drivers.local import paths
 from hipercow_magic.drivers.local.cluster import cluster_info, cluster_spec
+
 
 class LocalDriver(Driver):
     """Runs tasks on this machine, honouring the virtual cluster's nodes and queues."""
@@ -28,8 +29,9 @@ class LocalDriver(Driver):
     _starting: subprocess.Popen | None = None
 
     @classmethod
-    def configure(cls, root, cluster=None, nodes=None, queues=None, idle_timeout=300,
-                  **unknown) -> dict:
+    def configure(
+        cls, root, cluster=None, nodes=None, queues=None, idle_timeout=300, **unknown
+    ) -> dict:
         if unknown:
             raise HipercowError(
                 f"Unknown option(s) for the local driver: {', '.join(sorted(unknown))}\n"
@@ -69,8 +71,13 @@ class LocalDriver(Driver):
         with open(paths.scheduler_log(self.root), "ab") as log:
             self._starting = subprocess.Popen(
                 [sys.executable, "-m", "hipercow_magic.drivers.local.scheduler", self.root.path],
-                cwd=self.root.path, env=env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=log, start_new_session=True, close_fds=True,
+                cwd=self.root.path,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
             )
 
     def wake(self, message: bytes = b"w") -> None:
@@ -114,7 +121,8 @@ class LocalDriver(Driver):
 
     def cancel(self, ids: list[str]) -> list[bool]:
         """Queued tasks are marked cancelled (the scheduler skips them); running ones have
-        their whole process tree killed."""
+        their whole process tree killed.
+        """
         cancelled: dict[str, bool] = {}
         with paths.queue_lock(self.root):
             for task_id in ids:
@@ -141,5 +149,7 @@ class LocalDriver(Driver):
                     proc.wait(timeout=5)
             except (psutil.NoSuchProcess, psutil.TimeoutExpired):
                 pass
-        write_terminal(self.root, task_id, "cancelled", started=claim.get("time") if claim else None)
+        write_terminal(
+            self.root, task_id, "cancelled", started=claim.get("time") if claim else None
+        )
         return marker_status(self.root, task_id) == "cancelled"

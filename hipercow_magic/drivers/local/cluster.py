@@ -56,8 +56,9 @@ def _check(spec: dict) -> dict:
     names = []
     for n in nodes:
         if not isinstance(n, dict) or not isinstance(n.get("name"), str):
-            raise HipercowError(f"Invalid node {n!r}: expected {{'name': str, 'cores': int, "
-                                "'memory': GB}}")
+            raise HipercowError(
+                f"Invalid node {n!r}: expected {{'name': str, 'cores': int, 'memory': GB}}}}"
+            )
         cores, memory = n.get("cores"), n.get("memory", 0)
         if not isinstance(cores, int) or cores < 1:
             raise HipercowError(f"Node '{n['name']}' needs a positive integer of 'cores'")
@@ -76,8 +77,10 @@ def _check(spec: dict) -> dict:
 
 
 def cluster_info(spec: dict) -> ClusterInfo:
-    queues = [QueueInfo(q["name"], list(q["nodes"]), q.get("max_runtime"), bool(q.get("default")))
-              for q in spec["queues"]]
+    queues = [
+        QueueInfo(q["name"], list(q["nodes"]), q.get("max_runtime"), bool(q.get("default")))
+        for q in spec["queues"]
+    ]
     return ClusterInfo(
         driver="local",
         name=spec["name"],

@@ -20,7 +20,6 @@ import sys
 import time
 import traceback
 
-
 from hipercow_magic.core import store
 from hipercow_magic.core.errors import TaskDied
 from hipercow_magic.core.procs import death_reason, kill_tree, same_process
@@ -117,8 +116,9 @@ class Scheduler:
                 if time.monotonic() > deadline:
                     return False
                 time.sleep(0.02)
-        store.write_json(paths.scheduler_info(self.root),
-                         {"pid": os.getpid(), "started": time.time()})
+        store.write_json(
+            paths.scheduler_info(self.root), {"pid": os.getpid(), "started": time.time()}
+        )
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(paths.wake_address(self.root))
         self.sock.setblocking(False)
@@ -126,10 +126,17 @@ class Scheduler:
 
     def adopt(self, task_id: str, claim: dict) -> None:
         """Watch a task some other scheduler (or an earlier us) started."""
-        entry = {"id": task_id, "node": claim.get("node"), "slots": claim.get("slots", []),
-                 "memory": claim.get("memory", 0), "whole": claim.get("whole", False),
-                 "started": claim["time"], "deadline": claim.get("deadline"),
-                 "max_runtime": claim.get("max_runtime"), "batch": claim.get("batch")}
+        entry = {
+            "id": task_id,
+            "node": claim.get("node"),
+            "slots": claim.get("slots", []),
+            "memory": claim.get("memory", 0),
+            "whole": claim.get("whole", False),
+            "started": claim["time"],
+            "deadline": claim.get("deadline"),
+            "max_runtime": claim.get("max_runtime"),
+            "batch": claim.get("batch"),
+        }
         node = self.nodes.get(entry["node"])
         if node is not None:
             node.take(task_id, len(entry["slots"]), entry["memory"], entry["whole"])
@@ -161,8 +168,9 @@ class Scheduler:
             elif time.monotonic() - idle_since > self.idle_timeout:
                 if self.exit_if_still_idle():
                     return
-            fds = [self.sock.fileno()] + [r.pidfd for r in self.running.values()
-                                          if r.pidfd is not None]
+            fds = [self.sock.fileno()] + [
+                r.pidfd for r in self.running.values() if r.pidfd is not None
+            ]
             try:
                 ready, _, _ = select.select(fds, [], [], self.next_timeout())
             except InterruptedError:
@@ -177,8 +185,9 @@ class Scheduler:
         """Exit only if nothing arrived since the last look (under the queue lock)."""
         with paths.queue_lock(self.root):
             known = set(self.batches)
-            if any(paths.batch_stamp(n) not in known
-                   for n in os.listdir(paths.queue_dir(self.root))):
+            if any(
+                paths.batch_stamp(n) not in known for n in os.listdir(paths.queue_dir(self.root))
+            ):
                 return False
             for stamp in known:
                 store.remove_file(paths.batch_file(self.root, stamp))
@@ -230,8 +239,7 @@ class Scheduler:
                     if task_id not in self.running:
                         self.adopt(task_id, read_marker(self.root, task_id, "running"))
                     continue
-                self.queued[(stamp, index)] = {**batch["resources"], "id": task_id,
-                                               "batch": stamp}
+                self.queued[(stamp, index)] = {**batch["resources"], "id": task_id, "batch": stamp}
             self.state_dirty = True
             self._batch_done(stamp, 0)
         if recheck:
@@ -285,8 +293,13 @@ class Scheduler:
                 self._set_reason(task_id, "Priority" if low and launches else "Resources")
                 continue
             slots = node.take(task_id, cores, memory, whole)
-            launches.append((key, {**entry, "node": node.name, "slots": slots,
-                                   "memory": memory, "whole": whole}, node))
+            launches.append(
+                (
+                    key,
+                    {**entry, "node": node.name, "slots": slots, "memory": memory, "whole": whole},
+                    node,
+                )
+            )
         if launches:
             self.launch(launches)
 
@@ -328,14 +341,34 @@ class Scheduler:
                     entry["deadline"] = entry["started"] + 60 * int(entry["max_runtime"])
                 cores = node.cores if entry["cores"] == "Inf" else int(entry["cores"])
                 go_read, go_write = os.pipe()
-                pid = self.fork_task(task_id, cores, node.physical_cpus(entry["slots"]),
-                                     entry["node"], (go_read, go_write))
+                pid = self.fork_task(
+                    task_id,
+                    cores,
+                    node.physical_cpus(entry["slots"]),
+                    entry["node"],
+                    (go_read, go_write),
+                )
                 os.close(go_read)
-                claim = {"pid": pid, "host": socket.gethostname(), "time": entry["started"],
-                         **{k: entry.get(k) for k in ("node", "slots", "memory", "whole",
-                                                      "deadline", "max_runtime", "batch")}}
-                claimed = store.create_exclusive(self.root.task_file(task_id, "status-running"),
-                                                 json.dumps(claim))
+                claim = {
+                    "pid": pid,
+                    "host": socket.gethostname(),
+                    "time": entry["started"],
+                    **{
+                        k: entry.get(k)
+                        for k in (
+                            "node",
+                            "slots",
+                            "memory",
+                            "whole",
+                            "deadline",
+                            "max_runtime",
+                            "batch",
+                        )
+                    },
+                }
+                claimed = store.create_exclusive(
+                    self.root.task_file(task_id, "status-running"), json.dumps(claim)
+                )
                 os.write(go_write, b"g" if claimed else b"s")
                 os.close(go_write)
                 run = Running(entry, pid, os.pidfd_open(pid), child=True)
@@ -344,8 +377,9 @@ class Scheduler:
                     run.killed_reason = "already started elsewhere"
                 self.state_dirty = True
 
-    def fork_task(self, task_id: str, cores: int, cpus: set[int] | None, node: str,
-                  go: tuple[int, int]) -> int:
+    def fork_task(
+        self, task_id: str, cores: int, cpus: set[int] | None, node: str, go: tuple[int, int]
+    ) -> int:
         """Start the task in a new process (forked, so nothing is imported again).
 
         The child waits for the scheduler to claim the task (a byte on the `go` pipe)
@@ -364,8 +398,9 @@ class Scheduler:
             os.setpgid(0, 0)
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
                 signal.signal(sig, signal.SIG_DFL)
-            log = os.open(self.root.task_file(task_id, "log"),
-                          os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            log = os.open(
+                self.root.task_file(task_id, "log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
+            )
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
             os.dup2(log, 1)
@@ -421,8 +456,14 @@ class Scheduler:
                 write_terminal(self.root, task_id, "cancelled", started=started)
             else:
                 reason = run.killed_reason or death_reason(code)
-                write_terminal(self.root, task_id, "failure", reason=reason, started=started,
-                               result={"ok": False, "error": TaskDied(reason), "traceback": ""})
+                write_terminal(
+                    self.root,
+                    task_id,
+                    "failure",
+                    reason=reason,
+                    started=started,
+                    result={"ok": False, "error": TaskDied(reason), "traceback": ""},
+                )
         self._batch_done(entry.get("batch"), 1)
 
     def check_deadlines(self) -> None:
@@ -431,8 +472,9 @@ class Scheduler:
             deadline = run.entry.get("deadline")
             if deadline and now >= deadline and run.killed_reason is None:
                 minutes = run.entry["max_runtime"]
-                run.killed_reason = (f"exceeded max_runtime of {minutes} minute"
-                                     f"{'' if minutes == 1 else 's'}")
+                run.killed_reason = (
+                    f"exceeded max_runtime of {minutes} minute{'' if minutes == 1 else 's'}"
+                )
                 with _log(self.root, task_id) as log:
                     print(f"\n✖ {run.killed_reason}: stopping the task", file=log)
                 kill_tree(run.pid)
@@ -445,16 +487,26 @@ class Scheduler:
         pending = {}
         for position, key in enumerate(self.order(), start=1):
             task_id = self.queued[key]["id"]
-            pending[task_id] = {"position": position,
-                                "reason": self.pending_reason.get(task_id, "Resources")}
-        running = {task_id: {"node": r.entry.get("node"), "pid": r.pid,
-                             "cores": r.entry.get("cores")}
-                   for task_id, r in self.running.items()}
-        store.write_json(paths.state_file(self.root),
-                         {"time": time.time(), "pending": pending, "running": running,
-                          "nodes": {n.name: {"free_cores": len(n.free_slots),
-                                             "tasks": len(n.tasks)}
-                                    for n in self.nodes.values()}})
+            pending[task_id] = {
+                "position": position,
+                "reason": self.pending_reason.get(task_id, "Resources"),
+            }
+        running = {
+            task_id: {"node": r.entry.get("node"), "pid": r.pid, "cores": r.entry.get("cores")}
+            for task_id, r in self.running.items()
+        }
+        store.write_json(
+            paths.state_file(self.root),
+            {
+                "time": time.time(),
+                "pending": pending,
+                "running": running,
+                "nodes": {
+                    n.name: {"free_cores": len(n.free_slots), "tasks": len(n.tasks)}
+                    for n in self.nodes.values()
+                },
+            },
+        )
         self.state_written = now
         self.state_dirty = False
 

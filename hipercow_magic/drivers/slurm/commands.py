@@ -26,31 +26,42 @@ def scheduler_calls() -> int:
 def _environment() -> dict:
     """This process's environment without a surrounding job's SLURM_*/SBATCH_* settings."""
     keep = {"SLURM_CONF"}
-    return {k: v for k, v in os.environ.items()
-            if k in keep or not k.startswith(("SLURM_", "SBATCH_"))}
+    return {
+        k: v for k, v in os.environ.items() if k in keep or not k.startswith(("SLURM_", "SBATCH_"))
+    }
 
 
-def run(args: list[str], timeout: float = DEFAULT_TIMEOUT,
-        check: bool = True) -> subprocess.CompletedProcess:
+def run(
+    args: list[str], timeout: float = DEFAULT_TIMEOUT, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run a Slurm command; SlurmUnavailable when it is missing, hangs, or (check) fails."""
     COUNTS[args[0]] += 1
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False,
-                              env=_environment(), stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env=_environment(),
+            stdin=subprocess.DEVNULL,
+        )
     except FileNotFoundError:
         raise SlurmUnavailable(
             f"'{args[0]}' was not found: the slurm driver needs Slurm's commands on this machine "
-            "(run it on the cluster's login node)") from None
+            "(run it on the cluster's login node)"
+        ) from None
     except subprocess.TimeoutExpired:
         raise SlurmUnavailable(
-            f"'{args[0]}' gave no answer within {timeout:g}s (is slurmctld up?)") from None
+            f"'{args[0]}' gave no answer within {timeout:g}s (is slurmctld up?)"
+        ) from None
     if check and proc.returncode != 0:
         raise SlurmUnavailable(failure_message(args, proc))
     return proc
 
 
 def failure_message(args: list[str], proc: subprocess.CompletedProcess) -> str:
-    text = (proc.stderr.strip() or proc.stdout.strip() or "(no message)")
+    text = proc.stderr.strip() or proc.stdout.strip() or "(no message)"
     return f"'{args[0]}' failed (exit status {proc.returncode}):\n{text}"
 
 

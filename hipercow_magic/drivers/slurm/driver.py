@@ -22,8 +22,16 @@ from hipercow_magic.drivers.slurm import commands, parse
 from hipercow_magic.drivers.slurm.commands import SlurmUnavailable
 from hipercow_magic.drivers.slurm.script import array_script, sbatch_options, task_script
 
-OPTIONS = ("partition", "python", "preamble", "sbatch_args", "poll_interval", "account",
-           "array_limit", "max_array_size")
+OPTIONS = (
+    "partition",
+    "python",
+    "preamble",
+    "sbatch_args",
+    "poll_interval",
+    "account",
+    "array_limit",
+    "max_array_size",
+)
 DEFAULT_POLL_INTERVAL = 2.0
 MAX_BACKOFF = 15  # the interval grows to at most 15 times the configured one
 POLL_BACKOFF = 1.5
@@ -74,28 +82,34 @@ class SlurmDriver(Driver):
             raise HipercowError(
                 f"Unknown option{'s' if len(unknown) > 1 else ''} for the slurm driver: "
                 f"{', '.join(unknown)}\nValid options are: {', '.join(OPTIONS)}\n"
-                "Other sbatch options go in sbatch_args, e.g. sbatch_args=['--qos=short'].")
+                "Other sbatch options go in sbatch_args, e.g. sbatch_args=['--qos=short']."
+            )
         if not commands.available():
             raise HipercowError(
                 "Slurm's commands (sbatch, squeue, scancel, sinfo, scontrol) are not on this "
                 "machine's PATH.\nUse the slurm driver on the cluster's login node, or start the "
-                "project's single-node Slurm with scripts/start-slurm.sh.")
+                "project's single-node Slurm with scripts/start-slurm.sh."
+            )
         preamble = _string_list(options.get("preamble"), "preamble")
         sbatch_args = _string_list(options.get("sbatch_args"), "sbatch_args")
         for arg in sbatch_args:
             if not arg.startswith("-"):
                 raise HipercowError(
                     f"Invalid sbatch argument '{arg}': each entry is one option such as "
-                    "'--qos=short' (it becomes an '#SBATCH' line)")
+                    "'--qos=short' (it becomes an '#SBATCH' line)"
+                )
         poll = options.get("poll_interval")
-        if poll is not None and (isinstance(poll, bool) or not isinstance(poll, (int, float))
-                                 or poll <= 0):
+        if poll is not None and (
+            isinstance(poll, bool) or not isinstance(poll, (int, float)) or poll <= 0
+        ):
             raise HipercowError(
-                f"'poll_interval' must be a positive number of seconds, not {poll!r}")
+                f"'poll_interval' must be a positive number of seconds, not {poll!r}"
+            )
         for name in ("array_limit", "max_array_size"):
             value = options.get(name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value <= 0):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value <= 0
+            ):
                 raise HipercowError(f"'{name}' must be a positive integer, not {value!r}")
         for name in ("partition", "account"):
             value = options.get(name)
@@ -118,7 +132,8 @@ class SlurmDriver(Driver):
             if config["partition"] not in info.queue_names:
                 raise HipercowError(
                     f"The partition '{config['partition']}' does not exist on this cluster.\n"
-                    f"Available: {', '.join(info.queue_names)}.")
+                    f"Available: {', '.join(info.queue_names)}."
+                )
         return config
 
     # ------------------------------------------------------------------ cluster
@@ -175,31 +190,53 @@ class SlurmDriver(Driver):
         info = self.cluster_info()
         settings = self._state.cluster[2]
         options = sbatch_options(resources, self.config, info.node_names)
-        common = {"options": options, "resources": resources, "config": self.config,
-                      "root_path": self.root.path}
+        common = {
+            "options": options,
+            "resources": resources,
+            "config": self.config,
+            "root_path": self.root.path,
+        }
         if len(ids) == 1:
             tid = ids[0]
             output = self._driver_file(tid, "slurm.out")
-            text = task_script(tid, name=tid, output=output,
-                               log_path=self.root.task_file(tid, "log"), **common)
-            return [{"ids": ids, "name": tid, "output": output, "script": text,
-                     "script_path": self._driver_file(tid, "slurm.sh"), "folder": None}]
+            text = task_script(
+                tid, name=tid, output=output, log_path=self.root.task_file(tid, "log"), **common
+            )
+            return [
+                {
+                    "ids": ids,
+                    "name": tid,
+                    "output": output,
+                    "script": text,
+                    "script_path": self._driver_file(tid, "slurm.sh"),
+                    "folder": None,
+                }
+            ]
         size = int(settings.get("max_array_size") or 1001)
         if self.config.get("max_array_size"):
             size = min(size, int(self.config["max_array_size"]))
         batches = []
         for start in range(0, len(ids), size):
-            chunk = ids[start:start + size]
+            chunk = ids[start : start + size]
             batch_key = key or secrets.token_hex(6)
             folder = os.path.join(self.root.hipercow, "slurm", "arrays", batch_key)
             map_path = os.path.join(folder, "tasks")
             output = os.path.join(folder, "%a.out")
             name = f"hipercow-{batch_key}"
-            text = array_script(map_path, len(chunk), name=name, output=output,
-                                tasks_path=self.root.tasks, **common)
-            batches.append({"ids": chunk, "name": name, "output": output, "script": text,
-                            "script_path": os.path.join(folder, "array.sh"), "folder": folder,
-                            "map_path": map_path})
+            text = array_script(
+                map_path, len(chunk), name=name, output=output, tasks_path=self.root.tasks, **common
+            )
+            batches.append(
+                {
+                    "ids": chunk,
+                    "name": name,
+                    "output": output,
+                    "script": text,
+                    "script_path": os.path.join(folder, "array.sh"),
+                    "folder": folder,
+                    "map_path": map_path,
+                }
+            )
         return batches
 
     def _write_scripts(self, batch: dict) -> list[str]:
@@ -220,16 +257,22 @@ class SlurmDriver(Driver):
         if proc.returncode != 0:
             message = proc.stderr.strip() or proc.stdout.strip() or "(no message)"
             raise HipercowError(
-                f"Slurm refused the job (sbatch exited with status {proc.returncode}):\n{message}")
+                f"Slurm refused the job (sbatch exited with status {proc.returncode}):\n{message}"
+            )
         return proc.stdout.strip().split(";")[0]
 
     def _record_jobs(self, batch: dict) -> None:
         """Note the job ids: an array's in its folder (no file per task), a job's in driver/."""
-        base = {"job_id": batch["job_id"], "name": batch["name"],
-                "submitted": batch["submitted"], "script": batch["script_path"]}
+        base = {
+            "job_id": batch["job_id"],
+            "name": batch["name"],
+            "submitted": batch["submitted"],
+            "script": batch["script_path"],
+        }
         if batch["folder"]:
-            store.write_json(os.path.join(batch["folder"], JOB_FILE),
-                             {**base, "output": batch["output"]})
+            store.write_json(
+                os.path.join(batch["folder"], JOB_FILE), {**base, "output": batch["output"]}
+            )
             self._index_array(os.path.basename(batch["folder"]))
         else:
             tid = batch["ids"][0]
@@ -287,8 +330,9 @@ class SlurmDriver(Driver):
         return self._remember(ids, result, failed=False)
 
     def _queue_rows(self, parents: set[str]) -> dict[str, parse.JobState]:
-        """squeue's rows for these jobs; a poll younger than the poll interval is reused, so
-        many callers (displays, waits) cost at most one squeue per interval between them."""
+        """Squeue's rows for these jobs; a poll younger than the poll interval is reused, so
+        many callers (displays, waits) cost at most one squeue per interval between them.
+        """
         state = self._state
         window = float(self.config.get("poll_interval") or DEFAULT_POLL_INTERVAL)
         with state.query_lock:  # callers in other threads wait for this poll, then share it
@@ -303,8 +347,17 @@ class SlurmDriver(Driver):
             return state.rows
 
     def _squeue(self, job_ids: set[str]) -> dict[str, parse.JobState]:
-        args = ["squeue", "-h", "-r", "-t", "all", "-j", ",".join(sorted(job_ids)),
-                "-O", parse.SQUEUE_FIELDS]
+        args = [
+            "squeue",
+            "-h",
+            "-r",
+            "-t",
+            "all",
+            "-j",
+            ",".join(sorted(job_ids)),
+            "-O",
+            parse.SQUEUE_FIELDS,
+        ]
         proc = commands.run(args, check=False)
         if proc.returncode != 0:
             if "Invalid job id" in proc.stderr:
@@ -318,9 +371,18 @@ class SlurmDriver(Driver):
         rows: dict[str, parse.JobState] = {}
         if not self._state.no_accounting:
             since = min(rec.get("submitted") or 0 for rec in records) - 60
-            args = ["sacct", "-n", "-P", "-X", "-o", parse.SACCT_FIELDS,
-                    "-S", time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(since)),
-                    "-j", ",".join(sorted(wanted))]
+            args = [
+                "sacct",
+                "-n",
+                "-P",
+                "-X",
+                "-o",
+                parse.SACCT_FIELDS,
+                "-S",
+                time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(since)),
+                "-j",
+                ",".join(sorted(wanted)),
+            ]
             proc = commands.run(args, check=False)
             if proc.returncode == 0:
                 rows = parse.sacct_rows(proc.stdout)
@@ -330,8 +392,11 @@ class SlurmDriver(Driver):
                 raise SlurmUnavailable(commands.failure_message(args, proc))
         if self._state.no_accounting:
             rows = self._jobcomp(set(wanted))
-        return {job_id: row for job_id, row in rows.items()
-                if job_id in wanted and row.name == wanted[job_id]["name"]}
+        return {
+            job_id: row
+            for job_id, row in rows.items()
+            if job_id in wanted and row.name == wanted[job_id]["name"]
+        }
 
     def _jobcomp(self, wanted: set[str]) -> dict[str, parse.JobState]:
         settings = self._settings()
@@ -355,21 +420,30 @@ class SlurmDriver(Driver):
         if row is None:
             if time.time() - (rec.get("submitted") or 0) < GONE_GRACE:
                 return current or "submitted"
-            reason = (f"Slurm has no record of job {rec['job_id']} and the task left no result "
-                      "(the job may have ended long ago on a cluster without accounting)")
+            reason = (
+                f"Slurm has no record of job {rec['job_id']} and the task left no result "
+                "(the job may have ended long ago on a cluster without accounting)"
+            )
             return self._died(tid, reason)
         return self._died(tid, row.ended_reason())
 
     def _died(self, tid: str, reason: str) -> str:
         outer = self.log(tid, outer=True)
         if outer is None:
-            reason += (" (Slurm wrote no output for it: is the root on a filesystem the nodes "
-                       "see?)")
+            reason += " (Slurm wrote no output for it: is the root on a filesystem the nodes see?)"
         tail = "\n".join((outer or "").strip().splitlines()[-20:])
         error = TaskDied(reason)
-        write_terminal(self.root, tid, "failure", reason=reason,
-                       result={"ok": False, "error": error,
-                               "traceback": f"Slurm's output for the job:\n{tail}" if tail else ""})
+        write_terminal(
+            self.root,
+            tid,
+            "failure",
+            reason=reason,
+            result={
+                "ok": False,
+                "error": error,
+                "traceback": f"Slurm's output for the job:\n{tail}" if tail else "",
+            },
+        )
         return marker_status(self.root, tid) or "failure"
 
     def _last_known(self, tid: str) -> str:
@@ -393,8 +467,9 @@ class SlurmDriver(Driver):
         return result
 
     def _report(self, error: Exception) -> None:
-        message = (f"Could not ask Slurm for the tasks' states; showing the last known ones.\n"
-                   f"{error}")
+        message = (
+            f"Could not ask Slurm for the tasks' states; showing the last known ones.\n{error}"
+        )
         self._state.problem = message
         warnings.warn(message, SlurmUnavailableWarning, stacklevel=3)
 
@@ -441,8 +516,11 @@ class SlurmDriver(Driver):
         out = []
         for tid in ids:
             rec = records[tid]
-            ok = rec is not None and rec["job_id"] not in refused and write_terminal(
-                self.root, tid, "cancelled", reason="cancelled by the user")
+            ok = (
+                rec is not None
+                and rec["job_id"] not in refused
+                and write_terminal(self.root, tid, "cancelled", reason="cancelled by the user")
+            )
             if ok:
                 self._state.last.pop(tid, None)
             out.append(ok)
@@ -511,12 +589,17 @@ class SlurmDriver(Driver):
         self._state.arrays_seen.add(key)
         for index, tid in enumerate(ids):
             self._state.jobs[tid] = {
-                **array, "job_id": f"{array['job_id']}_{index}", "array_job_id": array["job_id"],
-                "index": index, "output": array["output"].replace("%a", str(index))}
+                **array,
+                "job_id": f"{array['job_id']}_{index}",
+                "array_job_id": array["job_id"],
+                "index": index,
+                "output": array["output"].replace("%a", str(index)),
+            }
 
 
-def _cluster_info(nodes_text: str, parts_text: str, config_text: str,
-                  config: dict) -> tuple[ClusterInfo, dict]:
+def _cluster_info(
+    nodes_text: str, parts_text: str, config_text: str, config: dict
+) -> tuple[ClusterInfo, dict]:
     rows = parse.sinfo_nodes(nodes_text)
     settings = parse.config(config_text)
     partitions = parse.partitions(parts_text)
@@ -547,9 +630,15 @@ def _cluster_info(nodes_text: str, parts_text: str, config_text: str,
         "jobcomp_type": settings.get("JobCompType"),
         "jobcomp_file": settings.get("JobCompLoc"),
     }
-    info = ClusterInfo(driver="slurm", name=settings.get("ClusterName", "slurm"),
-                       nodes=list(nodes.values()), queues=queues, default_queue=chosen,
-                       python_version=config.get("python_version"), extra=extra)
+    info = ClusterInfo(
+        driver="slurm",
+        name=settings.get("ClusterName", "slurm"),
+        nodes=list(nodes.values()),
+        queues=queues,
+        default_queue=chosen,
+        python_version=config.get("python_version"),
+        extra=extra,
+    )
     return info, extra
 
 
@@ -558,23 +647,29 @@ def _check_python(python, preamble: list[str]) -> tuple[str, dict]:
     if python is None:
         python = sys.executable
     if not isinstance(python, str) or not python.strip():
-        raise HipercowError(f"'python' must be the path or name of a Python interpreter, "
-                            f"not {python!r}")
+        raise HipercowError(
+            f"'python' must be the path or name of a Python interpreter, not {python!r}"
+        )
     if preamble:
         return python, {}  # the preamble (module load, activation) decides what it finds
     found = shutil.which(python)
     if not found:
         raise HipercowError(
             f"The Python '{python}' was not found here.\nGive the full path of the interpreter "
-            "the nodes should run, or set 'preamble' to the lines that make it available.")
-    probe = ("import sys, cloudpickle, hipercow_magic;"
-             "print(f'{sys.version_info[0]}.{sys.version_info[1]}', cloudpickle.__version__)")
-    proc = subprocess.run([found, "-c", probe], capture_output=True, text=True, timeout=60,
-                          check=False)
+            "the nodes should run, or set 'preamble' to the lines that make it available."
+        )
+    probe = (
+        "import sys, cloudpickle, hipercow_magic;"
+        "print(f'{sys.version_info[0]}.{sys.version_info[1]}', cloudpickle.__version__)"
+    )
+    proc = subprocess.run(
+        [found, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
     if proc.returncode != 0:
         raise HipercowError(
             f"The Python '{python}' cannot run hipercow-magic:\n{proc.stderr.strip()}\n"
-            "Install hipercow-magic into that environment, or choose another 'python'.")
+            "Install hipercow-magic into that environment, or choose another 'python'."
+        )
     version, cp_version = proc.stdout.split()
     return found, {"python_version": version, "cloudpickle_version": cp_version}
 

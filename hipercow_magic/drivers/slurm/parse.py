@@ -7,10 +7,25 @@ import datetime as dt
 import re
 
 # squeue/sacct states, grouped by what they mean for a task.
-PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD",
-                  "RESV_DEL_HOLD", "STOPPED"}
-RUNNING_STATES = {"RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT", "SUSPENDED", "RESIZING",
-                  "UPDATE_DB", "POWER_UP_NODE"}
+PENDING_STATES = {
+    "PENDING",
+    "CONFIGURING",
+    "REQUEUED",
+    "REQUEUE_FED",
+    "REQUEUE_HOLD",
+    "RESV_DEL_HOLD",
+    "STOPPED",
+}
+RUNNING_STATES = {
+    "RUNNING",
+    "COMPLETING",
+    "SIGNALING",
+    "STAGE_OUT",
+    "SUSPENDED",
+    "RESIZING",
+    "UPDATE_DB",
+    "POWER_UP_NODE",
+}
 ENDED_REASONS = {
     "TIMEOUT": "time limit reached",
     "OUT_OF_MEMORY": "out of memory",
@@ -26,8 +41,10 @@ ENDED_REASONS = {
 }
 
 # One row of `squeue -O SQUEUE_FIELDS` (fields split by '|'; exit_code is a raw wait status).
-SQUEUE_FIELDS = ("JobArrayID:|,Name:|,State:|,Reason:|,NodeList:|,StartTime:|,SubmitTime:|,"
-                 "TimeLimit:|,Partition:|,exit_code:")
+SQUEUE_FIELDS = (
+    "JobArrayID:|,Name:|,State:|,Reason:|,NodeList:|,StartTime:|,SubmitTime:|,"
+    "TimeLimit:|,Partition:|,exit_code:"
+)
 # One row of `sacct -o SACCT_FIELDS --parsable2`.
 SACCT_FIELDS = "JobID,JobName,State,ExitCode,NodeList,Start,End,Submit,Reason,Partition"
 
@@ -145,9 +162,16 @@ def sinfo_nodes(text: str) -> list[SinfoNode]:
         name, cpus, mem, state, partition = line.split("|")[:5]
         default = partition.endswith("*")
         mem = mem.rstrip("+")
-        rows.append(SinfoNode(name.strip(), int(cpus.rstrip("+")),
-                              int(mem) if mem.isdigit() else None,
-                              state.strip(), partition.rstrip("*").strip(), default))
+        rows.append(
+            SinfoNode(
+                name.strip(),
+                int(cpus.rstrip("+")),
+                int(mem) if mem.isdigit() else None,
+                state.strip(),
+                partition.rstrip("*").strip(),
+                default,
+            )
+        )
     return rows
 
 
@@ -169,10 +193,18 @@ def squeue_rows(text: str) -> dict[str, JobState]:
         if len(parts) < 10:
             continue
         job_id, name, state, reason, node, start, submitted, limit, partition, status = parts[:10]
-        out[job_id] = JobState(job_id=job_id, name=name, state=_base_state(state),
-                               reason=_none(reason), node=_none(node), start=timestamp(start),
-                               submitted=timestamp(submitted), time_limit=_none(limit),
-                               exit_code=_wait_status(status), partition=_none(partition))
+        out[job_id] = JobState(
+            job_id=job_id,
+            name=name,
+            state=_base_state(state),
+            reason=_none(reason),
+            node=_none(node),
+            start=timestamp(start),
+            submitted=timestamp(submitted),
+            time_limit=_none(limit),
+            exit_code=_wait_status(status),
+            partition=_none(partition),
+        )
     return out
 
 
@@ -184,10 +216,18 @@ def sacct_rows(text: str) -> dict[str, JobState]:
         if len(parts) < 10:
             continue
         job_id, name, state, exit_code, node, start, _end, submitted, reason, partition = parts[:10]
-        out[job_id] = JobState(job_id=job_id, name=name, state=_base_state(state),
-                               reason=_none(reason), node=_none(node), start=timestamp(start),
-                               submitted=timestamp(submitted), exit_code=exit_code,
-                               partition=_none(partition), source="sacct")
+        out[job_id] = JobState(
+            job_id=job_id,
+            name=name,
+            state=_base_state(state),
+            reason=_none(reason),
+            node=_none(node),
+            start=timestamp(start),
+            submitted=timestamp(submitted),
+            exit_code=exit_code,
+            partition=_none(partition),
+            source="sacct",
+        )
     return out
 
 
@@ -208,14 +248,18 @@ def jobcomp_rows(text: str, wanted: set[str]) -> dict[str, JobState]:
         if job_id not in wanted:
             continue
         node = kv.get("NodeList")
-        out[job_id] = JobState(job_id=job_id, name=kv.get("Name", ""),
-                               state=_base_state(kv.get("JobState", "")),
-                               node=None if node in (None, "", "(null)") else node,
-                               start=timestamp(kv.get("StartTime")),
-                               submitted=timestamp(kv.get("SubmitTime")),
-                               time_limit=_none(kv.get("TimeLimit")),
-                               exit_code=kv.get("ExitCode"), partition=kv.get("Partition"),
-                               source="jobcomp")
+        out[job_id] = JobState(
+            job_id=job_id,
+            name=kv.get("Name", ""),
+            state=_base_state(kv.get("JobState", "")),
+            node=None if node in (None, "", "(null)") else node,
+            start=timestamp(kv.get("StartTime")),
+            submitted=timestamp(kv.get("SubmitTime")),
+            time_limit=_none(kv.get("TimeLimit")),
+            exit_code=kv.get("ExitCode"),
+            partition=kv.get("Partition"),
+            source="jobcomp",
+        )
     return out
 
 
@@ -225,7 +269,7 @@ def scancel_refused(stderr: str) -> set[str]:
 
 
 def _wait_status(raw: str) -> str | None:
-    """squeue's raw wait status (768) as sacct writes exit codes ('3:0' = exit 3, signal 0)."""
+    """Squeue's raw wait status (768) as sacct writes exit codes ('3:0' = exit 3, signal 0)."""
     if not raw.isdigit():
         return None
     value = int(raw)

@@ -61,30 +61,59 @@ def _cores_line(resources: Resources) -> str:
 def _run_lines(config: dict, root_path: str, task_id: str, log_path: str) -> list[str]:
     python = shlex.quote(config["python"])
     return [
-        (f'echo "hipercow: task {task_id} on $(hostname) as Slurm job '
-         '${SLURM_JOB_ID}${SLURM_ARRAY_TASK_ID:+ (array index $SLURM_ARRAY_TASK_ID)}"'),
-        (f"exec {python} -u -m hipercow_magic.runner {shlex.quote(root_path)} {task_id} "
-         f"> {log_path} 2>&1"),
+        (
+            f'echo "hipercow: task {task_id} on $(hostname) as Slurm job '
+            '${SLURM_JOB_ID}${SLURM_ARRAY_TASK_ID:+ (array index $SLURM_ARRAY_TASK_ID)}"'
+        ),
+        (
+            f"exec {python} -u -m hipercow_magic.runner {shlex.quote(root_path)} {task_id} "
+            f"> {log_path} 2>&1"
+        ),
     ]
 
 
-def task_script(task_id: str, *, options: list[str], name: str, output: str,
-                resources: Resources, config: dict, root_path: str, log_path: str) -> str:
+def task_script(
+    task_id: str,
+    *,
+    options: list[str],
+    name: str,
+    output: str,
+    resources: Resources,
+    config: dict,
+    root_path: str,
+    log_path: str,
+) -> str:
     """The batch script that runs one task on its own."""
-    lines = _header([f"--job-name={name}", f"--output={output}", f"--chdir={root_path}",
-                     *options])
+    lines = _header([f"--job-name={name}", f"--output={output}", f"--chdir={root_path}", *options])
     lines += ["", *(config.get("preamble") or []), _cores_line(resources)]
     lines += _run_lines(config, root_path, task_id, shlex.quote(log_path))
     return "\n".join(lines) + "\n"
 
 
-def array_script(map_path: str, count: int, *, options: list[str], name: str, output: str,
-                 resources: Resources, config: dict, root_path: str, tasks_path: str) -> str:
+def array_script(
+    map_path: str,
+    count: int,
+    *,
+    options: list[str],
+    name: str,
+    output: str,
+    resources: Resources,
+    config: dict,
+    root_path: str,
+    tasks_path: str,
+) -> str:
     """The batch script of a job array: element i runs the task on line i+1 of `map_path`."""
     limit = config.get("array_limit")
     array = f"0-{count - 1}" + (f"%{int(limit)}" if limit else "")
-    lines = _header([f"--job-name={name}", f"--output={output}", f"--chdir={root_path}",
-                     f"--array={array}", *options])
+    lines = _header(
+        [
+            f"--job-name={name}",
+            f"--output={output}",
+            f"--chdir={root_path}",
+            f"--array={array}",
+            *options,
+        ]
+    )
     lines += ["", *(config.get("preamble") or []), _cores_line(resources)]
     lines.append(f'ID=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" {shlex.quote(map_path)})')
     log = f'{shlex.quote(tasks_path)}/"${{ID:0:2}}/${{ID:2}}/log"'

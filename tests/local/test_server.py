@@ -55,17 +55,24 @@ def site(tmp_path_factory):
         api.hipercow_init(str(outside), driver="local", idle_timeout=30)
     os.symlink(outside, served / "escape")
     with working_directory(project), contextlib.redirect_stdout(None):
-        quick = api.task_create_expr("print('alpha line')\nprint('beta line')\n1 + 1",
-                                     namespace={}, name="quick")
+        quick = api.task_create_expr(
+            "print('alpha line')\nprint('beta line')\n1 + 1", namespace={}, name="quick"
+        )
         assert quick.wait(timeout=60)
         broken = api.task_create_expr("raise ValueError('boom')", namespace={}, name="broken")
         broken.wait(timeout=60)
-        long = api.task_create_expr("import time\nprint('started', flush=True)\ntime.sleep(300)",
-                                    namespace={}, name="long")
+        long = api.task_create_expr(
+            "import time\nprint('started', flush=True)\ntime.sleep(300)", namespace={}, name="long"
+        )
         api.task_wait(long.id, timeout=60, for_start=True)
     server = JupyterProcess(served, top / "home").start()
-    yield {"server": server, "project": project, "quick": quick.id, "broken": broken.id,
-           "long": long.id}
+    yield {
+        "server": server,
+        "project": project,
+        "quick": quick.id,
+        "broken": broken.id,
+        "long": long.id,
+    }
     server.stop()
     for folder in (project, outside):
         stop_local_scheduler(find_root(str(folder)))
@@ -82,8 +89,9 @@ def test_every_endpoint_refuses_requests_without_the_token(site):
         ("POST", f"/hipercow/tasks/{task}/cancel"),
         ("POST", f"/hipercow/tasks/{task}/retry"),
     ]:
-        status, _ = server.request(method, endpoint, token=False, root="project",
-                                   body=b"" if method == "POST" else None)
+        status, _ = server.request(
+            method, endpoint, token=False, root="project", body=b"" if method == "POST" else None
+        )
         assert status == 403, (method, endpoint)
     status, body = server.request("GET", "/hipercow/tasks", token=False, root="project")
     assert "quick" not in str(body)
@@ -100,8 +108,10 @@ def test_roots_lists_the_served_roots_and_finds_the_one_holding_a_path(site):
     assert body["current"] is None
 
 
-@pytest.mark.parametrize("root", ["../outside", "project/../../outside", "/etc", "escape",
-                                  "project\\..\\..", "escape/hipercow"])
+@pytest.mark.parametrize(
+    "root",
+    ["../outside", "project/../../outside", "/etc", "escape", "project\\..\\..", "escape/hipercow"],
+)
 def test_paths_outside_the_served_folder_are_refused(site, root):
     status, body = site["server"].request("GET", "/hipercow/tasks", root=root)
     assert status == 403
@@ -168,11 +178,13 @@ def test_the_log_is_read_from_an_offset_for_tailing(site):
     assert status == 200
     assert "alpha line\nbeta line" in chunk["text"]
     assert chunk["status"] == "success"
-    _, rest = server.request("GET", f"/hipercow/tasks/{task}/log", root="project",
-                             offset=chunk["offset"])
+    _, rest = server.request(
+        "GET", f"/hipercow/tasks/{task}/log", root="project", offset=chunk["offset"]
+    )
     assert rest["text"] == "" and rest["offset"] == chunk["offset"]
-    _, tail = server.request("GET", f"/hipercow/tasks/{task}/log", root="project",
-                             offset=chunk["offset"] - 20)
+    _, tail = server.request(
+        "GET", f"/hipercow/tasks/{task}/log", root="project", offset=chunk["offset"] - 20
+    )
     assert chunk["text"].endswith(tail["text"]) and len(tail["text"]) == 20
 
 
@@ -185,8 +197,9 @@ def test_cluster_info_describes_the_configured_driver(site):
 
 def test_cancel_stops_a_running_task(site):
     server, task = site["server"], site["long"]
-    status, body = server.request("POST", f"/hipercow/tasks/{task}/cancel", root="project",
-                                  body=b"")
+    status, body = server.request(
+        "POST", f"/hipercow/tasks/{task}/cancel", root="project", body=b""
+    )
     assert status == 200 and body["cancelled"] is True
     assert wait_for(lambda: api.task_status(task, root=str(site["project"])) == "cancelled")
     _, page = server.request("GET", "/hipercow/tasks", root="project", status="cancelled")
@@ -195,8 +208,7 @@ def test_cancel_stops_a_running_task(site):
 
 def test_retry_runs_a_finished_task_again_as_a_new_task(site):
     server, task = site["server"], site["quick"]
-    status, body = server.request("POST", f"/hipercow/tasks/{task}/retry", root="project",
-                                  body=b"")
+    status, body = server.request("POST", f"/hipercow/tasks/{task}/retry", root="project", body=b"")
     assert status == 200
     new_id = body["retried_as"]
     assert re.fullmatch(r"[0-9a-f]{32}", new_id) and new_id != task
@@ -205,13 +217,28 @@ def test_retry_runs_a_finished_task_again_as_a_new_task(site):
     assert page["tasks"][0]["id"] == new_id and page["tasks"][0]["status"] == "success"
 
 
-@pytest.mark.parametrize("command, listed", [
-    (["server", "extension", "list"], r"hipercow_magic\.server\s+enabled\s*\n.*\n\s*hipercow_magic\.server\s+OK"),
-    (["labextension", "list"], r"hipercow-magic v[0-9.]+ enabled\s+OK \(python, hipercow-magic\)"),
-])
+@pytest.mark.parametrize(
+    "command, listed",
+    [
+        (
+            ["server", "extension", "list"],
+            r"hipercow_magic\.server\s+enabled\s*\n.*\n\s*hipercow_magic\.server\s+OK",
+        ),
+        (
+            ["labextension", "list"],
+            r"hipercow-magic v[0-9.]+ enabled\s+OK \(python, hipercow-magic\)",
+        ),
+    ],
+)
 def test_the_installed_package_enables_both_extensions(site, command, listed):
-    result = subprocess.run([sys.executable, "-m", "jupyter", *command], capture_output=True,
-                            text=True, env=site["server"].env(), timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter", *command],
+        capture_output=True,
+        text=True,
+        env=site["server"].env(),
+        timeout=120,
+        check=False,
+    )
     output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
     assert re.search(listed, output), output
 

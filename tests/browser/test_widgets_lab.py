@@ -8,17 +8,24 @@ import pathlib
 import sys
 
 import pytest
+from processes import SOURCE
 
 pytestmark = pytest.mark.browser
 
 BROWSER_HELPERS = pathlib.Path(__file__).resolve().parent / "browser"
-SOURCE = str(pathlib.Path(__file__).resolve().parent.parent)
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-SETTINGS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false",
-                                                             "checkForUpdates": False}}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SETTINGS = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}
+}
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +49,9 @@ def lab(tmp_path_factory, helpers):
     project.mkdir(parents=True)
     with contextlib.redirect_stdout(None):
         root = api.hipercow_init(str(project), driver="local", idle_timeout=60)
-    server = helpers[0].JupyterProcess(top / "served", top / "home", app="jupyterlab",
-                                       settings=SETTINGS)
+    server = helpers[0].JupyterProcess(
+        top / "served", top / "home", app="jupyterlab", settings=SETTINGS
+    )
     path = os.environ.get("PYTHONPATH")  # kernels import the hipercow_magic under test
     os.environ["PYTHONPATH"] = SOURCE + (os.pathsep + path if path else "")
     try:
@@ -66,8 +74,12 @@ def page(lab, tmp_path_factory):
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium")), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000})
+            str(tmp_path_factory.mktemp("chromium")),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000},
+        )
         page = context.new_page()
         page.set_default_timeout(30_000)
         yield page
@@ -87,8 +99,10 @@ def run_without_reading(page, index: int) -> None:
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
     cell.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Shift+Enter")
-    page.wait_for_function("el => /\\[\\d+\\]/.test(el.textContent)",
-                           arg=cell.locator(".jp-InputPrompt").element_handle())
+    page.wait_for_function(
+        "el => /\\[\\d+\\]/.test(el.textContent)",
+        arg=cell.locator(".jp-InputPrompt").element_handle(),
+    )
 
 
 def test_bulk_widget_and_task_list_in_jupyterlab(lab, page, helpers):
@@ -102,7 +116,8 @@ def test_bulk_widget_and_task_list_in_jupyterlab(lab, page, helpers):
     bulk.wait_for()
     page.wait_for_function(
         "() => document.querySelector('.hipercow-bulk').innerText.includes('4/4 finished')",
-        timeout=60_000)
+        timeout=60_000,
+    )
     text = bulk.inner_text()
     assert "3 success" in text and "1 failure" in text and "ValueError: row two" in text
     assert bulk.locator(".widget-hprogress").count() == 1
@@ -112,7 +127,8 @@ def test_bulk_widget_and_task_list_in_jupyterlab(lab, page, helpers):
     bulk.get_by_role("button", name="Retry failed").click()
     page.wait_for_function(
         "() => document.querySelector('.hipercow-bulk').innerText.includes('4 success')",
-        timeout=60_000)
+        timeout=60_000,
+    )
     assert "row two" not in bulk.inner_text()
     ui.screenshot(page, "bulk-widget-retried")
 
@@ -125,5 +141,7 @@ def test_bulk_widget_and_task_list_in_jupyterlab(lab, page, helpers):
     shown.wait_for()
     page.wait_for_function(
         "() => document.querySelector('.hipercow-task-list .hipercow-task .hipercow-badge')"
-        ".textContent === 'success'", timeout=30_000)
+        ".textContent === 'success'",
+        timeout=30_000,
+    )
     ui.screenshot(page, "task-list-widget")

@@ -6,16 +6,14 @@ The installation itself runs as a Slurm job; tasks then import what it installed
 import os
 
 import pytest
+from processes import require_slurm
 
 import hipercow_magic as hc
 from hipercow_magic import api
 from hipercow_magic.core.errors import HipercowError
 
-from processes import require_slurm
-
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 WAIT = 180
-
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +26,10 @@ def sroot(tmp_path_factory):
     try:
         root = hc.hipercow_init(str(path), driver="slurm", poll_interval=0.5)
         with open("helpers.py", "w") as f:
-            f.write("import cowsay\nGREETING = 'moo'\n\n"
-                    "def tag(x):\n    return f'{GREETING}-{cowsay.__version__}-{x}'\n")
+            f.write(
+                "import cowsay\nGREETING = 'moo'\n\n"
+                "def tag(x):\n    return f'{GREETING}-{cowsay.__version__}-{x}'\n"
+            )
         hc.hipercow_provision(requirements=["cowsay==6.0"])
         yield root
         active = [i for i in api.task_list() if hc.task_status(i) in ("submitted", "running")]
@@ -67,8 +67,10 @@ def test_sources_and_globals_reach_the_task_and_its_pool_workers(sroot):
     assert hc.hipercow_environment_show("helpers")["globals"] == ["GREETING", "cowsay", "tag"]
     task = hc.task_create_expr(
         "from hipercow_magic import pool\n(tag(0), pool().map(tag, [1, 2]))",
-        environment="helpers", resources=hc.hipercow_resources(cores=2),
-        parallel=hc.hipercow_parallel("parallel"))
+        environment="helpers",
+        resources=hc.hipercow_resources(cores=2),
+        parallel=hc.hipercow_parallel("parallel"),
+    )
     assert hc.task_wait(task.id, timeout=WAIT), task.log()
     assert task.result() == ("moo-6.0-0", ["moo-6.0-1", "moo-6.0-2"])
 
@@ -86,8 +88,9 @@ def test_failed_installation_then_a_second_one_and_compare(sroot, capsys):
     capsys.readouterr()
     records = hc.hipercow_provision_list()
     out = capsys.readouterr().out
-    assert out.startswith("2 installations recorded for environment 'default' "
-                          "(and 1 not successful)")
+    assert out.startswith(
+        "2 installations recorded for environment 'default' (and 1 not successful)"
+    )
     assert f"• 1: {first['id']}" in out and "(current) pip cowsay==6.1 tomli==2.0.1" in out
     assert records[-1]["status"] == "success"
     diff = hc.hipercow_provision_compare()

@@ -6,30 +6,35 @@ from hipercow_magic.core.capture import analyse_code, pack, pickle_values, unpac
 from hipercow_magic.core.format import format_bytes
 
 
-@pytest.mark.parametrize("code,required", [
-    ("f(x)", ["f", "x"]),
-    ("f(x, y, 2, z)", ["f", "x", "y", "z"]),
-    ("cls.new(x)", ["cls", "x"]),
-    ("a = 1\nf(a, x)", ["f", "x"]),
-    ("a = a + 1\nf(a, x)", ["a", "f", "x"]),
-    ("f(a, lambda x, b=2: x + a / b)", ["a", "f"]),
-    ("x = 3\nimport math\nmath.sqrt(x)", []),
-    ("print(len(x))", ["x"]),                        # builtins are never captured
-    ("def g(y):\n    return y * scale\ng(data)", ["data", "scale"]),
-    ("t = [i * k for i in range(n) if i > lo]", ["k", "lo", "n"]),
-    ("x += 1", ["x"]),
-    ("for i in range(3):\n    total = total + i", ["total"]),
-    ("if c:\n    z = 1\nprint(z)", ["c"]),
-    ("del q", ["q"]),
-    ("class A(Base):\n    v = w\n    def m(self):\n        return self.v + u\nA()",
-     ["Base", "u", "w"]),
-    ("with open(p) as fh:\n    d = fh.read()\nd", ["p"]),
-    ("d[k] = 1", ["d", "k"]),
-    ("(y := 5)\ny", []),
-    ("g = (v * 2 for v in vals)", ["vals"]),
-    ("def f(n):\n    return f(n - 1) if n else 0\nf(3)", []),
-    ("try:\n    import foo\nexcept ImportError:\n    foo = None\nfoo", []),
-])
+@pytest.mark.parametrize(
+    "code,required",
+    [
+        ("f(x)", ["f", "x"]),
+        ("f(x, y, 2, z)", ["f", "x", "y", "z"]),
+        ("cls.new(x)", ["cls", "x"]),
+        ("a = 1\nf(a, x)", ["f", "x"]),
+        ("a = a + 1\nf(a, x)", ["a", "f", "x"]),
+        ("f(a, lambda x, b=2: x + a / b)", ["a", "f"]),
+        ("x = 3\nimport math\nmath.sqrt(x)", []),
+        ("print(len(x))", ["x"]),  # builtins are never captured
+        ("def g(y):\n    return y * scale\ng(data)", ["data", "scale"]),
+        ("t = [i * k for i in range(n) if i > lo]", ["k", "lo", "n"]),
+        ("x += 1", ["x"]),
+        ("for i in range(3):\n    total = total + i", ["total"]),
+        ("if c:\n    z = 1\nprint(z)", ["c"]),
+        ("del q", ["q"]),
+        (
+            "class A(Base):\n    v = w\n    def m(self):\n        return self.v + u\nA()",
+            ["Base", "u", "w"],
+        ),
+        ("with open(p) as fh:\n    d = fh.read()\nd", ["p"]),
+        ("d[k] = 1", ["d", "k"]),
+        ("(y := 5)\ny", []),
+        ("g = (v * 2 for v in vals)", ["vals"]),
+        ("def f(n):\n    return f(n - 1) if n else 0\nf(3)", []),
+        ("try:\n    import foo\nexcept ImportError:\n    foo = None\nfoo", []),
+    ],
+)
 def test_required_names(code, required):
     assert sorted(analyse_code(code).required) == required
 

@@ -5,17 +5,20 @@ import subprocess
 import sys
 
 import pytest
-
-from processes import stop_local_scheduler
-
-ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from processes import SOURCE, stop_local_scheduler
 
 
 def hipercow(*args, cwd, input=None, env=None):
-    full_env = {**os.environ, "PYTHONPATH": ROOT_DIR, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "hipercow_magic.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, input=input, env=full_env,
-                          timeout=120)
+    full_env = {**os.environ, "PYTHONPATH": SOURCE, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "hipercow_magic.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        input=input,
+        env=full_env,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -31,8 +34,9 @@ def cli_root(tmp_path):
 
 
 def test_create_wait_result_log_info(cli_root):
-    created = hipercow("create", "print('from the cli')\n6 * 7", "--cores", "2",
-                       "--name", "answer", cwd=cli_root)
+    created = hipercow(
+        "create", "print('from the cli')\n6 * 7", "--cores", "2", "--name", "answer", cwd=cli_root
+    )
     assert created.returncode == 0, created.stderr
     task_id = created.stdout.strip()
     assert len(task_id) == 32
@@ -64,8 +68,7 @@ def test_errors_are_one_line_without_traceback(cli_root):
     assert "Traceback" not in out.stderr
     bad_id = hipercow("task", "status", "nonsense", cwd=cli_root)
     assert bad_id.returncode == 1 and "Invalid task identifier 'nonsense'" in bad_id.stderr
-    shown = hipercow("task", "status", "nonsense", cwd=cli_root,
-                     env={"HIPERCOW_TRACEBACK": "1"})
+    shown = hipercow("task", "status", "nonsense", cwd=cli_root, env={"HIPERCOW_TRACEBACK": "1"})
     assert "Traceback" in shown.stderr
     nowhere = hipercow("task", "list", cwd=os.path.dirname(cli_root))
     assert nowhere.returncode == 1 and "Couldn't find hipercow root" in nowhere.stderr
@@ -83,8 +86,9 @@ def test_cancel_retry_bundle_and_purge(cli_root, monkeypatch):
     monkeypatch.chdir(cli_root)
     bundle = hc.task_create_bulk_expr("i", [{"i": 1}, {"i": 2}], bundle_name="pair")
     assert hipercow("bundle", "wait", "pair", cwd=cli_root).returncode == 0
-    assert hipercow("bundle", "status", "pair", "--reduce", cwd=cli_root).stdout.strip() == \
-        "success"
+    assert (
+        hipercow("bundle", "status", "pair", "--reduce", cwd=cli_root).stdout.strip() == "success"
+    )
     assert hipercow("bundle", "result", "pair", cwd=cli_root).stdout.split() == ["1", "2"]
     assert "pair" in hipercow("bundle", "list", cwd=cli_root).stdout
     dry = hipercow("purge", "--status", "success", "--dry-run", cwd=cli_root)
@@ -96,13 +100,25 @@ def test_cancel_retry_bundle_and_purge(cli_root, monkeypatch):
 
 def test_environment_commands(cli_root):
     (cli_root / "setup.py").write_text("GREETING = 'hello'\n")
-    made = hipercow("environment", "create", "greet", "--sources", "setup.py",
-                    "--globals", "GREETING", cwd=cli_root)
+    made = hipercow(
+        "environment",
+        "create",
+        "greet",
+        "--sources",
+        "setup.py",
+        "--globals",
+        "GREETING",
+        cwd=cli_root,
+    )
     assert made.returncode == 0, made.stderr
-    assert hipercow("environment", "list", cwd=cli_root).stdout.split() == \
-        ["default", "empty", "greet"]
-    task_id = hipercow("create", "GREETING.upper()", "--environment", "greet",
-                       cwd=cli_root).stdout.strip()
+    assert hipercow("environment", "list", cwd=cli_root).stdout.split() == [
+        "default",
+        "empty",
+        "greet",
+    ]
+    task_id = hipercow(
+        "create", "GREETING.upper()", "--environment", "greet", cwd=cli_root
+    ).stdout.strip()
     assert hipercow("task", "wait", task_id, cwd=cli_root).returncode == 0
     assert hipercow("task", "result", task_id, cwd=cli_root).stdout.strip() == "HELLO"
     refused = hipercow("environment", "delete", "empty", cwd=cli_root)

@@ -4,19 +4,22 @@ test_slurm.py). Samples are output captured from Slurm 22.05."""
 import datetime as dt
 import math
 
+from hipercow_magic.core.resources import hipercow_resources, validate_resources
 from hipercow_magic.drivers.slurm import parse
 from hipercow_magic.drivers.slurm.driver import _cluster_info
 from hipercow_magic.drivers.slurm.script import sbatch_options
-from hipercow_magic.core.resources import hipercow_resources, validate_resources
 
 SINFO = "vm|4|16000|idle|alltasks*\nvm|4|16000|idle|bigmem\nvm|4|16000|idle|fast\n"
 PARTITIONS = (
     "PartitionName=alltasks AllowGroups=ALL Default=YES MaxTime=UNLIMITED Nodes=vm State=UP\n"
     "PartitionName=bigmem AllowGroups=ALL Default=NO MaxTime=UNLIMITED Nodes=vm State=UP\n"
-    "PartitionName=fast AllowGroups=ALL Default=NO MaxTime=01:00:00 Nodes=vm State=UP\n")
-CONFIG = ("ClusterName             = hipercow\nMaxArraySize            = 1001\n"
-          "JobCompLoc              = /var/log/slurm/jobcomp.log\n"
-          "JobCompType             = jobcomp/filetxt\nSLURM_VERSION           = 22.05.8\n")
+    "PartitionName=fast AllowGroups=ALL Default=NO MaxTime=01:00:00 Nodes=vm State=UP\n"
+)
+CONFIG = (
+    "ClusterName             = hipercow\nMaxArraySize            = 1001\n"
+    "JobCompLoc              = /var/log/slurm/jobcomp.log\n"
+    "JobCompType             = jobcomp/filetxt\nSLURM_VERSION           = 22.05.8\n"
+)
 
 
 def test_time_limits_in_minutes():
@@ -46,13 +49,15 @@ def test_cluster_info_from_sinfo_and_scontrol():
 
 
 def test_squeue_rows_for_plain_jobs_and_array_elements():
-    text = ("9|c7b1a25ab1e3170692d9d386284d68cb|COMPLETED|None|vm|2026-11-25T09:35:20|"
-            "2026-11-25T09:35:20|UNLIMITED|alltasks|0\n"
-            "11_2|hipercow-ceac8bafc340|PENDING|BeginTime|  |2026-11-25T10:00:00|"
-            "2026-11-25T09:35:20|1:00:00|fast|0\n"
-            "12|x|RUNNING|None|vm|2026-11-25T09:35:21|2026-11-25T09:35:20|UNLIMITED|fast|0\n"
-            "13|y|FAILED|NonZeroExitCode|vm|2026-11-25T09:35:21|2026-11-25T09:35:20|UNLIMITED|"
-            "fast|768\n")
+    text = (
+        "9|c7b1a25ab1e3170692d9d386284d68cb|COMPLETED|None|vm|2026-11-25T09:35:20|"
+        "2026-11-25T09:35:20|UNLIMITED|alltasks|0\n"
+        "11_2|hipercow-ceac8bafc340|PENDING|BeginTime|  |2026-11-25T10:00:00|"
+        "2026-11-25T09:35:20|1:00:00|fast|0\n"
+        "12|x|RUNNING|None|vm|2026-11-25T09:35:21|2026-11-25T09:35:20|UNLIMITED|fast|0\n"
+        "13|y|FAILED|NonZeroExitCode|vm|2026-11-25T09:35:21|2026-11-25T09:35:20|UNLIMITED|"
+        "fast|768\n"
+    )
     rows = parse.squeue_rows(text)
     assert rows["9"].ended and rows["9"].node == "vm" and rows["9"].reason is None
     pending = rows["11_2"]
@@ -60,14 +65,17 @@ def test_squeue_rows_for_plain_jobs_and_array_elements():
     assert pending.start == dt.datetime(2026, 11, 25, 10).timestamp()
     assert rows["12"].running and rows["12"].partition == "fast"
     assert rows["13"].exit_code == "3:0"
-    assert rows["13"].ended_reason() == ("Slurm job 13 ended: the batch script failed "
-                                         "[FAILED, exit code 3:0]")
+    assert rows["13"].ended_reason() == (
+        "Slurm job 13 ended: the batch script failed [FAILED, exit code 3:0]"
+    )
 
 
 def test_sacct_and_jobcomp_rows():
-    sacct = ("15_3|hipercow-abc|TIMEOUT|0:0|vm|2026-11-25T09:00:00|2026-11-25T09:01:20|"
-             "2026-11-25T08:59:59|None|fast\n16|t|CANCELLED by 0|0:15|vm|Unknown|Unknown|"
-             "2026-11-25T08:59:59|None|alltasks\n")
+    sacct = (
+        "15_3|hipercow-abc|TIMEOUT|0:0|vm|2026-11-25T09:00:00|2026-11-25T09:01:20|"
+        "2026-11-25T08:59:59|None|fast\n16|t|CANCELLED by 0|0:15|vm|Unknown|Unknown|"
+        "2026-11-25T08:59:59|None|alltasks\n"
+    )
     rows = parse.sacct_rows(sacct)
     assert rows["15_3"].state == "TIMEOUT"
     assert rows["16"].state == "CANCELLED" and rows["16"].start is None
@@ -78,7 +86,8 @@ def test_sacct_and_jobcomp_rows():
         "ArrayTaskId=3 DerivedExitCode=0:0 ExitCode=3:0 \n"
         "JobId=8 UserId=root(0) GroupId=root(0) Name=solo JobState=TIMEOUT Partition=alltasks "
         "TimeLimit=1 StartTime=2026-11-25T09:31:57 EndTime=2026-11-25T09:33:19 NodeList=vm "
-        "SubmitTime=2026-11-25T09:31:52 ExitCode=0:0 \n")
+        "SubmitTime=2026-11-25T09:31:52 ExitCode=0:0 \n"
+    )
     rows = parse.jobcomp_rows(jobcomp, {"2_3", "8"})
     assert rows["2_3"].state == "FAILED" and rows["2_3"].exit_code == "3:0"
     assert rows["8"].state == "TIMEOUT" and rows["8"].time_limit == "1"
@@ -94,26 +103,49 @@ def test_ended_reasons_name_slurm_state():
 
 
 def test_scancel_refusals():
-    err = ("scancel: error: Kill job error on job id 5: Job/step already completing or completed\n"
-           "scancel: error: Kill job error on job id 7_2: Invalid job id specified\n")
+    err = (
+        "scancel: error: Kill job error on job id 5: Job/step already completing or completed\n"
+        "scancel: error: Kill job error on job id 7_2: Invalid job id specified\n"
+    )
     assert parse.scancel_refused(err) == {"5", "7_2"}
 
 
 def test_resources_become_sbatch_options():
-    info, _ = _cluster_info(SINFO + "gpu1|8|64000|idle|alltasks\ngpu2|8|64000|idle|alltasks\n",
-                            PARTITIONS, CONFIG, {})
+    info, _ = _cluster_info(
+        SINFO + "gpu1|8|64000|idle|alltasks\ngpu2|8|64000|idle|alltasks\n", PARTITIONS, CONFIG, {}
+    )
     hold = dt.datetime.now() + dt.timedelta(hours=1)
-    r = validate_resources(hipercow_resources(
-        cores=2, max_runtime="1h30", memory_per_node="8G", memory_per_process=2,
-        priority="low", queue="bigmem", hold_until=hold, requested_nodes=["gpu1", "gpu2"]), info)
-    opts = sbatch_options(r, {"account": "proj", "sbatch_args": ["--qos=short"]},
-                          info.node_names)
-    assert opts == ["--nodes=1", "--ntasks=1", "--cpus-per-task=2", "--partition=bigmem",
-                    "--account=proj", "--mem=8G", "--mem-per-cpu=2G", "--time=90",
-                    f"--begin={hold.strftime('%Y-%m-%dT%H:%M:%S')}", "--nice=1000",
-                    "--exclude=vm", "--qos=short"]
+    r = validate_resources(
+        hipercow_resources(
+            cores=2,
+            max_runtime="1h30",
+            memory_per_node="8G",
+            memory_per_process=2,
+            priority="low",
+            queue="bigmem",
+            hold_until=hold,
+            requested_nodes=["gpu1", "gpu2"],
+        ),
+        info,
+    )
+    opts = sbatch_options(r, {"account": "proj", "sbatch_args": ["--qos=short"]}, info.node_names)
+    assert opts == [
+        "--nodes=1",
+        "--ntasks=1",
+        "--cpus-per-task=2",
+        "--partition=bigmem",
+        "--account=proj",
+        "--mem=8G",
+        "--mem-per-cpu=2G",
+        "--time=90",
+        f"--begin={hold.strftime('%Y-%m-%dT%H:%M:%S')}",
+        "--nice=1000",
+        "--exclude=vm",
+        "--qos=short",
+    ]
     whole = sbatch_options(hipercow_resources(cores=math.inf), {}, info.node_names)
     assert "--exclusive" in whole and not any(o.startswith("--cpus") for o in whole)
-    one = sbatch_options(hipercow_resources(requested_nodes="gpu2", exclusive=True), {},
-                         info.node_names)
+    one = sbatch_options(
+        hipercow_resources(requested_nodes="gpu2", exclusive=True), {}, info.node_names
+    )
     assert "--nodelist=gpu2" in one and "--exclusive" in one

@@ -7,10 +7,9 @@ import pathlib
 import sys
 
 import pytest
+from processes import SOURCE
 
 pexpect = pytest.importorskip("pexpect")
-
-SOURCE = str(pathlib.Path(__file__).resolve().parent.parent)
 
 
 def test_values_arrive_while_the_terminal_waits_at_its_prompt(tmp_path):
@@ -19,12 +18,28 @@ def test_values_arrive_while_the_terminal_waits_at_its_prompt(tmp_path):
     import hipercow_magic as hc
 
     path = os.environ.get("PYTHONPATH")
-    env = {**os.environ, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1",
-           "PYTHONPATH": SOURCE + (os.pathsep + path if path else "")}
-    child = pexpect.spawn(sys.executable, ["-m", "IPython", "--no-banner", "--colors=NoColor",
-                                           "--no-confirm-exit", "--HistoryManager.enabled=False"],
-                          cwd=str(tmp_path), env=env, encoding="utf-8", timeout=30,
-                          dimensions=(50, 200))
+    env = {
+        **os.environ,
+        "TERM": "xterm",
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+        "PYTHONPATH": SOURCE + (os.pathsep + path if path else ""),
+    }
+    child = pexpect.spawn(
+        sys.executable,
+        [
+            "-m",
+            "IPython",
+            "--no-banner",
+            "--colors=NoColor",
+            "--no-confirm-exit",
+            "--HistoryManager.enabled=False",
+        ],
+        cwd=str(tmp_path),
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(50, 200),
+    )
     try:
         child.expect(r"In \[1\]:")
         child.sendline("%load_ext hipercow_magic")
@@ -46,4 +61,4 @@ def test_values_arrive_while_the_terminal_waits_at_its_prompt(tmp_path):
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
-        stop_local_scheduler(hc.api.find_root(str(tmp_path)))
+        stop_local_scheduler(hc.hipercow_root(str(tmp_path)))

@@ -6,12 +6,11 @@ import threading
 
 import pytest
 from IPython.core.error import UsageError
+from processes import magic_shell, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic.magics import loaded_magics
 from hipercow_magic.widgets.updater import get_updater
-
-from processes import magic_shell, wait_until
 
 TERMINAL = ("success", "failure", "cancelled")
 
@@ -67,8 +66,9 @@ def test_values_arrive_after_success_between_cells(shell, capsys):
     task = submit(shell, "y = x + 1\nz = y * 2")
     assert "y" not in shell.user_ns
     assert finished(task.id) == "success"
-    wait_until(lambda: loaded_magics(shell).delivery.pending_count() or
-               "y" in shell.user_ns, timeout=10)
+    wait_until(
+        lambda: loaded_magics(shell).delivery.pending_count() or "y" in shell.user_ns, timeout=10
+    )
     shell.run_cell("seen = (y, z)")
     assert shell.user_ns["seen"] == (21, 42)
     out = capsys.readouterr().out
@@ -101,7 +101,8 @@ def test_values_never_arrive_during_a_running_cell(shell):
     task = submit(shell, "import time\ntime.sleep(0.5)\nlate = 'value'")  # ends mid-cell
     result = shell.run_cell(
         "import time\nobserved = []\n"
-        "for _ in range(30):\n    observed.append('late' in globals())\n    time.sleep(0.1)")
+        "for _ in range(30):\n    observed.append('late' in globals())\n    time.sleep(0.1)"
+    )
     assert result.error_in_exec is None
     assert finished(task.id) == "success"
     assert shell.user_ns["observed"] == [False] * 30
@@ -157,61 +158,81 @@ def test_wait_interrupted_stops_waiting_not_the_task(shell, capsys):
     assert shell.user_ns["later"] == 5
 
 
-@pytest.mark.parametrize("options, check", [
-    ("--cores 2", lambda d: d["resources"]["cores"] == 2),
-    ("--cores Inf", lambda d: d["resources"]["cores"] == "Inf"),
-    ("--exclusive", lambda d: d["resources"]["exclusive"] is True),
-    ("--max-runtime 1h30", lambda d: d["resources"]["max_runtime"] == 90),
-    ("--hold-until 2099-01-01T00:00", lambda d: d["resources"]["hold_until"].startswith("2099")),
-    ("--hold-until 90", lambda d: d["resources"]["hold_until"] == 90),
-    ("--memory-per-node 2G", lambda d: d["resources"]["memory_per_node"] == 2),
-    ("--memory-per-process 1G", lambda d: d["resources"]["memory_per_process"] == 1),
-    ("--nodes gpu-3,gpu-4", lambda d: d["resources"]["requested_nodes"] == ["gpu-3", "gpu-4"]),
-    ("--priority low", lambda d: d["resources"]["priority"] == "low"),
-    ("--queue bigmem", lambda d: d["resources"]["queue"] == "bigmem"),
-    ("--cores 2 --parallel parallel", lambda d: d["parallel"]["method"] == "parallel"),
-    ("--cores 4 --parallel future --cores-per-process 2",
-     lambda d: d["parallel"] == {"method": "future", "cores_per_process": 2,
-                                 "environment": None}),
-    ("--environment default", lambda d: d["environment"] == "default"),
-    ("--envvar A=1 --envvar B=two", lambda d: {"A": "1", "B": "two"}.items() <= {
-        v["name"]: v.get("value") for v in d["envvars"]}.items()),
-    ("--driver local", lambda d: d["driver"] == "local"),
-    ("--name my-cell", lambda d: d["name"] == "my-cell"),
-])
+@pytest.mark.parametrize(
+    "options, check",
+    [
+        ("--cores 2", lambda d: d["resources"]["cores"] == 2),
+        ("--cores Inf", lambda d: d["resources"]["cores"] == "Inf"),
+        ("--exclusive", lambda d: d["resources"]["exclusive"] is True),
+        ("--max-runtime 1h30", lambda d: d["resources"]["max_runtime"] == 90),
+        (
+            "--hold-until 2099-01-01T00:00",
+            lambda d: d["resources"]["hold_until"].startswith("2099"),
+        ),
+        ("--hold-until 90", lambda d: d["resources"]["hold_until"] == 90),
+        ("--memory-per-node 2G", lambda d: d["resources"]["memory_per_node"] == 2),
+        ("--memory-per-process 1G", lambda d: d["resources"]["memory_per_process"] == 1),
+        ("--nodes gpu-3,gpu-4", lambda d: d["resources"]["requested_nodes"] == ["gpu-3", "gpu-4"]),
+        ("--priority low", lambda d: d["resources"]["priority"] == "low"),
+        ("--queue bigmem", lambda d: d["resources"]["queue"] == "bigmem"),
+        ("--cores 2 --parallel parallel", lambda d: d["parallel"]["method"] == "parallel"),
+        (
+            "--cores 4 --parallel future --cores-per-process 2",
+            lambda d: (
+                d["parallel"] == {"method": "future", "cores_per_process": 2, "environment": None}
+            ),
+        ),
+        ("--environment default", lambda d: d["environment"] == "default"),
+        (
+            "--envvar A=1 --envvar B=two",
+            lambda d: (
+                {"A": "1", "B": "two"}.items()
+                <= {v["name"]: v.get("value") for v in d["envvars"]}.items()
+            ),
+        ),
+        ("--driver local", lambda d: d["driver"] == "local"),
+        ("--name my-cell", lambda d: d["name"] == "my-cell"),
+    ],
+)
 def test_each_option_reaches_the_task(shell, options, check):
     task = submit(shell, "value = 1", options)
     assert check(hc.task_info(task.id).data), hc.task_info(task.id).data
 
 
 def test_options_change_what_runs(shell):
-    task = submit(shell, "import os\nseen = (os.environ['GREETING'], os.environ['HIPERCOW_CORES'])",
-                  "--cores 2 --envvar GREETING=hello")
+    task = submit(
+        shell,
+        "import os\nseen = (os.environ['GREETING'], os.environ['HIPERCOW_CORES'])",
+        "--cores 2 --envvar GREETING=hello",
+    )
     assert finished(task.id) == "success"
     assert task.exports()["seen"] == ("hello", "2")
 
 
-@pytest.mark.parametrize("options, words", [
-    ("--cores 0", "cores"),
-    ("--cores lots", "cores"),
-    ("--cores 99", "too many cores"),
-    ("--queue nowhere", "nowhere queue is not available"),
-    ("--nodes node-9", "'node-9' node does not exist"),
-    ("--priority urgent", "invalid choice"),
-    ("--max-runtime soon", "max_runtime"),
-    ("--memory-per-node lots", "memory_per_node"),
-    ("--memory-per-node 64G", "too large"),
-    ("--hold-until 2001-01-01T00:00", "in the past"),
-    ("--parallel parallel", "1 core"),
-    ("--cores-per-process 0", "positive whole number"),
-    ("--envvar NOVALUE", "NAME=value"),
-    ("--envvar 1A=x", "Invalid environment variable name"),
-    ("--driver slurm", "not configured"),
-    ("--environment nosuch", "nosuch"),
-    ("--bulk undefined_rows", "Could not evaluate --bulk"),
-    ("--bogus", "unrecognized arguments: --bogus"),
-    ("-o 1bad", "variable name"),
-])
+@pytest.mark.parametrize(
+    "options, words",
+    [
+        ("--cores 0", "cores"),
+        ("--cores lots", "cores"),
+        ("--cores 99", "too many cores"),
+        ("--queue nowhere", "nowhere queue is not available"),
+        ("--nodes node-9", "'node-9' node does not exist"),
+        ("--priority urgent", "invalid choice"),
+        ("--max-runtime soon", "max_runtime"),
+        ("--memory-per-node lots", "memory_per_node"),
+        ("--memory-per-node 64G", "too large"),
+        ("--hold-until 2001-01-01T00:00", "in the past"),
+        ("--parallel parallel", "1 core"),
+        ("--cores-per-process 0", "positive whole number"),
+        ("--envvar NOVALUE", "NAME=value"),
+        ("--envvar 1A=x", "Invalid environment variable name"),
+        ("--driver slurm", "not configured"),
+        ("--environment nosuch", "nosuch"),
+        ("--bulk undefined_rows", "Could not evaluate --bulk"),
+        ("--bogus", "unrecognized arguments: --bogus"),
+        ("-o 1bad", "variable name"),
+    ],
+)
 def test_bad_option_prints_one_line_and_submits_nothing(shell, capsys, options, words):
     before = hc.task_list()
     capsys.readouterr()
@@ -225,11 +246,14 @@ def test_bad_option_prints_one_line_and_submits_nothing(shell, capsys, options, 
     assert hc.task_list() == before
 
 
-@pytest.mark.parametrize("setup, code, words", [
-    ("", "y = missing + 1", "'missing'"),
-    ("import threading\nlock = threading.Lock()", "n = lock.locked()", "variable 'lock'"),
-    ("", "y = (", "Syntax error"),
-])
+@pytest.mark.parametrize(
+    "setup, code, words",
+    [
+        ("", "y = missing + 1", "'missing'"),
+        ("import threading\nlock = threading.Lock()", "n = lock.locked()", "variable 'lock'"),
+        ("", "y = (", "Syntax error"),
+    ],
+)
 def test_cell_problems_stop_submission_naming_the_cause(shell, capsys, setup, code, words):
     shell.run_cell(setup)
     before = hc.task_list()
@@ -311,8 +335,12 @@ def test_line_magic_commands(shell, capsys):
 
 
 def test_line_magic_errors_are_one_line(shell, capsys):
-    for line in ("result 0123456789abcdef0123456789abcdef", "info zz", "wait nosuchbundle",
-                 "frobnicate"):
+    for line in (
+        "result 0123456789abcdef0123456789abcdef",
+        "info zz",
+        "wait nosuchbundle",
+        "frobnicate",
+    ):
         with pytest.raises(UsageError) as e:
             shell.run_line_magic("hipercow", line)
         assert "\n" not in str(e.value)
@@ -351,12 +379,13 @@ def test_init_and_configure_from_the_magic(ip, tmp_path, monkeypatch, capsys):
     assert "Updated configuration for 'local'" in capsys.readouterr().out
     with pytest.raises(UsageError, match="Invalid driver 'nope'"):
         ip.run_line_magic("hipercow", "configure nope")
-    stop_local_scheduler(hc.api.find_root())
+    stop_local_scheduler(hc.hipercow_root())
 
 
 def test_show_a_bundle_and_command_help(shell, capsys):
-    bundle = hc.task_create_bulk_expr("v * 2", [{"v": 1}, {"v": 2}], namespace={},
-                                      bundle_name="pair")
+    bundle = hc.task_create_bulk_expr(
+        "v * 2", [{"v": 1}, {"v": 2}], namespace={}, bundle_name="pair"
+    )
     assert bundle.wait(timeout=30)
     capsys.readouterr()
     shell.run_line_magic("hipercow", "show pair")

@@ -15,20 +15,18 @@ from pathlib import Path
 
 import psutil
 import pytest
+from processes import SOURCE, require_slurm
 
 import hipercow_magic as hm
 from hipercow_magic import api
-from hipercow_magic.drivers.registry import load_driver
 from hipercow_magic.api import slurm_script
-from hipercow_magic.drivers.slurm import COUNTS, SlurmUnavailableWarning, scheduler_calls
 from hipercow_magic.core.errors import HipercowError, TaskDied
 from hipercow_magic.core.root import find_root
-
-from processes import require_slurm
+from hipercow_magic.drivers.registry import load_driver
+from hipercow_magic.drivers.slurm import COUNTS, SlurmUnavailableWarning, scheduler_calls
 
 pytestmark = pytest.mark.slurm
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-
+SCRIPTS = Path(SOURCE) / "scripts"
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +41,13 @@ def root_path(tmp_path_factory):
     finally:
         os.chdir(old)
         # Leave no job behind, whatever happened above.
-        jobs = [json.loads(p.read_text())["job_id"]
-                for p in [*path.glob("hipercow/tasks/*/*/driver/job.json"),
-                          *path.glob("hipercow/slurm/arrays/*/job.json")]]
+        jobs = [
+            json.loads(p.read_text())["job_id"]
+            for p in [
+                *path.glob("hipercow/tasks/*/*/driver/job.json"),
+                *path.glob("hipercow/slurm/arrays/*/job.json"),
+            ]
+        ]
         if jobs:
             subprocess.run(["scancel", *jobs], capture_output=True, check=False)
 
@@ -66,13 +68,20 @@ def node(driver):
 
 
 def _node_state() -> str:
-    return subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True,
-                          text=True, check=True).stdout.split("\n")[0].strip()
+    return (
+        subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, check=True)
+        .stdout.split("\n")[0]
+        .strip()
+    )
 
 
 def _squeue_state(job_id: str) -> str:
-    out = subprocess.run(["squeue", "-h", "-t", "all", "-j", job_id, "-o", "%T"],
-                         capture_output=True, text=True, check=False).stdout.split()
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-j", job_id, "-o", "%T"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
     return out[0] if out else ""
 
 
@@ -96,8 +105,10 @@ def test_whole_node_then_low_priority_runs_after_normal_priority(driver):
     while _node_state() != "idle" and time.monotonic() < deadline:
         time.sleep(0.5)
     cores = driver.cluster_info().max_cores
-    blocker = hm.task_create_expr("import os, time; time.sleep(4); os.environ['HIPERCOW_CORES']",
-                                  resources=hm.hipercow_resources(cores="Inf"))
+    blocker = hm.task_create_expr(
+        "import os, time; time.sleep(4); os.environ['HIPERCOW_CORES']",
+        resources=hm.hipercow_resources(cores="Inf"),
+    )
     assert "--exclusive" in Path(_job(blocker.id)["script"]).read_text()
     hm.task_wait(blocker.id, for_start=True, timeout=60)
     whole = {"cores": cores}
@@ -113,8 +124,9 @@ def test_whole_node_then_low_priority_runs_after_normal_priority(driver):
 @pytest.fixture(scope="module")
 def slow_tasks(root_path):
     """A task that overruns its 1-minute limit and a task held for a minute, submitted early."""
-    limited = hm.task_create_expr("import time; time.sleep(600)",
-                                  resources=hm.hipercow_resources(max_runtime=1))
+    limited = hm.task_create_expr(
+        "import time; time.sleep(600)", resources=hm.hipercow_resources(max_runtime=1)
+    )
     held = hm.task_create_expr("'released'", resources=hm.hipercow_resources(hold_until=1))
     killed = hm.task_create_expr("import time; time.sleep(600)")
     return {"limited": limited, "held": held, "killed": killed, "submitted": time.time()}
@@ -153,14 +165,17 @@ def test_job_cancelled_outside_hipercow_becomes_a_failure(slow_tasks, driver):
     while job_id not in (found := driver._finished([_job(killed.id)])):
         assert time.monotonic() < deadline, "sacct/jobcomp never reported the job"
         time.sleep(0.5)
-    assert (found[job_id].state, found[job_id].source) in (("CANCELLED", "sacct"),
-                                                           ("CANCELLED", "jobcomp"))
+    assert (found[job_id].state, found[job_id].source) in (
+        ("CANCELLED", "sacct"),
+        ("CANCELLED", "jobcomp"),
+    )
 
 
 def test_success_runs_on_a_node_as_a_slurm_job(driver, node):
     t = hm.task_create_expr(
         "import os, socket\nvalue = 6 * 7\n(socket.gethostname(), os.environ['SLURM_JOB_ID'], "
-        "os.environ['HIPERCOW_CORES'], value)")
+        "os.environ['HIPERCOW_CORES'], value)"
+    )
     assert hm.task_wait(t.id, timeout=60)
     host, job_id, cores, value = hm.task_result(t.id)
     assert (host.split(".")[0], cores, value) == (node, "1", 42)
@@ -174,14 +189,17 @@ def test_success_runs_on_a_node_as_a_slurm_job(driver, node):
     assert _completed_info(driver, t.id)["state"] == "COMPLETED"
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"qos": "short"}, "Other sbatch options go in sbatch_args"),
-    ({"partition": "nope"}, "The partition 'nope' does not exist on this cluster"),
-    ({"poll_interval": 0}, "'poll_interval' must be a positive number"),
-    ({"sbatch_args": ["qos=short"]}, "each entry is one option such as '--qos=short'"),
-    ({"python": "/no/such/python"}, "The Python '/no/such/python' was not found here"),
-    ({"max_array_size": 0}, "'max_array_size' must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"qos": "short"}, "Other sbatch options go in sbatch_args"),
+        ({"partition": "nope"}, "The partition 'nope' does not exist on this cluster"),
+        ({"poll_interval": 0}, "'poll_interval' must be a positive number"),
+        ({"sbatch_args": ["qos=short"]}, "each entry is one option such as '--qos=short'"),
+        ({"python": "/no/such/python"}, "The Python '/no/such/python' was not found here"),
+        ({"max_array_size": 0}, "'max_array_size' must be a positive integer"),
+    ],
+)
 def test_configure_rejects_bad_options(options, message):
     before = load_driver(find_root(), "slurm").config
     with pytest.raises(HipercowError, match=re.escape(message)):
@@ -222,8 +240,7 @@ def test_node_with_another_cloudpickle_refuses_the_task(root_path):
 
 
 def test_a_failing_preamble_is_a_failure_with_slurms_output(root_path):
-    hm.hipercow_configure("slurm", poll_interval=0.5,
-                          preamble=["echo 'loading modules'", "exit 3"])
+    hm.hipercow_configure("slurm", poll_interval=0.5, preamble=["echo 'loading modules'", "exit 3"])
     try:
         t = hm.task_create_expr("'never runs'")
     finally:
@@ -251,7 +268,8 @@ def test_retry_of_a_failed_task_runs_again_on_slurm(tmp_path):
     t = hm.task_create_expr(
         f"import pathlib\nflag = pathlib.Path({str(flag)!r})\n"
         "if not flag.exists():\n    flag.touch()\n    raise RuntimeError('first try')\n"
-        "'second try'")
+        "'second try'"
+    )
     assert hm.task_wait(t.id, timeout=60) is False
     again = hm.task_retry(t.id)
     assert again.id != t.id and _job(again.id)["job_id"] != _job(t.id)["job_id"]
@@ -287,8 +305,10 @@ def test_cancel_a_running_task():
 
 
 def test_partition_and_node_selection(driver, node):
-    t = hm.task_create_expr("'fast'", resources=hm.hipercow_resources(
-        queue="fast", requested_nodes=[node], max_runtime=30))
+    t = hm.task_create_expr(
+        "'fast'",
+        resources=hm.hipercow_resources(queue="fast", requested_nodes=[node], max_runtime=30),
+    )
     assert hm.task_wait(t.id, timeout=60)
     info = _completed_info(driver, t.id)
     assert (info["partition"], info["node"]) == ("fast", node)
@@ -358,11 +378,19 @@ def test_bundles_larger_than_the_array_limit_are_split(driver, root_path):
 
 def test_a_new_process_reattaches_to_submitted_tasks(root_path):
     t = hm.task_create_expr("import time; time.sleep(2); 'from slurm'")
-    code = ("import hipercow_magic as hm, json, sys\n"
-            f"ok = hm.task_wait({t.id!r}, timeout=90)\n"
-            f"print(json.dumps([ok, hm.task_status({t.id!r}), hm.task_result({t.id!r})]))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=root_path, capture_output=True,
-                         text=True, timeout=120, check=False)
+    code = (
+        "import hipercow_magic as hm, json, sys\n"
+        f"ok = hm.task_wait({t.id!r}, timeout=90)\n"
+        f"print(json.dumps([ok, hm.task_status({t.id!r}), hm.task_result({t.id!r})]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [True, "success", "from slurm"]
 
@@ -379,10 +407,18 @@ def test_a_reused_job_id_is_not_taken_for_the_tasks_job(root_path):
     try:
         record.update(job_id=_job(other.id)["job_id"], submitted=time.time() - 3600)
         record_path.write_text(json.dumps(record))
-        code = ("import hipercow_magic as hm, json\n"
-                f"print(json.dumps([hm.task_status({t.id!r}), hm.task_info({t.id!r}).reason]))")
-        out = subprocess.run([sys.executable, "-c", code], cwd=root_path, capture_output=True,
-                             text=True, timeout=120, check=False)
+        code = (
+            "import hipercow_magic as hm, json\n"
+            f"print(json.dumps([hm.task_status({t.id!r}), hm.task_info({t.id!r}).reason]))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=root_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert out.returncode == 0, out.stderr
         status, reason = json.loads(out.stdout.strip().splitlines()[-1])
         assert status == "failure"  # not the other job's success
@@ -408,8 +444,7 @@ def test_slurmctld_down_keeps_last_known_state_then_recovers():
         assert "slurm controller" in messages[0].lower()
         assert not Path(find_root().task_file(t.id, "status-failure")).exists()
     finally:
-        subprocess.run(["bash", str(SCRIPTS / "start-slurm.sh")], check=True,
-                       capture_output=True)
+        subprocess.run(["bash", str(SCRIPTS / "start-slurm.sh")], check=True, capture_output=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error", SlurmUnavailableWarning)
         assert hm.task_status(t.id) in ("running", "success")

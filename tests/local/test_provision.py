@@ -11,20 +11,20 @@ import threading
 import time
 
 import pytest
+from processes import stop_local_scheduler
 
 import hipercow_magic as hc
-from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.cli.args import provision_cli
+from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.provision import all_records
-
-from processes import stop_local_scheduler
 
 pytestmark = pytest.mark.slow
 
 
 def _not_installed_here(module: str) -> bool:
-    probe = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
-                           check=False)
+    probe = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, check=False
+    )
     return probe.returncode != 0
 
 
@@ -76,8 +76,10 @@ def test_empty_environment_cannot_import_it(proot):
 
 
 def test_subprocesses_of_a_task_see_the_environment(proot):
-    code = ("import subprocess\nout = subprocess.run(['python', '-c', 'import cowsay; "
-            "print(cowsay.__version__)'], capture_output=True, text=True)\nout.stdout.strip()")
+    code = (
+        "import subprocess\nout = subprocess.run(['python', '-c', 'import cowsay; "
+        "print(cowsay.__version__)'], capture_output=True, text=True)\nout.stdout.strip()"
+    )
     task = hc.task_create_expr(code)
     assert task.wait(timeout=120), task.log()
     assert task.result() == "6.0"
@@ -88,9 +90,12 @@ def test_sources_using_provisioned_packages_and_pool_workers(proot):
         f.write("import cowsay\n\ndef say(x):\n    return cowsay.__version__ + ':' + str(x)\n")
     hc.hipercow_environment_create("cowfuns", sources=["cowfuns.py"], globals=True)
     assert hc.hipercow_environment_show("cowfuns")["globals"] == ["cowsay", "say"]
-    task = hc.task_create_expr("from hipercow_magic import pool\npool().map(say, range(3))",
-                               environment="cowfuns", resources=hc.hipercow_resources(cores=2),
-                               parallel=hc.hipercow_parallel("parallel"))
+    task = hc.task_create_expr(
+        "from hipercow_magic import pool\npool().map(say, range(3))",
+        environment="cowfuns",
+        resources=hc.hipercow_resources(cores=2),
+        parallel=hc.hipercow_parallel("parallel"),
+    )
     assert task.wait(timeout=180), task.log()
     assert task.result() == ["6.0:0", "6.0:1", "6.0:2"]
 
@@ -106,8 +111,9 @@ def test_failed_installation_keeps_the_previous_one(proot, capsys):
     assert f"Tasks keep using installation {before[-1]['id']}" in str(e.value)
     records = hc.hipercow_provision_list()
     assert records[-1]["status"] == "failure"
-    assert not os.path.exists(os.path.join(proot.hipercow, "provision", "default",
-                                           records[-1]["id"], "venv"))
+    assert not os.path.exists(
+        os.path.join(proot.hipercow, "provision", "default", records[-1]["id"], "venv")
+    )
     task = hc.task_create_expr("cowsay.__version__", environment="cows")
     assert task.wait(timeout=120), task.log()
     assert task.result() == "6.0"
@@ -120,15 +126,17 @@ def test_second_installation_then_list_check_and_compare(proot, capsys):
     out = capsys.readouterr().out
     assert "with pip cowsay==6.1 tomli==2.0.1 (from requirements.txt)" in out
     assert "✔ Installation script finished successfully in" in out
-    task = hc.task_create_expr("(cowsay.__version__, __import__('tomli').__name__)",
-                               environment="cows")
+    task = hc.task_create_expr(
+        "(cowsay.__version__, __import__('tomli').__name__)", environment="cows"
+    )
     assert task.wait(timeout=120), task.log()
     assert task.result() == ("6.1", "tomli")
 
     records = hc.hipercow_provision_list()
     out = capsys.readouterr().out
-    assert out.startswith("2 installations recorded for environment 'default' "
-                          "(and 1 not successful)")
+    assert out.startswith(
+        "2 installations recorded for environment 'default' (and 1 not successful)"
+    )
     first, second = [r for r in records if r["status"] == "success"]
     assert f"• 1: {first['id']} (" in out and "[-1] pip cowsay==6.0" in out
     assert f"• 2: {second['id']} (" in out and "[0] (current) pip cowsay==6.1" in out
@@ -136,14 +144,21 @@ def test_second_installation_then_list_check_and_compare(proot, capsys):
 
     diff = hc.hipercow_provision_compare()
     out = capsys.readouterr().out
-    assert diff == {"added": {"tomli": "2.0.1"}, "removed": {},
-                    "changed": {"cowsay": ("6.0", "6.1")}, "unchanged": {}}
+    assert diff == {
+        "added": {"tomli": "2.0.1"},
+        "removed": {},
+        "changed": {"cowsay": ("6.0", "6.1")},
+        "unchanged": {},
+    }
     assert "Added (1):\n  • tomli 2.0.1" in out
     assert "Changed (1):\n  • cowsay 6.0 → 6.1" in out
     assert hc.hipercow_provision_compare(1, None) == {
-        "added": {"cowsay": "6.0"}, "removed": {}, "changed": {}, "unchanged": {}}
-    assert hc.hipercow_provision_compare(curr=1, prev=2)["changed"] == {
-        "cowsay": ("6.1", "6.0")}
+        "added": {"cowsay": "6.0"},
+        "removed": {},
+        "changed": {},
+        "unchanged": {},
+    }
+    assert hc.hipercow_provision_compare(curr=1, prev=2)["changed"] == {"cowsay": ("6.1", "6.0")}
     with pytest.raises(HipercowError, match="No installation 5: 2 installations recorded"):
         hc.hipercow_provision_compare(5)
 
@@ -157,8 +172,10 @@ def test_second_installation_then_list_check_and_compare(proot, capsys):
 
 def test_script_method(proot, capsys):
     with open("provision.sh", "w") as f:
-        f.write("set -e\necho \"installing into $VIRTUAL_ENV\"\npip install -q tomli==2.0.1\n"
-                "python -m pip install -q cowsay==6.0\n")
+        f.write(
+            'set -e\necho "installing into $VIRTUAL_ENV"\npip install -q tomli==2.0.1\n'
+            "python -m pip install -q cowsay==6.0\n"
+        )
     try:
         hc.hipercow_provision(environment="cows")  # provision.sh is chosen first
     finally:
@@ -167,8 +184,10 @@ def test_script_method(proot, capsys):
     assert "with script provision.sh" in out
     assert "installing into " + os.path.join(proot.hipercow, "provision", "cows") in out
     record = hc.hipercow_provision_list("cows")[-1]
-    assert {p["name"]: p["version"] for p in record["packages"]} == {"cowsay": "6.0",
-                                                                      "tomli": "2.0.1"}
+    assert {p["name"]: p["version"] for p in record["packages"]} == {
+        "cowsay": "6.0",
+        "tomli": "2.0.1",
+    }
     # each environment has its own installation
     cows = hc.task_create_expr("cowsay.__version__", environment="cows")
     default = hc.task_create_expr("__import__('cowsay').__version__")
@@ -237,9 +256,20 @@ def test_interactive_answer_no_installs_nothing(proot):
         pid, fd = pty.fork()
         if pid == 0:
             package_parent = os.path.dirname(os.path.dirname(hc.__file__))
-            os.execve(sys.executable, [sys.executable, "-m", "hipercow_magic.cli", "provision",
-                                       "--environment", "cows", "--requirements", "cowsay"],
-                      {**os.environ, "PYTHONPATH": package_parent})
+            os.execve(
+                sys.executable,
+                [
+                    sys.executable,
+                    "-m",
+                    "hipercow_magic.cli",
+                    "provision",
+                    "--environment",
+                    "cows",
+                    "--requirements",
+                    "cowsay",
+                ],
+                {**os.environ, "PYTHONPATH": package_parent},
+            )
             os._exit(127)
         output = b""
         while b"[y/N]" not in output:
@@ -309,8 +339,10 @@ def test_installation_from_another_python_version_is_refused(proot):
         task = hc.task_create_expr("1")
         assert not task.wait(timeout=120)
         error = task.result()
-        assert "Environment 'default' was provisioned with Python 3.0, but this is Python " \
-               f"{sys.version_info.major}.{sys.version_info.minor}" in str(error)
+        assert (
+            "Environment 'default' was provisioned with Python 3.0, but this is Python "
+            f"{sys.version_info.major}.{sys.version_info.minor}" in str(error)
+        )
         assert "Run hipercow_provision() again" in str(error)
     finally:
         write_record(proot, record)

@@ -4,30 +4,47 @@ import math
 import pytest
 
 from hipercow_magic import HipercowError, hipercow_resources
+from hipercow_magic.core.resources import (
+    duration_to_minutes,
+    parse_memory,
+    resolve_hold_until,
+    validate_resources,
+)
 from hipercow_magic.drivers.local.cluster import EXAMPLE, cluster_info
-from hipercow_magic.core.resources import (duration_to_minutes, parse_memory, resolve_hold_until,
-                                      validate_resources)
 
 EXAMPLE_INFO = cluster_info(EXAMPLE)
 
 
-@pytest.mark.parametrize("value,minutes", [
-    (35, 35), ("35", 35), ("2h30m", 150), ("1h30", 90), ("1H30M", 90), ("40d", 57600),
-    ("2h", 120), ("1d2h3m", 1563), (2.0, 2),
-])
+@pytest.mark.parametrize(
+    "value,minutes",
+    [
+        (35, 35),
+        ("35", 35),
+        ("2h30m", 150),
+        ("1h30", 90),
+        ("1H30M", 90),
+        ("40d", 57600),
+        ("2h", 120),
+        ("1d2h3m", 1563),
+        (2.0, 2),
+    ],
+)
 def test_durations_accepted(value, minutes):
     assert duration_to_minutes(value, "max_runtime") == minutes
 
 
-@pytest.mark.parametrize("value,message", [
-    (math.pi, "is a non-integer number of minutes"),
-    (-5, "is a negative number of minutes"),
-    (0, "is zero minutes"),
-    ("0", "is zero minutes"),
-    ("tonight", "Failed to parse string into XhYdZm format"),
-    ("Kazahstan", "Failed to parse string into XhYdZm format"),
-    (True, "must be a number or a string representing a duration"),
-])
+@pytest.mark.parametrize(
+    "value,message",
+    [
+        (math.pi, "is a non-integer number of minutes"),
+        (-5, "is a negative number of minutes"),
+        (0, "is zero minutes"),
+        ("0", "is zero minutes"),
+        ("tonight", "Failed to parse string into XhYdZm format"),
+        ("Kazahstan", "Failed to parse string into XhYdZm format"),
+        (True, "must be a number or a string representing a duration"),
+    ],
+)
 def test_durations_rejected(value, message):
     with pytest.raises(HipercowError) as e:
         duration_to_minutes(value, "max_runtime")
@@ -36,21 +53,25 @@ def test_durations_rejected(value, message):
     assert "Use integer minutes" in str(e.value)
 
 
-@pytest.mark.parametrize("value,gb", [(4, 4), ("8G", 8), ("64g", 64), ("1T", 1000), (" 4 ", 4),
-                                      ("16GB", 16)])
+@pytest.mark.parametrize(
+    "value,gb", [(4, 4), ("8G", 8), ("64g", 64), ("1T", 1000), (" 4 ", 4), ("16GB", 16)]
+)
 def test_memory_accepted(value, gb):
     assert parse_memory(value, "memory_per_node") == gb
 
 
-@pytest.mark.parametrize("value,message", [
-    ("10M", "Invalid string representation of memory for 'memory_per_node': 10M"),
-    ("1G2T", "Invalid string representation of memory"),
-    ("1GG", "Invalid string representation of memory"),
-    (-1, "Amount of memory must be a positive integer"),
-    (1.5, "Amount of memory must be a positive integer"),
-    (True, "Expected an integer or a string representing a size"),
-    (0, "We need some memory to run your tasks!"),
-])
+@pytest.mark.parametrize(
+    "value,message",
+    [
+        ("10M", "Invalid string representation of memory for 'memory_per_node': 10M"),
+        ("1G2T", "Invalid string representation of memory"),
+        ("1GG", "Invalid string representation of memory"),
+        (-1, "Amount of memory must be a positive integer"),
+        (1.5, "Amount of memory must be a positive integer"),
+        (True, "Expected an integer or a string representing a size"),
+        (0, "We need some memory to run your tasks!"),
+    ],
+)
 def test_memory_rejected(value, message):
     with pytest.raises(HipercowError, match=message):
         parse_memory(value, "memory_per_node")
@@ -101,16 +122,16 @@ def test_validation_against_the_example_cluster():
     assert r.queue == "alltasks"
     with pytest.raises(HipercowError) as e:
         validate_resources(hipercow_resources(cores=10), EXAMPLE_INFO)
-    assert str(e.value) == ("10 is too many cores for this cluster.\n"
-                            "The largest node has 4 cores.")
+    assert str(e.value) == ("10 is too many cores for this cluster.\nThe largest node has 4 cores.")
     with pytest.raises(HipercowError, match="64Gb per node is too large for this cluster"):
         validate_resources(hipercow_resources(memory_per_node="64G"), EXAMPLE_INFO)
     with pytest.raises(HipercowError, match="The slow queue is not available on this cluster"):
         validate_resources(hipercow_resources(queue="slow"), EXAMPLE_INFO)
     with pytest.raises(HipercowError, match="'node-9' node does not exist on this cluster"):
         validate_resources(hipercow_resources(requested_nodes=["node-1", "node-9"]), EXAMPLE_INFO)
-    ok = validate_resources(hipercow_resources(queue="FAST", requested_nodes=["GPU-3"]),
-                            EXAMPLE_INFO)
+    ok = validate_resources(
+        hipercow_resources(queue="FAST", requested_nodes=["GPU-3"]), EXAMPLE_INFO
+    )
     assert (ok.queue, ok.requested_nodes) == ("fast", ["gpu-3"])
 
 

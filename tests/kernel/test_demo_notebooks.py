@@ -8,12 +8,13 @@ import pathlib
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from processes import SOURCE
 
 import hipercow_magic as hc
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
-NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / "demo_notebooks"
+NOTEBOOKS = pathlib.Path(SOURCE) / "demo_notebooks"
 
 
 def execute(name: str, folder: pathlib.Path):
@@ -21,18 +22,24 @@ def execute(name: str, folder: pathlib.Path):
     from processes import stop_local_scheduler
 
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-    client = NotebookClient(notebook, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(folder)}})
+    client = NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    )
     try:
         path = os.environ.get("PYTHONPATH")  # the kernel imports the hipercow_magic under test
-        env = {**os.environ, "PYTHONPATH": str(NOTEBOOKS.parent) + (os.pathsep + path if path
-                                                                     else "")}
-        client.execute(env=env)  # raises CellExecutionError on any error not tagged raises-exception
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(NOTEBOOKS.parent) + (os.pathsep + path if path else ""),
+        }
+        client.execute(
+            env=env
+        )  # raises CellExecutionError on any error not tagged raises-exception
     finally:
         if (folder / "hipercow").exists():
-            stop_local_scheduler(hc.api.find_root(str(folder)))
-    return {cell.source: cell.get("outputs", []) for cell in notebook.cells
-            if cell.cell_type == "code"}
+            stop_local_scheduler(hc.hipercow_root(str(folder)))
+    return {
+        cell.source: cell.get("outputs", []) for cell in notebook.cells if cell.cell_type == "code"
+    }
 
 
 def text(outputs) -> str:
@@ -71,9 +78,15 @@ def test_getting_started(tmp_path):
 def test_parallel_tasks(tmp_path):
     outputs = execute("parallel-tasks.ipynb", tmp_path)
     assert "Cluster 'example'" in outputs_of(outputs, "%hipercow_info")
-    assert outputs_of(outputs, "%%hipercow --cores 4 --parallel parallel --wait").rstrip() \
+    assert (
+        outputs_of(outputs, "%%hipercow --cores 4 --parallel parallel --wait")
+        .rstrip()
         .endswith("[4, 1, 1, 1, 1]")
-    assert outputs_of(outputs, "%%hipercow --cores 4 --parallel parallel --cores-per-process 2") \
-        .rstrip().endswith("[4, 2, 2]")
+    )
+    assert (
+        outputs_of(outputs, "%%hipercow --cores 4 --parallel parallel --cores-per-process 2")
+        .rstrip()
+        .endswith("[4, 2, 2]")
+    )
     assert "too large for this cluster" in outputs_of(outputs, "%%hipercow --memory-per-node 256G")
     assert "normal priority started" in outputs_of(outputs, "assert polite.wait")

@@ -7,6 +7,7 @@ import time
 
 import ipywidgets
 import pytest
+from processes import magic_shell, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic import api
@@ -15,8 +16,6 @@ from hipercow_magic.widgets.bulk_widget import BulkWidget
 from hipercow_magic.widgets.model import BulkModel, TaskModel
 from hipercow_magic.widgets.task_widget import TaskWidget
 from hipercow_magic.widgets.updater import Updater
-
-from processes import magic_shell, wait_until
 
 TERMINAL = ("success", "failure", "cancelled")
 
@@ -27,11 +26,13 @@ def shell(ip, example_root, capsys):
     yield from magic_shell(ip, capsys, "widget")
 
 
-
 def widget_of(kind, predicate):
     """The live widget of `kind` the magic displayed (from ipywidgets' own registry)."""
-    found = [w for w in list(ipywidgets.widgets.widget._instances.values())
-             if isinstance(w, kind) and predicate(w)]
+    found = [
+        w
+        for w in list(ipywidgets.widgets.widget._instances.values())
+        if isinstance(w, kind) and predicate(w)
+    ]
     assert found, f"no {kind.__name__} displayed"
     return found[-1]
 
@@ -45,8 +46,11 @@ def cell_widget(shell, code: str, options: str = "") -> TaskWidget:
 
 def test_task_widget_shows_the_task_live(shell):
     shell.user_ns.update(x=5, big=list(range(1000)))
-    widget = cell_widget(shell, "import time\nprint('step one')\ntime.sleep(1.5)\n"
-                                "y = x + len(big)\ny", "--cores 2 --name live-one")
+    widget = cell_widget(
+        shell,
+        "import time\nprint('step one')\ntime.sleep(1.5)\ny = x + len(big)\ny",
+        "--cores 2 --name live-one",
+    )
     task_id = widget.model.id
     assert task_id[:8] in widget.header.value and "live-one" in widget.header.value
     assert "driver local · 2 cores, queue alltasks" in widget.setup.value
@@ -62,8 +66,9 @@ def test_task_widget_shows_the_task_live(shell):
     assert "<b>result:</b> <code>1005</code>" in widget.outcome.value
     shell.run_cell("pass")
     assert shell.user_ns["y"] == 1005
-    wait_until(lambda: "set in the notebook: <code>time</code>, <code>y</code>"
-               in widget.outcome.value)
+    wait_until(
+        lambda: "set in the notebook: <code>time</code>, <code>y</code>" in widget.outcome.value
+    )
     assert widget.cancel_button.disabled and not widget.retry_button.disabled
     bundle = widget._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
@@ -72,8 +77,14 @@ def test_task_widget_shows_the_task_live(shell):
 
 def test_task_widget_shows_queue_state_and_cancels(shell):
     widget = cell_widget(shell, "held = 1", "--hold-until 60")
-    wait_until(lambda: "position" in widget.timing.value or "held" in widget.timing.value
-               or "reason" in widget.timing.value, timeout=10)
+    wait_until(
+        lambda: (
+            "position" in widget.timing.value
+            or "held" in widget.timing.value
+            or "reason" in widget.timing.value
+        ),
+        timeout=10,
+    )
     assert "pending" in widget.timing.value and "waited" in widget.timing.value
     widget.cancel_button.click()
     wait_until(lambda: "hipercow-cancelled" in widget.header.value)
@@ -84,8 +95,11 @@ def test_task_widget_shows_queue_state_and_cancels(shell):
 
 def test_failure_shows_the_node_traceback_and_retry_follows(shell):
     shell.user_ns["attempts"] = 0
-    widget = cell_widget(shell, "import os\nflag = os.path.exists('ok')\n"
-                                "if not flag:\n    raise RuntimeError('not yet')\nfine = True")
+    widget = cell_widget(
+        shell,
+        "import os\nflag = os.path.exists('ok')\n"
+        "if not flag:\n    raise RuntimeError('not yet')\nfine = True",
+    )
     wait_until(lambda: "hipercow-failure" in widget.header.value)
     assert "RuntimeError: not yet" in widget.outcome.value
     assert "Traceback" in widget.outcome.value and "raise RuntimeError" in widget.outcome.value
@@ -100,8 +114,9 @@ def test_failure_shows_the_node_traceback_and_retry_follows(shell):
 
 
 def test_retry_from_the_line_magic_moves_the_widget_to_the_new_task(shell):
-    widget = cell_widget(shell, "import os\nif not os.path.exists('go'):\n    raise OSError('no')\n"
-                                "went = True")
+    widget = cell_widget(
+        shell, "import os\nif not os.path.exists('go'):\n    raise OSError('no')\nwent = True"
+    )
     wait_until(lambda: "hipercow-failure" in widget.header.value)
     open("go", "w").close()
     first = widget.model.id
@@ -122,9 +137,11 @@ def test_full_log_button(shell):
 
 def test_bulk_widget_counts_failures_retry_and_cancel(shell):
     shell.run_cell("rows = [{'n': n} for n in range(6)]")
-    shell.run_cell("%%hipercow --bulk rows -o b\nimport os\n"
-                   "if n % 3 == 0 and not os.path.exists('fixed'):\n    raise ValueError(f'bad {n}')\n"
-                   "n * 10")
+    shell.run_cell(
+        "%%hipercow --bulk rows -o b\nimport os\n"
+        "if n % 3 == 0 and not os.path.exists('fixed'):\n    raise ValueError(f'bad {n}')\n"
+        "n * 10"
+    )
     bundle = shell.user_ns["b"]
     widget = widget_of(BulkWidget, lambda w: w.model.name == bundle.name)
     assert widget.progress.max == 6
@@ -155,8 +172,11 @@ def test_task_list_table_widget_redisplays_a_task_live(shell):
     api.task_wait(task.id, timeout=20)
     before = set(ipywidgets.widgets.widget._instances)
     shell.run_line_magic("hipercow", "list")
-    [table] = [w for k, w in ipywidgets.widgets.widget._instances.items()
-               if k not in before and "hipercow-task-list" in getattr(w, "_dom_classes", ())]
+    [table] = [
+        w
+        for k, w in ipywidgets.widgets.widget._instances.items()
+        if k not in before and "hipercow-task-list" in getattr(w, "_dom_classes", ())
+    ]
     html = table.children[0].value
     assert "<table" in html and task.id[:8] in html and "listed" in html
     assert "hipercow-success" in html
@@ -183,15 +203,16 @@ class Counting:
 
 
 def test_updater_makes_one_status_query_per_tick_for_many_widgets(example_root, monkeypatch):
-    tasks = [hc.task_create_expr(f"import time\ntime.sleep({1 + i % 2})\nv = {i}", namespace={})
-             for i in range(12)]
+    tasks = [
+        hc.task_create_expr(f"import time\ntime.sleep({1 + i % 2})\nv = {i}", namespace={})
+        for i in range(12)
+    ]
     models = [TaskModel(t.id, example_root) for t in tasks]
     widgets = [TaskWidget(m) for m in models]
     api_calls = Counting(api.task_status)
     driver_calls = Counting(LocalDriver.status)
     monkeypatch.setattr(api, "task_status", api_calls)
-    monkeypatch.setattr(LocalDriver, "status",
-                        lambda self, ids: driver_calls(self, ids))
+    monkeypatch.setattr(LocalDriver, "status", lambda self, ids: driver_calls(self, ids))
     updater = Updater(interval=0.1, fast_interval=0.1)
     for m in models:
         updater._models.append(m)  # ticked by hand below, on this thread

@@ -6,14 +6,12 @@ import time
 
 import pytest
 from IPython.core.error import UsageError
+from processes import require_slurm
 
 import hipercow_magic as hc
 from hipercow_magic.magics import loaded_magics
 
-from processes import require_slurm
-
 pytestmark = pytest.mark.slurm
-
 
 
 @pytest.fixture
@@ -48,8 +46,10 @@ def wait_terminal(task_id: str, timeout: float = 120) -> str:
 
 def test_a_cell_runs_on_slurm_and_its_values_come_back(shell, capsys):
     shell.user_ns.update(base=40, unused=object())
-    result = shell.run_cell("%%hipercow --cores 1 --max-runtime 10 -o job\n"
-                            "import os\nanswer = base + 2\nwhere = os.environ['HIPERCOW_CORES']")
+    result = shell.run_cell(
+        "%%hipercow --cores 1 --max-runtime 10 -o job\n"
+        "import os\nanswer = base + 2\nwhere = os.environ['HIPERCOW_CORES']"
+    )
     assert result.error_in_exec is None
     job = shell.user_ns["job"]
     assert hc.task_info(job.id).data["locals"] == ["base"]

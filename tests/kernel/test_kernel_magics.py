@@ -9,10 +9,9 @@ import queue
 import time
 
 import pytest
+from processes import SOURCE
 
 pytestmark = pytest.mark.kernel
-
-SOURCE = str(pathlib.Path(__file__).resolve().parent.parent)
 
 
 def kernel_env() -> dict:
@@ -28,16 +27,27 @@ class Kernel:
         from jupyter_client.manager import start_new_kernel
 
         self.cwd = str(cwd)
-        self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=self.cwd,
-                                            env=kernel_env())
+        self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=self.cwd, env=kernel_env())
 
     def run(self, code: str, timeout: float = 60, user_expressions=None) -> dict:
         """Execute `code`; the reply and the outputs (stdout, stderr, results, displays)."""
         messages = []
-        reply = self.kc.execute_interactive(code, timeout=timeout, output_hook=messages.append,
-                                            user_expressions=user_expressions or {})
-        out = {"status": reply["content"]["status"], "reply": reply["content"], "stdout": "",
-               "stderr": "", "results": [], "displays": [], "errors": [], "messages": messages}
+        reply = self.kc.execute_interactive(
+            code,
+            timeout=timeout,
+            output_hook=messages.append,
+            user_expressions=user_expressions or {},
+        )
+        out = {
+            "status": reply["content"]["status"],
+            "reply": reply["content"],
+            "stdout": "",
+            "stderr": "",
+            "results": [],
+            "displays": [],
+            "errors": [],
+            "messages": messages,
+        }
         for m in messages:
             c = m["content"]
             if m["msg_type"] == "stream":
@@ -87,7 +97,7 @@ def kernel(tmp_path_factory):
     assert setup["status"] == "ok", setup
     yield k
     k.shutdown()
-    stop_local_scheduler(hc.api.find_root(str(folder)))
+    stop_local_scheduler(hc.hipercow_root(str(folder)))
 
 
 def task_id_of(kernel, variable: str) -> str:
@@ -129,9 +139,11 @@ def test_values_arrive_as_soon_as_the_kernel_is_idle(kernel):
 
 def test_values_never_arrive_during_a_running_cell(kernel):
     kernel.run("%%hipercow -o t3\nimport time\ntime.sleep(0.5)\nduring = 1")  # ends mid-cell
-    out = kernel.run("import time\nobserved = []\nfor _ in range(30):\n"
-                     "    observed.append('during' in globals())\n    time.sleep(0.1)\n"
-                     "print(t3.status(), observed.count(True))")
+    out = kernel.run(
+        "import time\nobserved = []\nfor _ in range(30):\n"
+        "    observed.append('during' in globals())\n    time.sleep(0.1)\n"
+        "print(t3.status(), observed.count(True))"
+    )
     assert out["stdout"].strip() == "success 0"
     assert kernel.run("print(during)")["stdout"].strip() == "1"
 
@@ -156,8 +168,9 @@ def test_interrupting_a_waiting_cell_stops_the_wait_not_the_task(kernel):
 
     timer = threading.Timer(1.5, kernel.km.interrupt_kernel)
     timer.start()
-    out = kernel.run("%%hipercow --wait -o patient\nimport time\ntime.sleep(3)\n"
-                     "patience = 'rewarded'\npatience")
+    out = kernel.run(
+        "%%hipercow --wait -o patient\nimport time\ntime.sleep(3)\npatience = 'rewarded'\npatience"
+    )
     timer.join()
     assert out["status"] == "ok" and not out["results"]
     assert "Stopped waiting for task" in out["stdout"]
@@ -172,8 +185,9 @@ def test_bad_option_is_one_line_without_traceback(kernel):
     before = kernel.evaluate("len(__import__('hipercow_magic').task_list())")
     out = kernel.run("%%hipercow --cores 99\nz = 1")
     assert out["status"] == "error"
-    assert out["stderr"].strip() == ("UsageError: 99 is too many cores for this cluster. — "
-                                     "The largest node has 4 cores.")
+    assert out["stderr"].strip() == (
+        "UsageError: 99 is too many cores for this cluster. — The largest node has 4 cores."
+    )
     assert not any(e.get("traceback") for e in out["errors"])
     assert kernel.evaluate("len(__import__('hipercow_magic').task_list())") == before
 
@@ -190,8 +204,9 @@ def test_reattach_after_a_kernel_restart(kernel):
     out = kernel.run("%%hipercow -o slow\nimport time\ntime.sleep(3)\nsurvivor = 'kept'")
     task_id = task_id_of(kernel, "slow")
     kernel.restart()
-    out = kernel.run("%load_ext hipercow_magic\n%config HipercowMagics.display = 'text'\n"
-                     "%hipercow list")
+    out = kernel.run(
+        "%load_ext hipercow_magic\n%config HipercowMagics.display = 'text'\n%hipercow list"
+    )
     assert task_id[:8] in out["stdout"]
     out = kernel.run(f"%hipercow show {task_id[:8]} --export")
     assert f"hipercow task {task_id[:8]}" in out["stdout"]
@@ -212,16 +227,23 @@ def test_extension_and_settings_from_the_kernels_configuration(tmp_path):
     hc.hipercow_init(str(tmp_path), driver="local", idle_timeout=30)
     from jupyter_client.manager import start_new_kernel
 
-    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path), env=kernel_env(),
-                              extra_arguments=[
-                                  "--InteractiveShellApp.extensions=hipercow_magic",
-                                  "--HipercowMagics.refresh_interval=0.5",
-                                  "--HipercowMagics.default_driver=local"])
+    km, kc = start_new_kernel(
+        kernel_name="python3",
+        cwd=str(tmp_path),
+        env=kernel_env(),
+        extra_arguments=[
+            "--InteractiveShellApp.extensions=hipercow_magic",
+            "--HipercowMagics.refresh_interval=0.5",
+            "--HipercowMagics.default_driver=local",
+        ],
+    )
     k = Kernel.__new__(Kernel)
     k.km, k.kc, k.cwd = km, kc, str(tmp_path)
     try:
-        out = k.run("from hipercow_magic.magics import loaded_magics\n"
-                    "m = loaded_magics(get_ipython())\nprint(m.refresh_interval, m.default_driver)")
+        out = k.run(
+            "from hipercow_magic.magics import loaded_magics\n"
+            "m = loaded_magics(get_ipython())\nprint(m.refresh_interval, m.default_driver)"
+        )
         assert out["stdout"].strip() == "0.5 local"
         k.run("%%hipercow -o t\nconfigured = 'yes'")
         wait_status(k, "t", ("success",))
@@ -231,4 +253,4 @@ def test_extension_and_settings_from_the_kernels_configuration(tmp_path):
             time.sleep(0.2)
     finally:
         k.shutdown()
-        stop_local_scheduler(hc.api.find_root(str(tmp_path)))
+        stop_local_scheduler(hc.hipercow_root(str(tmp_path)))

@@ -7,12 +7,12 @@ import time
 
 import psutil
 import pytest
+from processes import pid_alive, stop_local_scheduler
 
 import hipercow_magic as hc
 from hipercow_magic.core import store
 from hipercow_magic.drivers.local import paths
-
-from processes import pid_alive, stop_local_scheduler
+from hipercow_magic.drivers.registry import load_driver
 
 WAIT = 60
 SLEEP = "import time\ntime.sleep({})"
@@ -22,8 +22,9 @@ SLEEP = "import time\ntime.sleep({})"
 def one_core_root(tmp_path, monkeypatch, capsys):
     """A root whose virtual cluster is one node with one core: tasks run one at a time."""
     monkeypatch.chdir(tmp_path)
-    root = hc.hipercow_init(".", driver="local", idle_timeout=30,
-                            nodes=[{"name": "solo", "cores": 1, "memory": 2}])
+    root = hc.hipercow_init(
+        ".", driver="local", idle_timeout=30, nodes=[{"name": "solo", "cores": 1, "memory": 2}]
+    )
     capsys.readouterr()
     yield root
     stop_local_scheduler(root)
@@ -54,9 +55,11 @@ def test_more_work_than_cores_queues(one_core_root):
 
 
 def test_task_environment_cores_and_pinning(root):
-    code = ("import os\n(os.environ['HIPERCOW_CORES'], os.environ['OMP_NUM_THREADS'], "
-            "os.environ['MKL_NUM_THREADS'], os.environ['POLARS_MAX_THREADS'], "
-            "len(os.sched_getaffinity(0)))")
+    code = (
+        "import os\n(os.environ['HIPERCOW_CORES'], os.environ['OMP_NUM_THREADS'], "
+        "os.environ['MKL_NUM_THREADS'], os.environ['POLARS_MAX_THREADS'], "
+        "len(os.sched_getaffinity(0)))"
+    )
     one = hc.task_create_expr(code, namespace={})
     assert one.wait(timeout=WAIT)
     assert one.result() == ("1", "1", "1", "1", 1)
@@ -70,8 +73,9 @@ def test_task_environment_cores_and_pinning(root):
 def test_inf_cores_gets_a_whole_node_and_exclusive_keeps_requested_cores(example_root):
     code = "import os\n(os.environ['HIPERCOW_CORES'], os.environ['HIPERCOW_NODE'])"
     inf = hc.task_create_expr(code, namespace={}, resources=hc.hipercow_resources(cores="Inf"))
-    excl = hc.task_create_expr(code, namespace={},
-                               resources=hc.hipercow_resources(cores=1, exclusive=True))
+    excl = hc.task_create_expr(
+        code, namespace={}, resources=hc.hipercow_resources(cores=1, exclusive=True)
+    )
     assert inf.wait(timeout=WAIT) and excl.wait(timeout=WAIT)
     assert inf.result()[0] == "4"
     assert excl.result()[0] == "1"
@@ -79,13 +83,15 @@ def test_inf_cores_gets_a_whole_node_and_exclusive_keeps_requested_cores(example
 
 def test_exclusive_waits_for_an_empty_node(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    root = hc.hipercow_init(".", driver="local", idle_timeout=30,
-                            nodes=[{"name": "n1", "cores": 2, "memory": 2}])
+    root = hc.hipercow_init(
+        ".", driver="local", idle_timeout=30, nodes=[{"name": "n1", "cores": 2, "memory": 2}]
+    )
     try:
         busy = hc.task_create_expr(SLEEP.format(1.5), namespace={})
         assert busy.wait(for_start=True, timeout=WAIT)
-        excl = hc.task_create_expr("1", namespace={},
-                                   resources=hc.hipercow_resources(exclusive=True))
+        excl = hc.task_create_expr(
+            "1", namespace={}, resources=hc.hipercow_resources(exclusive=True)
+        )
         assert excl.wait(timeout=WAIT)
         assert started(excl) >= hc.task_times(busy)[0]["finished"] - 0.05
     finally:
@@ -94,25 +100,31 @@ def test_exclusive_waits_for_an_empty_node(tmp_path, monkeypatch, capsys):
 
 def test_queue_and_requested_nodes_restrict_placement(example_root):
     code = "import os\nos.environ['HIPERCOW_NODE']"
-    fast = [hc.task_create_expr(code, namespace={}, resources=hc.hipercow_resources(queue="fast"))
-            for _ in range(4)]
-    pinned = hc.task_create_expr(code, namespace={},
-                                 resources=hc.hipercow_resources(requested_nodes=["node-2"]))
+    fast = [
+        hc.task_create_expr(code, namespace={}, resources=hc.hipercow_resources(queue="fast"))
+        for _ in range(4)
+    ]
+    pinned = hc.task_create_expr(
+        code, namespace={}, resources=hc.hipercow_resources(requested_nodes=["node-2"])
+    )
     for t in fast + [pinned]:
         assert t.wait(timeout=WAIT)
     assert {t.result() for t in fast} <= {"gpu-3", "gpu-4"}
     assert pinned.result() == "node-2"
-    both = hc.task_create_expr(code, namespace={}, resources=hc.hipercow_resources(
-        queue="bigmem", requested_nodes=["node-1", "node-2"]))
+    both = hc.task_create_expr(
+        code,
+        namespace={},
+        resources=hc.hipercow_resources(queue="bigmem", requested_nodes=["node-1", "node-2"]),
+    )
     assert both.wait(timeout=WAIT) and both.result() in ("node-1", "node-2")
 
 
 def test_memory_is_a_placement_constraint(one_core_root):
     with pytest.raises(hc.HipercowError, match="4Gb per node is too large for this cluster"):
-        hc.task_create_expr("1", namespace={}, resources=hc.hipercow_resources(
-            memory_per_node=4))
-    ok = hc.task_create_expr("1", namespace={},
-                             resources=hc.hipercow_resources(memory_per_node="2G"))
+        hc.task_create_expr("1", namespace={}, resources=hc.hipercow_resources(memory_per_node=4))
+    ok = hc.task_create_expr(
+        "1", namespace={}, resources=hc.hipercow_resources(memory_per_node="2G")
+    )
     assert ok.wait(timeout=WAIT)
 
 
@@ -127,8 +139,7 @@ def test_low_priority_yields_to_normal(one_core_root):
 
 def test_hold_until_delays_the_start(root):
     begin = dt.datetime.now() + dt.timedelta(seconds=2)
-    task = hc.task_create_expr("1", namespace={},
-                               resources=hc.hipercow_resources(hold_until=begin))
+    task = hc.task_create_expr("1", namespace={}, resources=hc.hipercow_resources(hold_until=begin))
     deadline = time.time() + 1.5
     while task.info().scheduler.get("reason") != "BeginTime" and time.time() < deadline:
         time.sleep(0.05)
@@ -140,12 +151,13 @@ def test_hold_until_delays_the_start(root):
 
 @pytest.mark.slow
 def test_max_runtime_kills_the_whole_tree(root):
-    code = ("import subprocess, sys, time\n"
-            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
-            "open('child.pid', 'w').write(str(child.pid))\n"
-            "time.sleep(300)")
-    task = hc.task_create_expr(code, namespace={},
-                               resources=hc.hipercow_resources(max_runtime=1))
+    code = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+        "open('child.pid', 'w').write(str(child.pid))\n"
+        "time.sleep(300)"
+    )
+    task = hc.task_create_expr(code, namespace={}, resources=hc.hipercow_resources(max_runtime=1))
     assert task.wait(timeout=120) is False
     info = task.info()
     assert info.status == "failure"
@@ -183,23 +195,27 @@ def _scheduler_pid(root):
 def test_scheduler_is_detached_single_and_restarts_without_losing_or_repeating(one_core_root):
     root = one_core_root
     counter = os.path.join(root.path, "runs")
-    code = ("import time\nopen(COUNTER, 'a').write(NAME + '\\n')\ntime.sleep(DELAY)\nNAME")
-    first = hc.task_create_expr(code, namespace={"COUNTER": counter, "NAME": "first",
-                                                 "DELAY": 3})
+    code = "import time\nopen(COUNTER, 'a').write(NAME + '\\n')\ntime.sleep(DELAY)\nNAME"
+    first = hc.task_create_expr(code, namespace={"COUNTER": counter, "NAME": "first", "DELAY": 3})
     assert first.wait(for_start=True, timeout=WAIT)
-    queued = [hc.task_create_expr(code, namespace={"COUNTER": counter, "NAME": f"q{i}",
-                                                   "DELAY": 0}) for i in range(3)]
+    queued = [
+        hc.task_create_expr(code, namespace={"COUNTER": counter, "NAME": f"q{i}", "DELAY": 0})
+        for i in range(3)
+    ]
     pid = _scheduler_pid(root)
     sched = psutil.Process(pid)
     assert sched.ppid() != os.getpid() or os.getsid(pid) != os.getsid(0)
     # only one scheduler per root, however often we ask
-    driver = hc.configure.load_driver(root, "local")
+    driver = load_driver(root, "local")
     for _ in range(3):
         driver.ensure_scheduler()
     time.sleep(1.5)  # a scheduler that finds the root taken gives up within a second
-    same = [p for p in psutil.process_iter(["cmdline", "ppid"])
-            if "hipercow_magic.drivers.local.scheduler" in (p.info["cmdline"] or [])
-            and root.path in p.info["cmdline"]]
+    same = [
+        p
+        for p in psutil.process_iter(["cmdline", "ppid"])
+        if "hipercow_magic.drivers.local.scheduler" in (p.info["cmdline"] or [])
+        and root.path in p.info["cmdline"]
+    ]
     # task processes are forked from the scheduler, so they share its command line
     schedulers = [p.pid for p in same if p.info["ppid"] not in {q.pid for q in same}]
     assert schedulers == [pid]
@@ -271,7 +287,8 @@ def test_bulk_call_and_bundle_operations(root, capsys):
 
 def test_bundle_wait_fail_early_and_cancel(root, capsys):
     slow_and_bad = hc.task_create_bulk_call(
-        lambda v: (__import__("time").sleep(v), 1 / v)[1], [0, 20])
+        lambda v: (__import__("time").sleep(v), 1 / v)[1], [0, 20]
+    )
     t0 = time.time()
     assert slow_and_bad.wait(timeout=WAIT, fail_early=True) is False
     assert time.time() - t0 < 15

@@ -31,16 +31,16 @@ def test_created_updated_unchanged_messages(bare_root, capsys):
     assert "ℹ Environment 'foo' is unchanged" in capsys.readouterr().out
     hc.hipercow_environment_create("foo", packages=["json", "math"])
     assert "✔ Updated environment 'foo'" in capsys.readouterr().out
-    with pytest.raises(HipercowError,
-                       match="Environment 'foo' already exists and 'overwrite' is False"):
+    with pytest.raises(
+        HipercowError, match="Environment 'foo' already exists and 'overwrite' is False"
+    ):
         hc.hipercow_environment_create("foo", packages=["os"], overwrite=False)
     hc.hipercow_environment_create("foo", packages=["json", "math"], overwrite=False)
     assert "is unchanged" in capsys.readouterr().out
     assert hc.hipercow_environment_list() == ["default", "empty", "foo"]
     with open("hipercow/environments/foo.json") as f:
         saved = json.load(f)
-    assert saved == {"name": "foo", "packages": ["json", "math"], "sources": None,
-                     "globals": None}
+    assert saved == {"name": "foo", "packages": ["json", "math"], "sources": None, "globals": None}
 
 
 def test_special_and_invalid_names(bare_root):
@@ -97,8 +97,11 @@ def test_syntax_error_in_a_source_is_refused_with_file_and_line(bare_root):
 
 
 def test_sources_installing_packages_are_refused(bare_root):
-    write("setup_env.py", "import subprocess, sys\n\n"
-          "subprocess.run([sys.executable, '-m', 'pip', 'install', 'cowsay'])\n")
+    write(
+        "setup_env.py",
+        "import subprocess, sys\n\n"
+        "subprocess.run([sys.executable, '-m', 'pip', 'install', 'cowsay'])\n",
+    )
     with pytest.raises(HipercowError, match="'pip install'.*'setup_env.py', line 3"):
         hc.hipercow_environment_create(sources=["setup_env.py"])
     write("shell.py", "import os\nos.system('pip install numpy')\n")
@@ -120,8 +123,9 @@ def test_invalid_packages_and_globals(bare_root):
 def test_globals_true_discovers_names_in_a_fresh_process(bare_root, capsys):
     write("one.py", "import math as _m\nK = 3\n\ndef scale(x):\n    return K * x\n")
     write("two.py", "DOUBLE_K = scale(2)\n__version__ = 'x'\n")
-    env = hc.hipercow_environment_create(packages=["json"], sources=["one.py", "two.py"],
-                                         globals=True)
+    env = hc.hipercow_environment_create(
+        packages=["json"], sources=["one.py", "two.py"], globals=True
+    )
     out = capsys.readouterr().out
     assert "clean Python process" in out and "✔ Found 4 symbols" in out
     assert env["globals"] == ["DOUBLE_K", "K", "_m", "scale"]
@@ -136,8 +140,9 @@ def test_globals_true_reports_a_source_that_fails(bare_root):
 
 def test_show_prints_hipercow_bullets(bare_root, capsys):
     write("funs.py", "A = 1\n")
-    hc.hipercow_environment_create("shown", packages=["json", "numpy as np"], sources="funs.py",
-                                   globals=["A"])
+    hc.hipercow_environment_create(
+        "shown", packages=["json", "numpy as np"], sources="funs.py", globals=["A"]
+    )
     capsys.readouterr()
     env = hc.hipercow_environment_show("shown")
     out = capsys.readouterr().out
@@ -149,8 +154,10 @@ def test_show_prints_hipercow_bullets(bare_root, capsys):
     assert env["packages"] == ["json", "numpy as np"]
     hc.hipercow_environment_show("empty")
     assert "• packages: (none)" in capsys.readouterr().out
-    with pytest.raises(HipercowError, match="Environment 'nope' does not exist\nValid options "
-                                            "are: 'default', 'empty', 'shown'"):
+    with pytest.raises(
+        HipercowError,
+        match="Environment 'nope' does not exist\nValid options are: 'default', 'empty', 'shown'",
+    ):
         hc.hipercow_environment_show("nope")
 
 
@@ -173,8 +180,9 @@ def test_unknown_environment_is_an_error_at_creation(bare_root):
 
 def test_command_line_form(bare_root, capsys):
     write("funs.py", "K = 2\n")
-    environment_cli(["create", "cli", "--packages", "json", "--sources", "funs.py",
-                     "--globals", "auto"])
+    environment_cli(
+        ["create", "cli", "--packages", "json", "--sources", "funs.py", "--globals", "auto"]
+    )
     assert "✔ Created environment 'cli'" in capsys.readouterr().out
     environment_cli(["list"])
     assert capsys.readouterr().out.split() == ["default", "empty", "cli"]
@@ -191,13 +199,18 @@ def test_command_line_form(bare_root, capsys):
 # ---- on the node (the local driver runs real tasks) ---------------------------------------
 def test_packages_then_sources_reach_the_task_in_order(root):
     write("first.py", "import json as _json\nA = 10\n")
-    write("sub/second.py", "B = A + 1\nwith open('marker.txt') as f:\n    WHERE = f.read()\n"
-                           "SEEN_FILE = __file__\n")
+    write(
+        "sub/second.py",
+        "B = A + 1\nwith open('marker.txt') as f:\n    WHERE = f.read()\nSEEN_FILE = __file__\n",
+    )
     write("marker.txt", "the root")
-    hc.hipercow_environment_create(packages=["numpy as np", "os.path"],
-                                   sources=["first.py", "sub/second.py"], globals=True)
-    code = ("(A, B, WHERE, type(np).__name__, os.path.basename(SEEN_FILE), __name__, "
-            "'__file__' in globals(), sorted(k for k in globals() if k.startswith('__')))")
+    hc.hipercow_environment_create(
+        packages=["numpy as np", "os.path"], sources=["first.py", "sub/second.py"], globals=True
+    )
+    code = (
+        "(A, B, WHERE, type(np).__name__, os.path.basename(SEEN_FILE), __name__, "
+        "'__file__' in globals(), sorted(k for k in globals() if k.startswith('__')))"
+    )
     task = hc.task_create_expr(code)
     assert task.wait(timeout=120), task.log()
     a, b, where, np_type, seen, name, has_file, dunders = task.result()
@@ -233,25 +246,35 @@ def test_a_failing_source_fails_the_task_with_its_traceback(root):
     task = hc.task_create_expr("1")
     assert not task.wait(timeout=120)
     log = task.log()
-    assert "funs.py\", line 2" in log and "ValueError: bad data file" in log
+    assert 'funs.py", line 2' in log and "ValueError: bad data file" in log
 
 
 def test_pool_workers_load_the_environment(root):
     write("funs.py", "OFFSET = 100\n\ndef shift(x):\n    return x + OFFSET\n")
-    write("other.py", "def worker_name():\n    import os\n    return os.getpid()\n"
-                      "WORKER_FLAG = 'other'\n")
+    write(
+        "other.py",
+        "def worker_name():\n    import os\n    return os.getpid()\nWORKER_FLAG = 'other'\n",
+    )
     hc.hipercow_environment_create(sources=["funs.py"], globals=True)
     hc.hipercow_environment_create("other", sources=["other.py"], globals=True)
     res = hc.hipercow_resources(cores=2)
     same = hc.task_create_expr(
         "from hipercow_magic import pool\npool().map(shift, range(4))",
-        resources=res, parallel=hc.hipercow_parallel("parallel"))
+        resources=res,
+        parallel=hc.hipercow_parallel("parallel"),
+    )
     assert same.wait(timeout=180), same.log()
     assert same.result() == [100, 101, 102, 103]
-    code = ("from hipercow_magic import pool\n"
-            "def flag(_):\n    return WORKER_FLAG\n"
-            "[pool().apply(flag, (i,)) for i in range(2)]")
-    other = hc.task_create_explicit(code, export=[], resources=res,
-                                parallel=hc.hipercow_parallel("parallel", environment="other"))
+    code = (
+        "from hipercow_magic import pool\n"
+        "def flag(_):\n    return WORKER_FLAG\n"
+        "[pool().apply(flag, (i,)) for i in range(2)]"
+    )
+    other = hc.task_create_explicit(
+        code,
+        export=[],
+        resources=res,
+        parallel=hc.hipercow_parallel("parallel", environment="other"),
+    )
     assert other.wait(timeout=180), other.log()
     assert other.result() == ["other", "other"]

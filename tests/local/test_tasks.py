@@ -124,8 +124,9 @@ def test_creating_outside_the_root_is_an_error(root, tmp_path_factory, monkeypat
 
 
 def test_failure_returns_exception_with_node_traceback(root):
-    task = hc.task_create_expr("def inner():\n    raise ValueError('bad input')\ninner()",
-                               namespace={})
+    task = hc.task_create_expr(
+        "def inner():\n    raise ValueError('bad input')\ninner()", namespace={}
+    )
     assert task.wait(timeout=WAIT) is False
     assert task.status() == "failure"
     err = task.result()
@@ -138,7 +139,9 @@ def test_failure_returns_exception_with_node_traceback(root):
 
 def test_result_of_unfinished_task(root):
     task = hc.task_create_expr("import time\ntime.sleep(30)", namespace={})
-    with pytest.raises(TaskNotFinishedError, match="not available, status is '(submitted|running)'"):
+    with pytest.raises(
+        TaskNotFinishedError, match="not available, status is '(submitted|running)'"
+    ):
         task.result()
     task.cancel()
 
@@ -178,9 +181,17 @@ def test_task_info_layout(root):
     lines = str(task.info()).splitlines()
     assert lines[0] == f"── task {task.id} (success) ──"
     text = "\n".join(lines)
-    for needle in ("ℹ Name: add-one", "ℹ Submitted with 'local'", "ℹ Task type: expression",
-                   "• Expression: x + 1", "• Locals: x", "• Environment: default",
-                   "ℹ Created at ", "waited ", "ran for "):
+    for needle in (
+        "ℹ Name: add-one",
+        "ℹ Submitted with 'local'",
+        "ℹ Task type: expression",
+        "• Expression: x + 1",
+        "• Locals: x",
+        "• Environment: default",
+        "ℹ Created at ",
+        "waited ",
+        "ran for ",
+    ):
         assert needle in text
     info = task.info()
     assert info.waited >= 0 and info.ran_for >= 0
@@ -194,8 +205,9 @@ def test_log_show_messages(root, capsys):
 
 
 def test_log_watch_streams_until_done(root, capsys):
-    task = hc.task_create_expr("import time\nfor i in range(3):\n    print('tick', i)\n"
-                               "    time.sleep(0.2)", namespace={})
+    task = hc.task_create_expr(
+        "import time\nfor i in range(3):\n    print('tick', i)\n    time.sleep(0.2)", namespace={}
+    )
     assert hc.task_log_watch(task, poll=0.05, timeout=WAIT) is True
     out = capsys.readouterr().out
     assert "tick 0" in out and "tick 2" in out and "status: success" in out
@@ -213,8 +225,10 @@ def test_log_read_from_offset(root):
 def test_cancel_queued_and_running(example_root, capsys):
     # example nodes have 4 cores each: fill all four nodes, then one more waits in the queue
     res = hc.hipercow_resources(cores=4)
-    running = [hc.task_create_expr("import time\ntime.sleep(60)", namespace={}, resources=res)
-               for _ in range(4)]
+    running = [
+        hc.task_create_expr("import time\ntime.sleep(60)", namespace={}, resources=res)
+        for _ in range(4)
+    ]
     queued = hc.task_create_expr("1", namespace={}, resources=res)
     for t in running:
         assert t.wait(for_start=True, timeout=WAIT)
@@ -240,8 +254,10 @@ def test_cancel_queued_and_running(example_root, capsys):
 
 def test_retry_chain_and_follow(root, capsys):
     counter = root.path + "/count"
-    code = ("import os\np = COUNTER\nn = int(open(p).read()) if os.path.exists(p) else 0\n"
-            "open(p, 'w').write(str(n + 1))\nn")
+    code = (
+        "import os\np = COUNTER\nn = int(open(p).read()) if os.path.exists(p) else 0\n"
+        "open(p, 'w').write(str(n + 1))\nn"
+    )
     t1 = hc.task_create_expr(code, namespace={"COUNTER": counter})
     assert t1.wait(timeout=WAIT)
     t2 = t1.retry()
@@ -364,8 +380,9 @@ def test_hello(root, capsys):
 
 def test_envvars_precedence_and_secrets(root):
     env = hc.hipercow_envvars("A=1", B="2") + hc.hipercow_envvars(TOKEN="s3cret", secret=True)
-    task = hc.task_create_expr("import os\n[os.environ[k] for k in ('A', 'B', 'TOKEN')]",
-                               namespace={}, envvars=env)
+    task = hc.task_create_expr(
+        "import os\n[os.environ[k] for k in ('A', 'B', 'TOKEN')]", namespace={}, envvars=env
+    )
     data_text = open(root.task_file(task.id, "data.json")).read()
     assert "s3cret" not in data_text
     assert "TOKEN: ********" in str(task.info())
@@ -379,8 +396,7 @@ def test_envvars_precedence_and_secrets(root):
 
 
 def test_unpicklable_assignments_are_left_out_with_a_note(root):
-    task = hc.task_create_expr("import threading\nlock = threading.Lock()\nx = 1\nx",
-                               namespace={})
+    task = hc.task_create_expr("import threading\nlock = threading.Lock()\nx = 1\nx", namespace={})
     assert task.wait(timeout=WAIT)
     assert task.result() == 1
     exports = task.exports()
@@ -396,28 +412,37 @@ def test_names_from_the_workers_environment_are_not_captured(root):
     with open("tools.py", "w") as f:
         f.write("def scale(x):\n    return x * 10\n")
     hc.hipercow_environment_create("workers", sources=["tools.py"], globals=["scale"])
-    code = ("def f(x):\n    return scale(x)\n"
-            "import hipercow_magic\nhipercow_magic.pool().map(f, [1, 2])")
+    code = (
+        "def f(x):\n    return scale(x)\n"
+        "import hipercow_magic\nhipercow_magic.pool().map(f, [1, 2])"
+    )
     if hc.hipercow_cluster_info().max_cores < 2:
         pytest.skip("needs a 2-core node")
-    task = hc.task_create_expr(code, namespace={}, resources=hc.hipercow_resources(cores=2),
-                               parallel=hc.hipercow_parallel("parallel", environment="workers"))
+    task = hc.task_create_expr(
+        code,
+        namespace={},
+        resources=hc.hipercow_resources(cores=2),
+        parallel=hc.hipercow_parallel("parallel", environment="workers"),
+    )
     assert task.wait(timeout=WAIT), task.log()
     assert task.result() == [10, 20]
 
 
 def test_a_value_that_cannot_be_loaded_here_spoils_nothing_else(root):
-    code = ("import os, sys\nos.makedirs('nodelib', exist_ok=True)\n"
-            "open('nodelib/nodeonly.py', 'w').write('X = 5')\n"
-            "sys.path.insert(0, 'nodelib')\nimport nodeonly\nx = nodeonly.X * 2\nx")
+    code = (
+        "import os, sys\nos.makedirs('nodelib', exist_ok=True)\n"
+        "open('nodelib/nodeonly.py', 'w').write('X = 5')\n"
+        "sys.path.insert(0, 'nodelib')\nimport nodeonly\nx = nodeonly.X * 2\nx"
+    )
     task = hc.task_create_expr(code, namespace={})
     assert task.wait(timeout=WAIT)
     assert task.result() == 10
     with pytest.warns(UserWarning, match="'nodeonly' \\(ModuleNotFoundError"):
         exports = task.exports()
     assert exports["x"] == 10 and "nodeonly" not in exports
-    loaded = hc.task_create_expr(code.replace("\nx = nodeonly.X * 2\nx", "\nnodeonly"),
-                                 namespace={})
+    loaded = hc.task_create_expr(
+        code.replace("\nx = nodeonly.X * 2\nx", "\nnodeonly"), namespace={}
+    )
     assert loaded.wait(timeout=WAIT)
     with pytest.raises(HipercowError, match="can't be loaded here \\(ModuleNotFoundError"):
         loaded.result()
