@@ -15,7 +15,7 @@ from hipercow_magic.api.tasks import (
 from hipercow_magic.core.errors import HipercowError, TaskWaitTimeout
 from hipercow_magic.core.options import options
 from hipercow_magic.core.root import check_task_id, find_root
-from hipercow_magic.core.status import TERMINAL
+from hipercow_magic.core.status import TERMINAL, count_statuses
 from hipercow_magic.engine.bundles import (
     bundle_delete,
     bundle_exists,
@@ -68,7 +68,7 @@ class Bundle:
                     "have not been submitted"
                 )
             if progress:
-                counts = {s: statuses.count(s) for s in dict.fromkeys(statuses)}
+                counts = count_statuses(statuses)
                 line = ", ".join(f"{n} {s}" for s, n in counts.items())
                 if line != last:
                     print(f"Bundle '{self.name}': {line}")

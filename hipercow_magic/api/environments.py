@@ -11,6 +11,7 @@ import sys
 import tempfile
 
 from hipercow_magic.core import store
+from hipercow_magic.core.checks import string_list
 from hipercow_magic.core.environment import (
     SPECIAL,
     check_globals,
@@ -22,7 +23,6 @@ from hipercow_magic.core.environment import (
     parse_package,
     read_environment,
     saved_names,
-    string_list,
 )
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.provision import provision_summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from hipercow_magic.core.format import ordinal, pretty_dt, stamp, time_ago
+from hipercow_magic.core.format import first_line, ordinal, pretty_dt, stamp, time_ago
 from hipercow_magic.core.resources import Resources
 
 
@@ -48,8 +48,7 @@ class TaskInfo:
             out.append(f"ℹ Submitted with '{self.driver}'")
         out.append(f"ℹ Task type: {d['type']}")
         if d["type"] in ("expression", "explicit"):
-            code = d["code"].strip().splitlines() or [""]
-            out.append(f"  • Expression: {code[0]}{' [...]' if len(code) > 1 else ''}")
+            out.append(f"  • Expression: {first_line(d['code'])}")
             out.append(f"  • Locals: {', '.join(d.get('locals') or []) or '(none)'}")
         elif d["type"] == "call":
             out.append(f"  • Call: {d['call']}")

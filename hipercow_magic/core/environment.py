@@ -12,6 +12,7 @@ import os
 import re
 
 from hipercow_magic.core import store
+from hipercow_magic.core.checks import string_list
 from hipercow_magic.core.errors import HipercowError
 
 SPECIAL = ("default", "empty")
@@ -87,17 +88,6 @@ def environment_globals(root, name: str) -> set[str]:
     names = set(env.get("globals") or [])
     names.update(parse_package(p)[1] for p in env.get("packages") or [])
     return names
-
-
-def string_list(value, what: str) -> list[str] | None:
-    """A string or a list of strings as a list (None for None or an empty list)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise HipercowError(f"'{what}' must be a string or a list of strings")
-    return list(value) or None
 
 
 def check_sources(root, sources: list[str]) -> list[str]:

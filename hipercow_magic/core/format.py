@@ -57,3 +57,9 @@ def format_minutes(minutes: int) -> str:
     h, m = divmod(rest, 60)
     out = (f"{d}d" if d else "") + (f"{h}h" if h else "") + (f"{m}m" if m else "")
     return out or "0m"
+
+
+def first_line(code: str) -> str:
+    """The first line of some code, with ' [...]' when more lines follow."""
+    lines = code.strip().splitlines() or [""]
+    return lines[0] + (" [...]" if len(lines) > 1 else "")

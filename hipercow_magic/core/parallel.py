@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from hipercow_magic.core.checks import positive_int
 from hipercow_magic.core.errors import HipercowError
 
 METHODS = ("parallel", "future")
@@ -26,17 +27,6 @@ class Parallel:
     def to_dict(self) -> dict:
         """The spec as stored in a task's data.json."""
         return asdict(self)
-
-
-def positive_int(value, name: str) -> int:
-    ok = (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        or (isinstance(value, float) and value.is_integer())
-    )
-    if not ok or value < 1:
-        raise HipercowError(f"'{name}' must be a positive integer, not {value}")
-    return int(value)
 
 
 def hipercow_parallel(

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 
+from hipercow_magic.core.checks import positive_int
 from hipercow_magic.core.errors import HipercowError
-from hipercow_magic.core.parallel import positive_int
 
 THREAD_VARIABLES = (
     "HIPERCOW_CORES",

@@ -25,6 +25,7 @@ from hipercow_magic._version import __version__
 from hipercow_magic.core import capture, store
 from hipercow_magic.core.envvars import deserialise
 from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.format import first_line
 from hipercow_magic.core.root import Root, check_task_id
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import (
@@ -151,8 +152,7 @@ def _print_header(root, task_id: str, data: dict, started: float) -> None:
         f"ℹ Task type: {data['type']}",
     ]
     if data.get("code"):
-        first = data["code"].strip().splitlines() or [""]
-        lines.append(f"  • Expression: {first[0]}{' [...]' if len(first) > 1 else ''}")
+        lines.append(f"  • Expression: {first_line(data['code'])}")
     if data.get("locals"):
         lines.append(f"  • Locals: {', '.join(data['locals'])}")
     lines.append(f"  • Environment: {data.get('environment', 'default')}")

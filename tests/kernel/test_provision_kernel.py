@@ -35,7 +35,7 @@ def test_notebook_is_asked_and_answering_no_installs_nothing(tmp_path):
         )
         reply = kc.execute_interactive(setup, timeout=180, output_hook=messages.append)
         assert reply["content"]["status"] == "ok", reply["content"]
-        reply = kc.execute_interactive(
+        kc.execute_interactive(
             "hc.hipercow_provision(requirements=['cowsay'])",
             timeout=120,
             allow_stdin=True,
@@ -101,7 +101,7 @@ def test_environment_and_provision_magics(tmp_path):
         out = run("%hipercow provision list")
         assert "1 installation recorded for environment 'default'" in out
         messages = []
-        reply = kc.execute_interactive(
+        kc.execute_interactive(
             "%hipercow environment delete empty", timeout=60, output_hook=messages.append
         )
         shown = json.dumps([m["content"] for m in messages])

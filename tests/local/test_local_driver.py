@@ -244,7 +244,7 @@ def test_task_killed_while_scheduler_is_down_is_noticed(root):
 def test_bulk_expr_over_rows_dicts_and_dataframes(root):
     import pandas as pd
 
-    scale = 10
+    scale = 10  # noqa: F841 (captured by the task)
     rows = [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
     bundle = hc.task_create_bulk_expr("f'{b}{a * scale}'", rows, bundle_name="rows")
     assert bundle.name == "rows" and len(bundle) == 2

@@ -13,7 +13,7 @@ WAIT = 60
 
 
 def test_expression_captures_only_what_it_reads_and_exports_assignments(root):
-    x, unused = 21, list(range(1000))
+    x, unused = 21, list(range(1000))  # noqa: F841 (captured by the task)
     task = hc.task_create_expr("import math\ny = x * 2\nprint('y is', y)\nmath.floor(y / 4)")
     assert len(task.id) == 32
     data = hc.task_info(task.id).data
@@ -99,7 +99,7 @@ def test_script_outside_root_rejected(root, tmp_path_factory):
 
 
 def test_explicit_task_exports_only_listed_variables(root):
-    a, b = 2, 3
+    a, b = 2, 3  # noqa: F841 (captured by the task)
     task = hc.task_create_explicit("a * 10", export=["a"])
     assert task.info().data["locals"] == ["a"]
     assert task.wait(timeout=WAIT) and task.result() == 20
