@@ -1,11 +1,30 @@
-"""Shared fixtures: a fresh root on the local driver, and cleaning up its processes."""
+"""Shared fixtures: a fresh root on the local driver, and cleaning up its processes; and
+the marker of each test folder (tests/local -> `local`, tests/slurm -> `slurm`, ...), so
+`pytest -m "not slurm"` leaves out what needs Slurm wherever a test lives.
+"""
 
 from __future__ import annotations
+
+import pathlib
 
 import pytest
 from processes import stop_local_scheduler
 
 import hipercow_magic as hc
+
+TESTS = pathlib.Path(__file__).resolve().parent
+FOLDER_MARKERS = ("local", "slurm", "kernel", "browser")  # registered in pyproject.toml
+
+
+def pytest_collection_modifyitems(items):
+    """Mark each test with the name of its folder under tests/, when that is a marker."""
+    for item in items:
+        try:
+            folder = pathlib.Path(item.path).resolve().relative_to(TESTS).parts[0]
+        except ValueError:  # a test outside tests/
+            continue
+        if folder in FOLDER_MARKERS:
+            item.add_marker(getattr(pytest.mark, folder))
 
 
 def _local_root(tmp_path, monkeypatch, capsys, driver: str):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pathlib
 
 import pytest
 from jupyter_process import JupyterProcess
-from processes import stop_local_scheduler
+from processes import source_environment, stop_local_scheduler
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -25,11 +24,20 @@ LAB_SETTINGS = {
 }
 
 
-def pytest_collection_modifyitems(items):
-    here = pathlib.Path(__file__).parent
-    for item in items:
-        if here in pathlib.Path(item.fspath).parents:
-            item.add_marker(pytest.mark.browser)
+@contextlib.contextmanager
+def source_on_pythonpath():
+    """PYTHONPATH starts with this checkout while a server starts, so its kernels import the
+    hipercow_magic under test; restored afterwards.
+    """
+    path = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = source_environment()["PYTHONPATH"]
+    try:
+        yield
+    finally:
+        if path is None:
+            os.environ.pop("PYTHONPATH")
+        else:
+            os.environ["PYTHONPATH"] = path
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +54,8 @@ def lab(tmp_path_factory):
         api.hipercow_init(str(project), driver="local", idle_timeout=60)
     server = JupyterProcess(served, top / "home", app="jupyterlab", settings=LAB_SETTINGS)
     server.project = project
-    server.start()
+    with source_on_pythonpath():
+        server.start()
     yield server
     server.stop()
     stop_local_scheduler(find_root(str(project)))

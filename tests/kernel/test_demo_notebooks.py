@@ -12,7 +12,7 @@ from processes import SOURCE
 
 import hipercow_magic as hc
 
-pytestmark = [pytest.mark.kernel, pytest.mark.slow]
+pytestmark = pytest.mark.slow  # and `kernel`, from its folder (tests/conftest.py)
 
 NOTEBOOKS = pathlib.Path(SOURCE) / "demo_notebooks"
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-pytestmark = [pytest.mark.kernel, pytest.mark.slow]
+pytestmark = pytest.mark.slow  # and `kernel`, from its folder (tests/conftest.py)
 
 
 def test_notebook_is_asked_and_answering_no_installs_nothing(tmp_path):
