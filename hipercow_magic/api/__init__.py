@@ -33,6 +33,7 @@ from hipercow_magic.api.environments import (
     hipercow_environment_show,
 )
 from hipercow_magic.api.info import TaskInfo
+from hipercow_magic.api.listing import hipercow_purge, task_list
 from hipercow_magic.api.provision import (
     hipercow_provision,
     hipercow_provision_check,
@@ -50,21 +51,21 @@ from hipercow_magic.api.setup import (
 )
 from hipercow_magic.api.tasks import (
     Task,
-    hipercow_purge,
     task_cancel,
     task_exports,
     task_info,
-    task_list,
-    task_log_read,
-    task_log_show,
-    task_log_value,
-    task_log_watch,
     task_result,
     task_retry,
     task_scheduler_info,
     task_status,
     task_summaries,
     task_times,
+)
+from hipercow_magic.api.watching import (
+    task_log_read,
+    task_log_show,
+    task_log_value,
+    task_log_watch,
     task_wait,
 )
 from hipercow_magic.core.envvars import hipercow_envvars

@@ -10,7 +10,8 @@ import sys
 import time
 
 from hipercow_magic.api.create import task_create_call
-from hipercow_magic.api.tasks import task_log_watch, task_status
+from hipercow_magic.api.tasks import task_status
+from hipercow_magic.api.watching import task_log_watch
 from hipercow_magic.core.environment import check_name, read_environment
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.format import time_ago
@@ -40,13 +41,22 @@ def _in_kernel() -> bool:
     return getattr(shell, "kernel", None) is not None
 
 
+def _no_input_errors() -> tuple[type[BaseException], ...]:
+    """What `input()` raises when nobody can answer: end of input, a closed or missing
+    terminal, or a notebook front end that can't read input (IPython's
+    StdinNotImplementedError, looked up only if IPython is loaded).
+    """
+    ipython = getattr(sys.modules.get("IPython.core.error"), "StdinNotImplementedError", None)
+    return (EOFError, OSError) + ((ipython,) if ipython is not None else ())
+
+
 def _ask(question: str) -> bool | None:
     """True/False from the user, or None when nobody can be asked."""
     if not (sys.stdin is not None and sys.stdin.isatty()) and not _in_kernel():
         return None
     try:
         answer = input(question)
-    except Exception:  # EOF, or a frontend that can't read input
+    except _no_input_errors():
         return None
     return answer.strip().lower() in ("y", "yes")
 

@@ -1,17 +1,17 @@
 """The task handle (`Task`) and the functions that look at and act on existing tasks:
-status, times, info, result, exports, logs, wait, cancel, retry, list and purge.
+status, times, info, result, exports, cancel and retry. Logs and waiting are in watching.py,
+listing and purging in listing.py.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 import warnings
 
 from hipercow_magic.api.info import TaskInfo
+from hipercow_magic.api.watching import task_log_value, task_wait
 from hipercow_magic.core import store
-from hipercow_magic.core.errors import HipercowError, TaskNotFinishedError, TaskWaitTimeout
-from hipercow_magic.core.options import options
+from hipercow_magic.core.errors import TaskNotFinishedError
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.root import check_task_id, find_root, task_ids
 from hipercow_magic.core.status import ACTIVE, TERMINAL
@@ -20,25 +20,25 @@ from hipercow_magic.core.task import (
     load_exports,
     marker_status,
     read_data,
-    read_log,
     read_marker,
     read_result_record,
     result_value,
 )
 from hipercow_magic.drivers.registry import load_driver
-from hipercow_magic.engine.listing import list_tasks, purge_apply, purge_plan
-from hipercow_magic.engine.retry import follow_ids, retry_chain, retry_tasks
-from hipercow_magic.engine.statuses import (
-    check_exists,
-    poll_interval,
-    submitted_driver,
-    task_statuses,
-)
+from hipercow_magic.engine.retry import follow_ids, follow_one, retry_chain, retry_tasks
+from hipercow_magic.engine.statuses import check_exists, submitted_driver, task_statuses
 
 
 # ---- handles ----------------------------------------------------------------------------
 class Task:
-    """A handle on one task, offering the task functions as methods."""
+    """A handle on one task, offering the task functions as methods.
+
+    Args:
+        task_id: the task's id (32 lowercase hexadecimal characters).
+        root: the hipercow root (default: found from the working directory).
+
+    `repr(task)` makes no status query: it shows a status only once one is known to be final.
+    """
 
     def __init__(self, task_id: str, root=None):
         self.id = check_task_id(task_id)
@@ -55,21 +55,27 @@ class Task:
         return hash(self.id)
 
     def status(self, follow=True):
+        """The task's status; see task_status()."""
         return task_status(self.id, follow=follow, root=self.root)
 
     def info(self, follow=True):
+        """Everything known about the task; see task_info()."""
         return task_info(self.id, follow=follow, root=self.root)
 
     def result(self, follow=True):
+        """The task's value, or the exception it raised; see task_result()."""
         return task_result(self.id, follow=follow, root=self.root)
 
     def exports(self, follow=True):
+        """The names the task assigned, with their values; see task_exports()."""
         return task_exports(self.id, follow=follow, root=self.root)
 
     def log(self, outer=False, follow=True):
+        """The task's log; see task_log_value()."""
         return task_log_value(self.id, outer=outer, follow=follow, root=self.root)
 
     def wait(self, timeout=None, for_start=False, progress=False, follow=True):
+        """Wait until the task finishes (or starts); see task_wait()."""
         return task_wait(
             self.id,
             timeout=timeout,
@@ -80,26 +86,34 @@ class Task:
         )
 
     def cancel(self, follow=True):
+        """Cancel the task if it is queued or running; see task_cancel()."""
         return task_cancel(self.id, follow=follow, root=self.root)
 
     def retry(self, driver=None, resources=None):
+        """Run the finished task again as a new task; see task_retry()."""
         return task_retry(self.id, driver=driver, resources=resources, root=self.root)
-
-
-def _one(task_id, follow: bool, root) -> tuple:
-    """(root, id) for one task id or handle, following its retry chain if asked."""
-    root = find_root(root)
-    task_id = check_task_id(task_id)
-    if follow:
-        task_id = follow_ids(root, [task_id])[0]
-    return root, task_id
 
 
 # ---- looking at tasks ---------------------------------------------------------------
 
 
 def task_status(ids, follow: bool = True, root=None):
-    """Status of one task (a string) or many (a list); None for an unknown id."""
+    """The status of one task or of many: created, submitted, running, success, failure or
+    cancelled. Finished statuses come from files; the driver is asked once for all the tasks
+    that are still queued or running.
+
+    Args:
+        ids: a task id or Task handle, a list of them, or a Bundle.
+        follow: for a retried task, the status of the newest task of its retry chain.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        A status (a string) for one task, or a list of them in the order given; None for an
+        id that is not a task of this root.
+
+    Raises:
+        HipercowError: an id is not a valid task id.
+    """
     root = find_root(root)
     ids, scalar = task_ids(ids)
     if follow:
@@ -109,14 +123,33 @@ def task_status(ids, follow: bool = True, root=None):
 
 
 def task_times(ids, root=None) -> list[dict]:
-    """Created / submitted / started / finished of each task, in epoch seconds."""
+    """When each task was created, submitted, started and finished.
+
+    Args:
+        ids: a task id or Task handle, a list of them, or a Bundle.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        One dict per task with keys created, submitted, started and finished (epoch seconds;
+        None for what has not happened yet).
+    """
     root = find_root(root)
     ids, _ = task_ids(ids)
     return [collect_times(root, i) for i in ids]
 
 
 def task_summaries(ids, root=None) -> list[dict]:
-    """One row per task for lists and panels: name, type, status, resources, times."""
+    """One row per task for lists and panels (the same rows every front end shows).
+
+    Args:
+        ids: a task id or Task handle, a list of them, or a Bundle.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        One dict per task: id, name, type, status, driver, resources (one line), the times of
+        task_times(), waited (seconds from creation to start, so far) and ran_for (seconds
+        running, so far).
+    """
     root = find_root(root)
     ids, _ = task_ids(ids)
     statuses = task_statuses(root, ids)
@@ -150,8 +183,21 @@ def task_summaries(ids, root=None) -> list[dict]:
 
 
 def task_info(task_id, follow: bool = True, root=None) -> TaskInfo:
-    """Everything known about a task, including the scheduler's view while it is active."""
-    root, task_id = _one(task_id, follow, root)
+    """Everything known about a task, including the scheduler's view while it is active.
+
+    Args:
+        task_id: the task's id, or a Task handle.
+        follow: for a retried task, the newest task of its retry chain.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        A TaskInfo; `print()` it for hipercow's layout.
+
+    Raises:
+        HipercowError: the task does not exist.
+    """
+    root = find_root(root)
+    task_id = follow_one(root, task_id, follow)
     data = read_data(root, task_id)
     status = task_statuses(root, [task_id])[0]
     driver = read_marker(root, task_id, "submitted").get("driver") or data.get("driver")
@@ -173,9 +219,17 @@ def task_scheduler_info(task_id, root=None) -> dict:
     """The scheduler's view of a submitted or running task (state, position, reason, node).
 
     Unlike `task_info`, this makes no status query, so a display refreshing many tasks can
-    ask it for a few of them per tick; {} for a task that is not queued or running.
+    ask it for a few of them per tick.
+
+    Args:
+        task_id: the task's id, or a Task handle.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        What the task's driver says about it; {} for a task that is not queued or running.
     """
-    root, task_id = _one(task_id, False, root)
+    root = find_root(root)
+    task_id = check_task_id(task_id)
     if marker_status(root, task_id) not in ACTIVE:
         return {}
     driver = submitted_driver(root, task_id)
@@ -183,15 +237,47 @@ def task_scheduler_info(task_id, root=None) -> dict:
 
 
 def task_result(task_id, follow: bool = True, root=None):
-    """The task's value; for a failure, the exception raised on the node (with its traceback)."""
-    root, task_id = _one(task_id, follow, root)
+    """The task's value; for a failure, the exception raised on the node.
+
+    The exception is returned, not raised; the node's traceback is in its
+    `node_traceback` attribute (and its notes, on Python 3.11+).
+
+    Args:
+        task_id: the task's id, or a Task handle.
+        follow: for a retried task, the result of the newest task of its retry chain.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The value of the task's code (a script's is None), or the exception it raised.
+
+    Raises:
+        HipercowError: the task does not exist, or its value can't be loaded here.
+        TaskNotFinishedError: the task has not finished (or was cancelled).
+    """
+    root = find_root(root)
+    task_id = follow_one(root, task_id, follow)
     check_exists(root, [task_id])
     return result_value(root, task_id, task_statuses(root, [task_id])[0])
 
 
 def task_exports(task_id, follow: bool = True, root=None) -> dict:
-    """The names a successful expression task assigned at top level, with their values."""
-    root, task_id = _one(task_id, follow, root)
+    """The names a successful expression task assigned at top level, with their values.
+
+    Values that can't be loaded here are left out, with a warning naming them.
+
+    Args:
+        task_id: the task's id, or a Task handle.
+        follow: for a retried task, the newest task of its retry chain.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        A dict from each name to its value.
+
+    Raises:
+        TaskNotFinishedError: the task has not succeeded.
+    """
+    root = find_root(root)
+    task_id = follow_one(root, task_id, follow)
     status = task_statuses(root, [task_id])[0]
     if status != "success":
         raise TaskNotFinishedError(
@@ -207,98 +293,21 @@ def task_exports(task_id, follow: bool = True, root=None) -> dict:
     return values
 
 
-def task_log_value(task_id, outer: bool = False, follow: bool = True, root=None) -> str | None:
-    """The task's log (or the scheduler's own log with `outer=True`); None if there is none."""
-    root, task_id = _one(task_id, follow, root)
-    read_data(root, task_id)  # an unknown id is an error
-    driver = submitted_driver(root, task_id)
-    if driver is not None:
-        return driver.log(task_id, outer=outer)
-    return None if outer else read_log(root, task_id)[0]
-
-
-def task_log_show(task_id, outer: bool = False, follow: bool = True, root=None) -> None:
-    value = task_log_value(task_id, outer=outer, follow=follow, root=root)
-    if value is None:
-        print(f"No logs for task '{check_task_id(task_id)}' (yet?)")
-    elif not value:
-        print(f"Empty logs for task '{check_task_id(task_id)}' (so far?)")
-    else:
-        print(value, end="" if value.endswith("\n") else "\n")
-
-
-def task_log_read(task_id, offset: int = 0, root=None) -> tuple[str | None, int]:
-    """Log text from byte `offset`, and the offset to read from next time (for tailing)."""
-    root = find_root(root)
-    return read_log(root, check_task_id(task_id), offset)
-
-
-def task_log_watch(
-    task_id,
-    poll: float = 0.25,
-    timeout: float | None = None,
-    follow: bool = True,
-    root=None,
-    out=None,
-) -> bool | None:
-    """Print the log as it grows until the task finishes; True/False, None on timeout."""
-    root, task_id = _one(task_id, follow, root)
-    if task_statuses(root, [task_id])[0] == "created":
-        raise HipercowError(f"Cannot watch logs of task '{task_id}', which not been submitted")
-    out = out or sys.stdout
-    offset = 0
-    deadline = None if timeout is None else time.monotonic() + timeout
-    try:
-        while True:
-            status = task_statuses(root, [task_id])[0]
-            text, offset = read_log(root, task_id, offset)
-            if text:
-                out.write(text)
-                out.flush()
-            if status in TERMINAL:
-                return status == "success"
-            if deadline is not None and time.monotonic() > deadline:
-                return None
-            time.sleep(poll)
-    except KeyboardInterrupt:
-        return None
-
-
-def task_wait(
-    task_id,
-    timeout: float | None = None,
-    for_start: bool = False,
-    progress: bool = False,
-    follow: bool = True,
-    root=None,
-) -> bool:
-    """Wait until the task finishes (or starts); True for success, False otherwise."""
-    root, task_id = _one(task_id, follow, root)
-    check_exists(root, [task_id])
-    status = task_statuses(root, [task_id])[0]
-    if status == "created":
-        raise HipercowError(f"Cannot wait on task '{task_id}', which has not been submitted")
-    deadline = None if timeout is None else time.monotonic() + timeout
-    delay = options.poll_interval
-    last = None
-    while True:
-        if progress and status != last:
-            print(f"Task '{task_id[:8]}': {status}", file=sys.stderr)
-            last = status
-        if for_start and status == "running":
-            return True
-        if status in TERMINAL:
-            return status == "success"
-        if deadline is not None and time.monotonic() >= deadline:
-            what = "start" if for_start else "complete"
-            raise TaskWaitTimeout(f"Task '{task_id}' did not {what} in time (status: {status})")
-        time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.monotonic())))
-        delay = min(delay * 1.5, poll_interval(root, task_id))  # the driver may back off
-        status = task_statuses(root, [task_id])[0]
-
-
 def task_cancel(ids, follow: bool = True, root=None):
-    """Cancel queued and running tasks; returns whether each was cancelled."""
+    """Cancel queued and running tasks, and print what happened.
+
+    Args:
+        ids: a task id or Task handle, a list of them, or a Bundle.
+        follow: for a retried task, cancel the newest task of its retry chain.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        Whether the task was cancelled (a bool), or a list of them for many tasks; a task
+        that was not queued or running is not cancelled.
+
+    Raises:
+        HipercowError: a task does not exist.
+    """
     root = find_root(root)
     ids, scalar = task_ids(ids)
     if follow:
@@ -316,11 +325,11 @@ def task_cancel(ids, follow: bool = True, root=None):
         done = load_driver(root, name).cancel([ids[k] for k in positions])
         for k, ok in zip(positions, done):
             result[k] = ok
-    print(cancel_report(ids, statuses, eligible, result))
+    print(_cancel_report(ids, statuses, eligible, result))
     return result[0] if scalar else result
 
 
-def cancel_report(ids, statuses, eligible, result) -> str:
+def _cancel_report(ids, statuses, eligible, result) -> str:
     """Hipercow's cancel messages."""
     n, n_ok, n_el = len(ids), sum(result), len(eligible)
     if n == 1:
@@ -342,56 +351,24 @@ def cancel_report(ids, statuses, eligible, result) -> str:
 
 
 def task_retry(ids, driver=None, resources=None, root=None):
-    """Run finished tasks again as new tasks in the same chain; returns the new handle(s)."""
+    """Run finished tasks again as new tasks, chained to the originals: looking up an
+    original (with `follow`, the default) then finds its newest retry.
+
+    Args:
+        ids: a task id or Task handle, a list of them, or a Bundle.
+        driver: the driver to submit to (default: the one configured).
+        resources: resources from hipercow_resources() (default: each task's own).
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The new task's handle, or a list of them for many tasks.
+
+    Raises:
+        HipercowError: a task does not exist or has not finished.
+    """
     root = find_root(root)
     ids, scalar = task_ids(ids)
     check_exists(root, ids)
     new = retry_tasks(root, ids, task_statuses(root, follow_ids(root, ids)), driver, resources)
     handles = [Task(i, root) for i in new]
     return handles[0] if scalar else handles
-
-
-def task_list(
-    with_status=None, in_bundle=None, finished_before=None, task_ids=None, root=None
-) -> list[str]:
-    """Ids of the root's tasks, newest first, filtered by status, bundle (glob) or age."""
-    return list_tasks(find_root(root), with_status, in_bundle, finished_before, task_ids)
-
-
-def hipercow_purge(
-    task_ids=None,
-    finished_before=None,
-    in_bundle=None,
-    with_status=None,
-    dry_run: bool = False,
-    root=None,
-) -> list[str]:
-    """Delete finished tasks, with whole retry chains and the bundles holding them.
-
-    Args:
-        task_ids: ids (or handles) to delete.
-        finished_before: only tasks that finished before this (a datetime, a timedelta ago,
-            or '1h', '2 days', '3 weeks').
-        in_bundle: only tasks in bundles whose names match this glob (or these globs).
-        with_status: only tasks with this status (or these): created or a finished one.
-        dry_run: say what would be deleted, delete nothing.
-        root: the hipercow root (default: found from the working directory).
-
-    Returns:
-        The ids of the tasks deleted (or that would be).
-    """
-    root = find_root(root)
-    plan = purge_plan(root, task_ids, finished_before, in_bundle, with_status)
-    if plan.chained:
-        n = len(plan.chained)
-        print(f"ℹ Also purging {n} task{'s' if n > 1 else ''} from retry chains")
-    n = len(plan.all_ids)
-    print(f"ℹ {'Would purge' if dry_run else 'Purging'} {n} task{'s' if n != 1 else ''}")
-    if plan.bundles:
-        n = len(plan.bundles)
-        print(
-            f"ℹ {'Would delete' if dry_run else 'Deleting'} {n} task bundle{'s' if n > 1 else ''}"
-        )
-    if not dry_run:
-        purge_apply(root, plan)
-    return plan.all_ids

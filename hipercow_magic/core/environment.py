@@ -32,6 +32,7 @@ def check_name(name: str) -> str:
 
 
 def environment_path(root, name: str) -> str:
+    """The file holding environment `name`'s record (the name is checked first)."""
     return os.path.join(root.environments, f"{check_name(name)}.json")
 
 

@@ -13,6 +13,8 @@ _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @dataclass(frozen=True)
 class EnvVar:
+    """One environment variable for tasks; a secret's value is encrypted when stored."""
+
     name: str
     value: str | None  # None removes a variable set at a lower precedence
     secret: bool = False
@@ -73,6 +75,7 @@ DEFAULT_ENVVARS = EnvVars([EnvVar("PYTHONUNBUFFERED", "1")])
 
 
 def key_path() -> str:
+    """The file holding the key that encrypts secrets (HIPERCOW_KEY_FILE, or one in ~/.config)."""
     default = os.path.join(os.path.expanduser("~"), ".config", "hipercow-magic", "secret.key")
     return os.environ.get("HIPERCOW_KEY_FILE", default)
 

@@ -17,6 +17,17 @@ def _size_from_env() -> int | None:
 
 @dataclass
 class Options:
+    """Settings for this process, changed by assignment (`hipercow_magic.options.x = ...`).
+
+    Attributes:
+        max_size_local: the largest value (in bytes, pickled) a task may capture; None for no
+            limit. Default 1 GB, or the HIPERCOW_MAX_SIZE_LOCAL environment variable as it
+            was when the package was imported.
+        default_envvars: variables (from hipercow_envvars()) every new task gets, below its own.
+        poll_interval: seconds between the first status checks while waiting (it grows up to
+            what the driver recommends).
+    """
+
     max_size_local: int | None = field(default_factory=_size_from_env)  # bytes, None = no limit
     default_envvars: EnvVars | None = None
     poll_interval: float = 0.05  # seconds between status checks while waiting

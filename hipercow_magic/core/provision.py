@@ -31,18 +31,22 @@ METHODS = ("pip", "script")
 
 # ---- where things live -----------------------------------------------------------------
 def provision_dir(root, environment: str) -> str:
+    """The folder holding an environment's installations, one folder each."""
     return os.path.join(root.hipercow, "provision", check_name(environment))
 
 
 def build_dir(root, environment: str, build_id: str) -> str:
+    """The folder of one installation: its record and its virtual environment."""
     return os.path.join(provision_dir(root, environment), build_id)
 
 
 def read_record(root, environment: str, build_id: str) -> dict | None:
+    """An installation's record, or None if there is none (yet)."""
     return store.read_json_or(os.path.join(build_dir(root, environment, build_id), "record.json"))
 
 
 def write_record(root, record: dict) -> None:
+    """Write an installation's record (atomically) into its folder."""
     store.write_json(
         os.path.join(build_dir(root, record["environment"], record["id"]), "record.json"), record
     )
@@ -100,6 +104,7 @@ def current_record(root, environment: str) -> dict | None:
 
 
 def new_build_id(root, environment: str) -> str:
+    """A new installation id (the time, made unique), its folder created."""
     base = time.strftime("%Y%m%d%H%M%S")
     os.makedirs(provision_dir(root, environment), exist_ok=True)
     for n in range(1, 1000):
@@ -229,6 +234,7 @@ def resolve_request(root, method: str | None, options: dict) -> dict:
 
 
 def describe_request(request: dict) -> str:
+    """A request in one line, e.g. 'pip numpy pandas (from requirements.txt)'."""
     if request["method"] == "script":
         return f"script {request['script']}"
     where = f" (from {request['file']})" if request.get("file") else ""

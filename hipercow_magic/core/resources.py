@@ -32,6 +32,7 @@ class Resources:
     queue: str | None = None
 
     def to_dict(self) -> dict:
+        """The resources as stored in a task's data.json (JSON-safe: 'Inf', ISO times)."""
         d = dataclasses.asdict(self)
         if d["cores"] == math.inf:
             d["cores"] = "Inf"
@@ -41,6 +42,7 @@ class Resources:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Resources:
+        """Resources from `to_dict`'s form; the defaults for None or {}."""
         if not d:
             return cls()
         d = dict(d)
@@ -52,6 +54,7 @@ class Resources:
         return cls(**d)
 
     def cores_text(self) -> str:
+        """The cores as shown: 'Inf' or a whole number."""
         return "Inf" if self.cores == math.inf else str(int(self.cores))
 
     def summary(self) -> str:
@@ -99,6 +102,7 @@ def _invalid(name: str, value: Any, *details: str) -> HipercowError:
 
 
 def parse_cores(cores: Any) -> float:
+    """Cores as a positive whole number, or math.inf for 'Inf'; an error otherwise."""
     if isinstance(cores, (list, tuple, set)):
         raise HipercowError("'cores' must be a scalar")
     hint = "Number of cores must be a positive integer, or 'Inf'"
@@ -248,7 +252,8 @@ def hipercow_resources(
             raise HipercowError("'priority' must be a character")
         if priority not in ("low", "normal"):
             raise HipercowError(
-                f"Could not understand priority '{priority}'\nPriority can only be 'low' or 'normal'"
+                f"Could not understand priority '{priority}'\n"
+                "Priority can only be 'low' or 'normal'"
             )
     if queue is not None:
         if isinstance(queue, (list, tuple)):

@@ -36,18 +36,23 @@ class Root:
 
     # plain concatenation: these run for every task of every status query
     def task_dir(self, task_id: str) -> str:
+        """A task's folder: tasks/<first 2 characters>/<the other 30>."""
         return f"{self.tasks}{os.sep}{task_id[:2]}{os.sep}{task_id[2:]}"
 
     def task_file(self, task_id: str, name: str) -> str:
+        """The file `name` in a task's folder."""
         return f"{self.tasks}{os.sep}{task_id[:2]}{os.sep}{task_id[2:]}{os.sep}{name}"
 
     def config_dir(self, hostname: str | None = None) -> str:
+        """The folder of driver configurations for a machine (default: this one)."""
         return os.path.join(self.hipercow, "config", hostname or socket.gethostname())
 
     def config_path(self, driver: str) -> str:
+        """The file holding `driver`'s configuration on this machine."""
         return os.path.join(self.config_dir(), f"{driver}.json")
 
     def configured_drivers(self) -> list[str]:
+        """The names of the drivers configured on this machine, sorted."""
         try:
             names = os.listdir(self.config_dir())
         except FileNotFoundError:
@@ -55,6 +60,7 @@ class Root:
         return sorted(n[:-5] for n in names if n.endswith(".json"))
 
     def driver_config(self, driver: str) -> dict | None:
+        """`driver`'s configuration on this machine, or None if it is not configured."""
         return store.read_json_or(self.config_path(driver))
 
     def relative(self, path: str) -> str | None:

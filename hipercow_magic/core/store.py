@@ -47,11 +47,13 @@ def write_plain(path: str, data: bytes) -> None:
 
 
 def read_json(path: str) -> Any:
+    """The JSON value in the file at `path` (errors if it is missing or not JSON)."""
     with open(path, "rb") as f:
         return json.loads(f.read())
 
 
 def read_json_or(path: str, default: Any = None) -> Any:
+    """The JSON value in the file at `path`, or `default` if there is no such file."""
     try:
         return read_json(path)
     except FileNotFoundError:
@@ -59,6 +61,9 @@ def read_json_or(path: str, default: Any = None) -> Any:
 
 
 def read_text_or(path: str, default: str | None = None) -> str | None:
+    """The text of the file at `path` (undecodable bytes replaced), or `default` if there is
+    no such file.
+    """
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             return f.read()
@@ -84,14 +89,22 @@ def create_exclusive(path: str, text: str = "") -> bool:
 
 
 def write_markers(root, ids: list[str], name: str, value: Any) -> None:
-    """The same marker for many tasks: written once, then hard-linked into each task."""
+    """The same marker for many tasks: written once, then hard-linked into each task.
+
+    Args:
+        root: the hipercow root holding the tasks.
+        ids: the tasks' ids.
+        name: the marker's file name in each task's folder (e.g. 'status-submitted').
+        value: what the marker holds, written as JSON.
+    """
     if len(ids) == 1:
         write_json(root.task_file(ids[0], name), value)
         return
+    data = json.dumps(value, default=str).encode()
     fd, shared = tempfile.mkstemp(dir=root.hipercow, prefix=".marker-")
-    with os.fdopen(fd, "wb") as f:
-        f.write(json.dumps(value, default=str).encode())
     try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         for task_id in ids:
             try:
                 os.link(shared, root.task_file(task_id, name))

@@ -14,6 +14,7 @@ from hipercow_magic.core.status import TERMINAL
 
 
 def new_id() -> str:
+    """A new task id: 32 random lowercase hexadecimal characters."""
     return secrets.token_hex(16)
 
 
@@ -28,6 +29,7 @@ def read_data(root, task_id: str) -> dict:
 
 
 def task_exists(root, task_id: str) -> bool:
+    """Whether the task's data.json exists (a task exists only once it is whole)."""
     return os.path.exists(root.task_file(task_id, "data.json"))
 
 
@@ -153,6 +155,9 @@ def collect_times(root, task_id: str) -> dict:
 
 
 def read_result_record(root, task_id: str) -> dict:
+    """The result record the node wrote; one that can't be unpickled here becomes a failure
+    record saying so (a missing file is a FileNotFoundError).
+    """
     with open(root.task_file(task_id, "result.pkl"), "rb") as f:
         blob = f.read()
     try:

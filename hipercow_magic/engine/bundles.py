@@ -34,12 +34,14 @@ def check_bundle_name(name: str) -> str:
 
 
 def bundle_save(root, name: str, ids: list[str]) -> None:
+    """Write (or overwrite) the bundle `name` holding `ids`, one id a line."""
     store.write_text(
         os.path.join(root.bundles, check_bundle_name(name)), "".join(i + "\n" for i in ids)
     )
 
 
 def bundle_load_ids(root, name: str) -> list[str]:
+    """The ids in bundle `name`; an error if there is no such bundle."""
     text = store.read_text_or(os.path.join(root.bundles, check_bundle_name(name)))
     if text is None:
         raise HipercowError(f"No such bundle '{name}'")
@@ -47,11 +49,18 @@ def bundle_load_ids(root, name: str) -> list[str]:
 
 
 def bundle_list(root) -> list[str]:
+    """The root's bundle names, newest first; one deleted while listing is left out."""
     try:
         entries = [e for e in os.scandir(root.bundles) if not e.name.startswith(".")]
     except FileNotFoundError:
         return []
-    return [e.name for e in sorted(entries, key=lambda e: e.stat().st_mtime, reverse=True)]
+    found = []
+    for entry in entries:
+        try:
+            found.append((entry.stat().st_mtime, entry.name))
+        except FileNotFoundError:  # deleted meanwhile (a purge, hipercow_bundle_delete)
+            continue
+    return [name for _, name in sorted(found, key=lambda f: f[0], reverse=True)]
 
 
 def random_bundle_name() -> str:

@@ -83,6 +83,7 @@ class Plan:
         store.write_json(os.path.join(folder, "data.json"), data)
 
     def submit(self, ids: list[str]) -> None:
+        """Submit written tasks to the plan's driver (nothing without one)."""
         if self.driver is not None and ids:
             submit_tasks(self.root, ids, self.driver, self.resources)
 
@@ -174,6 +175,7 @@ def bulk_rows(data) -> list:
 
 
 def call_description(fn) -> str:
+    """How a call task names its function: 'module.qualname' ('(anonymous)' for a lambda)."""
     module = getattr(fn, "__module__", None)
     qualname = getattr(fn, "__qualname__", None) or repr(fn)
     if qualname == "<lambda>":

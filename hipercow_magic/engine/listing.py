@@ -31,7 +31,11 @@ def all_task_ids(root) -> list[str]:
     for shard in shards:
         if len(shard) != 2:
             continue
-        for entry in os.scandir(os.path.join(root.tasks, shard)):
+        try:
+            entries = list(os.scandir(os.path.join(root.tasks, shard)))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
             if len(entry.name) != 30:
                 continue
             task_id = shard + entry.name
@@ -74,6 +78,9 @@ def parse_finished_before(value) -> float:
 def list_tasks(
     root, with_status=None, in_bundle=None, finished_before=None, task_ids=None
 ) -> list[str]:
+    """Task ids (`task_ids`, or all of the root's, newest first) kept by every filter given:
+    status(es), bundle name glob(s), and finished before a time (see parse_finished_before).
+    """
     ids = list(task_ids) if task_ids is not None else all_task_ids(root)
     if in_bundle is not None:
         patterns = [in_bundle] if isinstance(in_bundle, str) else list(in_bundle)

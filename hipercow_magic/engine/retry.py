@@ -8,6 +8,7 @@ import time
 from hipercow_magic.core import store
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.resources import Resources
+from hipercow_magic.core.root import check_task_id
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import new_id, read_data
 from hipercow_magic.drivers.registry import select_driver
@@ -34,6 +35,12 @@ def follow_ids(root, ids: list[str]) -> list[str]:
         newest[base] = task_id
     base_of = {task_id: base for task_id, _, base in rows}
     return [newest.get(base_of.get(i, i), i) for i in ids]
+
+
+def follow_one(root, task_id, follow: bool = True) -> str:
+    """A task id (or a Task handle's) checked; with `follow`, the newest task of its chain."""
+    task_id = check_task_id(task_id)
+    return follow_ids(root, [task_id])[0] if follow else task_id
 
 
 def retry_chain(root, task_id: str) -> list[str] | None:

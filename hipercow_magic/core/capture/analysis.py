@@ -29,6 +29,8 @@ _SCOPES = (
 
 @dataclasses.dataclass
 class CodeAnalysis:
+    """What a task's code reads and assigns, found by walking its syntax tree."""
+
     required: list[str]  # read before assignment: must exist in the namespace
     optional: list[str]  # read by functions, or after a conditional assignment
     exports: list[str]  # assigned at top level

@@ -1,0 +1,176 @@
+"""Watching tasks run: reading, showing and following their logs, and waiting for them."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from hipercow_magic.core.errors import HipercowError, TaskWaitTimeout
+from hipercow_magic.core.options import options
+from hipercow_magic.core.root import check_task_id, find_root
+from hipercow_magic.core.status import TERMINAL
+from hipercow_magic.core.task import read_data, read_log
+from hipercow_magic.engine.retry import follow_one
+from hipercow_magic.engine.statuses import (
+    check_exists,
+    poll_interval,
+    submitted_driver,
+    task_statuses,
+)
+
+
+def task_log_value(task_id, outer: bool = False, follow: bool = True, root=None) -> str | None:
+    """The task's log: what its code printed, with the runner's header and footer.
+
+    Args:
+        task_id: the task's id, or a Task handle.
+        outer: the scheduler's own log for the task (e.g. Slurm's output file) instead.
+        follow: for a retried task, the log of the newest task of its retry chain.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The log text so far, or None when there is none yet (or no outer log).
+
+    Raises:
+        HipercowError: the task does not exist.
+    """
+    root = find_root(root)
+    task_id = follow_one(root, task_id, follow)
+    read_data(root, task_id)  # an unknown id is an error
+    driver = submitted_driver(root, task_id)
+    if driver is not None:
+        return driver.log(task_id, outer=outer)
+    return None if outer else read_log(root, task_id)[0]
+
+
+def task_log_show(task_id, outer: bool = False, follow: bool = True, root=None) -> None:
+    """Print the task's log, or say that there is none (yet) or that it is empty.
+
+    Args:
+        task_id: the task's id, or a Task handle.
+        outer: the scheduler's own log for the task instead.
+        follow: for a retried task, the log of the newest task of its retry chain.
+        root: the hipercow root (default: found from the working directory).
+    """
+    value = task_log_value(task_id, outer=outer, follow=follow, root=root)
+    if value is None:
+        print(f"No logs for task '{check_task_id(task_id)}' (yet?)")
+    elif not value:
+        print(f"Empty logs for task '{check_task_id(task_id)}' (so far?)")
+    else:
+        print(value, end="" if value.endswith("\n") else "\n")
+
+
+def task_log_read(task_id, offset: int = 0, root=None) -> tuple[str | None, int]:
+    """Part of the log, for tailing it: call again with the offset returned.
+
+    Args:
+        task_id: the task's id, or a Task handle.
+        offset: the byte to read from (0, then what the previous call returned).
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The text from `offset` (None when there is no log yet) and the offset to read from
+        next time.
+    """
+    root = find_root(root)
+    return read_log(root, check_task_id(task_id), offset)
+
+
+def task_log_watch(
+    task_id,
+    poll: float = 0.25,
+    timeout: float | None = None,
+    follow: bool = True,
+    root=None,
+    out=None,
+) -> bool | None:
+    """Print the log as it grows until the task finishes (Ctrl-C stops watching, not the task).
+
+    Args:
+        task_id: the task's id, or a Task handle.
+        poll: seconds between looks at the log.
+        timeout: stop watching after this many seconds (default: never).
+        follow: for a retried task, watch the newest task of its retry chain.
+        root: the hipercow root (default: found from the working directory).
+        out: where to write the log (default: standard output).
+
+    Returns:
+        True if the task succeeded, False if it failed or was cancelled, None if watching
+        stopped first (timeout or Ctrl-C).
+
+    Raises:
+        HipercowError: the task has not been submitted.
+    """
+    root = find_root(root)
+    task_id = follow_one(root, task_id, follow)
+    if task_statuses(root, [task_id])[0] == "created":
+        raise HipercowError(f"Cannot watch logs of task '{task_id}', which not been submitted")
+    out = out or sys.stdout
+    offset = 0
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while True:
+            status = task_statuses(root, [task_id])[0]
+            text, offset = read_log(root, task_id, offset)
+            if text:
+                out.write(text)
+                out.flush()
+            if status in TERMINAL:
+                return status == "success"
+            if deadline is not None and time.monotonic() > deadline:
+                return None
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        return None
+
+
+def task_wait(
+    task_id,
+    timeout: float | None = None,
+    for_start: bool = False,
+    progress: bool = False,
+    follow: bool = True,
+    root=None,
+) -> bool:
+    """Wait until the task finishes (or starts), checking often at first, then less often.
+
+    Args:
+        task_id: the task's id, or a Task handle.
+        timeout: seconds to wait at most (default: no limit).
+        for_start: return as soon as the task is running.
+        progress: print each change of status to standard error.
+        follow: for a retried task, wait for the newest task of its retry chain.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        True if the task succeeded (or, with `for_start`, started); False if it failed or
+        was cancelled.
+
+    Raises:
+        HipercowError: the task does not exist or has not been submitted.
+        TaskWaitTimeout: `timeout` passed first.
+    """
+    root = find_root(root)
+    task_id = follow_one(root, task_id, follow)
+    check_exists(root, [task_id])
+    status = task_statuses(root, [task_id])[0]
+    if status == "created":
+        raise HipercowError(f"Cannot wait on task '{task_id}', which has not been submitted")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = options.poll_interval
+    last = None
+    while True:
+        if progress and status != last:
+            print(f"Task '{task_id[:8]}': {status}", file=sys.stderr)
+            last = status
+        if for_start and status == "running":
+            return True
+        if status in TERMINAL:
+            return status == "success"
+        if deadline is not None and time.monotonic() >= deadline:
+            what = "start" if for_start else "complete"
+            raise TaskWaitTimeout(f"Task '{task_id}' did not {what} in time (status: {status})")
+        time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.monotonic())))
+        delay = min(delay * 1.5, poll_interval(root, task_id))  # the driver may back off
+        status = task_statuses(root, [task_id])[0]
