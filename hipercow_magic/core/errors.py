@@ -40,6 +40,14 @@ class TaskDied(Exception):
     """The task's process ended without a result (killed, crashed, timed out, lost)."""
 
 
+def error_line(error: BaseException) -> str:
+    """An error in one line for a display: a HipercowError's message, else type and message."""
+    message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    if isinstance(error, HipercowError):
+        return message or type(error).__name__
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
 def warn(message: str, category: type[Warning] = HipercowWarning) -> None:
     """Warn, pointing at the user's own code: the first caller outside this package."""
     frame, level = sys._getframe(1), 1

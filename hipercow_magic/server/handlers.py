@@ -2,6 +2,8 @@
 
 Every handler names a root by `?root=PATH` (relative to the server's root folder) and works
 through the public api; the api's calls touch the disk, so they run on a worker thread.
+Every failure answers JSON `{"message": ...}` with a line the panel can show: 400/403/404
+for what the client or user can fix, 500 for anything else (its traceback goes to the log).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from hipercow_magic import api
-from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.errors import HipercowError, error_line
 from hipercow_magic.core.root import check_task_id
 from hipercow_magic.core.status import STATUSES
 from hipercow_magic.server.jsonable import jsonable
@@ -29,6 +31,7 @@ class HipercowHandler(APIHandler):
     """Common parts: the served roots, running api calls off the event loop, errors as JSON."""
 
     def initialize(self, served: ServedRoots, table: TaskTable, executor: ThreadPoolExecutor):
+        """Tornado's per-request set-up: what every handler shares."""
         self.served = served
         self.table = table
         self.executor = executor
@@ -44,6 +47,11 @@ class HipercowHandler(APIHandler):
             raise tornado.web.HTTPError(404, str(e)) from None
         except HipercowError as e:
             raise tornado.web.HTTPError(400, str(e)) from None
+        except tornado.web.HTTPError:
+            raise
+        except Exception as e:
+            self.log.exception("hipercow: %s failed", getattr(fn, "__name__", "a call"))
+            raise tornado.web.HTTPError(500, error_line(e)) from None
 
     def root(self):
         """The key and `Root` named by `?root=`."""
@@ -70,6 +78,7 @@ class HipercowHandler(APIHandler):
         return task_id
 
     def int_argument(self, name: str, default: int, low: int = 0, high: int | None = None) -> int:
+        """The whole-number query argument `name`, checked to lie in [low, high]."""
         raw = self.get_query_argument(name, None)
         if raw is None:
             return default
@@ -84,6 +93,7 @@ class HipercowHandler(APIHandler):
         return value
 
     def reply(self, value) -> None:
+        """Answer `value` as JSON."""
         self.finish(json.dumps(jsonable(value)))
 
 
@@ -92,6 +102,7 @@ class RootsHandler(HipercowHandler):
 
     @tornado.web.authenticated
     async def get(self):
+        """`{"roots": [...], "current": key or null}`."""
         path = self.get_query_argument("path", None)
         roots = await self.call(self.served.discover)
         current = await self.call(self.served.locate, path) if path is not None else None
@@ -105,6 +116,7 @@ class TasksHandler(HipercowHandler):
 
     @tornado.web.authenticated
     async def get(self):
+        """`?status=a,b&offset=&limit=`: the page, with `total`, `counts` and `now`."""
         key, root = self.root()
         statuses = [s for s in self.get_query_argument("status", "").split(",") if s]
         unknown = [s for s in statuses if s not in STATUSES]
@@ -124,6 +136,7 @@ class TaskInfoHandler(HipercowHandler):
 
     @tornado.web.authenticated
     async def get(self, task_id):
+        """The task's info fields, and `text`."""
         _, root = self.root()
         task_id = await self.call(self.task_id, root, task_id)
         info = await self.call(api.task_info, task_id, root=root)
@@ -135,6 +148,7 @@ class TaskLogHandler(HipercowHandler):
 
     @tornado.web.authenticated
     async def get(self, task_id):
+        """`{"id", "text", "offset", "status"}` from `?offset=` on."""
         _, root = self.root()
         task_id = await self.call(self.task_id, root, task_id)
         offset = self.int_argument("offset", 0)
@@ -148,6 +162,7 @@ class TaskActionHandler(HipercowHandler):
 
     @tornado.web.authenticated
     async def post(self, task_id, action):
+        """Cancel (`{"cancelled", "status"}`) or retry (`{"retried_as"}`) the task."""
         _, root = self.root()
         task_id = await self.call(self.task_id, root, task_id)
         if action == "cancel":
@@ -164,8 +179,14 @@ class ClusterHandler(HipercowHandler):
 
     @tornado.web.authenticated
     async def get(self):
+        """The cluster's facts; `{"driver": null}` for a root with no driver configured."""
         _, root = self.root()
-        info = await self.call(api.hipercow_cluster_info, root=root)
+        configuration = await self.call(api.hipercow_configuration, show=False, root=root)
+        drivers = list(configuration["drivers"])
+        if not drivers:
+            self.reply({"driver": None})
+            return
+        info = await self.call(api.hipercow_cluster_info, drivers[0], root=root)
         self.reply(info.to_dict() if hasattr(info, "to_dict") else info)
 
 

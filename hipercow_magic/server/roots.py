@@ -42,6 +42,7 @@ class ServedRoots:
         self.bases = bases or [self.server_root]
 
     def allowed(self, real_path: str) -> bool:
+        """Whether a real (link-free) path lies inside a served folder."""
         return any(_inside(real_path, b) for b in self.bases)
 
     def split(self, path: str | None) -> list[str]:
@@ -60,6 +61,7 @@ class ServedRoots:
         return parts
 
     def key(self, parts: list[str]) -> str:
+        """The name clients use for a path: its parts joined by '/', or '.' for the top."""
         return "/".join(parts) or "."
 
     def real(self, parts: list[str]) -> str:

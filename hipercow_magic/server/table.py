@@ -10,7 +10,7 @@ import threading
 import time
 
 from hipercow_magic import api
-from hipercow_magic.core.status import STATUSES, TERMINAL
+from hipercow_magic.core.status import STATUSES, TERMINAL, count_statuses
 
 
 class TaskTable:
@@ -42,9 +42,7 @@ class TaskTable:
         """
         ids = api.task_list(root=root)
         status_of = dict(zip(ids, api.task_status(ids, follow=False, root=root)))
-        counts = dict.fromkeys(STATUSES, 0)
-        for status in status_of.values():
-            counts[status] = counts.get(status, 0) + 1
+        counts = {**dict.fromkeys(STATUSES, 0), **count_statuses(status_of.values())}
         if statuses:
             ids = [i for i in ids if status_of[i] in statuses]
         return {

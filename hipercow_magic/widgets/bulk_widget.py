@@ -7,11 +7,10 @@ import time
 
 import ipywidgets as w
 
+from hipercow_magic.core.status import STATUSES
 from hipercow_magic.widgets.model import BulkModel, short_id
-from hipercow_magic.widgets.task_widget import CARD, COLOURS, ROW
+from hipercow_magic.widgets.task_widget import CARD, COLOURS, ROW, problem_html
 from hipercow_magic.widgets.text import bulk_text
-
-ORDER = ("created", "submitted", "running", "success", "failure", "cancelled")
 
 
 class BulkWidget(w.VBox):
@@ -31,6 +30,7 @@ class BulkWidget(w.VBox):
         self.counts = w.HTML(layout=ROW)
         self.summary = w.HTML(layout=ROW)
         self.failures = w.HTML(layout=ROW)
+        self.problem = w.HTML(layout=ROW)
         self.cancel_button = w.Button(
             description="Cancel all", icon="stop", layout=w.Layout(width="auto")
         )
@@ -47,6 +47,7 @@ class BulkWidget(w.VBox):
                 self.counts,
                 self.summary,
                 self.failures,
+                self.problem,
                 w.HBox([self.cancel_button, self.retry_button, self.message]),
             ],
             layout=CARD,
@@ -63,6 +64,7 @@ class BulkWidget(w.VBox):
             setattr(widget, name, value)
 
     def refresh(self, now: float) -> None:
+        """Draw the model as it is now (only the parts that changed are sent)."""
         m = self.model
         counts = m.counts()
         done = m.finished()
@@ -77,7 +79,7 @@ class BulkWidget(w.VBox):
             "value",
             " ".join(
                 f'<span style="color:{COLOURS[s]}">{counts[s]} {s}</span>'
-                for s in ORDER
+                for s in STATUSES
                 if counts.get(s)
             ),
         )
@@ -91,6 +93,7 @@ class BulkWidget(w.VBox):
             "value",
             f'<ul style="color:#dc3545;margin:0">{rows}</ul>' if rows else "",
         )
+        self._set(self.problem, "value", problem_html(m.problem))
         self.cancel_button.disabled = not m.active_ids()
         self.retry_button.disabled = not failed
 

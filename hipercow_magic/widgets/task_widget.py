@@ -26,9 +26,11 @@ PRE = (
 
 ROW = {"margin": "0", "min_height": "0"}  # rows of text, without the default spacing
 CARD = {"border": "1px solid var(--jp-border-color2, #ddd)", "padding": "4px 8px", "width": "auto"}
+PROBLEM = "color:var(--jp-error-color1,#dc3545)"
 
 
 def badge(status: str) -> str:
+    """A status as a coloured pill (HTML)."""
     colour = COLOURS.get(status, "#6c757d")
     return (
         f'<span class="hipercow-badge hipercow-{status}" style="background:{colour};'
@@ -36,7 +38,13 @@ def badge(status: str) -> str:
     )
 
 
+def problem_html(problem: str | None) -> str:
+    """A model's problem as one warning line (HTML); empty when there is none."""
+    return f'<span style="{PROBLEM}">⚠ {html.escape(problem)}</span>' if problem else ""
+
+
 def pre(text: str) -> str:
+    """Text as a scrolling preformatted block (HTML)."""
     return f'<pre style="{PRE}">{html.escape(text)}</pre>'
 
 
@@ -51,6 +59,7 @@ class TaskWidget(w.VBox):
         self.timing = w.HTML(layout=ROW)
         self.captured = w.HTML(layout=ROW)
         self.outcome = w.HTML(layout=ROW)
+        self.problem = w.HTML(layout=ROW)
         self.log_view = w.HTML()
         self.log_box = w.Accordion(children=[self.log_view], selected_index=None)
         self.log_box.set_title(0, "Log")
@@ -76,6 +85,7 @@ class TaskWidget(w.VBox):
                 self.timing,
                 self.captured,
                 self.outcome,
+                self.problem,
                 self.log_box,
                 buttons,
             ],
@@ -94,6 +104,7 @@ class TaskWidget(w.VBox):
             widget.value = value
 
     def refresh(self, now: float) -> None:
+        """Draw the model as it is now (only the parts that changed are sent)."""
         m = self.model
         with m.lock:
             name = f" <i>{html.escape(m.name)}</i>" if m.name else ""
@@ -115,13 +126,7 @@ class TaskWidget(w.VBox):
             active = m.status in ("submitted", "running", "created")
             self.cancel_button.disabled = not active
             self.retry_button.disabled = active
-            problem = m.problem
-            if problem:
-                self._set(
-                    self.message,
-                    f'<span style="color:#dc3545">display stopped '
-                    f"updating: {html.escape(problem)}</span>",
-                )
+            self._set(self.problem, problem_html(m.problem))
 
     def _outcome_html(self) -> str:
         out = self.model.outcome()

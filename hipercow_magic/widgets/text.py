@@ -18,10 +18,12 @@ LOG_TAIL_LINES = 20
 
 
 def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
+    """The last `lines` lines of `text`."""
     return "\n".join(text.rstrip("\n").splitlines()[-lines:])
 
 
 def task_text(model: TaskModel, now: float | None = None, log: bool = False) -> str:
+    """What the task widget shows, as lines of text (with the log's tail if `log`)."""
     now = now or time.time()
     with model.lock:
         title = f"{SYMBOLS.get(model.status, '?')} hipercow task {short_id(model.id)}"
@@ -42,11 +44,12 @@ def task_text(model: TaskModel, now: float | None = None, log: bool = False) -> 
             lines += ["    " + line for line in tail(model.log_text).splitlines()]
         problem = model.problem
         if problem:
-            lines.append(f"  ! display stopped updating: {problem}")
+            lines.append(f"  ! {problem}")
     return "\n".join(lines)
 
 
 def outcome_lines(model: TaskModel) -> list[str]:
+    """The task's result or error, and which variables were set, as indented lines."""
     out = model.outcome()
     if out["kind"] == "error":
         lines = [f"  error: {out['text']}"]
@@ -67,6 +70,7 @@ def outcome_lines(model: TaskModel) -> list[str]:
 
 
 def bulk_text(model: BulkModel, now: float | None = None) -> str:
+    """What the bundle widget shows, as lines of text."""
     now = now or time.time()
     n = len(model.ids)
     counts = model.counts()
@@ -80,4 +84,6 @@ def bulk_text(model: BulkModel, now: float | None = None) -> str:
         lines.append(f"  {summary}")
     for task_id, error in model.failures():
         lines.append(f"  ✖ {short_id(task_id)}: {error or model.statuses[task_id]}")
+    if model.problem:
+        lines.append(f"  ! {model.problem}")
     return "\n".join(lines)

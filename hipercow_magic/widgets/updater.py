@@ -11,6 +11,7 @@ import threading
 import time
 
 from hipercow_magic import api
+from hipercow_magic.core.errors import error_line
 
 FAST_PERIOD = 5.0  # seconds after a display appears during which it is refreshed quickly
 
@@ -43,11 +44,13 @@ class Updater:
         self._wake.set()
 
     def unwatch(self, model) -> None:
+        """Stop refreshing `model`."""
         with self._lock:
             if model in self._models:
                 self._models.remove(model)
 
     def watched(self) -> list:
+        """The models being refreshed."""
         with self._lock:
             return list(self._models)
 
@@ -60,7 +63,11 @@ class Updater:
             thread.join(timeout=5)
 
     def tick(self) -> None:
-        """One refresh of every watched model."""
+        """One refresh of every watched model.
+
+        A root whose status query fails keeps its models watched, with `problem` saying what
+        failed; the next tick asks again, and a query that works clears the problem.
+        """
         models = self.watched()
         now = time.time()
         by_root: dict = {}
@@ -69,24 +76,41 @@ class Updater:
             if ids:
                 by_root.setdefault(model.root, []).extend(ids)
         statuses: dict = {}
+        failed: dict = {}
         for root, ids in by_root.items():
             ids = list(dict.fromkeys(ids))
             try:
                 found = api.task_status(ids, follow=False, root=root)
-            except Exception:
-                continue  # a root that vanished or a driver that failed: try again next tick
+            except Exception as e:  # a vanished root, an unreadable configuration, a driver
+                failed[root] = (
+                    f"can't get task statuses ({error_line(e)}); showing the last known "
+                    "state, asking again"
+                )
+                continue
             self.queries += 1
             statuses.update(zip(ids, found))
         for model in models:
             try:
+                if model.root in failed:
+                    model.set_problem(failed[model.root], now)
+                    continue
+                model.problem = None  # the update below tells the views
                 model.update(statuses, now)
             except Exception as e:
-                model.problem = f"{type(e).__name__}: {e}"
                 self.unwatch(model)
+                self._stopped(model, e, now)
                 continue
             if not model.live:
                 self.unwatch(model)
         self.ticks += 1
+
+    @staticmethod
+    def _stopped(model, error: Exception, now: float) -> None:
+        """Tell the views of a model that failed to update that it no longer updates."""
+        try:
+            model.set_problem(f"display stopped updating: {error_line(error)}", now)
+        except Exception:  # a view that fails to draw has nowhere left to show anything
+            model.problem = f"display stopped updating: {error_line(error)}"
 
     def _period(self) -> float:
         young = any(time.monotonic() - m.born < FAST_PERIOD for m in self.watched())

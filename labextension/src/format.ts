@@ -27,18 +27,3 @@ export function formatTime(epoch: number | null | undefined): string {
   }
   return new Date(epoch * 1000).toLocaleString();
 }
-
-/** Statuses in lifecycle order, and how the panel labels them. */
-export const STATUS_ORDER = [
-  'created',
-  'submitted',
-  'running',
-  'success',
-  'failure',
-  'cancelled'
-];
-
-export const FINISHED = ['success', 'failure', 'cancelled'];
-
-/** Statuses `task_cancel` acts on: queued or running on the cluster. */
-export const CANCELLABLE = ['submitted', 'running'];

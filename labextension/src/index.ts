@@ -14,7 +14,7 @@ import { Widget } from '@lumino/widgets';
 import cowSvg from '../style/cow.svg';
 import { TaskModel } from './model';
 import { TaskPanel } from './panel';
-import { TaskStatusItem } from './status';
+import { TaskStatusItem } from './statusbar';
 import { InfoView, LogView } from './views';
 
 const cowIcon = new LabIcon({ name: 'hipercow-magic:cow', svgstr: cowSvg });

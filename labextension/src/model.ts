@@ -7,14 +7,13 @@ import {
   ITaskPage,
   requestAPI
 } from './request';
+import { ACTIVE } from './statuses';
 
 /** Poll every 2 s while tasks are queued or running. */
 export const FAST_POLL_MS = 2000;
 /** An idle root is polled every 10 s at first, backing off to every 30 s. */
 export const IDLE_POLL_MS = 10000;
 export const MAX_IDLE_POLL_MS = 30000;
-
-const ACTIVE = ['created', 'submitted', 'running'];
 
 /**
  * The task table of the current root, polled from the server.
@@ -28,6 +27,7 @@ export class TaskModel {
     document.addEventListener('visibilitychange', this._onVisibility);
   }
 
+  /** Emitted whenever anything the panel shows may have changed. */
   get changed(): ISignal<this, void> {
     return this._changed;
   }
@@ -42,10 +42,12 @@ export class TaskModel {
     return this._followed;
   }
 
+  /** The root chosen in the panel's menu, or null when following the file browser. */
   get pinned(): string | null {
     return this._pinned;
   }
 
+  /** The roots the server serves, for the panel's menu. */
   get roots(): string[] {
     return this._roots;
   }
@@ -55,12 +57,24 @@ export class TaskModel {
     return this._cluster;
   }
 
+  /** Why the root's cluster could not be described (null when it was, or has no driver). */
+  get clusterError(): string | null {
+    return this._clusterError;
+  }
+
+  /** The last page of tasks fetched, with counts per status. */
   get page(): ITaskPage | null {
     return this._page;
   }
 
+  /** Why the last poll failed, or null. */
   get error(): string | null {
     return this._error;
+  }
+
+  /** Why the last cancel or retry did not happen, or null. */
+  get actionError(): string | null {
+    return this._actionError;
   }
 
   /** When the last page arrived, in browser time (ms). */
@@ -137,6 +151,25 @@ export class TaskModel {
     this._timer = window.setTimeout(() => void this.refresh(), wait);
   }
 
+  /** Ask about the cluster again, then poll now (the panel's Refresh button). */
+  async reload(): Promise<void> {
+    const root = this._root;
+    await Promise.all([
+      root === null ? Promise.resolve() : this._fetchCluster(root),
+      this.refresh()
+    ]);
+  }
+
+  /** Cancel a queued or running task of the current root, then poll. */
+  async cancel(id: string): Promise<void> {
+    await this._act(id, 'cancel');
+  }
+
+  /** Run a finished task again as a new task, then poll. */
+  async retry(id: string): Promise<void> {
+    await this._act(id, 'retry');
+  }
+
   /** Fetch now, and schedule the next poll. */
   async refresh(): Promise<void> {
     window.clearTimeout(this._timer);
@@ -179,6 +212,27 @@ export class TaskModel {
     document.removeEventListener('visibilitychange', this._onVisibility);
   }
 
+  private async _act(id: string, action: 'cancel' | 'retry'): Promise<void> {
+    const root = this._root;
+    if (root === null) {
+      return;
+    }
+    try {
+      const answer = await requestAPI<{ cancelled?: boolean; status?: string }>(
+        `tasks/${id}/${action}`,
+        { root },
+        { method: 'POST' }
+      );
+      this._actionError =
+        answer.cancelled === false
+          ? `Task ${id.slice(0, 8)} was not cancelled: its status is '${answer.status}'`
+          : null;
+    } catch (error) {
+      this._actionError = `Could not ${action} task ${id.slice(0, 8)}: ${(error as Error).message}`;
+    }
+    await this.refresh();
+  }
+
   private _setRoot(): void {
     const root = this._pinned ?? this._followed;
     if (root !== this._root) {
@@ -187,6 +241,8 @@ export class TaskModel {
       this._offset = 0;
       this._idleDelay = IDLE_POLL_MS;
       this._cluster = null;
+      this._clusterError = null;
+      this._actionError = null;
       if (root !== null) {
         void this._fetchCluster(root);
       }
@@ -194,17 +250,24 @@ export class TaskModel {
     void this.refresh();
   }
 
+  /** Describe the root's cluster in one line; a root with no driver has none, quietly. */
   private async _fetchCluster(root: string): Promise<void> {
+    let cluster: string | null = null;
+    let problem: string | null = null;
     try {
       const info = await requestAPI<ICluster>('cluster', { root });
-      if (root === this._root) {
+      if (info.driver !== null) {
         const memory = info.max_memory === null ? '' : `, ${info.max_memory} GB`;
         const nodes = `${info.nodes.length} node${info.nodes.length === 1 ? '' : 's'}`;
-        this._cluster = `${info.driver}: ${nodes}, up to ${info.max_cores} cores${memory}`;
-        this._changed.emit();
+        cluster = `${info.driver}: ${nodes}, up to ${info.max_cores} cores${memory}`;
       }
-    } catch {
-      // No driver configured yet: the task list still shows what is there.
+    } catch (error) {
+      problem = `Cannot describe the cluster: ${(error as Error).message}`;
+    }
+    if (root === this._root) {
+      this._cluster = cluster;
+      this._clusterError = problem;
+      this._changed.emit();
     }
   }
 
@@ -244,6 +307,8 @@ export class TaskModel {
   private _roots: string[] = [];
   private _page: ITaskPage | null = null;
   private _cluster: string | null = null;
+  private _clusterError: string | null = null;
+  private _actionError: string | null = null;
   private _error: string | null = null;
   private _fetchedAt = 0;
   private _statusFilter: string[] = [];

@@ -1,15 +1,10 @@
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import {
-  CANCELLABLE,
-  FINISHED,
-  STATUS_ORDER,
-  formatDuration,
-  formatTime
-} from './format';
+import { formatDuration, formatTime } from './format';
 import { TaskModel } from './model';
-import { ITaskRow, requestAPI } from './request';
+import { ITaskRow } from './request';
+import { ACTIVE, FINISHED, STATUS_ORDER } from './statuses';
 
 /** What the panel asks its host to do with a task. */
 export interface IPanelHost {
@@ -43,8 +38,8 @@ export class TaskPanel extends Widget {
     header.append(element('span', 'hc-title', 'hipercow tasks'), this._refresh);
     this._refresh.className = 'hc-button hc-refresh';
     this._refresh.textContent = 'Refresh';
-    this._refresh.title = 'Poll the server now';
-    this._refresh.onclick = () => void model.refresh();
+    this._refresh.title = 'Ask the server about the cluster and the tasks now';
+    this._refresh.onclick = () => void model.reload();
 
     const rootLine = element('label', 'hc-root-line', 'Root ');
     this._rootSelect.className = 'hc-root';
@@ -65,7 +60,7 @@ export class TaskPanel extends Widget {
     this._counts.className = 'hc-counts';
     this._error.className = 'hc-error';
     this._list.className = 'hc-list';
-    this._list.onclick = event => void this._onAction(event);
+    this._list.onclick = event => this._onAction(event);
 
     model.changed.connect(this._render, this);
     this._render();
@@ -90,9 +85,12 @@ export class TaskPanel extends Widget {
   private _render(): void {
     const model = this.model;
     this._renderRoots();
-    this._cluster.textContent = model.cluster ?? '';
+    const clusterError = model.clusterError;
+    this._cluster.textContent = clusterError ?? model.cluster ?? '';
+    this._cluster.title = this._cluster.textContent;
+    this._cluster.classList.toggle('hc-cluster-error', clusterError !== null);
     const page = model.page;
-    this._error.textContent = this._actionError ?? model.error ?? '';
+    this._error.textContent = model.actionError ?? model.error ?? '';
     this._error.hidden = !this._error.textContent;
     this._counts.replaceChildren();
     this._list.replaceChildren();
@@ -191,7 +189,7 @@ export class TaskPanel extends Widget {
     meta.append(element('span', 'hc-times'));
     const actions = element('div', 'hc-actions');
     actions.append(this._action('log', 'Log'), this._action('info', 'Info'));
-    if (CANCELLABLE.includes(task.status)) {
+    if (ACTIVE.includes(task.status)) {
       actions.append(this._action('cancel', 'Cancel'));
     } else if (FINISHED.includes(task.status)) {
       actions.append(this._action('retry', 'Retry'));
@@ -247,7 +245,7 @@ export class TaskPanel extends Widget {
     }
   }
 
-  private async _onAction(event: MouseEvent): Promise<void> {
+  private _onAction(event: MouseEvent): void {
     const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-action]');
     const row = button?.closest<HTMLElement>('.hc-task');
     const root = this.model.root;
@@ -255,30 +253,22 @@ export class TaskPanel extends Widget {
       return;
     }
     const id = row.dataset.id!;
-    const action = button.dataset.action!;
-    if (action === 'log') {
-      this.host.openLog(root, id);
-      return;
+    switch (button.dataset.action) {
+      case 'log':
+        this.host.openLog(root, id);
+        break;
+      case 'info':
+        this.host.openInfo(root, id);
+        break;
+      case 'cancel':
+        button.disabled = true;
+        void this.model.cancel(id);
+        break;
+      case 'retry':
+        button.disabled = true;
+        void this.model.retry(id);
+        break;
     }
-    if (action === 'info') {
-      this.host.openInfo(root, id);
-      return;
-    }
-    button.disabled = true;
-    try {
-      const answer = await requestAPI<{ cancelled?: boolean; status?: string }>(
-        `tasks/${id}/${action}`,
-        { root },
-        { method: 'POST' }
-      );
-      this._actionError =
-        answer.cancelled === false
-          ? `Task ${id.slice(0, 8)} was not cancelled: its status is '${answer.status}'`
-          : null;
-    } catch (error) {
-      this._actionError = `Could not ${action} task ${id.slice(0, 8)}: ${(error as Error).message}`;
-    }
-    await this.model.refresh();
   }
 
   private _rootSelect = document.createElement('select');
@@ -289,5 +279,4 @@ export class TaskPanel extends Widget {
   private _list = document.createElement('div');
   private _pager = document.createElement('div');
   private _ticker = 0;
-  private _actionError: string | null = null;
 }

@@ -31,9 +31,12 @@ export interface IRoots {
   current: string | null;
 }
 
-/** The parts of `hipercow_cluster_info()` the panel shows. */
+/**
+ * The parts of `hipercow_cluster_info()` the panel shows; `driver` is null (and
+ * the rest absent) for a root with no driver configured.
+ */
 export interface ICluster {
-  driver: string;
+  driver: string | null;
   name: string;
   nodes: { name: string; cores: number; memory: number | null }[];
   max_cores: number;

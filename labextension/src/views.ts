@@ -1,7 +1,7 @@
 import { Widget } from '@lumino/widgets';
 
-import { FINISHED } from './format';
 import { ILogChunk, requestAPI } from './request';
+import { FINISHED } from './statuses';
 
 const LOG_POLL_MS = 1000;
 

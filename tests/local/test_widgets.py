@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 
@@ -15,6 +16,7 @@ from hipercow_magic.drivers.local import LocalDriver
 from hipercow_magic.widgets.bulk_widget import BulkWidget
 from hipercow_magic.widgets.model import BulkModel, TaskModel
 from hipercow_magic.widgets.task_widget import TaskWidget
+from hipercow_magic.widgets.text import bulk_text, task_text
 from hipercow_magic.widgets.updater import Updater
 
 TERMINAL = ("success", "failure", "cancelled")
@@ -238,3 +240,67 @@ def test_model_of_a_bundle_follows_retries(example_root):
     model = BulkModel(bundle, example_root)
     assert model.counts() == {"failure": 1, "success": 1}
     assert "ZeroDivisionError" in model.failures()[0][1]
+
+
+def test_a_failing_status_query_shows_on_every_display_and_clears_when_it_works(example_root):
+    task = hc.task_create_expr("import time\ntime.sleep(4)\n'done'", namespace={})
+    bundle = hc.task_create_bulk_expr("import time\ntime.sleep(s)", [{"s": 4}] * 2, namespace={})
+    api.task_wait(task.id, timeout=30, for_start=True)
+    task_model, bulk_model = TaskModel(task.id, example_root), BulkModel(bundle, example_root)
+    task_widget, bulk_widget = TaskWidget(task_model), BulkWidget(bulk_model)
+    updater = Updater()
+    updater._models += [task_model, bulk_model]  # ticked by hand below, on this thread
+    updater.tick()
+    assert task_model.problem is None and task_widget.problem.value == ""
+
+    config = example_root.config_path("local")
+    with open(config) as f:
+        good = f.read()
+    with open(config, "w") as f:
+        f.write("{ not json")  # the driver's configuration can't be read: no statuses
+    updater.tick()
+    for model, widget, text in [
+        (task_model, task_widget, task_text),
+        (bulk_model, bulk_widget, bulk_text),
+    ]:
+        assert model.problem.startswith("can't get task statuses (JSONDecodeError: ")
+        assert "showing the last known state, asking again" in model.problem
+        assert html.escape(model.problem) in widget.problem.value
+        assert f"  ! {model.problem}" in text(model).splitlines()
+    assert task_model.status == "running"  # the last known state, still shown
+    assert updater.watched() == [task_model, bulk_model]  # still asked about, every tick
+    updater.tick()
+    assert task_model.problem.startswith("can't get task statuses")
+
+    with open(config, "w") as f:
+        f.write(good)
+    updater.tick()
+    assert task_model.problem is None and bulk_model.problem is None
+    assert task_widget.problem.value == "" and bulk_widget.problem.value == ""
+    assert "!" not in task_text(task_model) and "!" not in bulk_text(bulk_model)
+    deadline = time.monotonic() + 30
+    while updater.watched() and time.monotonic() < deadline:
+        updater.tick()
+        time.sleep(0.2)
+    assert "hipercow-success" in task_widget.header.value
+    assert "3 success" not in bulk_widget.counts.value and "2 success" in bulk_widget.counts.value
+
+
+def test_a_display_that_fails_to_update_says_it_stopped(example_root):
+    task = hc.task_create_expr("import time\ntime.sleep(30)", namespace={})
+    api.task_wait(task.id, timeout=30, for_start=True)
+    model = TaskModel(task.id, example_root)
+    widget = TaskWidget(model)
+
+    def broken_view(now):
+        raise RuntimeError("cannot draw")
+
+    model.on_change(broken_view)
+    updater = Updater()
+    updater._models.append(model)
+    updater.tick()  # the updater itself keeps going
+    assert model.problem == "display stopped updating: RuntimeError: cannot draw"
+    assert html.escape(model.problem) in widget.problem.value
+    assert "  ! display stopped updating: RuntimeError: cannot draw" in task_text(model)
+    assert not updater.watched()
+    api.task_cancel(task.id)

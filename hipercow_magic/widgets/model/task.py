@@ -1,74 +1,19 @@
-"""What a live display knows about a task or a bundle, refreshed by the updater.
-
-Models fetch through the api only; views (widgets or text) render them. The updater hands
-each model its status from one batched query per tick; a model then fetches whatever the
-new status makes necessary (times once, the result once, the scheduler's view now and then).
-"""
+"""What a task's live display knows: status, times, the scheduler's view, log, outcome."""
 
 from __future__ import annotations
 
-import statistics
-import threading
 import time
 
 from hipercow_magic import api
+from hipercow_magic.core.errors import error_line
 from hipercow_magic.core.format import format_bytes, pretty_dt
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.status import ACTIVE, TERMINAL
+from hipercow_magic.widgets.model.common import Model, error_text, value_repr
 
 SCHEDULER_REFRESH = 5.0  # seconds between scheduler views of one queued/running task
 SCHEDULER_RETRY = 1.0  # ... while the scheduler has not reported on it yet
 LOG_LIMIT = 200_000  # characters of log kept for the tail
-
-
-def short_id(task_id: str) -> str:
-    return task_id[:8]
-
-
-def value_repr(value, limit: int = 2000) -> str:
-    try:
-        text = repr(value)
-    except Exception as e:  # a repr that fails should not break the display
-        text = f"<{type(value).__name__} (repr failed: {e})>"
-    return text if len(text) <= limit else text[:limit] + " [...]"
-
-
-def error_text(error) -> tuple[str, str]:
-    """(one line, node traceback) for a task's exception."""
-    line = f"{type(error).__name__}: {error}"
-    if type(error).__name__ == "TaskFailed":
-        line = str(error)
-    trace = getattr(error, "node_traceback", None) or getattr(error, "traceback", "") or ""
-    return line, trace
-
-
-class Model:
-    """Something the updater refreshes; views subscribe with `on_change`."""
-
-    def __init__(self, root):
-        self.root = root
-        self._views = []
-        self.lock = threading.RLock()
-        self.born = time.monotonic()
-        self.problem: str | None = None  # why the display stopped updating, if it did
-
-    def on_change(self, callback) -> None:
-        self._views.append(callback)
-
-    def notify(self, now: float) -> None:
-        for view in list(self._views):
-            view(now)
-
-    def active_ids(self) -> list[str]:
-        raise NotImplementedError
-
-    def update(self, statuses: dict[str, str | None], now: float) -> None:
-        raise NotImplementedError
-
-    @property
-    def live(self) -> bool:
-        """Whether the updater still needs to refresh this model."""
-        return bool(self.active_ids())
 
 
 class TaskModel(Model):
@@ -122,12 +67,14 @@ class TaskModel(Model):
 
     # ---- refreshing ---------------------------------------------------------------
     def active_ids(self) -> list[str]:
+        """This task's id until it has finished and its values were delivered."""
         with self.lock:
             if self.status in TERMINAL and self.delivered:
                 return []
             return [self.id]
 
     def update(self, statuses: dict, now: float) -> None:
+        """Take a new status: fetch its times, the outcome once, the scheduler's view."""
         with self.lock:
             status = statuses.get(self.id, self.status)
             if status != self.status:
@@ -146,13 +93,15 @@ class TaskModel(Model):
         self.notify(now)
 
     def refresh_scheduler(self) -> None:
+        """Ask the scheduler about the task (queue position, reason, node)."""
         self.scheduler_at = time.monotonic()
         try:
             self.scheduler = api.task_scheduler_info(self.id, root=self.root)
         except Exception as e:  # the scheduler being unreachable is shown, never raised
-            self.scheduler = {"state": "unknown", "reason": str(e).splitlines()[0]}
+            self.scheduler = {"state": "unknown", "reason": error_line(e)}
 
     def read_log(self) -> None:
+        """Read the log written since the last read (the tail is kept)."""
         text, offset = api.task_log_read(self.id, self.log_offset, root=self.root)
         if text:
             self.log_text = (self.log_text + text)[-LOG_LIMIT:]
@@ -203,6 +152,7 @@ class TaskModel(Model):
 
     # ---- actions ------------------------------------------------------------------
     def cancel(self) -> bool:
+        """Cancel the task; whether it was cancelled."""
         return bool(api.task_cancel(self.id, follow=False, root=self.root))
 
     def retry(self) -> str:
@@ -217,11 +167,9 @@ class TaskModel(Model):
             self.delivered = False
             self._load(task_id)
 
-    def full_log(self) -> str:
-        return api.task_log_value(self.id, follow=False, root=self.root) or ""
-
     # ---- facts for views ----------------------------------------------------------
     def waited(self, now: float) -> float | None:
+        """Seconds from creation to start (so far, while still waiting); None if unknown."""
         created, started = self.times.get("created"), self.times.get("started")
         if created is None:
             return None
@@ -230,12 +178,14 @@ class TaskModel(Model):
         return now - created if self.status in ("created", "submitted") else None
 
     def ran_for(self, now: float) -> float | None:
+        """Seconds from start to finish (so far, while running); None if it never ran."""
         started, finished = self.times.get("started"), self.times.get("finished")
         if started is None:
             return None
         return (finished or now) - started if (finished or self.status == "running") else None
 
     def timing_text(self, now: float) -> str:
+        """'waited 2.1s · ran for 5s', as far as known."""
         parts = []
         waited = self.waited(now)
         if waited is not None:
@@ -246,6 +196,7 @@ class TaskModel(Model):
         return " · ".join(parts)
 
     def queue_text(self) -> str:
+        """The scheduler's view of a queued or running task, in one line."""
         s = self.scheduler
         if not s or self.status not in ACTIVE:
             return ""
@@ -263,6 +214,7 @@ class TaskModel(Model):
         return ", ".join(parts)
 
     def setup_text(self) -> str:
+        """Driver, resources and parallel set-up in one line (or why it was not submitted)."""
         if self.status == "created" and not self.driver:
             return (
                 "not submitted: no driver configured (%hipercow configure, then %hipercow submit)"
@@ -275,6 +227,7 @@ class TaskModel(Model):
         return " · ".join(parts)
 
     def locals_text(self) -> str:
+        """The captured variables with their sizes."""
         if not self.locals_sizes:
             return "nothing captured"
         return ", ".join(f"{n} ({format_bytes(s)})" for n, s in self.locals_sizes.items())
@@ -300,101 +253,3 @@ class TaskModel(Model):
             "exports": self.exports,
             "export": self.export,
         }
-
-
-class BulkModel(Model):
-    """A bundle's tasks: counts per status, times, the failures with their errors."""
-
-    def __init__(self, bundle, root):
-        super().__init__(root)
-        self.bundle = bundle
-        self.name = bundle.name
-        self.ids = list(bundle.ids)
-        statuses = api.task_status(self.ids, follow=False, root=root)
-        self.statuses = dict(zip(self.ids, statuses))
-        self.times = dict(zip(self.ids, api.task_times(self.ids, root=root)))
-        self.errors: dict[str, str] = {}
-        self._fetch_errors([i for i in self.ids if self.statuses[i] == "failure"])
-
-    def active_ids(self) -> list[str]:
-        with self.lock:
-            return [i for i in self.ids if self.statuses.get(i) not in TERMINAL]
-
-    def update(self, statuses: dict, now: float) -> None:
-        with self.lock:
-            changed = [i for i in self.ids if i in statuses and statuses[i] != self.statuses[i]]
-            for task_id in changed:
-                self.statuses[task_id] = statuses[task_id]
-            if changed:
-                for task_id, times in zip(changed, api.task_times(changed, root=self.root)):
-                    self.times[task_id] = times
-                self._fetch_errors([i for i in changed if self.statuses[i] == "failure"])
-        self.notify(now)
-
-    def _fetch_errors(self, ids: list[str]) -> None:
-        for task_id in ids:
-            try:
-                error = api.task_result(task_id, follow=False, root=self.root)
-                self.errors[task_id] = error_text(error)[0]
-            except Exception as e:
-                self.errors[task_id] = str(e).splitlines()[0]
-
-    def counts(self) -> dict[str, int]:
-        with self.lock:
-            out: dict[str, int] = {}
-            for status in self.statuses.values():
-                out[status] = out.get(status, 0) + 1
-            return out
-
-    def finished(self) -> int:
-        return sum(n for s, n in self.counts().items() if s in TERMINAL)
-
-    def summary_text(self, now: float) -> str:
-        waited, ran = [], []
-        with self.lock:
-            for task_id in self.ids:
-                t = self.times[task_id]
-                created, started, finished = t.get("created"), t.get("started"), t.get("finished")
-                status = self.statuses[task_id]
-                if created is not None and (
-                    started is not None or status in ("created", "submitted")
-                ):
-                    waited.append((started or now) - created)
-                if started is not None and (finished is not None or status == "running"):
-                    ran.append((finished or now) - started)
-        parts = []
-        for label, values in (("waited", waited), ("ran for", ran)):
-            if values:
-                parts.append(
-                    f"{label} {pretty_dt(statistics.median(values))} median, "
-                    f"{pretty_dt(max(values))} max"
-                )
-        return " · ".join(parts)
-
-    def failures(self) -> list[tuple[str, str]]:
-        with self.lock:
-            return [
-                (i, self.errors.get(i, ""))
-                for i in self.ids
-                if self.statuses[i] in ("failure", "cancelled")
-            ]
-
-    def cancel_all(self):
-        return api.task_cancel(self.active_ids(), follow=False, root=self.root)
-
-    def retry_failed(self) -> int:
-        """Retry failed and cancelled tasks; the display follows the new tasks."""
-        failed = [i for i, _ in self.failures()]
-        if not failed:
-            return 0
-        new = api.task_retry(failed, root=self.root)
-        with self.lock:
-            mapping = {old: handle.id for old, handle in zip(failed, new)}
-            self.ids = [mapping.get(i, i) for i in self.ids]
-            for old, new_id in mapping.items():
-                self.statuses.pop(old, None)
-                self.errors.pop(old, None)
-                self.times.pop(old, None)
-                self.statuses[new_id] = "submitted"
-                self.times[new_id] = api.task_times([new_id], root=self.root)[0]
-        return len(failed)
