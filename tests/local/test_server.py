@@ -195,6 +195,28 @@ def test_cluster_info_describes_the_configured_driver(site):
     assert info["max_cores"] >= 1 and info["queues"]
 
 
+def test_cluster_of_a_root_without_a_driver_is_null_and_a_broken_one_says_why(site):
+    import shutil
+
+    server, served = site["server"], site["project"].parent
+    bare, broken = served / "bare", served / "broken"
+    try:
+        with contextlib.redirect_stdout(None):
+            api.hipercow_init(str(bare))
+            root = api.hipercow_init(str(broken), driver="local", idle_timeout=30)
+        assert server.request("GET", "/hipercow/cluster", root="bare") == (200, {"driver": None})
+        with open(root.config_path("local"), "w") as f:
+            f.write("{ not json")
+        status, body = server.request("GET", "/hipercow/cluster", root="broken")
+        assert status == 500
+        assert body["message"].startswith("JSONDecodeError: Expecting property name")
+        status, page = server.request("GET", "/hipercow/tasks", root="broken")
+        assert status == 200 and page["total"] == 0  # no task to ask the driver about
+    finally:
+        shutil.rmtree(bare)
+        shutil.rmtree(broken)
+
+
 def test_cancel_stops_a_running_task(site):
     server, task = site["server"], site["long"]
     status, body = server.request(
