@@ -32,6 +32,7 @@ from hipercow_magic.api.environments import (
     hipercow_environment_list,
     hipercow_environment_show,
 )
+from hipercow_magic.api.ids import resolve_task_id
 from hipercow_magic.api.info import TaskInfo
 from hipercow_magic.api.listing import hipercow_purge, task_list
 from hipercow_magic.api.provision import (
@@ -106,6 +107,7 @@ __all__ = [
     "task_cancel",
     "task_retry",
     "task_list",
+    "resolve_task_id",
     "hipercow_purge",
     # bundles
     "Bundle",

@@ -2,6 +2,6 @@
 
 import sys
 
-from hipercow_magic.cli import main
+from hipercow_magic.cli.main import main
 
 sys.exit(main())

@@ -80,13 +80,16 @@ class Delivery:
 
     # ---- IPython event hooks --------------------------------------------------------
     def pre_run_cell(self, *_args) -> None:
+        """Before a cell: set what is queued, then hold values back until the cell ends."""
         self.flush()
         self.cell_running = True
 
     def post_run_cell(self, *_args) -> None:
+        """After a cell: set what arrived while it ran."""
         self.cell_running = False
         self.flush()
 
     def pending_count(self) -> int:
+        """How many tasks' values are queued, not yet set."""
         with self._lock:
             return len(self._pending)

@@ -1,6 +1,4 @@
-"""The ONE argument layer: parsers and converters shared by the `hipercow` command line and the
-`%hipercow` / `%%hipercow` magics, so both take the same options with the same spellings.
-"""
+"""The `environment` and `provision` commands: their parsers, and running them."""
 
 from __future__ import annotations
 
@@ -19,14 +17,20 @@ from hipercow_magic.api.provision import (
     hipercow_provision_compare,
     hipercow_provision_list,
 )
+from hipercow_magic.cli.args.common import command
 from hipercow_magic.core.provision import METHODS
 
 
+# ---- environments ------------------------------------------------------------------------
 def add_environment_parser(subparsers) -> argparse.ArgumentParser:
     """Register `environment {list,show,create,delete,exists}` on an argparse subparsers."""
-    p = subparsers.add_parser("environment", help="create, list, show and delete environments")
-    p.add_argument("action", choices=["list", "show", "create", "delete", "exists"])
-    p.add_argument("name", nargs="?", default="default")
+    p = command(subparsers, "environment", "create, list, show and delete environments")
+    p.add_argument(
+        "action",
+        choices=["list", "show", "create", "delete", "exists"],
+        help="what to do",
+    )
+    p.add_argument("name", nargs="?", default="default", help="the environment (default: default)")
     p.add_argument(
         "--packages",
         nargs="+",
@@ -55,13 +59,13 @@ def add_environment_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def unquote(values: list[str] | None) -> list[str] | None:
-    """Drop quotes that a magic's argument splitting keeps ('"numpy as np"')."""
+    """Drop one pair of quotes around each value ('"numpy as np"' is `numpy as np`)."""
     if values is None:
         return None
     return [v[1:-1] if len(v) > 1 and v[0] == v[-1] and v[0] in "'\"" else v for v in values]
 
 
-def environment_command(args) -> object:
+def environment_command(args: argparse.Namespace) -> object:
     """Run a parsed `environment ...` command (see add_environment_parser)."""
     if args.action == "list":
         names = hipercow_environment_list()
@@ -98,21 +102,39 @@ def environment_cli(argv: list[str]) -> object:
     return environment_command(args)
 
 
+# ---- provisioning ------------------------------------------------------------------------
 def add_provision_parser(subparsers) -> argparse.ArgumentParser:
     """Register `provision [run|list|check|compare]` on an argparse subparsers."""
-    p = subparsers.add_parser("provision", help="install packages for an environment's tasks")
-    p.add_argument("action", nargs="?", default="run", choices=["run", "list", "check", "compare"])
-    p.add_argument("--method", choices=METHODS)
-    p.add_argument("--environment", default="default")
+    p = command(subparsers, "provision", "install packages for an environment's tasks")
+    p.add_argument(
+        "action",
+        nargs="?",
+        default="run",
+        choices=["run", "list", "check", "compare"],
+        help="run an installation (default), list past ones, check what would run, or compare two",
+    )
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        help="how to install (default: picked from --requirements/--file/--script and the "
+        "root's requirements.txt, pyproject.toml or provision.sh)",
+    )
+    p.add_argument(
+        "--environment", metavar="NAME", default="default", help="the environment to install for"
+    )
     p.add_argument(
         "--requirements",
         nargs="+",
         metavar="REQ",
         help="pip: requirement strings (instead of requirements.txt)",
     )
-    p.add_argument("--file", help="pip: a requirements file or pyproject.toml in the root")
-    p.add_argument("--script", help="script: the shell script to run (default provision.sh)")
-    p.add_argument("--driver")
+    p.add_argument(
+        "--file", metavar="FILE", help="pip: a requirements file or pyproject.toml in the root"
+    )
+    p.add_argument(
+        "--script", metavar="FILE", help="script: the shell script to run (default provision.sh)"
+    )
+    p.add_argument("--driver", metavar="NAME", help="driver to run the installation with")
     p.add_argument(
         "--force",
         action="store_true",
@@ -133,7 +155,7 @@ def _which(text: str):
         return text
 
 
-def provision_command(args) -> object:
+def provision_command(args: argparse.Namespace) -> object:
     """Run a parsed `provision ...` command (see add_provision_parser)."""
     if args.action == "list":
         return hipercow_provision_list(args.environment)

@@ -1,0 +1,193 @@
+"""What each `hipercow` command does: call the api with the parsed arguments and print."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hipercow_magic import api
+from hipercow_magic.cli.args import (
+    configure_options,
+    init_options,
+    task_options,
+)
+from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.status import count_statuses
+
+
+def status_counts_text(statuses: list) -> str:
+    """How many tasks there are of each status, e.g. '3 tasks: 2 success, 1 failure'."""
+    total = len(statuses)
+    detail = ", ".join(f"{n} {s}" for s, n in count_statuses(statuses).items())
+    return f"{total} task{'s' if total != 1 else ''}" + (f": {detail}" if detail else "")
+
+
+def _print_value(value) -> None:
+    print(value if isinstance(value, str) else repr(value))
+
+
+def cmd_init(args: argparse.Namespace) -> None:
+    """`hipercow init`: create a root (and configure a driver)."""
+    api.hipercow_init(args.path, driver=args.driver, **init_options(args))
+
+
+def cmd_configure(args: argparse.Namespace) -> None:
+    """`hipercow configure DRIVER [KEY=VALUE ...]`."""
+    api.hipercow_configure(args.driver, **configure_options(args))
+
+
+def cmd_unconfigure(args: argparse.Namespace) -> None:
+    """`hipercow unconfigure DRIVER`."""
+    api.hipercow_unconfigure(args.driver)
+
+
+def cmd_configuration(args: argparse.Namespace) -> None:
+    """`hipercow configuration`: paths, versions, drivers, environments."""
+    api.hipercow_configuration()
+
+
+def cmd_cluster_info(args: argparse.Namespace) -> None:
+    """`hipercow cluster-info`: the configured cluster's nodes and queues."""
+    print(api.hipercow_cluster_info(driver=args.driver))
+
+
+def cmd_hello(args: argparse.Namespace) -> None:
+    """`hipercow hello`: run a small test task and print its value."""
+    _print_value(api.hipercow_hello(timeout=args.timeout, driver=args.driver))
+
+
+def cmd_create(args: argparse.Namespace) -> None:
+    """`hipercow create CODE|-|--script PATH`: create a task and print its id."""
+    common = task_options(args)
+    if args.script:
+        task = api.task_create_script(args.script, chdir=args.chdir, name=args.name, **common)
+    else:
+        code = args.code if args.code != "-" else sys.stdin.read()
+        task = api.task_create_expr(code, namespace={}, name=args.name, **common)
+    print(task.id)
+
+
+def cmd_purge(args: argparse.Namespace) -> None:
+    """`hipercow purge`: delete finished tasks."""
+    api.hipercow_purge(
+        task_ids=[api.resolve_task_id(i) for i in args.ids] or None,
+        finished_before=args.finished_before,
+        in_bundle=args.bundle,
+        with_status=args.status or None,
+        dry_run=args.dry_run,
+    )
+
+
+# ---- hipercow task COMMAND --------------------------------------------------------------
+def cmd_task(args: argparse.Namespace) -> None:
+    """`hipercow task COMMAND [ID ...]`: look at and act on tasks (ids or their prefixes)."""
+    if args.action == "list":
+        _task_list(args)
+        return
+    ids = [api.resolve_task_id(i) for i in args.ids]
+    if args.action == "status" and not ids:
+        print(status_counts_text(api.task_status(api.task_list())))
+        return
+    if not ids:
+        raise HipercowError(f"'hipercow task {args.action}' needs at least one task id")
+    _TASK_ACTIONS[args.action](args, ids)
+
+
+def _task_list(args: argparse.Namespace) -> None:
+    ids = api.task_list(with_status=args.status or None, in_bundle=args.bundle)
+    shown = ids if args.n <= 0 else ids[: args.n]
+    for row in api.task_summaries(shown):
+        print(f"{row['id']}  {row['status']:<9}  {row['type'] or '':<10}  {row['name'] or ''}")
+    if len(shown) < len(ids):
+        print(f"({len(ids) - len(shown)} more; -n 0 lists all)", file=sys.stderr)
+
+
+def _task_status(args, ids: list[str]) -> None:
+    for task_id, status in zip(ids, api.task_status(ids)):
+        print(f"{task_id}  {status}")
+
+
+def _task_info(args, ids: list[str]) -> None:
+    for task_id in ids:
+        print(api.task_info(task_id))
+
+
+def _task_result(args, ids: list[str]) -> None:
+    for task_id in ids:
+        _print_value(api.task_result(task_id))
+
+
+def _task_log(args, ids: list[str]) -> None:
+    for task_id in ids:
+        if args.follow:
+            api.task_log_watch(task_id)
+        else:
+            api.task_log_show(task_id, outer=args.outer)
+
+
+def _task_wait(args, ids: list[str]) -> None:
+    if not all(api.task_wait(i, timeout=args.timeout, progress=True) for i in ids):
+        raise HipercowError("At least one task did not succeed")
+
+
+def _task_cancel(args, ids: list[str]) -> None:
+    api.task_cancel(ids)
+
+
+def _task_retry(args, ids: list[str]) -> None:
+    for task in api.task_retry(ids):
+        print(task.id)
+
+
+def _task_submit(args, ids: list[str]) -> None:
+    api.task_submit(ids, driver=args.driver)
+
+
+_TASK_ACTIONS = {
+    "status": _task_status,
+    "info": _task_info,
+    "result": _task_result,
+    "log": _task_log,
+    "wait": _task_wait,
+    "cancel": _task_cancel,
+    "retry": _task_retry,
+    "submit": _task_submit,
+}
+
+
+# ---- hipercow bundle COMMAND ------------------------------------------------------------
+def cmd_bundle(args: argparse.Namespace) -> None:
+    """`hipercow bundle COMMAND [NAME]`: look at and act on bundles."""
+    action, name = args.action, args.name
+    if action == "list":
+        for bundle in api.hipercow_bundle_list():
+            print(bundle)
+        return
+    if name is None:
+        raise HipercowError(f"'hipercow bundle {action}' needs a bundle name")
+    if action == "status":
+        bundle = api.hipercow_bundle_load(name)
+        if args.reduce:
+            print(api.hipercow_bundle_status(bundle, reduce=True))
+        else:
+            for task_id, status in zip(bundle.ids, api.hipercow_bundle_status(bundle)):
+                print(f"{task_id}  {status}")
+    elif action == "show":
+        for task_id in api.hipercow_bundle_load(name).ids:
+            print(task_id)
+    elif action == "wait":
+        if not api.hipercow_bundle_wait(name, timeout=args.timeout, progress=True):
+            raise HipercowError(f"Bundle '{name}' did not succeed")
+    elif action == "result":
+        for value in api.hipercow_bundle_result(name):
+            _print_value(value)
+    elif action == "cancel":
+        api.hipercow_bundle_cancel(name)
+    elif action == "retry":
+        api.hipercow_bundle_retry(name)
+    elif action == "logs":
+        for task_id, log in zip(api.hipercow_bundle_load(name).ids, api.hipercow_bundle_logs(name)):
+            print(f"── {task_id} ──")
+            print(log or "(no log yet)")
+    elif action == "delete":
+        api.hipercow_bundle_delete(name)
