@@ -30,14 +30,22 @@ __all__ = [
 
 
 def load_ipython_extension(ipython) -> None:
-    """`%load_ext hipercow_magic`: register %%hipercow, %hipercow and %hipercow_info."""
+    """`%load_ext hipercow_magic`: register %%hipercow, %hipercow and %hipercow_info.
+
+    Args:
+        ipython: the IPython shell loading the extension.
+    """
     from hipercow_magic.magics import load_ipython_extension as load  # IPython only when asked
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython) -> None:
-    """`%unload_ext hipercow_magic`: unregister the magics."""
+    """`%unload_ext hipercow_magic`: unregister the magics.
+
+    Args:
+        ipython: the IPython shell unloading the extension.
+    """
     from hipercow_magic.magics import unload_ipython_extension as unload
 
     unload(ipython)

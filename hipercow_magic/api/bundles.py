@@ -30,7 +30,15 @@ from hipercow_magic.engine.statuses import poll_interval
 
 
 class Bundle:
-    """A named group of tasks, with the task operations over all of them."""
+    """A named group of tasks, with the task operations over all of them.
+
+    Made by the bulk creation functions, hipercow_bundle_create() or hipercow_bundle_load().
+
+    Args:
+        name: the bundle's name.
+        ids: its tasks' ids, in order.
+        root: the hipercow root (default: found from the working directory).
+    """
 
     def __init__(self, name: str, ids: list[str], root=None):
         self.name = name
@@ -45,16 +53,21 @@ class Bundle:
 
     @property
     def tasks(self):
+        """A Task handle for each task, in order."""
         return [Task(i, self.root) for i in self.ids]
 
     def status(self, reduce: bool = False, follow: bool = True):
+        """Each task's status, or with `reduce` one for all; see hipercow_bundle_status()."""
         statuses = task_status(self.ids, follow=follow, root=self.root)
         return status_reduce(statuses) if reduce else statuses
 
     def wait(
         self, timeout: float | None = None, fail_early: bool = True, progress: bool = False
     ) -> bool:
-        """Wait for every task; with `fail_early`, stop at the first failure. True if all ok."""
+        """Wait for every task; with `fail_early`, stop at the first failure. True if all ok.
+
+        See hipercow_bundle_wait().
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         flavour = "wait-fail-early" if fail_early else "wait-fail-late"
         delay = options.poll_interval
@@ -81,9 +94,11 @@ class Bundle:
             delay = min(delay * 1.5, poll_interval(self.root, self.ids[0]))
 
     def result(self, follow: bool = True) -> list:
+        """Each task's value (or exception), in order; see task_result()."""
         return [task_result(i, follow=follow, root=self.root) for i in self.ids]
 
     def cancel(self, follow: bool = True) -> list[bool]:
+        """Cancel the queued and running tasks; whether each was cancelled."""
         return task_cancel(self.ids, follow=follow, root=self.root)
 
     def retry(self, driver=None, resources=None, failed_only: bool = True) -> Bundle:
@@ -96,13 +111,28 @@ class Bundle:
         return self
 
     def logs(self, follow: bool = True) -> list[str | None]:
+        """Each task's log (None where there is none yet), in order."""
         return [task_log_value(i, follow=follow, root=self.root) for i in self.ids]
 
 
 def hipercow_bundle_create(
     ids, name: str | None = None, overwrite: bool = True, root=None
 ) -> Bundle:
-    """Group existing tasks under a name."""
+    """Group existing tasks under a name.
+
+    Args:
+        ids: task ids or Task handles.
+        name: the bundle's name (letters, digits, '_', '-', '.'); default: a random one
+            such as 'brisk_otter_3f2a'.
+        overwrite: replace a bundle of that name; with False, an existing one is an error.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The Bundle.
+
+    Raises:
+        HipercowError: no ids, an invalid name, or the bundle exists and `overwrite` is False.
+    """
     root = find_root(root)
     ids = [check_task_id(i) for i in ids]
     if not ids:
@@ -115,40 +145,136 @@ def hipercow_bundle_create(
 
 
 def hipercow_bundle_load(name: str, root=None) -> Bundle:
+    """A bundle saved in the root, by name.
+
+    Args:
+        name: the bundle's name.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The Bundle.
+
+    Raises:
+        HipercowError: there is no such bundle.
+    """
     root = find_root(root)
     return Bundle(name, bundle_load_ids(root, name), root)
 
 
 def hipercow_bundle_list(root=None) -> list[str]:
-    """Bundle names, newest first."""
+    """The root's bundles.
+
+    Args:
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        Bundle names, newest first.
+    """
     return bundle_list(find_root(root))
 
 
 def hipercow_bundle_delete(name: str, root=None) -> None:
+    """Delete a bundle; its tasks are kept (hipercow_purge deletes tasks).
+
+    Args:
+        name: the bundle's name.
+        root: the hipercow root (default: found from the working directory).
+
+    Raises:
+        HipercowError: there is no such bundle.
+    """
     bundle_delete(find_root(root), name)
 
 
 def hipercow_bundle_status(bundle, reduce: bool = False, root=None):
+    """The status of each of a bundle's tasks, or one status for all of them.
+
+    Args:
+        bundle: a Bundle, or the name of one.
+        reduce: one status for the bundle: the first present of created, failure,
+            cancelled, running, submitted, success (so 'success' means every task succeeded).
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        A list of statuses in the bundle's order, or one status with `reduce`.
+    """
     return _load(bundle, root).status(reduce=reduce)
 
 
 def hipercow_bundle_wait(bundle, timeout=None, fail_early=True, progress=False, root=None) -> bool:
+    """Wait for every task of a bundle to finish.
+
+    Args:
+        bundle: a Bundle, or the name of one.
+        timeout: seconds to wait at most (default: no limit).
+        fail_early: stop waiting as soon as a task fails or is cancelled.
+        progress: print the counts of each status as they change.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        True if every task succeeded, False otherwise.
+
+    Raises:
+        HipercowError: a task of the bundle has not been submitted.
+        TaskWaitTimeout: `timeout` passed first.
+    """
     return _load(bundle, root).wait(timeout=timeout, fail_early=fail_early, progress=progress)
 
 
 def hipercow_bundle_result(bundle, root=None) -> list:
+    """The result of each of a bundle's tasks.
+
+    Args:
+        bundle: a Bundle, or the name of one.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        Each task's value, or the exception it raised, in the bundle's order.
+
+    Raises:
+        TaskNotFinishedError: a task has not finished.
+    """
     return _load(bundle, root).result()
 
 
 def hipercow_bundle_cancel(bundle, root=None) -> list[bool]:
+    """Cancel a bundle's queued and running tasks.
+
+    Args:
+        bundle: a Bundle, or the name of one.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        Whether each task was cancelled, in the bundle's order.
+    """
     return _load(bundle, root).cancel()
 
 
 def hipercow_bundle_retry(bundle, driver=None, resources=None, root=None) -> Bundle:
+    """Retry a bundle's failed and cancelled tasks (see task_retry()).
+
+    Args:
+        bundle: a Bundle, or the name of one.
+        driver: the driver to submit the retries to (default: the one configured).
+        resources: resources from hipercow_resources() (default: each task's own).
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The bundle; its statuses and results now follow the retries.
+    """
     return _load(bundle, root).retry(driver=driver, resources=resources)
 
 
 def hipercow_bundle_logs(bundle, root=None) -> list[str | None]:
+    """The log of each of a bundle's tasks.
+
+    Args:
+        bundle: a Bundle, or the name of one.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        Each task's log (None where there is none yet), in the bundle's order.
+    """
     return _load(bundle, root).logs()
 
 

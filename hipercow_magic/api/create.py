@@ -47,7 +47,35 @@ def task_create_expr(
     parallel=None,
     root=None,
 ) -> Task:
-    """A task running Python `code`; the names it reads are captured from the caller."""
+    """A task running Python `code`, like a notebook cell on the cluster.
+
+    The names the code reads are captured from the caller's variables (or `namespace`),
+    so it runs with the values they had; names it assigns at top level come back with
+    task_exports(), and a final expression is its result.
+
+    Args:
+        code: Python statements; a final expression is the task's value.
+        namespace: where to find the names the code reads (default: the caller's globals
+            and locals).
+        name: a name shown in lists and displays.
+        environment: the environment loaded before the code ('default', 'empty', or one
+            made with hipercow_environment_create()).
+        driver: the driver to submit to: None for the one configured (or none), False to
+            create without submitting (then task_submit()), or a driver's name.
+        resources: what the task asks for, from hipercow_resources() (default: one core on
+            the default queue).
+        envvars: environment variables for the task, from hipercow_envvars().
+        parallel: how a multi-core task uses its cores, from hipercow_parallel().
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The new task's handle.
+
+    Raises:
+        HipercowError: something the task needs can't be found or sent (the message names
+            it), or an option is invalid; no task is created then. Also when submitting
+            fails, after the task is created (it keeps status 'created').
+    """
     namespace = caller_namespace(1) if namespace is None else namespace
     plan = Plan(root, driver, resources, envvars, parallel, environment)
     return _create_one(plan, expression_task(plan, code, namespace, name))
@@ -66,7 +94,32 @@ def task_create_explicit(
     parallel=None,
     root=None,
 ) -> Task:
-    """A task running `code` with exactly the variables named in `export`."""
+    """A task running `code` with exactly the variables named in `export` (nothing else is
+    looked for; hipercow's task_create_explicit).
+
+    Args:
+        code: Python statements; a final expression is the task's value.
+        export: names of variables to send with the task.
+        namespace: where to find them (default: the caller's globals and locals).
+        name: a name shown in lists and displays.
+        environment: the environment loaded before the code ('default', 'empty', or one
+            made with hipercow_environment_create()).
+        driver: the driver to submit to: None for the one configured (or none), False to
+            create without submitting (then task_submit()), or a driver's name.
+        resources: what the task asks for, from hipercow_resources() (default: one core on
+            the default queue).
+        envvars: environment variables for the task, from hipercow_envvars().
+        parallel: how a multi-core task uses its cores, from hipercow_parallel().
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The new task's handle.
+
+    Raises:
+        HipercowError: something the task needs can't be found or sent (the message names
+            it), or an option is invalid; no task is created then. Also when submitting
+            fails, after the task is created (it keeps status 'created').
+    """
     namespace = caller_namespace(1) if namespace is None else namespace
     plan = Plan(root, driver, resources, envvars, parallel, environment)
     return _create_one(
@@ -87,7 +140,32 @@ def task_create_call(
     parallel=None,
     root=None,
 ) -> Task:
-    """A task calling `fn(*args, **kwargs)`."""
+    """A task calling `fn(*args, **kwargs)`; its value is what `fn` returns.
+
+    Args:
+        fn: the function (pickled by reference when it lives in an importable module, by
+            value when defined in the notebook).
+        args: positional arguments, a list or tuple.
+        kwargs: named arguments, a dict.
+        name: a name shown in lists and displays.
+        environment: the environment loaded before the code ('default', 'empty', or one
+            made with hipercow_environment_create()).
+        driver: the driver to submit to: None for the one configured (or none), False to
+            create without submitting (then task_submit()), or a driver's name.
+        resources: what the task asks for, from hipercow_resources() (default: one core on
+            the default queue).
+        envvars: environment variables for the task, from hipercow_envvars().
+        parallel: how a multi-core task uses its cores, from hipercow_parallel().
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The new task's handle.
+
+    Raises:
+        HipercowError: something the task needs can't be found or sent (the message names
+            it), or an option is invalid; no task is created then. Also when submitting
+            fails, after the task is created (it keeps status 'created').
+    """
     if not isinstance(args, (list, tuple)):
         raise HipercowError("'args' must be a list or tuple")
     plan = Plan(root, driver, resources, envvars, parallel, environment)
@@ -106,7 +184,30 @@ def task_create_script(
     parallel=None,
     root=None,
 ) -> Task:
-    """A task running a Python script inside the root."""
+    """A task running a Python script that lies inside the root (where the cluster sees it).
+
+    Args:
+        path: the script, absolute or relative to the working directory.
+        chdir: run it in the script's own folder (default: the working directory the task
+            was created from).
+        name: a name shown in lists and displays.
+        environment: the environment loaded before the code ('default', 'empty', or one
+            made with hipercow_environment_create()).
+        driver: the driver to submit to: None for the one configured (or none), False to
+            create without submitting (then task_submit()), or a driver's name.
+        resources: what the task asks for, from hipercow_resources() (default: one core on
+            the default queue).
+        envvars: environment variables for the task, from hipercow_envvars().
+        parallel: how a multi-core task uses its cores, from hipercow_parallel().
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The new task's handle.
+
+    Raises:
+        HipercowError: the script does not exist, lies outside the root, or has a syntax
+            error; or an option is invalid.
+    """
     plan = Plan(root, driver, resources, envvars, parallel, environment)
     return _create_one(plan, script_task(plan, path, chdir, name))
 
@@ -133,7 +234,33 @@ def task_create_bulk_expr(
     parallel=None,
     root=None,
 ) -> Bundle:
-    """One expression task per row of `data`; a row's keys become variables of the code."""
+    """One expression task per row of `data`, grouped in a bundle; a row's keys become
+    variables of the code, and the other names it reads are captured once for all tasks.
+
+    Args:
+        code: Python statements; a final expression is each task's value.
+        data: rows with names: a list of dicts, a dict of equal-length lists, or a pandas
+            DataFrame.
+        namespace: where to find the other names the code reads (default: the caller's).
+        bundle_name: the bundle's name (default: a random one).
+        environment: the environment loaded before the code ('default', 'empty', or one
+            made with hipercow_environment_create()).
+        driver: the driver to submit to: None for the one configured (or none), False to
+            create without submitting (then task_submit()), or a driver's name.
+        resources: what the task asks for, from hipercow_resources() (default: one core on
+            the default queue).
+        envvars: environment variables for the task, from hipercow_envvars().
+        parallel: how a multi-core task uses its cores, from hipercow_parallel().
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The bundle of the new tasks, in the order of the rows.
+
+    Raises:
+        HipercowError: something the task needs can't be found or sent (the message names
+            it), or an option is invalid; no task is created then. Also when submitting
+            fails, after the task is created (it keeps status 'created').
+    """
     namespace = caller_namespace(1) if namespace is None else namespace
     rows = bulk_rows(data)
     if not all(isinstance(r, dict) for r in rows):
@@ -159,7 +286,33 @@ def task_create_bulk_call(
     parallel=None,
     root=None,
 ) -> Bundle:
-    """One call per element of `data` (positional) or row (named arguments); `args` shared."""
+    """One call task per element of `data`, grouped in a bundle: `fn(element, **args)`, or
+    `fn(**row, **args)` for rows with names.
+
+    Args:
+        fn: the function to call.
+        data: a list (each element the first argument), or rows with names (a list of dicts,
+            a dict of equal-length lists, a pandas DataFrame) giving named arguments.
+        args: named arguments shared by every call, a dict.
+        bundle_name: the bundle's name (default: a random one).
+        environment: the environment loaded before the code ('default', 'empty', or one
+            made with hipercow_environment_create()).
+        driver: the driver to submit to: None for the one configured (or none), False to
+            create without submitting (then task_submit()), or a driver's name.
+        resources: what the task asks for, from hipercow_resources() (default: one core on
+            the default queue).
+        envvars: environment variables for the task, from hipercow_envvars().
+        parallel: how a multi-core task uses its cores, from hipercow_parallel().
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The bundle of the new tasks, in the order of `data`.
+
+    Raises:
+        HipercowError: something the task needs can't be found or sent (the message names
+            it), or an option is invalid; no task is created then. Also when submitting
+            fails, after the task is created (it keeps status 'created').
+    """
     rows = bulk_rows(data)
     if args is not None and not isinstance(args, dict):
         raise HipercowError("'args' must be a dict of named arguments shared by every call")
@@ -174,7 +327,19 @@ def task_create_bulk_call(
 
 
 def task_submit(ids, driver=None, resources=None, root=None) -> None:
-    """Submit tasks that were created without a driver (or whose submission failed)."""
+    """Submit tasks that were created without a driver (or whose submission failed).
+
+    Args:
+        ids: a task id or Task handle, a list of them, or a Bundle.
+        driver: the driver to submit to (default: the one configured).
+        resources: what the tasks ask for, from hipercow_resources() (default: one core on
+            the driver's default queue).
+        root: the hipercow root (default: found from the working directory).
+
+    Raises:
+        HipercowError: a task does not exist or was already submitted, no driver is
+            configured, or submitting failed.
+    """
     root = find_root(root)
     ids, _ = task_ids(ids)
     check_exists(root, ids)

@@ -12,6 +12,18 @@ def slurm_script(ids, resources=None, root=None) -> str:
     """The script `sbatch` would get for these (created) tasks; nothing is written or submitted.
 
     Create the tasks with `driver=False`, look at the script, then `task_submit(ids)`.
+
+    Args:
+        ids: a task id or Task handle, a list of them, or a Bundle.
+        resources: what the tasks would ask for, from hipercow_resources().
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The batch script's text.
+
+    Raises:
+        HipercowError: a task does not exist, the slurm driver is not configured, or the
+            resources don't fit the cluster.
     """
     root = find_root(root)
     ids, _ = task_ids(ids)

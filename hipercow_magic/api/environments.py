@@ -101,7 +101,25 @@ def hipercow_environment_create(
     root=None,
 ) -> dict:
     """Create or update an environment: `packages` imported, then `sources` (files relative
-    to the root) run, before each task's code; `globals` names they define (True: discover).
+    to the root) run, before each task's code.
+
+    Args:
+        name: the environment's name (letters, digits, '_', '-'; not 'empty').
+        packages: a package name or a list of them, imported in order.
+        sources: a file or a list of files, relative to the root, run in order.
+        globals: the names the sources define, which tasks then do not capture: a list of
+            names, True to find them by loading the environment in a fresh Python process,
+            or None/False for none.
+        overwrite: replace an existing environment of that name; with False, one is an error.
+        check: check now that every source file exists and parses.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The environment's record: name, packages, sources, globals.
+
+    Raises:
+        HipercowError: an invalid name, package or source, the environment exists and
+            `overwrite` is False, or its globals could not be found.
     """
     root = find_root(root)
     if name == "empty":
@@ -122,20 +140,46 @@ def hipercow_environment_create(
 
 
 def hipercow_environment_list(root=None) -> list[str]:
-    """'default', 'empty', then every environment created in this root."""
+    """The environments tasks can use.
+
+    Args:
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        'default', 'empty', then every environment created in this root.
+    """
     root = find_root(root)
     return list(SPECIAL) + [n for n in saved_names(root) if n not in SPECIAL]
 
 
 def hipercow_environment_exists(name: str = "default", root=None) -> bool:
-    """Whether `name` is an environment of this root (`default` and `empty` always are)."""
+    """Whether `name` is an environment of this root (`default` and `empty` always are).
+
+    Args:
+        name: the environment's name.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        True if tasks can use it.
+
+    Raises:
+        HipercowError: `name` is not a valid environment name.
+    """
     root = find_root(root)
     check_name(name)
     return name in SPECIAL or os.path.exists(environment_path(root, name))
 
 
 def hipercow_environment_delete(name: str = "default", root=None) -> None:
-    """Delete an environment (not `default` or `empty`)."""
+    """Delete an environment (not `default` or `empty`); its installations are kept.
+
+    Args:
+        name: the environment's name.
+        root: the hipercow root (default: found from the working directory).
+
+    Raises:
+        HipercowError: the environment does not exist, or is `default` or `empty`.
+    """
     root = find_root(root)
     check_name(name)
     if name == "empty":
@@ -152,7 +196,18 @@ def hipercow_environment_delete(name: str = "default", root=None) -> None:
 
 
 def hipercow_environment_show(name: str = "default", root=None) -> dict:
-    """Print an environment (and what is provisioned for it); returns its record."""
+    """Print an environment, and what is provisioned for it.
+
+    Args:
+        name: the environment's name.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The environment's record: name, packages, sources, globals.
+
+    Raises:
+        HipercowError: there is no such environment.
+    """
     root = find_root(root)
     env = read_environment(root, name) or {
         "name": name,

@@ -11,7 +11,18 @@ from hipercow_magic.core.resources import Resources
 
 @dataclasses.dataclass
 class TaskInfo:
-    """Facts about one task; `print(info)` lays them out as hipercow does."""
+    """Facts about one task; `print(info)` lays them out as hipercow does.
+
+    Attributes:
+        id: the task's id.
+        status: its status when asked.
+        driver: the driver it was submitted to (or will be), if any.
+        data: its data.json: type, code or call or script, environment, resources...
+        times: created, submitted, started, finished (epoch seconds or None).
+        retry_chain: [original, first retry, ...] for a task that was retried, else None.
+        scheduler: the driver's view while the task is queued or running.
+        reason: why a finished task failed or was cancelled, when known.
+    """
 
     id: str
     status: str
@@ -30,15 +41,18 @@ class TaskInfo:
 
     @property
     def ran_for(self) -> float | None:
+        """Seconds from start to finish; None until both are known."""
         started, finished = self.times.get("started"), self.times.get("finished")
         return None if started is None or finished is None else finished - started
 
     def to_dict(self) -> dict:
+        """The facts as a JSON-ready dict, with `waited` and `ran_for`."""
         d = dataclasses.asdict(self)
         d.update(waited=self.waited, ran_for=self.ran_for)
         return d
 
     def lines(self, now: float | None = None) -> list[str]:
+        """The printed layout, line by line; times ago are counted from `now` (default: now)."""
         now = now or time.time()
         d = self.data
         out = [f"── task {self.id} ({self.status}) ──"]

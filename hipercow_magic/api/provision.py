@@ -116,11 +116,32 @@ def hipercow_provision(
     root=None,
     **options,
 ) -> dict:
-    """Install packages for an environment's tasks, as a task on the cluster.
+    """Install packages for an environment's tasks, as a task on the cluster, and show its
+    log while it runs. Each installation is a new virtual environment; tasks already running
+    keep the one they started with.
 
-    method: 'pip' (options `requirements=[...]` or `file=`; default requirements.txt, else
-    pyproject.toml's dependencies) or 'script' (option `script=`, default provision.sh);
-    None picks from the options and the root's files. Returns the installation's record.
+    Args:
+        method: 'pip' (options `requirements=[...]` or `file=`; default requirements.txt,
+            else pyproject.toml's dependencies) or 'script' (option `script=`, default
+            provision.sh); None picks from the options and the root's files.
+        environment: the environment to install for ('default' also serves environments
+            without an installation of their own).
+        driver: the driver to run the installation on (default: the one configured).
+        check_running_tasks: ask first (or refuse, when nobody can be asked) if queued or
+            running tasks use this environment.
+        resources: what the installation task asks for, from hipercow_resources().
+        show_log: print the installation's log as it runs.
+        root: the hipercow root (default: found from the working directory).
+        **options: the method's options: `requirements`, `file` or `script`.
+
+    Returns:
+        The installation's record: id, environment, request, status, task, and once
+        installed its packages.
+
+    Raises:
+        HipercowError: an invalid environment or method, an installation already under way,
+            tasks using the environment (unless confirmed), or a failed installation (the
+            previous one stays in use).
     """
     root = find_root(root)
     _check_environment(root, environment)
@@ -190,7 +211,15 @@ def _line(index: int | None, record: dict, total: int, current: str | None) -> s
 
 
 def hipercow_provision_list(environment: str = "default", root=None) -> list[dict]:
-    """The installations made for an environment (successful ones numbered, oldest first)."""
+    """Print the installations made for an environment (successful ones numbered, oldest first).
+
+    Args:
+        environment: the environment's name.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        Every installation's record, oldest first, including unsuccessful ones.
+    """
     root = find_root(root)
     check_name(environment)
     records = all_records(root, environment)
@@ -210,8 +239,17 @@ def hipercow_provision_list(environment: str = "default", root=None) -> list[dic
 def hipercow_provision_check(
     method: str | None = None, environment: str = "default", root=None, **options
 ) -> bool:
-    """Whether the current installation was made from exactly this request; installations
-    matching it are marked (*).
+    """Whether the current installation was made from exactly this request; print the
+    installations, those matching it marked (*).
+
+    Args:
+        method: 'pip', 'script' or None, as for hipercow_provision().
+        environment: the environment's name.
+        root: the hipercow root (default: found from the working directory).
+        **options: the method's options, as for hipercow_provision().
+
+    Returns:
+        True if the installation tasks use now was made from this request.
     """
     root = find_root(root)
     _check_environment(root, environment)
@@ -256,8 +294,21 @@ def _canonical(name: str) -> str:
 
 
 def hipercow_provision_compare(curr=0, prev=-1, environment: str = "default", root=None) -> dict:
-    """What changed between two installations (0 = latest, -1 = the one before; or 1, 2...
-    from the first, or an id); `prev=None` compares with nothing installed.
+    """Print what changed between two installations of an environment.
+
+    Args:
+        curr: the newer installation: 0 for the latest, -1 for the one before and so on,
+            1, 2... counting from the first, or an installation id.
+        prev: the older one, chosen the same way; None compares with nothing installed.
+        environment: the environment's name.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        A dict with 'added', 'removed' and 'unchanged' ({package: version}) and 'changed'
+        ({package: (old version, new version)}).
+
+    Raises:
+        HipercowError: no such installation.
     """
     root = find_root(root)
     check_name(environment)

@@ -24,7 +24,19 @@ from hipercow_magic.drivers.registry import (
 
 
 def hipercow_init(path: str = ".", driver: str | None = None, **options_) -> Root:
-    """Create a hipercow root at `path` (and configure `driver` if given)."""
+    """Create a hipercow root at `path` (and configure `driver` if given).
+
+    Args:
+        path: the folder to hold the root (its `hipercow/` folder); created if needed.
+        driver: a driver to configure at once, e.g. 'local' or 'slurm'.
+        **options_: the driver's options, as for hipercow_configure().
+
+    Returns:
+        The root (its `.path` is the folder).
+
+    Raises:
+        HipercowError: `path` is a file, or configuring the driver failed.
+    """
     root, created = init_root(path)
     shown = f"'{path}'" + ("" if os.path.isabs(path) else f" ({root.path})")
     print(
@@ -45,16 +57,42 @@ def hipercow_init(path: str = ".", driver: str | None = None, **options_) -> Roo
 
 
 def hipercow_configure(driver: str, root=None, **options_) -> None:
-    """Configure `driver` for this root (e.g. 'local', 'slurm'; 'example' = the seed's cluster)."""
+    """Configure a driver for this root on this machine (replacing its previous options).
+
+    Args:
+        driver: 'local' (tasks run on this machine), 'slurm', or 'example' (the local driver
+            with hipercow's example cluster: 4 nodes of 4 cores, 3 queues).
+        root: the hipercow root (default: found from the working directory).
+        **options_: the driver's options (e.g. the local driver's `nodes=`, `queues=`, Slurm's
+            `python=` and `preamble=`).
+
+    Raises:
+        HipercowError: an unknown driver or option.
+    """
     print("✔ " + configure_driver(find_root(root), driver, **options_))
 
 
 def hipercow_unconfigure(driver: str, root=None) -> None:
+    """Remove a driver's configuration for this root on this machine (tasks are kept).
+
+    Args:
+        driver: the driver's name.
+        root: the hipercow root (default: found from the working directory).
+    """
     print(unconfigure_driver(find_root(root), driver))
 
 
 def hipercow_configuration(show: bool = True, root=None) -> dict:
-    """Paths, versions, configured drivers and environments of this root."""
+    """Paths, versions, configured drivers and environments of this root.
+
+    Args:
+        show: print them.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        A dict: hipercow_magic, python, cloudpickle, platform, root, working_directory,
+        drivers (each configured one's options), available_drivers and environments.
+    """
     root = find_root(root)
     info = {
         "hipercow_magic": __version__,
@@ -89,13 +127,37 @@ def hipercow_configuration(show: bool = True, root=None) -> dict:
 
 
 def hipercow_cluster_info(driver: str | None = None, root=None):
-    """The configured cluster's resources: nodes, cores, memory, queues (printable)."""
+    """The configured cluster's resources: nodes, cores, memory, queues.
+
+    Args:
+        driver: the driver to ask (default: the one configured).
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The cluster's description; `print()` it for a summary.
+
+    Raises:
+        HipercowError: no driver is configured (or several, and `driver` was not given).
+    """
     root = find_root(root)
     return load_driver(root, require_driver(root, driver)).cluster_info()
 
 
 def hipercow_hello(timeout: float | None = 60, driver=None, root=None):
-    """Run a small test task on the cluster and report how it went."""
+    """Run a small test task on the cluster and report how it went.
+
+    Args:
+        timeout: seconds to wait for the task (None: no limit).
+        driver: the driver to use (default: the one configured).
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The test task's value, 'Moo'.
+
+    Raises:
+        HipercowError: the task failed or was cancelled (the message says which, and why).
+        TaskWaitTimeout: `timeout` passed before the task finished.
+    """
     root = find_root(root)
     name = require_driver(root, driver)
     task = task_create_expr(

@@ -46,7 +46,21 @@ class EnvVars:
 
 
 def hipercow_envvars(*args: str, secret: bool = False, **kwargs) -> EnvVars:
-    """Variables as `NAME=value` strings or keyword arguments; `secret=True` encrypts them."""
+    """Environment variables for tasks, set before their code runs.
+
+    Args:
+        *args: variables as 'NAME=value' strings.
+        secret: encrypt the values when they are stored with tasks (with a key kept outside
+            the root; tasks decrypt them on the node); they show as ******** in displays.
+        **kwargs: variables as NAME=value; a value of None removes a variable that a lower
+            level (the driver's or `options.default_envvars`) would set.
+
+    Returns:
+        The variables (EnvVars); combine sets with `+`, the right one winning.
+
+    Raises:
+        HipercowError: an invalid name or value.
+    """
     items: list[EnvVar] = []
     for arg in args:
         if not isinstance(arg, str) or "=" not in arg:

@@ -32,10 +32,20 @@ class Parallel:
 def hipercow_parallel(
     method: str | None = None, cores_per_process: int = 1, environment: str | None = None
 ) -> Parallel:
-    """How a multi-core task uses its cores: with method 'parallel' or 'future', the task's code
-    gets `cores // cores_per_process` worker processes (hipercow_magic.pool() and .executor();
-    joblib's default), each with `cores_per_process` cores and the `environment` loaded
-    (default: the task's own).
+    """How a multi-core task uses its cores: with a method, the task's code gets
+    `cores // cores_per_process` worker processes (hipercow_magic.pool() and .executor();
+    joblib's default), each with `cores_per_process` cores.
+
+    Args:
+        method: 'parallel' or 'future' (both give the same workers), or None for none.
+        cores_per_process: cores for each worker process.
+        environment: the environment each worker loads (default: the task's own).
+
+    Returns:
+        The spec, to pass as `parallel=` when creating tasks.
+
+    Raises:
+        HipercowError: an unknown method or an invalid number of cores.
     """
     if method is not None and method not in METHODS:
         raise HipercowError(

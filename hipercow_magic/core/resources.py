@@ -244,7 +244,29 @@ def hipercow_resources(
     priority=None,
     queue=None,
 ) -> Resources:
-    """Describe what a task needs; every value is checked here, the cluster is checked later."""
+    """Describe what a task needs; every value is checked here, against the cluster when a
+    task is created.
+
+    Args:
+        cores: the number of cores (a positive whole number), or 'Inf' for a whole node.
+        exclusive: have the node(s) to itself.
+        max_runtime: the longest the task may run: minutes, or a string such as '2h30m',
+            '1h30' or '40d' (default: the queue's limit).
+        hold_until: don't start before: a future datetime or date, a duration from
+            submission (as max_runtime), or 'tonight', 'midnight' or 'weekend'.
+        memory_per_node: memory each node must have: gigabytes, or a string such as '8G' or
+            '1T'.
+        memory_per_process: memory the task expects each process to use (as memory_per_node).
+        requested_nodes: only these nodes: a list of names, or one string separated by ','.
+        priority: 'low' or 'normal'.
+        queue: the queue (Slurm partition) to use (default: the cluster's default queue).
+
+    Returns:
+        The Resources, to pass as `resources=` when creating tasks.
+
+    Raises:
+        HipercowError: a value is invalid (the message names it and says what is accepted).
+    """
     if not isinstance(exclusive, bool):
         raise HipercowError(f"'exclusive' must be a logical (True or False), not {exclusive!r}")
     if priority is not None:

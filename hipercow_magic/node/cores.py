@@ -46,6 +46,9 @@ def hipercow_parallel_get_cores() -> int | None:
 def hipercow_parallel_set_cores(cores: int) -> None:
     """Set HIPERCOW_CORES and every thread-count variable to `cores`, and limit the
     BLAS/OpenMP thread pools already loaded in this process to `cores` threads.
+
+    Args:
+        cores: the number of cores to use from now on (a positive whole number).
     """
     cores = positive_int(cores, "cores")
     current = hipercow_parallel_get_cores()
