@@ -124,3 +124,71 @@ def test_environment_commands(cli_root):
     refused = hipercow("environment", "delete", "empty", cwd=cli_root)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert hipercow("provision", "list", cwd=cli_root).returncode == 0
+
+
+def test_hold_until_a_date_and_ids_by_their_first_characters(cli_root):
+    created = hipercow(
+        "create", "1", "--hold-until", "2030-01-31T18:00", "--name", "later", cwd=cli_root
+    )
+    assert created.returncode == 0, created.stderr
+    task_id = created.stdout.strip()
+    status = hipercow("task", "status", task_id[:8], cwd=cli_root)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.split() == [task_id, "submitted"]
+    info = hipercow("task", "info", task_id[:8], cwd=cli_root).stdout
+    assert f"task {task_id} (submitted)" in info
+    assert "hold until 2030-01-31 18:00:00" in info and "BeginTime" in info
+    cancelled = hipercow("task", "cancel", task_id[:4].upper(), cwd=cli_root)
+    assert f"Successfully cancelled '{task_id}'" in cancelled.stdout
+    assert hipercow("task", "status", cwd=cli_root).stdout.strip() == "1 task: 1 cancelled"
+
+
+def test_ids_too_short_unknown_or_shared_are_refused_clearly(cli_root):
+    import shutil
+
+    from hipercow_magic.core.root import Root
+
+    first = hipercow("create", "1", cwd=cli_root).stdout.strip()
+    assert hipercow("task", "wait", first, cwd=cli_root).returncode == 0
+    # a second task whose id starts like the first's
+    twin = first[:6] + ("0" if first[6] != "0" else "1") + first[7:]
+    root = Root(str(cli_root))
+    shutil.copytree(root.task_dir(first), root.task_dir(twin))
+    shared = hipercow("task", "status", first[:6], cwd=cli_root)
+    assert shared.returncode == 1
+    assert f"Error: 2 task ids start with '{first[:6]}'; give more characters" in shared.stderr
+    assert hipercow("task", "status", first[:7], cwd=cli_root).stdout.split() == [
+        first,
+        "success",
+    ]
+    unknown = "0000" if not first.startswith("0000") else "1111"
+    absent = hipercow("task", "result", unknown, cwd=cli_root)
+    assert absent.returncode == 1 and f"No task id starts with '{unknown}'" in absent.stderr
+    short = hipercow("task", "status", first[:3], cwd=cli_root)
+    assert short.returncode == 1 and f"Invalid task identifier '{first[:3]}'" in short.stderr
+    assert "first 4 or more characters" in short.stderr
+    empty = hipercow("task", "info", cwd=cli_root)
+    assert "'hipercow task info' needs at least one task id" in empty.stderr
+
+
+def test_configure_takes_options_as_words_or_flags(cli_root):
+    out = hipercow(
+        "configure", "local", "cluster=example", "--option", "idle_timeout=45", cwd=cli_root
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Updated configuration for 'local'" in out.stdout
+    from hipercow_magic.core.root import Root
+
+    config = Root(str(cli_root)).driver_config("local")
+    assert config["idle_timeout"] == 45 and config["cluster"]["name"] == "example"
+    bad = hipercow("configure", "local", "idle_timeout", cwd=cli_root)
+    assert bad.returncode == 1
+    assert "Invalid option 'idle_timeout': expected KEY=VALUE" in bad.stderr
+
+
+def test_help_lists_every_option_with_its_meaning(cli_root):
+    out = hipercow("create", "-h", cwd=cli_root).stdout
+    assert "--hold-until WHEN" in out and "2030-01-31T18:00" in out
+    assert "--envvar NAME=VALUE" in out and "(repeatable)" in out
+    configure = hipercow("configure", "-h", cwd=cli_root).stdout
+    assert "KEY=VALUE" in configure and "--option KEY=VALUE" in configure
