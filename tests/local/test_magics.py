@@ -426,3 +426,83 @@ def test_a_cell_without_a_driver_waits_to_be_submitted(ip, bare_root, capsys):
         assert ip.user_ns["later"] == 2
     finally:
         stop_local_scheduler(bare_root)
+
+
+def test_wait_with_no_export_outputs_the_value_and_sets_nothing(shell, capsys):
+    shell.user_ns["x"] = 20
+    result = shell.run_cell("%%hipercow --wait --no-export -o h\nkept = x + 1\nkept * 2")
+    assert result.error_in_exec is None
+    assert result.result == 42
+    shell.run_cell("pass")
+    shell.run_cell("pass")
+    assert "kept" not in shell.user_ns
+    assert shell.user_ns["h"].exports() == {"kept": 21}
+    assert "set in the notebook" not in capsys.readouterr().out
+
+
+def test_quoted_values_arrive_without_their_quotes(shell):
+    task = submit(
+        shell,
+        "import os\nseen = os.environ['GREETING']",
+        '--name "my run" --envvar GREETING="hello there" --envvar \'OTHER=a b\'',
+    )
+    data = hc.task_info(task.id).data
+    assert data["name"] == "my run"
+    values = {v["name"]: v.get("value") for v in data["envvars"]}
+    assert values["GREETING"] == "hello there" and values["OTHER"] == "a b"
+    assert finished(task.id) == "success"
+    assert task.exports()["seen"] == "hello there"
+
+
+def test_a_bulk_expression_with_spaces_can_be_quoted(shell):
+    result = shell.run_cell("%%hipercow --bulk \"[{'n': 1}, {'n': 2}]\" --wait\nn * 10")
+    assert result.error_in_exec is None
+    assert result.result == [10, 20]
+
+
+def test_a_failed_check_before_a_cell_is_shown_not_skipped(shell, capsys, monkeypatch):
+    from hipercow_magic.drivers.local import LocalDriver
+
+    task = submit(shell, "import time\ntime.sleep(30)\nnever = 1")
+    wait_until(lambda: task.status() == "running")
+    capsys.readouterr()
+
+    def unreachable(self, ids):
+        raise hc.HipercowError("The scheduler did not answer\nIs the cluster up?")
+
+    with monkeypatch.context() as patched:  # the cluster stops answering, for a while
+        patched.setattr(LocalDriver, "status", unreachable)
+        shell.run_cell("pass")
+        err = capsys.readouterr().err
+        assert "! hipercow could not check 1 task before this cell" in err
+        assert "The scheduler did not answer — Is the cluster up?" in err
+        model = next(m for m in loaded_magics(shell).models if m.id == task.id)
+        assert "The scheduler did not answer" in model.problem
+        shell.run_cell("pass")
+        assert "could not check" not in capsys.readouterr().err  # said once, not every cell
+
+
+def test_configure_takes_options_as_words_or_flags(ip, tmp_path, monkeypatch, capsys):
+    from processes import stop_local_scheduler
+
+    monkeypatch.chdir(tmp_path)
+    ip.run_line_magic("hipercow", "init . --driver local --option idle_timeout=30")
+    ip.run_line_magic("hipercow", "configure local cluster=example --option idle_timeout=40")
+    assert "Updated configuration for 'local'" in capsys.readouterr().out
+    config = hc.hipercow_root().driver_config("local")
+    assert config["idle_timeout"] == 40 and config["cluster"]["name"] == "example"
+    with pytest.raises(UsageError, match="Invalid option 'idle_timeout': expected KEY=VALUE"):
+        ip.run_line_magic("hipercow", "configure local idle_timeout")
+    stop_local_scheduler(hc.hipercow_root())
+
+
+def test_line_commands_take_several_ids_and_say_when_none_is_given(shell, capsys):
+    first = submit(shell, "1")
+    second = submit(shell, "2")
+    assert finished(first.id) == "success" and finished(second.id) == "success"
+    assert shell.run_line_magic("hipercow", f"wait {first.id[:8]} {second.id[:8]}") is True
+    assert shell.run_line_magic("hipercow", f"result {first.id[:8]} h") == [1, 2]
+    with pytest.raises(UsageError, match="'%hipercow info' needs at least one task id"):
+        shell.run_line_magic("hipercow", "info")
+    with pytest.raises(UsageError, match="No task id starts with"):
+        shell.run_line_magic("hipercow", "info " + ("0000" if first.id[:4] != "0000" else "1111"))
