@@ -6,12 +6,11 @@ listing and purging in listing.py.
 from __future__ import annotations
 
 import time
-import warnings
 
 from hipercow_magic.api.info import TaskInfo
 from hipercow_magic.api.watching import task_log_value, task_wait
 from hipercow_magic.core import store
-from hipercow_magic.core.errors import TaskNotFinishedError
+from hipercow_magic.core.errors import TaskNotFinishedError, warn
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.root import check_task_id, find_root, task_ids
 from hipercow_magic.core.status import ACTIVE, TERMINAL
@@ -285,10 +284,9 @@ def task_exports(task_id, follow: bool = True, root=None) -> dict:
         )
     values, problems = load_exports(read_result_record(root, task_id))
     if problems:
-        warnings.warn(
+        warn(
             "Some of the task's values can't be loaded here, so they are left out: "
-            + "; ".join(f"'{k}' ({v})" for k, v in problems.items()),
-            stacklevel=2,
+            + "; ".join(f"'{k}' ({v})" for k, v in problems.items())
         )
     return values
 

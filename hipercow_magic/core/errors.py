@@ -53,4 +53,4 @@ def warn(message: str, category: type[Warning] = HipercowWarning) -> None:
     frame, level = sys._getframe(1), 1
     while frame is not None and frame.f_globals.get("__name__", "").startswith(_PACKAGE + "."):
         frame, level = frame.f_back, level + 1
-    warnings.warn(message, category, stacklevel=level)
+    warnings.warn(message, category, stacklevel=level + 1)  # 1 would be this line

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -12,14 +11,11 @@ pytestmark = pytest.mark.slow  # and `kernel`, from its folder (tests/conftest.p
 
 def test_notebook_is_asked_and_answering_no_installs_nothing(tmp_path):
     from jupyter_client.manager import start_new_kernel
-    from processes import stop_local_scheduler
+    from processes import source_environment, stop_local_scheduler
 
     import hipercow_magic as hc
 
-    package_parent = os.path.dirname(os.path.dirname(hc.__file__))
-    km, kc = start_new_kernel(
-        kernel_name="python3", cwd=str(tmp_path), env={**os.environ, "PYTHONPATH": package_parent}
-    )
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path), env=source_environment())
     prompts, messages = [], []
 
     def answer(msg):
@@ -35,7 +31,7 @@ def test_notebook_is_asked_and_answering_no_installs_nothing(tmp_path):
         )
         reply = kc.execute_interactive(setup, timeout=180, output_hook=messages.append)
         assert reply["content"]["status"] == "ok", reply["content"]
-        kc.execute_interactive(
+        reply = kc.execute_interactive(
             "hc.hipercow_provision(requirements=['cowsay'])",
             timeout=120,
             allow_stdin=True,
@@ -47,6 +43,23 @@ def test_notebook_is_asked_and_answering_no_installs_nothing(tmp_path):
         [prompt] = prompts
         assert "1 task using environment 'default' is queued or running" in prompt
         assert prompt.endswith("Provision anyway? [y/N] ")
+        # a front end that can't answer (IPython raises StdinNotImplementedError): nobody to
+        # ask, so the message says what to do instead
+        reply = kc.execute_interactive(
+            "hc.hipercow_provision(requirements=['cowsay'])",
+            timeout=120,
+            allow_stdin=False,
+            output_hook=messages.append,
+        )
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["ename"] == "HipercowError"
+        evalue = reply["content"]["evalue"]
+        assert evalue.startswith("1 task using environment 'default' is queued or running")
+        assert evalue.endswith(
+            "Wait for them (task_wait) or cancel them (task_cancel) first, or pass "
+            "check_running_tasks=False (--force) to provision anyway."
+        )
+        assert len(prompts) == 1
         listed = kc.execute_interactive(
             "print(len(hc.hipercow_provision_list()))", timeout=60, output_hook=messages.append
         )
@@ -61,18 +74,15 @@ def test_notebook_is_asked_and_answering_no_installs_nothing(tmp_path):
 
 
 def test_environment_and_provision_magics(tmp_path):
-    from conftest import stop_local_scheduler
     from jupyter_client.manager import start_new_kernel
+    from processes import source_environment, stop_local_scheduler
 
     import hipercow_magic as hc
 
     (tmp_path / "funs.py").write_text(
         "import cowsay\n\ndef moo():\n    return cowsay.__version__\n"
     )
-    package_parent = os.path.dirname(os.path.dirname(hc.__file__))
-    km, kc = start_new_kernel(
-        kernel_name="python3", cwd=str(tmp_path), env={**os.environ, "PYTHONPATH": package_parent}
-    )
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path), env=source_environment())
 
     def run(code: str) -> str:
         messages = []

@@ -98,6 +98,21 @@ def test_script_outside_root_rejected(root, tmp_path_factory):
         hc.task_create_script(str(outside))
 
 
+def test_a_script_whose_name_starts_with_two_dots_is_inside_the_root(root, tmp_path):
+    (tmp_path / "..x.py").write_text("print('dots')\n")
+    task = hc.task_create_script("..x.py")
+    assert task.info().data["script"] == "..x.py"
+    assert task.wait(timeout=WAIT) and "dots" in task.log()
+    outside = tmp_path.parent / f"..{tmp_path.name}.py"  # a look-alike beside the root
+    outside.write_text("print(1)\n")
+    with pytest.raises(HipercowError) as e:
+        hc.task_create_script(str(outside))
+    assert str(e.value) == (
+        f"Script '{outside}' is not inside the hipercow root '{root.path}'\n"
+        "Move it into the root, where the cluster can see it."
+    )
+
+
 def test_explicit_task_exports_only_listed_variables(root):
     a, b = 2, 3  # noqa: F841 (captured by the task)
     task = hc.task_create_explicit("a * 10", export=["a"])
@@ -147,7 +162,7 @@ def test_result_of_unfinished_task(root):
 
 
 def test_ids_are_validated(root):
-    for bad in ("xyz", "A" * 32, "../" + "a" * 29, "a" * 31 + "/"):
+    for bad in ("xyz", "A" * 32, "../" + "a" * 29, "a" * 31 + "/", "a" * 32 + "\n"):
         with pytest.raises(HipercowError, match="Invalid task identifier"):
             hc.task_status(bad)
     with pytest.raises(HipercowError, match="does not exist"):
@@ -323,8 +338,9 @@ def test_driver_selection_rules(bare_root, capsys):
         hc.hipercow_cluster_info()
     with pytest.raises(HipercowError, match="Invalid driver 'windows'"):
         hc.hipercow_configure("windows")
-    with pytest.warns(UserWarning, match="Resources given but no driver selected"):
+    with pytest.warns(UserWarning, match="Resources given but no driver selected") as caught:
         hc.task_create_expr("1", namespace={}, resources=hc.hipercow_resources(cores=2))
+    assert caught[0].filename == __file__  # the warning points at the user's own line
     hc.hipercow_configure("local", idle_timeout=5)
     hc.hipercow_configure("example", idle_timeout=5)
     assert "Updated configuration for 'local'" in capsys.readouterr().out
@@ -437,8 +453,9 @@ def test_a_value_that_cannot_be_loaded_here_spoils_nothing_else(root):
     task = hc.task_create_expr(code, namespace={})
     assert task.wait(timeout=WAIT)
     assert task.result() == 10
-    with pytest.warns(UserWarning, match="'nodeonly' \\(ModuleNotFoundError"):
+    with pytest.warns(UserWarning, match="'nodeonly' \\(ModuleNotFoundError") as caught:
         exports = task.exports()
+    assert caught[0].filename == __file__
     assert exports["x"] == 10 and "nodeonly" not in exports
     loaded = hc.task_create_expr(
         code.replace("\nx = nodeonly.X * 2\nx", "\nnodeonly"), namespace={}
