@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from processes import SOURCE
+from processes import SOURCE, source_environment, stop_local_scheduler
 
 import hipercow_magic as hc
 
@@ -19,21 +18,14 @@ NOTEBOOKS = pathlib.Path(SOURCE) / "demo_notebooks"
 
 def execute(name: str, folder: pathlib.Path):
     """Run a demo notebook in `folder` (its root); every cell's outputs, by source."""
-    from processes import stop_local_scheduler
-
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = NotebookClient(
         notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     )
     try:
-        path = os.environ.get("PYTHONPATH")  # the kernel imports the hipercow_magic under test
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(NOTEBOOKS.parent) + (os.pathsep + path if path else ""),
-        }
-        client.execute(
-            env=env
-        )  # raises CellExecutionError on any error not tagged raises-exception
+        # the kernel imports the hipercow_magic under test; an error in a cell not tagged
+        # raises-exception raises CellExecutionError
+        client.execute(env=source_environment())
     finally:
         if (folder / "hipercow").exists():
             stop_local_scheduler(hc.hipercow_root(str(folder)))

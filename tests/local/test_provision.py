@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from processes import stop_local_scheduler
+from processes import source_environment, stop_local_scheduler
 
 import hipercow_magic as hc
 from hipercow_magic.cli.args import provision_cli
@@ -255,7 +255,6 @@ def test_interactive_answer_no_installs_nothing(proot):
     try:
         pid, fd = pty.fork()
         if pid == 0:
-            package_parent = os.path.dirname(os.path.dirname(hc.__file__))
             os.execve(
                 sys.executable,
                 [
@@ -268,7 +267,7 @@ def test_interactive_answer_no_installs_nothing(proot):
                     "--requirements",
                     "cowsay",
                 ],
-                {**os.environ, "PYTHONPATH": package_parent},
+                source_environment(),
             )
             os._exit(127)
         output = b""
