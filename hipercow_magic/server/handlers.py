@@ -27,6 +27,10 @@ from hipercow_magic.server.table import TaskTable
 MAX_PAGE = 1000
 
 
+def _saying(doing: str | None, message: str) -> str:
+    return f"Could not {doing}: {message}" if doing else message
+
+
 class HipercowHandler(APIHandler):
     """Common parts: the served roots, running api calls off the event loop, errors as JSON."""
 
@@ -36,8 +40,12 @@ class HipercowHandler(APIHandler):
         self.table = table
         self.executor = executor
 
-    async def call(self, fn, *args, **kwargs):
-        """Run `fn` on the worker pool, turning user errors into HTTP errors."""
+    async def call(self, fn, *args, doing: str | None = None, **kwargs):
+        """Run `fn` on the worker pool, turning errors into HTTP errors with JSON messages.
+
+        A hipercow error is a 400, anything unexpected a 500 (traceback in the server's log);
+        with `doing`, their message says what failed: "Could not <doing>: <error>".
+        """
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
@@ -46,12 +54,12 @@ class HipercowHandler(APIHandler):
         except RootNotFound as e:
             raise tornado.web.HTTPError(404, str(e)) from None
         except HipercowError as e:
-            raise tornado.web.HTTPError(400, str(e)) from None
+            raise tornado.web.HTTPError(400, _saying(doing, str(e))) from None
         except tornado.web.HTTPError:
             raise
         except Exception as e:
-            self.log.exception("hipercow: %s failed", getattr(fn, "__name__", "a call"))
-            raise tornado.web.HTTPError(500, error_line(e)) from None
+            self.log.exception("hipercow: could not %s", doing or getattr(fn, "__name__", "?"))
+            raise tornado.web.HTTPError(500, _saying(doing, error_line(e))) from None
 
     def root(self):
         """The key and `Root` named by `?root=`."""
@@ -104,8 +112,10 @@ class RootsHandler(HipercowHandler):
     async def get(self):
         """`{"roots": [...], "current": key or null}`."""
         path = self.get_query_argument("path", None)
-        roots = await self.call(self.served.discover)
-        current = await self.call(self.served.locate, path) if path is not None else None
+        roots = await self.call(self.served.discover, doing="list the roots")
+        current = None
+        if path is not None:
+            current = await self.call(self.served.locate, path, doing="find the root")
         if current and current not in roots:
             roots.append(current)
         self.reply({"roots": roots, "current": current})
@@ -126,7 +136,9 @@ class TasksHandler(HipercowHandler):
             )
         offset = self.int_argument("offset", 0)
         limit = self.int_argument("limit", 50, 0, MAX_PAGE)
-        page = await self.call(self.table.page, root, statuses, offset, limit)
+        page = await self.call(
+            self.table.page, root, statuses, offset, limit, doing="list the tasks"
+        )
         page["root"] = key
         self.reply(page)
 
@@ -138,8 +150,8 @@ class TaskInfoHandler(HipercowHandler):
     async def get(self, task_id):
         """The task's info fields, and `text`."""
         _, root = self.root()
-        task_id = await self.call(self.task_id, root, task_id)
-        info = await self.call(api.task_info, task_id, root=root)
+        task_id = await self.call(self.task_id, root, task_id, doing="find the task")
+        info = await self.call(api.task_info, task_id, root=root, doing="read the task")
         self.reply({**jsonable(info), "text": str(info)})
 
 
@@ -150,10 +162,12 @@ class TaskLogHandler(HipercowHandler):
     async def get(self, task_id):
         """`{"id", "text", "offset", "status"}` from `?offset=` on."""
         _, root = self.root()
-        task_id = await self.call(self.task_id, root, task_id)
+        task_id = await self.call(self.task_id, root, task_id, doing="find the task")
         offset = self.int_argument("offset", 0)
-        text, new_offset = await self.call(api.task_log_read, task_id, offset, root=root)
-        status = await self.call(api.task_status, task_id, root=root)
+        text, new_offset = await self.call(
+            api.task_log_read, task_id, offset, root=root, doing="read the log"
+        )
+        status = await self.call(api.task_status, task_id, root=root, doing="read the status")
         self.reply({"id": task_id, "text": text, "offset": new_offset, "status": status})
 
 
@@ -164,10 +178,10 @@ class TaskActionHandler(HipercowHandler):
     async def post(self, task_id, action):
         """Cancel (`{"cancelled", "status"}`) or retry (`{"retried_as"}`) the task."""
         _, root = self.root()
-        task_id = await self.call(self.task_id, root, task_id)
+        task_id = await self.call(self.task_id, root, task_id, doing="find the task")
         if action == "cancel":
             cancelled = await self.call(api.task_cancel, task_id, root=root)
-            status = await self.call(api.task_status, task_id, root=root)
+            status = await self.call(api.task_status, task_id, root=root, doing="read the status")
             self.reply({"id": task_id, "cancelled": bool(cancelled), "status": status})
         else:
             retried = await self.call(api.task_retry, task_id, root=root)
@@ -181,12 +195,16 @@ class ClusterHandler(HipercowHandler):
     async def get(self):
         """The cluster's facts; `{"driver": null}` for a root with no driver configured."""
         _, root = self.root()
-        configuration = await self.call(api.hipercow_configuration, show=False, root=root)
+        configuration = await self.call(
+            api.hipercow_configuration, show=False, root=root, doing="describe the cluster"
+        )
         drivers = list(configuration["drivers"])
         if not drivers:
             self.reply({"driver": None})
             return
-        info = await self.call(api.hipercow_cluster_info, drivers[0], root=root)
+        info = await self.call(
+            api.hipercow_cluster_info, drivers[0], root=root, doing="describe the cluster"
+        )
         self.reply(info.to_dict() if hasattr(info, "to_dict") else info)
 
 

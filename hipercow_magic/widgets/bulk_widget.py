@@ -9,7 +9,7 @@ import ipywidgets as w
 
 from hipercow_magic.core.status import STATUSES
 from hipercow_magic.widgets.model import BulkModel, short_id
-from hipercow_magic.widgets.task_widget import CARD, COLOURS, ROW, problem_html
+from hipercow_magic.widgets.task_widget import CARD, COLOURS, ERROR, ROW, problem_html
 from hipercow_magic.widgets.text import bulk_text
 
 
@@ -91,7 +91,7 @@ class BulkWidget(w.VBox):
         self._set(
             self.failures,
             "value",
-            f'<ul style="color:#dc3545;margin:0">{rows}</ul>' if rows else "",
+            f'<ul style="{ERROR};margin:0">{rows}</ul>' if rows else "",
         )
         self._set(self.problem, "value", problem_html(m.problem))
         self.cancel_button.disabled = not m.active_ids()

@@ -9,7 +9,8 @@ from hipercow_magic.core.format import format_minutes, pretty_dt, stamp
 from hipercow_magic.widgets.model import short_id
 
 TABLE = "border-collapse:collapse;font-size:12px"
-CELL = "padding:2px 8px;text-align:left;border-bottom:1px solid #ddd"
+MUTED = "color:var(--jp-content-font-color2,#555)"  # secondary text, light or dark theme
+CELL = "padding:2px 8px;text-align:left;border-bottom:1px solid var(--jp-border-color2,#ddd)"
 
 
 def _html_table(headers: list[str], rows: list[list[str]], raw_columns=()) -> str:
@@ -52,7 +53,7 @@ class Table:
         self.footer = footer
 
     def _repr_html_(self) -> str:
-        footer = f"<div style='color:#555'>{html.escape(self.footer)}</div>" if self.footer else ""
+        footer = f"<div style='{MUTED}'>{html.escape(self.footer)}</div>" if self.footer else ""
         return (
             f"<div class='hipercow-table'><b>{html.escape(self.title)}</b>"
             f"{_html_table(self.headers, self.html_rows, self.raw_columns)}{footer}</div>"

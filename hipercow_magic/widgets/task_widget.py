@@ -26,7 +26,8 @@ PRE = (
 
 ROW = {"margin": "0", "min_height": "0"}  # rows of text, without the default spacing
 CARD = {"border": "1px solid var(--jp-border-color2, #ddd)", "padding": "4px 8px", "width": "auto"}
-PROBLEM = "color:var(--jp-error-color1,#dc3545)"
+ERROR = "color:var(--jp-error-color1,#dc3545)"  # the theme's error colour
+MUTED = "color:var(--jp-content-font-color2,#555)"  # secondary text, light or dark theme
 
 
 def badge(status: str) -> str:
@@ -40,7 +41,7 @@ def badge(status: str) -> str:
 
 def problem_html(problem: str | None) -> str:
     """A model's problem as one warning line (HTML); empty when there is none."""
-    return f'<span style="{PROBLEM}">⚠ {html.escape(problem)}</span>' if problem else ""
+    return f'<span style="{ERROR}">⚠ {html.escape(problem)}</span>' if problem else ""
 
 
 def pre(text: str) -> str:
@@ -111,7 +112,7 @@ class TaskWidget(w.VBox):
             self._set(
                 self.header, f"{badge(m.status)} <b>task <code>{short_id(m.id)}</code></b>{name}"
             )
-            self._set(self.setup, f'<span style="color:#555">{html.escape(m.setup_text())}</span>')
+            self._set(self.setup, f'<span style="{MUTED}">{html.escape(m.setup_text())}</span>')
             queue = m.queue_text()
             timing = " · ".join(x for x in (queue, m.timing_text(now)) if x)
             self._set(self.timing, html.escape(timing))
@@ -133,7 +134,7 @@ class TaskWidget(w.VBox):
         if out["kind"] == "error":
             trace = pre(out["traceback"]) if out["traceback"] else ""
             return (
-                f'<span style="color:#dc3545"><b>error:</b> {html.escape(out["text"])}'
+                f'<span style="{ERROR}"><b>error:</b> {html.escape(out["text"])}'
                 f"</span>{trace}<i>nothing was set in the notebook</i>"
             )
         if out["kind"] == "cancelled":
@@ -177,7 +178,7 @@ class TaskWidget(w.VBox):
         try:
             new_id = self.model.retry()
         except Exception as e:
-            self._set(self.message, f'<span style="color:#dc3545">{html.escape(str(e))}</span>')
+            self._set(self.message, f'<span style="{ERROR}">{html.escape(str(e))}</span>')
             return
         self._set(self.message, f"retrying as <code>{short_id(new_id)}</code>")
         self._rewatch()

@@ -57,7 +57,7 @@ export class TaskModel {
     return this._cluster;
   }
 
-  /** Why the root's cluster could not be described (null when it was, or has no driver). */
+  /** The server's word on why the cluster could not be described (null: it was, or no driver). */
   get clusterError(): string | null {
     return this._clusterError;
   }
@@ -262,7 +262,7 @@ export class TaskModel {
         cluster = `${info.driver}: ${nodes}, up to ${info.max_cores} cores${memory}`;
       }
     } catch (error) {
-      problem = `Cannot describe the cluster: ${(error as Error).message}`;
+      problem = (error as Error).message;
     }
     if (root === this._root) {
       this._cluster = cluster;

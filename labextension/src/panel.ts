@@ -85,7 +85,8 @@ export class TaskPanel extends Widget {
   private _render(): void {
     const model = this.model;
     this._renderRoots();
-    const clusterError = model.clusterError;
+    // A cluster error the task list reports too (a root gone) is said once, below.
+    const clusterError = model.clusterError !== model.error ? model.clusterError : null;
     this._cluster.textContent = clusterError ?? model.cluster ?? '';
     this._cluster.title = this._cluster.textContent;
     this._cluster.classList.toggle('hc-cluster-error', clusterError !== null);
@@ -106,13 +107,16 @@ export class TaskPanel extends Widget {
       );
       return;
     }
-    if (!page) {
+    if (page) {
+      this._renderCounts(page.counts);
+    }
+    // A page of counts only (polled while the panel was hidden) has no rows to show yet.
+    if (!page || page.limit === 0) {
       if (!model.error) {
         this._list.append(element('div', 'hc-empty', 'Loading tasks...'));
       }
       return;
     }
-    this._renderCounts(page.counts);
     if (page.tasks.length === 0) {
       const filtered = model.statusFilter.length > 0;
       this._list.append(

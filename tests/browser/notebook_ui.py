@@ -16,6 +16,30 @@ def screenshot(page, name: str) -> pathlib.Path:
     return path
 
 
+THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
+
+
+def use_theme(page, theme: str) -> None:
+    """Switch JupyterLab to its light or dark theme, as a user does (Settings > Theme)."""
+    name = THEMES[theme]
+    if page.evaluate("() => document.body.dataset.jpThemeName") != name:
+        page.locator(".lm-MenuBar-item", has_text="Settings").click()
+        page.locator(".lm-Menu-item", has_text=re.compile(r"^Theme")).hover()
+        page.locator(".lm-Menu-item").get_by_text(name, exact=True).click()
+        page.wait_for_function("name => document.body.dataset.jpThemeName === name", arg=name)
+    page.locator("#jupyterlab-splash").wait_for(state="detached")
+
+
+def screenshots(page, name: str) -> list[pathlib.Path]:
+    """Screenshots `<name>-light.png` and `<name>-dark.png`; JupyterLab is left light."""
+    paths = []
+    for theme in ("light", "dark"):
+        use_theme(page, theme)
+        paths.append(screenshot(page, f"{name}-{theme}"))
+    use_theme(page, "light")
+    return paths
+
+
 def write_notebook(path: pathlib.Path, cells: list[str]) -> None:
     import nbformat
 

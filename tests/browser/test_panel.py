@@ -12,7 +12,9 @@ from notebook_ui import (
     open_notebook,
     run_cell,
     screenshot,
+    screenshots,
     show_panel,
+    use_theme,
     write_notebook,
 )
 
@@ -27,6 +29,13 @@ SUBMIT_LONG = """\
 long_task = task_create_expr("import time\\ntime.sleep(600)", namespace={}, name="to-cancel")
 print("ID=" + long_task.id)
 """
+
+ERROR_COLOUR = """() => { const probe = document.createElement('span');
+                            probe.style.color = 'var(--jp-error-color1)';
+                            document.body.append(probe);
+                            const colour = getComputedStyle(probe).color;
+                            probe.remove();
+                            return colour; }"""
 
 
 def task_id(output: str) -> str:
@@ -62,7 +71,7 @@ def test_panel_follows_a_notebook_task_to_success_and_tails_its_log(lab, page):
     row = page.locator(f'.hc-task[data-id="{task}"]')
     assert "from-notebook" in row.locator(".hc-name").inner_text()
     assert wait_for_badge(page, task, ["running"], timeout=30_000) == "running"
-    screenshot(page, "panel-running")
+    screenshots(page, "panel-running")
 
     # The log view tails the log while the task runs...
     row.locator(".hc-action-log").click()
@@ -71,7 +80,7 @@ def test_panel_follows_a_notebook_task_to_success_and_tails_its_log(lab, page):
                  && document.querySelector('.hc-log-view .hc-view-header')
                       .dataset.status === 'running'"""
     )
-    screenshot(page, "panel-log-running")
+    screenshots(page, "panel-log-running")
 
     # ...and the badge turns success, with waited and ran-for, without a reload.
     assert wait_for_badge(page, task, ["success"], timeout=60_000) == "success"
@@ -84,7 +93,7 @@ def test_panel_follows_a_notebook_task_to_success_and_tails_its_log(lab, page):
                    .textContent.endsWith('· success')"""
     )
     assert "first line\nsecond line" in page.locator(".hc-log").inner_text()
-    screenshot(page, "panel-log")
+    screenshots(page, "panel-log")
 
     # Info shows the task's data.
     row.locator(".hc-action-info").click()
@@ -93,7 +102,7 @@ def test_panel_follows_a_notebook_task_to_success_and_tails_its_log(lab, page):
     assert "success" in info.locator(".hc-info-text").inner_text()
     info.locator("summary").click()
     assert info.locator("th", has_text="status").first.is_visible()
-    screenshot(page, "panel-info")
+    screenshots(page, "panel-info")
 
 
 def test_cancel_from_the_panel_cancels_a_running_task(lab, page):
@@ -108,7 +117,7 @@ def test_cancel_from_the_panel_cancels_a_running_task(lab, page):
         "() => /1 running/.test(document.querySelector('.hc-status-item').textContent)"
     )
     assert re.search(r"hipercow: 1 running, 0 queued", status_bar.inner_text())
-    screenshot(page, "panel-before-cancel")
+    screenshots(page, "panel-before-cancel")
 
     page.locator(f'.hc-task[data-id="{task}"] .hc-action-cancel').click()
     assert wait_for_badge(page, task, ["cancelled"], timeout=30_000) == "cancelled"
@@ -117,7 +126,7 @@ def test_cancel_from_the_panel_cancels_a_running_task(lab, page):
     page.wait_for_function(
         "() => /0 running/.test(document.querySelector('.hc-status-item').textContent)"
     )
-    screenshot(page, "panel-cancelled")
+    screenshots(page, "panel-cancelled")
 
 
 def test_filters_show_only_tasks_with_the_chosen_status(lab, page):
@@ -162,13 +171,19 @@ def test_server_errors_are_shown_in_the_panel(lab, page):
     open_lab(page, lab, "project")
     show_panel(page)
     page.locator(".hc-root option[value='other']").wait_for(state="attached")
-    page.locator(".hc-root").select_option("other")
+    with page.expect_response(lambda r: "/hipercow/cluster" in r.url) as answer:
+        page.locator(".hc-root").select_option("other")
+    assert answer.value.json() == {"driver": None}
     page.get_by_text("No tasks in this root yet.").wait_for()
+    # No driver configured is no error: the cluster line stays away, quietly.
+    assert page.locator(".hc-cluster").inner_text() == ""
+    assert page.locator(".hc-cluster").is_hidden()
+    assert page.locator(".hc-panel .hc-error").is_hidden()
     shutil.rmtree(other / "hipercow")
     page.locator(".hc-refresh").click()
     error = page.locator(".hc-panel .hc-error")
     error.get_by_text("No hipercow root at 'other'").wait_for()
-    screenshot(page, "panel-error")
+    screenshots(page, "panel-error")
     page.locator(".hc-root").select_option("")
     error.wait_for(state="hidden")
     assert page.locator(".hc-root").input_value() == ""
@@ -197,4 +212,83 @@ def test_a_long_task_list_is_paged_newest_first(lab, page, monkeypatch):
     page.locator(".hc-pager button", has_text="Older").click()
     pager.get_by_text("51-60 of 60").wait_for()
     assert [rows.nth(k).get_attribute("data-id") for k in range(rows.count())] == newest_first[50:]
-    screenshot(page, "panel-paged")
+    screenshots(page, "panel-paged")
+
+    # Tasks never submitted wait for nobody: the panel polls this root as an idle one.
+    polls = []
+    page.on("request", lambda r: "/hipercow/tasks" in r.url and polls.append(time.monotonic()))
+    time.sleep(12)
+    assert len(polls) <= 2, [b - a for a, b in itertools.pairwise(polls)]
+
+
+def test_the_cluster_line_says_why_the_cluster_cannot_be_described(lab, page):
+    from hipercow_magic import api
+
+    broken = lab.project.parent / "broken"
+    broken.mkdir()
+    with contextlib.redirect_stdout(None):
+        root = api.hipercow_init(str(broken), driver="local", idle_timeout=60)
+    config = root.config_path("local")
+    with open(config) as f:
+        good = f.read()
+    with open(config, "w") as f:
+        f.write("{ not json")
+    try:
+        open_lab(page, lab, "broken")
+        show_panel(page)
+        cluster = page.locator(".hc-cluster")
+        cluster.get_by_text("Could not describe the cluster: JSONDecodeError: Expecting").wait_for()
+        page.get_by_text("No tasks in this root yet.").wait_for()  # the task list still works
+        assert "hc-cluster-error" in cluster.get_attribute("class")
+        assert cluster.get_attribute("title") == cluster.inner_text()
+        font_size = cluster.evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
+        assert cluster.bounding_box()["height"] < 2.2 * font_size  # one line, however long
+        colours = {}
+        for theme in ("light", "dark"):
+            use_theme(page, theme)
+            colours[theme] = cluster.evaluate("el => getComputedStyle(el).color")
+            assert colours[theme] == page.evaluate(ERROR_COLOUR)  # the theme's error colour
+            screenshot(page, f"panel-cluster-error-{theme}")
+        use_theme(page, "light")
+        assert colours["light"] != colours["dark"]
+    finally:
+        with open(config, "w") as f:
+            f.write(good)
+    page.locator(".hc-refresh").click()
+    cluster.get_by_text(re.compile(r"^local: 1 node, up to \d+ cores")).wait_for()
+    assert "hc-cluster-error" not in cluster.get_attribute("class")
+
+
+def test_retry_from_the_panel_runs_a_failed_task_again(lab, page, monkeypatch):
+    from processes import stop_local_scheduler
+
+    from hipercow_magic import api
+
+    again = lab.project.parent / "again"
+    again.mkdir()
+    monkeypatch.chdir(again)
+    with contextlib.redirect_stdout(None):
+        root = api.hipercow_init(".", driver="local", idle_timeout=60)
+    try:
+        task = api.task_create_expr(
+            "import os\nassert os.path.exists('fixed'), 'not fixed yet'", namespace={}
+        )
+        task.wait(timeout=60)
+        open_lab(page, lab, "again")
+        show_panel(page)
+        assert wait_for_badge(page, task.id, ["failure"]) == "failure"
+        (again / "fixed").touch()
+        page.locator(f'.hc-task[data-id="{task.id}"] .hc-action-retry').click()
+        page.wait_for_function(
+            """old => { const first = document.querySelector('.hc-task');
+                        return first !== null && first.dataset.id !== old; }""",
+            arg=task.id,
+        )
+        retried = page.locator(".hc-task").first.get_attribute("data-id")
+        assert api.task_info(retried, follow=False, root=str(again)).data["base"] == task.id
+        assert wait_for_badge(page, retried, ["success"], timeout=60_000) == "success"
+        assert page.locator(".hc-panel .hc-error").is_hidden()
+        assert page.locator(".hc-task").count() == 2
+        screenshots(page, "panel-retried")
+    finally:
+        stop_local_scheduler(root)

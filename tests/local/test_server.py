@@ -209,7 +209,9 @@ def test_cluster_of_a_root_without_a_driver_is_null_and_a_broken_one_says_why(si
             f.write("{ not json")
         status, body = server.request("GET", "/hipercow/cluster", root="broken")
         assert status == 500
-        assert body["message"].startswith("JSONDecodeError: Expecting property name")
+        assert body["message"].startswith(
+            "Could not describe the cluster: JSONDecodeError: Expecting property name"
+        )
         status, page = server.request("GET", "/hipercow/tasks", root="broken")
         assert status == 200 and page["total"] == 0  # no task to ask the driver about
     finally:
