@@ -126,8 +126,11 @@ class HipercowMagics(Magics):
             except HipercowError as e:
                 self._catch_up_failed(root, models, e)
                 continue
-            self._catch_up_problems.pop(root.path, None)
+            solved = self._catch_up_problems.pop(root.path, None)
             for model in models:
+                if solved is not None and model.problem == f"HipercowError: {solved}":
+                    model.problem = None  # checking works again
+                    model.notify(now)
                 if statuses.get(model.id) in TERMINAL:
                     try:
                         model.update(statuses, now)

@@ -480,6 +480,8 @@ def test_a_failed_check_before_a_cell_is_shown_not_skipped(shell, capsys, monkey
         assert "The scheduler did not answer" in model.problem
         shell.run_cell("pass")
         assert "could not check" not in capsys.readouterr().err  # said once, not every cell
+    shell.run_cell("pass")  # the cluster answers again
+    assert model.problem is None
 
 
 def test_configure_takes_options_as_words_or_flags(ip, tmp_path, monkeypatch, capsys):
