@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+import traceback
 
 
 def format_bytes(n: int) -> str:
@@ -35,12 +37,14 @@ def pretty_dt(seconds: float | None) -> str:
 
 
 def time_ago(t: float | None, now: float | None = None) -> str:
+    """'5m ago' for a time five minutes before `now` (default: this moment)."""
     if t is None:
         return "unknown time ago"
     return f"{pretty_dt((now or time.time()) - t)} ago"
 
 
 def ordinal(n: int) -> str:
+    """'1st', '2nd', '3rd', '11th', '22nd'."""
     if 10 <= n % 100 <= 20:
         suffix = "th"
     else:
@@ -49,10 +53,12 @@ def ordinal(n: int) -> str:
 
 
 def stamp(t: float) -> str:
+    """A local clock time as '2024-05-01 13:45:07'."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
 def format_minutes(minutes: int) -> str:
+    """90 -> '1h30m', 1500 -> '1d1h', 0 -> '0m'."""
     d, rest = divmod(int(minutes), 1440)
     h, m = divmod(rest, 60)
     out = (f"{d}d" if d else "") + (f"{h}h" if h else "") + (f"{m}m" if m else "")
@@ -63,3 +69,25 @@ def first_line(code: str) -> str:
     """The first line of some code, with ' [...]' when more lines follow."""
     lines = code.strip().splitlines() or [""]
     return lines[0] + (" [...]" if len(lines) > 1 else "")
+
+
+def user_traceback(error: BaseException, skip: str) -> str:
+    """The error's traceback without its leading frames from `skip`.
+
+    A runner or worker that calls the user's code passes its own `__file__` (or its folder),
+    so the traceback starts where the user's code does.
+
+    Args:
+        error: the exception, with its `__traceback__`.
+        skip: a file, or a folder (every file beneath it), whose outermost frames are left out.
+
+    Returns:
+        The formatted traceback, as `traceback.format_exception` gives it.
+    """
+    folder = skip.rstrip(os.sep) + os.sep
+    tb = error.__traceback__
+    while tb is not None and (
+        tb.tb_frame.f_code.co_filename == skip or tb.tb_frame.f_code.co_filename.startswith(folder)
+    ):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(error), error, tb))

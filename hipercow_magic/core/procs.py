@@ -10,6 +10,11 @@ import time
 
 import psutil
 
+try:
+    from setproctitle import setproctitle as _setproctitle
+except ImportError:  # a node's Python without it: titles stay as they are
+    _setproctitle = None
+
 
 def descendants(pids: list[int]) -> list:
     """The processes the workers started (to kill any a worker leaves behind)."""
@@ -50,12 +55,22 @@ def reap(pid: int) -> int | None:
     return os.waitstatus_to_exitcode(status)
 
 
+def open_pidfd(pid: int) -> int | None:
+    """A file descriptor that becomes readable when `pid` exits (Linux 5.3+).
+
+    Returns:
+        The descriptor, or None where the system has none to give (an older kernel, another
+        platform, or a process that has gone); the caller then polls instead.
+    """
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 def wait_exit(pid: int, deadline: float) -> bool:
     """Reap the child if it exits before `deadline` (monotonic); False if it is still running."""
-    try:
-        fd = os.pidfd_open(pid)
-    except (ProcessLookupError, AttributeError, OSError):
-        fd = None
+    fd = open_pidfd(pid)
     try:
         while True:
             try:
@@ -127,3 +142,12 @@ def kill_tree(pid: int) -> None:
             child.kill()
         except psutil.NoSuchProcess:
             pass
+
+
+def set_title(title: str) -> None:
+    """Name this process as ps, top and `pkill -f` see it (its command line).
+
+    Where setproctitle is missing (a node's Python without it) the title stays as it was.
+    """
+    if _setproctitle is not None:
+        _setproctitle(title)

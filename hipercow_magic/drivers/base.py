@@ -15,6 +15,8 @@ from hipercow_magic.core.format import format_minutes
 
 @dataclasses.dataclass
 class NodeInfo:
+    """One node of a cluster: its cores, memory (GB, None if unknown) and state."""
+
     name: str
     cores: int
     memory: int | None  # GB
@@ -23,6 +25,10 @@ class NodeInfo:
 
 @dataclasses.dataclass
 class QueueInfo:
+    """One queue (partition): its nodes, longest runtime (minutes) and whether it is the
+    default.
+    """
+
     name: str
     nodes: list[str]
     max_runtime: int | None = None  # minutes
@@ -43,34 +49,41 @@ class ClusterInfo:
 
     @property
     def max_cores(self) -> int:
+        """The most cores any one node has (what one task can ask for)."""
         return max((n.cores for n in self.nodes), default=0)
 
     @property
     def max_memory(self) -> int | None:
+        """The most memory (GB) any one node has; None if no node says."""
         mems = [n.memory for n in self.nodes if n.memory is not None]
         return max(mems) if mems else None
 
     @property
     def node_names(self) -> list[str]:
+        """The nodes' names."""
         return [n.name for n in self.nodes]
 
     @property
     def queue_names(self) -> list[str]:
+        """The queues' names."""
         return [q.name for q in self.queues]
 
     def queue(self, name: str) -> QueueInfo:
+        """The queue called `name` (any case); KeyError if there is none."""
         for q in self.queues:
             if q.name.lower() == name.lower():
                 return q
         raise KeyError(name)
 
     def queue_max_runtime(self, name: str) -> int | None:
+        """The queue's longest runtime in minutes; None if unlimited or unknown."""
         try:
             return self.queue(name).max_runtime
         except KeyError:
             return None
 
     def to_dict(self) -> dict:
+        """The description as JSON-able data (with max_cores and max_memory)."""
         d = dataclasses.asdict(self)
         d.update(max_cores=self.max_cores, max_memory=self.max_memory)
         return d

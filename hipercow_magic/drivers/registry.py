@@ -34,6 +34,7 @@ def configure_driver(root, name: str, **options) -> str:
 
 
 def unconfigure_driver(root, name: str) -> str:
+    """Remove `name`'s configuration; returns hipercow's message for what happened."""
     name, _ = resolve_alias(name, {})
     path = root.config_path(name)
     _loaded.pop((root.path, name), None)
@@ -96,6 +97,7 @@ def select_driver(root, driver=None) -> str | None:
 
 
 def require_driver(root, driver=None) -> str:
+    """As `select_driver`, but a driver must result (an error when none is configured)."""
     if driver is False:
         raise HipercowError("Invalid choice 'driver = False'; a driver is required here")
     return select_driver(root, True if driver is None else driver)
@@ -127,6 +129,7 @@ def driver_class(name: str):
 
 
 def available_drivers() -> list[str]:
+    """Names of every driver: the built-in ones and those registered as entry points."""
     names = set(BUILTIN_DRIVERS)
     names.update(ep.name for ep in entry_points(group="hipercow_magic.drivers"))
     return sorted(names)

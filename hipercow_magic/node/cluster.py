@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import ctypes
-import io
 import os
 import pickle
-import signal
 import sys
 import threading
 import time
-import traceback
-import types
 from collections import deque
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import connection
@@ -28,25 +23,13 @@ import cloudpickle
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.procs import descendants, describe_exit, kill, reap, wait_exit
 from hipercow_magic.node import joblib_backend
-from hipercow_magic.node.cores import cluster_shape, hipercow_parallel_set_cores, set_task_cores
+from hipercow_magic.node.cores import cluster_shape, set_task_cores
 from hipercow_magic.node.environment import load_environment
-
-READY = b"ready"
-
-
-STOP = b""
-
+from hipercow_magic.node.worker import READY, STOP, worker_main, worker_title
 
 STOP_GRACE = 2.0  # seconds an idle worker gets to exit before it is killed
 
-
-PR_SET_PDEATHSIG = 1
-
-
 _cluster: Cluster | None = None
-
-
-_worker_namespace: dict = {}  # in a worker: the names its environment defines
 
 
 class RemoteTraceback(Exception):
@@ -70,13 +53,29 @@ class _Worker:
 
 
 class Cluster:
-    """A fixed set of forked worker processes and the jobs queued for them."""
+    """A fixed set of forked worker processes and the jobs queued for them.
 
-    def __init__(self, processes: int, cores_per_process: int, namespace: dict, setup=None):
+    Args:
+        processes: how many workers.
+        cores_per_process: the cores each worker gets.
+        namespace: the names the workers start with (the task's environment).
+        setup: None, or a function each worker runs on its namespace before any job.
+        task_id: the task the workers belong to (it names their processes).
+    """
+
+    def __init__(
+        self,
+        processes: int,
+        cores_per_process: int,
+        namespace: dict,
+        setup=None,
+        task_id: str | None = None,
+    ):
         self.processes = processes
         self.cores_per_process = cores_per_process
         self._namespace = namespace
         self._setup = setup
+        self._task_id = task_id
         self._workers: list[_Worker] = []
         self._pending: deque = deque()
         self._lock = threading.Lock()
@@ -114,13 +113,14 @@ class Cluster:
                 parent_end.close()
                 for worker in self._workers:
                     worker.conn.close()
-                _worker_process(
+                worker_main(
                     child_end,
                     os.getppid(),
                     self.cores_per_process,
                     cpus,
                     self._namespace,
                     self._setup,
+                    worker_title(self._task_id, index),
                 )
             finally:
                 os._exit(1)
@@ -249,91 +249,6 @@ class Cluster:
             worker.conn.close()
 
 
-def _worker_process(conn, parent: int, cores: int, cpus, namespace: dict, setup) -> None:
-    """A worker's whole life: set up, then run jobs until told to stop. Never returns."""
-    global _worker_namespace
-    _worker_namespace = namespace
-    code = 0
-    try:
-        _die_with_parent(parent)
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-        hipercow_parallel_set_cores(cores)
-        try:
-            if setup is not None:
-                with contextlib.redirect_stdout(io.StringIO()):
-                    setup(namespace)
-        except BaseException:
-            conn.send_bytes(f"worker {os.getpid()}: {traceback.format_exc()}".encode())
-            raise
-        conn.send_bytes(READY)
-        _run_jobs(conn)
-    except BaseException:
-        code = 1
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
-
-
-def _run_jobs(conn) -> None:
-    while True:
-        try:
-            payload = conn.recv_bytes()
-        except EOFError:
-            return
-        if payload == STOP:
-            return
-        try:
-            fn, args, kwargs = pickle.loads(payload)
-            bind_missing_globals(fn)
-            reply = (True, fn(*args, **kwargs))
-        except BaseException as error:  # the job's failure goes back to the caller
-            reply = (False, error, _job_traceback(error))
-        sys.stdout.flush()
-        sys.stderr.flush()
-        conn.send_bytes(_dumps_reply(reply))
-
-
-def _job_traceback(error: BaseException) -> str:
-    """The traceback from the job's own code on (without this module's frames)."""
-    tb = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(error), error, tb))
-
-
-def _dumps_reply(reply: tuple) -> bytes:
-    try:
-        return cloudpickle.dumps(reply)
-    except Exception as error:
-        if reply[0]:
-            problem = f"The job's result could not be sent back: {type(error).__name__}: {error}"
-            return cloudpickle.dumps((False, RuntimeError(problem), traceback.format_exc()))
-        original = reply[1]
-        return cloudpickle.dumps(
-            (False, RuntimeError(f"{type(original).__name__}: {original}"), reply[2])
-        )
-
-
-def bind_missing_globals(fn) -> None:
-    """Let a shipped function see names its worker's environment defines (as R workers do)."""
-    if isinstance(fn, types.FunctionType) and fn.__module__ == "__main__":
-        for name in fn.__code__.co_names:
-            if name not in fn.__globals__ and name in _worker_namespace:
-                fn.__globals__[name] = _worker_namespace[name]
-
-
-def _die_with_parent(parent: int) -> None:
-    """Have the kernel kill this worker if the task's process dies (Linux)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:
-        os._exit(1)
-
-
 def _cpu_slices(processes: int, cores_per_process: int) -> list:
     """Each worker's CPUs: disjoint slices of this process's CPUs when there are enough."""
     try:
@@ -362,16 +277,22 @@ def _settle(future: concurrent.futures.Future, message: bytes) -> None:
 
 
 @contextlib.contextmanager
-def running_cluster(processes: int, cores_per_process: int, namespace: dict, setup=None):
+def running_cluster(
+    processes: int,
+    cores_per_process: int,
+    namespace: dict,
+    setup=None,
+    task_id: str | None = None,
+):
     """Start the task's workers, make them the default for pool(), executor() and joblib,
-    and stop them when the task's code ends, however it ends.
+    and stop them when the task's code ends, however it ends (arguments as `Cluster`'s).
     """
     global _cluster
     print(
         f"Creating a parallel cluster with {processes} processes, each with "
         f"{cores_per_process} core(s)"
     )
-    cluster = Cluster(processes, cores_per_process, namespace, setup)
+    cluster = Cluster(processes, cores_per_process, namespace, setup, task_id)
     cluster.start()
     _cluster = cluster
     joblib_backend.install(cluster)
@@ -387,6 +308,7 @@ def running_cluster(processes: int, cores_per_process: int, namespace: dict, set
 
 
 def current_cluster() -> Cluster:
+    """The running task's cluster; an error outside a task that has one."""
     if _cluster is None:
         raise HipercowError(
             "There is no parallel cluster in this process\n"
@@ -397,8 +319,15 @@ def current_cluster() -> Cluster:
 
 
 @contextlib.contextmanager
-def task_context(root, data: dict, namespace: dict):
-    """Set the task's cores before its code runs and, with a method, run its worker cluster."""
+def task_context(root, data: dict, namespace: dict, task_id: str | None = None):
+    """Set the task's cores before its code runs and, with a method, run its worker cluster.
+
+    Args:
+        root: the root the task belongs to.
+        data: the task's data.json (its `parallel` spec and environment).
+        namespace: the names the task's code will see (the workers start with a copy).
+        task_id: the task's id (it names the worker processes).
+    """
     cores = set_task_cores()
     spec = data.get("parallel") or {}
     if not spec.get("method"):
@@ -414,5 +343,5 @@ def task_context(root, data: dict, namespace: dict):
         def setup(worker_namespace: dict) -> None:
             load_environment(root, environment, worker_namespace)
 
-    with running_cluster(processes, cores_per_process, namespace, setup):
+    with running_cluster(processes, cores_per_process, namespace, setup, task_id):
         yield

@@ -9,7 +9,8 @@ import itertools
 import threading
 import time
 
-from hipercow_magic.node.cluster import Cluster, bind_missing_globals, current_cluster
+from hipercow_magic.node.cluster import Cluster, current_cluster
+from hipercow_magic.node.worker import bind_missing_globals
 
 
 class AsyncResult:
@@ -36,14 +37,17 @@ class AsyncResult:
             self._ready.set()
 
     def ready(self) -> bool:
+        """Whether the job has finished (and its callbacks have run)."""
         return self._ready.is_set()
 
     def successful(self) -> bool:
+        """Whether the job finished without an error (ValueError if it is not ready)."""
         if not self.ready():
             raise ValueError(f"{self!r} not ready")
         return not self._future.cancelled() and self._future.exception() is None
 
     def wait(self, timeout: float | None = None) -> None:
+        """Wait until the job is ready, or `timeout` seconds have passed."""
         self._ready.wait(timeout)
 
     def get(self, timeout: float | None = None):
@@ -72,6 +76,7 @@ class Pool:
 
     @property
     def processes(self) -> int:
+        """The number of worker processes."""
         return self._cluster.processes
 
     def __repr__(self) -> str:
@@ -81,23 +86,29 @@ class Pool:
         )
 
     def apply(self, func, args=(), kwds=None):
+        """`func(*args, **kwds)` on a worker; waits for and returns its result."""
         return self.apply_async(func, args, kwds).get()
 
     def apply_async(self, func, args=(), kwds=None, callback=None, error_callback=None):
+        """`func(*args, **kwds)` on a worker; an `AsyncResult` for it at once."""
         return AsyncResult(
             self._cluster.submit(func, *args, **(kwds or {})), callback, error_callback
         )
 
     def map(self, func, iterable, chunksize=None) -> list:
+        """`[func(x) for x in iterable]`, computed by the workers in chunks."""
         return self.map_async(func, iterable, chunksize).get()
 
     def starmap(self, func, iterable, chunksize=None) -> list:
+        """`[func(*args) for args in iterable]`, computed by the workers in chunks."""
         return self.starmap_async(func, iterable, chunksize).get()
 
     def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        """As `map`, returning an `AsyncResult` for the whole list at once."""
         return self._map_async(func, iterable, chunksize, False, callback, error_callback)
 
     def starmap_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        """As `starmap`, returning an `AsyncResult` for the whole list at once."""
         return self._map_async(func, iterable, chunksize, True, callback, error_callback)
 
     def imap(self, func, iterable, chunksize: int = 1):
@@ -197,9 +208,11 @@ class ClusterExecutor(concurrent.futures.Executor):
 
     @property
     def max_workers(self) -> int:
+        """The number of worker processes."""
         return self._cluster.processes
 
     def submit(self, fn, /, *args, **kwargs) -> concurrent.futures.Future:
+        """Run `fn(*args, **kwargs)` on a worker; its future."""
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
@@ -235,6 +248,7 @@ class ClusterExecutor(concurrent.futures.Executor):
             self._jobs.discard(future)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Refuse new jobs; with `wait`, wait for this executor's jobs (the workers stay)."""
         with self._lock:
             self._shutdown = True
             jobs = list(self._jobs)

@@ -2,8 +2,9 @@
 result, times and terminal marker (in that order).
 
 The local driver calls `run_task` in a freshly forked process; every other driver launches
-`python -m hipercow_magic.runner ROOT ID` (the thin entry in hipercow_magic/runner.py). Output goes to stdout/stderr, which the driver sends to the
-task's log. The result, times and terminal marker are written here, in that order.
+`python -m hipercow_magic.runner ROOT ID` (the thin entry in hipercow_magic/runner.py).
+Output goes to stdout/stderr, which the driver sends to the task's log. Either way the
+process is titled `hipercow task ID (ROOT)`, so ps, top and `pkill -f ID` find it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import platform
 import socket
 import sys
 import time
-import traceback
 
 import cloudpickle
 
@@ -25,7 +25,8 @@ from hipercow_magic._version import __version__
 from hipercow_magic.core import capture, store
 from hipercow_magic.core.envvars import deserialise
 from hipercow_magic.core.errors import HipercowError
-from hipercow_magic.core.format import first_line
+from hipercow_magic.core.format import first_line, user_traceback
+from hipercow_magic.core.procs import set_title
 from hipercow_magic.core.root import Root, check_task_id
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import (
@@ -66,12 +67,9 @@ def version_mismatch(data: dict) -> str | None:
     )
 
 
-def _user_traceback(error: BaseException) -> str:
-    """The traceback without this module's own frames."""
-    tb = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(error), error, tb))
+def task_title(root_path: str, task_id: str) -> str:
+    """The process title of a task's process: what ps, top and `pkill -f` see."""
+    return f"hipercow task {task_id} ({root_path})"
 
 
 def _compile(code: str, task_id: str):
@@ -213,12 +211,12 @@ def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
         set_task_cores()  # before the environment imports numpy and friends
         if payload.get("environment", "default") != "empty":
             load_environment(root, payload.get("environment", "default"), namespace)
-        with task_context(root, payload, namespace):
+        with task_context(root, payload, namespace, task_id):
             value, exports = _evaluate(root, payload_id, payload, namespace)
         result = {"ok": True, "value": value, "exports": exports}
         outcome = "success"
     except BaseException as e:  # the task's own failure, whatever it is
-        trace = _user_traceback(e)
+        trace = user_traceback(e, __file__)
         result = {"ok": False, "error": e, "traceback": trace}
         outcome = "failure"
         sys.stdout.flush()
@@ -242,11 +240,13 @@ def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m hipercow_magic.runner ROOT TASK_ID`: run the task; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
         print("usage: python -m hipercow_magic.runner ROOT TASK_ID", file=sys.stderr)
         return 2
     sys.stdout.reconfigure(line_buffering=True)
+    set_title(task_title(os.path.abspath(argv[0]), argv[1]))
     return run_task(argv[0], argv[1])
 
 

@@ -3,11 +3,13 @@
 import datetime as dt
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import psutil
 import pytest
-from processes import pid_alive, stop_local_scheduler
+from processes import pid_alive, source_environment, stop_local_scheduler, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic.core import store
@@ -216,7 +218,7 @@ def test_scheduler_is_detached_single_and_restarts_without_losing_or_repeating(o
         if "hipercow_magic.drivers.local.scheduler" in (p.info["cmdline"] or [])
         and root.path in p.info["cmdline"]
     ]
-    # task processes are forked from the scheduler, so they share its command line
+    # a task process shares the scheduler's command line until it renames itself
     schedulers = [p.pid for p in same if p.info["ppid"] not in {q.pid for q in same}]
     assert schedulers == [pid]
     os.kill(pid, signal.SIGKILL)
@@ -239,6 +241,74 @@ def test_task_killed_while_scheduler_is_down_is_noticed(root):
     os.kill(task_pid, signal.SIGKILL)
     assert task.wait(timeout=15) is False
     assert "without a result" in task.info().reason
+
+
+def _processes_naming(text: str) -> list[psutil.Process]:
+    """The processes whose command line contains `text`, as `pkill -f TEXT` finds them."""
+    return [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if text in " ".join(p.info["cmdline"] or []) and p.pid != os.getpid()
+    ]
+
+
+def test_a_task_process_is_titled_with_its_id_and_pkill_f_finds_it(root):
+    task = hc.task_create_expr(SLEEP.format(60), namespace={})
+    assert task.wait(for_start=True, timeout=WAIT)
+    pid = hc.task_info(task).scheduler["pid"]
+    found = wait_until(lambda: _processes_naming(task.id))
+    assert [p.pid for p in found] == [pid]
+    title = " ".join(filter(None, found[0].info["cmdline"]))  # the title is NUL-padded
+    assert title == f"hipercow task {task.id} ({root.path})"
+    # the scheduler still says what it is, and only it does
+    scheduler = _scheduler_pid(root)
+    assert psutil.Process(scheduler).cmdline()[1:] == [
+        "-m",
+        "hipercow_magic.drivers.local.scheduler",
+        root.path,
+    ]
+    of_root = {p.pid: p.info["cmdline"] for p in _processes_naming(root.path)}
+    assert sorted(of_root) == sorted([scheduler, pid])
+    assert [p for p, cmd in of_root.items() if "hipercow_magic.drivers.local.scheduler" in cmd] == [
+        scheduler
+    ]
+    found[0].terminate()  # what `pkill -f ID` does
+    assert task.wait(timeout=10) is False
+    info = task.info()
+    assert info.status == "failure"
+    assert info.reason == "the task's process was killed by SIGTERM without a result"
+    assert "killed by SIGTERM" in str(task.result())
+
+
+def test_without_pidfds_the_scheduler_still_sees_tasks_end(root):
+    # Systems without pidfd_open (Linux before 5.3, others): the scheduler polls its tasks.
+    code = (
+        "import os, sys\n"
+        "del os.pidfd_open\n"
+        "from hipercow_magic.drivers.local.scheduler import main\n"
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    scheduler = subprocess.Popen(
+        [sys.executable, "-c", code, root.path],
+        cwd=root.path,
+        env=source_environment(),
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: (store.read_json_or(paths.scheduler_info(root)) or {}).get("pid"))
+        assert _scheduler_pid(root) == scheduler.pid
+        done = hc.task_create_expr("6 * 7", namespace={})
+        killed = hc.task_create_expr(SLEEP.format(60), namespace={})
+        assert done.wait(timeout=WAIT) and done.result() == 42
+        assert killed.wait(for_start=True, timeout=WAIT)
+        os.kill(hc.task_info(killed).scheduler["pid"], signal.SIGKILL)
+        assert killed.wait(timeout=10) is False
+        assert "killed by SIGKILL" in killed.info().reason
+        assert _scheduler_pid(root) == scheduler.pid  # the same scheduler all along
+    finally:
+        scheduler.kill()
+        scheduler.wait()
 
 
 def test_bulk_expr_over_rows_dicts_and_dataframes(root):

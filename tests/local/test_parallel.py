@@ -405,8 +405,24 @@ def test_errors_in_jobs_come_back_with_the_workers_traceback(root):
     log = task.log()
     remote = log[log.index('"""') : log.rindex('"""')]
     assert "in fails" in remote and "ValueError: bad value 7" in remote
-    assert "hipercow_magic/pool.py" not in remote
+    assert "hipercow_magic/node/" not in remote
     assert log.index("Stopping cluster") < log.index("Cluster stopped")
+
+
+def test_workers_are_titled_with_their_task_and_number(root):
+    # What ps, top and `pkill -f ID` see: the task's process and its workers, by task id.
+    code = (
+        "import psutil\n"
+        "def title(p):\n"
+        "    return ' '.join(filter(None, p.cmdline()))  # the title is NUL-padded\n"
+        "me = psutil.Process()\n"
+        "(title(me), sorted(title(c) for c in me.children()))"
+    )
+    task = run(code, cores=2)
+    assert task.status() == "success", task.log()
+    title, workers = task.result()
+    assert title == f"hipercow task {task.id} ({root.path})"
+    assert workers == [f"hipercow task {task.id} worker 1", f"hipercow task {task.id} worker 2"]
 
 
 def test_pool_outside_a_cluster_says_how_to_get_one(root):

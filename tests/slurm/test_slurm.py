@@ -162,7 +162,7 @@ def test_job_cancelled_outside_hipercow_becomes_a_failure(slow_tasks, driver):
     # Where squeue no longer looks, sacct (or the job-completion file without accounting) does.
     # (accounting records reach slurmdbd a moment after the job ends)
     deadline = time.monotonic() + 30
-    while job_id not in (found := driver._finished([_job(killed.id)])):
+    while job_id not in (found := driver._query.finished([_job(killed.id)])):
         assert time.monotonic() < deadline, "sacct/jobcomp never reported the job"
         time.sleep(0.5)
     assert (found[job_id].state, found[job_id].source) in (

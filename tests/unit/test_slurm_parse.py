@@ -6,7 +6,7 @@ import math
 
 from hipercow_magic.core.resources import hipercow_resources, validate_resources
 from hipercow_magic.drivers.slurm import parse
-from hipercow_magic.drivers.slurm.driver import _cluster_info
+from hipercow_magic.drivers.slurm.cluster import describe as _cluster_info
 from hipercow_magic.drivers.slurm.script import sbatch_options
 
 SINFO = "vm|4|16000|idle|alltasks*\nvm|4|16000|idle|bigmem\nvm|4|16000|idle|fast\n"

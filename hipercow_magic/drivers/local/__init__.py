@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -13,7 +14,7 @@ import psutil
 
 from hipercow_magic.core import store
 from hipercow_magic.core.errors import HipercowError
-from hipercow_magic.core.procs import kill_tree
+from hipercow_magic.core.procs import kill_tree, same_process
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import marker_status, read_marker, write_terminal
 from hipercow_magic.core.versions import child_environment
@@ -32,6 +33,16 @@ class LocalDriver(Driver):
     def configure(
         cls, root, cluster=None, nodes=None, queues=None, idle_timeout=300, **unknown
     ) -> dict:
+        """Check the local driver's options; returns the configuration to save.
+
+        Args:
+            root: the root being configured.
+            cluster: a preset ('example'), or None for one node with this machine's cores.
+            nodes: the nodes of a cluster described by hand (`{"name", "cores", "memory"}`).
+            queues: its queues (`{"name", "nodes", "default"}`); one over every node if None.
+            idle_timeout: seconds the scheduler waits with nothing to do before it exits.
+            **unknown: anything else is an error.
+        """
         if unknown:
             raise HipercowError(
                 f"Unknown option(s) for the local driver: {', '.join(sorted(unknown))}\n"
@@ -43,10 +54,12 @@ class LocalDriver(Driver):
         return {"cluster": cluster_spec(cluster, nodes, queues), "idle_timeout": idle_timeout}
 
     def cluster_info(self) -> ClusterInfo:
+        """The virtual cluster's nodes and queues."""
         return cluster_info(self.config["cluster"])
 
     # ---- scheduler process ----------------------------------------------------------
     def scheduler_running(self) -> bool:
+        """Whether a scheduler holds this root's lock."""
         try:
             fd = os.open(paths.scheduler_lock(self.root), os.O_RDWR | os.O_CREAT, 0o644)
         except FileNotFoundError:
@@ -101,6 +114,7 @@ class LocalDriver(Driver):
         self.wake()
 
     def status(self, ids: list[str]) -> list[str]:
+        """Statuses from the tasks' markers (a scheduler is started if none runs)."""
         self.ensure_scheduler()
         out = []
         for task_id in ids:
@@ -109,6 +123,7 @@ class LocalDriver(Driver):
         return out
 
     def info(self, task_id: str) -> dict:
+        """The scheduler's view: queue position and pending reason, or node and pid."""
         state = store.read_json_or(paths.state_file(self.root)) or {}
         if task_id in state.get("pending", {}):
             p = state["pending"][task_id]
@@ -141,14 +156,10 @@ class LocalDriver(Driver):
         while not claim and time.monotonic() < deadline:
             time.sleep(0.01)  # the claim is being written
             claim = read_marker(self.root, task_id, "running")
-        if claim:
-            try:
-                proc = psutil.Process(claim["pid"])
-                if proc.create_time() <= claim["time"] + 1.0:
-                    kill_tree(proc.pid)
-                    proc.wait(timeout=5)
-            except (psutil.NoSuchProcess, psutil.TimeoutExpired):
-                pass
+        if claim and same_process(claim["pid"], claim["time"]):
+            kill_tree(claim["pid"])
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.TimeoutExpired):
+                psutil.Process(claim["pid"]).wait(timeout=5)
         write_terminal(
             self.root, task_id, "cancelled", started=claim.get("time") if claim else None
         )

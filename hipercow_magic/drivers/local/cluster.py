@@ -77,6 +77,7 @@ def _check(spec: dict) -> dict:
 
 
 def cluster_info(spec: dict) -> ClusterInfo:
+    """The cluster a checked description (`cluster_spec`) describes, as drivers report it."""
     queues = [
         QueueInfo(q["name"], list(q["nodes"]), q.get("max_runtime"), bool(q.get("default")))
         for q in spec["queues"]

@@ -9,10 +9,12 @@ import os
 
 
 def local_dir(root) -> str:
+    """The local driver's folder in the root."""
     return os.path.join(root.hipercow, "local")
 
 
 def queue_dir(root) -> str:
+    """The queue: one file per submission, removed when its tasks are done."""
     return os.path.join(root.hipercow, "local", "queue")
 
 
@@ -27,18 +29,22 @@ def batch_stamp(name: str) -> str | None:
 
 
 def scheduler_lock(root) -> str:
+    """The file whose lock the running scheduler holds (one scheduler per root)."""
     return os.path.join(root.hipercow, "local", "scheduler.lock")
 
 
 def scheduler_info(root) -> str:
+    """The running scheduler's pid and start time."""
     return os.path.join(root.hipercow, "local", "scheduler.json")
 
 
 def scheduler_log(root) -> str:
+    """What the scheduler prints (its own errors)."""
     return os.path.join(root.hipercow, "local", "scheduler.log")
 
 
 def state_file(root) -> str:
+    """The queue as the scheduler last published it (positions, reasons, running tasks)."""
     return os.path.join(root.hipercow, "local", "state.json")
 
 
@@ -49,6 +55,7 @@ def wake_address(root) -> str:
 
 
 def make_dirs(root) -> None:
+    """Create the local driver's folders in the root."""
     os.makedirs(queue_dir(root), exist_ok=True)
 
 

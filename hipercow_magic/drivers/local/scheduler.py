@@ -18,64 +18,33 @@ import signal
 import socket
 import sys
 import time
-import traceback
 
 from hipercow_magic.core import store
 from hipercow_magic.core.errors import TaskDied
-from hipercow_magic.core.procs import death_reason, kill_tree, same_process
+from hipercow_magic.core.procs import death_reason, kill_tree, open_pidfd, same_process
 from hipercow_magic.core.root import Root
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import marker_status, read_marker, write_terminal
 from hipercow_magic.drivers.local import paths
+from hipercow_magic.drivers.local.placement import Node, VirtualCluster, order
+from hipercow_magic.drivers.local.task_process import fork_task
 from hipercow_magic.node import runner
-from hipercow_magic.node.cores import THREAD_VARIABLES
 
 STATE_INTERVAL = 0.5  # seconds between writes of the queue state file
 RESCAN_INTERVAL = 0.5  # seconds between looks at the queue folder when nobody wakes us
-
-
-class Node:
-    def __init__(self, spec: dict, cpus: list[int]):
-        self.name = spec["name"]
-        self.cores = spec["cores"]
-        self.memory = spec.get("memory") or 0
-        self.free_slots = list(range(self.cores))
-        self.free_memory = self.memory
-        self.tasks: set[str] = set()
-        self.whole = False  # taken by a cores=Inf or exclusive task
-        self.cpus = cpus
-
-    def fits(self, cores: int, memory: int, whole: bool) -> bool:
-        if self.whole:
-            return False
-        if whole:
-            return not self.tasks and (not self.memory or memory <= self.memory)
-        return len(self.free_slots) >= cores and (not self.memory or memory <= self.free_memory)
-
-    def take(self, task_id: str, cores: int, memory: int, whole: bool) -> list[int]:
-        slots = list(self.free_slots) if whole else self.free_slots[:cores]
-        self.free_slots = [s for s in self.free_slots if s not in slots]
-        self.free_memory -= memory
-        self.tasks.add(task_id)
-        self.whole = whole
-        return slots
-
-    def release(self, task_id: str, slots: list[int], memory: int) -> None:
-        self.tasks.discard(task_id)
-        self.free_slots = sorted(set(self.free_slots) | set(slots))
-        self.free_memory += memory
-        if not self.tasks:
-            self.whole = False
-
-    def physical_cpus(self, slots: list[int]) -> set[int] | None:
-        """CPUs to pin to, when the machine has as many as the task's slots."""
-        if not self.cpus or len(slots) > len(self.cpus):
-            return None
-        chosen = {self.cpus[s % len(self.cpus)] for s in slots}
-        return chosen if len(chosen) == len(slots) else None
+# What a task's status-running claim holds besides its process, host and start time (a new
+# scheduler adopts running tasks from it).
+CLAIMED = ("node", "slots", "memory", "whole", "deadline", "max_runtime", "batch")
 
 
 class Running:
+    """A started task: its queue entry (node, slots, times), its process, and how to watch it.
+
+    `pidfd` becomes readable when the process ends (None where the system has no pidfds: the
+    scheduler polls instead); `child` is True for processes this scheduler forked (it reaps
+    them), False for ones it adopted from an earlier scheduler.
+    """
+
     def __init__(self, entry: dict, pid: int, pidfd: int | None, child: bool):
         self.entry = entry
         self.pid = pid
@@ -85,14 +54,18 @@ class Running:
 
 
 class Scheduler:
+    """The scheduler of one root: its queue, its running tasks and the virtual cluster's nodes.
+
+    Args:
+        root_path: the root whose local driver configuration describes the cluster.
+    """
+
     def __init__(self, root_path: str):
         self.root = Root(root_path)
         self.config = self.root.driver_config("local") or {}
-        cluster = self.config["cluster"]
         cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        self.nodes = {n["name"]: Node(n, cpus) for n in cluster["nodes"]}
-        self.queues = {q["name"]: q["nodes"] for q in cluster["queues"]}
-        self.default_queue = next(q["name"] for q in cluster["queues"] if q.get("default"))
+        self.cluster = VirtualCluster(self.config["cluster"], cpus)
+        self.nodes = self.cluster.nodes
         self.idle_timeout = float(self.config.get("idle_timeout", 300))
         self.batches: dict[str, int] = {}  # batch stamp -> tasks not yet finished
         self.queued: dict[tuple[str, int], dict] = {}  # (stamp, index) -> entry
@@ -126,33 +99,21 @@ class Scheduler:
 
     def adopt(self, task_id: str, claim: dict) -> None:
         """Watch a task some other scheduler (or an earlier us) started."""
-        entry = {
-            "id": task_id,
-            "node": claim.get("node"),
-            "slots": claim.get("slots", []),
-            "memory": claim.get("memory", 0),
-            "whole": claim.get("whole", False),
-            "started": claim["time"],
-            "deadline": claim.get("deadline"),
-            "max_runtime": claim.get("max_runtime"),
-            "batch": claim.get("batch"),
-        }
+        entry = {k: claim.get(k) for k in CLAIMED}
+        entry.update(id=task_id, started=claim["time"], slots=entry["slots"] or [])
+        entry.update(memory=entry["memory"] or 0, whole=bool(entry["whole"]))
         node = self.nodes.get(entry["node"])
         if node is not None:
             node.take(task_id, len(entry["slots"]), entry["memory"], entry["whole"])
         pid = claim["pid"]
-        pidfd = None
-        if same_process(pid, claim["time"]):
-            try:
-                pidfd = os.pidfd_open(pid)
-            except OSError:
-                pidfd = None
-        self.running[task_id] = Running(entry, pid, pidfd, child=False)
-        if pidfd is None:
+        alive = same_process(pid, claim["time"])
+        self.running[task_id] = Running(entry, pid, open_pidfd(pid) if alive else None, False)
+        if not alive:
             self.finish(task_id, None)
 
     # ---- the loop ---------------------------------------------------------------
     def serve(self) -> None:
+        """Place, start and watch tasks until idle for `idle_timeout` seconds."""
         idle_since = time.monotonic()
         scanned = 0.0
         while True:
@@ -178,8 +139,20 @@ class Scheduler:
             for task_id, run in list(self.running.items()):
                 if run.pidfd is not None and run.pidfd in ready:
                     self.finish(task_id, self.reap(run))
-                elif run.pidfd is None and not same_process(run.pid, run.entry["started"]):
-                    self.finish(task_id, None)
+                elif run.pidfd is None:
+                    self.poll(task_id, run)
+
+    def poll(self, task_id: str, run: Running) -> None:
+        """Without a pidfd: finish the task if its process has ended."""
+        if run.child:
+            try:
+                pid, status = os.waitpid(run.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = run.pid, None
+            if pid:
+                self.finish(task_id, status)
+        elif not same_process(run.pid, run.entry["started"]):
+            self.finish(task_id, None)
 
     def exit_if_still_idle(self) -> bool:
         """Exit only if nothing arrived since the last look (under the queue lock)."""
@@ -195,6 +168,9 @@ class Scheduler:
             return True
 
     def next_timeout(self) -> float:
+        """Seconds the loop may sleep: until a hold or deadline ends, the state is due, or
+        (for tasks watched without a pidfd) the next look at them.
+        """
         now = time.time()
         timeout = 1.0
         if self.state_dirty:
@@ -262,64 +238,17 @@ class Scheduler:
             del self.batches[stamp]
             store.remove_file(paths.batch_file(self.root, stamp))
 
-    def order(self) -> list[tuple[str, int]]:
-        """Normal priority before low; first come first served within each."""
-        return sorted(self.queued, key=lambda k: (self.queued[k].get("priority") == "low", k))
-
     def place(self) -> None:
+        """Start the queued tasks the virtual cluster has room for now."""
         if not self.queued:
             return
-        now = time.time()
-        reserved: set[str] = set()
-        launches: list[tuple[tuple, dict, Node]] = []
-        for key in self.order():
-            if not any(n.free_slots for n in self.nodes.values()):
-                break  # the cluster is full
-            entry = self.queued[key]
-            task_id = entry["id"]
-            hold = entry.get("hold_until")
-            if hold and hold > now:
-                self._set_reason(task_id, "BeginTime")
-                continue
-            whole = entry["cores"] == "Inf" or bool(entry.get("exclusive"))
-            cores = 0 if entry["cores"] == "Inf" else int(entry["cores"])
-            memory = self._memory(entry, cores)
-            candidates = [self.nodes[n] for n in self._candidates(entry) if n not in reserved]
-            node = next((n for n in candidates if n.fits(cores, memory, whole)), None)
-            if node is None:
-                if whole and candidates:
-                    reserved.add(candidates[0].name)
-                low = entry.get("priority") == "low"
-                self._set_reason(task_id, "Priority" if low and launches else "Resources")
-                continue
-            slots = node.take(task_id, cores, memory, whole)
-            launches.append(
-                (
-                    key,
-                    {**entry, "node": node.name, "slots": slots, "memory": memory, "whole": whole},
-                    node,
-                )
-            )
-        if launches:
-            self.launch(launches)
-
-    def _set_reason(self, task_id: str, reason: str) -> None:
-        if self.pending_reason.get(task_id) != reason:
-            self.pending_reason[task_id] = reason
-            self.state_dirty = True
-
-    def _candidates(self, entry: dict) -> list[str]:
-        allowed = self.queues.get(entry.get("queue") or self.default_queue, list(self.nodes))
-        wanted = entry.get("requested_nodes")
-        return [n for n in allowed if not wanted or n in wanted]
-
-    @staticmethod
-    def _memory(entry: dict, cores: int) -> int:
-        if entry.get("memory_per_node"):
-            return int(entry["memory_per_node"])
-        if entry.get("memory_per_process"):
-            return int(entry["memory_per_process"]) * max(cores, 1)
-        return 0
+        placement = self.cluster.place(self.queued, time.time())
+        for task_id, reason in placement.reasons.items():
+            if self.pending_reason.get(task_id) != reason:
+                self.pending_reason[task_id] = reason
+                self.state_dirty = True
+        if placement.launches:
+            self.launch(placement.launches)
 
     def launch(self, launches: list[tuple[tuple, dict, Node]]) -> None:
         """Start each task's process and claim the task for it, under the queue lock.
@@ -341,91 +270,25 @@ class Scheduler:
                     entry["deadline"] = entry["started"] + 60 * int(entry["max_runtime"])
                 cores = node.cores if entry["cores"] == "Inf" else int(entry["cores"])
                 go_read, go_write = os.pipe()
-                pid = self.fork_task(
-                    task_id,
-                    cores,
-                    node.physical_cpus(entry["slots"]),
-                    entry["node"],
-                    (go_read, go_write),
-                )
+                cpus = node.physical_cpus(entry["slots"])
+                pid = fork_task(self.root, task_id, cores, cpus, entry["node"], (go_read, go_write))
                 os.close(go_read)
-                claim = {
-                    "pid": pid,
-                    "host": socket.gethostname(),
-                    "time": entry["started"],
-                    **{
-                        k: entry.get(k)
-                        for k in (
-                            "node",
-                            "slots",
-                            "memory",
-                            "whole",
-                            "deadline",
-                            "max_runtime",
-                            "batch",
-                        )
-                    },
-                }
+                claim = {"pid": pid, "host": socket.gethostname(), "time": entry["started"]}
+                claim.update({k: entry.get(k) for k in CLAIMED})
                 claimed = store.create_exclusive(
                     self.root.task_file(task_id, "status-running"), json.dumps(claim)
                 )
                 os.write(go_write, b"g" if claimed else b"s")
                 os.close(go_write)
-                run = Running(entry, pid, os.pidfd_open(pid), child=True)
+                run = Running(entry, pid, open_pidfd(pid), child=True)
                 self.running[task_id] = run
                 if not claimed:
                     run.killed_reason = "already started elsewhere"
                 self.state_dirty = True
 
-    def fork_task(
-        self, task_id: str, cores: int, cpus: set[int] | None, node: str, go: tuple[int, int]
-    ) -> int:
-        """Start the task in a new process (forked, so nothing is imported again).
-
-        The child waits for the scheduler to claim the task (a byte on the `go` pipe)
-        before running; if the scheduler dies first, the child sees end-of-file and exits.
-        """
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid:
-            return pid
-        code = 1
-        try:
-            os.close(go[1])
-            if os.read(go[0], 1) != b"g":
-                os._exit(runner.EXIT_NOT_STARTED)
-            os.setpgid(0, 0)
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-                signal.signal(sig, signal.SIG_DFL)
-            log = os.open(
-                self.root.task_file(task_id, "log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
-            )
-            devnull = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(devnull, 0)
-            os.dup2(log, 1)
-            os.dup2(log, 2)
-            os.closerange(3, 1 << 16)
-            for name in THREAD_VARIABLES:
-                os.environ[name] = str(cores)
-            os.environ["HIPERCOW_NO_DRIVERS"] = "1"
-            os.environ["HIPERCOW_NODE"] = node
-            if cpus:
-                os.sched_setaffinity(0, cpus)
-            sys.stdout = open(1, "w", buffering=1, closefd=False)
-            sys.stderr = open(2, "w", buffering=1, closefd=False)
-            code = runner.run_task(self.root.path, task_id, claimed=True)
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
-
     @staticmethod
     def reap(run: Running) -> int | None:
+        """A finished task's wait status (None for an adopted process, not ours to reap)."""
         if not run.child:
             return None
         try:
@@ -467,6 +330,7 @@ class Scheduler:
         self._batch_done(entry.get("batch"), 1)
 
     def check_deadlines(self) -> None:
+        """Kill (with all its processes) each task past its max_runtime, saying why in its log."""
         now = time.time()
         for task_id, run in list(self.running.items()):
             deadline = run.entry.get("deadline")
@@ -485,7 +349,7 @@ class Scheduler:
         if not self.state_dirty or now - self.state_written < STATE_INTERVAL:
             return
         pending = {}
-        for position, key in enumerate(self.order(), start=1):
+        for position, key in enumerate(order(self.queued), start=1):
             task_id = self.queued[key]["id"]
             pending[task_id] = {
                 "position": position,
@@ -516,6 +380,9 @@ def _log(root, task_id: str):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m hipercow_magic.drivers.local.scheduler ROOT`: serve the root until idle
+    (returns at once when another scheduler serves it).
+    """
     argv = sys.argv[1:] if argv is None else argv
     scheduler = Scheduler(argv[0])
     if not scheduler.acquire():

@@ -61,6 +61,7 @@ def run(
 
 
 def failure_message(args: list[str], proc: subprocess.CompletedProcess) -> str:
+    """What a failed Slurm command said, with its name and exit status."""
     text = proc.stderr.strip() or proc.stdout.strip() or "(no message)"
     return f"'{args[0]}' failed (exit status {proc.returncode}):\n{text}"
 

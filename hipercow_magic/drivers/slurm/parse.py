@@ -67,14 +67,17 @@ class JobState:
 
     @property
     def pending(self) -> bool:
+        """Waiting to start (PENDING and the like)."""
         return self.state in PENDING_STATES
 
     @property
     def running(self) -> bool:
+        """Started and not yet ended (RUNNING, COMPLETING...)."""
         return self.state in RUNNING_STATES
 
     @property
     def ended(self) -> bool:
+        """Over, however it ended."""
         return not (self.pending or self.running)
 
     def ended_reason(self) -> str:
@@ -145,6 +148,8 @@ def config(text: str) -> dict[str, str]:
 
 @dataclasses.dataclass
 class SinfoNode:
+    """One row of sinfo's node list: a node in one partition (`default`: the default one)."""
+
     name: str
     cpus: int
     memory_mb: int | None

@@ -1,0 +1,156 @@
+"""Where queued tasks go on the local driver's virtual cluster: the nodes' free cores and
+memory, the order tasks are considered in, and which node each one gets.
+
+Pure accounting (no files, no processes), so every rule is testable on its own; the
+scheduler (scheduler.py) owns the queue and starts what `VirtualCluster.place` chooses.
+A queue entry is a dict: the task's resources as `Resources.to_dict()` gives them, with
+`id` and `batch` (the submission it came in); its key orders entries first come first served.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+class Node:
+    """One node of the virtual cluster: its cores (as numbered slots), memory and tasks.
+
+    Args:
+        spec: the node's description, `{"name": ..., "cores": ..., "memory": GB or 0}`.
+        cpus: this machine's CPUs (the tasks' slots map onto them for pinning).
+    """
+
+    def __init__(self, spec: dict, cpus: list[int]):
+        self.name = spec["name"]
+        self.cores = spec["cores"]
+        self.memory = spec.get("memory") or 0
+        self.free_slots = list(range(self.cores))
+        self.free_memory = self.memory
+        self.tasks: set[str] = set()
+        self.whole = False  # taken by a cores=Inf or exclusive task
+        self.cpus = cpus
+
+    def fits(self, cores: int, memory: int, whole: bool) -> bool:
+        """Whether a task needing `cores`, `memory` (GB) and perhaps the `whole` node fits now."""
+        if self.whole:
+            return False
+        if whole:
+            return not self.tasks and (not self.memory or memory <= self.memory)
+        return len(self.free_slots) >= cores and (not self.memory or memory <= self.free_memory)
+
+    def take(self, task_id: str, cores: int, memory: int, whole: bool) -> list[int]:
+        """Give a task its cores (all of them when `whole`) and memory; returns its slots."""
+        slots = list(self.free_slots) if whole else self.free_slots[:cores]
+        self.free_slots = [s for s in self.free_slots if s not in slots]
+        self.free_memory -= memory
+        self.tasks.add(task_id)
+        self.whole = whole
+        return slots
+
+    def release(self, task_id: str, slots: list[int], memory: int) -> None:
+        """Give back what `take` gave a task."""
+        self.tasks.discard(task_id)
+        self.free_slots = sorted(set(self.free_slots) | set(slots))
+        self.free_memory += memory
+        if not self.tasks:
+            self.whole = False
+
+    def physical_cpus(self, slots: list[int]) -> set[int] | None:
+        """CPUs to pin to, when the machine has as many as the task's slots."""
+        if not self.cpus or len(slots) > len(self.cpus):
+            return None
+        chosen = {self.cpus[s % len(self.cpus)] for s in slots}
+        return chosen if len(chosen) == len(slots) else None
+
+
+@dataclasses.dataclass
+class Placement:
+    """What one pass of `VirtualCluster.place` decided.
+
+    Attributes:
+        launches: (queue key, entry with its node, slots, memory and whole set, node) for
+            each task to start now; the node's resources are already taken.
+        reasons: why each task left waiting waits ('BeginTime', 'Resources' or 'Priority').
+    """
+
+    launches: list[tuple[tuple, dict, Node]] = dataclasses.field(default_factory=list)
+    reasons: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+class VirtualCluster:
+    """The nodes and queues of a local driver's cluster, and the placement policy.
+
+    Args:
+        spec: the cluster as the local driver's configuration holds it (`nodes`, `queues`).
+        cpus: this machine's CPUs, for pinning tasks to as many CPUs as they have cores.
+    """
+
+    def __init__(self, spec: dict, cpus: list[int]):
+        self.nodes = {n["name"]: Node(n, cpus) for n in spec["nodes"]}
+        self.queues = {q["name"]: q["nodes"] for q in spec["queues"]}
+        self.default_queue = next(q["name"] for q in spec["queues"] if q.get("default"))
+
+    def place(self, queued: dict[tuple, dict], now: float) -> Placement:
+        """Choose the queued tasks to start now, taking their nodes' cores and memory.
+
+        Tasks are considered in `order`. A task held until later waits ('BeginTime'); one
+        that fits no allowed node waits ('Resources', or 'Priority' for a low-priority task
+        passed over for a normal one). A task wanting a whole node reserves the first node
+        it may use, so smaller tasks behind it do not keep that node busy for ever.
+
+        Args:
+            queued: the waiting entries by queue key.
+            now: the time (epoch seconds) to compare `hold_until` with.
+        """
+        result = Placement()
+        reserved: set[str] = set()
+        for key in order(queued):
+            if not any(n.free_slots for n in self.nodes.values()):
+                break  # the cluster is full
+            entry = queued[key]
+            task_id = entry["id"]
+            hold = entry.get("hold_until")
+            if hold and hold > now:
+                result.reasons[task_id] = "BeginTime"
+                continue
+            whole = entry["cores"] == "Inf" or bool(entry.get("exclusive"))
+            cores = 0 if entry["cores"] == "Inf" else int(entry["cores"])
+            needed = memory(entry, cores)
+            allowed = [self.nodes[n] for n in self.candidates(entry) if n not in reserved]
+            node = next((n for n in allowed if n.fits(cores, needed, whole)), None)
+            if node is None:
+                if whole and allowed:
+                    reserved.add(allowed[0].name)
+                low = entry.get("priority") == "low"
+                result.reasons[task_id] = "Priority" if low and result.launches else "Resources"
+                continue
+            slots = node.take(task_id, cores, needed, whole)
+            placed = {**entry, "node": node.name, "slots": slots, "memory": needed, "whole": whole}
+            result.launches.append((key, placed, node))
+        return result
+
+    def candidates(self, entry: dict) -> list[str]:
+        """The nodes a task may run on: its queue's (the default queue's), narrowed to the
+        nodes it requested.
+        """
+        allowed = self.queues.get(entry.get("queue") or self.default_queue, list(self.nodes))
+        wanted = entry.get("requested_nodes")
+        return [n for n in allowed if not wanted or n in wanted]
+
+
+def order(queued: dict[tuple, dict]) -> list[tuple]:
+    """Queue keys in the order tasks are considered: normal priority before low, then first
+    come first served (keys sort by submission).
+    """
+    return sorted(queued, key=lambda k: (queued[k].get("priority") == "low", k))
+
+
+def memory(entry: dict, cores: int) -> int:
+    """The memory (GB) a task takes on its node: memory_per_node, else memory_per_process
+    times its cores (one process for a whole-node task), else 0 (no limit asked for).
+    """
+    if entry.get("memory_per_node"):
+        return int(entry["memory_per_node"])
+    if entry.get("memory_per_process"):
+        return int(entry["memory_per_process"]) * max(cores, 1)
+    return 0

@@ -1,0 +1,294 @@
+"""Tasks' statuses from Slurm: one squeue per poll for every task, sacct (or the job
+completion file) for jobs squeue has forgotten, and jobs that ended without a result
+recorded as failures.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+import warnings
+
+from hipercow_magic.core import store
+from hipercow_magic.core.errors import TaskDied
+from hipercow_magic.core.status import TERMINAL
+from hipercow_magic.core.task import marker_status, write_terminal
+from hipercow_magic.drivers.slurm import commands, parse
+from hipercow_magic.drivers.slurm.cluster import ClusterCache
+from hipercow_magic.drivers.slurm.commands import SlurmUnavailable
+from hipercow_magic.drivers.slurm.config import poll_interval
+from hipercow_magic.drivers.slurm.jobs import JobIndex, outer_log, parent
+
+MAX_BACKOFF = 15  # the interval grows to at most 15 times the configured one
+POLL_BACKOFF = 1.5
+GONE_GRACE = 60.0  # seconds after sbatch before a job unknown to Slurm counts as lost
+
+
+class SlurmUnavailableWarning(UserWarning):
+    """Slurm could not be asked; statuses shown are the last known ones."""
+
+
+class RootState:
+    """What the driver remembers between calls for one root (drivers may be rebuilt often).
+
+    Only tasks in flight are remembered: a task's job record, last status and squeue row go
+    once it has finished.
+    """
+
+    def __init__(self, root, base_interval: float):
+        self.jobs = JobIndex(root)
+        self.cluster = ClusterCache()
+        self.last: dict[str, str] = {}  # task id -> last status shown, while in flight
+        self.interval = base_interval
+        self.problem: str | None = None
+        self.no_accounting = False
+        self.rows: dict[str, parse.JobState] = {}  # squeue's rows for the jobs in `polled`
+        self.polled: dict[str, float] = {}  # job id asked about -> when (monotonic)
+        self.query_lock = threading.Lock()
+
+
+_STATE: dict[str, RootState] = {}
+
+
+def root_state(root, config: dict) -> RootState:
+    """The state kept for this root in this process (made on first use)."""
+    state = _STATE.get(root.path)
+    if state is None:
+        state = _STATE[root.path] = RootState(root, poll_interval(config))
+    return state
+
+
+class StatusQuery:
+    """Slurm's view of one root's tasks, asked as cheaply as it can be.
+
+    Args:
+        root: the tasks' root.
+        config: the driver's configuration (its poll interval).
+        state: the root's `RootState`.
+    """
+
+    def __init__(self, root, config: dict, state: RootState):
+        self.root = root
+        self.config = config
+        self.state = state
+
+    def statuses(self, ids: list[str]) -> list[str]:
+        """Statuses of submitted/running tasks: ONE squeue call for all of them."""
+        records = self.state.jobs.records(ids)
+        jobs = {tid: rec for tid, rec in records.items() if rec}
+        rows: dict[str, parse.JobState] = {}
+        if jobs:
+            try:
+                rows = self.queue_rows({parent(rec) for rec in jobs.values()})
+            except SlurmUnavailable as e:
+                self._report(e)
+                return self._remember(ids, [self._last_known(tid) for tid in ids], failed=True)
+        found: dict[str, parse.JobState | None] = {}
+        missing = {}
+        for tid, rec in jobs.items():
+            row = rows.get(rec["job_id"])
+            if row is not None and row.name == rec["name"]:
+                found[tid] = row
+            else:
+                missing[tid] = rec
+        lookup_failed = False
+        if missing:
+            try:
+                finished = self.finished(list(missing.values()))
+            except SlurmUnavailable as e:
+                self._report(e)
+                finished, lookup_failed = {}, True
+            for tid, rec in missing.items():
+                found[tid] = finished.get(rec["job_id"])
+        result = []
+        for tid in ids:
+            rec = records[tid]
+            if rec is None:
+                result.append(marker_status(self.root, tid) or "created")
+            elif tid in missing and found.get(tid) is None and lookup_failed:
+                result.append(self._last_known(tid))
+            else:
+                result.append(self._resolve(tid, rec, found.get(tid)))
+        return self._remember(ids, result, failed=False)
+
+    def job_row(self, rec: dict) -> parse.JobState | None:
+        """Slurm's row for one task's job: squeue's, else sacct's; None if it has none.
+
+        Raises:
+            SlurmUnavailable: Slurm could not be asked.
+        """
+        row = self.queue_rows({parent(rec)}).get(rec["job_id"])
+        if row is None or row.name != rec["name"]:
+            row = self.finished([rec]).get(rec["job_id"])
+        return row
+
+    def queue_rows(self, parents: set[str]) -> dict[str, parse.JobState]:
+        """Squeue's rows for these jobs; a poll younger than the poll interval is reused, so
+        many callers (displays, waits) cost at most one squeue per interval between them.
+        """
+        state = self.state
+        window = poll_interval(self.config)
+        with state.query_lock:  # callers in other threads wait for this poll, then share it
+            now = time.monotonic()
+            if all(now - state.polled.get(p, -math.inf) < window for p in parents):
+                return state.rows
+            rows = _squeue(parents)
+            state.problem = None
+            # Rows older than the window are never served again: forget them (so the jobs
+            # that have ended, no longer asked about, are not kept).
+            state.polled = {p: t for p, t in state.polled.items() if now - t < window}
+            state.polled.update({p: now for p in parents})
+            state.rows = {
+                k: v
+                for k, v in state.rows.items()
+                if k.split("_")[0] in state.polled and k.split("_")[0] not in parents
+            }
+            state.rows.update(rows)
+            return state.rows
+
+    def finished(self, records: list[dict]) -> dict[str, parse.JobState]:
+        """Final states of jobs squeue no longer lists: sacct, else the jobcomp file."""
+        wanted = {rec["job_id"]: rec for rec in records}
+        rows: dict[str, parse.JobState] = {}
+        if not self.state.no_accounting:
+            since = min(rec.get("submitted") or 0 for rec in records) - 60
+            args = [
+                "sacct",
+                "-n",
+                "-P",
+                "-X",
+                "-o",
+                parse.SACCT_FIELDS,
+                "-S",
+                time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(since)),
+                "-j",
+                ",".join(sorted(wanted)),
+            ]
+            proc = commands.run(args, check=False)
+            if proc.returncode == 0:
+                rows = parse.sacct_rows(proc.stdout)
+            elif "accounting storage is disabled" in proc.stderr.lower():
+                self.state.no_accounting = True
+            else:
+                raise SlurmUnavailable(commands.failure_message(args, proc))
+        if self.state.no_accounting:
+            rows = self._jobcomp(set(wanted))
+        return {
+            job_id: row
+            for job_id, row in rows.items()
+            if job_id in wanted and row.name == wanted[job_id]["name"]
+        }
+
+    def _jobcomp(self, wanted: set[str]) -> dict[str, parse.JobState]:
+        _, settings = self.state.cluster.get(self.config)
+        path = settings.get("jobcomp_file")
+        if settings.get("jobcomp_type") != "jobcomp/filetxt" or not path:
+            return {}
+        text = store.read_text_or(path)
+        return parse.jobcomp_rows(text, wanted) if text else {}
+
+    def _resolve(self, tid: str, rec: dict, row: parse.JobState | None) -> str:
+        """A task's status from Slurm's view of its job; records deaths as failures."""
+        if row is not None and not row.ended:
+            # The runner's marker may be ahead of Slurm's view, never behind it.
+            if row.running or marker_status(self.root, tid) == "running":
+                return "running"
+            return "submitted"
+        _refresh_dir(self.root.task_dir(tid))
+        current = marker_status(self.root, tid)
+        if current in TERMINAL:
+            return current
+        if row is None:
+            if time.time() - (rec.get("submitted") or 0) < GONE_GRACE:
+                return current or "submitted"
+            reason = (
+                f"Slurm has no record of job {rec['job_id']} and the task left no result "
+                "(the job may have ended long ago on a cluster without accounting)"
+            )
+            return self._died(tid, rec, reason)
+        return self._died(tid, rec, row.ended_reason())
+
+    def _died(self, tid: str, rec: dict, reason: str) -> str:
+        """Record a job that ended without its task's result as the task's failure."""
+        outer = outer_log(rec)
+        if outer is None:
+            reason += " (Slurm wrote no output for it: is the root on a filesystem the nodes see?)"
+        tail = "\n".join((outer or "").strip().splitlines()[-20:])
+        error = TaskDied(reason)
+        write_terminal(
+            self.root,
+            tid,
+            "failure",
+            reason=reason,
+            result={
+                "ok": False,
+                "error": error,
+                "traceback": f"Slurm's output for the job:\n{tail}" if tail else "",
+            },
+        )
+        return marker_status(self.root, tid) or "failure"
+
+    def _last_known(self, tid: str) -> str:
+        current = marker_status(self.root, tid)
+        if current in TERMINAL:
+            return current
+        return self.state.last.get(tid) or current or "submitted"
+
+    def _remember(self, ids: list[str], result: list[str], failed: bool) -> list[str]:
+        """Keep the statuses for the next call (forgetting finished tasks); back off the poll
+        interval while nothing changes.
+        """
+        state = self.state
+        changed = any(state.last.get(tid) != s for tid, s in zip(ids, result))
+        for tid, s in zip(ids, result):
+            state.last[tid] = s
+            if s in TERMINAL:
+                self.forget(tid)
+        base = poll_interval(self.config)
+        if changed and not failed:
+            state.interval = base
+        else:
+            state.interval = min(max(state.interval, base) * POLL_BACKOFF, base * MAX_BACKOFF)
+        return result
+
+    def forget(self, tid: str) -> None:
+        """Drop what is remembered about a finished task."""
+        self.state.last.pop(tid, None)
+        self.state.jobs.forget(tid)
+
+    def _report(self, error: Exception) -> None:
+        message = (
+            f"Could not ask Slurm for the tasks' states; showing the last known ones.\n{error}"
+        )
+        self.state.problem = message
+        warnings.warn(message, SlurmUnavailableWarning, stacklevel=4)
+
+
+def _squeue(job_ids: set[str]) -> dict[str, parse.JobState]:
+    args = [
+        "squeue",
+        "-h",
+        "-r",
+        "-t",
+        "all",
+        "-j",
+        ",".join(sorted(job_ids)),
+        "-O",
+        parse.SQUEUE_FIELDS,
+    ]
+    proc = commands.run(args, check=False)
+    if proc.returncode != 0:
+        if "Invalid job id" in proc.stderr:
+            return {}  # squeue's answer when the only job asked for is gone
+        raise SlurmUnavailable(commands.failure_message(args, proc))
+    return parse.squeue_rows(proc.stdout)
+
+
+def _refresh_dir(path: str) -> None:
+    """List a folder so a network filesystem shows files another machine just wrote."""
+    try:
+        os.listdir(path)
+    except FileNotFoundError:
+        pass
