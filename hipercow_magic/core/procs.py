@@ -12,8 +12,9 @@ import psutil
 
 try:
     from setproctitle import setproctitle as _setproctitle
+    from setproctitle import setthreadtitle as _setthreadtitle
 except ImportError:  # a node's Python without it: titles stay as they are
-    _setproctitle = None
+    _setproctitle = _setthreadtitle = None
 
 
 def descendants(pids: list[int]) -> list:
@@ -144,10 +145,20 @@ def kill_tree(pid: int) -> None:
             pass
 
 
-def set_title(title: str) -> None:
-    """Name this process as ps, top and `pkill -f` see it (its command line).
+def set_title(title: str, name: str) -> None:
+    """Name this process as ps, htop and `pkill -f` see it (its command line), and as top and
+    `pkill` see it (its 15-character name).
 
-    Where setproctitle is missing (a node's Python without it) the title stays as it was.
+    The short name must have no spaces: tools that read /proc/PID/stat (Slurm's process
+    tracking among them) cannot parse a name with spaces, and would lose the process.
+    Where setproctitle is missing (a node's Python without it) nothing changes.
+
+    Args:
+        title: the new command line.
+        name: the new process name (15 characters at most are kept).
     """
+    if " " in name:
+        raise ValueError(f"A process name has no spaces: {name!r}")
     if _setproctitle is not None:
         _setproctitle(title)
+        _setthreadtitle(name[:15])

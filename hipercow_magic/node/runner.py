@@ -67,9 +67,11 @@ def version_mismatch(data: dict) -> str | None:
     )
 
 
-def task_title(root_path: str, task_id: str) -> str:
-    """The process title of a task's process: what ps, top and `pkill -f` see."""
-    return f"hipercow task {task_id} ({root_path})"
+def set_task_title(root_path: str, task_id: str) -> None:
+    """Title this process `hipercow task ID (ROOT)` (what ps, htop and `pkill -f` see),
+    named `hipercow-` and the id's first 6 characters (what top and `pkill` see).
+    """
+    set_title(f"hipercow task {task_id} ({root_path})", f"hipercow-{task_id[:6]}")
 
 
 def _compile(code: str, task_id: str):
@@ -246,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m hipercow_magic.runner ROOT TASK_ID", file=sys.stderr)
         return 2
     sys.stdout.reconfigure(line_buffering=True)
-    set_title(task_title(os.path.abspath(argv[0]), argv[1]))
+    set_task_title(os.path.abspath(argv[0]), argv[1])
     return run_task(argv[0], argv[1])
 
 

@@ -33,13 +33,18 @@ NODE_FOLDER = os.path.dirname(os.path.abspath(__file__))
 _namespace: dict = {}  # in a worker: the names its environment defines
 
 
-def worker_title(task_id: str | None, index: int) -> str:
-    """The process title of a worker (`index` counts from 0): what ps and `pkill -f` see."""
-    owner = f"hipercow task {task_id}" if task_id else "hipercow"
-    return f"{owner} worker {index + 1}"
+def worker_title(task_id: str | None, index: int) -> tuple[str, str]:
+    """A worker's title and short name (`index` counts from 0), as `set_title` takes them:
+    `hipercow task ID worker N` and `hc-ID[:8]-wN`.
+    """
+    if task_id:
+        return f"hipercow task {task_id} worker {index + 1}", f"hc-{task_id[:8]}-w{index + 1}"
+    return f"hipercow worker {index + 1}", f"hipercow-w{index + 1}"
 
 
-def worker_main(conn, parent: int, cores: int, cpus, namespace: dict, setup, title: str) -> None:
+def worker_main(
+    conn, parent: int, cores: int, cpus, namespace: dict, setup, title: tuple[str, str]
+) -> None:
     """A worker's whole life: set up, then run jobs until told to stop. Never returns.
 
     Args:
@@ -49,13 +54,13 @@ def worker_main(conn, parent: int, cores: int, cpus, namespace: dict, setup, tit
         cpus: the CPUs to pin this worker to, or None.
         namespace: the names the task's environment defines (a copy, from the fork).
         setup: None, or a function that loads another environment into the namespace.
-        title: the process title (see `worker_title`).
+        title: the process title and short name (see `worker_title`).
     """
     global _namespace
     _namespace = namespace
     code = 0
     try:
-        set_title(title)
+        set_title(*title)
         _die_with_parent(parent)
         if cpus:
             os.sched_setaffinity(0, cpus)

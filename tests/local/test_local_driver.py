@@ -260,6 +260,9 @@ def test_a_task_process_is_titled_with_its_id_and_pkill_f_finds_it(root):
     assert [p.pid for p in found] == [pid]
     title = " ".join(filter(None, found[0].info["cmdline"]))  # the title is NUL-padded
     assert title == f"hipercow task {task.id} ({root.path})"
+    # its short name (top, pkill) has no spaces, which /proc/PID/stat readers could not parse
+    with open(f"/proc/{pid}/comm") as f:
+        assert f.read().strip() == f"hipercow-{task.id[:6]}"
     # the scheduler still says what it is, and only it does
     scheduler = _scheduler_pid(root)
     assert psutil.Process(scheduler).cmdline()[1:] == [

@@ -415,14 +415,18 @@ def test_workers_are_titled_with_their_task_and_number(root):
         "import psutil\n"
         "def title(p):\n"
         "    return ' '.join(filter(None, p.cmdline()))  # the title is NUL-padded\n"
+        "def name(p):\n"
+        "    return open(f'/proc/{p.pid}/comm').read().strip()\n"
         "me = psutil.Process()\n"
-        "(title(me), sorted(title(c) for c in me.children()))"
+        "(title(me), sorted((title(c), name(c)) for c in me.children()))"
     )
     task = run(code, cores=2)
     assert task.status() == "success", task.log()
     title, workers = task.result()
     assert title == f"hipercow task {task.id} ({root.path})"
-    assert workers == [f"hipercow task {task.id} worker 1", f"hipercow task {task.id} worker 2"]
+    assert workers == [
+        (f"hipercow task {task.id} worker {n}", f"hc-{task.id[:8]}-w{n}") for n in (1, 2)
+    ]
 
 
 def test_pool_outside_a_cluster_says_how_to_get_one(root):

@@ -295,6 +295,9 @@ def test_cancel_a_running_task():
     while not running.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     pid = json.loads(running.read_text())["pid"]
+    # the runner is titled with its task, with a short name Slurm's process tracking can read
+    assert f"hipercow task {t.id} (" in " ".join(psutil.Process(pid).cmdline())
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == f"hipercow-{t.id[:6]}"
     assert hm.task_cancel(t.id) is True
     assert hm.task_status(t.id) == "cancelled"
     deadline = time.monotonic() + 30

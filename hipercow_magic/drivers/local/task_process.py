@@ -12,7 +12,6 @@ import signal
 import sys
 import traceback
 
-from hipercow_magic.core.procs import set_title
 from hipercow_magic.node import runner
 from hipercow_magic.node.cores import THREAD_VARIABLES
 
@@ -40,7 +39,7 @@ def fork_task(
         return pid
     code = 1
     try:
-        set_title(runner.task_title(root.path, task_id))
+        runner.set_task_title(root.path, task_id)
         os.close(go[1])
         if os.read(go[0], 1) != b"g":
             os._exit(runner.EXIT_NOT_STARTED)
