@@ -24,6 +24,7 @@ from hipercow_magic.core.errors import HipercowError, TaskDied
 from hipercow_magic.core.root import find_root
 from hipercow_magic.drivers.registry import load_driver
 from hipercow_magic.drivers.slurm import COUNTS, SlurmUnavailableWarning, scheduler_calls
+from hipercow_magic.drivers.slurm.status import root_state
 
 pytestmark = pytest.mark.slurm
 SCRIPTS = Path(SOURCE) / "scripts"
@@ -364,6 +365,11 @@ def test_bundles_are_one_array_and_one_squeue_per_poll(driver):
         assert set(statuses) <= {"submitted", "running", "success"}
         assert bundle.wait(timeout=240)
         assert bundle.result() == [i * i for i in range(n)]
+        # Memory follows the tasks in flight: finished ones are forgotten, read again on demand.
+        state = root_state(find_root(), driver.config)
+        state.sweep(force=True)
+        assert not set(bundle.ids) & (set(state.jobs.live) | set(state.last))
+        assert _job(bundle.ids[-1])["index"] == n - 1
 
 
 def test_bundles_larger_than_the_array_limit_are_split(driver, root_path):

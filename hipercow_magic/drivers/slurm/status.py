@@ -24,6 +24,7 @@ from hipercow_magic.drivers.slurm.jobs import JobIndex, outer_log, parent
 MAX_BACKOFF = 15  # the interval grows to at most 15 times the configured one
 POLL_BACKOFF = 1.5
 GONE_GRACE = 60.0  # seconds after sbatch before a job unknown to Slurm counts as lost
+SWEEP_INTERVAL = 30.0  # seconds between looks for finished tasks still remembered
 
 
 class SlurmUnavailableWarning(UserWarning):
@@ -47,6 +48,21 @@ class RootState:
         self.rows: dict[str, parse.JobState] = {}  # squeue's rows for the jobs in `polled`
         self.polled: dict[str, float] = {}  # job id asked about -> when (monotonic)
         self.query_lock = threading.Lock()
+        self.swept = time.monotonic()
+
+    def sweep(self, force: bool = False) -> None:
+        """Forget tasks that have finished (at most every SWEEP_INTERVAL s unless `force`).
+
+        Most tasks are seen to finish from their files, without a status call to this
+        driver, so the records kept for them are dropped here.
+        """
+        now = time.monotonic()
+        if not force and now - self.swept < SWEEP_INTERVAL:
+            return
+        self.swept = now
+        self.jobs.forget_finished()
+        for tid in [t for t in self.last if t not in self.jobs.live]:
+            self.last.pop(tid, None)
 
 
 _STATE: dict[str, RootState] = {}
@@ -76,6 +92,7 @@ class StatusQuery:
 
     def statuses(self, ids: list[str]) -> list[str]:
         """Statuses of submitted/running tasks: ONE squeue call for all of them."""
+        self.state.sweep()
         records = self.state.jobs.records(ids)
         jobs = {tid: rec for tid, rec in records.items() if rec}
         rows: dict[str, parse.JobState] = {}
