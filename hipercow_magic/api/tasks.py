@@ -96,7 +96,7 @@ class Task:
 # ---- looking at tasks ---------------------------------------------------------------
 
 
-def task_status(ids, follow: bool = True, root=None):
+def task_status(ids, follow: bool = True, root=None, problems: list[str] | None = None):
     """The status of one task or of many: created, submitted, running, success, failure or
     cancelled. Finished statuses come from files; the driver is asked once for all the tasks
     that are still queued or running.
@@ -105,6 +105,8 @@ def task_status(ids, follow: bool = True, root=None):
         ids: a task id or Task handle, a list of them, or a Bundle.
         follow: for a retried task, the status of the newest task of its retry chain.
         root: the hipercow root (default: found from the working directory).
+        problems: a list that receives, instead of a HipercowWarning, why some statuses are
+            only the last known (a driver that could not be asked); for displays.
 
     Returns:
         A status (a string) for one task, or a list of them in the order given; None for an
@@ -117,7 +119,7 @@ def task_status(ids, follow: bool = True, root=None):
     ids, scalar = task_ids(ids)
     if follow:
         ids = follow_ids(root, ids)
-    out = task_statuses(root, ids)
+    out = task_statuses(root, ids, problems)
     return out[0] if scalar else out
 
 

@@ -27,8 +27,12 @@ def check_exists(root, ids: list[str]) -> None:
             raise HipercowError(f"Task '{task_id}' does not exist in the root at '{root.path}'")
 
 
-def task_statuses(root, ids: list[str]) -> list[str | None]:
-    """Cheap first: cached terminal states, marker files, then one driver call per driver."""
+def task_statuses(root, ids: list[str], problems: list[str] | None = None) -> list[str | None]:
+    """Cheap first: cached terminal states, marker files, then one driver call per driver.
+
+    A driver that can't be loaded leaves its tasks at their last known status and says why:
+    appended to `problems` when a list is given, else as a HipercowWarning.
+    """
     out = [marker_status(root, i) for i in ids]
     active = [k for k, s in enumerate(out) if s in ACTIVE]
     if not active or os.environ.get("HIPERCOW_NO_DRIVERS") == "1":
@@ -44,11 +48,15 @@ def task_statuses(root, ids: list[str]) -> list[str | None]:
             driver = load_driver(root, name)
         except HipercowError as e:
             n = len(positions)
-            warn(
+            problem = (
                 f"Can't ask driver '{name}' about {n} task{'s' if n > 1 else ''}, so "
                 f"{'they show their' if n > 1 else 'it shows its'} last known status: "
                 + " ".join(str(e).split("\n"))
             )
+            if problems is None:
+                warn(problem)
+            else:
+                problems.append(problem)
             continue
         for k, status in zip(positions, driver.status([ids[k] for k in positions])):
             out[k] = status

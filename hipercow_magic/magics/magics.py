@@ -129,20 +129,18 @@ class HipercowMagics(Magics):
             solved = self._catch_up_problems.pop(root.path, None)
             for model in models:
                 if solved is not None and model.problem == f"HipercowError: {solved}":
-                    model.problem = None  # checking works again
-                    model.notify(now)
+                    model.set_problem(None, now)  # checking works again
                 if statuses.get(model.id) in TERMINAL:
                     try:
                         model.update(statuses, now)
                     except Exception as e:  # e.g. the task was purged: stop waiting for it
-                        model.problem = f"{type(e).__name__}: {e}"
                         model.delivered = True
+                        model.set_problem(f"{type(e).__name__}: {e}", now)
 
     def _catch_up_failed(self, root, models: list[TaskModel], error: HipercowError) -> None:
         problem = one_line(error)
         for model in models:
-            model.problem = f"HipercowError: {problem}"
-            model.notify(time.time())
+            model.set_problem(f"HipercowError: {problem}", time.time())
         if self._catch_up_problems.get(root.path) == problem:
             return
         self._catch_up_problems[root.path] = problem

@@ -77,21 +77,30 @@ class Updater:
                 by_root.setdefault(model.root, []).extend(ids)
         statuses: dict = {}
         failed: dict = {}
+        answered: set = set()
         for root, ids in by_root.items():
             ids = list(dict.fromkeys(ids))
+            problems: list[str] = []
             try:
-                found = api.task_status(ids, follow=False, root=root)
+                found = api.task_status(ids, follow=False, root=root, problems=problems)
             except Exception as e:  # a vanished root, an unreadable configuration, a driver
+                problems.append(error_line(e))
+                found = None
+            if problems:
                 failed[root] = (
-                    f"can't get task statuses ({error_line(e)}); showing the last known "
+                    f"can't get task statuses ({'; '.join(problems)}); showing the last known "
                     "state, asking again"
                 )
+            if found is None:
                 continue
             self.queries += 1
             statuses.update(zip(ids, found))
+            answered.add(root)
         for model in models:
             try:
                 if model.root in failed:
+                    if model.root in answered:  # what the files still tell, e.g. a task ended
+                        model.update(statuses, now)
                     model.set_problem(failed[model.root], now)
                     continue
                 model.problem = None  # the update below tells the views

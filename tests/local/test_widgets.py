@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+import os
 import threading
 import time
+import warnings
 
 import ipywidgets
 import pytest
@@ -284,6 +286,36 @@ def test_a_failing_status_query_shows_on_every_display_and_clears_when_it_works(
         time.sleep(0.2)
     assert "hipercow-success" in task_widget.header.value
     assert "3 success" not in bulk_widget.counts.value and "2 success" in bulk_widget.counts.value
+
+
+def test_a_driver_that_cannot_be_asked_shows_on_the_display_and_finished_tasks_still_show(
+    example_root,
+):
+    task = hc.task_create_expr("import time\ntime.sleep(1)\n'done'", namespace={})
+    api.task_wait(task.id, timeout=30, for_start=True)
+    model = TaskModel(task.id, example_root)
+    widget = TaskWidget(model)
+    updater = Updater()
+    updater._models.append(model)  # ticked by hand below, on this thread
+    config = example_root.config_path("local")
+    with open(config) as f:
+        good = f.read()
+    os.unlink(config)  # the driver is no longer configured: it can't be asked
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # displays say it on the model, not as a warning
+            updater.tick()
+        assert model.problem.startswith("can't get task statuses (Can't ask driver 'local'")
+        assert html.escape(model.problem) in widget.problem.value
+        assert f"  ! {model.problem}" in task_text(model).splitlines()
+        deadline = time.monotonic() + 30
+        while model.status != "success" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            updater.tick()  # the task's own files still say when it ends
+        assert model.status == "success" and "hipercow-success" in widget.header.value
+    finally:
+        with open(config, "w") as f:
+            f.write(good)
 
 
 def test_a_display_that_fails_to_update_says_it_stopped(example_root):
