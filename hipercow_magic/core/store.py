@@ -1,8 +1,9 @@
 """File writes and small readers used for everything on disk.
 
-Writes are atomic (a temporary file in the same folder, then a rename), except
-`write_plain`, for files that a marker written after them vouches for (a task's
-locals before its data.json; its result and times before its terminal marker).
+Every write is atomic: a temporary file in the same folder, then a rename (or, for a file
+that must not be overwritten, a hard link), so a reader sees a file whole or not at all.
+Every file gets one mode, 0o666 less the umask, so a group can share a root. A
+PermissionError on a root file becomes a HipercowError that names the file.
 """
 
 from __future__ import annotations
@@ -11,23 +12,69 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 from typing import Any
+
+from hipercow_magic.core.errors import HipercowError
+
+_umask: int | None = None
+_umask_lock = threading.Lock()
+
+
+def file_mode() -> int:
+    """The mode new files get: 0o666 less the process's umask (read once, under a lock)."""
+    global _umask
+    if _umask is None:
+        with _umask_lock:
+            if _umask is None:
+                current = os.umask(0o022)
+                os.umask(current)
+                _umask = current
+    return 0o666 & ~_umask
+
+
+def permission_error(path: str, action: str) -> HipercowError:
+    """The HipercowError for a root file this user may not read or write."""
+    return HipercowError(
+        f"Permission denied {action} '{path}'\n"
+        "Ask the root's owner to give your group access (files follow the umask, so a "
+        "shared root needs umask 002 or 007), or use a root of your own."
+    )
+
+
+@contextlib.contextmanager
+def _guard(path: str, action: str):
+    try:
+        yield
+    except PermissionError:
+        raise permission_error(path, action) from None
+
+
+def write_temp(folder: str, data: bytes, prefix: str = ".tmp-") -> str:
+    """A temporary file in `folder` holding `data` with the root's mode; returns its path
+    (the caller renames or removes it).
+    """
+    with _guard(folder, "writing in"):
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix)
+    try:
+        os.fchmod(fd, file_mode())
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except BaseException:
+        remove_file(tmp)
+        raise
+    return tmp
 
 
 def write_bytes(path: str, data: bytes) -> None:
     """Write `data` to `path` atomically (temporary file in the same folder, then rename)."""
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
+    with _guard(path, "writing"):
+        tmp = write_temp(os.path.dirname(path), data)
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+            os.replace(tmp, path)
+        except BaseException:
+            remove_file(tmp)
+            raise
 
 
 def write_text(path: str, text: str) -> None:
@@ -41,15 +88,21 @@ def write_json(path: str, value: Any) -> None:
 
 
 def write_plain(path: str, data: bytes) -> None:
-    """Write without a rename, for a file nobody reads until a later marker exists."""
-    with open(path, "wb") as f:
-        f.write(data)
+    """Write `data` to `path` (atomically too, now: kept for the callers that use it)."""
+    write_bytes(path, data)
+
+
+def read_bytes(path: str) -> bytes:
+    """The bytes of the file at `path` (FileNotFoundError if missing; a PermissionError
+    becomes a HipercowError naming the file).
+    """
+    with _guard(path, "reading"), open(path, "rb") as f:
+        return f.read()
 
 
 def read_json(path: str) -> Any:
     """The JSON value in the file at `path` (errors if it is missing or not JSON)."""
-    with open(path, "rb") as f:
-        return json.loads(f.read())
+    return json.loads(read_bytes(path))
 
 
 def read_json_or(path: str, default: Any = None) -> Any:
@@ -65,8 +118,7 @@ def read_text_or(path: str, default: str | None = None) -> str | None:
     no such file.
     """
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
+        return read_bytes(path).decode("utf-8", errors="replace")
     except FileNotFoundError:
         return default
 
@@ -77,15 +129,26 @@ def remove_file(path: str) -> None:
         os.unlink(path)
 
 
-def create_exclusive(path: str, text: str = "") -> bool:
-    """Create `path` with `text` only if it does not exist; True if this call created it."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
+def link_exclusive(path: str, data: bytes) -> bool:
+    """Create `path` holding `data`, whole, only if it does not exist (a temporary file
+    hard-linked into place); True if this call created it.
+    """
+    with _guard(path, "writing"):
+        tmp = write_temp(os.path.dirname(path), data)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            remove_file(tmp)
     return True
+
+
+def create_exclusive(path: str, text: str = "") -> bool:
+    """Create `path` with `text` only if it does not exist; True if this call created it.
+    Nobody ever sees the file empty or part-written.
+    """
+    return link_exclusive(path, text.encode())
 
 
 def write_markers(root, ids: list[str], name: str, value: Any) -> None:
@@ -101,14 +164,15 @@ def write_markers(root, ids: list[str], name: str, value: Any) -> None:
         write_json(root.task_file(ids[0], name), value)
         return
     data = json.dumps(value, default=str).encode()
-    fd, shared = tempfile.mkstemp(dir=root.hipercow, prefix=".marker-")
+    with _guard(root.hipercow, "writing in"):
+        shared = write_temp(root.hipercow, data, prefix=".marker-")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
         for task_id in ids:
             try:
                 os.link(shared, root.task_file(task_id, name))
             except FileExistsError:
                 write_json(root.task_file(task_id, name), value)
+            except PermissionError:
+                raise permission_error(root.task_file(task_id, name), "writing") from None
     finally:
-        os.unlink(shared)
+        remove_file(shared)

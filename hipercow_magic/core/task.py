@@ -6,9 +6,10 @@ import json
 import os
 import pickle
 import secrets
+import socket
 import time
 
-from hipercow_magic.core import store
+from hipercow_magic.core import signing, store
 from hipercow_magic.core.errors import HipercowError, TaskFailed, TaskNotFinishedError
 from hipercow_magic.core.status import TERMINAL
 
@@ -62,28 +63,112 @@ def write_terminal(
     reason: str | None = None,
     result: dict | bytes | None = None,
     started: float | None = None,
+    result_file: str | None = None,
 ) -> bool:
-    """Record a terminal state (result and times first, then the marker), unless one exists.
+    """Record a terminal state, exactly once: True for the one writer that claims it.
 
-    `result` is a result record, or one already pickled by `pickle_result`.
+    The signed result is first written to a temporary file (a full disk fails here, before
+    anything is claimed); then the state is claimed by creating `status-final` exclusively
+    (a whole file, hard-linked into place); only the winner moves its result into place and
+    writes times.json and the terminal marker (in that order). A loser writes nothing.
+    `result` is a result record, or one already pickled by `pickle_result`; or
+    `result_file` is one already written by `prepare_result` (removed if this call loses).
+
+    Raises:
+        OSError: the result could not be written (nothing was claimed).
     """
+    tmp = result_file
     if marker_status(root, task_id) in TERMINAL:
+        if tmp is not None:
+            store.remove_file(tmp)
         return False
     now = time.time()
-    if result is not None:
-        blob = result if isinstance(result, bytes) else pickle_result(result)[0]
-        store.write_plain(root.task_file(task_id, "result.pkl"), blob)
+    if result is not None and tmp is None:
+        tmp = prepare_result(root, task_id, result)
+    try:
+        claim = {"status": status, "time": now, "pid": os.getpid(), "host": socket.gethostname()}
+        if reason:
+            claim["reason"] = reason
+        if started is not None:
+            claim["started"] = started
+        if not store.link_exclusive(root.task_file(task_id, FINAL), json.dumps(claim).encode()):
+            _complete_orphan_claim(root, task_id)
+            return False
+        if tmp is not None:
+            os.replace(tmp, root.task_file(task_id, "result.pkl"))
+            tmp = None
+        _finish_claim(root, task_id, claim)
+    finally:
+        if tmp is not None:
+            store.remove_file(tmp)
+    return True
+
+
+FINAL = "status-final"
+
+
+def prepare_result(root, task_id: str, result: dict | bytes) -> str:
+    """Write the signed result to a temporary file in the task's folder, for
+    `write_terminal(result_file=...)`; returns its path.
+
+    Raises:
+        OSError: it could not be written (a full disk); nothing is left behind.
+    """
+    blob = result if isinstance(result, bytes) else pickle_result(result)[0]
+    return store.write_temp(root.task_dir(task_id), signing.sign(blob, "result.pkl", task_id))
+
+
+def _finish_claim(root, task_id: str, claim: dict) -> None:
+    """times.json, then the terminal marker, for a claimed terminal state."""
+    status = claim["status"]
     times = collect_times(root, task_id)
-    if started is not None and times["started"] is None:
-        times["started"] = started
-    times["finished"] = now
-    store.write_plain(root.task_file(task_id, "times.json"), json.dumps(times).encode())
-    marker = {"time": now}
-    if reason:
-        marker["reason"] = reason
+    if claim.get("started") is not None and times["started"] is None:
+        times["started"] = claim["started"]
+    times["finished"] = claim["time"]
+    try:
+        store.write_json(root.task_file(task_id, "times.json"), times)
+    except OSError:
+        pass  # the times are still read from the markers
+    marker = {"time": claim["time"]}
+    if claim.get("reason"):
+        marker["reason"] = claim["reason"]
     store.write_json(root.task_file(task_id, "status-" + status), marker)
     root.terminal_cache[task_id] = status
-    return True
+
+
+def _claimer_dead(claim: dict) -> bool:
+    """Whether the process that made a claim is gone (known only for one on this host)."""
+    pid = claim.get("pid")
+    if claim.get("host") != socket.gethostname() or not isinstance(pid, int):
+        return False
+    if pid == os.getpid():
+        return False  # another thread of this process: it is writing
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _complete_orphan_claim(root, task_id: str, patience: float = 10.0) -> None:
+    """After losing the claim: wait (briefly) for the winner's terminal marker, so the state
+    is recorded when this returns; if the winner died on this host before writing it, write
+    it from the claim.
+    """
+    deadline = time.monotonic() + patience
+    while marker_status(root, task_id) not in TERMINAL:
+        try:
+            claim = store.read_json(root.task_file(task_id, FINAL))
+        except (FileNotFoundError, ValueError):
+            return
+        if _claimer_dead(claim) and claim.get("status") in TERMINAL:
+            _finish_claim(root, task_id, claim)
+            return
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.005)
 
 
 def pickle_result(result: dict) -> tuple[bytes, list[str]]:
@@ -156,10 +241,11 @@ def collect_times(root, task_id: str) -> dict:
 
 def read_result_record(root, task_id: str) -> dict:
     """The result record the node wrote; one that can't be unpickled here becomes a failure
-    record saying so (a missing file is a FileNotFoundError).
+    record saying so (a missing file is a FileNotFoundError; one whose signature fails is a
+    HipercowError, and is not unpickled).
     """
-    with open(root.task_file(task_id, "result.pkl"), "rb") as f:
-        blob = f.read()
+    path = root.task_file(task_id, "result.pkl")
+    blob = signing.verify(store.read_bytes(path), "result.pkl", task_id, path)
     try:
         return pickle.loads(blob)
     except Exception as e:

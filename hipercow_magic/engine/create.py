@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
+import shutil
 import socket
 import sys
 import time
 
-from hipercow_magic.core import capture, store
+from hipercow_magic.core import capture, signing, store
 from hipercow_magic.core.environment import environment_globals, read_environment
 from hipercow_magic.core.envvars import EnvVars, prepare_envvars, serialise
 from hipercow_magic.core.errors import HipercowError, warn
@@ -77,15 +79,38 @@ class Plan:
     def write(self, task_id: str, data: dict, locals_blob: bytes | None) -> None:
         """Write a task's files; data.json last, so a task exists only once it is whole."""
         folder = self.root.task_dir(task_id)
-        os.makedirs(folder)
-        if locals_blob is not None:
-            store.write_plain(os.path.join(folder, "locals.pkl"), locals_blob)
-        store.write_json(os.path.join(folder, "data.json"), data)
+        try:
+            os.makedirs(folder)
+        except OSError as e:
+            raise _write_error(folder, e) from None
+        try:
+            if locals_blob is not None:
+                signed = signing.sign(locals_blob, "locals.pkl", task_id)
+                store.write_bytes(os.path.join(folder, "locals.pkl"), signed)
+            store.write_json(os.path.join(folder, "data.json"), data)
+        except BaseException as e:
+            shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(e, OSError):
+                raise _write_error(folder, e) from None
+            raise
 
     def submit(self, ids: list[str]) -> None:
         """Submit written tasks to the plan's driver (nothing without one)."""
         if self.driver is not None and ids:
             submit_tasks(self.root, ids, self.driver, self.resources)
+
+
+def _write_error(folder: str, e: OSError) -> HipercowError:
+    """The HipercowError for a task folder that could not be written."""
+    if isinstance(e, PermissionError):
+        return store.permission_error(folder, "writing")
+    why = e.strerror or str(e)
+    hint = ""
+    if e.errno == errno.ENOSPC or e.errno == errno.EDQUOT:
+        hint = "\nFree some space (or raise your quota) and create the task again."
+    elif e.errno == errno.ENAMETOOLONG:
+        hint = "\nThe root's path is too long for this filesystem: use a shorter one."
+    return HipercowError(f"Can't write the task's files in '{folder}': {why}{hint}")
 
 
 def caller_namespace(depth: int) -> dict:
@@ -230,8 +255,6 @@ def write_tasks(plan: Plan, prepared: list[tuple[str, dict, bytes | None]]) -> l
             plan.write(task_id, data, blob)
             written.append(task_id)
     except BaseException:
-        import shutil
-
         for task_id in written:
             shutil.rmtree(plan.root.task_dir(task_id), ignore_errors=True)
         raise

@@ -22,7 +22,7 @@ import time
 import cloudpickle
 
 from hipercow_magic._version import __version__
-from hipercow_magic.core import capture, store
+from hipercow_magic.core import capture, signing, store
 from hipercow_magic.core.envvars import deserialise
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.format import first_line, user_traceback
@@ -32,6 +32,7 @@ from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import (
     marker_status,
     pickle_result,
+    prepare_result,
     read_data,
     read_marker,
     write_terminal,
@@ -101,10 +102,11 @@ def _load_locals(root, task_id: str, data: dict) -> dict:
     hipercow-magic version, the error says so and what to do.
     """
     path = root.task_file(task_id, "locals.pkl")
-    if not os.path.exists(path):
+    try:
+        signed = store.read_bytes(path)
+    except FileNotFoundError:
         return {}
-    with open(path, "rb") as f:
-        blob = f.read()
+    blob = signing.verify(signed, "locals.pkl", task_id, path)
     try:
         return capture.unpack_locals(blob)
     except Exception as e:
@@ -226,6 +228,17 @@ def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     blob, notes = pickle_result(result)
+    result_file = None
+    try:
+        result_file = prepare_result(root, task_id, blob)
+    except OSError as e:
+        saved = f"the task's result ({len(blob)} bytes) could not be saved: {e.strerror or e}"
+        notes.append(saved)
+        outcome, reason = "failure", saved[0].upper() + saved[1:]
+    else:
+        reason = (
+            None if outcome == "success" else f"{type(result['error']).__name__}: {result['error']}"
+        )
     mark = "✔" if outcome == "success" else "✖"
     sys.stdout.write(
         f"{RULE} task logs ↑ {RULE}\n{mark} status: {outcome}\n"
@@ -234,10 +247,7 @@ def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
         f"(elapsed: {time.time() - started:.4g} secs)\n"
     )
     sys.stdout.flush()
-    reason = (
-        None if outcome == "success" else f"{type(result['error']).__name__}: {result['error']}"
-    )
-    write_terminal(root, task_id, outcome, reason=reason, result=blob, started=started)
+    write_terminal(root, task_id, outcome, reason=reason, started=started, result_file=result_file)
     return EXIT_OK if outcome == "success" else EXIT_FAILED
 
 
