@@ -9,7 +9,6 @@ import time
 
 from hipercow_magic.api.info import TaskInfo
 from hipercow_magic.api.watching import task_log_value, task_wait
-from hipercow_magic.core import store
 from hipercow_magic.core.errors import TaskNotFinishedError, warn
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.root import check_task_id, find_root, task_ids
@@ -24,6 +23,7 @@ from hipercow_magic.core.task import (
     result_value,
 )
 from hipercow_magic.drivers.registry import load_driver
+from hipercow_magic.engine.listing import read_task_data, task_times_or_none
 from hipercow_magic.engine.retry import follow_ids, follow_one, retry_chain, retry_tasks
 from hipercow_magic.engine.statuses import check_exists, submitted_driver, task_statuses
 
@@ -148,8 +148,9 @@ def task_summaries(ids, root=None) -> list[dict]:
 
     Returns:
         One dict per task: id, name, type, status, driver, resources (one line), the times of
-        task_times(), waited (seconds from creation to start, so far) and ran_for (seconds
-        running, so far).
+        task_times(), waited (seconds from creation to start, so far), ran_for (seconds
+        running, so far) and problem (None, or why the task's record can't be read: such a
+        task is listed with what its files still say, and the others are not hidden).
     """
     root = find_root(root)
     ids, _ = task_ids(ids)
@@ -157,8 +158,8 @@ def task_summaries(ids, root=None) -> list[dict]:
     rows = []
     now = time.time()
     for task_id, status in zip(ids, statuses):
-        data = store.read_json_or(root.task_file(task_id, "data.json")) or {}
-        times = collect_times(root, task_id)
+        data, problem = read_task_data(root, task_id)
+        times = task_times_or_none(root, task_id)
         started, finished = times.get("started"), times.get("finished")
         created = times.get("created")
         if started is not None and created is not None:
@@ -178,6 +179,7 @@ def task_summaries(ids, root=None) -> list[dict]:
                 **times,
                 "waited": waited,
                 "ran_for": None if started is None else (finished or now) - started,
+                "problem": problem,
             }
         )
     return rows

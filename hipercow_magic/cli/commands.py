@@ -18,7 +18,7 @@ from hipercow_magic.core.status import count_statuses
 def status_counts_text(statuses: list) -> str:
     """How many tasks there are of each status, e.g. '3 tasks: 2 success, 1 failure'."""
     total = len(statuses)
-    detail = ", ".join(f"{n} {s}" for s, n in count_statuses(statuses).items())
+    detail = ", ".join(f"{n} {s or 'unknown'}" for s, n in count_statuses(statuses).items())
     return f"{total} task{'s' if total != 1 else ''}" + (f": {detail}" if detail else "")
 
 
@@ -97,7 +97,11 @@ def _task_list(args: argparse.Namespace) -> None:
     ids = api.task_list(with_status=args.status or None, in_bundle=args.bundle)
     shown = ids if args.n <= 0 else ids[: args.n]
     for row in api.task_summaries(shown):
-        print(f"{row['id']}  {row['status']:<9}  {row['type'] or '':<10}  {row['name'] or ''}")
+        line = f"{row['id']}  {row['status'] or 'unknown':<9}  {row['type'] or '':<10}"
+        line += f"  {row['name'] or ''}"
+        if row.get("problem"):
+            line += f"  ! unreadable: {row['problem']}"
+        print(line.rstrip())
     if len(shown) < len(ids):
         print(f"({len(ids) - len(shown)} more; -n 0 lists all)", file=sys.stderr)
 

@@ -86,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         argv: the arguments (default: the process's own).
 
     Returns:
-        The exit status: 0, 1 after an error the user can fix (printed as one line), or 2
-        for a usage mistake.
+        The exit status: 0, 1 after an error the user can fix (printed as one line), 2
+        for a usage mistake, or 141 when whoever read the output stopped reading.
     """
     args = parser().parse_args(argv)
     if args.command == "create" and args.code is None and args.script is None:
@@ -95,9 +95,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _stdout_closed()
     except HipercowError as e:
         if args.traceback or os.environ.get("HIPERCOW_TRACEBACK"):
             raise
         print(f"Error: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def _stdout_closed() -> int:
+    """The reader of our output went away (`hipercow task list | head`): stop quietly, as a
+    command killed by SIGPIPE does, without a traceback when Python flushes at exit.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13  # the shell's status for SIGPIPE

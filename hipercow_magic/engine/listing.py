@@ -6,11 +6,13 @@ import contextlib
 import dataclasses
 import datetime as dt
 import fnmatch
+import json
 import os
 import re
 import shutil
 import time
 
+from hipercow_magic.core import store
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.status import ACTIVE, TERMINAL
 from hipercow_magic.core.task import collect_times, marker_status
@@ -20,9 +22,55 @@ from hipercow_magic.engine.statuses import task_statuses
 
 _AGO_RE = re.compile(r"^\s*([0-9]+)\s*(h|hours?|d|days?|w|weeks?)\s*$", re.IGNORECASE)
 
+# A task folder without data.json this long after its last change is listed as unreadable
+# (younger ones are still being created: data.json is written last).
+HALF_WRITTEN_AFTER = 60.0
+
+
+def read_task_data(root, task_id: str) -> tuple[dict, str | None]:
+    """The task's data.json and None, or ({}, a line saying why it can't be read)."""
+    path = root.task_file(task_id, "data.json")
+    try:
+        data = store.read_json(path)
+    except FileNotFoundError:
+        return {}, "its data.json is missing (deleted, or left half-written)"
+    except PermissionError:
+        return {}, "its data.json can't be read (permission denied)"
+    except UnicodeDecodeError:
+        return {}, "its data.json is not text (the file is damaged)"
+    except json.JSONDecodeError as e:
+        return {}, f"its data.json is not valid JSON ({e.msg} at line {e.lineno})"
+    except OSError as e:
+        return {}, f"its data.json can't be read ({e.strerror or type(e).__name__})"
+    if not isinstance(data, dict):
+        return {}, f"its data.json holds a {type(data).__name__}, not a task's record"
+    return data, None
+
+
+def _has_marker(folder: str) -> bool:
+    try:
+        return any(name.startswith("status-") for name in os.listdir(folder))
+    except OSError:
+        return False
+
+
+def _orphan_created(folder: str) -> float | None:
+    """When a task folder without data.json was last changed, if it should be listed: it has
+    a status marker (it was a task once) or nobody has written to it for a while.
+    """
+    try:
+        changed = os.stat(folder).st_mtime
+    except OSError:
+        return None
+    if _has_marker(folder) or time.time() - changed > HALF_WRITTEN_AFTER:
+        return changed
+    return None
+
 
 def all_task_ids(root) -> list[str]:
-    """Every task id, newest first (by creation)."""
+    """Every task id, newest first (by creation); folders that lost their data.json too
+    (see read_task_data), but not those still being created.
+    """
     found = []
     try:
         shards = os.listdir(root.tasks)
@@ -44,8 +92,11 @@ def all_task_ids(root) -> list[str]:
                 try:
                     created = os.stat(os.path.join(entry.path, "data.json")).st_mtime
                 except FileNotFoundError:
-                    continue  # being written
-                root.created_cache[task_id] = created
+                    created = _orphan_created(entry.path)
+                    if created is None:
+                        continue  # being written
+                else:
+                    root.created_cache[task_id] = created
             found.append((created, task_id))
     found.sort(reverse=True)
     return [task_id for _, task_id in found]
@@ -94,8 +145,23 @@ def list_tasks(
         ids = [i for i, s in zip(ids, task_statuses(root, ids)) if s in wanted]
     if finished_before is not None:
         cutoff = parse_finished_before(finished_before)
-        ids = [i for i in ids if (collect_times(root, i).get("finished") or float("inf")) < cutoff]
+        ids = [i for i in ids if (_finished_time(root, i) or float("inf")) < cutoff]
     return ids
+
+
+def _finished_time(root, task_id: str) -> float | None:
+    try:
+        return collect_times(root, task_id).get("finished")
+    except (OSError, ValueError):  # an unreadable task: see read_task_data
+        return None
+
+
+def task_times_or_none(root, task_id: str) -> dict:
+    """collect_times, or every time None for a task whose files can't be read."""
+    try:
+        return collect_times(root, task_id)
+    except (OSError, ValueError):
+        return dict.fromkeys(("created", "submitted", "started", "finished"))
 
 
 @dataclasses.dataclass

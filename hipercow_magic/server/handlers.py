@@ -17,6 +17,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from hipercow_magic import api
+from hipercow_magic.api.log_pages import LOG_PAGE_BYTES, MIN_PAGE_BYTES, task_log_page
 from hipercow_magic.core.errors import HipercowError, error_line
 from hipercow_magic.core.root import check_task_id
 from hipercow_magic.core.status import STATUSES
@@ -25,6 +26,8 @@ from hipercow_magic.server.roots import PathRejected, RootNotFound, ServedRoots
 from hipercow_magic.server.table import TaskTable
 
 MAX_PAGE = 1000
+MAX_LOG_PAGE = 4 * LOG_PAGE_BYTES
+MAX_OFFSET = 2**62  # past any file; larger numbers would not fit a seek
 
 
 def _saying(doing: str | None, message: str) -> str:
@@ -100,6 +103,12 @@ class HipercowHandler(APIHandler):
             raise tornado.web.HTTPError(400, f"'{name}' must be between {low} and {high}")
         return value
 
+    def optional_offset(self, name: str) -> int | None:
+        """A byte offset query argument (a whole number from 0), or None when not given."""
+        if self.get_query_argument(name, None) is None:
+            return None
+        return self.int_argument(name, 0, 0, MAX_OFFSET)
+
     def reply(self, value) -> None:
         """Answer `value` as JSON."""
         self.finish(json.dumps(jsonable(value)))
@@ -156,19 +165,35 @@ class TaskInfoHandler(HipercowHandler):
 
 
 class TaskLogHandler(HipercowHandler):
-    """GET: the task's log from byte `?offset=` on, and the offset to ask from next."""
+    """GET: one page of the task's log (at most `limit` bytes): its tail, the page before
+    `?before=`, or onward from `?offset=` (for tailing), and the offsets to ask from next.
+    """
 
     @tornado.web.authenticated
     async def get(self, task_id):
-        """`{"id", "text", "offset", "status"}` from `?offset=` on."""
+        """`{"id", "text", "start", "offset", "size", "status"}`: the page covers bytes
+        `start` to `offset` of a log of `size` bytes; ask `?offset=<offset>` for what follows
+        and `?before=<start>` for what precedes.
+        """
         _, root = self.root()
         task_id = await self.call(self.task_id, root, task_id, doing="find the task")
-        offset = self.int_argument("offset", 0)
-        text, new_offset = await self.call(
-            api.task_log_read, task_id, offset, root=root, doing="read the log"
+        offset = self.optional_offset("offset")
+        before = self.optional_offset("before")
+        limit = self.int_argument("limit", LOG_PAGE_BYTES, MIN_PAGE_BYTES, MAX_LOG_PAGE)
+        page = await self.call(
+            task_log_page, task_id, offset, before, limit, root=root, doing="read the log"
         )
         status = await self.call(api.task_status, task_id, root=root, doing="read the status")
-        self.reply({"id": task_id, "text": text, "offset": new_offset, "status": status})
+        self.reply(
+            {
+                "id": task_id,
+                "text": page["text"],
+                "start": page["start"],
+                "offset": page["end"],
+                "size": page["size"],
+                "status": status,
+            }
+        )
 
 
 class TaskActionHandler(HipercowHandler):

@@ -30,7 +30,11 @@ class TaskTable:
             for row in api.task_summaries(fresh, root=root):
                 rows[row["id"]] = row
         with self._lock:
-            finished.update((i, row) for i, row in rows.items() if row["status"] in TERMINAL)
+            finished.update(
+                (i, row)
+                for i, row in rows.items()
+                if row["status"] in TERMINAL and not row.get("problem")
+            )
         return [rows[i] for i in ids]
 
     def page(

@@ -69,6 +69,15 @@ class Table:
         p.text(str(self))
 
 
+def _name_html(summary: dict) -> str:
+    name = html.escape(summary.get("name") or "")
+    if not summary.get("problem"):
+        return name
+    problem = html.escape(summary["problem"])
+    warning = "color:var(--jp-warn-color0,#b35900)"
+    return f"{name} <span class='hipercow-problem' style='{warning}'>⚠ unreadable: {problem}</span>"
+
+
 def task_table(summaries: list[dict], total: int, root_path: str) -> Table:
     """The root's tasks, newest first, with status and times."""
     from hipercow_magic.widgets.task_widget import badge
@@ -80,9 +89,12 @@ def task_table(summaries: list[dict], total: int, root_path: str) -> Table:
         created = stamp(s["created"]) if s.get("created") else ""
         waited = pretty_dt(s["waited"]) if s.get("waited") is not None else ""
         ran = pretty_dt(s["ran_for"]) if s.get("ran_for") is not None else ""
+        name = s.get("name") or ""
+        if s.get("problem"):
+            name = f"{name} ! unreadable: {s['problem']}".strip()
         row = [
             short_id(s["id"]),
-            s.get("name") or "",
+            name,
             s["status"] or "?",
             created,
             waited,
@@ -93,7 +105,7 @@ def task_table(summaries: list[dict], total: int, root_path: str) -> Table:
         html_rows.append(
             [
                 f"<code title='{s['id']}'>{short_id(s['id'])}</code>",
-                html.escape(row[1]),
+                _name_html(s),
                 badge(row[2]),
             ]
             + row[3:]
@@ -108,7 +120,7 @@ def task_table(summaries: list[dict], total: int, root_path: str) -> Table:
         headers,
         rows,
         html_rows,
-        raw_columns=(0, 2),
+        raw_columns=(0, 1, 2),
         footer=footer,
     )
 
