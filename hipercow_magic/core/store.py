@@ -50,11 +50,12 @@ def _guard(path: str, action: str):
         raise permission_error(path, action) from None
 
 
-def write_temp(folder: str, data: bytes, prefix: str = ".tmp-") -> str:
+def write_temp(folder: str, data: bytes, prefix: str = ".tmp-", target: str | None = None) -> str:
     """A temporary file in `folder` holding `data` with the root's mode; returns its path
-    (the caller renames or removes it).
+    (the caller renames or removes it). `target`, the file it will become, is what a
+    permission error names (else the folder).
     """
-    with _guard(folder, "writing in"):
+    with _guard(target, "writing") if target else _guard(folder, "writing in"):
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix)
     try:
         os.fchmod(fd, file_mode())
@@ -69,7 +70,7 @@ def write_temp(folder: str, data: bytes, prefix: str = ".tmp-") -> str:
 def write_bytes(path: str, data: bytes) -> None:
     """Write `data` to `path` atomically (temporary file in the same folder, then rename)."""
     with _guard(path, "writing"):
-        tmp = write_temp(os.path.dirname(path), data)
+        tmp = write_temp(os.path.dirname(path), data, target=path)
         try:
             os.replace(tmp, path)
         except BaseException:
@@ -134,7 +135,7 @@ def link_exclusive(path: str, data: bytes) -> bool:
     hard-linked into place); True if this call created it.
     """
     with _guard(path, "writing"):
-        tmp = write_temp(os.path.dirname(path), data)
+        tmp = write_temp(os.path.dirname(path), data, target=path)
         try:
             os.link(tmp, path)
         except FileExistsError:

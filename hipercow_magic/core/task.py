@@ -115,7 +115,9 @@ def prepare_result(root, task_id: str, result: dict | bytes) -> str:
         OSError: it could not be written (a full disk); nothing is left behind.
     """
     blob = result if isinstance(result, bytes) else pickle_result(result)[0]
-    return store.write_temp(root.task_dir(task_id), signing.sign(blob, "result.pkl", task_id))
+    signed = signing.sign(blob, "result.pkl", task_id)
+    path = root.task_file(task_id, "result.pkl")
+    return store.write_temp(os.path.dirname(path), signed, target=path)
 
 
 def _finish_claim(root, task_id: str, claim: dict) -> None:

