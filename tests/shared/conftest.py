@@ -4,7 +4,7 @@ and a fresh root owned by one of them (group `hcshare`, setgid, mode 2775) for e
 The tests run as root (they create users with useradd and act as them with runuser); each
 user's action is a real process, `runuser -u USER -- sh -c 'umask 002; exec ...'`, importing
 this checkout. The users and the group stay after the tests (making them is idempotent); the
-users' processes (their local schedulers and tasks) are killed after each test.
+users' processes working on a test's root (their local schedulers and tasks) are killed after it.
 """
 
 from __future__ import annotations
@@ -220,15 +220,27 @@ class User:
         assert out["ok"], f"{self.name}: {out['type']}: {out['message']}\n{out['traceback']}"
         return out["value"]
 
-    def kill_processes(self) -> None:
-        """Kill every process of this user (the tests started them all: schedulers, tasks)."""
-        procs = [p for p in psutil.process_iter(["uids"]) if p.info["uids"].real == self.uid]
-        for proc in procs:
+    def kill_processes(self, root: str) -> None:
+        """Kill this user's processes working on `root` (its scheduler and the tasks it
+        started, found by command line or working folder), and their children.
+        """
+        found = {}
+        for proc in psutil.process_iter(["uids", "cmdline", "cwd"]):
+            if proc.info["uids"] is None or proc.info["uids"].real != self.uid:
+                continue
+            cwd = proc.info["cwd"] or ""
+            if root in (proc.info["cmdline"] or []) or cwd == root or cwd.startswith(root + "/"):
+                found[proc.pid] = proc
+                try:
+                    found.update((c.pid, c) for c in proc.children(recursive=True))
+                except psutil.NoSuchProcess:
+                    pass
+        for proc in found.values():
             try:
                 proc.kill()
             except psutil.NoSuchProcess:
                 pass
-        psutil.wait_procs(procs, timeout=10)
+        psutil.wait_procs(list(found.values()), timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -267,5 +279,5 @@ def shared_root(alice, bob):
         yield path
     finally:
         for user in (alice, bob):
-            user.kill_processes()
+            user.kill_processes(path)
         shutil.rmtree(base, ignore_errors=True)
