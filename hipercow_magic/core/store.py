@@ -9,6 +9,7 @@ PermissionError on a root file becomes a HipercowError that names the file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -42,12 +43,24 @@ def permission_error(path: str, action: str) -> HipercowError:
     )
 
 
+def path_too_long(path: str) -> HipercowError:
+    """The HipercowError for a path longer than the filesystem allows."""
+    return HipercowError(
+        f"The path '{path}' is too long for this filesystem (File name too long)\n"
+        "Use a root with a shorter path."
+    )
+
+
 @contextlib.contextmanager
 def _guard(path: str, action: str):
     try:
         yield
     except PermissionError:
         raise permission_error(path, action) from None
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            raise path_too_long(path) from None
+        raise
 
 
 def write_temp(folder: str, data: bytes, prefix: str = ".tmp-", target: str | None = None) -> str:

@@ -104,12 +104,12 @@ def _write_error(folder: str, e: OSError) -> HipercowError:
     """The HipercowError for a task folder that could not be written."""
     if isinstance(e, PermissionError):
         return store.permission_error(folder, "writing")
+    if e.errno == errno.ENAMETOOLONG:
+        return store.path_too_long(folder)
     why = e.strerror or str(e)
     hint = ""
     if e.errno == errno.ENOSPC or e.errno == errno.EDQUOT:
         hint = "\nFree some space (or raise your quota) and create the task again."
-    elif e.errno == errno.ENAMETOOLONG:
-        hint = "\nThe root's path is too long for this filesystem: use a shorter one."
     return HipercowError(f"Can't write the task's files in '{folder}': {why}{hint}")
 
 

@@ -14,7 +14,7 @@ import textwrap
 import threading
 
 import pytest
-from processes import source_environment, stop_local_scheduler  # noqa: F401 (used below)
+from processes import source_environment, stop_local_scheduler
 
 import hipercow_magic as hc
 from hipercow_magic import HipercowError
@@ -173,3 +173,99 @@ def test_threads_racing_for_the_terminal_state_one_wins(tmp_path, monkeypatch):
         for t in threads:
             t.join()
         check_one_winner(root, task_id, statuses, won)
+
+
+@pytest.fixture
+def disk_root(tmp_path, monkeypatch, capsys):
+    """A root on a 4 MB tmpfs (on the local driver), and a file that fills most of it."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"can't mount a small tmpfs here: {proc.stderr.decode().strip()}")
+    monkeypatch.chdir(disk)
+    monkeypatch.setenv("HIPERCOW_KEY_FILE", str(tmp_path / "secret.key"))
+    r = hc.hipercow_init(".", driver="local", idle_timeout=30)
+    capsys.readouterr()
+    try:
+        yield r
+    finally:
+        stop_local_scheduler(r)
+        monkeypatch.chdir(tmp_path)
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def fill(folder, leave: int) -> str:
+    """Fill the filesystem at `folder` but `leave` bytes; returns the filler's path."""
+    path = os.path.join(folder, "filler")
+    st = os.statvfs(folder)
+    with open(path, "wb") as f:
+        f.write(b"\0" * max(0, st.f_bavail * st.f_frsize - leave))
+    return path
+
+
+def whole_tasks(root) -> list[str]:
+    """Every task folder holds data.json and no temporary file; returns the ids."""
+    ids = []
+    tasks = os.path.join(root.hipercow, "tasks")
+    for shard in os.listdir(tasks):
+        for rest in os.listdir(os.path.join(tasks, shard)):
+            files = os.listdir(os.path.join(tasks, shard, rest))
+            assert "data.json" in files, files
+            assert not [f for f in files if f.startswith(".")], files
+            ids.append(shard + rest)
+    return ids
+
+
+def test_a_full_disk_while_creating_is_a_clear_error_and_leaves_no_half_task(disk_root):
+    filler = fill(disk_root.path, 600_000)
+    blob = os.urandom(150_000)  # noqa: F841 (captured)
+    made = []
+    with pytest.raises(HipercowError) as e:
+        for _ in range(20):
+            made.append(hc.task_create_expr("len(blob)", driver=False))
+    assert "No space left on device" in str(e.value)
+    assert "Free some space" in str(e.value)
+    assert 1 <= len(made) < 20
+    assert sorted(whole_tasks(disk_root)) == sorted(t.id for t in made)
+    os.unlink(filler)  # space is back: the root works
+    task = hc.task_create_expr("len(blob)")
+    hc.task_submit([t.id for t in made])
+    assert task.wait(timeout=WAIT) and task.result() == 150_000
+    for t in made:
+        assert t.wait(timeout=WAIT) and t.result() == 150_000
+
+
+def test_a_result_that_does_not_fit_fails_the_task_saying_so(disk_root):
+    task = hc.task_create_expr("b'x' * 3_000_000", namespace={}, driver=False)
+    fill(disk_root.path, 400_000)
+    hc.task_submit(task.id)
+    assert task.wait(timeout=WAIT) is False
+    info = hc.task_info(task.id)
+    assert info.status == "failure"
+    assert "could not be saved" in info.reason and "No space left" in info.reason
+    log = task.log()
+    assert "status: failure" in log and "status: success" not in log
+    assert not [f for f in os.listdir(disk_root.task_dir(task.id)) if f.startswith(".")]
+
+
+def test_a_path_too_long_for_task_files_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HIPERCOW_KEY_FILE", str(tmp_path / "secret.key"))
+    base = str(tmp_path)
+    parts = []
+    while len(base) + sum(len(p) + 1 for p in parts) < 3800:
+        parts.append("d" * 200)
+    path = os.path.join(base, *parts)
+    path += "/" + "e" * (4040 - len(path) - 1)  # room for a task folder, not its files
+    assert len(path) == 4040
+    os.makedirs(path)
+    monkeypatch.chdir(path)
+    root = hc.hipercow_init(".")
+    capsys.readouterr()
+    with pytest.raises(HipercowError, match="File name too long") as e:
+        hc.task_create_expr("1", namespace={}, driver=False)
+    assert "Use a root with a shorter path" in str(e.value)
+    assert "/hipercow/tasks/" in str(e.value)  # it failed writing the task, not before
+    assert whole_tasks(root) == []  # the folder it made is gone
