@@ -22,12 +22,18 @@ from hipercow_magic.drivers.base import ClusterInfo, Driver
 from hipercow_magic.drivers.local import paths
 from hipercow_magic.drivers.local.cluster import cluster_info, cluster_spec
 
+START_ATTEMPTS = 3  # failed scheduler starts in a row before status calls report them
+READY_FD = "HIPERCOW_SCHEDULER_READY_FD"  # the pipe a starting scheduler answers on
+LOG_LINES = 10  # lines of the scheduler's log quoted then
+
 
 class LocalDriver(Driver):
     """Runs tasks on this machine, honouring the virtual cluster's nodes and queues."""
 
     name = "local"
     _starting: subprocess.Popen | None = None
+    _ready = -1  # the read end of the pipe the scheduler started last answers on
+    _answer = b""
 
     @classmethod
     def configure(
@@ -74,30 +80,89 @@ class LocalDriver(Driver):
         return False
 
     def ensure_scheduler(self) -> None:
-        """Start the root's scheduler if none runs (detached: it outlives this process)."""
+        """Start the root's scheduler if none runs (detached: it outlives this process).
+
+        The scheduler this process started last tells it (one byte on a pipe) once it has
+        taken the root's lock: until then it is still starting and will read the queue; after
+        that, a lock nobody holds means it has exited (or died), so another is started.
+        """
         if self.scheduler_running():
             return
-        if self._starting is not None and self._starting.poll() is None:
-            return  # started a moment ago and still taking the lock
+        if self._starting is not None:
+            if self._start_state() == "starting":
+                return
+            self._forget_start()
         paths.make_dirs(self.root)
         env = child_environment()
-        with open(paths.scheduler_log(self.root), "ab") as log:
-            self._starting = subprocess.Popen(
-                [sys.executable, "-m", "hipercow_magic.drivers.local.scheduler", self.root.path],
-                cwd=self.root.path,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-                close_fds=True,
-            )
+        ready_read, ready_write = os.pipe()
+        try:
+            with open(paths.scheduler_log(self.root), "ab") as log:
+                self._starting = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "hipercow_magic.drivers.local.scheduler",
+                        self.root.path,
+                    ],
+                    cwd=self.root.path,
+                    env={**env, READY_FD: str(ready_write)},
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                    close_fds=True,
+                    pass_fds=(ready_write,),
+                )
+        except BaseException:
+            os.close(ready_read)
+            raise
+        finally:
+            os.close(ready_write)
+        os.set_blocking(ready_read, False)
+        self._ready, self._answer = ready_read, b""
+
+    def _start_state(self) -> str:
+        """'starting' (no answer yet, still alive), 'acquired' (it took the lock once),
+        'refused' (another held the lock) or 'failed' (it ended without taking it).
+        """
+        if not self._answer:
+            try:
+                self._answer = os.read(self._ready, 1) or b"x"  # b"x": ended without a word
+            except BlockingIOError:
+                if self._starting.poll() is None:
+                    return "starting"
+                self._answer = b"x"
+        return {b"1": "acquired", b"0": "refused"}.get(self._answer, "failed")
+
+    def _forget_start(self) -> None:
+        """Close the pipe to the last scheduler started, reaping it if it has ended."""
+        os.close(self._ready)
+        self._starting.poll()
+        self._starting = None
+
+    def start_problem(self) -> str | None:
+        """Why the root's scheduler keeps failing to start, after START_ATTEMPTS failures in
+        a row (with the end of its log), else None.
+        """
+        failures = store.read_json_or(paths.start_failures(self.root)) or {}
+        if not isinstance(failures, dict) or failures.get("count", 0) < START_ATTEMPTS:
+            return None
+        log = paths.scheduler_log(self.root)
+        lines = (store.read_text_or(log) or "").rstrip("\n").split("\n")[-LOG_LINES:]
+        return (
+            f"The local scheduler of the root at '{self.root.path}' failed to start "
+            f"{failures['count']} times in a row (last: {failures.get('last')})\n"
+            f"The end of its log, '{log}':\n" + "\n".join(lines)
+        )
 
     def wake(self, message: bytes = b"w") -> None:
         """Tell the scheduler to look at the queue now ('w' new work, 'c' cancellations)."""
+        address = paths.wake_address(self.root)
+        if address is None:
+            return  # the scheduler polls
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
             try:
-                s.sendto(message, paths.wake_address(self.root))
+                s.sendto(message, address)
             except OSError:
                 pass  # not listening yet: it reads the queue when it starts
 
@@ -109,13 +174,24 @@ class LocalDriver(Driver):
         if resources.hold_until is not None:
             res["hold_until"] = resources.hold_until.timestamp()
         stamp = f"{time.time_ns():020d}"
-        store.write_json(paths.batch_file(self.root, stamp), {"resources": res, "ids": ids})
+        with paths.queue_lock(self.root):  # a scheduler exits only between batches
+            store.write_json(paths.batch_file(self.root, stamp), {"resources": res, "ids": ids})
         self.ensure_scheduler()
         self.wake()
 
     def status(self, ids: list[str]) -> list[str]:
-        """Statuses from the tasks' markers (a scheduler is started if none runs)."""
+        """Statuses from the tasks' markers (a scheduler is started if none runs).
+
+        Raises:
+            HipercowError: the root's scheduler has failed to start START_ATTEMPTS times in
+                a row (the error names its log and quotes its end).
+        """
         self.ensure_scheduler()
+        problem = self.start_problem()
+        if problem is not None and any(
+            marker_status(self.root, i) not in (*TERMINAL, "running") for i in ids
+        ):
+            raise HipercowError(problem)
         out = []
         for task_id in ids:
             status = marker_status(self.root, task_id)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
+
+SUN_PATH_MAX = 108  # bytes in a unix socket's address, with its final NUL
 
 
 def local_dir(root) -> str:
@@ -48,10 +49,17 @@ def state_file(root) -> str:
     return os.path.join(root.hipercow, "local", "state.json")
 
 
-def wake_address(root) -> str:
-    """An abstract socket name unique to the root (no path length limits, no file left)."""
-    digest = hashlib.sha1(root.path.encode()).hexdigest()[:20]
-    return f"\0hipercow-magic-{digest}"
+def wake_address(root) -> str | None:
+    """The scheduler's wake-up socket: a file in the root's own local folder (only those who
+    can write the root can take it); None when its path is too long for a unix socket.
+    """
+    path = os.path.join(root.hipercow, "local", "wake.sock")
+    return path if len(os.fsencode(path)) < SUN_PATH_MAX else None
+
+
+def start_failures(root) -> str:
+    """How many schedulers in a row could not start (or stopped on an error), and why."""
+    return os.path.join(root.hipercow, "local", "start-failures.json")
 
 
 def make_dirs(root) -> None:

@@ -10,6 +10,7 @@ holds one file per submission (shared resources and task ids), and each started 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -18,6 +19,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 
 from hipercow_magic.core import store
 from hipercow_magic.core.errors import TaskDied
@@ -25,7 +27,7 @@ from hipercow_magic.core.procs import death_reason, kill_tree, open_pidfd, same_
 from hipercow_magic.core.root import Root
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import marker_status, read_marker, write_terminal
-from hipercow_magic.drivers.local import paths
+from hipercow_magic.drivers.local import intake, paths
 from hipercow_magic.drivers.local.placement import Node, VirtualCluster, order
 from hipercow_magic.drivers.local.task_process import fork_task
 from hipercow_magic.node import runner
@@ -42,7 +44,8 @@ class Running:
 
     `pidfd` becomes readable when the process ends (None where the system has no pidfds: the
     scheduler polls instead); `child` is True for processes this scheduler forked (it reaps
-    them), False for ones it adopted from an earlier scheduler.
+    them), False for ones it adopted from an earlier scheduler. `start_error` says why a
+    forked process was told not to run its task (its claim could not be written).
     """
 
     def __init__(self, entry: dict, pid: int, pidfd: int | None, child: bool):
@@ -51,10 +54,41 @@ class Running:
         self.pidfd = pidfd
         self.child = child
         self.killed_reason: str | None = None
+        self.start_error: str | None = None
+
+
+def log(message: str) -> None:
+    """A line in the scheduler's log (its standard output)."""
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{os.getpid()}] {message}", flush=True)
+
+
+def listen(root) -> socket.socket | None:
+    """The wake-up socket (a file in the root's own local folder); None, and polling, when
+    the path is too long for a socket or it can't be bound.
+    """
+    address = paths.wake_address(root)
+    if address is None:
+        log("the root's path is too long for a wake-up socket: polling the queue instead")
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(address)  # an earlier scheduler's (we hold the root's lock)
+        sock.bind(address)
+        sock.setblocking(False)
+    except OSError as e:
+        sock.close()
+        log(f"can't listen for wake-ups at {address} ({e}): polling the queue instead")
+        return None
+    return sock
 
 
 class Scheduler:
     """The scheduler of one root: its queue, its running tasks and the virtual cluster's nodes.
+
+    Every queue file, task and process end is handled on its own: one that can't be read or
+    run is refused or failed with a reason (and a line in the scheduler's log), and the
+    others go on.
 
     Args:
         root_path: the root whose local driver configuration describes the cluster.
@@ -68,6 +102,7 @@ class Scheduler:
         self.nodes = self.cluster.nodes
         self.idle_timeout = float(self.config.get("idle_timeout", 300))
         self.batches: dict[str, int] = {}  # batch stamp -> tasks not yet finished
+        self.refused: set[str] = set()  # stamps of queue files not run (logged once)
         self.queued: dict[tuple[str, int], dict] = {}  # (stamp, index) -> entry
         self.running: dict[str, Running] = {}
         self.pending_reason: dict[str, str] = {}
@@ -75,6 +110,8 @@ class Scheduler:
         self.state_dirty = True
         self.lock_fd = -1
         self.sock: socket.socket | None = None
+        self.uid = os.geteuid()
+        self.last_error: str | None = None
 
     # ---- start-up -------------------------------------------------------------------
     def acquire(self) -> bool:
@@ -92,24 +129,64 @@ class Scheduler:
         store.write_json(
             paths.scheduler_info(self.root), {"pid": os.getpid(), "started": time.time()}
         )
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(paths.wake_address(self.root))
-        self.sock.setblocking(False)
+        store.remove_file(paths.start_failures(self.root))
+        self.sock = listen(self.root)
         return True
 
     def adopt(self, task_id: str, claim: dict) -> None:
         """Watch a task some other scheduler (or an earlier us) started."""
+        pid, started = int(claim["pid"]), float(claim["time"])
         entry = {k: claim.get(k) for k in CLAIMED}
-        entry.update(id=task_id, started=claim["time"], slots=entry["slots"] or [])
+        entry.update(id=task_id, started=started, slots=entry["slots"] or [])
         entry.update(memory=entry["memory"] or 0, whole=bool(entry["whole"]))
         node = self.nodes.get(entry["node"])
         if node is not None:
             node.take(task_id, len(entry["slots"]), entry["memory"], entry["whole"])
-        pid = claim["pid"]
-        alive = same_process(pid, claim["time"])
+        alive = same_process(pid, started)
         self.running[task_id] = Running(entry, pid, open_pidfd(pid) if alive else None, False)
         if not alive:
             self.finish(task_id, None)
+
+    def never_started(self, task_id: str, claim: dict) -> bool:
+        """Whether a claim is one a scheduler made whose process never ran the task: empty
+        (its writer died), or naming a process that ended before opening the task's log.
+        """
+        if not claim or "pid" not in claim or "time" not in claim:
+            return True
+        return (
+            "node" in claim
+            and not same_process(claim["pid"], claim["time"])
+            and not os.path.exists(self.root.task_file(task_id, "log"))
+        )
+
+    # ---- faults ---------------------------------------------------------------------
+    def guard(self, what: str, step, *args) -> None:
+        """Run one step; an error is logged (once while it repeats) and the loop goes on."""
+        try:
+            step(*args)
+        except Exception as e:
+            error = f"{what}: {type(e).__name__}: {e}"
+            if error != self.last_error:
+                log(f"error {error}\n{traceback.format_exc()}")
+            self.last_error = error
+
+    def fail(self, task_id: str, reason: str) -> None:
+        """Record a failure with its reason, for a task this scheduler's user owns."""
+        log(f"task {task_id}: {reason}")
+        try:
+            if intake.task_owner(self.root, task_id) != self.uid:
+                return
+            if marker_status(self.root, task_id) in (*TERMINAL, None):
+                return
+            write_terminal(
+                self.root,
+                task_id,
+                "failure",
+                reason=reason,
+                result={"ok": False, "error": TaskDied(reason), "traceback": ""},
+            )
+        except OSError as e:
+            log(f"task {task_id}: could not record its failure ({e})")
 
     # ---- the loop ---------------------------------------------------------------
     def serve(self) -> None:
@@ -119,28 +196,30 @@ class Scheduler:
         while True:
             woken = self.drain_wakeups()
             if woken or time.monotonic() - scanned > RESCAN_INTERVAL:
-                self.scan_queue(recheck=b"c" in woken)
+                self.guard("reading the queue", self.scan_queue, b"c" in woken)
                 scanned = time.monotonic()
-            self.check_deadlines()
-            self.place()
-            self.write_state()
+            self.guard("checking deadlines", self.check_deadlines)
+            self.guard("placing tasks", self.place)
+            self.guard("writing the queue state", self.write_state)
             if self.queued or self.running:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > self.idle_timeout:
                 if self.exit_if_still_idle():
                     return
-            fds = [self.sock.fileno()] + [
-                r.pidfd for r in self.running.values() if r.pidfd is not None
-            ]
+            fds = [self.sock.fileno()] if self.sock is not None else []
+            fds += [r.pidfd for r in self.running.values() if r.pidfd is not None]
+            timeout = self.next_timeout()
+            if self.sock is None:
+                timeout = min(timeout, RESCAN_INTERVAL)
             try:
-                ready, _, _ = select.select(fds, [], [], self.next_timeout())
+                ready, _, _ = select.select(fds, [], [], timeout)
             except InterruptedError:
                 ready = []
             for task_id, run in list(self.running.items()):
                 if run.pidfd is not None and run.pidfd in ready:
-                    self.finish(task_id, self.reap(run))
+                    self.guard(f"finishing task {task_id}", self.finish, task_id, self.reap(run))
                 elif run.pidfd is None:
-                    self.poll(task_id, run)
+                    self.guard(f"watching task {task_id}", self.poll, task_id, run)
 
     def poll(self, task_id: str, run: Running) -> None:
         """Without a pidfd: finish the task if its process has ended."""
@@ -155,16 +234,27 @@ class Scheduler:
             self.finish(task_id, None)
 
     def exit_if_still_idle(self) -> bool:
-        """Exit only if nothing arrived since the last look (under the queue lock)."""
+        """Exit only if nothing arrived since the last look.
+
+        Under the queue lock (which submitters hold while writing a batch), the scheduler
+        lets go of the root's lock before the queue lock: a submitter then either wrote its
+        batch before the last look, or finds no scheduler and starts one.
+        """
         with paths.queue_lock(self.root):
-            known = set(self.batches)
+            known = set(self.batches) | self.refused
             if any(
                 paths.batch_stamp(n) not in known for n in os.listdir(paths.queue_dir(self.root))
             ):
                 return False
-            for stamp in known:
+            for stamp in self.batches:
                 store.remove_file(paths.batch_file(self.root, stamp))
-            os.unlink(paths.scheduler_info(self.root))
+            store.remove_file(paths.scheduler_info(self.root))
+            if self.sock is not None:
+                self.sock.close()
+                self.sock = None
+                store.remove_file(paths.wake_address(self.root))
+            fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+            os.close(self.lock_fd)
             return True
 
     def next_timeout(self) -> float:
@@ -190,38 +280,96 @@ class Scheduler:
     def drain_wakeups(self) -> bytes:
         """Read every pending wake-up message ('w' new work, 'c' cancelled)."""
         got = b""
-        while True:
+        while self.sock is not None:
             try:
                 got += self.sock.recv(64)
             except (BlockingIOError, InterruptedError):
-                return got
+                break
+            except OSError:
+                break
+        return got
 
     def scan_queue(self, recheck: bool = False) -> None:
         """Read new batch files; with `recheck`, drop queued tasks that were cancelled."""
-        for name in os.listdir(paths.queue_dir(self.root)):
+        for name in sorted(os.listdir(paths.queue_dir(self.root))):
             stamp = paths.batch_stamp(name)
-            if stamp is None or stamp in self.batches:
+            if stamp is None or stamp in self.batches or stamp in self.refused:
                 continue
-            batch = store.read_json_or(paths.batch_file(self.root, stamp))
-            if batch is None:
-                continue
-            self.batches[stamp] = 0
-            for index, task_id in enumerate(batch["ids"]):
-                status = marker_status(self.root, task_id)
-                if status in TERMINAL:
-                    continue
-                self.batches[stamp] += 1
-                if status == "running":
-                    if task_id not in self.running:
-                        self.adopt(task_id, read_marker(self.root, task_id, "running"))
-                    continue
-                self.queued[(stamp, index)] = {**batch["resources"], "id": task_id, "batch": stamp}
-            self.state_dirty = True
-            self._batch_done(stamp, 0)
+            try:
+                self.read_batch(stamp)
+            except Exception as e:
+                self.refused.add(stamp)
+                log(f"queue file {name} not read: {type(e).__name__}: {e}")
         if recheck:
             for key, entry in list(self.queued.items()):
-                if marker_status(self.root, entry["id"]) in TERMINAL:
+                if marker_status(self.root, entry["id"]) in (*TERMINAL, None):
                     self._dequeue(key)
+
+    def read_batch(self, stamp: str) -> None:
+        """Queue (or adopt) the tasks of one batch file, each on its own."""
+        try:
+            batch, ids = intake.read_batch(self.root, stamp)
+        except intake.Refused as e:
+            self.refuse(stamp, str(e), e.ids)
+            return
+        if batch is None:
+            return
+        self.batches[stamp] = 1  # held until every task is read (a dead one may end now)
+        for index, task_id in enumerate(ids):
+            self.batches[stamp] += 1
+            try:
+                counted = self.take(stamp, index, task_id, batch["resources"])
+            except Exception as e:
+                log(traceback.format_exc())
+                self.fail(task_id, f"the local scheduler could not queue it ({e})")
+                counted = False
+            if not counted:
+                self.batches[stamp] -= 1
+        self.state_dirty = True
+        self._batch_done(stamp, 1)
+
+    def refuse(self, stamp: str, reason: str, ids: list[str]) -> None:
+        """A queue file that won't be run: logged, its own user's tasks failed with the
+        reason (others' left alone), and, when it is this user's, set aside as `.refused-`.
+        """
+        self.refused.add(stamp)
+        log(reason)
+        for task_id in ids:
+            if marker_status(self.root, task_id) == "submitted":
+                self.fail(task_id, f"not run: {reason}")
+        path = paths.batch_file(self.root, stamp)
+        with contextlib.suppress(OSError):
+            if os.stat(path).st_uid == self.uid:
+                os.replace(path, os.path.join(paths.queue_dir(self.root), ".refused-" + stamp))
+
+    def take(self, stamp: str, index: int, task_id: str, resources: dict) -> bool:
+        """Queue or adopt one task of a batch; False when there is nothing left to do."""
+        status = marker_status(self.root, task_id)
+        if status is None:
+            log(f"task {task_id} of queue file {stamp} no longer exists: dropped")
+            return False
+        if status in TERMINAL:
+            return False
+        owner = intake.task_owner(self.root, task_id)
+        if owner != self.uid:
+            log(
+                f"task {task_id} belongs to uid {owner}, not to this scheduler's user "
+                f"(uid {self.uid}): not run"
+            )
+            return False
+        if status == "running":
+            if task_id in self.running:
+                return True
+            claim = read_marker(self.root, task_id, "running")
+            if not self.never_started(task_id, claim):
+                self.adopt(task_id, claim)
+                return True
+            log(f"task {task_id}: its start was cut short before it ran: queued again")
+            store.remove_file(self.root.task_file(task_id, "status-running"))
+        entry = {**resources, "id": task_id, "batch": stamp}
+        self.cluster.candidates(entry)  # a queue or node it can't name fails here
+        self.queued[(stamp, index)] = entry
+        return True
 
     def _dequeue(self, key) -> None:
         entry = self.queued.pop(key)
@@ -248,43 +396,63 @@ class Scheduler:
                 self.pending_reason[task_id] = reason
                 self.state_dirty = True
         if placement.launches:
-            self.launch(placement.launches)
+            with paths.queue_lock(self.root):
+                for key, entry, node in placement.launches:
+                    try:
+                        self.launch(key, entry, node)
+                    except Exception as e:
+                        log(traceback.format_exc())
+                        node.release(entry["id"], entry["slots"], entry["memory"])
+                        if key in self.queued:
+                            self._dequeue(key)
+                        self.fail(entry["id"], f"the local scheduler could not start it ({e})")
 
-    def launch(self, launches: list[tuple[tuple, dict, Node]]) -> None:
-        """Start each task's process and claim the task for it, under the queue lock.
+    def launch(self, key: tuple, entry: dict, node: Node) -> None:
+        """Start a task's process and claim the task for it (the caller holds the queue lock).
 
-        A task cancelled while queued has its terminal marker already: it is skipped.
+        A task cancelled while queued has its terminal marker already (one whose folder is
+        gone has no marker at all): it is skipped.
         """
-        with paths.queue_lock(self.root):
-            for key, entry, node in launches:
-                task_id = entry["id"]
-                if marker_status(self.root, task_id) in (*TERMINAL, "running"):
-                    node.release(task_id, entry["slots"], entry["memory"])
-                    if key in self.queued:
-                        self._dequeue(key)
-                    continue
-                del self.queued[key]
-                self.pending_reason.pop(task_id, None)
-                entry["started"] = time.time()
-                if entry.get("max_runtime"):
-                    entry["deadline"] = entry["started"] + 60 * int(entry["max_runtime"])
-                cores = node.cores if entry["cores"] == "Inf" else int(entry["cores"])
-                go_read, go_write = os.pipe()
-                cpus = node.physical_cpus(entry["slots"])
-                pid = fork_task(self.root, task_id, cores, cpus, entry["node"], (go_read, go_write))
-                os.close(go_read)
-                claim = {"pid": pid, "host": socket.gethostname(), "time": entry["started"]}
-                claim.update({k: entry.get(k) for k in CLAIMED})
-                claimed = store.create_exclusive(
-                    self.root.task_file(task_id, "status-running"), json.dumps(claim)
-                )
-                os.write(go_write, b"g" if claimed else b"s")
-                os.close(go_write)
-                run = Running(entry, pid, open_pidfd(pid), child=True)
-                self.running[task_id] = run
-                if not claimed:
-                    run.killed_reason = "already started elsewhere"
-                self.state_dirty = True
+        task_id = entry["id"]
+        status = marker_status(self.root, task_id)
+        if status in (*TERMINAL, "running", None):
+            node.release(task_id, entry["slots"], entry["memory"])
+            if status is None:
+                log(f"task {task_id} no longer exists: dropped from the queue")
+            if key in self.queued:
+                self._dequeue(key)
+            return
+        entry["started"] = time.time()
+        if entry.get("max_runtime"):
+            entry["deadline"] = entry["started"] + 60 * int(entry["max_runtime"])
+        cores = node.cores if entry["cores"] == "Inf" else int(entry["cores"])
+        go_read, go_write = os.pipe()
+        try:
+            cpus = node.physical_cpus(entry["slots"])
+            pid = fork_task(self.root, task_id, cores, cpus, entry["node"], (go_read, go_write))
+        except BaseException:
+            os.close(go_write)
+            raise
+        finally:
+            os.close(go_read)
+        del self.queued[key]
+        self.pending_reason.pop(task_id, None)
+        run = Running(entry, pid, open_pidfd(pid), child=True)
+        self.running[task_id] = run
+        self.state_dirty = True
+        claim = {"pid": pid, "host": socket.gethostname(), "time": entry["started"]}
+        claim.update({k: entry.get(k) for k in CLAIMED})
+        try:
+            claimed = store.create_exclusive(
+                self.root.task_file(task_id, "status-running"), json.dumps(claim)
+            )
+        except OSError as e:
+            claimed = False
+            run.start_error = f"its start could not be recorded ({e})"
+        os.write(go_write, b"g" if claimed else b"s")
+        os.close(go_write)
+        if not claimed and run.start_error is None:
+            run.killed_reason = "already started elsewhere"
 
     @staticmethod
     def reap(run: Running) -> int | None:
@@ -307,27 +475,67 @@ class Scheduler:
         if node is not None:
             node.release(task_id, entry["slots"], entry["memory"])
         self.state_dirty = True
+        done = True
+        try:
+            done = self.record_end(task_id, run, wait_status)
+        finally:
+            if done:
+                self._batch_done(entry.get("batch"), 1)
+
+    def record_end(self, task_id: str, run: Running, wait_status: int | None) -> bool:
+        """What a task's ended process leaves: nothing when it finished the task itself,
+        else a failure (or cancellation) with its reason; a start cut short is queued again.
+
+        Returns False when the task is still to be done (queued again, or run by another
+        process), True when its batch may count it finished.
+        """
         code = os.waitstatus_to_exitcode(wait_status) if wait_status is not None else None
+        status = marker_status(self.root, task_id)
+        if status is None:
+            log(f"task {task_id} no longer exists (its folder was removed while it ran)")
+            return True
         if code == runner.EXIT_NOT_STARTED:
             claim = read_marker(self.root, task_id, "running")
-            if claim and claim.get("pid") != run.pid:
+            if run.start_error:
+                self.fail(task_id, run.start_error)
+            elif claim and claim.get("pid") != run.pid:
                 self.adopt(task_id, claim)  # another process runs it: watch that one
-            return
-        if marker_status(self.root, task_id) not in TERMINAL:
-            started = entry.get("started")
-            if os.path.exists(self.root.task_file(task_id, "cancel-requested")):
-                write_terminal(self.root, task_id, "cancelled", started=started)
-            else:
-                reason = run.killed_reason or death_reason(code)
-                write_terminal(
-                    self.root,
-                    task_id,
-                    "failure",
-                    reason=reason,
-                    started=started,
-                    result={"ok": False, "error": TaskDied(reason), "traceback": ""},
-                )
-        self._batch_done(entry.get("batch"), 1)
+                return False
+            return True
+        if status in TERMINAL:
+            return True
+        claim = read_marker(self.root, task_id, "running")
+        stamp = run.entry.get("batch")
+        if not run.child and stamp in self.batches and self.never_started(task_id, claim):
+            return self.requeue(task_id, stamp)
+        started = run.entry.get("started")
+        if os.path.exists(self.root.task_file(task_id, "cancel-requested")):
+            write_terminal(self.root, task_id, "cancelled", started=started)
+        else:
+            reason = run.killed_reason or death_reason(code)
+            write_terminal(
+                self.root,
+                task_id,
+                "failure",
+                reason=reason,
+                started=started,
+                result={"ok": False, "error": TaskDied(reason), "traceback": ""},
+            )
+        return True
+
+    def requeue(self, task_id: str, stamp: str) -> bool:
+        """Queue again a task whose start an earlier scheduler cut short (it died between
+        claiming the task and letting its process run it); False once queued.
+        """
+        log(f"task {task_id}: its start was cut short before it ran: queued again")
+        store.remove_file(self.root.task_file(task_id, "status-running"))
+        batch, ids = intake.read_batch(self.root, stamp)
+        if batch is None or task_id not in ids:
+            self.fail(task_id, f"its start was cut short and its queue file {stamp} is gone")
+            return True
+        key = (stamp, ids.index(task_id))
+        self.queued[key] = {**batch["resources"], "id": task_id, "batch": stamp}
+        return False
 
     def check_deadlines(self) -> None:
         """Kill (with all its processes) each task past its max_runtime, saying why in its log."""
@@ -339,8 +547,8 @@ class Scheduler:
                 run.killed_reason = (
                     f"exceeded max_runtime of {minutes} minute{'' if minutes == 1 else 's'}"
                 )
-                with _log(self.root, task_id) as log:
-                    print(f"\n✖ {run.killed_reason}: stopping the task", file=log)
+                with contextlib.suppress(OSError), _log(self.root, task_id) as task_log:
+                    print(f"\n✖ {run.killed_reason}: stopping the task", file=task_log)
                 kill_tree(run.pid)
 
     def write_state(self) -> None:
@@ -379,16 +587,49 @@ def _log(root, task_id: str):
     return open(root.task_file(task_id, "log"), "a")
 
 
+def record_start_failure(root, message: str) -> None:
+    """Count a scheduler that could not start (or stopped on an error), for the driver to
+    report; a scheduler that starts clears the count.
+    """
+    with contextlib.suppress(Exception):
+        failures = store.read_json_or(paths.start_failures(root)) or {}
+        store.write_json(
+            paths.start_failures(root),
+            {"count": int(failures.get("count", 0)) + 1, "time": time.time(), "last": message},
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m hipercow_magic.drivers.local.scheduler ROOT`: serve the root until idle
     (returns at once when another scheduler serves it).
+
+    HIPERCOW_SCHEDULER_READY_FD, when set, is a pipe to the starting process: one byte once
+    the root's lock is taken (`1`) or found held by another scheduler (`0`); nothing if
+    start-up fails.
     """
     argv = sys.argv[1:] if argv is None else argv
-    scheduler = Scheduler(argv[0])
-    if not scheduler.acquire():
+    ready_fd = os.environ.pop("HIPERCOW_SCHEDULER_READY_FD", None)
+    ready = int(ready_fd) if ready_fd else None
+    try:
+        scheduler = Scheduler(argv[0])
+        acquired = scheduler.acquire()
+    except Exception as e:
+        log(f"the scheduler could not start: {type(e).__name__}: {e}\n{traceback.format_exc()}")
+        record_start_failure(Root(argv[0]), f"{type(e).__name__}: {e}")
+        return 1
+    if ready is not None:
+        with contextlib.suppress(OSError):
+            os.write(ready, b"1" if acquired else b"0")
+            os.close(ready)
+    if not acquired:
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    scheduler.serve()
+    try:
+        scheduler.serve()
+    except Exception as e:
+        log(f"the scheduler stopped: {type(e).__name__}: {e}\n{traceback.format_exc()}")
+        record_start_failure(scheduler.root, f"{type(e).__name__}: {e}")
+        return 2
     return 0
 
 
