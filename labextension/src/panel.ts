@@ -180,12 +180,13 @@ export class TaskPanel extends Widget {
   private _renderTask(task: ITaskRow): HTMLElement {
     const row = element('div', 'hc-task');
     row.dataset.id = task.id;
-    row.dataset.status = task.status;
+    const status = task.status ?? 'unknown';
+    row.dataset.status = status;
     const top = element('div', 'hc-task-top');
-    const badge = element('span', `hc-badge hc-status-${task.status}`, task.status);
+    const badge = element('span', `hc-badge hc-status-${status}`, status);
     const name = element('span', 'hc-name', task.name || task.id.slice(0, 8));
     name.title = `${task.id}\ncreated ${formatTime(task.created)}`;
-    top.append(badge, name, element('span', 'hc-type', task.type));
+    top.append(badge, name, element('span', 'hc-type', task.type ?? ''));
     const meta = element('div', 'hc-meta');
     if (task.resources) {
       meta.append(element('span', 'hc-resources', task.resources));
@@ -193,12 +194,19 @@ export class TaskPanel extends Widget {
     meta.append(element('span', 'hc-times'));
     const actions = element('div', 'hc-actions');
     actions.append(this._action('log', 'Log'), this._action('info', 'Info'));
-    if (ACTIVE.includes(task.status)) {
+    if (ACTIVE.includes(status)) {
       actions.append(this._action('cancel', 'Cancel'));
-    } else if (FINISHED.includes(task.status)) {
+    } else if (FINISHED.includes(status) && !task.problem) {
       actions.append(this._action('retry', 'Retry'));
     }
-    row.append(top, meta, actions);
+    row.append(top, meta);
+    if (task.problem) {
+      row.classList.add('hc-unreadable');
+      const problem = element('div', 'hc-problem', `⚠ unreadable: ${task.problem}`);
+      problem.title = 'This task is listed with what its files still say.';
+      row.append(problem);
+    }
+    row.append(actions);
     this._fillTimes(row, task);
     return row;
   }
@@ -215,7 +223,7 @@ export class TaskPanel extends Widget {
     const now = page ? page.now + (Date.now() - this.model.fetchedAt) / 1000 : null;
     const parts: string[] = [];
     let waited = task.waited;
-    if (waited === null && task.created !== null && now !== null && !FINISHED.includes(task.status)) {
+    if (waited === null && task.created !== null && now !== null && !FINISHED.includes(task.status ?? '')) {
       waited = now - task.created;
     }
     if (waited !== null) {
@@ -240,7 +248,7 @@ export class TaskPanel extends Widget {
       return;
     }
     for (const task of page.tasks) {
-      if (!FINISHED.includes(task.status)) {
+      if (!FINISHED.includes(task.status ?? '')) {
         const row = this._list.querySelector<HTMLElement>(`.hc-task[data-id="${task.id}"]`);
         if (row) {
           this._fillTimes(row, task);

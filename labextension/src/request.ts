@@ -5,14 +5,17 @@ import { ServerConnection } from '@jupyterlab/services';
 export interface ITaskRow {
   id: string;
   name: string | null;
-  type: string;
-  status: string;
+  type: string | null;
+  /** null for a task folder whose files say nothing of its status. */
+  status: string | null;
   resources: string | null;
   created: number | null;
   started: number | null;
   finished: number | null;
   waited: number | null;
   ran_for: number | null;
+  /** Why the task's record can't be read (the row shows what its files still say), or null. */
+  problem?: string | null;
 }
 
 /** One page of a root's tasks, with counts per status over the whole root. */
@@ -43,10 +46,13 @@ export interface ICluster {
   max_memory: number | null;
 }
 
+/** One page of a task's log: bytes `start` to `offset` of a log of `size` bytes. */
 export interface ILogChunk {
   id: string;
   text: string | null;
+  start: number;
   offset: number;
+  size: number;
   status: string;
 }
 

@@ -5,7 +5,21 @@ import { FINISHED } from './statuses';
 
 const LOG_POLL_MS = 1000;
 
-/** A live-tailing view of one task's log: reads from the last offset until the task ends. */
+/** A size in bytes as people read it: 812 B, 256 KB, 12.4 MB. */
+function formatBytes(n: number): string {
+  if (n < 1024) {
+    return `${n} B`;
+  }
+  if (n < 1024 * 1024) {
+    return `${Math.round(n / 1024)} KB`;
+  }
+  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/**
+ * A live-tailing view of one task's log: starts from the log's tail (one bounded page),
+ * loads earlier pages on request, and reads onward from the last offset until the task ends.
+ */
 export class LogView extends Widget {
   constructor(
     readonly root: string,
@@ -19,7 +33,13 @@ export class LogView extends Widget {
     this._header.className = 'hc-view-header';
     this._error.className = 'hc-error';
     this._pre.className = 'hc-log';
-    this.node.append(this._header, this._error, this._pre);
+    this._earlier.className = 'hc-log-earlier';
+    this._earlier.hidden = true;
+    this._earlierButton.className = 'hc-button hc-log-earlier-button';
+    this._earlierButton.textContent = 'Load earlier';
+    this._earlierButton.onclick = () => void this._loadEarlier();
+    this._earlier.append(this._earlierText, ' ', this._earlierButton);
+    this.node.append(this._header, this._error, this._earlier, this._pre);
     this._showHeader('loading');
     void this._poll();
   }
@@ -38,10 +58,15 @@ export class LogView extends Widget {
       try {
         const chunk = await requestAPI<ILogChunk>(`tasks/${this.taskId}/log`, {
           root: this.root,
-          offset: this._offset
+          // the first read is the log's tail; then onward from where the last one ended
+          offset: this._offset === null ? undefined : this._offset
         });
         if (this.isDisposed) {
           return;
+        }
+        if (this._offset === null) {
+          this._start = chunk.start;
+          this._showEarlier();
         }
         if (chunk.text) {
           const atBottom =
@@ -53,7 +78,8 @@ export class LogView extends Widget {
         }
         this._offset = chunk.offset;
         this._error.textContent = '';
-        finished = FINISHED.includes(chunk.status) && !chunk.text;
+        // done once the task has finished and the log is read to its end
+        finished = FINISHED.includes(chunk.status) && chunk.offset >= chunk.size;
         this._showHeader(chunk.status, finished);
       } catch (error) {
         this._error.textContent = (error as Error).message;
@@ -64,6 +90,34 @@ export class LogView extends Widget {
     }
   }
 
+  /** Prepend the page before what is shown, keeping the lines in view where they are. */
+  private async _loadEarlier(): Promise<void> {
+    this._earlierButton.disabled = true;
+    try {
+      const chunk = await requestAPI<ILogChunk>(`tasks/${this.taskId}/log`, {
+        root: this.root,
+        before: this._start
+      });
+      if (this.isDisposed) {
+        return;
+      }
+      const fromBottom = this._pre.scrollHeight - this._pre.scrollTop;
+      this._pre.prepend(document.createTextNode(chunk.text ?? ''));
+      this._pre.scrollTop = this._pre.scrollHeight - fromBottom;
+      this._start = chunk.start;
+      this._error.textContent = '';
+    } catch (error) {
+      this._error.textContent = (error as Error).message;
+    }
+    this._earlierButton.disabled = false;
+    this._showEarlier();
+  }
+
+  private _showEarlier(): void {
+    this._earlier.hidden = this._start <= 0;
+    this._earlierText.textContent = `${formatBytes(this._start)} earlier in the log not shown.`;
+  }
+
   private _showHeader(status: string, finished = false): void {
     this._header.textContent =
       `Task ${this.taskId} · ${status}` + (finished ? '' : ' · following the log');
@@ -72,8 +126,14 @@ export class LogView extends Widget {
 
   private _header = document.createElement('div');
   private _error = document.createElement('div');
+  private _earlier = document.createElement('div');
+  private _earlierText = document.createElement('span');
+  private _earlierButton = document.createElement('button');
   private _pre = document.createElement('pre');
-  private _offset = 0;
+  /** Where the next read onward starts; null before the first (tail) read. */
+  private _offset: number | null = null;
+  /** Where the text shown starts: what is before it is loaded on request. */
+  private _start = 0;
   private _timer = 0;
 }
 

@@ -292,3 +292,74 @@ def test_retry_from_the_panel_runs_a_failed_task_again(lab, page, monkeypatch):
         screenshots(page, "panel-retried")
     finally:
         stop_local_scheduler(root)
+
+
+def test_an_unreadable_task_is_a_row_saying_why_and_the_others_list(lab, page, monkeypatch):
+    from hipercow_magic import api
+    from hipercow_magic.core.root import find_root
+
+    folder = lab.project.parent / "unreadable"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    with contextlib.redirect_stdout(None):
+        api.hipercow_init(".")
+        bundle = api.task_create_bulk_expr("x", [{"x": i} for i in range(3)], namespace={})
+    bad = bundle.ids[1]
+    with open(find_root(str(folder)).task_file(bad, "data.json"), "w") as f:
+        f.write('{"type": "expression", "na')
+    open_lab(page, lab, "unreadable")
+    show_panel(page)
+    rows = page.locator(".hc-task")
+    problem = page.locator(f'.hc-task[data-id="{bad}"] .hc-problem')
+    problem.wait_for()
+    assert sorted(rows.nth(k).get_attribute("data-id") for k in range(rows.count())) == sorted(
+        bundle.ids
+    )
+    assert problem.inner_text().startswith("⚠ unreadable: its data.json is not valid JSON")
+    assert page.locator(".hc-problem").count() == 1
+    assert badge(page, bad).inner_text() == "created"
+    assert page.locator(".hc-error").first.inner_text() == ""
+    colours = {}
+    for theme in ("light", "dark"):
+        use_theme(page, theme)
+        colours[theme] = problem.evaluate("el => getComputedStyle(el).color")
+        screenshot(page, f"panel-unreadable-{theme}")
+    use_theme(page, "light")
+    assert colours["light"] != colours["dark"]
+
+
+def test_a_long_log_opens_at_its_tail_and_loads_earlier_pages_on_request(lab, page, monkeypatch):
+    from hipercow_magic import api
+    from hipercow_magic.core.root import find_root
+
+    monkeypatch.chdir(lab.project)
+    with contextlib.redirect_stdout(None):
+        task = api.task_create_expr("1", namespace={}, name="long-log")
+        assert task.wait(timeout=60)
+    lines = [f"line {k:07d} " + "y" * 80 for k in range(10_000)]  # ~0.9 MB: 4 pages
+    with open(find_root(str(lab.project)).task_file(task.id, "log"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    open_lab(page, lab, "project")
+    show_panel(page)
+    page.locator(f'.hc-task[data-id="{task.id}"] .hc-action-log').click()
+    view = page.locator(f"#hipercow-log-{task.id}")
+    log = view.locator(".hc-log")
+    log.get_by_text(lines[-1]).wait_for()
+    earlier = view.locator(".hc-log-earlier")
+    earlier.wait_for(state="visible")
+    shown = log.inner_text()
+    assert lines[0] not in shown and len(shown.encode()) <= 256 * 1024
+    assert shown.startswith("line ")  # the tail starts at a whole line
+    assert re.fullmatch(r"\d+ KB earlier in the log not shown\. Load earlier", earlier.inner_text())
+    screenshots(page, "panel-log-tail")
+    for _ in range(3):
+        before = len(log.inner_text())
+        earlier.locator("button").click()
+        page.wait_for_function(
+            """([id, n]) => document.querySelector(`#hipercow-log-${id} .hc-log`)
+                              .textContent.length > n""",
+            arg=[task.id, before],
+        )
+    earlier.wait_for(state="hidden")  # the whole log is shown: nothing earlier
+    assert log.inner_text() == "\n".join(lines) + "\n"
+    screenshots(page, "panel-log-all")
