@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import time
 
 from hipercow_magic.core import store
@@ -10,19 +12,75 @@ from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.root import check_task_id
 from hipercow_magic.core.status import TERMINAL
-from hipercow_magic.core.task import new_id, read_data
+from hipercow_magic.core.task import marker_status, new_id, read_data
 from hipercow_magic.drivers.registry import select_driver
 from hipercow_magic.engine.submit import submit_tasks
 
 
 def _retry_file(root) -> str:
+    """The retry map of roots made before one file per retry (read; rewritten by purge)."""
     return os.path.join(root.hipercow, "retry")
 
 
+def _retry_dir(root) -> str:
+    """One file per retried task, named by its id, holding 'new,base': made exclusively, so a
+    task is retried once however many processes ask at once.
+    """
+    return os.path.join(root.hipercow, "retries")
+
+
+_rows: dict[str, tuple[str, str, str]] = {}  # a retry file's row (they never change)
+
+
+def _dir_rows(root) -> list[tuple[str, str, str]]:
+    folder = _retry_dir(root)
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    rows = []
+    for parent in names:
+        if parent.startswith("."):
+            continue
+        path = os.path.join(folder, parent)
+        row = _rows.get(path)
+        if row is None:
+            try:
+                text = store.read_text_or(path) or ""
+            except HipercowError:
+                continue
+            fields = text.strip().split(",")
+            if len(fields) != 2:
+                continue  # being written by hand, or not a retry
+            row = _rows[path] = (fields[0], parent, fields[1])
+        rows.append(row)
+    return rows
+
+
 def read_retry_map(root) -> list[tuple[str, str, str]]:
-    """The root's retry chains as rows of (id, parent, base)."""
+    """The root's retry chains as rows of (id, parent, base), each chain in order."""
     text = store.read_text_or(_retry_file(root), "")
-    return [tuple(line.split(",")) for line in text.splitlines() if line.count(",") == 2]
+    rows = [tuple(line.split(",")) for line in text.splitlines() if line.count(",") == 2]
+    rows += _dir_rows(root)
+    child = {parent: task_id for task_id, parent, _ in rows}
+    ordered, seen = [], set()
+    for _, parent, base in rows:
+        if parent != base or base in seen:
+            continue
+        seen.add(base)
+        at = base
+        while at in child and len(ordered) <= len(rows):
+            nxt = child[at]
+            ordered.append((nxt, at, base))
+            at = nxt
+    return ordered
+
+
+def _newest(child: dict[str, str], base: str) -> str:
+    at, steps = base, 0
+    while at in child and steps <= len(child):
+        at, steps = child[at], steps + 1
+    return at
 
 
 def follow_ids(root, ids: list[str]) -> list[str]:
@@ -30,11 +88,9 @@ def follow_ids(root, ids: list[str]) -> list[str]:
     rows = read_retry_map(root)
     if not rows:
         return ids
-    newest: dict[str, str] = {}
-    for task_id, _, base in rows:
-        newest[base] = task_id
+    child = {parent: task_id for task_id, parent, _ in rows}
     base_of = {task_id: base for task_id, _, base in rows}
-    return [newest.get(base_of.get(i, i), i) for i in ids]
+    return [_newest(child, base_of.get(i, i)) for i in ids]
 
 
 def follow_one(root, task_id, follow: bool = True) -> str:
@@ -52,9 +108,8 @@ def retry_chain(root, task_id: str) -> list[str] | None:
     return [base] + chain if chain else None
 
 
-def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resources) -> list[str]:
-    """Create (and submit) one retry per task; every task must have finished."""
-    bad = [(i, s) for i, s in zip(ids, statuses) if s not in TERMINAL]
+def _check_terminal(pairs: list[tuple[str, str | None]]) -> None:
+    bad = [(i, s) for i, s in pairs if s not in TERMINAL]
     if bad:
         n = len(bad)
         lines = [
@@ -64,12 +119,25 @@ def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resour
         if n > 5:
             lines.append(f"ℹ ...and {n - 5} other tasks")
         raise HipercowError("\n".join(lines))
+
+
+def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resources) -> list[str]:
+    """Create (and submit) one retry per task; every task must have finished.
+
+    A task is retried once: the retry is claimed by creating hipercow/retries/<parent>
+    exclusively, so processes retrying one task at once make one retry (the others answer
+    with it, or find the newest of the chain not finished).
+    """
+    _check_terminal(list(zip(ids, statuses)))
     name = select_driver(root, driver)
     rows = read_retry_map(root)
     base_of = {t: b for t, _, b in rows}
     newest = follow_ids(root, ids)
+    # a chain retried since `statuses` were read ends in a task not finished yet
+    _check_terminal([(p, marker_status(root, p)) for i, p in zip(ids, newest) if p != i])
     new_ids = []
-    lines = []
+    os.makedirs(_retry_dir(root), exist_ok=True)
+    submit = []
     for task_id, parent in zip(ids, newest):
         base = base_of.get(task_id, task_id)
         base_data = read_data(root, base)
@@ -92,14 +160,23 @@ def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resour
             id=new, type="retry", parent=parent, base=base, created=time.time(), driver=name
         )
         os.makedirs(root.task_dir(new))
-        store.write_json(root.task_file(new, "data.json"), data)
-        lines.append(f"{new},{parent},{base}\n")
+        try:
+            store.write_json(root.task_file(new, "data.json"), data)
+            won = store.link_exclusive(
+                os.path.join(_retry_dir(root), parent), f"{new},{base}".encode()
+            )
+        except BaseException:
+            shutil.rmtree(root.task_dir(new), ignore_errors=True)
+            raise
+        if not won:  # another process retried it first: that retry is this one
+            shutil.rmtree(root.task_dir(new), ignore_errors=True)
+            new = follow_ids(root, [parent])[0]
+        else:
+            submit.append(new)
         new_ids.append(new)
-    with open(_retry_file(root), "a") as f:
-        f.write("".join(lines))
     if name is not None:
         by_resources: dict[str, list[str]] = {}
-        for new in new_ids:
+        for new in submit:
             res = resources or Resources.from_dict(read_data(root, new).get("resources"))
             by_resources.setdefault(repr(res), []).append(new)
         for group in by_resources.values():
@@ -109,8 +186,21 @@ def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resour
 
 
 def remove_from_retry_map(root, ids: set[str]) -> None:
-    """Drop the rows of purged tasks from the retry map."""
-    rows = read_retry_map(root)
-    kept = [r for r in rows if r[0] not in ids]
-    if len(kept) != len(rows):
-        store.write_text(_retry_file(root), "".join(f"{a},{b},{c}\n" for a, b, c in kept))
+    """Drop the rows of purged tasks from the retry map (their files; and lines of a map
+    from before one file per retry, rewritten under a lock).
+    """
+    for task_id, parent, _ in _dir_rows(root):
+        if task_id in ids:
+            path = os.path.join(_retry_dir(root), parent)
+            store.remove_file(path)
+            _rows.pop(path, None)
+    path = _retry_file(root)
+    if not os.path.exists(path):
+        return
+    with open(path + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        text = store.read_text_or(path, "")
+        rows = [tuple(line.split(",")) for line in text.splitlines() if line.count(",") == 2]
+        kept = [r for r in rows if r[0] not in ids]
+        if len(kept) != len(rows):
+            store.write_text(path, "".join(f"{a},{b},{c}\n" for a, b, c in kept))
