@@ -486,3 +486,20 @@ def test_hold_until_task_runs_after_its_start_time(slow_tasks):
     assert hm.task_result(held.id) == "released"
     started = hm.task_times([held.id])[0]["started"]
     assert started - slow_tasks["submitted"] >= 50
+
+
+@pytest.mark.parametrize("folder", ["my project", 'odd "name" #1'])
+def test_a_root_whose_path_has_spaces_or_quotes_submits_and_runs(tmp_path, monkeypatch, folder):
+    path = tmp_path / folder / "analysis"
+    path.mkdir(parents=True)
+    monkeypatch.chdir(path)
+    hm.hipercow_init(str(path), driver="slurm", poll_interval=0.5)
+    t = hm.task_create_expr("import os\nprint('in', os.getcwd())\nos.getcwd()", namespace={})
+    assert hm.task_wait(t.id, timeout=120), hm.task_log_value(t.id)
+    assert hm.task_result(t.id) == str(path)  # --chdir kept the whole path
+    folder_of_task = Path(find_root(str(path)).task_dir(t.id))
+    assert (folder_of_task / "driver" / "slurm.out").exists()  # --output kept it too
+    assert f"in {path}" in hm.task_log_value(t.id)
+    bundle = hm.task_create_bulk_expr("x + 1", [{"x": i} for i in range(3)], namespace={})
+    assert bundle.wait(timeout=120)
+    assert bundle.result() == [1, 2, 3]

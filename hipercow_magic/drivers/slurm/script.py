@@ -6,6 +6,7 @@ import datetime as dt
 import math
 import shlex
 
+from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.resources import Resources, resolve_hold_until
 
 LOW_PRIORITY_NICE = 1000
@@ -48,6 +49,25 @@ def sbatch_options(resources: Resources, config: dict, all_nodes: list[str]) -> 
     return opts
 
 
+def directive_value(value: str) -> str:
+    """`value` as sbatch reads it back from an `#SBATCH --opt=VALUE` line: in double quotes,
+    with backslash, double quote and '#' escaped (sbatch's own rules for directives), so a
+    path with spaces stays one argument. A line break can't be written in a directive.
+    """
+    if "\n" in value or "\r" in value:
+        raise HipercowError(f"Slurm can't be given a path with a line break: {value!r}")
+    escaped = "".join("\\" + c if c in '\\"#' else c for c in value)
+    return f'"{escaped}"'
+
+
+def _paths(name: str, output: str, root_path: str) -> list[str]:
+    return [
+        f"--job-name={directive_value(name)}",
+        f"--output={directive_value(output)}",
+        f"--chdir={directive_value(root_path)}",
+    ]
+
+
 def _header(options: list[str]) -> list[str]:
     return ["#!/bin/bash"] + [f"#SBATCH {o}" for o in options]
 
@@ -84,7 +104,7 @@ def task_script(
     log_path: str,
 ) -> str:
     """The batch script that runs one task on its own."""
-    lines = _header([f"--job-name={name}", f"--output={output}", f"--chdir={root_path}", *options])
+    lines = _header([*_paths(name, output, root_path), *options])
     lines += ["", *(config.get("preamble") or []), _cores_line(resources)]
     lines += _run_lines(config, root_path, task_id, shlex.quote(log_path))
     return "\n".join(lines) + "\n"
@@ -105,15 +125,7 @@ def array_script(
     """The batch script of a job array: element i runs the task on line i+1 of `map_path`."""
     limit = config.get("array_limit")
     array = f"0-{count - 1}" + (f"%{int(limit)}" if limit else "")
-    lines = _header(
-        [
-            f"--job-name={name}",
-            f"--output={output}",
-            f"--chdir={root_path}",
-            f"--array={array}",
-            *options,
-        ]
-    )
+    lines = _header([*_paths(name, output, root_path), f"--array={array}", *options])
     lines += ["", *(config.get("preamble") or []), _cores_line(resources)]
     lines.append(f'ID=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" {shlex.quote(map_path)})')
     log = f'{shlex.quote(tasks_path)}/"${{ID:0:2}}/${{ID:2}}/log"'
