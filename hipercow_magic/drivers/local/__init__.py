@@ -21,10 +21,13 @@ from hipercow_magic.core.versions import child_environment
 from hipercow_magic.drivers.base import ClusterInfo, Driver
 from hipercow_magic.drivers.local import paths
 from hipercow_magic.drivers.local.cluster import cluster_info, cluster_spec
+from hipercow_magic.drivers.local.health import EXIT_START_FAILED as START_FAILED
+from hipercow_magic.drivers.local.health import record_start_failure
 
 START_ATTEMPTS = 3  # failed scheduler starts in a row before status calls report them
 READY_FD = "HIPERCOW_SCHEDULER_READY_FD"  # the pipe a starting scheduler answers on
 LOG_LINES = 10  # lines of the scheduler's log quoted then
+START_WAIT = 10  # seconds a status call waits for a scheduler after failed starts
 
 
 class LocalDriver(Driver):
@@ -89,8 +92,12 @@ class LocalDriver(Driver):
         if self.scheduler_running():
             return
         if self._starting is not None:
-            if self._start_state() == "starting":
+            state = self._start_state()
+            if state == "starting":
                 return
+            code = self._starting.poll()
+            if state == "failed" and code is not None and code > 0 and code != START_FAILED:
+                record_start_failure(self.root, f"exited with code {code} before starting")
             self._forget_start()
         paths.make_dirs(self.root)
         env = child_environment()
@@ -188,6 +195,11 @@ class LocalDriver(Driver):
         """
         self.ensure_scheduler()
         problem = self.start_problem()
+        if problem is not None and self._starting is not None:
+            deadline = time.monotonic() + START_WAIT
+            while self._start_state() == "starting" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            problem = self.start_problem()  # one that started has cleared the count
         if problem is not None and any(
             marker_status(self.root, i) not in (*TERMINAL, "running") for i in ids
         ):

@@ -28,6 +28,7 @@ from hipercow_magic.core.root import Root
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import marker_status, read_marker, write_terminal
 from hipercow_magic.drivers.local import intake, paths
+from hipercow_magic.drivers.local.health import EXIT_START_FAILED, record_start_failure
 from hipercow_magic.drivers.local.placement import Node, VirtualCluster, order
 from hipercow_magic.drivers.local.task_process import fork_task
 from hipercow_magic.node import runner
@@ -146,6 +147,11 @@ class Scheduler:
         self.running[task_id] = Running(entry, pid, open_pidfd(pid) if alive else None, False)
         if not alive:
             self.finish(task_id, None)
+
+    def claim(self, task_id: str) -> dict:
+        """A task's status-running claim ({} when missing, empty or unreadable)."""
+        claim = read_marker(self.root, task_id, "running")
+        return claim if isinstance(claim, dict) else {}
 
     def never_started(self, task_id: str, claim: dict) -> bool:
         """Whether a claim is one a scheduler made whose process never ran the task: empty
@@ -338,9 +344,10 @@ class Scheduler:
             if marker_status(self.root, task_id) == "submitted":
                 self.fail(task_id, f"not run: {reason}")
         path = paths.batch_file(self.root, stamp)
+        name = os.path.basename(path)
         with contextlib.suppress(OSError):
             if os.stat(path).st_uid == self.uid:
-                os.replace(path, os.path.join(paths.queue_dir(self.root), ".refused-" + stamp))
+                os.replace(path, os.path.join(os.path.dirname(path), ".refused-" + name))
 
     def take(self, stamp: str, index: int, task_id: str, resources: dict) -> bool:
         """Queue or adopt one task of a batch; False when there is nothing left to do."""
@@ -360,7 +367,7 @@ class Scheduler:
         if status == "running":
             if task_id in self.running:
                 return True
-            claim = read_marker(self.root, task_id, "running")
+            claim = self.claim(task_id)
             if not self.never_started(task_id, claim):
                 self.adopt(task_id, claim)
                 return True
@@ -415,6 +422,10 @@ class Scheduler:
         """
         task_id = entry["id"]
         status = marker_status(self.root, task_id)
+        if status == "running" and self.never_started(task_id, self.claim(task_id)):
+            log(f"task {task_id}: its claim names no process that ran it: removed")
+            store.remove_file(self.root.task_file(task_id, "status-running"))
+            status = marker_status(self.root, task_id)
         if status in (*TERMINAL, "running", None):
             node.release(task_id, entry["slots"], entry["memory"])
             if status is None:
@@ -504,7 +515,7 @@ class Scheduler:
             return True
         if status in TERMINAL:
             return True
-        claim = read_marker(self.root, task_id, "running")
+        claim = self.claim(task_id)
         stamp = run.entry.get("batch")
         if not run.child and stamp in self.batches and self.never_started(task_id, claim):
             return self.requeue(task_id, stamp)
@@ -587,18 +598,6 @@ def _log(root, task_id: str):
     return open(root.task_file(task_id, "log"), "a")
 
 
-def record_start_failure(root, message: str) -> None:
-    """Count a scheduler that could not start (or stopped on an error), for the driver to
-    report; a scheduler that starts clears the count.
-    """
-    with contextlib.suppress(Exception):
-        failures = store.read_json_or(paths.start_failures(root)) or {}
-        store.write_json(
-            paths.start_failures(root),
-            {"count": int(failures.get("count", 0)) + 1, "time": time.time(), "last": message},
-        )
-
-
 def main(argv: list[str] | None = None) -> int:
     """`python -m hipercow_magic.drivers.local.scheduler ROOT`: serve the root until idle
     (returns at once when another scheduler serves it).
@@ -616,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         log(f"the scheduler could not start: {type(e).__name__}: {e}\n{traceback.format_exc()}")
         record_start_failure(Root(argv[0]), f"{type(e).__name__}: {e}")
-        return 1
+        return EXIT_START_FAILED
     if ready is not None:
         with contextlib.suppress(OSError):
             os.write(ready, b"1" if acquired else b"0")
