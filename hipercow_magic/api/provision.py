@@ -26,6 +26,7 @@ from hipercow_magic.core.provision import (
     read_record,
     resolve_request,
     write_record,
+    write_record_task,
 )
 from hipercow_magic.core.root import find_root
 from hipercow_magic.drivers.registry import require_driver
@@ -171,8 +172,7 @@ def hipercow_provision(
     except BaseException:
         shutil.rmtree(build_dir(root, environment, build_id), ignore_errors=True)
         raise
-    record = {**(read_record(root, environment, build_id) or record), "task": task.id}
-    write_record(root, record)
+    write_record_task(root, environment, build_id, task.id)
     print(f"ℹ Provisioning environment '{environment}' with {describe_request(request)}")
     print(f"ℹ Installation {build_id} runs as task '{task.id}' on '{driver}'")
     started = time.monotonic()

@@ -41,8 +41,22 @@ def build_dir(root, environment: str, build_id: str) -> str:
 
 
 def read_record(root, environment: str, build_id: str) -> dict | None:
-    """An installation's record, or None if there is none (yet)."""
-    return store.read_json_or(os.path.join(build_dir(root, environment, build_id), "record.json"))
+    """An installation's record, or None if there is none (yet); its task id comes from the
+    installation's own `task` file (written once by the front end, so the node's writes of
+    the record never lose it).
+    """
+    folder = build_dir(root, environment, build_id)
+    record = store.read_json_or(os.path.join(folder, "record.json"))
+    if record is not None:
+        task = store.read_text_or(os.path.join(folder, "task"))
+        if task:
+            record["task"] = task.strip()
+    return record
+
+
+def write_record_task(root, environment: str, build_id: str, task_id: str) -> None:
+    """Record which task runs an installation (in a file of its own)."""
+    store.write_text(os.path.join(build_dir(root, environment, build_id), "task"), task_id)
 
 
 def write_record(root, record: dict) -> None:

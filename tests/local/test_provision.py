@@ -60,6 +60,18 @@ def test_provisioned_package_is_importable_by_tasks(proot, capsys):
     assert "• provisioned: " in plain.log()
 
 
+def test_the_nodes_writes_of_a_record_never_lose_its_task(proot):
+    from hipercow_magic.core.provision import read_record, write_record
+
+    (record,) = all_records(proot, "default")
+    assert record["status"] == "success" and len(record["task"]) == 32
+    assert hc.task_status(record["task"]) == "success"
+    # the node writes its record from the copy it read before the task id was known
+    write_record(proot, {**record, "task": None})
+    assert read_record(proot, "default", record["id"])["task"] == record["task"]
+    assert all_records(proot, "default") == [record]
+
+
 def test_interpreter_packages_stay_available(proot):
     task = hc.task_create_expr("import psutil, cloudpickle\n(psutil.__name__, 'ok')[1]")
     assert task.wait(timeout=120), task.log()
