@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import errno
 import os
 import platform
@@ -139,7 +140,16 @@ def capture_names(analysis: capture.CodeAnalysis, namespace: dict, skip: set[str
     for name in analysis.optional:
         if name not in skip and name in namespace:
             values[name] = namespace[name]
+    for name in analysis.builtins:  # a builtin the caller redefined (`len = ...`) is sent
+        if name in skip or name in _NOT_SHADOWS or name not in namespace:
+            continue
+        if namespace[name] is not getattr(builtins, name, None):
+            values[name] = namespace[name]
     return values
+
+
+_NOT_SHADOWS = frozenset({"exit", "quit", "help", "copyright", "credits", "license"})
+# what IPython and `site` put in a notebook's namespace in place of the builtins
 
 
 def expression_task(

@@ -463,3 +463,16 @@ def test_a_value_that_cannot_be_loaded_here_spoils_nothing_else(root):
     assert loaded.wait(timeout=WAIT)
     with pytest.raises(HipercowError, match="can't be loaded here \\(ModuleNotFoundError"):
         loaded.result()
+
+
+def test_a_variable_shadowing_a_builtin_is_sent_and_used(root):
+    def len(x):  # noqa: A001 (a notebook redefining a builtin)
+        return 42
+
+    task = hc.task_create_expr("len([1, 2, 3])")
+    assert hc.task_info(task.id).data["locals"] == ["len"]
+    assert task.wait(timeout=WAIT)
+    assert task.result() == 42
+    plain = hc.task_create_expr("max([1, 2]) + abs(-1)", namespace={"max": max})
+    assert hc.task_info(plain.id).data["locals"] == []  # the builtin itself is not sent
+    assert plain.wait(timeout=WAIT) and plain.result() == 3

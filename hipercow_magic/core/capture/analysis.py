@@ -35,6 +35,8 @@ class CodeAnalysis:
     optional: list[str]  # read by functions, or after a conditional assignment
     exports: list[str]  # assigned at top level
     has_result: bool  # the last statement is an expression
+    # builtin names read: sent when the caller has redefined them
+    builtins: list[str] = dataclasses.field(default_factory=list)
 
 
 def parse_code(code: str, filename: str = "<task>") -> ast.Module:
@@ -349,6 +351,8 @@ def analyse_code(code: str | ast.Module) -> CodeAnalysis:
             exports.setdefault(name)
     exports.update(dict.fromkeys(sorted(flow.scopes.globals_assigned)))
     assigned = set(exports)
+    read = [*flow.required, *flow.optional, *flow.deferred]
+    shadowable = list(dict.fromkeys(n for n in read if n in BUILTINS))
     required = [n for n in flow.required if n not in BUILTINS]
     optional = [n for n in flow.optional if n not in BUILTINS and n not in flow.required]
     for name in flow.deferred:
@@ -363,4 +367,5 @@ def analyse_code(code: str | ast.Module) -> CodeAnalysis:
         optional=optional,
         exports=list(exports),
         has_result=bool(tree.body) and isinstance(tree.body[-1], ast.Expr),
+        builtins=shadowable,
     )
