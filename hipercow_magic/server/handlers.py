@@ -37,21 +37,36 @@ def _saying(doing: str | None, message: str) -> str:
 class HipercowHandler(APIHandler):
     """Common parts: the served roots, running api calls off the event loop, errors as JSON."""
 
-    def initialize(self, served: ServedRoots, table: TaskTable, executor: ThreadPoolExecutor):
+    def initialize(
+        self,
+        served: ServedRoots,
+        table: TaskTable,
+        executor: ThreadPoolExecutor,
+        discovery: ThreadPoolExecutor,
+    ):
         """Tornado's per-request set-up: what every handler shares."""
         self.served = served
         self.table = table
         self.executor = executor
+        self.discovery = discovery
 
-    async def call(self, fn, *args, doing: str | None = None, **kwargs):
-        """Run `fn` on the worker pool, turning errors into HTTP errors with JSON messages.
+    async def call(
+        self,
+        fn,
+        *args,
+        doing: str | None = None,
+        on: ThreadPoolExecutor | None = None,
+        **kwargs,
+    ):
+        """Run `fn` on the worker pool (or the pool `on`), turning errors into HTTP errors
+        with JSON messages.
 
         A hipercow error is a 400, anything unexpected a 500 (traceback in the server's log);
         with `doing`, their message says what failed: "Could not <doing>: <error>".
         """
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+            return await loop.run_in_executor(on or self.executor, lambda: fn(*args, **kwargs))
         except PathRejected as e:
             raise tornado.web.HTTPError(403, str(e)) from None
         except RootNotFound as e:
@@ -86,6 +101,7 @@ class HipercowHandler(APIHandler):
             raise tornado.web.HTTPError(400, str(e)) from None
         if api.task_status(task_id, follow=False, root=root) is None:
             raise tornado.web.HTTPError(404, f"Task '{task_id}' does not exist in this root")
+        self.served.check_task_files(root, task_id)
         return task_id
 
     def int_argument(self, name: str, default: int, low: int = 0, high: int | None = None) -> int:
@@ -119,15 +135,23 @@ class RootsHandler(HipercowHandler):
 
     @tornado.web.authenticated
     async def get(self):
-        """`{"roots": [...], "current": key or null}`."""
+        """`{"roots": [...], "current": key or null, "message": null or why the search for
+        roots stopped early}`. Searches are shared for a few seconds and run on a thread of
+        their own, so a burst of look-ups never holds up the task lists.
+        """
         path = self.get_query_argument("path", None)
-        roots = await self.call(self.served.discover, doing="list the roots")
+        found = await self.call(
+            self.served.search_cached, doing="list the roots", on=self.discovery
+        )
+        if found.message:
+            self.log.warning("hipercow: %s", found.message)
+        roots = list(found.roots)
         current = None
         if path is not None:
             current = await self.call(self.served.locate, path, doing="find the root")
         if current and current not in roots:
             roots.append(current)
-        self.reply({"roots": roots, "current": current})
+        self.reply({"roots": roots, "current": current, "message": found.message})
 
 
 class TasksHandler(HipercowHandler):
@@ -237,7 +261,8 @@ def handlers(
     base_url: str, served: ServedRoots, table: TaskTable, executor: ThreadPoolExecutor
 ) -> list[tuple]:
     """The URL table for the server extension."""
-    kwargs = {"served": served, "table": table, "executor": executor}
+    discovery = ThreadPoolExecutor(1, thread_name_prefix="hipercow-roots")
+    kwargs = {"served": served, "table": table, "executor": executor, "discovery": discovery}
     base = url_path_join(base_url, "hipercow")
     return [
         (url_path_join(base, "roots"), RootsHandler, kwargs),

@@ -7,11 +7,30 @@ served folders can be named: no absolute paths, no "..", no symlink leading out 
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import dataclasses
 import os
+import threading
+import time
 
 from hipercow_magic.core.root import Root, find_root
 
 SKIPPED_DIRS = {"node_modules", "__pycache__", "site-packages", "hipercow"}
+MAX_DIRS = 5000  # folders one search for roots looks in at most
+MAX_SECONDS = 5.0  # ... and for at most this long
+CACHE_SECONDS = 10.0  # a search's answer is shared this long
+
+
+@dataclasses.dataclass
+class Discovery:
+    """What a search for roots found: their keys, folders looked in, and why it stopped
+    early (None when it looked everywhere it should).
+    """
+
+    roots: list[str]
+    folders: int
+    message: str | None = None
 
 
 class PathRejected(Exception):
@@ -40,6 +59,8 @@ class ServedRoots:
                 f"'{self.server_root}': {', '.join(outside)}"
             )
         self.bases = bases or [self.server_root]
+        self._search_lock = threading.Lock()
+        self._last_search: tuple[float, Discovery] | None = None
 
     def allowed(self, real_path: str) -> bool:
         """Whether a real (link-free) path lies inside a served folder."""
@@ -97,13 +118,31 @@ class ServedRoots:
                 return None
             parts = parts[:-1]
 
-    def discover(self, max_dirs: int = 5000) -> list[str]:
-        """Keys of roots in the served folders, `depth` levels down, skipping hidden folders."""
+    def discover(self, max_dirs: int = MAX_DIRS, max_seconds: float = MAX_SECONDS) -> list[str]:
+        """Keys of roots in the served folders, `depth` levels down, skipping hidden folders
+        and never following links (see `search` for a search that says when it stopped).
+        """
+        return self.search(max_dirs, max_seconds).roots
+
+    def search(self, max_dirs: int = MAX_DIRS, max_seconds: float = MAX_SECONDS) -> Discovery:
+        """Look for roots as `discover` does, at most `max_dirs` folders and `max_seconds`;
+        a search that stops early says so in its `message`.
+        """
         found: list[str] = []
         seen = 0
-        queue = [self._parts_of(b) for b in self.bases]
-        while queue and seen < max_dirs:
-            parts = queue.pop(0)
+        queue = collections.deque(self._parts_of(b) for b in self.bases)
+        deadline = time.monotonic() + max_seconds
+        message = None
+        while queue:
+            if seen >= max_dirs or time.monotonic() > deadline:
+                message = (
+                    f"Stopped looking for hipercow roots after {seen:,} folders"
+                    + (f" ({max_seconds:g} s)" if seen < max_dirs else "")
+                    + f"; {len(queue):,} not looked in. Open a folder inside a root to use it, "
+                    "or serve fewer folders (c.HipercowServer.roots, discovery_depth)."
+                )
+                break
+            parts = queue.popleft()
             seen += 1
             real = os.path.join(self.server_root, *parts)
             if self._is_root(real):
@@ -122,7 +161,33 @@ class ServedRoots:
                 ):
                     continue
                 queue.append(parts + [entry.name])
-        return found
+        return Discovery(found, seen, message)
+
+    def search_cached(self, ttl: float = CACHE_SECONDS) -> Discovery:
+        """`search`, shared: callers within `ttl` seconds of the last search get its answer,
+        and callers arriving while one runs wait for it instead of searching again.
+        """
+        with self._search_lock:
+            cached = self._last_search
+            if cached is not None and time.monotonic() - cached[0] < ttl:
+                return cached[1]
+            result = self.search()
+            self._last_search = (time.monotonic(), result)
+            return result
+
+    def check_task_files(self, root, task_id: str) -> None:
+        """Refuse a task whose folder, or a file in it, is a link leading out of its root."""
+        inside = os.path.realpath(root.path)
+        folder = root.task_dir(task_id)
+        paths = [folder]
+        with contextlib.suppress(OSError):
+            paths += [entry.path for entry in os.scandir(folder) if entry.is_symlink()]
+        for path in paths:
+            if not _inside(os.path.realpath(path), inside):
+                raise PathRejected(
+                    f"Task '{task_id}' is not served: '{os.path.relpath(path, root.path)}' "
+                    "is a link leading out of its root"
+                )
 
     def _parts_of(self, base: str) -> list[str]:
         rel = os.path.relpath(base, self.server_root)

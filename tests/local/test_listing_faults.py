@@ -217,3 +217,27 @@ def test_bad_log_offsets_are_bad_requests(site, query, words):
     )
     assert status == 400, body
     assert words in body["message"]
+
+
+def test_a_log_linked_out_of_the_root_is_not_served(site, tmp_path):
+    root, server = site["root"], site["server"]
+    task_id = "9" * 32
+    fake_task(root, task_id, "linked", time.time() - 1000, status="success")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private words")
+    os.symlink(secret, root.task_file(task_id, "log"))
+    try:
+        for endpoint in (f"/hipercow/tasks/{task_id}/log", f"/hipercow/tasks/{task_id}"):
+            status, body = server.request("GET", endpoint, root="project")
+            assert status == 403, body
+            assert "is a link leading out of its root" in body["message"]
+            assert "private words" not in json.dumps(body)
+    finally:
+        with contextlib.redirect_stdout(None):
+            api.hipercow_purge(task_ids=[task_id], root=root)
+
+
+def test_roots_answer_says_the_search_was_whole(site):
+    status, body = site["server"].request("GET", "/hipercow/roots")
+    assert status == 200
+    assert body == {"roots": ["project"], "current": None, "message": None}
