@@ -189,12 +189,35 @@ def parse_hold_until(value: Any, now: dt.datetime | None = None):
     if isinstance(value, dt.datetime):
         if value <= now:
             raise _invalid("hold_until", value, f"{value} is in the past")
+        _check_representable(value, value)
         return value
     if isinstance(value, dt.date):
         if value <= now.date():
             raise _invalid("hold_until", value, f"{value} is in the past")
-        return dt.datetime.combine(value, dt.time())
-    return duration_to_minutes(value, "hold_until")
+        value = dt.datetime.combine(value, dt.time())
+        _check_representable(value, value)
+        return value
+    minutes = duration_to_minutes(value, "hold_until")
+    try:
+        _check_representable(value, now + dt.timedelta(minutes=minutes))
+    except OverflowError:
+        raise _too_far(value) from None
+    return minutes
+
+
+def _too_far(value) -> HipercowError:
+    return _invalid(
+        "hold_until", value, "That is too far in the future: give a date before the year 9999"
+    )
+
+
+def _check_representable(value, when: dt.datetime) -> None:
+    """An error for a hold time beyond what dates (and epoch seconds) can hold."""
+    try:
+        when.timestamp()
+        when + dt.timedelta(days=2)  # resolving 'weekend'-like shifts stays in range
+    except (OverflowError, ValueError, OSError):
+        raise _too_far(value) from None
 
 
 def resolve_hold_until(value, now: dt.datetime | None = None) -> dt.datetime | None:
@@ -205,7 +228,10 @@ def resolve_hold_until(value, now: dt.datetime | None = None) -> dt.datetime | N
     if isinstance(value, dt.datetime):
         return value
     if isinstance(value, int):
-        return now + dt.timedelta(minutes=value)
+        try:
+            return now + dt.timedelta(minutes=value)
+        except OverflowError:
+            raise _too_far(value) from None
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     if value == "tonight":
         return now if (now.hour > 19 or now.hour < 3) else today.replace(hour=19)

@@ -476,3 +476,26 @@ def test_a_variable_shadowing_a_builtin_is_sent_and_used(root):
     plain = hc.task_create_expr("max([1, 2]) + abs(-1)", namespace={"max": max})
     assert hc.task_info(plain.id).data["locals"] == []  # the builtin itself is not sent
     assert plain.wait(timeout=WAIT) and plain.result() == 3
+
+
+def test_a_hold_time_too_far_ahead_is_an_error_and_leaves_no_task(root):
+    import datetime as dt
+    import subprocess
+    import sys
+
+    from processes import source_environment
+
+    for value in (9999999999, "9999999999", dt.datetime(9999, 12, 31, 23, 0)):
+        with pytest.raises(HipercowError, match="too far in the future"):
+            hc.hipercow_resources(hold_until=value)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hipercow_magic.cli", "create", "1", "--hold-until", "9999999999"],
+        capture_output=True,
+        text=True,
+        env=source_environment(),
+        cwd=root.path,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "too far in the future" in proc.stderr and "Traceback" not in proc.stderr
+    assert hc.task_list() == []
