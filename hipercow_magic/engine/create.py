@@ -10,6 +10,7 @@ import shutil
 import socket
 import sys
 import time
+import tokenize
 
 from hipercow_magic.core import capture, signing, store
 from hipercow_magic.core.environment import environment_globals, read_environment
@@ -240,6 +241,24 @@ def call_task(plan: Plan, fn, args: tuple, kwargs: dict, name: str | None = None
     return task_id, data, capture.pack(entries)
 
 
+def read_script(full: str, shown: str) -> str:
+    """A script's text read as Python reads it: a UTF-8 BOM or a `coding:` line is honoured;
+    bytes that are not in its encoding are a HipercowError.
+    """
+    try:
+        with tokenize.open(full) as f:
+            return f.read()
+    except (SyntaxError, UnicodeDecodeError) as e:
+        why = e.msg if isinstance(e, SyntaxError) else str(e)
+        raise HipercowError(
+            f"Can't read script '{shown}': {why}\n"
+            "Save it as UTF-8, or declare its encoding on its first or second line "
+            "(# -*- coding: latin-1 -*-), as Python requires."
+        ) from None
+    except PermissionError:
+        raise store.permission_error(full, "reading") from None
+
+
 def script_task(plan: Plan, path: str, chdir: bool, name: str | None = None):
     """Prepare one script task (a Python file inside the root): its id and data."""
     full = os.path.realpath(path)
@@ -251,8 +270,7 @@ def script_task(plan: Plan, path: str, chdir: bool, name: str | None = None):
             f"Script '{path}' is not inside the hipercow root '{plan.root.path}'\n"
             "Move it into the root, where the cluster can see it."
         )
-    with open(full, encoding="utf-8") as f:
-        capture.parse_code(f.read(), filename=path)
+    capture.parse_code(read_script(full, path), filename=path)
     task_id = new_id()
     return task_id, plan.data(task_id, "script", name=name, script=rel, chdir=bool(chdir)), None
 

@@ -499,3 +499,20 @@ def test_a_hold_time_too_far_ahead_is_an_error_and_leaves_no_task(root):
     assert proc.returncode != 0
     assert "too far in the future" in proc.stderr and "Traceback" not in proc.stderr
     assert hc.task_list() == []
+
+
+def test_scripts_are_read_as_python_reads_them(root):
+    with open("bom.py", "wb") as f:
+        f.write(b"\xef\xbb\xbfprint('caf\xc3\xa9 ok')\n")
+    with open("latin.py", "wb") as f:
+        f.write(b"# -*- coding: latin-1 -*-\nprint('caf\xe9 ' + 'latin')\n")
+    with open("bad.py", "wb") as f:
+        f.write(b"print('caf\xe9')\n")
+    tasks = [hc.task_create_script("bom.py"), hc.task_create_script("latin.py")]
+    for task, text in zip(tasks, ("café ok", "café latin")):
+        assert task.wait(timeout=WAIT), task.log()
+        assert text in task.log()
+    with pytest.raises(HipercowError, match="Can't read script 'bad.py'") as e:
+        hc.task_create_script("bad.py")
+    assert "coding" in str(e.value)
+    assert len(hc.task_list()) == 2
