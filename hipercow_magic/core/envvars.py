@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from dataclasses import dataclass
 
 from hipercow_magic.core.errors import HipercowError
@@ -108,12 +109,21 @@ def _fernet(create: bool):
                 "The key is made when secrets are first used; the cluster must see the same "
                 "home directory (or set HIPERCOW_KEY_FILE)."
             ) from None
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    key = Fernet.generate_key()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-    return Fernet(key)
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    tmp = os.path.join(folder, f".key-{os.getpid()}-{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(Fernet.generate_key())
+        try:
+            os.link(tmp, path)  # whole or not at all; a process that made it first wins
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)
+    with open(path, "rb") as f:
+        return Fernet(f.read().strip())
 
 
 def serialise(envvars: EnvVars) -> list[dict]:

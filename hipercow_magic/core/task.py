@@ -298,10 +298,13 @@ def result_value(root, task_id: str, status: str):
 
 def read_log(root, task_id: str, offset: int = 0) -> tuple[str | None, int]:
     """The log from byte `offset`; (None, 0) when there is no log yet."""
+    path = root.task_file(task_id, "log")
     try:
-        with open(root.task_file(task_id, "log"), "rb") as f:
+        with open(path, "rb") as f:
             f.seek(offset)
             data = f.read()
     except FileNotFoundError:
         return None, 0
+    except PermissionError:
+        raise store.permission_error(path, "reading") from None
     return data.decode("utf-8", errors="replace"), offset + len(data)
