@@ -28,10 +28,24 @@ def file_mode() -> int:
     if _umask is None:
         with _umask_lock:
             if _umask is None:
-                current = os.umask(0o022)
-                os.umask(current)
-                _umask = current
+                _umask = _read_umask()
     return 0o666 & ~_umask
+
+
+def _read_umask() -> int:
+    """The umask, read without changing it where Linux says it (/proc/self/status);
+    elsewhere set and restored at once.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def permission_error(path: str, action: str) -> HipercowError:

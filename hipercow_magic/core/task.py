@@ -154,10 +154,13 @@ def _claimer_dead(claim: dict) -> bool:
     return False
 
 
+STALE_CLAIM = 60.0  # seconds: a claim whose marker is this late was left by a dead writer
+
+
 def _complete_orphan_claim(root, task_id: str, patience: float = 10.0) -> None:
     """After losing the claim: wait (briefly) for the winner's terminal marker, so the state
-    is recorded when this returns; if the winner died on this host before writing it, write
-    it from the claim.
+    is recorded when this returns; if the winner died before writing it (its process is gone
+    from this host, or its claim is a minute old), write it from the claim.
     """
     deadline = time.monotonic() + patience
     while marker_status(root, task_id) not in TERMINAL:
@@ -165,7 +168,10 @@ def _complete_orphan_claim(root, task_id: str, patience: float = 10.0) -> None:
             claim = store.read_json(root.task_file(task_id, FINAL))
         except (FileNotFoundError, ValueError):
             return
-        if _claimer_dead(claim) and claim.get("status") in TERMINAL:
+        if not isinstance(claim, dict) or claim.get("status") not in TERMINAL:
+            return
+        stale = time.time() - (claim.get("time") or 0) > STALE_CLAIM
+        if stale or _claimer_dead(claim):
             _finish_claim(root, task_id, claim)
             return
         if time.monotonic() > deadline:

@@ -269,3 +269,28 @@ def test_a_path_too_long_for_task_files_is_a_clear_error(tmp_path, monkeypatch, 
     assert "Use a root with a shorter path" in str(e.value)
     assert "/hipercow/tasks/" in str(e.value)  # it failed writing the task, not before
     assert whole_tasks(root) == []  # the folder it made is gone
+
+
+def test_a_claim_left_by_a_writer_that_died_is_completed_by_the_next(tmp_path, monkeypatch):
+    import json
+    import socket
+    import time
+
+    monkeypatch.setenv("HIPERCOW_KEY_FILE", str(tmp_path / "secret.key"))
+    root, _ = init_root(str(tmp_path / "root"))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for claimer in (
+        {"pid": dead.pid, "host": socket.gethostname(), "time": time.time()},  # died here
+        {"pid": 1, "host": "elsewhere", "time": 1.0e9},  # another host, long ago
+    ):
+        task_id = new_id()
+        os.makedirs(root.task_dir(task_id))
+        store.write_json(root.task_file(task_id, "data.json"), {"id": task_id})
+        claim = {**claimer, "status": "failure", "reason": "killed"}
+        store.write_text(root.task_file(task_id, "status-final"), json.dumps(claim))
+        assert marker_status(root, task_id) == "created"  # claimed, marker never written
+        assert write_terminal(root, task_id, "cancelled", reason="late") is False
+        assert marker_status(root, task_id) == "failure"
+        assert read_marker(root, task_id, "failure")["reason"] == "killed"
+        assert not os.path.exists(root.task_file(task_id, "status-cancelled"))
