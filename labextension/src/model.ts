@@ -52,6 +52,11 @@ export class TaskModel {
     return this._roots;
   }
 
+  /** Why the server stopped looking for roots early (the menu lists what it found), or null. */
+  get rootsMessage(): string | null {
+    return this._rootsMessage;
+  }
+
   /** The root's cluster in one line (driver, nodes, cores, memory), when a driver is set. */
   get cluster(): string | null {
     return this._cluster;
@@ -123,6 +128,7 @@ export class TaskModel {
     try {
       const found = await requestAPI<IRoots>('roots', { path });
       this._roots = found.roots;
+      this._rootsMessage = found.message ?? null;
       if (path !== this._followedPath) {
         return;
       }
@@ -305,6 +311,7 @@ export class TaskModel {
   private _followedPath: string | null = null;
   private _pinned: string | null = null;
   private _roots: string[] = [];
+  private _rootsMessage: string | null = null;
   private _page: ITaskPage | null = null;
   private _cluster: string | null = null;
   private _clusterError: string | null = null;

@@ -48,9 +48,11 @@ export class TaskPanel extends Widget {
 
     this._pager.className = 'hc-pager';
     this._cluster.className = 'hc-cluster';
+    this._rootsNote.className = 'hc-roots-note';
     this.node.append(
       header,
       rootLine,
+      this._rootsNote,
       this._cluster,
       this._counts,
       this._error,
@@ -144,6 +146,9 @@ export class TaskPanel extends Widget {
 
   private _renderRoots(): void {
     const model = this.model;
+    this._rootsNote.textContent = model.rootsMessage ?? '';
+    this._rootsNote.title = this._rootsNote.textContent;
+    this._rootsNote.hidden = !model.rootsMessage;
     const followed = model.followedRoot;
     const options = [new Option(`Follow file browser (${followed ?? 'none'})`, '')];
     for (const root of model.roots) {
@@ -284,6 +289,7 @@ export class TaskPanel extends Widget {
   }
 
   private _rootSelect = document.createElement('select');
+  private _rootsNote = document.createElement('div');
   private _refresh = document.createElement('button');
   private _cluster = document.createElement('div');
   private _counts = document.createElement('div');

@@ -32,6 +32,8 @@ export interface ITaskPage {
 export interface IRoots {
   roots: string[];
   current: string | null;
+  /** Why the server's search for roots stopped early (it lists what it found), or null. */
+  message?: string | null;
 }
 
 /**

@@ -363,3 +363,27 @@ def test_a_long_log_opens_at_its_tail_and_loads_earlier_pages_on_request(lab, pa
     earlier.wait_for(state="hidden")  # the whole log is shown: nothing earlier
     assert log.inner_text() == "\n".join(lines) + "\n"
     screenshots(page, "panel-log-all")
+
+
+def test_the_panel_says_when_the_search_for_roots_stopped_early(lab, page):
+    import shutil
+
+    many = lab.project.parent / "zz-many-folders"
+    for k in range(5100):  # more than one search looks in
+        (many / f"d{k:04d}").mkdir(parents=True)
+    try:
+        note = page.locator(".hc-roots-note")
+        deadline = time.monotonic() + 60
+        while True:  # a search is shared for 10 s: reload until a fresh one answers
+            open_lab(page, lab, "project")
+            show_panel(page)
+            page.locator(".hc-root option", has_text="project").first.wait_for(state="attached")
+            if note.is_visible() or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        text = note.inner_text()
+        assert text.startswith("Stopped looking for hipercow roots after 5,000 folders;"), text
+        assert "project" in page.locator(".hc-root").inner_text()  # what was found is listed
+        screenshots(page, "panel-roots-note")
+    finally:
+        shutil.rmtree(many)
