@@ -10,7 +10,7 @@ import pytest
 
 import hipercow_magic as hc
 from hipercow_magic import __version__
-from hipercow_magic.core import capture, store
+from hipercow_magic.core import capture, signing, store
 from hipercow_magic.core.checks import string_list
 
 WAIT = 60
@@ -39,7 +39,8 @@ def old_task(root):
     with pytest.raises(AttributeError, match="gone_fn_xx1"):
         pickle.loads(reference_to_a_missing_function())
     entries = {"f": ("value", reference_to_a_missing_function(), [])}
-    store.write_plain(root.task_file(task.id, "locals.pkl"), capture.pack(entries))
+    signed = signing.sign(capture.pack(entries), "locals.pkl", task.id)  # as this user's
+    store.write_plain(root.task_file(task.id, "locals.pkl"), signed)
     return task
 
 

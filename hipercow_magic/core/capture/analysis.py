@@ -352,7 +352,9 @@ def analyse_code(code: str | ast.Module) -> CodeAnalysis:
     exports.update(dict.fromkeys(sorted(flow.scopes.globals_assigned)))
     assigned = set(exports)
     read = [*flow.required, *flow.optional, *flow.deferred]
-    shadowable = list(dict.fromkeys(n for n in read if n in BUILTINS))
+    shadowable = list(
+        dict.fromkeys(n for n in read if n in BUILTINS and not n.startswith("__"))
+    )  # (a module's own __name__, __doc__, ... are never sent)
     required = [n for n in flow.required if n not in BUILTINS]
     optional = [n for n in flow.optional if n not in BUILTINS and n not in flow.required]
     for name in flow.deferred:
