@@ -138,7 +138,8 @@ def list_tasks(
         names = [b for b in bundle_list(root) if any(fnmatch.fnmatch(b, p) for p in patterns)]
         members = set()
         for name in names:
-            members.update(bundle_load_ids(root, name))
+            with contextlib.suppress(HipercowError):  # deleted since it was listed
+                members.update(bundle_load_ids(root, name))
         ids = [i for i in ids if i in members]
     if with_status is not None:
         wanted = {with_status} if isinstance(with_status, str) else set(with_status)

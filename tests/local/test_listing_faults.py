@@ -241,3 +241,20 @@ def test_roots_answer_says_the_search_was_whole(site):
     status, body = site["server"].request("GET", "/hipercow/roots")
     assert status == 200
     assert body == {"roots": ["project"], "current": None, "message": None}
+
+
+def test_the_magics_task_table_shows_unreadable_tasks_among_the_others(site):
+    from hipercow_magic.widgets.tables import task_table
+
+    root, ids = site["root"], site["ids"]
+    listed = api.task_list(root=root)
+    table = task_table(api.task_summaries(listed, root=root), len(listed), root.path)
+    text = str(table)
+    assert "5 tasks, newest first" in text
+    for name in ("a", "b", "c"):
+        assert ids[name][:8] in text
+    assert "! unreadable: its data.json is not valid JSON" in text
+    assert "! unreadable: its data.json is missing" in text
+    html = table._repr_html_()
+    assert html.count("class='hipercow-problem'") == 2
+    assert "⚠ unreadable: its data.json is not valid JSON" in html
