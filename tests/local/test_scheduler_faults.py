@@ -164,6 +164,8 @@ def test_queue_files_and_tasks_of_another_user_are_not_run(solo_root):
     info = hc.task_info(foreign_batch)
     assert info.status == "failure" and f"belongs to uid {other}" in info.reason
     assert hc.task_status(foreign_task) == "submitted"
+    scheduler = wait_until(lambda: hc.task_info(foreign_task).scheduler.get("reason"))
+    assert f"belongs to uid {other}, not to this scheduler's user" in scheduler
 
 
 def test_a_taken_wake_up_address_does_not_stop_the_scheduler(root):

@@ -211,11 +211,15 @@ class LocalDriver(Driver):
         return out
 
     def info(self, task_id: str) -> dict:
-        """The scheduler's view: queue position and pending reason, or node and pid."""
+        """The scheduler's view: queue position and pending reason, node and pid, or why
+        it does not run the task (another user's).
+        """
         state = store.read_json_or(paths.state_file(self.root)) or {}
         if task_id in state.get("pending", {}):
             p = state["pending"][task_id]
             return {"state": "PENDING", "reason": p["reason"], "position": p["position"]}
+        if task_id in state.get("refused", {}):
+            return {"state": "REFUSED", "reason": state["refused"][task_id]}
         if task_id in state.get("running", {}):
             r = state["running"][task_id]
             return {"state": "RUNNING", "node": r["node"], "pid": r["pid"]}

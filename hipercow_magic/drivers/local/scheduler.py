@@ -104,6 +104,7 @@ class Scheduler:
         self.idle_timeout = float(self.config.get("idle_timeout", 300))
         self.batches: dict[str, int] = {}  # batch stamp -> tasks not yet finished
         self.refused: set[str] = set()  # stamps of queue files not run (logged once)
+        self.left_alone: dict[str, str] = {}  # another user's tasks not run -> why
         self.queued: dict[tuple[str, int], dict] = {}  # (stamp, index) -> entry
         self.running: dict[str, Running] = {}
         self.pending_reason: dict[str, str] = {}
@@ -217,6 +218,9 @@ class Scheduler:
             timeout = self.next_timeout()
             if self.sock is None:
                 timeout = min(timeout, RESCAN_INTERVAL)
+            if not (self.queued or self.running):  # wake up in time to exit when idle
+                idle_end = idle_since + self.idle_timeout - time.monotonic()
+                timeout = min(timeout, max(idle_end, 0.0) + 0.01)
             try:
                 ready, _, _ = select.select(fds, [], [], timeout)
             except InterruptedError:
@@ -341,8 +345,13 @@ class Scheduler:
         self.refused.add(stamp)
         log(reason)
         for task_id in ids:
-            if marker_status(self.root, task_id) == "submitted":
+            if marker_status(self.root, task_id) != "submitted":
+                continue
+            if intake.task_owner(self.root, task_id) == self.uid:
                 self.fail(task_id, f"not run: {reason}")
+            else:
+                self.left_alone[task_id] = reason
+                self.state_dirty = True
         path = paths.batch_file(self.root, stamp)
         name = os.path.basename(path)
         with contextlib.suppress(OSError):
@@ -359,10 +368,13 @@ class Scheduler:
             return False
         owner = intake.task_owner(self.root, task_id)
         if owner != self.uid:
-            log(
+            reason = (
                 f"task {task_id} belongs to uid {owner}, not to this scheduler's user "
                 f"(uid {self.uid}): not run"
             )
+            log(reason)
+            self.left_alone[task_id] = reason
+            self.state_dirty = True
             return False
         if status == "running":
             if task_id in self.running:
@@ -584,6 +596,7 @@ class Scheduler:
                 "time": time.time(),
                 "pending": pending,
                 "running": running,
+                "refused": self.left_alone,
                 "nodes": {
                     n.name: {"free_cores": len(n.free_slots), "tasks": len(n.tasks)}
                     for n in self.nodes.values()
