@@ -171,7 +171,10 @@ def test_server_errors_are_shown_in_the_panel(lab, page):
     open_lab(page, lab, "project")
     show_panel(page)
     page.locator(".hc-root option[value='other']").wait_for(state="attached")
-    with page.expect_response(lambda r: "/hipercow/cluster" in r.url) as answer:
+    # the cluster answer about 'other' (not a late one about 'project', still loading)
+    with page.expect_response(
+        lambda r: "/hipercow/cluster" in r.url and "root=other" in r.url
+    ) as answer:
         page.locator(".hc-root").select_option("other")
     assert answer.value.json() == {"driver": None}
     page.get_by_text("No tasks in this root yet.").wait_for()
