@@ -175,7 +175,9 @@ def task_summaries(ids, root=None) -> list[dict]:
                 "type": data.get("type"),
                 "status": status,
                 "driver": data.get("driver"),
-                "resources": Resources.from_dict(data.get("resources")).summary(),
+                "resources": None
+                if problem
+                else Resources.from_dict(data.get("resources")).summary(),
                 **times,
                 "waited": waited,
                 "ran_for": None if started is None else (finished or now) - started,

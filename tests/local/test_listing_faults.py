@@ -119,6 +119,7 @@ def test_the_panel_endpoint_lists_unreadable_tasks_among_the_others(site):
     assert [rows[ids[n]]["name"] for n in ("a", "b", "c")] == ["a", "b", "c"]
     assert all(rows[ids[n]]["problem"] is None for n in ("a", "b", "c"))
     assert "not valid JSON" in rows[ids["bad"]]["problem"]
+    assert rows[ids["bad"]]["resources"] is None  # unknown, not the defaults
     assert "missing" in rows[ids["gone"]]["problem"]
 
 
