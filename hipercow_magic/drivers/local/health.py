@@ -6,6 +6,7 @@ to report instead of waiting in silence.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 
 from hipercow_magic.core import store
@@ -24,3 +25,8 @@ def record_start_failure(root, message: str) -> None:
             paths.start_failures(root),
             {"count": int(failures.get("count", 0)) + 1, "time": time.time(), "last": message},
         )
+
+
+def log(message: str) -> None:
+    """A line in the scheduler's log (its standard output)."""
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{os.getpid()}] {message}", flush=True)

@@ -28,9 +28,11 @@ from hipercow_magic.core.root import Root
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import marker_status, read_marker, write_terminal
 from hipercow_magic.drivers.local import intake, paths
-from hipercow_magic.drivers.local.health import EXIT_START_FAILED, record_start_failure
+from hipercow_magic.drivers.local.health import EXIT_START_FAILED, log, record_start_failure
 from hipercow_magic.drivers.local.placement import Node, VirtualCluster, order
+from hipercow_magic.drivers.local.queue_reader import QueueReader
 from hipercow_magic.drivers.local.task_process import fork_task
+from hipercow_magic.drivers.local.wake import listen
 from hipercow_magic.node import runner
 
 STATE_INTERVAL = 0.5  # seconds between writes of the queue state file
@@ -58,33 +60,7 @@ class Running:
         self.start_error: str | None = None
 
 
-def log(message: str) -> None:
-    """A line in the scheduler's log (its standard output)."""
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{os.getpid()}] {message}", flush=True)
-
-
-def listen(root) -> socket.socket | None:
-    """The wake-up socket (a file in the root's own local folder); None, and polling, when
-    the path is too long for a socket or it can't be bound.
-    """
-    address = paths.wake_address(root)
-    if address is None:
-        log("the root's path is too long for a wake-up socket: polling the queue instead")
-        return None
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    try:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(address)  # an earlier scheduler's (we hold the root's lock)
-        sock.bind(address)
-        sock.setblocking(False)
-    except OSError as e:
-        sock.close()
-        log(f"can't listen for wake-ups at {address} ({e}): polling the queue instead")
-        return None
-    return sock
-
-
-class Scheduler:
+class Scheduler(QueueReader):
     """The scheduler of one root: its queue, its running tasks and the virtual cluster's nodes.
 
     Every queue file, task and process end is handled on its own: one that can't be read or
@@ -148,23 +124,6 @@ class Scheduler:
         self.running[task_id] = Running(entry, pid, open_pidfd(pid) if alive else None, False)
         if not alive:
             self.finish(task_id, None)
-
-    def claim(self, task_id: str) -> dict:
-        """A task's status-running claim ({} when missing, empty or unreadable)."""
-        claim = read_marker(self.root, task_id, "running")
-        return claim if isinstance(claim, dict) else {}
-
-    def never_started(self, task_id: str, claim: dict) -> bool:
-        """Whether a claim is one a scheduler made whose process never ran the task: empty
-        (its writer died), or naming a process that ended before opening the task's log.
-        """
-        if not claim or "pid" not in claim or "time" not in claim:
-            return True
-        return (
-            "node" in claim
-            and not same_process(claim["pid"], claim["time"])
-            and not os.path.exists(self.root.task_file(task_id, "log"))
-        )
 
     # ---- faults ---------------------------------------------------------------------
     def guard(self, what: str, step, *args) -> None:
@@ -298,112 +257,6 @@ class Scheduler:
             except OSError:
                 break
         return got
-
-    def scan_queue(self, recheck: bool = False) -> None:
-        """Read new batch files; with `recheck`, drop queued tasks that were cancelled."""
-        for name in sorted(os.listdir(paths.queue_dir(self.root))):
-            stamp = paths.batch_stamp(name)
-            if stamp is None or stamp in self.batches or stamp in self.refused:
-                continue
-            try:
-                self.read_batch(stamp)
-            except Exception as e:
-                self.refused.add(stamp)
-                log(f"queue file {name} not read: {type(e).__name__}: {e}")
-        if recheck:
-            for key, entry in list(self.queued.items()):
-                if marker_status(self.root, entry["id"]) in (*TERMINAL, None):
-                    self._dequeue(key)
-
-    def read_batch(self, stamp: str) -> None:
-        """Queue (or adopt) the tasks of one batch file, each on its own."""
-        try:
-            batch, ids = intake.read_batch(self.root, stamp)
-        except intake.Refused as e:
-            self.refuse(stamp, str(e), e.ids)
-            return
-        if batch is None:
-            return
-        self.batches[stamp] = 1  # held until every task is read (a dead one may end now)
-        for index, task_id in enumerate(ids):
-            self.batches[stamp] += 1
-            try:
-                counted = self.take(stamp, index, task_id, batch["resources"])
-            except Exception as e:
-                log(traceback.format_exc())
-                self.fail(task_id, f"the local scheduler could not queue it ({e})")
-                counted = False
-            if not counted:
-                self.batches[stamp] -= 1
-        self.state_dirty = True
-        self._batch_done(stamp, 1)
-
-    def refuse(self, stamp: str, reason: str, ids: list[str]) -> None:
-        """A queue file that won't be run: logged, its own user's tasks failed with the
-        reason (others' left alone), and, when it is this user's, set aside as `.refused-`.
-        """
-        self.refused.add(stamp)
-        log(reason)
-        for task_id in ids:
-            if marker_status(self.root, task_id) != "submitted":
-                continue
-            if intake.task_owner(self.root, task_id) == self.uid:
-                self.fail(task_id, f"not run: {reason}")
-            else:
-                self.left_alone[task_id] = reason
-                self.state_dirty = True
-        path = paths.batch_file(self.root, stamp)
-        name = os.path.basename(path)
-        with contextlib.suppress(OSError):
-            if os.stat(path).st_uid == self.uid:
-                os.replace(path, os.path.join(os.path.dirname(path), ".refused-" + name))
-
-    def take(self, stamp: str, index: int, task_id: str, resources: dict) -> bool:
-        """Queue or adopt one task of a batch; False when there is nothing left to do."""
-        status = marker_status(self.root, task_id)
-        if status is None:
-            log(f"task {task_id} of queue file {stamp} no longer exists: dropped")
-            return False
-        if status in TERMINAL:
-            return False
-        owner = intake.task_owner(self.root, task_id)
-        if owner != self.uid:
-            reason = (
-                f"task {task_id} belongs to uid {owner}, not to this scheduler's user "
-                f"(uid {self.uid}): not run"
-            )
-            log(reason)
-            self.left_alone[task_id] = reason
-            self.state_dirty = True
-            return False
-        if status == "running":
-            if task_id in self.running:
-                return True
-            claim = self.claim(task_id)
-            if not self.never_started(task_id, claim):
-                self.adopt(task_id, claim)
-                return True
-            log(f"task {task_id}: its start was cut short before it ran: queued again")
-            store.remove_file(self.root.task_file(task_id, "status-running"))
-        entry = {**resources, "id": task_id, "batch": stamp}
-        self.cluster.candidates(entry)  # a queue or node it can't name fails here
-        self.queued[(stamp, index)] = entry
-        return True
-
-    def _dequeue(self, key) -> None:
-        entry = self.queued.pop(key)
-        self.pending_reason.pop(entry["id"], None)
-        self.state_dirty = True
-        self._batch_done(entry["batch"], 1)
-
-    def _batch_done(self, stamp: str | None, finished: int) -> None:
-        """Count finished tasks of a batch; its file goes when all are done."""
-        if stamp not in self.batches:
-            return
-        self.batches[stamp] -= finished
-        if self.batches[stamp] <= 0:
-            del self.batches[stamp]
-            store.remove_file(paths.batch_file(self.root, stamp))
 
     def place(self) -> None:
         """Start the queued tasks the virtual cluster has room for now."""
@@ -545,20 +398,6 @@ class Scheduler:
                 result={"ok": False, "error": TaskDied(reason), "traceback": ""},
             )
         return True
-
-    def requeue(self, task_id: str, stamp: str) -> bool:
-        """Queue again a task whose start an earlier scheduler cut short (it died between
-        claiming the task and letting its process run it); False once queued.
-        """
-        log(f"task {task_id}: its start was cut short before it ran: queued again")
-        store.remove_file(self.root.task_file(task_id, "status-running"))
-        batch, ids = intake.read_batch(self.root, stamp)
-        if batch is None or task_id not in ids:
-            self.fail(task_id, f"its start was cut short and its queue file {stamp} is gone")
-            return True
-        key = (stamp, ids.index(task_id))
-        self.queued[key] = {**batch["resources"], "id": task_id, "batch": stamp}
-        return False
 
     def check_deadlines(self) -> None:
         """Kill (with all its processes) each task past its max_runtime, saying why in its log."""
