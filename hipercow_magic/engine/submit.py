@@ -19,13 +19,21 @@ def submit_tasks(root, ids: list[str], driver_name: str, resources: Resources | 
         else Resources(queue=driver.cluster_info().default_queue)
     )
     resolved.hold_until = resolve_hold_until(resolved.hold_until)
+    which = f"'{ids[0]}'" if len(ids) == 1 else f"{len(ids)} tasks"
     try:
         driver.submit(ids, resolved)
-    except HipercowError as e:
-        which = f"'{ids[0]}'" if len(ids) == 1 else f"{len(ids)} tasks"
+    except (HipercowError, OSError) as e:
+        why = e if isinstance(e, HipercowError) else f"{e.strerror or e} ({e.filename or ''})"
         raise HipercowError(
             f"Submitting {which} to '{driver_name}' failed; the task(s) are kept with status "
-            f"'created' and can be submitted later with task_submit().\n{e}"
+            f"'created' and can be submitted later with task_submit().\n{why}"
         ) from None
     marker = {"driver": driver_name, "time": time.time(), "resources": resolved.to_dict()}
-    store.write_markers(root, ids, "status-submitted", marker)
+    try:
+        store.write_markers(root, ids, "status-submitted", marker)
+    except OSError as e:
+        raise HipercowError(
+            f"Submitted {which} to '{driver_name}', but could not mark them submitted: "
+            f"{e.strerror or e}\nThey run all the same; until they start they show as "
+            "'created'."
+        ) from None

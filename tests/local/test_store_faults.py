@@ -294,3 +294,17 @@ def test_a_claim_left_by_a_writer_that_died_is_completed_by_the_next(tmp_path, m
         assert marker_status(root, task_id) == "failure"
         assert read_marker(root, task_id, "failure")["reason"] == "killed"
         assert not os.path.exists(root.task_file(task_id, "status-cancelled"))
+
+
+def test_a_full_disk_while_submitting_keeps_tasks_created_until_space_is_back(disk_root):
+    tasks = [hc.task_create_expr(f"{n} * 2", namespace={}, driver=False) for n in range(3)]
+    filler = fill(disk_root.path, 0)
+    with pytest.raises(HipercowError, match="No space left on device") as e:
+        hc.task_submit(tasks)
+    assert "kept with status 'created'" in str(e.value)
+    assert [t.status() for t in tasks] == ["created"] * 3
+    os.unlink(filler)
+    hc.task_submit(tasks)
+    for n, t in enumerate(tasks):
+        assert t.wait(timeout=WAIT) and t.result() == n * 2
+    assert sorted(whole_tasks(disk_root)) == sorted(t.id for t in tasks)
