@@ -151,7 +151,7 @@ class Scheduler(QueueReader):
                 reason=reason,
                 result={"ok": False, "error": TaskDied(reason), "traceback": ""},
             )
-        except OSError as e:
+        except Exception as e:
             log(f"task {task_id}: could not record its failure ({e})")
 
     # ---- the loop ---------------------------------------------------------------
@@ -322,9 +322,9 @@ class Scheduler(QueueReader):
             claimed = store.create_exclusive(
                 self.root.task_file(task_id, "status-running"), json.dumps(claim)
             )
-        except OSError as e:
+        except Exception as e:  # a full disk, a folder removed or made unwritable
             claimed = False
-            run.start_error = f"its start could not be recorded ({e})"
+            run.start_error = f"its start could not be recorded ({' '.join(str(e).split())})"
         os.write(go_write, b"g" if claimed else b"s")
         os.close(go_write)
         if not claimed and run.start_error is None:
