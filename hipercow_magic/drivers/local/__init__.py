@@ -243,11 +243,7 @@ class LocalDriver(Driver):
 
     def _cancel_running(self, task_id: str) -> bool:
         store.write_text(self.root.task_file(task_id, "cancel-requested"), str(time.time()))
-        deadline = time.monotonic() + 1
-        claim = read_marker(self.root, task_id, "running")
-        while not claim and time.monotonic() < deadline:
-            time.sleep(0.01)  # the claim is being written
-            claim = read_marker(self.root, task_id, "running")
+        claim = read_marker(self.root, task_id, "running")  # written whole (store.link_exclusive)
         if claim and same_process(claim["pid"], claim["time"]):
             kill_tree(claim["pid"])
             with contextlib.suppress(psutil.NoSuchProcess, psutil.TimeoutExpired):
