@@ -27,6 +27,12 @@ def read_data(root, task_id: str) -> dict:
         raise HipercowError(
             f"Task '{task_id}' does not exist in the root at '{root.path}'"
         ) from None
+    except ValueError as e:  # edited or cut short by hand: the file is not JSON
+        raise HipercowError(
+            f"Task '{task_id}' can't be read: its file "
+            f"'{root.task_file(task_id, 'data.json')}' is not valid JSON ({e})\n"
+            "Restore the file, or purge the task (hipercow_purge(task_ids=[...]))."
+        ) from None
 
 
 def task_exists(root, task_id: str) -> bool:

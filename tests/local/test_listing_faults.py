@@ -95,6 +95,15 @@ def test_the_cli_lists_every_task_and_says_what_is_wrong_with_unreadable_ones(si
     assert counted.stdout.strip() == "5 tasks: 5 success"
 
 
+def test_info_of_an_unreadable_task_says_which_file_is_wrong(site):
+    bad = site["ids"]["bad"]
+    out = hipercow("task", "info", bad, cwd=site["project"])
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    assert f"Error: Task '{bad}' can't be read: its file" in out.stderr
+    assert "data.json' is not valid JSON" in out.stderr
+
+
 def test_a_task_folder_still_being_created_is_not_listed_until_long_left(site, tmp_path):
     root = site["root"]
     task_id = "f" * 32
