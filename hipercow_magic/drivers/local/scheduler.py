@@ -23,17 +23,17 @@ import traceback
 
 from hipercow_magic.core import store
 from hipercow_magic.core.errors import TaskDied
-from hipercow_magic.core.procs import death_reason, kill_tree, open_pidfd, same_process
+from hipercow_magic.core.procs import open_pidfd, same_process
 from hipercow_magic.core.root import Root
 from hipercow_magic.core.status import TERMINAL
-from hipercow_magic.core.task import marker_status, read_marker, write_terminal
+from hipercow_magic.core.task import marker_status, write_terminal
 from hipercow_magic.drivers.local import intake, paths
 from hipercow_magic.drivers.local.health import EXIT_START_FAILED, log, record_start_failure
 from hipercow_magic.drivers.local.placement import Node, VirtualCluster, order
 from hipercow_magic.drivers.local.queue_reader import QueueReader
+from hipercow_magic.drivers.local.task_ends import Running, TaskEnds
 from hipercow_magic.drivers.local.task_process import fork_task
 from hipercow_magic.drivers.local.wake import listen
-from hipercow_magic.node import runner
 
 STATE_INTERVAL = 0.5  # seconds between writes of the queue state file
 RESCAN_INTERVAL = 0.5  # seconds between looks at the queue folder when nobody wakes us
@@ -42,25 +42,7 @@ RESCAN_INTERVAL = 0.5  # seconds between looks at the queue folder when nobody w
 CLAIMED = ("node", "slots", "memory", "whole", "deadline", "max_runtime", "batch")
 
 
-class Running:
-    """A started task: its queue entry (node, slots, times), its process, and how to watch it.
-
-    `pidfd` becomes readable when the process ends (None where the system has no pidfds: the
-    scheduler polls instead); `child` is True for processes this scheduler forked (it reaps
-    them), False for ones it adopted from an earlier scheduler. `start_error` says why a
-    forked process was told not to run its task (its claim could not be written).
-    """
-
-    def __init__(self, entry: dict, pid: int, pidfd: int | None, child: bool):
-        self.entry = entry
-        self.pid = pid
-        self.pidfd = pidfd
-        self.child = child
-        self.killed_reason: str | None = None
-        self.start_error: str | None = None
-
-
-class Scheduler(QueueReader):
+class Scheduler(QueueReader, TaskEnds):
     """The scheduler of one root: its queue, its running tasks and the virtual cluster's nodes.
 
     Every queue file, task and process end is handled on its own: one that can't be read or
@@ -330,89 +312,6 @@ class Scheduler(QueueReader):
         if not claimed and run.start_error is None:
             run.killed_reason = "already started elsewhere"
 
-    @staticmethod
-    def reap(run: Running) -> int | None:
-        """A finished task's wait status (None for an adopted process, not ours to reap)."""
-        if not run.child:
-            return None
-        try:
-            _, status = os.waitpid(run.pid, 0)
-        except ChildProcessError:
-            return None
-        return status
-
-    def finish(self, task_id: str, wait_status: int | None) -> None:
-        """A task's process ended: free its place; record a failure if it left no result."""
-        run = self.running.pop(task_id)
-        if run.pidfd is not None:
-            os.close(run.pidfd)
-        entry = run.entry
-        node = self.nodes.get(entry.get("node"))
-        if node is not None:
-            node.release(task_id, entry["slots"], entry["memory"])
-        self.state_dirty = True
-        done = True
-        try:
-            done = self.record_end(task_id, run, wait_status)
-        finally:
-            if done:
-                self._batch_done(entry.get("batch"), 1)
-
-    def record_end(self, task_id: str, run: Running, wait_status: int | None) -> bool:
-        """What a task's ended process leaves: nothing when it finished the task itself,
-        else a failure (or cancellation) with its reason; a start cut short is queued again.
-
-        Returns False when the task is still to be done (queued again, or run by another
-        process), True when its batch may count it finished.
-        """
-        code = os.waitstatus_to_exitcode(wait_status) if wait_status is not None else None
-        status = marker_status(self.root, task_id)
-        if status is None:
-            log(f"task {task_id} no longer exists (its folder was removed while it ran)")
-            return True
-        if code == runner.EXIT_NOT_STARTED:
-            claim = read_marker(self.root, task_id, "running")
-            if run.start_error:
-                self.fail(task_id, run.start_error)
-            elif claim and claim.get("pid") != run.pid:
-                self.adopt(task_id, claim)  # another process runs it: watch that one
-                return False
-            return True
-        if status in TERMINAL:
-            return True
-        claim = self.claim(task_id)
-        stamp = run.entry.get("batch")
-        if not run.child and stamp in self.batches and self.never_started(task_id, claim):
-            return self.requeue(task_id, stamp)
-        started = run.entry.get("started")
-        if os.path.exists(self.root.task_file(task_id, "cancel-requested")):
-            write_terminal(self.root, task_id, "cancelled", started=started)
-        else:
-            reason = run.killed_reason or death_reason(code)
-            write_terminal(
-                self.root,
-                task_id,
-                "failure",
-                reason=reason,
-                started=started,
-                result={"ok": False, "error": TaskDied(reason), "traceback": ""},
-            )
-        return True
-
-    def check_deadlines(self) -> None:
-        """Kill (with all its processes) each task past its max_runtime, saying why in its log."""
-        now = time.time()
-        for task_id, run in list(self.running.items()):
-            deadline = run.entry.get("deadline")
-            if deadline and now >= deadline and run.killed_reason is None:
-                minutes = run.entry["max_runtime"]
-                run.killed_reason = (
-                    f"exceeded max_runtime of {minutes} minute{'' if minutes == 1 else 's'}"
-                )
-                with contextlib.suppress(OSError), _log(self.root, task_id) as task_log:
-                    print(f"\n✖ {run.killed_reason}: stopping the task", file=task_log)
-                kill_tree(run.pid)
-
     def write_state(self) -> None:
         """The queue as users see it: position and pending reason of each waiting task."""
         now = time.monotonic()
@@ -444,10 +343,6 @@ class Scheduler(QueueReader):
         )
         self.state_written = now
         self.state_dirty = False
-
-
-def _log(root, task_id: str):
-    return open(root.task_file(task_id, "log"), "a")
 
 
 def main(argv: list[str] | None = None) -> int:
