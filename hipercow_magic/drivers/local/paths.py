@@ -1,4 +1,9 @@
-"""Where the local driver keeps its queue, running tasks, lock and wake-up address."""
+"""Where the local driver keeps its queue, running tasks, lock and wake-up address.
+
+Each user has a scheduler of their own and runs only their own tasks: the root's owner keeps
+these files in `hipercow/local/`; another member of a group sharing the root keeps theirs in
+`hipercow/local/users/<uid>/`.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +15,24 @@ SUN_PATH_MAX = 108  # bytes in a unix socket's address, with its final NUL
 
 
 def local_dir(root) -> str:
-    """The local driver's folder in the root."""
-    return os.path.join(root.hipercow, "local")
+    """This user's local driver folder in the root (see the module's docstring)."""
+    base = os.path.join(root.hipercow, "local")
+    uid = os.geteuid()
+    try:
+        owner = os.stat(root.hipercow).st_uid
+    except FileNotFoundError:
+        owner = uid
+    return base if uid == owner else os.path.join(base, "users", str(uid))
 
 
 def queue_dir(root) -> str:
     """The queue: one file per submission, removed when its tasks are done."""
-    return os.path.join(root.hipercow, "local", "queue")
+    return os.path.join(local_dir(root), "queue")
 
 
 def batch_file(root, stamp: str) -> str:
     """One submission: the resources its tasks share and their ids."""
-    return os.path.join(root.hipercow, "local", "queue", stamp + ".json")
+    return os.path.join(local_dir(root), "queue", stamp + ".json")
 
 
 def batch_stamp(name: str) -> str | None:
@@ -31,35 +42,35 @@ def batch_stamp(name: str) -> str | None:
 
 def scheduler_lock(root) -> str:
     """The file whose lock the running scheduler holds (one scheduler per root)."""
-    return os.path.join(root.hipercow, "local", "scheduler.lock")
+    return os.path.join(local_dir(root), "scheduler.lock")
 
 
 def scheduler_info(root) -> str:
     """The running scheduler's pid and start time."""
-    return os.path.join(root.hipercow, "local", "scheduler.json")
+    return os.path.join(local_dir(root), "scheduler.json")
 
 
 def scheduler_log(root) -> str:
     """What the scheduler prints (its own errors)."""
-    return os.path.join(root.hipercow, "local", "scheduler.log")
+    return os.path.join(local_dir(root), "scheduler.log")
 
 
 def state_file(root) -> str:
     """The queue as the scheduler last published it (positions, reasons, running tasks)."""
-    return os.path.join(root.hipercow, "local", "state.json")
+    return os.path.join(local_dir(root), "state.json")
 
 
 def wake_address(root) -> str | None:
     """The scheduler's wake-up socket: a file in the root's own local folder (only those who
     can write the root can take it); None when its path is too long for a unix socket.
     """
-    path = os.path.join(root.hipercow, "local", "wake.sock")
+    path = os.path.join(local_dir(root), "wake.sock")
     return path if len(os.fsencode(path)) < SUN_PATH_MAX else None
 
 
 def start_failures(root) -> str:
     """How many schedulers in a row could not start (or stopped on an error), and why."""
-    return os.path.join(root.hipercow, "local", "start-failures.json")
+    return os.path.join(local_dir(root), "start-failures.json")
 
 
 def make_dirs(root) -> None:
