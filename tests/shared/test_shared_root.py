@@ -90,20 +90,20 @@ def test_both_users_create_run_list_and_read_each_others_tasks(shared_root, alic
 
 # ---- (2) neither can make the other run code -----------------------------------------------
 def _write_queue_entry(bob, root: str, ids: list[str]) -> None:
-    """As bob: a queue entry naming `ids`, written by hand wherever the local driver keeps
-    queue files (made as the driver makes them, so only its owner differs).
+    """As bob: a queue entry naming `ids`, written by hand into the queue of the root's owner
+    (alice: `hipercow/local/queue/`), made as the driver makes them so only its owner differs.
     """
     bob.value(
         f"""
         import time
-        from hipercow_magic.core import store
         from hipercow_magic.core.resources import hipercow_resources
-        from hipercow_magic.drivers.local import paths
-        root = hc.hipercow_root({root!r})
-        stamp = f"{{time.time_ns():020d}}"
+        queue = os.path.join({root!r}, "hipercow", "local", "queue")
+        path = os.path.join(queue, f"{{time.time_ns():020d}}.json")
         entry = {{"resources": hipercow_resources().to_dict(), "ids": {ids!r}}}
-        store.write_json(paths.batch_file(root, stamp), entry)
-        result = paths.batch_file(root, stamp)
+        with open(path + ".tmp", "w") as f:
+            json.dump(entry, f)
+        os.replace(path + ".tmp", path)
+        result = path
         """,
         cwd=root,
     )
