@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import threading
@@ -109,3 +110,38 @@ def verify(blob: bytes, name: str, task_id: str, path: str) -> bytes:
             "(the node must see the same one)."
         )
     return payload
+
+
+def _record_payload(data: dict) -> bytes:
+    return json.dumps(
+        {k: v for k, v in data.items() if k != "signature"}, sort_keys=True, default=str
+    ).encode()
+
+
+def sign_record(data: dict, task_id: str) -> dict:
+    """A task's data.json record with its signature (an HMAC with this user's key) added."""
+    key = signing_key(create=True)
+    return {**data, "signature": _mac(key, "data.json", task_id, _record_payload(data)).hex()}
+
+
+def verify_record(data: dict, task_id: str, path: str) -> None:
+    """Check a task's data.json record was written by this user's hipercow-magic, unchanged.
+
+    Raises:
+        HipercowError: the record is unsigned, was changed, or was signed by another key (the
+            task is then not run).
+    """
+    key = signing_key(create=False)
+    given = data.get("signature")
+    if (
+        not isinstance(given, str)
+        or key is None
+        or not hmac.compare_digest(
+            given, _mac(key, "data.json", task_id, _record_payload(data)).hex()
+        )
+    ):
+        raise HipercowError(
+            f"Refusing to run the task described by '{path}': its signature does not verify, "
+            "so it was not written by this user's hipercow-magic (or it was changed since).\n"
+            "If you trust the root, create the task again."
+        )

@@ -89,7 +89,7 @@ class Plan:
             if locals_blob is not None:
                 signed = signing.sign(locals_blob, "locals.pkl", task_id)
                 store.write_bytes(os.path.join(folder, "locals.pkl"), signed)
-            store.write_json(os.path.join(folder, "data.json"), data)
+            store.write_json(os.path.join(folder, "data.json"), signing.sign_record(data, task_id))
         except BaseException as e:
             shutil.rmtree(folder, ignore_errors=True)
             if isinstance(e, OSError):

@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 
-from hipercow_magic.core import store
+from hipercow_magic.core import signing, store
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.root import check_task_id
@@ -161,7 +161,7 @@ def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resour
         )
         os.makedirs(root.task_dir(new))
         try:
-            store.write_json(root.task_file(new, "data.json"), data)
+            store.write_json(root.task_file(new, "data.json"), signing.sign_record(data, new))
             won = store.link_exclusive(
                 os.path.join(_retry_dir(root), parent), f"{new},{base}".encode()
             )

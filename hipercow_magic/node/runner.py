@@ -193,7 +193,13 @@ def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
         print(f"Retry of '{data['parent']}', pointing at {base} ({payload['type']})")
     else:
         payload_id, payload = task_id, data
-    mismatch = version_mismatch(payload)
+    try:  # nobody else's code: a task's record must be this user's, unchanged
+        signing.verify_record(data, task_id, root.task_file(task_id, "data.json"))
+        if payload_id != task_id:
+            signing.verify_record(payload, payload_id, root.task_file(payload_id, "data.json"))
+        mismatch = version_mismatch(payload)
+    except HipercowError as e:
+        mismatch = str(e)
     if mismatch:
         print(mismatch, file=sys.stderr)
         write_terminal(

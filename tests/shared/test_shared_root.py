@@ -12,8 +12,6 @@ import os
 import pickle
 import stat
 
-import pytest
-
 WAIT = 120
 # A task whose value says which user ran it.
 WHO = "import os\n(os.getuid(), 6 * 7)"
@@ -130,13 +128,6 @@ def test_a_queue_entry_written_by_another_user_is_not_run(shared_root, alice, bo
     assert ran(proof, alice.uid) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package defect: a task's data.json (its code) is neither signed nor kept from the "
-    "group; an in-place edit by a group member keeps the owner's uid, so the scheduler's owner "
-    "check (drivers/local/intake.task_owner) passes and node/runner.run_task (core/task.read_data) "
-    "runs the edited code as the owner",
-)
 def test_a_task_edited_by_another_user_is_not_run(shared_root, alice, bob):
     # bob rewrites the code in alice's data.json (group-writable, still owned by alice)
     proof = proof_path(shared_root, "edited")
@@ -232,13 +223,6 @@ def test_swapped_inputs_are_refused_and_not_unpickled(shared_root, alice, bob):
 
 
 # ---- (3) what each member writes, the group can read and write -----------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="package defect: files opened with a fixed mode 0o644 instead of 0o666 less the "
-    "umask: a task's log (drivers/local/task_process.py, fork_task), queue.lock "
-    "(drivers/local/paths.queue_lock) and scheduler.lock (LocalDriver.scheduler_running, "
-    "Scheduler.acquire)",
-)
 def test_files_follow_the_umask_so_the_group_can_read_and_write(shared_root, alice, bob):
     gid = os.stat(shared_root).st_gid
     for user in (alice, bob):

@@ -70,7 +70,7 @@ class LocalDriver(Driver):
     def scheduler_running(self) -> bool:
         """Whether a scheduler holds this root's lock."""
         try:
-            fd = os.open(paths.scheduler_lock(self.root), os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(paths.scheduler_lock(self.root), os.O_RDWR | os.O_CREAT, 0o666)
         except FileNotFoundError:
             paths.make_dirs(self.root)
             return False

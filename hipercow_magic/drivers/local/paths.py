@@ -81,7 +81,7 @@ def make_dirs(root) -> None:
 @contextlib.contextmanager
 def queue_lock(root):
     """Serialises starting queued tasks with cancelling them."""
-    fd = os.open(os.path.join(local_dir(root), "queue.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(os.path.join(local_dir(root), "queue.lock"), os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -76,7 +76,7 @@ class Scheduler(QueueReader, TaskEnds):
     # ---- start-up -------------------------------------------------------------------
     def acquire(self) -> bool:
         """Take the root's scheduler lock; False when another scheduler holds it."""
-        self.lock_fd = os.open(paths.scheduler_lock(self.root), os.O_RDWR | os.O_CREAT, 0o644)
+        self.lock_fd = os.open(paths.scheduler_lock(self.root), os.O_RDWR | os.O_CREAT, 0o666)
         deadline = time.monotonic() + 1.0
         while True:
             try:

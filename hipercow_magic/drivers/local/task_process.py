@@ -46,7 +46,7 @@ def fork_task(
         os.setpgid(0, 0)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
-        log = os.open(root.task_file(task_id, "log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        log = os.open(root.task_file(task_id, "log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(log, 1)
