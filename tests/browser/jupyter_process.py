@@ -13,6 +13,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from hipercow_magic.core import signing
+from hipercow_magic.core.envvars import key_path
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -47,7 +50,11 @@ class JupyterProcess:
 
     def env(self) -> dict:
         env = dict(os.environ)
+        # The server runs as this user: with this user's keys, though its HOME is temporary.
+        signing.signing_key(create=True)
         env.update(
+            HIPERCOW_KEY_FILE=key_path(),
+            HIPERCOW_SIGNING_KEY_FILE=signing.signing_key_path(),
             HOME=self.home,
             JUPYTER_CONFIG_DIR=os.path.join(self.home, ".jupyter"),
             JUPYTER_RUNTIME_DIR=os.path.join(self.home, ".jupyter", "runtime"),
