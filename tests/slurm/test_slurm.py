@@ -20,6 +20,7 @@ from processes import SOURCE, require_slurm
 import hipercow_magic as hm
 from hipercow_magic import api
 from hipercow_magic.api import slurm_script
+from hipercow_magic.core import signing
 from hipercow_magic.core.errors import HipercowError, TaskDied
 from hipercow_magic.core.root import find_root
 from hipercow_magic.drivers.registry import load_driver
@@ -233,7 +234,8 @@ def test_node_with_another_cloudpickle_refuses_the_task(root_path):
     data_path = Path(find_root().task_file(t.id, "data.json"))
     data = json.loads(data_path.read_text())
     data["cloudpickle_version"] = "0.0.1"
-    data_path.write_text(json.dumps(data))
+    data.pop("signature")  # signed again by this user, as the other machine's version would
+    data_path.write_text(json.dumps(signing.sign_record(data, t.id)))
     hm.task_submit(t.id)
     assert hm.task_wait(t.id, timeout=60) is False
     reason = hm.task_info(t.id).reason
