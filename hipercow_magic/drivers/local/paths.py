@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import os
 
+_owners: dict[str, int] = {}  # a root's hipercow/ folder -> its owner's uid
 SUN_PATH_MAX = 108  # bytes in a unix socket's address, with its final NUL
 
 
@@ -18,11 +19,21 @@ def local_dir(root) -> str:
     """This user's local driver folder in the root (see the module's docstring)."""
     base = os.path.join(root.hipercow, "local")
     uid = os.geteuid()
-    try:
-        owner = os.stat(root.hipercow).st_uid
-    except FileNotFoundError:
-        owner = uid
-    return base if uid == owner else os.path.join(base, "users", str(uid))
+    owner = _owner(root.hipercow)
+    return base if owner in (None, uid) else os.path.join(base, "users", str(uid))
+
+
+def _owner(folder: str) -> int | None:
+    """The uid owning a root's `hipercow/` folder, asked once per folder (every path of the
+    driver goes through `local_dir`, on each status query); None while it does not exist.
+    """
+    owner = _owners.get(folder)
+    if owner is None:
+        try:
+            owner = _owners[folder] = os.stat(folder).st_uid
+        except FileNotFoundError:
+            return None
+    return owner
 
 
 def queue_dir(root) -> str:
