@@ -79,6 +79,11 @@ def parse_package(spec: str) -> tuple[str, str, bool]:
     return module, alias or module.split(".")[0], alias is not None
 
 
+NODE_GLOBALS = frozenset({"hipercow_magic"})
+# names every task's code can use on the node without their being captured: the package itself
+# (its pool(), executor() and parallel helpers), however the notebook imported it, or did not
+
+
 def environment_globals(root, name: str) -> set[str]:
     """Names the environment defines on the node (its globals and imported packages),
     which are therefore not captured from the caller.

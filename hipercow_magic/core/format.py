@@ -52,6 +52,31 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def clock_time(t: float | None, now: float | None = None) -> str:
+    """A local clock time as people read it: '15:56:07' today, '2026-11-30 15:56' otherwise.
+
+    Every display (widgets, panel, CLI, `task_info`'s summary lines) writes created, started
+    and finished times this way; '' when unknown.
+    """
+    if t is None:
+        return ""
+    here = time.localtime(t)
+    today = time.localtime(time.time() if now is None else now)
+    if here[:3] == today[:3]:
+        return time.strftime("%H:%M:%S", here)
+    return time.strftime("%Y-%m-%d %H:%M", here)
+
+
+def hold_text(until: float, now: float | None = None) -> str:
+    """'held until 15:56 (in 2h)' for a task held until a time; '... (passed)' once it has."""
+    now = time.time() if now is None else now
+    when = clock_time(until, now)
+    if len(when) == 8:  # today: seconds say nothing here
+        when = when[:5]
+    left = round(until - now) if until - now >= 60 else until - now
+    return f"held until {when} ({'in ' + pretty_dt(left) if left > 0 else 'passed'})"
+
+
 def stamp(t: float) -> str:
     """A local clock time as '2024-05-01 13:45:07'."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))

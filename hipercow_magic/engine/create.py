@@ -13,7 +13,11 @@ import time
 import tokenize
 
 from hipercow_magic.core import capture, signing, store
-from hipercow_magic.core.environment import environment_globals, read_environment
+from hipercow_magic.core.environment import (
+    NODE_GLOBALS,
+    environment_globals,
+    read_environment,
+)
 from hipercow_magic.core.envvars import EnvVars, prepare_envvars, serialise
 from hipercow_magic.core.errors import HipercowError, warn
 from hipercow_magic.core.options import options
@@ -58,7 +62,7 @@ class Plan:
         read_environment(self.root, environment)
         if self.parallel is not None and self.parallel.environment is not None:
             read_environment(self.root, self.parallel.environment)
-        self.globals = environment_globals(self.root, environment)
+        self.globals = environment_globals(self.root, environment) | NODE_GLOBALS
         if self.parallel is not None and self.parallel.environment is not None:
             self.globals |= environment_globals(self.root, self.parallel.environment)
         self.path = self.root.relative_workdir()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import importlib
 import json
 import linecache
 import os
@@ -23,6 +24,7 @@ import cloudpickle
 
 from hipercow_magic._version import __version__
 from hipercow_magic.core import capture, signing, store
+from hipercow_magic.core.environment import NODE_GLOBALS
 from hipercow_magic.core.envvars import deserialise
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.format import first_line, user_traceback
@@ -211,6 +213,7 @@ def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
         )
         return EXIT_FAILED
     namespace = {"__name__": "__main__", "__builtins__": builtins}
+    namespace.update((name, importlib.import_module(name)) for name in NODE_GLOBALS)
     _print_header(root, task_id, payload, started)
     try:
         for var in deserialise(payload.get("envvars") or [], decrypt=True).resolved():
