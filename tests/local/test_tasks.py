@@ -37,6 +37,23 @@ def test_explicit_namespace_and_functions_defined_interactively(root):
     assert task.result() == 49
 
 
+def test_task_code_uses_hipercow_magic_without_capturing_it(root):
+    # A notebook that only ran `%load_ext hipercow_magic` has no `hipercow_magic` name; the
+    # node gives every task the package (its pool on the task's cores included).
+    namespace = {"__name__": "__main__"}
+    exec("def square(v):\n    return v * v\n", namespace)
+    task = hc.task_create_expr(
+        "results = hipercow_magic.pool().map(square, range(4))\nsum(results)",
+        namespace=namespace,
+        resources=hc.hipercow_resources(cores=2),
+        parallel=hc.hipercow_parallel("parallel"),
+    )
+    assert hc.task_info(task.id).data["locals"] == ["square"]
+    assert task.wait(timeout=WAIT), task.log()
+    assert task.result() == 14
+    assert task.exports()["results"] == [0, 1, 4, 9]
+
+
 def test_missing_name_is_an_error_and_writes_nothing(root):
     before = hc.task_list()
     with pytest.raises(HipercowError, match="Could not find variable 'nope' used by the task"):
