@@ -22,12 +22,14 @@ from hipercow_magic.core.errors import HipercowError, error_line
 from hipercow_magic.core.root import check_task_id
 from hipercow_magic.core.status import STATUSES
 from hipercow_magic.server.jsonable import jsonable
-from hipercow_magic.server.roots import PathRejected, RootNotFound, ServedRoots
+from hipercow_magic.server.roots import CACHE_SECONDS, PathRejected, RootNotFound, ServedRoots
 from hipercow_magic.server.table import TaskTable
 
 MAX_PAGE = 1000
 MAX_LOG_PAGE = 4 * LOG_PAGE_BYTES
 MAX_OFFSET = 2**62  # past any file; larger numbers would not fit a seek
+# ?search= on /roots: how long an earlier search for roots may be shared (none: no search)
+SEARCHES = {"shared": CACHE_SECONDS, "fresh": 0.0, "none": None}
 
 
 def _saying(doing: str | None, message: str) -> str:
@@ -136,22 +138,37 @@ class RootsHandler(HipercowHandler):
     @tornado.web.authenticated
     async def get(self):
         """`{"roots": [...], "current": key or null, "message": null or why the search for
-        roots stopped early}`. Searches are shared for a few seconds and run on a thread of
-        their own, so a burst of look-ups never holds up the task lists.
+        roots stopped early}`.
+
+        `current` is looked up afresh on every request (a root made a moment ago is found).
+        The list comes from a search shared for a few seconds, run on a thread of its own so
+        a burst of look-ups never holds up the task lists; `?search=fresh` makes a new one,
+        and `?search=none` skips it (`roots` and `message` are then null): what a client
+        waiting for a root to appear asks, cheaply, again and again.
         """
         path = self.get_query_argument("path", None)
-        found = await self.call(
-            self.served.search_cached, doing="list the roots", on=self.discovery
-        )
-        if found.message:
-            self.log.warning("hipercow: %s", found.message)
-        roots = list(found.roots)
+        search = self.get_query_argument("search", "shared")
+        if search not in SEARCHES:
+            raise tornado.web.HTTPError(
+                400, f"Unknown search '{search}'; use one of {', '.join(SEARCHES)}"
+            )
+        roots, message = None, None
+        if search != "none":
+            found = await self.call(
+                self.served.search_cached,
+                SEARCHES[search],
+                doing="list the roots",
+                on=self.discovery,
+            )
+            if found.message:
+                self.log.warning("hipercow: %s", found.message)
+            roots, message = list(found.roots), found.message
         current = None
         if path is not None:
             current = await self.call(self.served.locate, path, doing="find the root")
-        if current and current not in roots:
+        if roots is not None and current and current not in roots:
             roots.append(current)
-        self.reply({"roots": roots, "current": current, "message": found.message})
+        self.reply({"roots": roots, "current": current, "message": message})
 
 
 class TasksHandler(HipercowHandler):

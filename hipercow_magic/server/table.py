@@ -1,7 +1,8 @@
 """The panel's task table for one root: newest first, counted per status, filtered, paged.
 
 Summaries come from the api; those of finished tasks never change, so they are kept between
-polls and only unfinished or new tasks are asked about again.
+polls and only unfinished or new tasks are asked about again. Each row also says where the
+task ran (kept after it ends) and its clock times written as every display writes them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,21 @@ import threading
 import time
 
 from hipercow_magic import api
+from hipercow_magic.core.format import clock_time
 from hipercow_magic.core.status import STATUSES, TERMINAL, count_statuses
+from hipercow_magic.core.task import read_marker
+
+CLOCKS = ("created", "started", "finished")
+
+
+def ran_on(root, task_id: str) -> str | None:
+    """The node a task ran (or runs) on, from its start claim; None if it never started.
+
+    A scheduler's claim names the node it placed the task on; a task that claimed itself
+    names the host it ran on.
+    """
+    claim = read_marker(root, task_id, "running")
+    return claim.get("node") or claim.get("host") or None
 
 
 class TaskTable:
@@ -21,14 +36,14 @@ class TaskTable:
         self._lock = threading.Lock()
 
     def summaries(self, root, ids: list[str]) -> list[dict]:
-        """Summaries of `ids` (finished ones remembered from earlier polls)."""
+        """Summaries of `ids` (finished ones remembered from earlier polls), with `node`."""
         with self._lock:
             finished = self._finished.setdefault(root.path, {})
             rows = {i: finished[i] for i in ids if i in finished}
         fresh = [i for i in ids if i not in rows]
         if fresh:
             for row in api.task_summaries(fresh, root=root):
-                rows[row["id"]] = row
+                rows[row["id"]] = {**row, "node": ran_on(root, row["id"])}
         with self._lock:
             finished.update(
                 (i, row)
@@ -43,17 +58,21 @@ class TaskTable:
         """One page of the table, with counts per status over every task of the root.
 
         Every task's status is looked up (cheap first); only the page's tasks are summarised.
+        Each row's `clock` holds its created/started/finished times as `clock_time` writes
+        them at this moment ('' when not yet).
         """
         ids = api.task_list(root=root)
         status_of = dict(zip(ids, api.task_status(ids, follow=False, root=root)))
         counts = {**dict.fromkeys(STATUSES, 0), **count_statuses(status_of.values())}
         if statuses:
             ids = [i for i in ids if status_of[i] in statuses]
+        now = time.time()
+        rows = self.summaries(root, ids[offset : offset + limit])
         return {
-            "now": time.time(),
+            "now": now,
             "total": len(ids),
             "counts": counts,
             "offset": offset,
             "limit": limit,
-            "tasks": self.summaries(root, ids[offset : offset + limit]),
+            "tasks": [{**r, "clock": {k: clock_time(r.get(k), now) for k in CLOCKS}} for r in rows],
         }

@@ -144,6 +144,24 @@ def test_tasks_are_listed_newest_first_with_counts_times_and_resources(site):
     assert long["status"] == "running" and long["finished"] is None and long["ran_for"] > 0
 
 
+def test_each_row_says_where_the_task_ran_and_its_clock_times_as_every_display_writes_them(site):
+    from hipercow_magic.core.format import clock_time
+    from hipercow_magic.core.task import read_marker
+
+    root = find_root(str(site["project"]))
+    _, page = site["server"].request("GET", "/hipercow/tasks", root="project")
+    rows = {t["name"]: t for t in page["tasks"]}
+    for name in ("quick", "broken", "long"):
+        row = rows[name]
+        # the node the scheduler placed it on, kept once the task has ended
+        assert row["node"] == read_marker(root, row["id"], "running")["node"], name
+        assert row["node"]
+        expected = {k: clock_time(row[k], page["now"]) for k in ("created", "started", "finished")}
+        assert row["clock"] == expected, name
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", rows["quick"]["clock"]["finished"])
+    assert rows["long"]["clock"]["finished"] == ""  # still running
+
+
 def test_tasks_filter_by_status_and_page(site):
     server = site["server"]
     _, page = server.request("GET", "/hipercow/tasks", root="project", status="success,failure")
@@ -291,3 +309,35 @@ def test_actions_from_a_browser_session_need_the_xsrf_token(site):
     assert post({})[0] == 403
     status, body = post({"X-XSRFToken": xsrf})
     assert status == 200 and body == {"id": task, "cancelled": False, "status": "success"}
+
+
+def test_a_root_made_after_a_look_is_found_at_the_next_look(site):
+    import shutil
+
+    server = site["server"]
+    later = site["project"].parent / "later"
+    (later / "sub").mkdir(parents=True)
+    try:
+        _, body = server.request("GET", "/hipercow/roots", path="later/sub/notebook.ipynb")
+        assert body["current"] is None and "later" not in body["roots"]
+        with contextlib.redirect_stdout(None):
+            api.hipercow_init(str(later))
+        # looked up again at once: a "no root here" answer is never kept
+        status, body = server.request(
+            "GET", "/hipercow/roots", path="later/sub/notebook.ipynb", search="none"
+        )
+        assert status == 200
+        assert body == {"roots": None, "current": "later", "message": None}
+        # the shared search made a moment ago may not list it yet; the current root is added
+        _, body = server.request("GET", "/hipercow/roots", path="later/sub")
+        assert body["current"] == "later" and "later" in body["roots"]
+        # a fresh search lists it whatever folder is asked about
+        _, body = server.request("GET", "/hipercow/roots", search="fresh")
+        assert body["roots"] == ["later", "project"] and body["current"] is None
+        status, body = server.request("GET", "/hipercow/roots", search="always")
+        assert status == 400
+        assert body["message"] == "Unknown search 'always'; use one of shared, fresh, none"
+    finally:
+        shutil.rmtree(later)
+    _, body = server.request("GET", "/hipercow/roots", path="project", search="fresh")
+    assert body["roots"] == ["project"] and body["current"] == "project"
