@@ -53,6 +53,23 @@ class Delivery:
         """Set values from the shell's own thread (a cell waiting for its task)."""
         return self._apply(sequence, values)
 
+    def deliver_queued(self, sequence: int) -> bool:
+        """Set now (from the shell's thread, even mid-cell) the values queued by submission
+        `sequence`; whether there were any.
+        """
+        with self._lock:
+            mine = [p for p in self._pending if p[0] == sequence]
+            self._pending = [p for p in self._pending if p[0] != sequence]
+        for _, values, done in mine:
+            names = self._apply(sequence, values)
+            if done is not None:
+                done(names)
+        return bool(mine)
+
+    def would_set(self, name: str, sequence: int) -> bool:
+        """Whether values of submission `sequence` would still set `name` (no newer one has)."""
+        return self._newest.get(name, 0) <= sequence
+
     def flush(self) -> None:
         """Set everything queued, unless a cell is running (then its end will call again)."""
         if self.cell_running:

@@ -23,6 +23,15 @@ from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.magics import commands
 from hipercow_magic.magics.delivery import Delivery, next_sequence
 from hipercow_magic.magics.parsers import cell_parser, line_parser
+from hipercow_magic.magics.reads import WaitForPending
+from hipercow_magic.magics.waiting import (
+    hold_values,
+    pending_setters,
+    register,
+    resume_values,
+    take_values,
+    unregister,
+)
 from hipercow_magic.widgets.model import BulkModel, TaskModel, short_id
 from hipercow_magic.widgets.tables import cluster_table, task_list_widget, task_table
 from hipercow_magic.widgets.text import bulk_text, task_text
@@ -90,6 +99,10 @@ class HipercowMagics(Magics):
             options.max_size_local = self.max_size_local
         shell.events.register("pre_run_cell", self._pre_run_cell)
         shell.events.register("post_run_cell", self._post_run_cell)
+        # a cell reading a name a pending task will set waits for it first
+        self._transformer = WaitForPending(id(self), self.pending_names)
+        register(id(self), self)
+        shell.ast_transformers.append(self._transformer)
 
     @observe("refresh_interval")
     def _refresh_changed(self, change) -> None:
@@ -154,8 +167,27 @@ class HipercowMagics(Magics):
     def _post_run_cell(self, *args) -> None:
         self.delivery.post_run_cell()
 
+    def awaiting(self) -> list[TaskModel]:
+        """The displayed tasks whose values may still arrive (some may have arrived since)."""
+        return list(self._awaiting)
+
+    def keep_awaiting(self, model: TaskModel) -> None:
+        """Deliver this task's values between cells when it succeeds."""
+        if model not in self._awaiting:
+            self._awaiting.append(model)
+        self.updater.watch(model)
+
+    def pending_names(self) -> set[str]:
+        """The names tasks of this session will set and have not set yet."""
+        if not any(m.export and not m.delivered for m in self._awaiting):
+            return set()
+        return set(pending_setters(self))
+
     def close(self) -> None:
-        """Stop delivering values (used when the extension is unloaded)."""
+        """Stop delivering values and waiting for them (used when the extension is unloaded)."""
+        unregister(id(self))
+        if self._transformer in self.shell.ast_transformers:
+            self.shell.ast_transformers.remove(self._transformer)
         for name, hook in (
             ("pre_run_cell", self._pre_run_cell),
             ("post_run_cell", self._post_run_cell),
@@ -296,8 +328,7 @@ class HipercowMagics(Magics):
         """Block until the task ends; set its values now (unless --no-export) and return its
         last value.
         """
-        with model.lock:
-            export, model.export = model.export, False  # the cell delivers, not the updater
+        export = hold_values(model)  # the cell delivers, not the updater
         try:
             ok = api.task_wait(model.id, follow=False, root=model.root)
         except KeyboardInterrupt:
@@ -308,27 +339,12 @@ class HipercowMagics(Magics):
                 f"ℹ Stopped waiting for task '{short_id(model.id)}'; it carries on and its "
                 "values arrive when it finishes"
             )
-            self._resume_export(model)
+            resume_values(self, model)
             return None
-        model.update(
-            {model.id: api.task_status(model.id, follow=False, root=model.root)}, time.time()
-        )
-        if ok and export:
-            values = api.task_exports(model.id, follow=False, root=model.root)
-            model.mark_delivered(self.delivery.deliver_now(model.sequence, values))
-            model.notify(time.time())
+        take_values(self, model, ok and export)
         if ok and model.has_result:
             return api.task_result(model.id, follow=False, root=model.root)
         return None
-
-    def _resume_export(self, model: TaskModel) -> None:
-        with model.lock:
-            model.export = True
-            if model.status == "success" and model.exported is None:
-                values = api.task_exports(model.id, follow=False, root=model.root)
-                model.delivered = False
-                self.delivery.submit(model.sequence, values, model._delivered)
-        self.updater.watch(model)
 
     # ---- %hipercow_info ------------------------------------------------------------
     @line_magic("hipercow_info")

@@ -16,9 +16,8 @@ pytestmark = pytest.mark.slow  # and `kernel`, from its folder (tests/conftest.p
 NOTEBOOKS = pathlib.Path(SOURCE) / "demo_notebooks"
 
 
-def execute(name: str, folder: pathlib.Path):
-    """Run a demo notebook in `folder` (its root); every cell's outputs, by source."""
-    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+def execute_notebook(notebook, folder: pathlib.Path) -> None:
+    """Run `notebook` in a real kernel in `folder` (its root), as Run All does."""
     client = NotebookClient(
         notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     )
@@ -29,6 +28,12 @@ def execute(name: str, folder: pathlib.Path):
     finally:
         if (folder / "hipercow").exists():
             stop_local_scheduler(hc.hipercow_root(str(folder)))
+
+
+def execute(name: str, folder: pathlib.Path):
+    """Run a demo notebook in `folder` (its root); every cell's outputs, by source."""
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    execute_notebook(notebook, folder)
     return {
         cell.source: cell.get("outputs", []) for cell in notebook.cells if cell.cell_type == "code"
     }

@@ -1,0 +1,145 @@
+"""Which names a cell reads from the notebook, and the AST transformer that makes a cell
+wait for the pending `%%hipercow` tasks that will set them.
+
+IPython turns a cell's magics into calls (`get_ipython().run_cell_magic('hipercow', line,
+body)`) before the transformer sees its syntax tree; the transformer reads those calls too:
+the body of a `%%hipercow` cell is the task's code, and `{expr}` or `$name` in a magic's line
+or a shell command are evaluated in the notebook.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from hipercow_magic.core.capture import analyse_code
+from hipercow_magic.magics.parsers import cell_parser
+
+_EXPANDED = re.compile(r"\{([^{}]+)\}")  # IPython expands {expr} in magics' lines
+_DOLLAR = re.compile(r"(?<!\$)\$([A-Za-z_][A-Za-z0-9_]*)")  # ... and $name
+_LINE_ARGUMENT = {"run_line_magic": 1, "run_cell_magic": 1, "system": 0, "getoutput": 0}
+WAIT_MODULE = "hipercow_magic.magics.waiting"
+WAIT_FUNCTION = "wait_for_names"
+
+
+def _free_names(tree: ast.Module) -> set[str]:
+    """Names `tree` reads that it has not itself (definitely) assigned before."""
+    analysis = analyse_code(tree)
+    return set(analysis.required) | set(analysis.optional)
+
+
+def _expanded_names(line: str) -> set[str]:
+    """Names read by the `{expr}` and `$name` parts IPython expands in a magic's line."""
+    names = set(_DOLLAR.findall(line)) if "$" in line else set()
+    for expression in _EXPANDED.findall(line) if "{" in line else ():
+        names |= _expression_names(expression)
+    return names
+
+
+def _expression_names(expression: str) -> set[str]:
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _bulk_names(line: str) -> set[str]:
+    """Names the `--bulk EXPR` of a `%%hipercow` line evaluates in the notebook."""
+    if "--bulk" not in line:
+        return set()
+    try:
+        args = cell_parser().parse_argstring(line)
+    except Exception:  # a bad line: the magic itself says what is wrong
+        return set()
+    return _expression_names(args.bulk) if args.bulk else set()
+
+
+def _constant(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _magic_names(tree: ast.Module) -> set[str]:
+    """Names read by the magics and shell commands in `tree` (IPython's calls for them)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        index = _LINE_ARGUMENT.get(node.func.attr)
+        if index is None or len(node.args) <= index:
+            continue
+        line = _constant(node.args[index])
+        if line is not None:
+            names |= _expanded_names(line)
+        magic = _constant(node.args[0]) if node.args else None
+        if node.func.attr == "run_cell_magic" and magic == "hipercow" and len(node.args) > 2:
+            body = _constant(node.args[2])
+            if line is not None:
+                names |= _bulk_names(line)
+            if body is not None:
+                try:
+                    names |= _free_names(ast.parse(body))
+                except SyntaxError:  # the magic reports it
+                    pass
+    return names
+
+
+def cell_reads(tree: ast.Module) -> set[str]:
+    """Names a cell (its tree after IPython's transformations) reads from the notebook:
+    free names of its code, of the code of its `%%hipercow` cells, and of its magics' lines.
+    """
+    return _free_names(tree) | _magic_names(tree)
+
+
+class WaitForPending(ast.NodeTransformer):
+    """Puts `wait_for_names(key, names)` first in a cell that reads names pending tasks set.
+
+    `pending()` gives the names pending tasks will set; a cell costs one call of it when
+    there are none. A failure here never stops a cell (IPython would drop the transformer).
+    """
+
+    def __init__(self, key: int, pending):
+        super().__init__()
+        self.key = key
+        self.pending = pending
+
+    def visit_Module(self, node: ast.Module) -> ast.Module:  # noqa: N802 (ast's naming)
+        """The cell's tree, with the wait first when it reads a pending name."""
+        try:
+            pending = self.pending()
+            if not pending:
+                return node
+            names = sorted(cell_reads(node) & pending)
+            if names:
+                node.body.insert(_first_statement(node), self._wait_call(names))
+        except Exception:  # a tree the analysis cannot read runs as it is
+            pass
+        return node
+
+    def _wait_call(self, names: list[str]) -> ast.stmt:
+        module = ast.Call(
+            func=ast.Name("__import__", ast.Load()),
+            args=[ast.Constant(WAIT_MODULE)],
+            keywords=[ast.keyword("fromlist", ast.List([ast.Constant(WAIT_FUNCTION)], ast.Load()))],
+        )
+        call = ast.Call(
+            func=ast.Attribute(module, WAIT_FUNCTION, ast.Load()),
+            args=[ast.Constant(self.key), ast.Tuple([ast.Constant(n) for n in names], ast.Load())],
+            keywords=[],
+        )
+        statement = ast.Expr(call)
+        for part in ast.walk(statement):
+            part.lineno, part.col_offset = 1, 0
+            part.end_lineno, part.end_col_offset = 1, 0
+        return statement
+
+
+def _first_statement(tree: ast.Module) -> int:
+    """Where the wait goes: after any `from __future__` imports, which must come first."""
+    index = 0
+    for stmt in tree.body:
+        if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+            index += 1
+        else:
+            break
+    return index

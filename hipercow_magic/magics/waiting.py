@@ -1,0 +1,185 @@
+"""A cell waiting for its `%%hipercow` tasks: a cell that reads names a pending task will
+set (put first in the cell by `reads.WaitForPending`), and a `%%hipercow --wait` cell.
+
+While a cell waits, the task's values are held back from the between-cells delivery; the
+cell sets them itself when the task succeeds. An interrupt stops the wait and the cell, never
+the task: its values then arrive between cells, as if nobody had waited.
+"""
+
+from __future__ import annotations
+
+import time
+
+from IPython.display import display as show
+
+from hipercow_magic import api
+from hipercow_magic.core.errors import HipercowError, TaskWaitTimeout, error_line
+from hipercow_magic.core.format import pretty_dt
+from hipercow_magic.widgets.model import TaskModel, error_text, short_id
+
+_waiters: dict[int, object] = {}  # key -> magics: the cells' wait calls find them here
+LINE_REFRESH = 1.0  # seconds between updates of a notebook's waiting line
+
+
+class PendingTaskFailed(HipercowError):
+    """A cell read a name that the task it waited for did not set (failed or cancelled)."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"\x1b[0;31mHipercowError\x1b[0m: {self}"]
+
+
+class WaitInterrupted(KeyboardInterrupt):
+    """The user interrupted a cell's wait for a task; the task carries on."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[0;31mKeyboardInterrupt\x1b[0m: {self}"]
+
+
+def register(key: int, magics) -> None:
+    """Let the wait calls put in cells with `key` find `magics`."""
+    _waiters[key] = magics
+
+
+def unregister(key: int) -> None:
+    """Cells transformed for `key` no longer wait (the extension was unloaded)."""
+    _waiters.pop(key, None)
+
+
+def wait_for_names(key: int, names: tuple[str, ...]) -> None:
+    """Wait for the pending tasks that will set any of `names`, then set their values.
+
+    Put first in a cell by the transformer; raises PendingTaskFailed when such a task
+    fails or is cancelled, and WaitInterrupted when the user interrupts the wait.
+    """
+    magics = _waiters.get(key)
+    if magics is None:
+        return
+    by_task: dict[TaskModel, list[str]] = {}
+    setters = pending_setters(magics)
+    for name in names:
+        if name in setters:
+            by_task.setdefault(setters[name], []).append(name)
+    for model, read in sorted(by_task.items(), key=lambda item: item[0].sequence):
+        _wait_for_values(magics, model, read)
+
+
+def pending_setters(magics) -> dict[str, TaskModel]:
+    """Each name a pending task of this session will set, with the newest such task."""
+    setters: dict[str, TaskModel] = {}
+    for model in sorted(magics.awaiting(), key=lambda m: m.sequence):
+        if model.export and not model.delivered:
+            for name in model.exports:
+                if magics.delivery.would_set(name, model.sequence):
+                    setters[name] = model
+    return setters
+
+
+def _names_text(names: list[str]) -> str:
+    quoted = [f"`{n}`" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _wait_for_values(magics, model: TaskModel, names: list[str]) -> None:
+    if not hold_values(model):
+        return
+    if magics.delivery.deliver_queued(model.sequence):
+        return  # it had finished; its values were on their way
+    sid, wanted = short_id(model.id), _names_text(names)
+    line = WaitingLine(magics, f"waiting for task {sid} to set {wanted}; interrupt to stop waiting")
+    try:
+        ok = _wait_task(model, line)
+    except KeyboardInterrupt:
+        resume_values(magics, model)
+        line.finish(f"stopped waiting for task {sid}; it carries on and sets {wanted} later")
+        raise WaitInterrupted(
+            f"stopped waiting for task {sid}; it carries on, and sets {wanted} between cells "
+            "when it succeeds"
+        ) from None
+    except HipercowError as e:
+        resume_values(magics, model)
+        line.finish(f"could not wait for task {sid}")
+        raise PendingTaskFailed(
+            f"could not wait for task {sid}, which sets {wanted}: {error_line(e)}"
+        ) from None
+    take_values(magics, model, ok)
+    if ok:
+        line.finish(f"task {sid} set {wanted} after {pretty_dt(time.monotonic() - line.start)}")
+        return
+    ended = "was cancelled" if model.status == "cancelled" else "failed"
+    line.finish(f"task {sid}, which sets {wanted}, {ended}; nothing was set")
+    why = "" if model.status == "cancelled" else f": {outcome_line(model)}"
+    raise PendingTaskFailed(
+        f"task {sid}, which sets {wanted}, {ended}{why}; nothing was set. See its display "
+        f"above, or %hipercow retry {sid}"
+    )
+
+
+def _wait_task(model: TaskModel, line: WaitingLine) -> bool:
+    """Block until the task ends, refreshing the waiting line; whether it succeeded."""
+    while True:
+        try:
+            return api.task_wait(model.id, timeout=LINE_REFRESH, follow=False, root=model.root)
+        except TaskWaitTimeout:
+            status = api.task_status(model.id, follow=False, root=model.root)
+            line.refresh(f"{status}, {pretty_dt(time.monotonic() - line.start)}")
+
+
+def outcome_line(model: TaskModel) -> str:
+    """Why a finished task set nothing: its error in one line, or its reason."""
+    if model.error is not None:
+        return error_text(model.error)[0]
+    return model.reason or model.status
+
+
+def hold_values(model: TaskModel) -> bool:
+    """Keep the between-cells delivery from setting this task's values (the waiting cell
+    sets them); whether they were to be set at all.
+    """
+    with model.lock:
+        export, model.export = model.export, False
+        return export and not model.delivered
+
+
+def take_values(magics, model: TaskModel, ok: bool) -> None:
+    """After a held task ended: show its end, and set its values now if it succeeded."""
+    model.update({model.id: api.task_status(model.id, follow=False, root=model.root)}, time.time())
+    if ok:
+        values = api.task_exports(model.id, follow=False, root=model.root)
+        model.mark_delivered(magics.delivery.deliver_now(model.sequence, values))
+        model.notify(time.time())
+
+
+def resume_values(magics, model: TaskModel) -> None:
+    """Stop holding a task's values: they arrive between cells once it succeeds."""
+    with model.lock:
+        model.export = True
+        if model.status == "success" and model.exported is None:
+            values = api.task_exports(model.id, follow=False, root=model.root)
+            model.delivered = False
+            magics.delivery.submit(model.sequence, values, model._delivered)
+    magics.keep_awaiting(model)
+
+
+class WaitingLine:
+    """One line saying what a cell waits for: updated in place in a notebook, printed once
+    in a terminal.
+    """
+
+    def __init__(self, magics, text: str):
+        self.text = text
+        self.start = time.monotonic()
+        self.handle = None
+        if getattr(magics.shell, "kernel", None) is not None:
+            self.handle = show({"text/plain": text}, raw=True, display_id=True)
+        else:
+            print(text, flush=True)
+
+    def refresh(self, state: str) -> None:
+        """Show how long it has waited so far, and the task's state."""
+        if self.handle is not None:
+            self.handle.update({"text/plain": f"{self.text} ({state})"}, raw=True)
+
+    def finish(self, text: str) -> None:
+        """Replace the line with how the wait ended (a notebook keeps this one)."""
+        if self.handle is not None:
+            self.handle.update({"text/plain": text}, raw=True)
