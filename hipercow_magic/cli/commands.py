@@ -12,6 +12,7 @@ from hipercow_magic.cli.args import (
     task_options,
 )
 from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.format import clock_time, pretty_dt
 from hipercow_magic.core.status import count_statuses
 
 
@@ -93,15 +94,48 @@ def cmd_task(args: argparse.Namespace) -> None:
     _TASK_ACTIONS[args.action](args, ids)
 
 
+LIST_COLUMNS = ("ID", "STATUS", "NAME", "CREATED", "FINISHED", "RAN FOR", "TYPE")
+
+
+def task_list_rows(rows: list[dict], now: float | None = None) -> list[tuple[str, ...]]:
+    """The cells of `hipercow task list`: short id, status, name, created and finished clock
+    times, ran for (so far, while running) and type; a task whose record can't be read says
+    why in place of its type.
+    """
+    out = []
+    for row in rows:
+        ran_for = row["ran_for"]
+        out.append(
+            (
+                row["id"][:8],  # as every display shows it; a prefix names the task
+                row["status"] or "unknown",
+                row["name"] or "",
+                clock_time(row.get("created"), now),
+                clock_time(row.get("finished"), now),
+                "" if ran_for is None else pretty_dt(ran_for),
+                f"! unreadable: {row['problem']}" if row.get("problem") else row["type"] or "",
+            )
+        )
+    return out
+
+
+def table_text(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """Rows as columns under a header, each column as wide as its widest cell."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+    return "\n".join(lines)
+
+
 def _task_list(args: argparse.Namespace) -> None:
     ids = api.task_list(with_status=args.status or None, in_bundle=args.bundle)
     shown = ids if args.n <= 0 else ids[: args.n]
-    for row in api.task_summaries(shown):
-        line = f"{row['id']}  {row['status'] or 'unknown':<9}  {row['type'] or '':<10}"
-        line += f"  {row['name'] or ''}"
-        if row.get("problem"):
-            line += f"  ! unreadable: {row['problem']}"
-        print(line.rstrip())
+    if args.ids_only:
+        for task_id in shown:
+            print(task_id)
+    elif shown:
+        print(table_text(LIST_COLUMNS, task_list_rows(api.task_summaries(shown))))
+    else:
+        print("No tasks" + (" match" if args.status or args.bundle else ""), file=sys.stderr)
     if len(shown) < len(ids):
         print(f"({len(ids) - len(shown)} more; -n 0 lists all)", file=sys.stderr)
 

@@ -61,7 +61,13 @@ def parser() -> argparse.ArgumentParser:
         "task", help="look at and act on tasks", description="look at and act on tasks"
     )
     tasks = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    add_task_commands(tasks, TASK_IDS_HELP)
+    listing = add_task_commands(tasks, TASK_IDS_HELP)["list"]
+    listing.add_argument(
+        "--ids",
+        action="store_true",
+        dest="ids_only",
+        help="print only the full ids, one a line (for scripts)",
+    )
     p.set_defaults(func=commands.cmd_task)
 
     p = sub.add_parser(
