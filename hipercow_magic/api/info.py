@@ -5,8 +5,59 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from hipercow_magic.core.format import first_line, ordinal, pretty_dt, stamp, time_ago
+from hipercow_magic.core.format import clock_time, first_line, ordinal, pretty_dt, time_ago
 from hipercow_magic.core.resources import Resources
+from hipercow_magic.core.root import check_task_id, find_root
+from hipercow_magic.core.task import read_marker
+
+# what a scheduler's short reasons for a waiting task mean
+WAIT_REASONS = {
+    "BeginTime": "held until its start time",
+    "Resources": "waiting for free cores or memory",
+    "Priority": "waiting behind tasks of higher priority",
+}
+
+
+def task_node(task_id: str, root=None) -> str | None:
+    """The node a task runs or ran on (its virtual node on the local driver, else the host
+    that ran it); None for a task that never started.
+    """
+    claim = read_marker(find_root(root), check_task_id(task_id), "running")
+    return claim.get("node") or claim.get("host")
+
+
+def scheduler_text(scheduler: dict) -> str:
+    """The scheduler's view of a waiting or running task in words: its place in the queue,
+    why it waits, where it runs ('' when the scheduler said nothing of use). The task's state
+    is its status, so the scheduler's own state names are not repeated here.
+    """
+    s = scheduler or {}
+    parts = []
+    if s.get("state") == "UNKNOWN":
+        parts.append("the scheduler no longer lists it")
+    if s.get("position") is not None:
+        parts.append(f"position {s['position']} in the queue")
+    if s.get("reason"):
+        parts.append(WAIT_REASONS.get(s["reason"], str(s["reason"])))
+    if s.get("estimated_start"):
+        parts.append(f"expected to start at {s['estimated_start']}")
+    if s.get("partition"):
+        parts.append(f"partition {s['partition']}")
+    if s.get("job_id"):
+        parts.append(f"job {s['job_id']}")
+    if s.get("problem"):
+        parts.append(str(s["problem"]))
+    return ", ".join(parts)
+
+
+def cancelled_text(times: dict) -> str:
+    """'cancelled before it started', or 'cancelled after running 3s'."""
+    started, finished = times.get("started"), times.get("finished")
+    if started is None:
+        return "cancelled before it started"
+    if finished is None:
+        return "cancelled while running"
+    return f"cancelled after running {pretty_dt(finished - started)}"
 
 
 @dataclasses.dataclass
@@ -22,6 +73,7 @@ class TaskInfo:
         retry_chain: [original, first retry, ...] for a task that was retried, else None.
         scheduler: the driver's view while the task is queued or running.
         reason: why a finished task failed or was cancelled, when known.
+        node: the node it runs or ran on, once it started (see `task_node`).
     """
 
     id: str
@@ -32,6 +84,7 @@ class TaskInfo:
     retry_chain: list[str] | None = None
     scheduler: dict = dataclasses.field(default_factory=dict)
     reason: str | None = None
+    node: str | None = None
 
     @property
     def waited(self) -> float | None:
@@ -78,39 +131,48 @@ class TaskInfo:
                 continue
             shown = "********" if "encrypted" in var else var.get("value")
             out.append(f"    {var['name']}: {shown}")
+        created, started, finished = (self.times.get(k) for k in ("created", "started", "finished"))
         if d.get("resources"):
-            out.append(f"  • Resources: {Resources.from_dict(d['resources']).summary()}")
+            since = self.times.get("submitted") or created
+            resources = Resources.from_dict(d["resources"]).summary(since, now)
+            out.append(f"  • Resources: {resources}")
         if d.get("parallel") and d["parallel"].get("method"):
             p = d["parallel"]
             out.append(f"  • Parallel: {p['method']}, {p['cores_per_process']} core(s) per process")
         if d.get("path", ".") != ".":
             out.append(f"  • Relative path: {d['path']}")
-        created, started, finished = (self.times.get(k) for k in ("created", "started", "finished"))
-        out.append(f"ℹ Created at {stamp(created)} ({time_ago(created, now)})")
+        out.append(f"ℹ Created at {clock_time(created, now)} ({time_ago(created, now)})")
         if started is not None:
             out.append(
-                f"ℹ Started at {stamp(started)} ({time_ago(started, now)}; waited "
+                f"ℹ Started at {clock_time(started, now)} ({time_ago(started, now)}; waited "
                 f"{pretty_dt(self.waited)})"
             )
         elif self.status in ("created", "submitted"):
             out.append(f"! Not started yet (waiting for {pretty_dt(now - created)})")
-        else:
+        elif self.status != "cancelled":
             out.append("✖ Start time unknown!")
-        if finished is not None:
+        if finished is not None and started is not None:
             out.append(
-                f"ℹ Finished at {stamp(finished)} ({time_ago(finished, now)}; ran for "
+                f"ℹ Finished at {clock_time(finished, now)} ({time_ago(finished, now)}; ran for "
                 f"{pretty_dt(self.ran_for)})"
             )
+        elif finished is not None:
+            out.append(f"ℹ Finished at {clock_time(finished, now)} ({time_ago(finished, now)})")
         elif self.status == "running" and started is not None:
             out.append(f"! Not finished yet (running for {pretty_dt(now - started)})")
         elif self.status in ("created", "submitted"):
             out.append("! Not finished yet (waiting to start)")
         else:
             out.append("✖ End time unknown!")
-        if self.scheduler:
-            facts = ", ".join(f"{k}: {v}" for k, v in self.scheduler.items() if v is not None)
-            out.append(f"ℹ Scheduler: {facts}")
-        if self.reason and self.status == "failure":
+        node = self.node or (self.scheduler or {}).get("node")
+        if node:
+            out.append(f"ℹ {'Running' if self.status == 'running' else 'Ran'} on {node}")
+        waiting = scheduler_text(self.scheduler) if self.status in ("submitted", "running") else ""
+        if waiting:
+            out.append(f"ℹ Scheduler: {waiting}")
+        if self.status == "cancelled":
+            out.append(f"✖ {cancelled_text(self.times).capitalize()}")
+        if self.reason and self.status in ("failure", "cancelled") and self.reason != "cancelled":
             out.append(f"✖ Reason: {self.reason}")
         chain = self.retry_chain
         if chain and len(chain) > 1:

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from hipercow_magic.core.errors import HipercowError
-from hipercow_magic.core.format import format_minutes
+from hipercow_magic.core.format import format_minutes, hold_text, pretty_dt
 
 SPECIAL_TIMES = ("tonight", "midnight", "weekend")
 _DURATION_RE = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m?)?\s*$", re.IGNORECASE)
@@ -57,8 +57,15 @@ class Resources:
         """The cores as shown: 'Inf' or a whole number."""
         return "Inf" if self.cores == math.inf else str(int(self.cores))
 
-    def summary(self) -> str:
-        """One line: the fields that differ from the defaults."""
+    def summary(self, since: float | None = None, now: float | None = None) -> str:
+        """One line: the fields that differ from the defaults.
+
+        Args:
+            since: when a hold given as a duration started counting (the task's submission,
+                else its creation; epoch seconds); without it such a hold is shown as a
+                duration after submission.
+            now: the moment a hold time is told from (default: this moment).
+        """
         parts = [f"{self.cores_text()} core{'s' if self.cores != 1 else ''}"]
         if self.exclusive:
             parts.append("exclusive")
@@ -71,12 +78,25 @@ class Resources:
         if self.max_runtime:
             parts.append(f"max {format_minutes(self.max_runtime)}")
         if self.hold_until is not None:
-            parts.append(f"hold until {self.hold_until}")
+            parts.append(self.hold_summary(since, now))
         if self.requested_nodes:
             parts.append("nodes " + ",".join(self.requested_nodes))
         if self.priority:
             parts.append(f"{self.priority} priority")
         return ", ".join(parts)
+
+    def hold_summary(self, since: float | None = None, now: float | None = None) -> str:
+        """'held until 15:56 (in 2h)'; 'held until tonight' before a named time is resolved;
+        'held for 2h after submission' for a duration not yet placed in time (see `summary`).
+        """
+        hold = self.hold_until
+        if isinstance(hold, dt.datetime):
+            return hold_text(hold.timestamp(), now)
+        if isinstance(hold, str):
+            return f"held until {hold}"
+        if since is None:
+            return f"held for {pretty_dt(hold * 60)} after submission"
+        return hold_text(since + hold * 60, now)
 
     def __str__(self) -> str:
         lines = ["hipercow resource control (hipercow_resources)"]

@@ -1,4 +1,6 @@
-"""The live widget of a bundle of tasks (one per row of `--bulk` data)."""
+"""The live widget of a bundle of tasks (one per row of `--bulk` data), which becomes a
+static record once every task has ended (see `live`).
+"""
 
 from __future__ import annotations
 
@@ -7,24 +9,21 @@ import time
 
 import ipywidgets as w
 
-from hipercow_magic.core.status import STATUSES
-from hipercow_magic.widgets.model import BulkModel, short_id
-from hipercow_magic.widgets.task_widget import CARD, COLOURS, ERROR, ROW, problem_html
-from hipercow_magic.widgets.text import bulk_text
+from hipercow_magic.widgets.live import LiveDisplay
+from hipercow_magic.widgets.model import BulkModel
+from hipercow_magic.widgets.parts import bulk_counts, bulk_failures, bulk_record_html, bulk_title
+from hipercow_magic.widgets.style import CARD, ROW, problem_html
+from hipercow_magic.widgets.text import bulk_record_text, bulk_text
 
 
-class BulkWidget(w.VBox):
+class BulkWidget(LiveDisplay, w.VBox):
     """Progress bar, counts per status, time summaries, failures, cancel-all, retry-failed."""
 
     def __init__(self, model: BulkModel):
         self.model = model
-        n = len(model.ids)
-        self.title = w.HTML(
-            f"<b>bundle <code>{html.escape(model.name)}</code></b> · {n} task"
-            f"{'s' if n != 1 else ''}"
-        )
+        self.title = w.HTML(bulk_title(model))
         self.progress = w.IntProgress(
-            min=0, max=n, value=0, bar_style="info", layout=w.Layout(width="60%")
+            min=0, max=len(model.ids), value=0, bar_style="info", layout=w.Layout(width="60%")
         )
         self.progress_label = w.HTML(layout=ROW)
         self.counts = w.HTML(layout=ROW)
@@ -74,28 +73,22 @@ class BulkWidget(w.VBox):
         style = "danger" if failed else ("success" if done == len(m.ids) else "info")
         self._set(self.progress, "bar_style", style)
         self._set(self.progress_label, "value", f"{done}/{len(m.ids)} finished")
-        self._set(
-            self.counts,
-            "value",
-            " ".join(
-                f'<span style="color:{COLOURS[s]}">{counts[s]} {s}</span>'
-                for s in STATUSES
-                if counts.get(s)
-            ),
-        )
+        self._set(self.counts, "value", bulk_counts(m))
         self._set(self.summary, "value", html.escape(m.summary_text(now)))
-        rows = "".join(
-            f"<li><code>{short_id(i)}</code> {html.escape(error or m.statuses[i])}</li>"
-            for i, error in m.failures()
-        )
-        self._set(
-            self.failures,
-            "value",
-            f'<ul style="{ERROR};margin:0">{rows}</ul>' if rows else "",
-        )
+        self._set(self.failures, "value", bulk_failures(m))
         self._set(self.problem, "value", problem_html(m.problem))
         self.cancel_button.disabled = not m.active_ids()
         self.retry_button.disabled = not failed
+        self.publish(now)
+
+    def record(self, now: float) -> dict | None:
+        """The bundle's static record once every task has ended; None until then."""
+        if self.model.active_ids():
+            return None
+        return {
+            "text/html": bulk_record_html(self.model, now),
+            "text/plain": bulk_record_text(self.model, now),
+        }
 
     def _repr_mimebundle_(self, **kwargs):
         data = super()._repr_mimebundle_(**kwargs)

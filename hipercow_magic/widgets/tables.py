@@ -5,12 +5,12 @@ from __future__ import annotations
 import html
 import time
 
-from hipercow_magic.core.format import format_minutes, pretty_dt, stamp
+from hipercow_magic.core.format import clock_time, format_minutes, pretty_dt
 from hipercow_magic.widgets.model import short_id
+from hipercow_magic.widgets.style import MUTED, WARN, badge, var
 
 TABLE = "border-collapse:collapse;font-size:12px"
-MUTED = "color:var(--jp-content-font-color2,#555)"  # secondary text, light or dark theme
-CELL = "padding:2px 8px;text-align:left;border-bottom:1px solid var(--jp-border-color2,#ddd)"
+CELL = f"padding:2px 8px;text-align:left;border-bottom:1px solid {var('border-color2', '#e0e0e0')}"
 
 
 def _html_table(headers: list[str], rows: list[list[str]], raw_columns=()) -> str:
@@ -74,19 +74,16 @@ def _name_html(summary: dict) -> str:
     if not summary.get("problem"):
         return name
     problem = html.escape(summary["problem"])
-    warning = "color:var(--jp-warn-color0,#b35900)"
-    return f"{name} <span class='hipercow-problem' style='{warning}'>⚠ unreadable: {problem}</span>"
+    return f"{name} <span class='hipercow-problem' style='{WARN}'>⚠ unreadable: {problem}</span>"
 
 
 def task_table(summaries: list[dict], total: int, root_path: str) -> Table:
     """The root's tasks, newest first, with status and times."""
-    from hipercow_magic.widgets.task_widget import badge
-
     now = time.time()
     headers = ["id", "name", "status", "created", "waited", "ran for", "resources"]
     rows, html_rows = [], []
     for s in summaries:
-        created = stamp(s["created"]) if s.get("created") else ""
+        created = clock_time(s.get("created"), now)
         waited = pretty_dt(s["waited"]) if s.get("waited") is not None else ""
         ran = pretty_dt(s["ran_for"]) if s.get("ran_for") is not None else ""
         name = s.get("name") or ""
@@ -112,7 +109,7 @@ def task_table(summaries: list[dict], total: int, root_path: str) -> Table:
         )
     shown = f"{len(summaries)} of {total}" if total > len(summaries) else f"{total}"
     footer = (
-        f"{shown} task{'s' if total != 1 else ''}, newest first (at {stamp(now)}); "
+        f"{shown} task{'s' if total != 1 else ''}, newest first (at {clock_time(now, now)}); "
         "re-display one live with %hipercow show ID"
     )
     return Table(

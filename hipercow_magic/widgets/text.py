@@ -29,23 +29,40 @@ def task_text(model: TaskModel, now: float | None = None, log: bool = False) -> 
         title = f"{SYMBOLS.get(model.status, '?')} hipercow task {short_id(model.id)}"
         if model.name:
             title += f" '{model.name}'"
-        lines = [f"{title}: {model.status}", f"  {model.setup_text()}"]
+        lines = [f"{title}: {model.status}", f"  {model.setup_text(now)}"]
         queue = model.queue_text()
         if queue:
             lines.append(f"  {queue}")
         timing = model.timing_text(now)
         if timing:
             lines.append(f"  {timing}")
-        if model.kind in ("expression", "explicit"):
-            lines.append(f"  captured: {model.locals_text()}")
+        captured = model.locals_text()
+        if captured:
+            lines.append(f"  captured: {captured}")
         lines += outcome_lines(model)
         if log and model.log_text:
-            lines.append("  log:")
+            lines.append(f"  log (last {LOG_TAIL_LINES} lines):")
             lines += ["    " + line for line in tail(model.log_text).splitlines()]
         problem = model.problem
         if problem:
             lines.append(f"  ! {problem}")
     return "\n".join(lines)
+
+
+def commands(task_id: str, status: str) -> list[tuple[str, str]]:
+    """What a finished task's record offers to do next: (what, the magic line) pairs."""
+    short = short_id(task_id)
+    out = [("show again", f"%hipercow show {short}"), ("full log", f"%hipercow log {short}")]
+    if status in ("failure", "cancelled"):
+        out.append(("retry", f"%hipercow retry {short}"))
+    return out
+
+
+def task_record_text(model: TaskModel, now: float | None = None) -> str:
+    """A finished task as it stays in a saved notebook: the text, the log's tail, what next."""
+    body = task_text(model, now, log=True)
+    then = " · ".join(f"{what}: {line}" for what, line in commands(model.id, model.status))
+    return f"{body}\n  task {short_id(model.id)} · {then}"
 
 
 def outcome_lines(model: TaskModel) -> list[str]:
@@ -58,7 +75,7 @@ def outcome_lines(model: TaskModel) -> list[str]:
         lines.append("  nothing was set in the notebook")
         return lines
     if out["kind"] == "cancelled":
-        return [f"  cancelled: {out['text']}; nothing was set in the notebook"]
+        return [f"  {out['text']}; nothing was set in the notebook"]
     if out["kind"] != "value":
         return []
     lines = [f"  result: {out['text']}"] if out["text"] else []
@@ -83,7 +100,21 @@ def bulk_text(model: BulkModel, now: float | None = None) -> str:
     if summary:
         lines.append(f"  {summary}")
     for task_id, error in model.failures():
-        lines.append(f"  ✖ {short_id(task_id)}: {error or model.statuses[task_id]}")
+        lines.append(f"  {SYMBOLS[model.statuses[task_id]]} {short_id(task_id)}: {error}")
     if model.problem:
         lines.append(f"  ! {model.problem}")
     return "\n".join(lines)
+
+
+def bulk_commands(model: BulkModel) -> list[tuple[str, str]]:
+    """What a finished bundle's record offers to do next: (what, the line) pairs."""
+    out = [("show again", f"%hipercow show {model.name}")]
+    if model.failures():
+        out.append(("retry the failed", f"hipercow_magic.hipercow_bundle_retry('{model.name}')"))
+    return out
+
+
+def bulk_record_text(model: BulkModel, now: float | None = None) -> str:
+    """A finished bundle as it stays in a saved notebook, with what to do next."""
+    then = " · ".join(f"{what}: {line}" for what, line in bulk_commands(model))
+    return f"{bulk_text(model, now)}\n  bundle {model.name} · {then}"

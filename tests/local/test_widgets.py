@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import threading
 import time
 import warnings
@@ -14,9 +15,10 @@ from processes import magic_shell, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic import api
+from hipercow_magic.core.tracebacks import traceback_html
 from hipercow_magic.drivers.local import LocalDriver
 from hipercow_magic.widgets.bulk_widget import BulkWidget
-from hipercow_magic.widgets.model import BulkModel, TaskModel
+from hipercow_magic.widgets.model import BulkModel, TaskModel, error_text
 from hipercow_magic.widgets.task_widget import TaskWidget
 from hipercow_magic.widgets.text import bulk_text, task_text
 from hipercow_magic.widgets.updater import Updater
@@ -24,10 +26,39 @@ from hipercow_magic.widgets.updater import Updater
 TERMINAL = ("success", "failure", "cancelled")
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
 @pytest.fixture
 def shell(ip, example_root, capsys):
     """The shell showing widgets (as in a notebook), in a fresh root on the example cluster."""
     yield from magic_shell(ip, capsys, "widget")
+
+
+class Published:
+    """Every display message the shell publishes (IPython's own publisher still runs)."""
+
+    def __init__(self, publisher):
+        self.messages: list[dict] = []
+        self._publish = publisher.publish
+
+    def __call__(self, data, metadata=None, source=None, *, transient=None, update=False):
+        self.messages.append(
+            {"data": data, "display_id": (transient or {}).get("display_id"), "update": update}
+        )
+        return self._publish(data, metadata, source, transient=transient, update=update)
+
+    def shown(self, display_id: str) -> dict:
+        """What the display with this id shows now (its last message)."""
+        return [m for m in self.messages if m["display_id"] == display_id][-1]["data"]
+
+
+@pytest.fixture
+def published(ip, monkeypatch):
+    """The display messages published during the test."""
+    recorder = Published(ip.display_pub)
+    monkeypatch.setattr(ip.display_pub, "publish", recorder)
+    return recorder
 
 
 def widget_of(kind, predicate):
@@ -48,7 +79,7 @@ def cell_widget(shell, code: str, options: str = "") -> TaskWidget:
     return widget_of(TaskWidget, lambda w: w.model.id == task.id)
 
 
-def test_task_widget_shows_the_task_live(shell):
+def test_task_widget_shows_the_task_live_then_becomes_its_record(shell, published):
     shell.user_ns.update(x=5, big=list(range(1000)))
     widget = cell_widget(
         shell,
@@ -59,46 +90,84 @@ def test_task_widget_shows_the_task_live(shell):
     assert task_id[:8] in widget.header.value and "live-one" in widget.header.value
     assert "driver local · 2 cores, queue alltasks" in widget.setup.value
     assert "x (" in widget.captured.value and "big (" in widget.captured.value
+    live = published.shown(widget.display_id)
+    assert WIDGET_VIEW in live and "'live-one': submitted" in live["text/plain"]
     wait_until(lambda: "hipercow-running" in widget.header.value)
-    wait_until(lambda: "ran for" in widget.timing.value)
+    wait_until(lambda: "running for" in widget.timing.value)
+    assert "created " in widget.timing.value and "started " in widget.timing.value
     first = widget.timing.value
     wait_until(lambda: widget.timing.value != first, timeout=5)  # counting live
     widget.log_box.selected_index = 0
     wait_until(lambda: "step one" in widget.log_view.value)
-    assert not widget.cancel_button.disabled and widget.retry_button.disabled
+    assert not widget.cancel_button.disabled
+    assert WIDGET_VIEW in published.shown(widget.display_id)  # live while it runs
     wait_until(lambda: "hipercow-success" in widget.header.value)
-    assert "<b>result:</b> <code>1005</code>" in widget.outcome.value
+    assert "<b>result:</b>" in widget.outcome.value and ">1005</code>" in widget.outcome.value
+    assert widget.cancel_button.disabled
     shell.run_cell("pass")
     assert shell.user_ns["y"] == 1005
-    wait_until(
-        lambda: "set in the notebook: <code>time</code>, <code>y</code>" in widget.outcome.value
+    wait_until(lambda: "set in the notebook:" in published.shown(widget.display_id)["text/html"])
+    record = published.shown(widget.display_id)
+    assert WIDGET_VIEW not in record and widget.showing_record
+    text = record["text/plain"]
+    assert f"✔ hipercow task {task_id[:8]} 'live-one': success" in text
+    assert "  result: 1005" in text and "  set in the notebook: time, y" in text
+    assert "finished " in text and "ran for " in text and "ran on node-" in text
+    assert f"show again: %hipercow show {task_id[:8]}" in text and "retry:" not in text
+    assert "step one" in text  # the log's tail
+    page = record["text/html"]
+    assert "hipercow-success" in page and "<details>" in page and "step one" in page
+    assert only_theme_colours(page)
+
+
+def only_theme_colours(page: str) -> bool:
+    """Whether every colour in the page's styles is a JupyterLab variable (with a fallback)."""
+    styles = " ".join(re.findall(r'style="([^"]*)"', page))
+    fixed = re.sub(r"var\(--jp-[a-z0-9-]+, [^)]*\)", "", styles)
+    return "var(--jp-" in styles and not re.search(
+        r"#[0-9a-fA-F]{3}|rgba?\(|:\s*(white|black)\b", fixed
     )
-    assert widget.cancel_button.disabled and not widget.retry_button.disabled
-    bundle = widget._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert f"hipercow task {task_id[:8]} 'live-one': success" in bundle["text/plain"]
 
 
-def test_task_widget_shows_queue_state_and_cancels(shell):
+def test_task_widget_shows_queue_state_and_cancels(shell, published):
     widget = cell_widget(shell, "held = 1", "--hold-until 60")
-    wait_until(
-        lambda: (
-            "position" in widget.timing.value
-            or "held" in widget.timing.value
-            or "reason" in widget.timing.value
-        ),
-        timeout=10,
-    )
-    assert "pending" in widget.timing.value and "waited" in widget.timing.value
+    held = time.localtime(hc.task_info(widget.model.id).times["submitted"] + 3600)
+    hold = f"held until {time.strftime('%H:%M', held)} (in "
+    assert hold in widget.setup.value and "hold until 60" not in widget.setup.value
+    wait_until(lambda: "held until its start time" in widget.timing.value, timeout=10)
+    assert "waiting for " in widget.timing.value and "created " in widget.timing.value
+    for word in ("pending", "queued", "PENDING", "BeginTime"):
+        assert word not in widget.timing.value
     widget.cancel_button.click()
+    assert widget.message.value in ("cancelling…", "")
     wait_until(lambda: "hipercow-cancelled" in widget.header.value)
+    wait_until(lambda: widget.message.value == "")  # the badge says it now
+    assert "cancelled before it started" in widget.outcome.value
+    assert "cancelled: cancelled" not in widget.outcome.value
     assert "nothing was set in the notebook" in widget.outcome.value
+    record = published.shown(widget.display_id)
+    assert WIDGET_VIEW not in record
+    assert "cancelled before it started; nothing was set" in record["text/plain"]
+    assert f"retry: %hipercow retry {widget.model.id[:8]}" in record["text/plain"]
     shell.run_cell("pass")
     assert "held" not in shell.user_ns
 
 
-def test_failure_shows_the_node_traceback_and_retry_follows(shell):
-    shell.user_ns["attempts"] = 0
+def test_cancelling_a_running_task_says_how_long_it_ran(shell, published):
+    widget = cell_widget(shell, "import time\ntime.sleep(60)")
+    wait_until(lambda: "hipercow-running" in widget.header.value)
+    wait_until(lambda: "on node-" in widget.timing.value)
+    widget.cancel_button.click()
+    wait_until(lambda: "hipercow-cancelled" in widget.header.value)
+    wait_until(lambda: widget.message.value == "")
+    assert "cancelled after running " in widget.outcome.value
+    text = published.shown(widget.display_id)["text/plain"]
+    assert "cancelled after running " in text and "ran on node-" in text
+
+
+def test_failure_record_has_the_traceback_and_a_retry_makes_the_display_live_again(
+    shell, published
+):
     widget = cell_widget(
         shell,
         "import os\nflag = os.path.exists('ok')\n"
@@ -108,13 +177,27 @@ def test_failure_shows_the_node_traceback_and_retry_follows(shell):
     assert "RuntimeError: not yet" in widget.outcome.value
     assert "Traceback" in widget.outcome.value and "raise RuntimeError" in widget.outcome.value
     first_id = widget.model.id
+    wait_until(lambda: widget.showing_record)
+    record = published.shown(widget.display_id)
+    assert WIDGET_VIEW not in record
+    trace = error_text(widget.model.error)[1]
+    assert "raise RuntimeError" in trace and traceback_html(trace) in record["text/html"]
+    assert "error:</b> RuntimeError: not yet" in record["text/html"]
+    text = record["text/plain"]
+    assert f"✖ hipercow task {first_id[:8]}: failure" in text
+    assert "  error: RuntimeError: not yet" in text and "raise RuntimeError" in text
+    assert "\x1b[" not in text  # plain text, no terminal colours
+    assert f"retry: %hipercow retry {first_id[:8]}" in text
     open("ok", "w").close()
-    widget.retry_button.click()
-    assert widget.model.id != first_id
+    new = shell.run_line_magic("hipercow", f"retry {first_id[:8]}")
+    assert widget.model.id == new.id != first_id
     assert hc.task_info(widget.model.id).data["type"] == "retry"
+    assert WIDGET_VIEW in published.shown(widget.display_id)  # live again
     wait_until(lambda: "hipercow-success" in widget.header.value)
     shell.run_cell("pass")
     assert shell.user_ns["fine"] is True and shell.user_ns["flag"] is True
+    wait_until(lambda: "success" in published.shown(widget.display_id).get("text/plain", ""))
+    assert WIDGET_VIEW not in published.shown(widget.display_id)
 
 
 def test_retry_from_the_line_magic_moves_the_widget_to_the_new_task(shell):
@@ -336,3 +419,64 @@ def test_a_display_that_fails_to_update_says_it_stopped(example_root):
     assert "  ! display stopped updating: RuntimeError: cannot draw" in task_text(model)
     assert not updater.watched()
     api.task_cancel(task.id)
+
+
+def test_show_of_a_finished_task_is_its_record_at_once(shell, published):
+    task = hc.task_create_expr("raise KeyError('gone')", namespace={}, name="old")
+    api.task_wait(task.id, timeout=30)
+    before = len(published.messages)
+    shell.run_line_magic("hipercow", f"show {task.id[:8]}")
+    [shown] = [m for m in published.messages[before:] if m["display_id"]]
+    assert not shown["update"] and WIDGET_VIEW not in shown["data"]
+    text = shown["data"]["text/plain"]
+    assert f"✖ hipercow task {task.id[:8]} 'old': failure" in text
+    assert "  error: KeyError: 'gone'" in text and "ran on node-" in text
+    assert f"retry: %hipercow retry {task.id[:8]}" in text
+    assert "hipercow-failure" in shown["data"]["text/html"]
+
+
+def test_nothing_captured_is_not_shown_and_no_word_is_doubled(shell, published):
+    widget = cell_widget(shell, "import time\ntime.sleep(0.5)\n'plain'")
+    assert widget.captured.value == ""
+    wait_until(lambda: widget.showing_record)
+    text = published.shown(widget.display_id)["text/plain"]
+    assert "  captured:" not in text and "nothing captured" not in text
+    for doubled in ("cancelled: cancelled", "captured: nothing", "failure: failure"):
+        assert doubled not in text
+
+
+def test_bulk_display_becomes_a_record_with_counts_times_and_failures(shell, published):
+    shell.run_cell("rows = [{'n': n} for n in range(4)]")
+    shell.run_cell("%%hipercow --bulk rows -o b\nif n == 2:\n    raise ValueError(f'bad {n}')\nn")
+    bundle = shell.user_ns["b"]
+    widget = widget_of(BulkWidget, lambda w: w.model.name == bundle.name)
+    assert WIDGET_VIEW in published.shown(widget.display_id)
+    wait_until(lambda: widget.showing_record)
+    record = published.shown(widget.display_id)
+    assert WIDGET_VIEW not in record
+    text = record["text/plain"]
+    assert f"hipercow bundle '{bundle.name}': 4/4 finished" in text
+    assert "3 success, 1 failure" in text and "waited " in text and "ran for " in text
+    failed = bundle.ids[2][:8]
+    assert f"✖ {failed}: ValueError: bad 2" in text
+    assert f"hipercow_magic.hipercow_bundle_retry('{bundle.name}')" in text
+    page = record["text/html"]
+    assert "3 success" in page and "1 failure" in page and "ValueError: bad 2" in page
+    assert only_theme_colours(page)
+
+
+def test_task_info_speaks_the_displays_words(example_root):
+    held = hc.task_create_expr(
+        "1", namespace={}, resources=hc.hipercow_resources(hold_until=120), name="later"
+    )
+    text = str(hc.task_info(held.id))
+    submitted = hc.task_info(held.id).times["submitted"]
+    until = time.strftime("%H:%M", time.localtime(submitted + 7200))
+    assert f"held until {until} (in " in text and "hold until 120" not in text
+    wait_until(lambda: "held until its start time" in str(hc.task_info(held.id)))
+    assert "PENDING" not in str(hc.task_info(held.id))
+    hc.task_cancel(held.id)
+    text = str(hc.task_info(held.id))
+    assert "✖ Cancelled before it started" in text and "cancelled: cancelled" not in text
+    created = time.strftime("%H:%M:%S", time.localtime(hc.task_info(held.id).times["created"]))
+    assert f"ℹ Created at {created} (" in text

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 from hipercow_magic import api
+from hipercow_magic.api.info import cancelled_text, scheduler_text, task_node
 from hipercow_magic.core.errors import error_line
-from hipercow_magic.core.format import format_bytes, pretty_dt
+from hipercow_magic.core.format import clock_time, format_bytes, pretty_dt
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.status import ACTIVE, TERMINAL
 from hipercow_magic.widgets.model.common import Model, error_text, value_repr
@@ -38,9 +39,7 @@ class TaskModel(Model):
         self.name = data.get("name") or code.get("name")
         self.kind = code.get("type")
         self.driver = info.driver
-        self.resources = (
-            Resources.from_dict(data.get("resources")).summary() if data.get("resources") else None
-        )
+        self.resources = Resources.from_dict(data["resources"]) if data.get("resources") else None
         parallel = data.get("parallel") or {}
         self.parallel = parallel.get("method")
         self.cores_per_process = parallel.get("cores_per_process")
@@ -53,7 +52,9 @@ class TaskModel(Model):
         self.status = info.status
         self.times = dict(info.times)
         self.scheduler = dict(info.scheduler or {})
+        self.node = self.scheduler.get("node")
         self.reason = info.reason
+        self.cancelling = False
         self.scheduler_at = time.monotonic()
         self.log_text = ""
         self.log_offset = 0
@@ -83,6 +84,7 @@ class TaskModel(Model):
                 self.scheduler = {}
                 self.scheduler_at = 0.0
                 if status in TERMINAL:
+                    self.cancelling = False
                     self._finish()
             # ask again soon while the scheduler has not said anything yet
             period = SCHEDULER_REFRESH if self.scheduler else SCHEDULER_RETRY
@@ -98,7 +100,8 @@ class TaskModel(Model):
         try:
             self.scheduler = api.task_scheduler_info(self.id, root=self.root)
         except Exception as e:  # the scheduler being unreachable is shown, never raised
-            self.scheduler = {"state": "unknown", "reason": error_line(e)}
+            self.scheduler = {"problem": f"can't ask the scheduler: {error_line(e)}"}
+        self.node = self.scheduler.get("node") or self.node
 
     def read_log(self) -> None:
         """Read the log written since the last read (the tail is kept)."""
@@ -109,6 +112,8 @@ class TaskModel(Model):
 
     def _finish(self) -> None:
         """Fetch the outcome once, and hand a success's variables to the delivery."""
+        if self.times.get("started") is not None:
+            self.node = task_node(self.id, self.root) or self.node
         if self.status == "cancelled":
             info = api.task_info(self.id, follow=False, root=self.root)
             self.reason = info.reason
@@ -152,20 +157,20 @@ class TaskModel(Model):
 
     # ---- actions ------------------------------------------------------------------
     def cancel(self) -> bool:
-        """Cancel the task; whether it was cancelled."""
-        return bool(api.task_cancel(self.id, follow=False, root=self.root))
-
-    def retry(self) -> str:
-        """Retry this task and follow the new one (its values arrive as the original's would)."""
-        new = api.task_retry(self.id, root=self.root)
-        self.follow(new.id)
-        return new.id
+        """Cancel the task; whether it was cancelled (views say 'cancelling…' until the
+        task's status is cancelled).
+        """
+        ok = bool(api.task_cancel(self.id, follow=False, root=self.root))
+        with self.lock:
+            self.cancelling = ok and self.status not in TERMINAL
+        return ok
 
     def follow(self, task_id: str) -> None:
         """Show `task_id` (a retry of this task) from now on."""
         with self.lock:
             self.delivered = False
             self._load(task_id)
+        self.notify(time.time())
 
     # ---- facts for views ----------------------------------------------------------
     def waited(self, now: float) -> float | None:
@@ -185,35 +190,32 @@ class TaskModel(Model):
         return (finished or now) - started if (finished or self.status == "running") else None
 
     def timing_text(self, now: float) -> str:
-        """'waited 2.1s · ran for 5s', as far as known."""
-        parts = []
+        """'created 15:56:07 · started 15:56:08 (waited 1.2s) · finished 15:56:10 (ran for 2s)
+        · ran on node-1', as far as known; live durations count on while waiting or running.
+        """
+        t = self.times
+        created, started, finished = t.get("created"), t.get("started"), t.get("finished")
+        parts = [f"created {clock_time(created, now)}"] if created is not None else []
         waited = self.waited(now)
-        if waited is not None:
-            parts.append(f"waited {pretty_dt(waited)}")
+        if started is not None:
+            parts.append(f"started {clock_time(started, now)} (waited {pretty_dt(waited)})")
+        elif waited is not None:
+            parts.append(f"waiting for {pretty_dt(waited)}")
         ran = self.ran_for(now)
-        if ran is not None:
-            parts.append(f"ran for {pretty_dt(ran)}")
+        if finished is not None:
+            ran_text = f" (ran for {pretty_dt(ran)})" if ran is not None else ""
+            parts.append(f"finished {clock_time(finished, now)}{ran_text}")
+        elif ran is not None:
+            parts.append(f"running for {pretty_dt(ran)}")
+        if self.node and started is not None:
+            parts.append(f"{'on' if self.status == 'running' else 'ran on'} {self.node}")
         return " · ".join(parts)
 
     def queue_text(self) -> str:
-        """The scheduler's view of a queued or running task, in one line."""
-        s = self.scheduler
-        if not s or self.status not in ACTIVE:
-            return ""
-        parts = []
-        if s.get("state"):
-            parts.append(str(s["state"]).lower())
-        if s.get("position") is not None:
-            parts.append(f"position {s['position']} in the queue")
-        if s.get("reason"):
-            parts.append(f"reason: {s['reason']}")
-        if s.get("node"):
-            parts.append(f"on {s['node']}")
-        if s.get("partition"):
-            parts.append(f"partition {s['partition']}")
-        return ", ".join(parts)
+        """The scheduler's view of a waiting or running task, in words ('' once finished)."""
+        return scheduler_text(self.scheduler) if self.status in ACTIVE else ""
 
-    def setup_text(self) -> str:
+    def setup_text(self, now: float | None = None) -> str:
         """Driver, resources and parallel set-up in one line (or why it was not submitted)."""
         if self.status == "created" and not self.driver:
             return (
@@ -221,15 +223,14 @@ class TaskModel(Model):
             )
         parts = [f"driver {self.driver}" if self.driver else "no driver"]
         if self.resources:
-            parts.append(self.resources)
+            since = self.times.get("submitted") or self.times.get("created")
+            parts.append(self.resources.summary(since, now))
         if self.parallel:
             parts.append(f"parallel: {self.parallel}, {self.cores_per_process} core(s)/process")
         return " · ".join(parts)
 
     def locals_text(self) -> str:
-        """The captured variables with their sizes."""
-        if not self.locals_sizes:
-            return "nothing captured"
+        """The captured variables with their sizes ('' when nothing was captured)."""
         return ", ".join(f"{n} ({format_bytes(s)})" for n, s in self.locals_sizes.items())
 
     def outcome(self) -> dict:
@@ -244,7 +245,10 @@ class TaskModel(Model):
                 line = f"{line} ({self.reason})"
             return {"kind": "error", "text": line, "traceback": trace}
         if self.status == "cancelled":
-            return {"kind": "cancelled", "text": self.reason or "cancelled"}
+            text = cancelled_text(self.times)
+            if self.reason and self.reason != "cancelled":
+                text = f"{text} ({self.reason})"
+            return {"kind": "cancelled", "text": text}
         text = value_repr(self.value) if self.has_result or self.kind != "expression" else ""
         return {
             "kind": "value",

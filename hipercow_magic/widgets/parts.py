@@ -1,0 +1,145 @@
+"""The HTML of a task's and a bundle's display, shared by the live widgets and the static
+records a finished display becomes (what a saved notebook keeps).
+"""
+
+from __future__ import annotations
+
+import html
+
+from hipercow_magic.core.tracebacks import traceback_html
+from hipercow_magic.widgets.model import BulkModel, TaskModel, short_id
+from hipercow_magic.widgets.style import (
+    CARD_STYLE,
+    CODE,
+    ERROR,
+    MUTED,
+    STATE_COLOURS,
+    badge,
+    muted,
+    pre,
+    problem_html,
+    state_text,
+)
+from hipercow_magic.widgets.text import LOG_TAIL_LINES, bulk_commands, commands, tail
+
+NOTHING_SET = "<i>nothing was set in the notebook</i>"
+
+
+def code(text: str) -> str:
+    """Inline code (HTML)."""
+    return f'<code style="{CODE}">{html.escape(text)}</code>'
+
+
+def task_header(model: TaskModel) -> str:
+    """Badge, id and name (HTML)."""
+    name = f" <i>{html.escape(model.name)}</i>" if model.name else ""
+    return f"{badge(model.status)} <b>task {code(short_id(model.id))}</b>{name}"
+
+
+def task_setup(model: TaskModel, now: float) -> str:
+    """Driver, resources, parallel set-up (HTML)."""
+    return muted(html.escape(model.setup_text(now)))
+
+
+def task_timing(model: TaskModel, now: float) -> str:
+    """The scheduler's view, clock times, durations and node (HTML)."""
+    return html.escape(" · ".join(x for x in (model.queue_text(), model.timing_text(now)) if x))
+
+
+def task_captured(model: TaskModel) -> str:
+    """What the task took from the notebook ('' when nothing)."""
+    captured = model.locals_text() if model.kind in ("expression", "explicit") else ""
+    return muted(f"captured: {html.escape(captured)}") if captured else ""
+
+
+def task_outcome(model: TaskModel) -> str:
+    """The result and the names set, the error and its traceback, or how it was cancelled."""
+    out = model.outcome()
+    if out["kind"] == "error":
+        trace = traceback_html(out["traceback"]) if out["traceback"] else ""
+        return (
+            f'<span style="{ERROR}"><b>error:</b> {html.escape(out["text"])}</span>'
+            f"{trace}{NOTHING_SET}"
+        )
+    if out["kind"] == "cancelled":
+        colour = STATE_COLOURS["cancelled"]
+        return f'<span style="color:{colour}">{html.escape(out["text"])}</span> · {NOTHING_SET}'
+    if out["kind"] != "value":
+        return ""
+    parts = [f"<b>result:</b> {code(out['text'])}"] if out["text"] else []
+    if out["exported"]:
+        parts.append("set in the notebook: " + ", ".join(code(n) for n in out["exported"]))
+    elif out["exports"] and out["export"] and out["exported"] is None:
+        parts.append("will set " + ", ".join(code(n) for n in out["exports"]) + " between cells")
+    return "<br>".join(parts)
+
+
+def next_steps(subject: str, steps: list[tuple[str, str]]) -> str:
+    """The record's last line: what it is, and the lines that do more with it (HTML)."""
+    items = " · ".join(f"{html.escape(what)}: {code(line)}" for what, line in steps)
+    return muted(f"{subject} · {items}")
+
+
+def _card(kind: str, rows: list[str]) -> str:
+    body = "".join(f"<div>{row}</div>" for row in rows if row)
+    return f'<div class="hipercow-record hipercow-{kind}" style="{CARD_STYLE}">{body}</div>'
+
+
+def task_record_html(model: TaskModel, now: float) -> str:
+    """A finished task's display as static HTML: what a saved notebook shows."""
+    with model.lock:
+        log = ""
+        if model.log_text:
+            log = (
+                f'<details><summary style="{MUTED};cursor:pointer">log (last '
+                f"{LOG_TAIL_LINES} lines)</summary>{pre(tail(model.log_text))}</details>"
+            )
+        steps = next_steps(f"task {code(short_id(model.id))}", commands(model.id, model.status))
+        return _card(
+            "task",
+            [
+                task_header(model),
+                task_setup(model, now),
+                task_timing(model, now),
+                task_captured(model),
+                task_outcome(model),
+                problem_html(model.problem),
+                log,
+                steps,
+            ],
+        )
+
+
+def bulk_title(model: BulkModel) -> str:
+    """The bundle's name and size (HTML)."""
+    n = len(model.ids)
+    return f"<b>bundle {code(model.name)}</b> · {n} task{'s' if n != 1 else ''}"
+
+
+def bulk_counts(model: BulkModel) -> str:
+    """How many tasks have each status, each in its status's colour (HTML)."""
+    return " · ".join(state_text(s, f"{n} {s}") for s, n in model.counts().items())
+
+
+def bulk_failures(model: BulkModel) -> str:
+    """The failed and cancelled tasks with their error lines (HTML list; '' when none)."""
+    rows = "".join(
+        f"<li>{code(short_id(i))} {state_text(model.statuses[i], error or model.statuses[i])}</li>"
+        for i, error in model.failures()
+    )
+    return f'<ul style="margin:0;padding-left:1.5em">{rows}</ul>' if rows else ""
+
+
+def bulk_record_html(model: BulkModel, now: float) -> str:
+    """A finished bundle's display as static HTML: counts, times, failures, what next."""
+    return _card(
+        "bulk",
+        [
+            bulk_title(model),
+            f"{model.finished()}/{len(model.ids)} finished · {bulk_counts(model)}",
+            html.escape(model.summary_text(now)),
+            bulk_failures(model),
+            problem_html(model.problem),
+            next_steps(f"bundle {code(model.name)}", bulk_commands(model)),
+        ],
+    )
