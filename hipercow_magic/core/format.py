@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import time
-import traceback
 
 
 def format_bytes(n: int) -> str:
@@ -94,25 +92,3 @@ def first_line(code: str) -> str:
     """The first line of some code, with ' [...]' when more lines follow."""
     lines = code.strip().splitlines() or [""]
     return lines[0] + (" [...]" if len(lines) > 1 else "")
-
-
-def user_traceback(error: BaseException, skip: str) -> str:
-    """The error's traceback without its leading frames from `skip`.
-
-    A runner or worker that calls the user's code passes its own `__file__` (or its folder),
-    so the traceback starts where the user's code does.
-
-    Args:
-        error: the exception, with its `__traceback__`.
-        skip: a file, or a folder (every file beneath it), whose outermost frames are left out.
-
-    Returns:
-        The formatted traceback, as `traceback.format_exception` gives it.
-    """
-    folder = skip.rstrip(os.sep) + os.sep
-    tb = error.__traceback__
-    while tb is not None and (
-        tb.tb_frame.f_code.co_filename == skip or tb.tb_frame.f_code.co_filename.startswith(folder)
-    ):
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(error), error, tb))

@@ -2,7 +2,8 @@
 
 Before the task's code runs, the runner forks `cores // cores_per_process` workers; each gets
 its own cores variables, thread-pool limits and CPU subset. Jobs are shipped with cloudpickle,
-so functions, lambdas and classes defined in a notebook (module `__main__`) run there.
+so functions, lambdas and classes defined in a notebook (module `__main__`) run there, with
+their source lines, so a job's traceback shows them.
 """
 
 from __future__ import annotations
@@ -18,29 +19,18 @@ from collections import deque
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import connection
 
-import cloudpickle
-
+from hipercow_magic.core.capture import dumps_with_sources
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.procs import descendants, describe_exit, kill, reap, wait_exit
+from hipercow_magic.core.tracebacks import RemoteTraceback
 from hipercow_magic.node import joblib_backend
 from hipercow_magic.node.cores import cluster_shape, set_task_cores
 from hipercow_magic.node.environment import load_environment
-from hipercow_magic.node.worker import READY, STOP, worker_main, worker_title
+from hipercow_magic.node.worker import READY, STOP, worker_main
 
 STOP_GRACE = 2.0  # seconds an idle worker gets to exit before it is killed
 
 _cluster: Cluster | None = None
-
-
-class RemoteTraceback(Exception):
-    """The traceback of an error raised in a worker, attached as the error's cause."""
-
-    def __init__(self, text: str):
-        super().__init__(text)
-        self.text = text
-
-    def __str__(self) -> str:
-        return f'\n"""\n{self.text}"""'
 
 
 class _Worker:
@@ -120,7 +110,8 @@ class Cluster:
                     cpus,
                     self._namespace,
                     self._setup,
-                    worker_title(self._task_id, index),
+                    self._task_id,
+                    index,
                 )
             finally:
                 os._exit(1)
@@ -138,7 +129,7 @@ class Cluster:
     # ---- jobs -------------------------------------------------------------------
     def submit(self, fn, /, *args, **kwargs) -> concurrent.futures.Future:
         """Run `fn(*args, **kwargs)` on a free worker (or once one is free)."""
-        payload = cloudpickle.dumps((fn, args, kwargs))
+        payload = dumps_with_sources((fn, args, kwargs))
         future = concurrent.futures.Future()
         with self._lock:
             if self._broken:
@@ -272,7 +263,7 @@ def _settle(future: concurrent.futures.Future, message: bytes) -> None:
         future.set_result(reply[1])
     else:
         error = reply[1]
-        error.__cause__ = RemoteTraceback(reply[2])
+        error.__cause__ = RemoteTraceback(**reply[2])
         future.set_exception(error)
 
 

@@ -13,7 +13,6 @@ import ast
 import builtins
 import importlib
 import json
-import linecache
 import os
 import platform
 import socket
@@ -27,7 +26,7 @@ from hipercow_magic.core import capture, signing, store
 from hipercow_magic.core.environment import NODE_GLOBALS
 from hipercow_magic.core.envvars import deserialise
 from hipercow_magic.core.errors import HipercowError
-from hipercow_magic.core.format import first_line, user_traceback
+from hipercow_magic.core.format import first_line
 from hipercow_magic.core.procs import set_title
 from hipercow_magic.core.root import Root, check_task_id
 from hipercow_magic.core.status import TERMINAL
@@ -39,6 +38,7 @@ from hipercow_magic.core.task import (
     read_marker,
     write_terminal,
 )
+from hipercow_magic.core.tracebacks import user_traceback
 from hipercow_magic.core.versions import python_version
 from hipercow_magic.node.cluster import task_context
 from hipercow_magic.node.cores import set_task_cores
@@ -77,11 +77,12 @@ def set_task_title(root_path: str, task_id: str) -> None:
     set_title(f"hipercow task {task_id} ({root_path})", f"hipercow-{task_id[:6]}")
 
 
-def _compile(code: str, task_id: str):
-    """Compile code so tracebacks show its lines; returns (body, final expression or None)."""
-    filename = f"<hipercow task {task_id[:8]}>"
-    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-    tree = ast.parse(code, filename=filename)
+def _compile(code: str, task_id: str, start: int = 1):
+    """Compile code so tracebacks show its lines, numbered from `start` (a cell's body
+    starts at line 2, under its `%%hipercow` line); returns (body, final expression or None).
+    """
+    filename = f"Cell for task {task_id[:8]}"
+    tree = ast.parse(capture.register_code(filename, code, start), filename=filename)
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = compile(ast.Expression(tree.body.pop().value), filename, "eval")
@@ -127,7 +128,7 @@ def _evaluate(root, task_id: str, data: dict, namespace: dict):
     kind = data["type"]
     if kind in ("expression", "explicit"):
         namespace.update(_load_locals(root, task_id, data))
-        body, last = _compile(data["code"], task_id)
+        body, last = _compile(data["code"], task_id, data.get("code_first_line", 1))
         exec(body, namespace)
         value = eval(last, namespace) if last is not None else None
         exports = {n: namespace[n] for n in data.get("exports", []) if n in namespace}
@@ -229,7 +230,7 @@ def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
         result = {"ok": True, "value": value, "exports": exports}
         outcome = "success"
     except BaseException as e:  # the task's own failure, whatever it is
-        trace = user_traceback(e, __file__)
+        trace = user_traceback(e)
         result = {"ok": False, "error": e, "traceback": trace}
         outcome = "failure"
         sys.stdout.flush()

@@ -2,7 +2,8 @@
 
 The task's process (node/cluster.py) forks each worker; the worker sets its cores and CPUs,
 optionally loads an environment of its own, says it is ready, then runs the jobs it receives
-(cloudpickled functions and arguments) until it is told to stop or its parent goes.
+(cloudpickled functions and arguments, with the source lines of notebook code among them) until
+it is told to stop or its parent goes. A job's error goes back with the job's own frames.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import contextlib
 import ctypes
 import io
 import os
-import pickle
 import signal
 import sys
 import traceback
@@ -19,16 +19,14 @@ import types
 
 import cloudpickle
 
-from hipercow_magic.core.format import user_traceback
+from hipercow_magic.core.capture import loads_with_sources
 from hipercow_magic.core.procs import set_title
+from hipercow_magic.core.tracebacks import worker_traceback
 from hipercow_magic.node.cores import hipercow_parallel_set_cores
 
 READY = b"ready"
 STOP = b""
 PR_SET_PDEATHSIG = 1
-# A job's traceback starts at the job's own code: the frames of this loop and of pool()'s
-# chunking, both in this folder, are left out.
-NODE_FOLDER = os.path.dirname(os.path.abspath(__file__))
 
 _namespace: dict = {}  # in a worker: the names its environment defines
 
@@ -43,7 +41,7 @@ def worker_title(task_id: str | None, index: int) -> tuple[str, str]:
 
 
 def worker_main(
-    conn, parent: int, cores: int, cpus, namespace: dict, setup, title: tuple[str, str]
+    conn, parent: int, cores: int, cpus, namespace: dict, setup, task_id: str | None, index: int
 ) -> None:
     """A worker's whole life: set up, then run jobs until told to stop. Never returns.
 
@@ -54,13 +52,14 @@ def worker_main(
         cpus: the CPUs to pin this worker to, or None.
         namespace: the names the task's environment defines (a copy, from the fork).
         setup: None, or a function that loads another environment into the namespace.
-        title: the process title and short name (see `worker_title`).
+        task_id: the task the worker belongs to (it names the process, see `worker_title`).
+        index: the worker's number, counting from 0.
     """
     global _namespace
     _namespace = namespace
     code = 0
     try:
-        set_title(*title)
+        set_title(*worker_title(task_id, index))
         _die_with_parent(parent)
         if cpus:
             os.sched_setaffinity(0, cpus)
@@ -73,7 +72,7 @@ def worker_main(
             conn.send_bytes(f"worker {os.getpid()}: {traceback.format_exc()}".encode())
             raise
         conn.send_bytes(READY)
-        _run_jobs(conn)
+        _run_jobs(conn, f"worker {index + 1}")
     except BaseException:
         code = 1
     finally:
@@ -84,7 +83,7 @@ def worker_main(
             os._exit(code)
 
 
-def _run_jobs(conn) -> None:
+def _run_jobs(conn, where: str) -> None:
     while True:
         try:
             payload = conn.recv_bytes()
@@ -93,23 +92,25 @@ def _run_jobs(conn) -> None:
         if payload == STOP:
             return
         try:
-            fn, args, kwargs = pickle.loads(payload)
+            fn, args, kwargs = loads_with_sources(payload)
             bind_missing_globals(fn)
             reply = (True, fn(*args, **kwargs))
         except BaseException as error:  # the job's failure goes back to the caller
-            reply = (False, error, user_traceback(error, NODE_FOLDER))
+            reply = (False, error, worker_traceback(error, where))
         sys.stdout.flush()
         sys.stderr.flush()
-        conn.send_bytes(_dumps_reply(reply))
+        conn.send_bytes(_dumps_reply(reply, where))
 
 
-def _dumps_reply(reply: tuple) -> bytes:
+def _dumps_reply(reply: tuple, where: str) -> bytes:
     try:
         return cloudpickle.dumps(reply)
     except Exception as error:
         if reply[0]:
-            problem = f"The job's result could not be sent back: {type(error).__name__}: {error}"
-            return cloudpickle.dumps((False, RuntimeError(problem), traceback.format_exc()))
+            problem = RuntimeError(
+                f"The job's result could not be sent back: {type(error).__name__}: {error}"
+            )
+            return cloudpickle.dumps((False, problem, worker_traceback(problem, where)))
         original = reply[1]
         return cloudpickle.dumps(
             (False, RuntimeError(f"{type(original).__name__}: {original}"), reply[2])

@@ -403,9 +403,10 @@ def test_errors_in_jobs_come_back_with_the_workers_traceback(root):
     error = task.result()
     assert isinstance(error, ValueError) and str(error) == "bad value 7"
     log = task.log()
-    remote = log[log.index('"""') : log.rindex('"""')]
-    assert "in fails" in remote and "ValueError: bad value 7" in remote
-    assert "hipercow_magic/node/" not in remote
+    trace = log[log.index("Traceback (most recent call last):") :]
+    worker = trace[trace.index("  ── in worker ") :]  # the worker's frames, under the task's
+    assert "in fails" in worker and "ValueError: bad value 7" in worker
+    assert "hipercow_magic/node/" not in trace
     assert log.index("Stopping cluster") < log.index("Cluster stopped")
 
 

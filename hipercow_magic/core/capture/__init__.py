@@ -1,16 +1,25 @@
 """Capturing a task's inputs: what a piece of code reads and assigns (analysis), and the values
-themselves, pickled one name at a time (pickling).
+themselves, pickled one name at a time (pickling), with the source lines of notebook code
+(sources).
 """
 
 from hipercow_magic.core.capture.analysis import CodeAnalysis, analyse_code, parse_code
 from hipercow_magic.core.capture.pickling import dumps, pack, pickle_values, unpack_locals
+from hipercow_magic.core.capture.sources import (
+    dumps_with_sources,
+    loads_with_sources,
+    register_code,
+)
 
 __all__ = [
     "CodeAnalysis",
     "analyse_code",
     "dumps",
+    "dumps_with_sources",
+    "loads_with_sources",
     "pack",
     "parse_code",
     "pickle_values",
+    "register_code",
     "unpack_locals",
 ]

@@ -1,4 +1,6 @@
-"""Capturing values with cloudpickle: one pickle per name, large buffers out of band."""
+"""Capturing values with cloudpickle: one pickle per name, large buffers out of band, and the
+source lines of the notebook code among them (so a node's tracebacks show those lines).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import types
 
 import cloudpickle
 
+from hipercow_magic.core.capture import sources
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.format import format_bytes
 
@@ -32,7 +35,7 @@ def pickle_values(values: dict, max_size: int | None) -> tuple[dict, dict[str, i
     Returns the packed entries (for `pack`) and the size of each value; a value over
     `max_size` bytes or one that can't be pickled is an error naming it.
     """
-    entries: dict[str, tuple] = {}
+    entries: dict[str, tuple] = {}  # name: (kind, payload, buffers[, sources])
     sizes: dict[str, int] = {}
     for name, value in values.items():
         if isinstance(value, types.ModuleType):
@@ -41,7 +44,7 @@ def pickle_values(values: dict, max_size: int | None) -> tuple[dict, dict[str, i
             continue
         buffers: list[pickle.PickleBuffer] = []
         try:
-            payload = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+            payload, found = sources.dumps(value, protocol=5, buffer_callback=buffers.append)
         except Exception:
             dumps(value, name)  # raises the explanatory error
             raise
@@ -57,14 +60,22 @@ def pickle_values(values: dict, max_size: int | None) -> tuple[dict, dict[str, i
                 "HIPERCOW_MAX_SIZE_LOCAL environment variable), or create or load the object "
                 "inside the task."
             )
-        entries[name] = ("value", payload, raw)
+        entries[name] = ("value", payload, raw, found)
     return entries, sizes
 
 
+SOURCES = " sources"  # the header's entry for source lines (never a variable's name)
+
+
 def pack(entries: dict) -> bytes:
-    """One file holding packed entries: a header, then every out-of-band buffer."""
-    head = {name: (kind, payload, len(raw)) for name, (kind, payload, raw) in entries.items()}
-    buffers = [r for (_, _, raw) in entries.values() for r in raw]
+    """One file holding packed entries: a header (with the source lines the values need),
+    then every out-of-band buffer.
+    """
+    head = {name: (kind, payload, len(raw)) for name, (kind, payload, raw, *_) in entries.items()}
+    found = {f: lines for entry in entries.values() for f, lines in dict(*entry[3:]).items()}
+    if found:
+        head[SOURCES] = ("sources", found, 0)
+    buffers = [r for (_, _, raw, *_) in entries.values() for r in raw]
     out = io.BytesIO()
     head_bytes = pickle.dumps(head, protocol=5)
     out.write(struct.pack("<QQ", len(head_bytes), len(buffers)))
@@ -76,7 +87,7 @@ def pack(entries: dict) -> bytes:
 
 
 def unpack_locals(data: bytes) -> dict:
-    """The values written by `pack`; modules are imported."""
+    """The values written by `pack`; modules are imported, source lines registered."""
     import importlib
 
     view = memoryview(data)
@@ -93,7 +104,9 @@ def unpack_locals(data: bytes) -> dict:
     values = {}
     used = 0
     for name, (kind, payload, count) in entries.items():
-        if kind == "module":
+        if kind == "sources":
+            sources.register(payload)
+        elif kind == "module":
             values[name] = importlib.import_module(payload)
         else:
             values[name] = pickle.loads(payload, buffers=buffers[used : used + count])

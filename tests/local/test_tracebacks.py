@@ -1,0 +1,130 @@
+"""A failed task's traceback, as its node wrote it: the user's frames with their source lines
+(the task's cell, functions defined in a notebook, pool workers), numbered as the notebook
+numbers them, with none of hipercow-magic's own frames, stored as plain text.
+"""
+
+import linecache
+import re
+
+import hipercow_magic as hc
+from hipercow_magic.core import signing, store
+
+WAIT = 120
+ANSI = re.compile(r"\x1b\[")
+NOTEBOOK_CELL = "/tmp/ipykernel_4242/1.py"
+NOTEBOOK_SOURCE = (
+    "import math\n"
+    "\n"
+    "def simulate(x):\n"
+    "    if x == 3:\n"
+    "        raise ValueError(f'no convergence for x={x}')\n"
+    "    return math.sqrt(x)\n"
+)
+
+
+def notebook_namespace() -> dict:
+    """What a notebook holds after running a cell defining `simulate`: the function, compiled
+    under the cell's filename, whose source is registered in linecache as IPython does.
+    """
+    linecache.cache[NOTEBOOK_CELL] = (
+        len(NOTEBOOK_SOURCE),
+        None,
+        NOTEBOOK_SOURCE.splitlines(True),
+        NOTEBOOK_CELL,
+    )
+    namespace = {"__name__": "__main__"}
+    exec(compile(NOTEBOOK_SOURCE, NOTEBOOK_CELL, "exec"), namespace)
+    return namespace
+
+
+def failed(task) -> str:
+    """The traceback the node stored for a failed task."""
+    assert task.wait(timeout=WAIT) is False, task.log()
+    error = task.result()
+    return error.node_traceback
+
+
+def frames(trace: str) -> list[str]:
+    return re.findall(r'^\s*File "([^"]+)", line (\d+), in (\S+)$', trace, re.M)
+
+
+def test_a_cells_frame_shows_its_line_and_number(root):
+    code = "x = 1\ny = x + 1\nz = y / (x - 1)\nz"
+    task = hc.task_create_expr(code, namespace={})
+    trace = failed(task)
+    cell = f"Cell for task {task.id[:8]}"
+    assert frames(trace) == [(cell, "3", "<module>")]
+    assert "    z = y / (x - 1)\n" in trace
+    assert trace.rstrip().endswith("ZeroDivisionError: division by zero")
+    assert not ANSI.search(trace)
+
+
+def test_a_cells_lines_are_numbered_as_the_notebook_shows_them(root):
+    # The magic records that the cell's body starts on line 2, under its %%hipercow line.
+    task = hc.task_create_expr("x = 1\ny = x + 1\nz = y / (x - 1)", namespace={}, driver=False)
+    path = root.task_file(task.id, "data.json")
+    data = {**store.read_json(path), "code_first_line": 2}
+    data.pop("signature", None)
+    store.write_json(path, signing.sign_record(data, task.id))
+    hc.task_submit(task)
+    trace = failed(task)
+    assert frames(trace) == [(f"Cell for task {task.id[:8]}", "4", "<module>")]
+    assert "    z = y / (x - 1)\n" in trace
+
+
+def test_a_notebook_function_shows_its_source_in_the_task(root):
+    task = hc.task_create_expr("[simulate(x) for x in range(5)]", namespace=notebook_namespace())
+    trace = failed(task)
+    assert frames(trace)[-1] == (NOTEBOOK_CELL, "5", "simulate")
+    assert "    raise ValueError(f'no convergence for x={x}')\n" in trace
+    assert "<dynamic-code>" not in trace
+
+
+def test_a_pool_workers_error_shows_the_notebook_functions_source(root):
+    code = (
+        "import hipercow_magic\n"
+        "values = list(range(6))\n"
+        "results = hipercow_magic.pool().map(simulate, values)\n"
+        "sum(results)"
+    )
+    task = hc.task_create_expr(
+        code,
+        namespace=notebook_namespace(),
+        resources=hc.hipercow_resources(cores=2),
+        parallel=hc.hipercow_parallel("parallel"),
+    )
+    trace = failed(task)
+    error = task.result()
+    assert isinstance(error, ValueError) and str(error) == "no convergence for x=3"
+    cell = f"Cell for task {task.id[:8]}"
+    assert frames(trace) == [(cell, "3", "<module>"), (NOTEBOOK_CELL, "5", "simulate")]
+    assert "    results = hipercow_magic.pool().map(simulate, values)\n" in trace
+    assert "    raise ValueError(f'no convergence for x={x}')\n" in trace
+    assert re.search(r"^  ── in worker [12] ──$", trace, re.M)
+    assert trace.count("ValueError: no convergence for x=3") == 1
+    assert trace.rstrip().endswith("ValueError: no convergence for x=3")
+    assert "<dynamic-code>" not in trace
+    assert "hipercow_magic/" not in trace and "concurrent/futures" not in trace
+    assert "RemoteTraceback" not in trace and '"""' not in trace
+    assert not ANSI.search(trace)
+    assert trace in task.log()  # the log shows the same plain text
+
+
+def test_a_function_defined_in_the_cell_shows_its_source_in_a_worker(root):
+    code = (
+        "import hipercow_magic\n"
+        "def halve(x):\n"
+        "    return 1 / (x - 2)\n"
+        "list(hipercow_magic.executor().map(halve, range(4)))"
+    )
+    task = hc.task_create_expr(
+        code,
+        namespace={},
+        resources=hc.hipercow_resources(cores=2),
+        parallel=hc.hipercow_parallel("parallel"),
+    )
+    trace = failed(task)
+    cell = f"Cell for task {task.id[:8]}"
+    assert frames(trace) == [(cell, "4", "<module>"), (cell, "3", "halve")]
+    assert "    return 1 / (x - 2)\n" in trace
+    assert "hipercow_magic/" not in trace and "<dynamic-code>" not in trace
