@@ -25,14 +25,14 @@ class PendingTaskFailed(HipercowError):
     """A cell read a name that the task it waited for did not set (failed or cancelled)."""
 
     def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
-        return [f"\x1b[0;31mHipercowError\x1b[0m: {self}"]
+        return [f"HipercowError: {self}"]
 
 
 class WaitInterrupted(KeyboardInterrupt):
     """The user interrupted a cell's wait for a task; the task carries on."""
 
     def _render_traceback_(self) -> list[str]:
-        return [f"\x1b[0;31mKeyboardInterrupt\x1b[0m: {self}"]
+        return [f"KeyboardInterrupt: {self}"]
 
 
 def register(key: int, magics) -> None:
@@ -64,10 +64,12 @@ def wait_for_names(key: int, names: tuple[str, ...]) -> None:
 
 
 def pending_setters(magics) -> dict[str, TaskModel]:
-    """Each name a pending task of this session will set, with the newest such task."""
+    """Each name a pending task of this session will set, with the newest such task
+    (tasks not submitted yet, e.g. for want of a driver, may never run: no cell waits).
+    """
     setters: dict[str, TaskModel] = {}
     for model in sorted(magics.awaiting(), key=lambda m: m.sequence):
-        if model.export and not model.delivered:
+        if model.export and not model.delivered and model.status != "created":
             for name in model.exports:
                 if magics.delivery.would_set(name, model.sequence):
                     setters[name] = model

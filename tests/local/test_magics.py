@@ -158,6 +158,117 @@ def test_wait_interrupted_stops_waiting_not_the_task(shell, capsys):
     assert shell.user_ns["later"] == 5
 
 
+# ---- a cell reading a name a pending task will set waits for it ----------------------------
+def waiting_for(shell, task: hc.Task) -> None:
+    """Block until a cell is waiting for `task` (it holds the task's values back)."""
+    model = next(m for m in loaded_magics(shell).models if m.id == task.id)
+    wait_until(lambda: not model.export, timeout=30)
+
+
+def test_a_cell_reading_a_pending_name_waits_then_runs(shell, capsys):
+    task = submit(shell, "import time\ntime.sleep(1)\nsummary = 21")
+    capsys.readouterr()
+    result = shell.run_cell("doubled = summary * 2")
+    assert result.error_in_exec is None
+    assert shell.user_ns["doubled"] == 42
+    out = capsys.readouterr().out
+    line = f"waiting for task {task.id[:8]} to set `summary`; interrupt to stop waiting"
+    assert out.count(line) == 1  # said once, in a terminal
+    assert hc.task_status(task.id) == "success"
+
+
+def test_names_a_cell_assigns_before_reading_do_not_wait(shell, capsys):
+    task = submit(shell, "import time\ntime.sleep(30)\ncount = 1\nlabel = 'task'")
+    capsys.readouterr()
+    result = shell.run_cell(
+        "count = 10\ncount += 1\ndef show(label):\n    return label\nshown = show('mine')"
+    )
+    assert result.error_in_exec is None
+    assert (shell.user_ns["count"], shell.user_ns["shown"]) == (11, "mine")
+    assert "waiting for task" not in capsys.readouterr().out
+    assert task.status() in ("submitted", "running")  # it did not wait for the task
+
+
+def test_a_hipercow_cell_reading_a_pending_name_captures_its_value(shell, capsys):
+    first = submit(shell, "import time\ntime.sleep(1)\na = 21")
+    second = submit(shell, "b = a + 1")
+    assert f"waiting for task {first.id[:8]} to set `a`" in capsys.readouterr().out
+    assert hc.task_info(second.id).data["locals"] == ["a"]
+    assert finished(second.id) == "success"
+    assert second.exports() == {"b": 22}
+
+
+def test_a_magic_line_reading_a_pending_name_waits(shell, capsys):
+    earlier = submit(shell, "value = 1")
+    assert finished(earlier.id) == "success"
+    submit(shell, f"import time\ntime.sleep(1)\nwhich = '{earlier.id}'")
+    capsys.readouterr()
+    result = shell.run_cell("%hipercow_info {which}")
+    assert result.error_in_exec is None
+    out = capsys.readouterr().out
+    assert "to set `which`; interrupt to stop waiting" in out
+    assert f"task {earlier.id}" in out
+
+
+def test_interrupting_the_wait_stops_the_cell_not_the_task(shell, capsys):
+    from hipercow_magic.magics.waiting import WaitInterrupted
+
+    task = submit(shell, "import time\ntime.sleep(3)\nlate = 'arrived'")
+    interrupter = threading.Thread(
+        target=lambda: (waiting_for(shell, task), __import__("_thread").interrupt_main())
+    )
+    interrupter.start()
+    result = shell.run_cell("print('ran', late)\nafter = 1")
+    interrupter.join()
+    assert isinstance(result.error_in_exec, WaitInterrupted)
+    assert "after" not in shell.user_ns and "late" not in shell.user_ns
+    out = capsys.readouterr().out
+    assert "ran" not in out
+    assert f"stopped waiting for task {task.id[:8]}; it carries on" in out
+    assert finished(task.id) == "success"
+    shell.run_cell("pass")
+    assert shell.user_ns["late"] == "arrived"
+
+
+def test_a_cancelled_task_stops_the_reading_cell_with_one_clear_error(shell, capsys):
+    from hipercow_magic.magics.waiting import PendingTaskFailed
+
+    task = submit(shell, "import time\ntime.sleep(30)\nnever = 1")
+    canceller = threading.Thread(target=lambda: (waiting_for(shell, task), task.cancel()))
+    canceller.start()
+    result = shell.run_cell("print(never)")
+    canceller.join()
+    assert isinstance(result.error_in_exec, PendingTaskFailed)
+    sid = task.id[:8]
+    assert str(result.error_in_exec) == (
+        f"task {sid}, which sets `never`, was cancelled; nothing was set. See its display "
+        f"above, or %hipercow retry {sid}"
+    )
+    shown = "".join(capsys.readouterr())
+    assert f"HipercowError: task {sid}, which sets `never`, was cancelled" in shown
+    assert "Traceback" not in shown
+    assert "never" not in shell.user_ns
+
+
+def test_cells_are_left_alone_unless_they_read_a_pending_name(shell):
+    import ast
+
+    transformer = loaded_magics(shell)._transformer
+    assert transformer in shell.ast_transformers
+
+    def transformed(code: str) -> str:
+        return ast.unparse(transformer.visit(ast.parse(code)))
+
+    assert transformed("y = x + 1") == "y = x + 1"  # nothing pending: not even analysed
+    submit(shell, "import time\ntime.sleep(30)\nx = 1")
+    assert transformed("y = z + 1") == "y = z + 1"
+    assert transformed("x = 2\ny = x + 1") == "x = 2\ny = x + 1"
+    assert transformed("from __future__ import annotations\ny = x + 1").splitlines()[1] == (
+        f"__import__('hipercow_magic.magics.waiting', fromlist=['wait_for_names'])"
+        f".wait_for_names({id(loaded_magics(shell))}, ('x',))"
+    )
+
+
 @pytest.mark.parametrize(
     "options, check",
     [
@@ -399,13 +510,19 @@ def test_show_a_bundle_and_command_help(shell, capsys):
 
 
 def test_unload_removes_the_magics_and_reload_restores_them(ip):
+    transformer = loaded_magics(ip)._transformer
+    assert transformer in ip.ast_transformers
     ip.run_line_magic("unload_ext", "hipercow_magic")
     assert "hipercow" not in ip.magics_manager.magics["cell"]
     assert "hipercow_info" not in ip.magics_manager.magics["line"]
     assert loaded_magics(ip) is None
+    assert transformer not in ip.ast_transformers  # cells no longer wait for tasks
     ip.run_line_magic("load_ext", "hipercow_magic")
     assert "hipercow" in ip.magics_manager.magics["cell"]
     assert loaded_magics(ip) is not None
+    assert [t for t in ip.ast_transformers if type(t) is type(transformer)] == [
+        loaded_magics(ip)._transformer
+    ]
 
 
 def test_a_cell_without_a_driver_waits_to_be_submitted(ip, bare_root, capsys):
