@@ -218,7 +218,10 @@ def traceback_html(text: str) -> str:
         "font-family:var(--jp-code-font-family, monospace);"
         "font-size:var(--jp-code-font-size, 13px);line-height:var(--jp-code-line-height, 1.3)"
     )
-    pre = f"margin:0;padding:0;white-space:pre-wrap;overflow-wrap:anywhere;{font}"
+    pre = (
+        "margin:0;padding:0;border:none;background:none;white-space:pre-wrap;"
+        f"overflow-wrap:anywhere;{font}"
+    )
     summary = exception_lines(text)
     head = (
         f'<pre class="hipercow-traceback-error" style="{pre};margin-bottom:4px">'
@@ -233,5 +236,6 @@ def traceback_html(text: str) -> str:
     )
     return (
         f'<div class="hipercow-traceback">{head}<div class="hipercow-traceback-box" '
-        f'style="{box}"><pre style="{pre}">{_html_lines(text)}</pre></div></div>'
+        f'style="{box}"><pre style="{pre};flex:none;overflow:visible">{_html_lines(text)}</pre>'
+        "</div></div>"
     )

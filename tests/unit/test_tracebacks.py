@@ -150,6 +150,8 @@ def test_html_is_coloured_escaped_and_shows_the_exception_line_first():
     assert visible_text(head) == 'ValueError: <bad> & "odd" row in data.csv'
     assert "flex-direction:column-reverse" in box and "overflow:auto" in box
     assert "max-height" in box
+    # JupyterLab gives a <pre> overflow:auto, which would let it shrink and scroll from its top
+    assert "flex:none;overflow:visible" in box
     assert visible_text(box.split(">", 1)[1]) == trace.rstrip("\n")
     assert "white-space:pre-wrap" in block and "var(--jp-code-font-family, monospace)" in block
 
