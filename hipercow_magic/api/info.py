@@ -8,6 +8,7 @@ import time
 from hipercow_magic.core.format import clock_time, first_line, ordinal, pretty_dt, time_ago
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.root import check_task_id, find_root
+from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import read_marker
 
 # what a scheduler's short reasons for a waiting task mean
@@ -134,7 +135,8 @@ class TaskInfo:
         created, started, finished = (self.times.get(k) for k in ("created", "started", "finished"))
         if d.get("resources"):
             since = self.times.get("submitted") or created
-            resources = Resources.from_dict(d["resources"]).summary(since, now)
+            resources = Resources.from_dict(d["resources"])
+            resources = resources.summary(since, now, self.status not in TERMINAL)
             out.append(f"  • Resources: {resources}")
         if d.get("parallel") and d["parallel"].get("method"):
             p = d["parallel"]

@@ -57,7 +57,9 @@ class Resources:
         """The cores as shown: 'Inf' or a whole number."""
         return "Inf" if self.cores == math.inf else str(int(self.cores))
 
-    def summary(self, since: float | None = None, now: float | None = None) -> str:
+    def summary(
+        self, since: float | None = None, now: float | None = None, countdown: bool = True
+    ) -> str:
         """One line: the fields that differ from the defaults.
 
         Args:
@@ -65,6 +67,8 @@ class Resources:
                 else its creation; epoch seconds); without it such a hold is shown as a
                 duration after submission.
             now: the moment a hold time is told from (default: this moment).
+            countdown: whether a hold time says how long is left ('(in 2h)'); not for a
+                task that has ended.
         """
         parts = [f"{self.cores_text()} core{'s' if self.cores != 1 else ''}"]
         if self.exclusive:
@@ -78,25 +82,30 @@ class Resources:
         if self.max_runtime:
             parts.append(f"max {format_minutes(self.max_runtime)}")
         if self.hold_until is not None:
-            parts.append(self.hold_summary(since, now))
+            parts.append(self.hold_summary(since, now, countdown))
         if self.requested_nodes:
             parts.append("nodes " + ",".join(self.requested_nodes))
         if self.priority:
             parts.append(f"{self.priority} priority")
         return ", ".join(parts)
 
-    def hold_summary(self, since: float | None = None, now: float | None = None) -> str:
+    def hold_summary(
+        self, since: float | None = None, now: float | None = None, countdown: bool = True
+    ) -> str:
         """'held until 15:56 (in 2h)'; 'held until tonight' before a named time is resolved;
         'held for 2h after submission' for a duration not yet placed in time (see `summary`).
         """
         hold = self.hold_until
-        if isinstance(hold, dt.datetime):
-            return hold_text(hold.timestamp(), now)
         if isinstance(hold, str):
             return f"held until {hold}"
-        if since is None:
+        if isinstance(hold, dt.datetime):
+            until = hold.timestamp()
+        elif since is None:
             return f"held for {pretty_dt(hold * 60)} after submission"
-        return hold_text(since + hold * 60, now)
+        else:
+            until = since + hold * 60
+        text = hold_text(until, now)
+        return text if countdown else text.split(" (")[0]
 
     def __str__(self) -> str:
         lines = ["hipercow resource control (hipercow_resources)"]

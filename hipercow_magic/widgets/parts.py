@@ -56,11 +56,11 @@ def task_outcome(model: TaskModel) -> str:
     """The result and the names set, the error and its traceback, or how it was cancelled."""
     out = model.outcome()
     if out["kind"] == "error":
-        trace = traceback_html(out["traceback"]) if out["traceback"] else ""
-        return (
-            f'<span style="{ERROR}"><b>error:</b> {html.escape(out["text"])}</span>'
-            f"{trace}{NOTHING_SET}"
-        )
+        trace = out["traceback"]
+        line = f'<div style="{ERROR}"><b>error:</b> {html.escape(out["text"])}</div>'
+        if trace and out["text"] in trace:  # the traceback shows the error's line first
+            line = ""
+        return f"{line}{traceback_html(trace) if trace else ''}{NOTHING_SET}"
     if out["kind"] == "cancelled":
         colour = STATE_COLOURS["cancelled"]
         return f'<span style="color:{colour}">{html.escape(out["text"])}</span> · {NOTHING_SET}'

@@ -224,7 +224,7 @@ class TaskModel(Model):
         parts = [f"driver {self.driver}" if self.driver else "no driver"]
         if self.resources:
             since = self.times.get("submitted") or self.times.get("created")
-            parts.append(self.resources.summary(since, now))
+            parts.append(self.resources.summary(since, now, self.status not in TERMINAL))
         if self.parallel:
             parts.append(f"parallel: {self.parallel}, {self.cores_per_process} core(s)/process")
         return " · ".join(parts)
