@@ -13,6 +13,8 @@ from __future__ import annotations
 import html
 import os
 import re
+import site
+import sysconfig
 import traceback
 
 import cloudpickle
@@ -28,6 +30,11 @@ _PLUMBING = (
     ),
     *(_STDLIB + name for name in ("runpy.py", "pickle.py", "copyreg.py", "queue.py")),
     os.path.dirname(os.path.abspath(cloudpickle.__file__)) + os.sep,
+    "<frozen ",
+)
+_LIBRARIES = (
+    *{os.path.join(sysconfig.get_paths()[key], "") for key in ("stdlib", "purelib", "platlib")},
+    os.path.join(site.getusersitepackages(), ""),
     "<frozen ",
 )
 HEADER = "Traceback (most recent call last):\n"
@@ -70,6 +77,18 @@ def _user_frames(stack: traceback.StackSummary, error: BaseException) -> traceba
     return traceback.StackSummary.from_list(kept)
 
 
+def _trimmed(stack: traceback.StackSummary, leading: bool) -> traceback.StackSummary:
+    """`stack` without the frames of installed libraries at its start (`leading`) or its end:
+    those that carry a job to a worker (joblib, for one) or bring its error back
+    (concurrent.futures); unchanged when nothing else is there.
+    """
+    frames = list(stack)
+    end = 0 if leading else -1
+    while frames and frames[end].filename.startswith(_LIBRARIES):
+        frames.pop(end)
+    return traceback.StackSummary.from_list(frames) if frames else stack
+
+
 def _chain(error: BaseException) -> list[tuple]:
     """The exceptions Python would show for `error`, oldest first, as (exception, its
     RemoteTraceback or None, the line that leads to the next one).
@@ -103,7 +122,7 @@ def _block(error: BaseException, remote: RemoteTraceback | None) -> str:
     return (
         remote.before
         + HEADER
-        + "".join(te.stack.format())
+        + "".join(_trimmed(te.stack, leading=False).format())
         + f"  ── in {remote.where} ──\n"
         + remote.frames
         + "".join(te.format_exception_only())
@@ -122,7 +141,7 @@ def worker_traceback(error: BaseException, where: str) -> dict:
     """What a worker sends back with an error: the keyword arguments of `RemoteTraceback`."""
     links = _chain(error)
     before = "".join(_block(e, remote) + joint for e, remote, joint in links[:-1])
-    frames = "".join(_exception(links[-1][0]).stack.format())
+    frames = "".join(_trimmed(_exception(links[-1][0]).stack, leading=True).format())
     return {"text": user_traceback(error), "before": before, "frames": frames, "where": where}
 
 

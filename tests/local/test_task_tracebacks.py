@@ -128,3 +128,38 @@ def test_a_function_defined_in_the_cell_shows_its_source_in_a_worker(root):
     assert frames(trace) == [(cell, "4", "<module>"), (cell, "3", "halve")]
     assert "    return 1 / (x - 2)\n" in trace
     assert "hipercow_magic/" not in trace and "<dynamic-code>" not in trace
+
+
+def test_the_machinery_between_the_call_and_the_workers_function_is_left_out(root):
+    # joblib's batches in the worker, concurrent.futures bringing the error back in the task
+    code = (
+        "import hipercow_magic\n"
+        "from joblib import Parallel, delayed\n"
+        "try:\n"
+        "    Parallel(n_jobs=2)(delayed(simulate)(x) for x in range(6))\n"
+        "except ValueError:\n"
+        "    pass\n"
+        "hipercow_magic.executor().submit(simulate, 3).result()"
+    )
+    task = hc.task_create_expr(
+        code,
+        namespace=notebook_namespace(),
+        resources=hc.hipercow_resources(cores=2),
+        parallel=hc.hipercow_parallel("parallel"),
+    )
+    trace = failed(task)
+    cell = f"Cell for task {task.id[:8]}"
+    assert frames(trace) == [(cell, "7", "<module>"), (NOTEBOOK_CELL, "5", "simulate")]
+    assert "site-packages" not in trace and "concurrent/futures" not in trace
+
+    joblib = hc.task_create_expr(
+        "from joblib import Parallel, delayed\n"
+        "Parallel(n_jobs=2)(delayed(simulate)(x) for x in range(6))",
+        namespace=notebook_namespace(),
+        resources=hc.hipercow_resources(cores=2),
+        parallel=hc.hipercow_parallel("parallel"),
+    )
+    trace = failed(joblib)
+    cell = f"Cell for task {joblib.id[:8]}"
+    assert frames(trace) == [(cell, "2", "<module>"), (NOTEBOOK_CELL, "5", "simulate")]
+    assert "joblib/" not in trace
