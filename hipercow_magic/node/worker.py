@@ -14,14 +14,13 @@ import io
 import os
 import signal
 import sys
-import traceback
 import types
 
 import cloudpickle
 
 from hipercow_magic.core.capture import loads_with_sources
 from hipercow_magic.core.procs import set_title
-from hipercow_magic.core.tracebacks import worker_traceback
+from hipercow_magic.core.tracebacks import user_traceback, worker_traceback
 from hipercow_magic.node.cores import hipercow_parallel_set_cores
 
 READY = b"ready"
@@ -68,8 +67,8 @@ def worker_main(
             if setup is not None:
                 with contextlib.redirect_stdout(io.StringIO()):
                     setup(namespace)
-        except BaseException:
-            conn.send_bytes(f"worker {os.getpid()}: {traceback.format_exc()}".encode())
+        except BaseException as error:
+            conn.send_bytes(f"worker {index + 1}: {user_traceback(error)}".encode())
             raise
         conn.send_bytes(READY)
         _run_jobs(conn, f"worker {index + 1}")

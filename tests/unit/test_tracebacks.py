@@ -8,7 +8,14 @@ import linecache
 import re
 
 from hipercow_magic.core import format as hipercow_format
-from hipercow_magic.core.capture import parse_code
+from hipercow_magic.core.capture import (
+    dumps_with_sources,
+    loads_with_sources,
+    pack,
+    parse_code,
+    pickle_values,
+    unpack_locals,
+)
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.tracebacks import (
     RemoteTraceback,
@@ -163,3 +170,19 @@ def test_the_exception_lines_of_a_long_message():
 
 def _raise_multiline():
     raise HipercowError("first\n  second")
+
+
+def test_a_notebook_functions_source_travels_with_it():
+    functions = notebook_functions()
+    entries, _ = pickle_values({"load": functions["load"], "n": 3}, None)
+    blob = pack(entries)
+    job = dumps_with_sources((functions["shown"], (1,), {}))
+    del linecache.cache[CELL]  # as in another process
+    values = unpack_locals(blob)
+    assert linecache.getline(CELL, 5) == SOURCE.splitlines(True)[4]
+    assert values["load"].__code__.co_filename == CELL
+    del linecache.cache[CELL]
+    fn, args, _ = loads_with_sources(job)
+    assert fn(*args) == "1.0s" and fn.__code__.co_filename == CELL
+    assert linecache.getline(CELL, 8) == "    return pretty_dt(seconds)\n"
+    assert f'File "{CELL}", line 5, in parse' in user_traceback(raised(values["load"], "x"))
