@@ -30,6 +30,20 @@ RUN = ("python", "sh")
 NOT_RUN = ("text",)
 MAX_NOT_RUN = 5
 
+# What some examples say they print, checked in their output.
+CLAIMS = {
+    "README.md": [
+        "waiting for task ",  # the headline cell's values: the next cell waits for them
+        "{'n': 10, 'mean': 0.",
+    ],
+    "parallel.md": ["Out[2]: (4, 2)"],
+    "environments.md": [
+        "Installed 2 packages into the environment: cowsay 6.1, tomli 2.0.1",
+        "Changed (1):\n  • cowsay 6.0 → 6.1",
+        "The current installation does not match this request",
+    ],
+}
+
 _FENCE = re.compile(r"^```(\S*)\s*$")
 _NOT_RUN = re.compile(r"^<!-- not run: (.+?) -->$")
 _FILE = re.compile(r"^<!-- file: (\S+) -->$")
@@ -169,6 +183,8 @@ def test_examples_run_as_written(document, tmp_path):
     folder.mkdir()
     out = _run_document(document, folder)
     assert f"RAN {len(expected)} examples of {document.name}" in out, out
+    for claim in CLAIMS.get(document.name, []):
+        assert claim in out, f"{document.name}: {claim!r} is not in the output:\n{out}"
 
 
 def test_every_fence_says_what_it_is():
