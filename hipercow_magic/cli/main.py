@@ -33,7 +33,8 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show the full traceback of errors (or set HIPERCOW_TRACEBACK=1)",
     )
-    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND")
+    top.set_defaults(func=None, commands=top)
     for name, p in add_root_commands(sub).items():
         if name in _ROOT_HANDLERS:  # environment and provision bring their own
             p.set_defaults(func=_ROOT_HANDLERS[name])
@@ -60,7 +61,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "task", help="look at and act on tasks", description="look at and act on tasks"
     )
-    tasks = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    tasks = p.add_subparsers(dest="action", metavar="ACTION")
     listing = add_task_commands(tasks, TASK_IDS_HELP)["list"]
     listing.add_argument(
         "--ids",
@@ -68,7 +69,7 @@ def parser() -> argparse.ArgumentParser:
         dest="ids_only",
         help="print only the full ids, one a line (for scripts)",
     )
-    p.set_defaults(func=commands.cmd_task)
+    p.set_defaults(func=commands.cmd_task, commands=p)
 
     p = sub.add_parser(
         "bundle", help="look at and act on bundles", description="look at and act on bundles"
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         for a usage mistake, or 141 when whoever read the output stopped reading.
     """
     args = parser().parse_args(argv)
+    if args.func is None or getattr(args, "action", "") is None:  # which command, then?
+        args.commands.print_help(sys.stderr)
+        return 2
     if args.command == "create" and args.code is None and args.script is None:
         print("Error: give code (or '-' to read it from stdin) or --script PATH", file=sys.stderr)
         return 2

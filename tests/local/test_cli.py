@@ -284,3 +284,13 @@ def test_output_into_a_closed_pipe_stops_quietly(cli_root, monkeypatch):
     assert shell.stderr == "", shell.stderr
     first, status = shell.stdout.splitlines()
     assert status in ("status 0", "status 141") and first, shell.stdout
+
+
+def test_a_missing_command_shows_the_commands_there_are(cli_root):
+    top = hipercow(cwd=cli_root)
+    assert top.returncode == 2 and top.stdout == ""
+    assert "create       create a task from code" in top.stderr
+    assert "task         look at and act on tasks" in top.stderr
+    task = hipercow("task", cwd=cli_root)
+    assert task.returncode == 2
+    assert "list      the root's tasks, newest first" in task.stderr
