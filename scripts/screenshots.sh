@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Refresh the pictures the README shows (docs/images/*.png) from the browser tests that take
-# them, in a real JupyterLab and Chromium: each picture `docs/images/NAME-light.png` is
-# screenshots/NAME-light.png, saved by the test that calls screenshots(page, "NAME").
+# Refresh the pictures README.md and docs/ show (docs/images/*.png) from the browser tests
+# that take them, in a real JupyterLab and Chromium: each picture docs/images/NAME-light.png
+# is screenshots/NAME-light.png, saved by the test that calls screenshots(page, "NAME").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mapfile -t pictures < <(grep -o 'docs/images/[a-z0-9-]*\.png' README.md docs/*.md -h | sort -u)
+mapfile -t pictures < <(grep -ohE 'images/[a-z0-9-]+\.png' README.md docs/*.md | sort -u)
 tests=()
 for picture in "${pictures[@]}"; do
   name=$(basename "$picture" .png)
@@ -23,6 +23,6 @@ mapfile -t tests < <(printf '%s\n' "${tests[@]}" | sort -u)
 echo "Running ${tests[*]}"
 python -m pytest -q "${tests[@]}"
 for picture in "${pictures[@]}"; do
-  cp "screenshots/$(basename "$picture")" "$picture"
-  echo "Updated $picture"
+  cp "screenshots/$(basename "$picture")" "docs/$picture"
+  echo "Updated docs/$picture"
 done
