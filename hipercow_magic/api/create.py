@@ -46,6 +46,7 @@ def task_create_expr(
     envvars=None,
     parallel=None,
     root=None,
+    first_line: int = 1,
 ) -> Task:
     """A task running Python `code`, like a notebook cell on the cluster.
 
@@ -67,6 +68,9 @@ def task_create_expr(
         envvars: environment variables for the task, from hipercow_envvars().
         parallel: how a multi-core task uses its cores, from hipercow_parallel().
         root: the hipercow root (default: found from the working directory).
+        first_line: the line number of the code's first line where it was written (2 for
+            a notebook cell's body under its `%%hipercow` line), so the task's traceback
+            numbers lines as the user sees them.
 
     Returns:
         The new task's handle.
@@ -78,7 +82,7 @@ def task_create_expr(
     """
     namespace = caller_namespace(1) if namespace is None else namespace
     plan = Plan(root, driver, resources, envvars, parallel, environment)
-    return _create_one(plan, expression_task(plan, code, namespace, name))
+    return _create_one(plan, expression_task(plan, code, namespace, name, first_line=first_line))
 
 
 def task_create_explicit(
@@ -233,6 +237,7 @@ def task_create_bulk_expr(
     envvars=None,
     parallel=None,
     root=None,
+    first_line: int = 1,
 ) -> Bundle:
     """One expression task per row of `data`, grouped in a bundle; a row's keys become
     variables of the code, and the other names it reads are captured once for all tasks.
@@ -252,6 +257,9 @@ def task_create_bulk_expr(
         envvars: environment variables for the task, from hipercow_envvars().
         parallel: how a multi-core task uses its cores, from hipercow_parallel().
         root: the hipercow root (default: found from the working directory).
+        first_line: the line number of the code's first line where it was written (2 for
+            a notebook cell's body under its `%%hipercow` line), so the task's traceback
+            numbers lines as the user sees them.
 
     Returns:
         The bundle of the new tasks, in the order of the rows.
@@ -269,7 +277,7 @@ def task_create_bulk_expr(
             "of lists or a DataFrame"
         )
     plan = Plan(root, driver, resources, envvars, parallel, environment)
-    prepared = bulk_expression_tasks(plan, code, rows, namespace)
+    prepared = bulk_expression_tasks(plan, code, rows, namespace, first_line)
     return _bulk(plan, prepared, bundle_name)
 
 

@@ -165,8 +165,10 @@ def expression_task(
     extra: dict | None = None,
     kind: str = "expression",
     export: list[str] | None = None,
+    first_line: int = 1,
 ) -> tuple[str, dict, bytes]:
     """Prepare one expression (or explicit) task: its id, data and packed locals."""
+    placed = _first_line(first_line)
     if kind == "explicit":
         capture.parse_code(code)
         missing = [n for n in export or [] if n not in namespace]
@@ -188,6 +190,7 @@ def expression_task(
         locals_sizes=sizes,
         exports=analysis.exports,
         has_result=analysis.has_result,
+        **placed,
     )
     return task_id, data, capture.pack(entries)
 
@@ -293,10 +296,22 @@ def write_tasks(plan: Plan, prepared: list[tuple[str, dict, bytes | None]]) -> l
     return written
 
 
-def bulk_expression_tasks(plan: Plan, code: str, rows: list[dict], namespace: dict) -> list:
+def _first_line(first_line: int) -> dict:
+    """The data field placing the code's first line where the user wrote it (tracebacks on
+    the node then number lines as the notebook shows them); nothing for line 1.
+    """
+    if isinstance(first_line, bool) or not isinstance(first_line, int) or first_line < 1:
+        raise HipercowError(f"'first_line' must be a whole number from 1, not {first_line!r}")
+    return {"code_first_line": first_line} if first_line != 1 else {}
+
+
+def bulk_expression_tasks(
+    plan: Plan, code: str, rows: list[dict], namespace: dict, first_line: int = 1
+) -> list:
     """Prepare one expression task per row: the names the code reads from the caller are
     pickled once and shared; a row's keys become variables of that task.
     """
+    placed = _first_line(first_line)
     analysis = capture.analyse_code(code)
     row_names = set().union(*(r.keys() for r in rows))
     shared = capture_names(analysis, namespace, plan.globals | row_names)
@@ -315,6 +330,7 @@ def bulk_expression_tasks(plan: Plan, code: str, rows: list[dict], namespace: di
             locals_sizes={**shared_sizes, **row_sizes},
             exports=analysis.exports,
             has_result=analysis.has_result,
+            **placed,
         )
         prepared.append((task_id, task_data, capture.pack({**shared_entries, **row_entries})))
     return prepared

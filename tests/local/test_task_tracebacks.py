@@ -6,8 +6,10 @@ numbers them, with none of hipercow-magic's own frames, stored as plain text.
 import linecache
 import re
 
+import pytest
+
 import hipercow_magic as hc
-from hipercow_magic.core import signing, store
+from hipercow_magic import HipercowError
 
 WAIT = 120
 ANSI = re.compile(r"\x1b\[")
@@ -60,16 +62,18 @@ def test_a_cells_frame_shows_its_line_and_number(root):
 
 
 def test_a_cells_lines_are_numbered_as_the_notebook_shows_them(root):
-    # The magic records that the cell's body starts on line 2, under its %%hipercow line.
-    task = hc.task_create_expr("x = 1\ny = x + 1\nz = y / (x - 1)", namespace={}, driver=False)
-    path = root.task_file(task.id, "data.json")
-    data = {**store.read_json(path), "code_first_line": 2}
-    data.pop("signature", None)
-    store.write_json(path, signing.sign_record(data, task.id))
-    hc.task_submit(task)
+    # The magic says the cell's body starts on line 2, under its %%hipercow line.
+    task = hc.task_create_expr("x = 1\ny = x + 1\nz = y / (x - 1)", namespace={}, first_line=2)
+    assert hc.task_info(task.id).data["code_first_line"] == 2
     trace = failed(task)
     assert frames(trace) == [(f"Cell for task {task.id[:8]}", "4", "<module>")]
     assert "    z = y / (x - 1)\n" in trace
+
+
+def test_first_line_must_be_a_line_number(root):
+    with pytest.raises(HipercowError, match="'first_line' must be a whole number from 1, not 0"):
+        hc.task_create_expr("1", namespace={}, first_line=0)
+    assert hc.task_list() == []
 
 
 def test_a_notebook_function_shows_its_source_in_the_task(root):
