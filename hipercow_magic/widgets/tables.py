@@ -110,7 +110,7 @@ def task_table(summaries: list[dict], total: int, root_path: str) -> Table:
     shown = f"{len(summaries)} of {total}" if total > len(summaries) else f"{total}"
     footer = (
         f"{shown} task{'s' if total != 1 else ''}, newest first (at {clock_time(now, now)}); "
-        "re-display one live with %hipercow show ID"
+        "show one again with %hipercow show ID"
     )
     return Table(
         f"hipercow tasks in {root_path}",
@@ -157,7 +157,9 @@ def cluster_table(info) -> Table:
 
 
 def task_list_widget(table: Table, ids: list[str], root, show):
-    """The task table as a widget, with a picker that re-displays any task live via `show`."""
+    """The task table as a widget, with a picker that shows any task again via `show` (live
+    while it waits or runs, its record once it has ended).
+    """
     import ipywidgets as w
 
     class TaskListWidget(w.VBox):
@@ -170,7 +172,7 @@ def task_list_widget(table: Table, ids: list[str], root, show):
         options=[(short_id(i), i) for i in ids], description="task", layout=w.Layout(width="auto")
     )
     button = w.Button(
-        description="Show live", icon="eye", layout=w.Layout(width="auto"), disabled=not ids
+        description="Show", icon="eye", layout=w.Layout(width="auto"), disabled=not ids
     )
     output = w.Output()
 
