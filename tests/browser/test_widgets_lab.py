@@ -62,7 +62,7 @@ def test_bulk_widget_and_task_list_in_jupyterlab(lab, page):
     listing = page.locator(".hipercow-task-list").first
     listing.wait_for()
     assert listing.locator("table tbody tr").count() == 5  # four rows and the retry
-    listing.get_by_role("button", name="Show", exact=True).click()
+    listing.locator("button", has_text="Show").click()
     shown = listing.locator(".hipercow-task").first
     shown.wait_for()
     page.wait_for_function(
