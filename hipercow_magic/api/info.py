@@ -72,7 +72,7 @@ class TaskInfo:
         data: its data.json: type, code or call or script, environment, resources...
         times: created, submitted, started, finished (epoch seconds or None).
         retry_chain: [original, first retry, ...] for a task that was retried, else None.
-        scheduler: the driver's view while the task is queued or running.
+        scheduler: the driver's view while the task is submitted or running.
         reason: why a finished task failed or was cancelled, when known.
         node: the node it runs or ran on, once it started (see `task_node`).
     """
