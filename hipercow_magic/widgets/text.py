@@ -100,7 +100,8 @@ def bulk_text(model: BulkModel, now: float | None = None) -> str:
     if summary:
         lines.append(f"  {summary}")
     for task_id, error in model.failures():
-        lines.append(f"  {SYMBOLS[model.statuses[task_id]]} {short_id(task_id)}: {error}")
+        status = model.statuses[task_id]
+        lines.append(f"  {SYMBOLS[status]} {short_id(task_id)}: {error or status}")
     if model.problem:
         lines.append(f"  ! {model.problem}")
     return "\n".join(lines)
