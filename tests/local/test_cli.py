@@ -294,3 +294,22 @@ def test_a_missing_command_shows_the_commands_there_are(cli_root):
     task = hipercow("task", cwd=cli_root)
     assert task.returncode == 2
     assert "list      the root's tasks, newest first" in task.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="api/ids.py resolve_task_id says how many ids share a prefix, not which they are",
+)
+def test_an_ambiguous_prefix_lists_the_tasks_it_could_mean(cli_root):
+    import shutil
+
+    from hipercow_magic.core.root import Root
+
+    first = hipercow("create", "1", "--name", "one", cwd=cli_root).stdout.strip()
+    assert hipercow("task", "wait", first, cwd=cli_root).returncode == 0
+    twin = first[:6] + ("0" if first[6] != "0" else "1") + first[7:]
+    root = Root(str(cli_root))
+    shutil.copytree(root.task_dir(first), root.task_dir(twin))
+    shared = hipercow("task", "result", first[:6], cwd=cli_root)
+    assert shared.returncode == 1 and "Traceback" not in shared.stderr
+    assert first in shared.stderr and twin in shared.stderr, shared.stderr
