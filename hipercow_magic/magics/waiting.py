@@ -82,13 +82,14 @@ def _names_text(names: list[str]) -> str:
 
 
 def _wait_for_values(magics, model: TaskModel, names: list[str]) -> None:
+    sid, wanted = short_id(model.id), _names_text(names)
+    line = WaitingLine(f"waiting for task {sid} to set {wanted}; interrupt to stop waiting")
     if not hold_values(model):
         return
-    if magics.delivery.deliver_queued(model.sequence):
-        return  # it had finished; its values were on their way
-    sid, wanted = short_id(model.id), _names_text(names)
-    line = WaitingLine(magics, f"waiting for task {sid} to set {wanted}; interrupt to stop waiting")
     try:
+        if magics.delivery.deliver_queued(model.sequence):
+            return  # it had finished; its values were on their way
+        line.show(magics)
         ok = _wait_task(model, line)
     except KeyboardInterrupt:
         resume_values(magics, model)
@@ -103,6 +104,9 @@ def _wait_for_values(magics, model: TaskModel, names: list[str]) -> None:
         raise PendingTaskFailed(
             f"could not wait for task {sid}, which sets {wanted}: {error_line(e)}"
         ) from None
+    except BaseException:  # whatever stopped the wait, the values still arrive later
+        resume_values(magics, model)
+        raise
     take_values(magics, model, ok)
     if ok:
         line.finish(f"task {sid} set {wanted} after {pretty_dt(time.monotonic() - line.start)}")
@@ -167,14 +171,17 @@ class WaitingLine:
     in a terminal.
     """
 
-    def __init__(self, magics, text: str):
+    def __init__(self, text: str):
         self.text = text
         self.start = time.monotonic()
         self.handle = None
+
+    def show(self, magics) -> None:
+        """Show the line: a display in a notebook, printed in a terminal."""
         if getattr(magics.shell, "kernel", None) is not None:
-            self.handle = show({"text/plain": text}, raw=True, display_id=True)
+            self.handle = show({"text/plain": self.text}, raw=True, display_id=True)
         else:
-            print(text, flush=True)
+            print(self.text, flush=True)
 
     def refresh(self, state: str) -> None:
         """Show how long it has waited so far, and the task's state."""

@@ -12,7 +12,9 @@ pexpect = pytest.importorskip("pexpect")
 
 
 def terminal_ipython(folder):
-    """A terminal IPython in `folder`, in a pseudo-terminal, ready at its first prompt."""
+    """A terminal IPython in a pseudo-terminal, with the extension loaded and a root on the
+    local driver in `folder`, at its third prompt.
+    """
     path = os.environ.get("PYTHONPATH")
     env = {
         **os.environ,
@@ -37,6 +39,10 @@ def terminal_ipython(folder):
         dimensions=(50, 200),
     )
     child.expect(r"In \[1\]:")
+    child.sendline("%load_ext hipercow_magic")
+    child.expect(r"In \[2\]:")
+    child.sendline("%hipercow init . --driver local")
+    child.expect(r"In \[3\]:")
     return child
 
 
@@ -54,10 +60,6 @@ def test_values_arrive_while_the_terminal_waits_at_its_prompt(tmp_path):
 
     child = terminal_ipython(tmp_path)
     try:
-        child.sendline("%load_ext hipercow_magic")
-        child.expect(r"In \[2\]:")
-        child.sendline("%hipercow init . --driver local")
-        child.expect(r"In \[3\]:")
         child.sendline("x = 20")
         child.expect(r"In \[4\]:")
         send_cell(child, "%%hipercow", "import time", "time.sleep(1)", "y = x + 1")
@@ -81,10 +83,6 @@ def test_a_cell_reading_a_pending_name_waits_and_ctrl_c_stops_only_the_wait(tmp_
 
     child = terminal_ipython(tmp_path)
     try:
-        child.sendline("%load_ext hipercow_magic")
-        child.expect(r"In \[2\]:")
-        child.sendline("%hipercow init . --driver local")
-        child.expect(r"In \[3\]:")
         send_cell(child, "%%hipercow", "import time", "time.sleep(2)", "y = 21")
         child.expect(r"hipercow task ([0-9a-f]{8})")
         task = child.match.group(1)
