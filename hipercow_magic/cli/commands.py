@@ -14,6 +14,7 @@ from hipercow_magic.cli.args import (
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.format import clock_time, pretty_dt
 from hipercow_magic.core.status import count_statuses
+from hipercow_magic.core.tracebacks import traceback_ansi
 
 
 def status_counts_text(statuses: list) -> str:
@@ -151,8 +152,25 @@ def _task_info(args, ids: list[str]) -> None:
 
 
 def _task_result(args, ids: list[str]) -> None:
+    failed = []
     for task_id in ids:
-        _print_value(api.task_result(task_id))
+        value = api.task_result(task_id)
+        node_traceback = getattr(value, "node_traceback", None)
+        if isinstance(value, BaseException) and node_traceback:
+            sys.stdout.flush()
+            print(
+                traceback_ansi(node_traceback) if sys.stderr.isatty() else node_traceback,
+                end="",
+                file=sys.stderr,
+            )
+            failed.append(task_id[:8])
+        else:
+            _print_value(value)
+    if failed:
+        raise HipercowError(
+            f"Task{'s' if len(failed) > 1 else ''} {', '.join(failed)} failed, with the error "
+            f"above; 'hipercow task log {failed[0]}' shows the log"
+        )
 
 
 def _task_log(args, ids: list[str]) -> None:

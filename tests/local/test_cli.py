@@ -313,3 +313,22 @@ def test_an_ambiguous_prefix_lists_the_tasks_it_could_mean(cli_root):
     shared = hipercow("task", "result", first[:6], cwd=cli_root)
     assert shared.returncode == 1 and "Traceback" not in shared.stderr
     assert first in shared.stderr and twin in shared.stderr, shared.stderr
+
+
+def test_the_result_of_a_failed_task_is_its_traceback_and_an_error(cli_root):
+    code = "def explode():\n    raise ValueError('bad input')\n\nexplode()"
+    failed = hipercow("create", code, cwd=cli_root).stdout.strip()
+    fine = hipercow("create", "'fine'", cwd=cli_root).stdout.strip()
+    for task_id in (failed, fine):
+        hipercow("task", "wait", task_id, "--timeout", "60", cwd=cli_root)
+    out = hipercow("task", "result", fine[:8], failed[:8], cwd=cli_root)
+    assert out.returncode == 1
+    assert out.stdout == "fine\n"
+    traceback, error = out.stderr.split("\nError: ")
+    assert traceback.startswith("Traceback (most recent call last):\n"), out.stderr
+    assert "line 4, in <module>" in traceback and "raise ValueError('bad input')" in traceback
+    assert traceback.endswith("ValueError: bad input") and "\x1b[" not in traceback
+    assert error == (
+        f"Task {failed[:8]} failed, with the error above; "
+        f"'hipercow task log {failed[:8]}' shows the log\n"
+    )
