@@ -25,6 +25,7 @@ from hipercow_magic.magics.delivery import Delivery, next_sequence
 from hipercow_magic.magics.parsers import cell_parser, line_parser
 from hipercow_magic.magics.reads import WaitForPending
 from hipercow_magic.magics.waiting import (
+    UNSET,
     hold_values,
     pending_setters,
     register,
@@ -92,7 +93,8 @@ class HipercowMagics(Magics):
         self.delivery = Delivery(shell.user_ns, loop=loop)
         self.updater = get_updater()
         self.models = weakref.WeakSet()  # task models on display (kept alive by their views)
-        self._awaiting: list[TaskModel] = []  # models whose values have not arrived yet
+        # models whose values have not arrived yet, or never will (failed, cancelled)
+        self._awaiting: list[TaskModel] = []
         self._catch_up_problems: dict[str, str] = {}  # root path -> the problem last shown
         self.updater.interval = self.refresh_interval
         if self.max_size_local is not None:
@@ -127,10 +129,13 @@ class HipercowMagics(Magics):
         a cell that follows a finished task always sees its values (one status query).
         When the query fails, say so (once per problem) and show it on the displays.
         """
-        self._awaiting = [m for m in self._awaiting if m.export and not m.delivered]
+        self._awaiting = [
+            m for m in self._awaiting if m.export and (not m.delivered or m.status in UNSET)
+        ]
         by_root: dict = {}
         for model in self._awaiting:
-            by_root.setdefault(model.root, []).append(model)
+            if not model.delivered:
+                by_root.setdefault(model.root, []).append(model)
         now = time.time()
         for root, models in by_root.items():
             ids = [m.id for m in models]
@@ -168,7 +173,9 @@ class HipercowMagics(Magics):
         self.delivery.post_run_cell()
 
     def awaiting(self) -> list[TaskModel]:
-        """The displayed tasks whose values may still arrive (some may have arrived since)."""
+        """The displayed tasks whose values may still arrive (some may have arrived since),
+        and those that failed or were cancelled, so will never set theirs.
+        """
         return list(self._awaiting)
 
     def keep_awaiting(self, model: TaskModel) -> None:
@@ -178,10 +185,10 @@ class HipercowMagics(Magics):
         self.updater.watch(model)
 
     def pending_names(self) -> set[str]:
-        """The names tasks of this session will set and have not set yet."""
-        if not any(m.export and not m.delivered for m in self._awaiting):
-            return set()
-        return set(pending_setters(self))
+        """The names tasks of this session will set and have not set yet, and those missing
+        because the task that was to set them failed.
+        """
+        return set(pending_setters(self)) if self._awaiting else set()
 
     def close(self) -> None:
         """Stop delivering values and waiting for them (used when the extension is unloaded)."""
@@ -256,8 +263,7 @@ class HipercowMagics(Magics):
         for model in list(self.models):
             if model.id == old:
                 model.follow(new)
-                self._awaiting.append(model)
-                self.updater.watch(model)
+                self.keep_awaiting(model)
 
     def _announcer(self, model: TaskModel):
         """In text mode: say once, between cells, how a task ended."""
@@ -341,7 +347,7 @@ class HipercowMagics(Magics):
             )
             resume_values(self, model)
             return None
-        take_values(self, model, ok and export)
+        take_values(self, model, ok, export)
         if ok and model.has_result:
             return api.task_result(model.id, follow=False, root=model.root)
         return None

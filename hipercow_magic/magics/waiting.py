@@ -19,10 +19,15 @@ from hipercow_magic.widgets.model import TaskModel, error_text, short_id
 
 _waiters: dict[int, object] = {}  # key -> magics: the cells' wait calls find them here
 LINE_REFRESH = 1.0  # seconds between updates of a notebook's waiting line
+UNSET = ("failure", "cancelled")  # a task that ended so sets nothing
 
 
 class PendingTaskFailed(HipercowError):
     """A cell read a name that the task it waited for did not set (failed or cancelled)."""
+
+    def __init__(self, message: str, summary: str = ""):
+        super().__init__(message)
+        self.summary = summary or message  # what the waiting line ends with
 
     def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
         return [f"HipercowError: {self}"]
@@ -64,15 +69,24 @@ def wait_for_names(key: int, names: tuple[str, ...]) -> None:
 
 
 def pending_setters(magics) -> dict[str, TaskModel]:
-    """Each name a pending task of this session will set, with the newest such task
-    (tasks not submitted yet, e.g. for want of a driver, may never run: no cell waits).
+    """Each name a pending task of this session will set, with the newest such task; and
+    each name missing from the notebook because the task that was to set it failed (tasks
+    not submitted yet, e.g. for want of a driver, may never run: no cell waits for them).
     """
     setters: dict[str, TaskModel] = {}
+    namespace = magics.shell.user_ns
     for model in sorted(magics.awaiting(), key=lambda m: m.sequence):
-        if model.export and not model.delivered and model.status != "created":
-            for name in model.exports:
-                if magics.delivery.would_set(name, model.sequence):
-                    setters[name] = model
+        if not model.export:
+            continue
+        if model.status in UNSET:
+            names = [n for n in model.exports if n not in namespace]
+        elif not model.delivered and model.status != "created":
+            names = model.exports
+        else:
+            continue
+        for name in names:
+            if magics.delivery.would_set(name, model.sequence):
+                setters[name] = model
     return setters
 
 
@@ -83,6 +97,8 @@ def _names_text(names: list[str]) -> str:
 
 def _wait_for_values(magics, model: TaskModel, names: list[str]) -> None:
     sid, wanted = short_id(model.id), _names_text(names)
+    if model.status in UNSET:
+        raise _not_set(model, wanted)  # it ended before this cell began
     line = WaitingLine(f"waiting for task {sid} to set {wanted}; interrupt to stop waiting")
     if not hold_values(model):
         return
@@ -107,16 +123,24 @@ def _wait_for_values(magics, model: TaskModel, names: list[str]) -> None:
     except BaseException:  # whatever stopped the wait, the values still arrive later
         resume_values(magics, model)
         raise
-    take_values(magics, model, ok)
+    take_values(magics, model, ok, export=True)
     if ok:
         line.finish(f"task {sid} set {wanted} after {pretty_dt(time.monotonic() - line.start)}")
         return
+    error = _not_set(model, wanted)
+    line.finish(error.summary)
+    raise error
+
+
+def _not_set(model: TaskModel, wanted: str) -> PendingTaskFailed:
+    """The error for a cell reading names a failed or cancelled task was to set."""
+    sid = short_id(model.id)
     ended = "was cancelled" if model.status == "cancelled" else "failed"
-    line.finish(f"task {sid}, which sets {wanted}, {ended}; nothing was set")
     why = "" if model.status == "cancelled" else f": {outcome_line(model)}"
-    raise PendingTaskFailed(
+    return PendingTaskFailed(
         f"task {sid}, which sets {wanted}, {ended}{why}; nothing was set. See its display "
-        f"above, or %hipercow retry {sid}"
+        f"above, or %hipercow retry {sid}",
+        summary=f"task {sid}, which sets {wanted}, {ended}; nothing was set",
     )
 
 
@@ -146,10 +170,15 @@ def hold_values(model: TaskModel) -> bool:
         return export and not model.delivered
 
 
-def take_values(magics, model: TaskModel, ok: bool) -> None:
-    """After a held task ended: show its end, and set its values now if it succeeded."""
+def take_values(magics, model: TaskModel, ok: bool, export: bool) -> None:
+    """After a held task ended: show its end, and set its values now if it succeeded and
+    `export` (what `hold_values` said); if it did not, cells reading them learn why.
+    """
     model.update({model.id: api.task_status(model.id, follow=False, root=model.root)}, time.time())
-    if ok:
+    if not ok:
+        with model.lock:
+            model.export = export
+    elif export:
         values = api.task_exports(model.id, follow=False, root=model.root)
         model.mark_delivered(magics.delivery.deliver_now(model.sequence, values))
         model.notify(time.time())

@@ -250,6 +250,24 @@ def test_a_cancelled_task_stops_the_reading_cell_with_one_clear_error(shell, cap
     assert "never" not in shell.user_ns
 
 
+def test_a_name_a_failed_task_did_not_set_is_a_clear_error_not_a_name_error(shell):
+    from hipercow_magic.magics.waiting import PendingTaskFailed
+
+    shell.user_ns["kept"] = "mine"
+    task = submit(shell, "kept = 'theirs'\nlost = 1 / 0")
+    assert finished(task.id) == "failure"
+    shell.run_cell("pass")  # the failure is known before the next cells begin
+    result = shell.run_cell("print(kept)")
+    assert result.error_in_exec is None  # the notebook's own value is still there
+    result = shell.run_cell("print(lost)")
+    assert isinstance(result.error_in_exec, PendingTaskFailed)
+    assert str(result.error_in_exec).startswith(
+        f"task {task.id[:8]}, which sets `lost`, failed: ZeroDivisionError: division by zero; "
+    )
+    shell.run_cell("lost = 0")
+    assert shell.run_cell("print(lost)").error_in_exec is None
+
+
 def test_cells_are_left_alone_unless_they_read_a_pending_name(shell):
     import ast
 
