@@ -12,7 +12,7 @@ import ipywidgets as w
 from hipercow_magic.widgets.live import LiveDisplay
 from hipercow_magic.widgets.model import BulkModel
 from hipercow_magic.widgets.parts import bulk_counts, bulk_failures, bulk_record_html, bulk_title
-from hipercow_magic.widgets.style import CARD, ROW, problem_html
+from hipercow_magic.widgets.style import CARD, ROW, problem_html, row
 from hipercow_magic.widgets.text import bulk_record_text, bulk_text
 
 
@@ -73,10 +73,10 @@ class BulkWidget(LiveDisplay, w.VBox):
         style = "danger" if failed else ("success" if done == len(m.ids) else "info")
         self._set(self.progress, "bar_style", style)
         self._set(self.progress_label, "value", f"{done}/{len(m.ids)} finished")
-        self._set(self.counts, "value", bulk_counts(m))
-        self._set(self.summary, "value", html.escape(m.summary_text(now)))
-        self._set(self.failures, "value", bulk_failures(m))
-        self._set(self.problem, "value", problem_html(m.problem))
+        self._set(self.counts, "value", row(bulk_counts(m)))
+        self._set(self.summary, "value", row(html.escape(m.summary_text(now))))
+        self._set(self.failures, "value", row(bulk_failures(m)))
+        self._set(self.problem, "value", row(problem_html(m.problem)))
         self.cancel_button.disabled = not m.active_ids()
         self.retry_button.disabled = not failed
         self.publish(now)

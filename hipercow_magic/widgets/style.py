@@ -64,6 +64,11 @@ def pre(text: str) -> str:
     return f'<pre style="{PRE}">{html.escape(text)}</pre>'
 
 
+def row(text_html: str) -> str:
+    """A line of a live widget, spaced as the record's lines are ('' stays empty)."""
+    return f'<div style="line-height:1.5">{text_html}</div>' if text_html else ""
+
+
 def muted(text_html: str) -> str:
     """HTML in the theme's secondary text colour."""
     return f'<span style="{MUTED}">{text_html}</span>'

@@ -25,7 +25,7 @@ from hipercow_magic.widgets.parts import (
     task_setup,
     task_timing,
 )
-from hipercow_magic.widgets.style import CARD, ROW, pre, problem_html
+from hipercow_magic.widgets.style import CARD, ROW, pre, problem_html, row
 from hipercow_magic.widgets.text import tail, task_record_text, task_text
 
 CANCELLING = "cancelling…"
@@ -88,17 +88,17 @@ class TaskWidget(LiveDisplay, w.VBox):
         """
         m = self.model
         with m.lock:
-            self._set(self.header, task_header(m))
-            self._set(self.setup, task_setup(m, now))
-            self._set(self.timing, task_timing(m, now))
-            self._set(self.captured, task_captured(m))
-            self._set(self.outcome, task_outcome(m))
+            self._set(self.header, row(task_header(m)))
+            self._set(self.setup, row(task_setup(m, now)))
+            self._set(self.timing, row(task_timing(m, now)))
+            self._set(self.captured, row(task_captured(m)))
+            self._set(self.outcome, row(task_outcome(m)))
             if m.log_open:
                 text = m.log_text if m.log_full else tail(m.log_text, self.log_lines)
                 self._set(self.log_view, pre(text or "(no log yet)"))
             active = m.status in ("submitted", "running", "created")
             self.cancel_button.disabled = not active or m.cancelling
-            self._set(self.problem, problem_html(m.problem))
+            self._set(self.problem, row(problem_html(m.problem)))
             if self._shown.get(id(self.message)) == CANCELLING and not m.cancelling:
                 self._set(self.message, "")  # the badge says cancelled now
         self.publish(now)
