@@ -23,8 +23,9 @@ IDS_HELP = (
 CELL_DESCRIPTION = """Run this cell on the cluster as a task.
 
 The names the cell reads are captured from the notebook; when the task succeeds, the names
-it assigns at top level appear in the notebook (between cells), and a live display shows
-its status, queue state, times, log and result. Quote values with spaces: --name "my run".
+it assigns at top level appear in the notebook (between cells; a cell that reads one before
+then waits for the task first), and a live display shows its status, queue state, times, log
+and result. Quote values with spaces: --name "my run".
 """
 
 

@@ -61,13 +61,15 @@ def test_getting_started(tmp_path):
     assert "Configured hipercow to use 'local'" in outputs_of(outputs, "%hipercow init")
     assert "Cluster 'local'" in outputs_of(outputs, "%hipercow_info")
     shown = outputs_of(outputs, "%%hipercow --name first-sample")
-    assert "'first-sample': submitted" in shown and "captured: " in shown
+    assert "'first-sample': success" in shown and "captured: " in shown  # its final record
     assert "unused_big" not in shown
     assert outputs_of(outputs, "%%hipercow --wait --cores 2").rstrip().endswith(", 2)")
     bad = outputs_of(outputs, "%%hipercow --cores 99")
     assert bad.startswith("UsageError: 99 is too many cores for this cluster. — The largest node")
     assert len(bad.strip().splitlines()) == 1
-    assert "ZeroDivisionError" in outputs_of(outputs, "assert broken.wait")
+    assert "mean of 10000 draws" in outputs_of(outputs, 'print(f"mean of')  # waited, no NameError
+    assert "which sets `ratio`, failed: ZeroDivisionError" in outputs_of(outputs, "print(ratio)")
+    assert "ZeroDivisionError" in outputs_of(outputs, "assert broken.status")
     assert "newest first" in outputs_of(outputs, "%hipercow list")
     assert "(success)" in outputs_of(outputs, "%hipercow info")
 
@@ -75,15 +77,7 @@ def test_getting_started(tmp_path):
 def test_parallel_tasks(tmp_path):
     outputs = execute("parallel-tasks.ipynb", tmp_path)
     assert "Cluster 'example'" in outputs_of(outputs, "%hipercow_info")
-    assert (
-        outputs_of(outputs, "%%hipercow --cores 4 --parallel parallel --wait")
-        .rstrip()
-        .endswith("[4, 1, 1, 1, 1]")
-    )
-    assert (
-        outputs_of(outputs, "%%hipercow --cores 4 --parallel parallel --cores-per-process 2")
-        .rstrip()
-        .endswith("[4, 2, 2]")
-    )
+    assert outputs_of(outputs, "print(cores_seen)").rstrip().endswith("[4, 1, 1, 1, 1]")
+    assert outputs_of(outputs, "print(nested)").rstrip().endswith("[4, 2, 2]")
     assert "too large for this cluster" in outputs_of(outputs, "%%hipercow --memory-per-node 256G")
-    assert "normal priority started" in outputs_of(outputs, "assert polite.wait")
+    assert "normal priority started" in outputs_of(outputs, 'print(f"normal priority')
