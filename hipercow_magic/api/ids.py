@@ -9,6 +9,7 @@ from hipercow_magic.core.root import TASK_ID_RE, find_root
 from hipercow_magic.engine.listing import list_tasks
 
 MIN_PREFIX = 4
+SHOWN_CANDIDATES = 10  # ids listed when a prefix is shared
 _PREFIX_RE = re.compile(rf"^[0-9a-f]{{{MIN_PREFIX},32}}$")
 
 
@@ -49,4 +50,10 @@ def resolve_task_id(text, root=None) -> str:
         return matches[0]
     if not matches:
         raise HipercowError(f"No task id starts with '{value}'")
-    raise HipercowError(f"{len(matches)} task ids start with '{value}'; give more characters")
+    shown = sorted(matches)[:SHOWN_CANDIDATES]
+    more = len(matches) - len(shown)
+    listing = "".join(f"\n  {i}" for i in shown) + (f"\n  ... and {more} more" if more else "")
+    raise HipercowError(
+        f"{len(matches)} task ids start with '{value}':{listing}\n"
+        "Give more characters of the one you mean."
+    )
