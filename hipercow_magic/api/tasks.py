@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from hipercow_magic.api.info import TaskInfo
+from hipercow_magic.api.info import TaskInfo, task_node
 from hipercow_magic.api.watching import task_log_value, task_wait
 from hipercow_magic.core.errors import TaskNotFinishedError, warn
 from hipercow_magic.core.resources import Resources
@@ -217,6 +217,7 @@ def task_info(task_id, follow: bool = True, root=None) -> TaskInfo:
         retry_chain(root, task_id),
         scheduler,
         reason,
+        node=task_node(task_id, root),
     )
 
 

@@ -479,3 +479,8 @@ def test_task_info_speaks_the_displays_words(example_root):
     assert "✖ Cancelled before it started" in text and "cancelled: cancelled" not in text
     created = time.strftime("%H:%M:%S", time.localtime(hc.task_info(held.id).times["created"]))
     assert f"ℹ Created at {created} (" in text
+    ran = hc.task_create_expr("1", namespace={}, resources=hc.hipercow_resources(queue="fast"))
+    assert ran.wait(timeout=60)
+    node = hc.task_info(ran.id).node
+    assert node in ("node-1", "node-2", "gpu-3", "gpu-4")  # the example cluster's nodes
+    assert f"ℹ Ran on {node}" in str(hc.task_info(ran.id))  # kept after the task ended
