@@ -82,8 +82,10 @@ def test_the_cli_lists_every_task_and_says_what_is_wrong_with_unreadable_ones(si
     out = hipercow("task", "list", "-n", "0", cwd=site["project"])
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr
-    lines = {line.split()[0]: line for line in out.stdout.splitlines()}
-    ids = site["ids"]
+    header, *rows = out.stdout.splitlines()
+    assert header.split()[:2] == ["ID", "STATUS"]
+    lines = {line.split()[0]: line for line in rows}
+    ids = {name: task_id[:8] for name, task_id in site["ids"].items()}  # as displays show ids
     assert set(lines) == set(ids.values())
     for name in ("a", "b", "c"):
         assert name in lines[ids[name]] and "unreadable" not in lines[ids[name]]
