@@ -6,6 +6,7 @@ import sys
 import time
 
 from hipercow_magic.core.errors import HipercowError, TaskWaitTimeout
+from hipercow_magic.core.format import short_id
 from hipercow_magic.core.options import options
 from hipercow_magic.core.root import check_task_id, find_root
 from hipercow_magic.core.status import TERMINAL
@@ -162,7 +163,7 @@ def task_wait(
     last = None
     while True:
         if progress and status != last:
-            print(f"Task '{task_id[:8]}': {status}", file=sys.stderr)
+            print(f"Task '{short_id(task_id)}': {status}", file=sys.stderr)
             last = status
         if for_start and status == "running":
             return True

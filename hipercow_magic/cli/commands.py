@@ -12,7 +12,7 @@ from hipercow_magic.cli.args import (
     task_options,
 )
 from hipercow_magic.core.errors import HipercowError
-from hipercow_magic.core.format import clock_time, pretty_dt
+from hipercow_magic.core.format import clock_time, pretty_dt, short_id
 from hipercow_magic.core.status import count_statuses
 from hipercow_magic.core.tracebacks import traceback_ansi
 
@@ -108,7 +108,7 @@ def task_list_rows(rows: list[dict], now: float | None = None) -> list[tuple[str
         ran_for = row["ran_for"]
         out.append(
             (
-                row["id"][:8],  # as every display shows it; a prefix names the task
+                short_id(row["id"]),
                 row["status"] or "unknown",
                 row["name"] or "",
                 clock_time(row.get("created"), now),
@@ -163,7 +163,7 @@ def _task_result(args, ids: list[str]) -> None:
                 end="",
                 file=sys.stderr,
             )
-            failed.append(task_id[:8])
+            failed.append(short_id(task_id))
         else:
             _print_value(value)
     if failed:

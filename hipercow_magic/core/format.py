@@ -50,6 +50,11 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def short_id(task_id: str) -> str:
+    """The first 8 characters of a task id, as every display shows it (a prefix names it)."""
+    return task_id[:8]
+
+
 def clock_time(t: float | None, now: float | None = None) -> str:
     """A local clock time as people read it: '15:56:07' today, '2026-11-30 15:56' otherwise.
 

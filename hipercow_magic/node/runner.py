@@ -26,7 +26,7 @@ from hipercow_magic.core import capture, signing, store
 from hipercow_magic.core.environment import NODE_GLOBALS
 from hipercow_magic.core.envvars import deserialise
 from hipercow_magic.core.errors import HipercowError
-from hipercow_magic.core.format import first_line
+from hipercow_magic.core.format import first_line, short_id
 from hipercow_magic.core.procs import set_title
 from hipercow_magic.core.root import Root, check_task_id
 from hipercow_magic.core.status import TERMINAL
@@ -81,7 +81,7 @@ def _compile(code: str, task_id: str, start: int = 1):
     """Compile code so tracebacks show its lines, numbered from `start` (a cell's body
     starts at line 2, under its `%%hipercow` line); returns (body, final expression or None).
     """
-    filename = f"Cell for task {task_id[:8]}"
+    filename = f"Cell for task {short_id(task_id)}"
     tree = ast.parse(capture.register_code(filename, code, start), filename=filename)
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):

@@ -6,13 +6,9 @@ new status makes necessary (times once, the result once, the scheduler's view no
 `common` holds what both kinds share, `task` one task's model, `bulk` a bundle's.
 """
 
+from hipercow_magic.core.format import short_id
 from hipercow_magic.widgets.model.bulk import BulkModel
-from hipercow_magic.widgets.model.common import (
-    Model,
-    error_text,
-    short_id,
-    value_repr,
-)
+from hipercow_magic.widgets.model.common import Model, error_text, value_repr
 from hipercow_magic.widgets.model.task import TaskModel
 
 __all__ = [

@@ -6,11 +6,6 @@ import threading
 import time
 
 
-def short_id(task_id: str) -> str:
-    """The first 8 characters of a task id, as displays show it."""
-    return task_id[:8]
-
-
 def value_repr(value, limit: int = 2000) -> str:
     """`repr(value)`, cut at `limit` characters; a failing repr is described, never raised."""
     try:
