@@ -8,6 +8,8 @@ the task: its values then arrive between cells, as if nobody had waited.
 
 from __future__ import annotations
 
+import html
+import re
 import time
 
 from IPython.display import display as show
@@ -20,6 +22,8 @@ from hipercow_magic.widgets.model import TaskModel, error_text, short_id
 _waiters: dict[int, object] = {}  # key -> magics: the cells' wait calls find them here
 LINE_REFRESH = 1.0  # seconds between updates of a notebook's waiting line
 UNSET = ("failure", "cancelled")  # a task that ended so sets nothing
+_NAME = re.compile(r"`([^`]+)`")
+_ID = re.compile(r"\btask ([0-9a-f]{8})\b")
 
 
 class PendingTaskFailed(HipercowError):
@@ -208,16 +212,26 @@ class WaitingLine:
     def show(self, magics) -> None:
         """Show the line: a display in a notebook, printed in a terminal."""
         if getattr(magics.shell, "kernel", None) is not None:
-            self.handle = show({"text/plain": self.text}, raw=True, display_id=True)
+            self.handle = show(_bundle(self.text), raw=True, display_id=True)
         else:
             print(self.text, flush=True)
 
     def refresh(self, state: str) -> None:
         """Show how long it has waited so far, and the task's state."""
         if self.handle is not None:
-            self.handle.update({"text/plain": f"{self.text} ({state})"}, raw=True)
+            self.handle.update(_bundle(f"{self.text} ({state})"), raw=True)
 
     def finish(self, text: str) -> None:
         """Replace the line with how the wait ended (a notebook keeps this one)."""
         if self.handle is not None:
-            self.handle.update({"text/plain": text}, raw=True)
+            self.handle.update(_bundle(text), raw=True)
+
+
+def _bundle(text: str) -> dict:
+    """The line as plain text and as HTML (ids and names as code, like the task displays)."""
+    markup = _ID.sub(r"task <code>\1</code>", _NAME.sub(r"<code>\1</code>", html.escape(text)))
+    style = "font-size: var(--jp-ui-font-size1); color: var(--jp-ui-font-color1)"
+    return {
+        "text/plain": text,
+        "text/html": f'<div class="hipercow-waiting" style="{style}">{markup}</div>',
+    }

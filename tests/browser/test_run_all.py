@@ -1,0 +1,51 @@
+"""Run All in a real JupyterLab (Chromium): a chain of `%%hipercow` cells and cells reading
+what they set runs top to bottom, each reading cell waiting for its task."""
+
+from __future__ import annotations
+
+import re
+
+from notebook_ui import open_notebook, screenshots, write_notebook
+
+CELLS = [
+    "%load_ext hipercow_magic",
+    "%%hipercow --name first\nimport time\ntime.sleep(8)\na = 21",
+    "print('a * 2 =', a * 2)",
+    "%%hipercow --name second\nimport time\ntime.sleep(1)\nb = a + 1",
+    "print('b =', b)",
+]
+
+
+def run_all_cells(page) -> None:
+    """Run > Run All Cells, from JupyterLab's menu bar, as a user does."""
+    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-item").get_by_text("Run All Cells", exact=True).click()
+
+
+def output(page, index: int):
+    return page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea")
+
+
+def test_run_all_runs_a_chain_of_hipercow_cells(lab, page):
+    write_notebook(lab.project / "chain.ipynb", CELLS)
+    open_notebook(page, lab, "project/chain.ipynb")
+    run_all_cells(page)
+
+    waiting = output(page, 2).get_by_text(re.compile(r"waiting for task [0-9a-f]{8} to set a;"))
+    waiting.wait_for(timeout=60_000)  # the reading cell waits for the first task, live
+    assert "interrupt to stop waiting" in waiting.inner_text()
+    screenshots(page, "run-all-waiting")
+
+    page.wait_for_function(  # every cell has run: no [*] and no empty prompt left
+        "() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]"
+        ".every(p => /\\[\\d+\\]/.test(p.textContent))",
+        timeout=120_000,
+    )
+    notebook = page.locator(".jp-Notebook").inner_text()
+    assert "NameError" not in notebook and "Error" not in notebook
+    assert "a * 2 = 42" in output(page, 2).inner_text()
+    assert re.search(r"task [0-9a-f]{8} set a after ", output(page, 2).inner_text())
+    assert output(page, 2).locator(".hipercow-waiting code").count() == 2  # the id and `a`
+    assert "captured: a (" in output(page, 3).inner_text()
+    assert "b = 22" in output(page, 4).inner_text()
+    screenshots(page, "run-all")
