@@ -268,6 +268,32 @@ def test_a_name_a_failed_task_did_not_set_is_a_clear_error_not_a_name_error(shel
     assert shell.run_cell("print(lost)").error_in_exec is None
 
 
+def test_a_cell_reading_names_of_two_pending_tasks_waits_for_both(shell, capsys):
+    first = submit(shell, "import time\ntime.sleep(1)\nleft, right = 1, 2")
+    second = submit(shell, "import time\ntime.sleep(1)\nthird = 3")
+    capsys.readouterr()
+    assert shell.run_cell("total = left + right + third").error_in_exec is None
+    assert shell.user_ns["total"] == 6
+    out = capsys.readouterr().out
+    assert f"waiting for task {first.id[:8]} to set `left` and `right`;" in out
+    assert f"waiting for task {second.id[:8]} to set `third`;" in out
+
+
+def test_after_a_retry_the_reading_cell_waits_for_the_new_task(shell, tmp_path):
+    from hipercow_magic.magics.waiting import PendingTaskFailed
+
+    task = submit(
+        shell, "import os\nif not os.path.exists('fixed'):\n    raise ValueError('not yet')\nv = 7"
+    )
+    result = shell.run_cell("print(v)")
+    assert isinstance(result.error_in_exec, PendingTaskFailed)
+    assert f"%hipercow retry {task.id[:8]}" in str(result.error_in_exec)
+    (tmp_path / "fixed").touch()
+    shell.run_line_magic("hipercow", f"retry {task.id[:8]}")
+    assert shell.run_cell("doubled = v * 2").error_in_exec is None
+    assert shell.user_ns["doubled"] == 14
+
+
 def test_cells_are_left_alone_unless_they_read_a_pending_name(shell):
     import ast
 
