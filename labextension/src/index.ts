@@ -73,24 +73,28 @@ const plugin: JupyterFrontEndPlugin<void> = {
     } else {
       void model.follow('');
     }
-    // Code a kernel has just run may have submitted tasks: poll as soon as it finishes.
-    let watched: ISessionContext | null = null;
+    // Code a kernel has just run may have made a root or submitted tasks: look again as
+    // soon as it finishes, in every notebook (or other document with a kernel) shown here.
     const onIOPub = (_: ISessionContext, msg: KernelMessage.IMessage) => {
       if (
         KernelMessage.isStatusMsg(msg) &&
         msg.content.execution_state === 'idle' &&
         (msg.parent_header as Partial<KernelMessage.IHeader>).msg_type === 'execute_request'
       ) {
-        model.nudge();
+        model.kernelIdle();
       }
     };
+    const watched = new WeakSet<ISessionContext>();
     shell.currentChanged.connect((_, change) => {
-      if (change.newValue instanceof DocumentWidget) {
-        const context = change.newValue.context;
-        void model.follow(context.path);
-        watched?.iopubMessage.disconnect(onIOPub);
-        watched = context.sessionContext;
-        watched.iopubMessage.connect(onIOPub);
+      const widget = change.newValue;
+      if (widget instanceof DocumentWidget) {
+        void model.follow(widget.context.path);
+        const session = widget.context.sessionContext;
+        if (!watched.has(session)) {
+          watched.add(session);
+          session.iopubMessage.connect(onIOPub);
+          widget.disposed.connect(() => session.iopubMessage.disconnect(onIOPub));
+        }
       }
     });
 

@@ -9,18 +9,21 @@ import {
 } from './request';
 import { ACTIVE } from './statuses';
 
-/** Poll every 2 s while tasks are queued or running. */
+/** Poll every 2 s while tasks are submitted or running. */
 export const FAST_POLL_MS = 2000;
 /** An idle root is polled every 10 s at first, backing off to every 30 s. */
 export const IDLE_POLL_MS = 10000;
 export const MAX_IDLE_POLL_MS = 30000;
+/** While no root holds the followed folder, look for one every 5 s. */
+export const NO_ROOT_POLL_MS = 5000;
 
 /**
  * The task table of the current root, polled from the server.
  *
- * Polls fast while something is queued or running, slowly (with back-off) when
+ * Polls fast while something is submitted or running, slowly (with back-off) when
  * idle, only for counts while the panel is hidden, and not at all while the
- * browser tab is hidden.
+ * browser tab is hidden. While no root holds the followed folder, it looks for one
+ * every few seconds, on Refresh, and whenever a notebook's kernel finishes running code.
  */
 export class TaskModel {
   constructor() {
@@ -121,20 +124,45 @@ export class TaskModel {
 
   /** Find the root holding `path` (a file or folder relative to the server root). */
   async follow(path: string): Promise<void> {
-    if (path === this._followedPath) {
+    if (path === this._followedPath && this._followed !== null) {
       return;
     }
     this._followedPath = path;
+    await this.locate('shared');
+  }
+
+  /**
+   * Ask the server again which root holds the followed path, so a root made since (with
+   * `%hipercow init`) is found. The menu's list of roots comes with it: from a search the
+   * server shares for a few seconds ('shared'), from a new search ('fresh'), or not at
+   * all ('none': a few file checks on the server, cheap enough to repeat).
+   */
+  async locate(search: 'none' | 'shared' | 'fresh' = 'none'): Promise<void> {
+    const path = this._followedPath;
+    if (path === null) {
+      return;
+    }
+    const generation = ++this._locating;
     try {
-      const found = await requestAPI<IRoots>('roots', { path });
-      this._roots = found.roots;
-      this._rootsMessage = found.message ?? null;
-      if (path !== this._followedPath) {
+      const found = await requestAPI<IRoots>('roots', {
+        path,
+        search: search === 'shared' ? undefined : search
+      });
+      if (generation !== this._locating) {
         return;
+      }
+      if (found.roots !== null) {
+        this._roots = found.roots;
+        this._rootsMessage = found.message ?? null;
+      } else if (found.current !== null && !this._roots.includes(found.current)) {
+        this._roots = [...this._roots, found.current];
       }
       this._followed = found.current;
       this._error = null;
     } catch (error) {
+      if (generation !== this._locating) {
+        return;
+      }
       this._error = (error as Error).message;
     }
     this._setRoot();
@@ -146,19 +174,18 @@ export class TaskModel {
     this._setRoot();
   }
 
-  /** Something may have changed (a kernel finished running code): poll now, and fast again. */
-  nudge(): void {
+  /**
+   * A kernel finished running code: it may have made a root (look for it again) or
+   * submitted tasks (poll now, and fast again).
+   */
+  kernelIdle(): void {
     this._idleDelay = IDLE_POLL_MS;
-    if (this._root === null || document.hidden) {
-      return;
-    }
-    window.clearTimeout(this._timer);
-    const wait = Math.max(0, 1000 - (Date.now() - this._fetchedAt));
-    this._timer = window.setTimeout(() => void this.refresh(), wait);
+    void this.locate();
   }
 
-  /** Ask about the cluster again, then poll now (the panel's Refresh button). */
+  /** Look for the root again, ask about the cluster again, then poll now (Refresh). */
   async reload(): Promise<void> {
+    await this.locate('fresh');
     const root = this._root;
     await Promise.all([
       root === null ? Promise.resolve() : this._fetchCluster(root),
@@ -166,7 +193,7 @@ export class TaskModel {
     ]);
   }
 
-  /** Cancel a queued or running task of the current root, then poll. */
+  /** Cancel a submitted or running task of the current root, then poll. */
   async cancel(id: string): Promise<void> {
     await this._act(id, 'cancel');
   }
@@ -184,6 +211,7 @@ export class TaskModel {
     if (root === null) {
       this._page = null;
       this._changed.emit();
+      this._schedule();
       return;
     }
     const generation = ++this._generation;
@@ -278,7 +306,13 @@ export class TaskModel {
   }
 
   private _schedule(): void {
-    if (document.hidden || this._root === null) {
+    window.clearTimeout(this._timer);
+    if (document.hidden) {
+      return;
+    }
+    if (this._root === null) {
+      // No root here yet: look again now and then, so one made since shows by itself.
+      this._timer = window.setTimeout(() => void this.locate(), NO_ROOT_POLL_MS);
       return;
     }
     const counts = this._page?.counts ?? {};
@@ -300,6 +334,8 @@ export class TaskModel {
     if (document.hidden) {
       window.clearTimeout(this._timer);
       this._timer = 0;
+    } else if (this._root === null) {
+      void this.locate();
     } else {
       void this.refresh();
     }
@@ -309,6 +345,7 @@ export class TaskModel {
   private _root: string | null = null;
   private _followed: string | null = null;
   private _followedPath: string | null = null;
+  private _locating = 0;
   private _pinned: string | null = null;
   private _roots: string[] = [];
   private _rootsMessage: string | null = null;

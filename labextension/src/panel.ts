@@ -1,7 +1,8 @@
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { formatDuration, formatTime } from './format';
+import { prettyDt } from './format';
 import { TaskModel } from './model';
 import { ITaskRow } from './request';
 import { ACTIVE, FINISHED, STATUS_ORDER } from './statuses';
@@ -190,13 +191,24 @@ export class TaskPanel extends Widget {
     const top = element('div', 'hc-task-top');
     const badge = element('span', `hc-badge hc-status-${status}`, status);
     const name = element('span', 'hc-name', task.name || task.id.slice(0, 8));
-    name.title = `${task.id}\ncreated ${formatTime(task.created)}`;
+    name.title = task.id;
     top.append(badge, name, element('span', 'hc-type', task.type ?? ''));
     const meta = element('div', 'hc-meta');
     if (task.resources) {
       meta.append(element('span', 'hc-resources', task.resources));
     }
+    if (task.node) {
+      const where = status === 'running' ? 'on' : 'ran on';
+      meta.append(element('span', 'hc-node', `${where} ${task.node}`));
+    }
     meta.append(element('span', 'hc-times'));
+    // created 15:56:07 · started 15:56:08 · finished 15:56:12 (each kept on one line)
+    const clock = element('div', 'hc-clock');
+    (['created', 'started', 'finished'] as const)
+      .filter(k => task.clock?.[k])
+      .forEach((k, n) => {
+        clock.append(n ? ' · ' : '', element('span', 'hc-clock-time', `${k} ${task.clock[k]}`));
+      });
     const actions = element('div', 'hc-actions');
     actions.append(this._action('log', 'Log'), this._action('info', 'Info'));
     if (ACTIVE.includes(status)) {
@@ -204,7 +216,7 @@ export class TaskPanel extends Widget {
     } else if (FINISHED.includes(status) && !task.problem) {
       actions.append(this._action('retry', 'Retry'));
     }
-    row.append(top, meta);
+    row.append(top, meta, clock);
     if (task.problem) {
       row.classList.add('hc-unreadable');
       const problem = element('div', 'hc-problem', `⚠ unreadable: ${task.problem}`);
@@ -222,24 +234,29 @@ export class TaskPanel extends Widget {
     return button;
   }
 
+  /** The server's clock now, as far as the browser can tell (null before the first page). */
+  private _now(): number | null {
+    const page = this.model.page;
+    return page ? page.now + (Date.now() - this.model.fetchedAt) / 1000 : null;
+  }
+
   /** waited / ran for; still counting (from the server's clock) while unfinished. */
   private _fillTimes(row: HTMLElement, task: ITaskRow): void {
-    const page = this.model.page;
-    const now = page ? page.now + (Date.now() - this.model.fetchedAt) / 1000 : null;
+    const now = this._now();
     const parts: string[] = [];
     let waited = task.waited;
     if (waited === null && task.created !== null && now !== null && !FINISHED.includes(task.status ?? '')) {
       waited = now - task.created;
     }
     if (waited !== null) {
-      parts.push(`waited ${formatDuration(waited)}`);
+      parts.push(`waited ${prettyDt(waited)}`);
     }
     let ranFor = task.ran_for;
     if (task.status === 'running' && task.started !== null && now !== null) {
       ranFor = now - task.started;
     }
     if (ranFor !== null) {
-      parts.push(`ran for ${formatDuration(ranFor)}`);
+      parts.push(`ran for ${prettyDt(ranFor)}`);
     }
     const times = row.querySelector('.hc-times');
     if (times) {
@@ -278,14 +295,48 @@ export class TaskPanel extends Widget {
         this.host.openInfo(root, id);
         break;
       case 'cancel':
-        button.disabled = true;
-        void this.model.cancel(id);
+        void this._cancel(id, button);
         break;
       case 'retry':
         button.disabled = true;
         void this.model.retry(id);
         break;
     }
+  }
+
+  /**
+   * Cancel a task. A running one is stopped (its processes killed, its work so far lost),
+   * so that asks first; a submitted one has not started and is cancelled at once.
+   */
+  private async _cancel(id: string, button: HTMLButtonElement): Promise<void> {
+    const task = this.model.page?.tasks.find(t => t.id === id);
+    if (task?.status === 'running') {
+      const short = id.slice(0, 8);
+      const named = task.name ? `'${task.name}' (${short})` : short;
+      const now = this._now();
+      const since =
+        task.started !== null && now !== null ? ` for ${prettyDt(now - task.started)}` : '';
+      const where = task.node ? ` on ${task.node}` : '';
+      const body = element(
+        'div',
+        'hc-cancel-body',
+        `Task ${named} has been running${where}${since}. Cancelling it stops it now: ` +
+          'its processes are killed and the work it has done so far is lost.'
+      );
+      const answer = await showDialog({
+        title: `Cancel running task ${short}?`,
+        body: new Widget({ node: body }),
+        buttons: [
+          Dialog.cancelButton({ label: 'Keep running' }),
+          Dialog.warnButton({ label: 'Cancel task' })
+        ]
+      });
+      if (!answer.button.accept) {
+        return;
+      }
+    }
+    button.disabled = true;
+    await this.model.cancel(id);
   }
 
   private _rootSelect = document.createElement('select');

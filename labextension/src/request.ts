@@ -14,6 +14,10 @@ export interface ITaskRow {
   finished: number | null;
   waited: number | null;
   ran_for: number | null;
+  /** The node it ran (or runs) on; null if it never started. */
+  node: string | null;
+  /** created / started / finished as every display writes clock times ('' when not yet). */
+  clock: { created: string; started: string; finished: string };
   /** Why the task's record can't be read (the row shows what its files still say), or null. */
   problem?: string | null;
 }
@@ -30,7 +34,8 @@ export interface ITaskPage {
 }
 
 export interface IRoots {
-  roots: string[];
+  /** The roots a search found; null when the request asked for no search. */
+  roots: string[] | null;
   current: string | null;
   /** Why the server's search for roots stopped early (it lists what it found), or null. */
   message?: string | null;

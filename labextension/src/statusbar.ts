@@ -2,7 +2,7 @@ import { Widget } from '@lumino/widgets';
 
 import { TaskModel } from './model';
 
-/** The status bar item: running and queued tasks of the current root. */
+/** The status bar item: running and submitted tasks of the current root. */
 export class TaskStatusItem extends Widget {
   constructor(
     readonly model: TaskModel,
@@ -29,7 +29,7 @@ export class TaskStatusItem extends Widget {
       return;
     }
     this.node.textContent =
-      `hipercow: ${counts.running ?? 0} running, ${counts.submitted ?? 0} queued`;
+      `hipercow: ${counts.running ?? 0} running, ${counts.submitted ?? 0} submitted`;
     this.setHidden(false);
   }
 }

@@ -8,6 +8,7 @@ import re
 import time
 
 from notebook_ui import (
+    THEMES,
     open_lab,
     open_notebook,
     run_cell,
@@ -17,6 +18,12 @@ from notebook_ui import (
     use_theme,
     write_notebook,
 )
+from processes import stop_local_scheduler
+
+from hipercow_magic.core.format import clock_time, pretty_dt
+from hipercow_magic.core.root import find_root
+from hipercow_magic.core.status import STATUSES
+from hipercow_magic.core.task import read_marker
 
 SUBMIT = """\
 from hipercow_magic.api import task_create_expr
@@ -59,6 +66,8 @@ def wait_for_badge(page, task, statuses, timeout=60_000):
 
 
 def test_panel_follows_a_notebook_task_to_success_and_tails_its_log(lab, page):
+    from hipercow_magic import api
+
     write_notebook(lab.project / "submit.ipynb", [SUBMIT, SUBMIT_LONG])
     open_notebook(page, lab, "project/submit.ipynb")
     show_panel(page)
@@ -84,8 +93,13 @@ def test_panel_follows_a_notebook_task_to_success_and_tails_its_log(lab, page):
 
     # ...and the badge turns success, with waited and ran-for, without a reload.
     assert wait_for_badge(page, task, ["success"], timeout=60_000) == "success"
+    info = api.task_info(task, root=str(lab.project))
     times = row.locator(".hc-times").inner_text()
-    assert re.search(r"waited [0-9.]+s · ran for [0-9.]+s", times), times
+    assert times == f"waited {pretty_dt(info.waited)} · ran for {pretty_dt(info.ran_for)}"
+    node = read_marker(find_root(str(lab.project)), task, "running")["node"]
+    assert row.locator(".hc-node").inner_text() == f"ran on {node}"
+    clocks = [f"{k} {clock_time(info.times[k])}" for k in ("created", "started", "finished")]
+    assert row.locator(".hc-clock").inner_text() == " · ".join(clocks)
     counts = page.locator('.hc-count[data-status="success"] .hc-count-number').inner_text()
     assert int(counts) >= 1
     page.wait_for_function(
@@ -105,7 +119,7 @@ def test_panel_follows_a_notebook_task_to_success_and_tails_its_log(lab, page):
     screenshots(page, "panel-info")
 
 
-def test_cancel_from_the_panel_cancels_a_running_task(lab, page):
+def test_cancel_from_the_panel_asks_first_then_cancels_a_running_task(lab, page):
     from hipercow_magic import api
 
     open_notebook(page, lab, "project/submit.ipynb")
@@ -116,10 +130,30 @@ def test_cancel_from_the_panel_cancels_a_running_task(lab, page):
     page.wait_for_function(
         "() => /1 running/.test(document.querySelector('.hc-status-item').textContent)"
     )
-    assert re.search(r"hipercow: 1 running, 0 queued", status_bar.inner_text())
+    assert status_bar.inner_text() == "hipercow: 1 running, 0 submitted"
     screenshots(page, "panel-before-cancel")
 
-    page.locator(f'.hc-task[data-id="{task}"] .hc-action-cancel').click()
+    cancel = page.locator(f'.hc-task[data-id="{task}"] .hc-action-cancel')
+    dialog = page.locator(".jp-Dialog")
+    # Keep running: nothing happens to the task
+    for theme in THEMES:  # (the theme can't be switched while the dialog is open)
+        use_theme(page, theme)
+        cancel.click()
+        dialog.wait_for()
+        header = dialog.locator(".jp-Dialog-header").inner_text()
+        assert header == f"Cancel running task {task[:8]}?"
+        body = dialog.locator(".hc-cancel-body").inner_text()
+        assert body.startswith(f"Task 'to-cancel' ({task[:8]}) has been running on ")
+        assert "Cancelling it stops it now: its processes are killed" in body
+        screenshot(page, f"panel-cancel-dialog-{theme}")
+        dialog.get_by_role("button", name="Keep running").click()
+        dialog.wait_for(state="detached")
+        assert api.task_status(task, root=str(lab.project)) == "running"
+    use_theme(page, "light")
+    assert badge(page, task).inner_text() == "running"
+    # Cancel task: it is stopped
+    cancel.click()
+    dialog.get_by_role("button", name="Cancel task").click()
     assert wait_for_badge(page, task, ["cancelled"], timeout=30_000) == "cancelled"
     assert api.task_status(task, root=str(lab.project)) == "cancelled"
     page.locator(f'.hc-task[data-id="{task}"] .hc-action-retry').wait_for()
@@ -149,7 +183,7 @@ def test_an_idle_panel_polls_at_most_once_every_10_seconds(lab, page):
     open_lab(page, lab, "project")
     show_panel(page)
     page.wait_for_function(
-        "() => /0 running, 0 queued/.test(document.querySelector('.hc-status-item').textContent)"
+        "() => /0 running, 0 submitted/.test(document.querySelector('.hc-status-item').textContent)"
     )
     polls = []
     page.on("request", lambda r: "/hipercow/tasks" in r.url and polls.append(time.monotonic()))
@@ -366,6 +400,252 @@ def test_a_long_log_opens_at_its_tail_and_loads_earlier_pages_on_request(lab, pa
     earlier.wait_for(state="hidden")  # the whole log is shown: nothing earlier
     assert log.inner_text() == "\n".join(lines) + "\n"
     screenshots(page, "panel-log-all")
+
+
+# A tab whose polls are stopped (as when it is hidden): only what is under test can make the
+# panel look for a root.
+STOP_POLLS = """() => { Object.defineProperty(document, 'hidden', {configurable: true,
+                                                                   get: () => true});
+                        document.dispatchEvent(new Event('visibilitychange')); }"""
+RESUME_POLLS = """() => { delete document.hidden;
+                          document.dispatchEvent(new Event('visibilitychange')); }"""
+NO_ROOT = "No hipercow root here."
+
+
+def followed(page, key):
+    """Wait until the root menu says the panel follows the root `key`."""
+    page.locator(".hc-root option", has_text=f"Follow file browser ({key})").wait_for(
+        state="attached"
+    )
+
+
+def open_alone(page, lab, notebook):
+    """Open a notebook in a workspace of its own: the only notebook open (notebooks of earlier
+    tests come back with the default workspace), with its kernel idle.
+    """
+    workspace = notebook.replace("/", "-").replace(".", "-")
+    page.goto(lab.url(f"/lab/workspaces/{workspace}/tree/{notebook}", token=lab.token))
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    page.get_by_text(re.compile(r"\|\s*Idle")).first.wait_for(timeout=60_000)
+
+
+def test_a_root_made_in_a_notebook_shows_in_the_panel_without_a_reload(lab, page):
+    fresh = lab.project.parent / "fresh"
+    fresh.mkdir()
+    write_notebook(
+        fresh / "start.ipynb", ["%load_ext hipercow_magic\n%hipercow init . --driver local"]
+    )
+    try:
+        open_alone(page, lab, "fresh/start.ipynb")
+        show_panel(page)
+        page.get_by_text(NO_ROOT).wait_for()
+        followed(page, "none")
+        screenshots(page, "panel-no-root")
+        page.evaluate(STOP_POLLS)
+        output = run_cell(page, 0)
+        assert "fresh" in output
+        # the kernel going idle made the panel look again
+        followed(page, "fresh")
+        page.get_by_text("No tasks in this root yet.").wait_for()
+        page.locator(".hc-cluster").get_by_text(re.compile(r"^local: 1 node")).wait_for()
+        assert page.get_by_text(NO_ROOT).count() == 0
+        page.evaluate(RESUME_POLLS)
+        screenshots(page, "panel-root-appears")
+    finally:
+        if (fresh / "hipercow").exists():
+            stop_local_scheduler(find_root(str(fresh)))
+
+
+def test_refresh_and_the_panel_itself_find_a_root_made_elsewhere(lab, page):
+    from hipercow_magic import api
+
+    by_refresh = lab.project.parent / "by-refresh"
+    by_itself = lab.project.parent / "by-itself"
+    for folder in (by_refresh, by_itself):
+        folder.mkdir()
+
+    open_lab(page, lab, "by-refresh")
+    show_panel(page)
+    page.get_by_text(NO_ROOT).wait_for()
+    page.evaluate(STOP_POLLS)
+    with contextlib.redirect_stdout(None):
+        api.hipercow_init(str(by_refresh))
+    with page.expect_response(lambda r: "/hipercow/roots?" in r.url) as answer:
+        page.locator(".hc-refresh").click()
+    assert "path=by-refresh&search=fresh" in answer.value.url
+    assert answer.value.json()["current"] == "by-refresh"
+    followed(page, "by-refresh")
+    page.get_by_text("No tasks in this root yet.").wait_for()
+    page.evaluate(RESUME_POLLS)
+
+    # while it shows "no root", the panel looks again by itself now and then
+    open_lab(page, lab, "by-itself")
+    show_panel(page)
+    page.get_by_text(NO_ROOT).wait_for()
+    with contextlib.redirect_stdout(None):
+        api.hipercow_init(str(by_itself))
+    followed(page, "by-itself")
+    page.get_by_text("No tasks in this root yet.").wait_for()
+
+
+def widen_panel(page, width=460):
+    """Drag the side panel's edge, as a user does, so rows take fewer lines."""
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+    box = handle.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(width, y, steps=8)
+    page.mouse.up()
+    page.wait_for_function(
+        "w => document.querySelector('#hipercow-tasks').getBoundingClientRect().width > w",
+        arg=width - 100,
+    )
+
+
+SHOWCASE = [
+    ("fit-model", "sum(range(10))", {}),
+    ("bad-input", "raise ValueError('rate must be positive')", {}),
+    ("cancelled-run", "1", {"hold_until": "3h"}),
+    ("simulate", "import time\ntime.sleep(600)", {}),
+    ("overnight", "1", {"hold_until": "2h"}),
+]
+
+
+def test_the_panel_shows_every_state_in_hipercow_words_and_cancels_a_submitted_task_at_once(
+    lab, page, monkeypatch
+):
+    from hipercow_magic import api
+
+    folder = lab.project.parent / "showcase"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    with contextlib.redirect_stdout(None):
+        root = api.hipercow_init(".", driver="local", idle_timeout=120)
+    try:
+        tasks = {}
+        with contextlib.redirect_stdout(None):
+            for name, code, resources in SHOWCASE:
+                res = api.hipercow_resources(**resources) if resources else None
+                tasks[name] = api.task_create_expr(code, namespace={}, name=name, resources=res)
+            tasks["fit-model"].wait(timeout=60)
+            tasks["bad-input"].wait(timeout=60)
+            api.task_cancel(tasks["cancelled-run"].id)
+            api.task_wait(tasks["simulate"].id, timeout=60, for_start=True)
+        open_lab(page, lab, "showcase")
+        show_panel(page)
+        wanted = {
+            "fit-model": "success",
+            "bad-input": "failure",
+            "cancelled-run": "cancelled",
+            "simulate": "running",
+            "overnight": "submitted",
+        }
+        for name, status in wanted.items():
+            assert wait_for_badge(page, tasks[name].id, [status]) == status
+        status_bar = page.locator(".hc-status-item")
+        page.wait_for_function(
+            "() => document.querySelector('.hc-status-item').textContent"
+            " === 'hipercow: 1 running, 1 submitted'"
+        )
+        # hipercow's own words for states, everywhere: no "queued", no "pending"
+        badges = page.locator(".hc-task .hc-badge").all_inner_texts()
+        assert sorted(badges) == sorted(wanted.values()) and set(badges) <= set(STATUSES)
+        chips = page.locator(".hc-count .hc-count-label").all_inner_texts()
+        assert chips == list(STATUSES)
+        for text in (page.locator(".hc-panel").inner_text(), status_bar.inner_text()):
+            assert not re.search(r"queued|pending", text, re.IGNORECASE), text
+        node = read_marker(root, tasks["simulate"].id, "running")["node"]
+        running = page.locator(f'.hc-task[data-id="{tasks["simulate"].id}"]')
+        assert running.locator(".hc-node").inner_text() == f"on {node}"
+        held = page.locator(f'.hc-task[data-id="{tasks["overnight"].id}"]')
+        assert held.locator(".hc-node").count() == 0  # not started: no node
+        assert held.locator(".hc-clock").inner_text().startswith("created ")
+        assert "started" not in held.locator(".hc-clock").inner_text()
+        widen_panel(page)
+        for theme in THEMES:
+            use_theme(page, theme)
+            colours = [
+                page.locator(f".hc-badge.hc-status-{s}").first.evaluate(
+                    "el => getComputedStyle(el).backgroundColor"
+                )
+                for s in ("success", "failure", "running", "submitted")
+            ]
+            assert len(set(colours)) == 4, colours  # each state its own colour, in each theme
+        screenshots(page, "panel")
+
+        # a submitted task has not started: it is cancelled at once, without asking
+        held.locator(".hc-action-cancel").click()
+        assert wait_for_badge(page, tasks["overnight"].id, ["cancelled"]) == "cancelled"
+        assert page.locator(".jp-Dialog").count() == 0
+        assert api.task_status(tasks["simulate"].id) == "running"
+    finally:
+        stop_local_scheduler(root)
+
+
+def test_durations_and_clock_times_read_as_in_python(lab, page, monkeypatch):
+    """The panel writes waited / ran for as `pretty_dt` and clock times as `clock_time` do,
+    on the same values: finished tasks whose recorded times are set to chosen spans.
+    """
+    import json
+
+    from hipercow_magic import api
+
+    folder = lab.project.parent / "formats"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    with contextlib.redirect_stdout(None):
+        root = api.hipercow_init(".", driver="local", idle_timeout=60)
+    now = float(int(time.time()))  # whole seconds: the spans below add up exactly
+    three_days_ago = now - 3 * 86400
+    spans = {  # name: (created, waited, ran for)
+        "sub-second": (three_days_ago, 0.35, 4.2),
+        "seconds": (three_days_ago + 60, 12, 185),
+        "minutes": (now - 7200, 59.96, 3599.7),
+        "hours": (now - 3900 - 183600 - 60, 183600, 3900),
+        "days": (now - 2 * 86400 - 3 * 3600 - 90, 86400 * 2 + 3 * 3600 + 59, 30),
+    }
+    try:
+        ids = {}
+        with contextlib.redirect_stdout(None):
+            for name in spans:
+                ids[name] = api.task_create_expr("1", namespace={}, name=name).id
+            for task in ids.values():
+                assert api.task_wait(task, timeout=60)
+        for name, (created, waited, ran_for) in spans.items():
+            times = {
+                "created": created,
+                "submitted": created,
+                "started": created + waited,
+                "finished": created + waited + ran_for,
+            }
+            with open(root.task_file(ids[name], "times.json"), "w") as f:
+                json.dump(times, f)
+        open_lab(page, lab, "formats")
+        show_panel(page)
+        widen_panel(page)
+        rows = page.locator(".hc-task")
+        page.wait_for_function("() => document.querySelectorAll('.hc-task .hc-times').length === 5")
+        seen = set()
+        for summary in api.task_summaries(list(ids.values())):
+            row = page.locator(f'.hc-task[data-id="{summary["id"]}"]')
+            expected = (
+                f"waited {pretty_dt(summary['waited'])} · ran for {pretty_dt(summary['ran_for'])}"
+            )
+            assert row.locator(".hc-times").inner_text() == expected, summary["name"]
+            clocks = [f"{k} {clock_time(summary[k])}" for k in ("created", "started", "finished")]
+            assert row.locator(".hc-clock").inner_text() == " · ".join(clocks), summary["name"]
+            seen.add(expected)
+        assert rows.count() == 5
+        # the spans cover every form pretty_dt writes
+        joined = " ".join(seen)
+        for form in ("350ms", "4.2s", "12s", "3m 5s", "2d 3h", "1h 5m", "60s", "59m 59s"):
+            assert form in joined, (form, seen)
+        old = page.locator(f'.hc-task[data-id="{ids["sub-second"]}"] .hc-clock').inner_text()
+        assert re.match(r"created \d{4}-\d\d-\d\d \d\d:\d\d · ", old), old  # not today
+        screenshots(page, "panel-formats")
+    finally:
+        stop_local_scheduler(root)
 
 
 def test_the_panel_says_when_the_search_for_roots_stopped_early(lab, page):
