@@ -49,3 +49,33 @@ def test_run_all_runs_a_chain_of_hipercow_cells(lab, page):
     assert "captured: a (" in output(page, 3).inner_text()
     assert "b = 22" in output(page, 4).inner_text()
     screenshots(page, "run-all")
+
+
+def test_run_all_stops_at_a_cell_reading_what_a_failed_task_would_set(lab, page):
+    cells = [
+        "%load_ext hipercow_magic",
+        "%%hipercow --name broken\nimport time\ntime.sleep(2)\nratio = 1 / 0",
+        "print(ratio)",
+        "print('not reached')",
+    ]
+    write_notebook(lab.project / "broken.ipynb", cells)
+    open_notebook(page, lab, "project/broken.ipynb")
+    run_all_cells(page)
+    output(page, 2).get_by_text("HipercowError").wait_for(timeout=60_000)
+    error = output(page, 2).locator(".jp-OutputArea-output").last
+    text = error.inner_text().strip()
+    task = re.search(r"task ([0-9a-f]{8}), which sets ratio, failed", output(page, 2).inner_text())
+    assert task, output(page, 2).inner_text()
+    assert text == (
+        f"HipercowError: task {task.group(1)}, which sets `ratio`, failed: ZeroDivisionError: "
+        f"division by zero; nothing was set. See its display above, or %hipercow retry "
+        f"{task.group(1)}"
+    )  # one line, no traceback
+    page.wait_for_function(  # Run All stops there: the last cell never runs
+        "() => !document.querySelector('.jp-Notebook').innerText.includes('[*]')",
+        timeout=60_000,
+    )
+    last = page.locator(".jp-Notebook .jp-Cell").nth(3)
+    assert last.locator(".jp-InputPrompt").inner_text().strip() == "[ ]:"
+    assert "not reached" not in output(page, 3).inner_text()
+    screenshots(page, "run-all-failed")
