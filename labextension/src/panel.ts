@@ -329,7 +329,8 @@ export class TaskPanel extends Widget {
         buttons: [
           Dialog.cancelButton({ label: 'Keep running' }),
           Dialog.warnButton({ label: 'Cancel task' })
-        ]
+        ],
+        defaultButton: 0 // Enter keeps it running: stopping takes a deliberate click
       });
       if (!answer.button.accept) {
         return;

@@ -504,36 +504,35 @@ def widen_panel(page, width=460):
 
 
 SHOWCASE = [
-    ("fit-model", "sum(range(10))", {}),
-    ("bad-input", "raise ValueError('rate must be positive')", {}),
-    ("cancelled-run", "1", {"hold_until": "3h"}),
-    ("simulate", "import time\ntime.sleep(600)", {}),
-    ("overnight", "1", {"hold_until": "2h"}),
+    """\
+import hipercow_magic as hc
+fit = hc.task_create_expr("sum(range(10))", name="fit-model")
+bad = hc.task_create_expr("raise ValueError('rate must be positive')", name="bad-input")""",
+    """\
+later = hc.task_create_expr("1", name="cancelled-run", resources=hc.hipercow_resources(hold_until="3h"))
+hc.task_cancel(later.id)
+sim = hc.task_create_expr("import time\\ntime.sleep(600)", name="simulate")
+night = hc.task_create_expr("1", name="overnight", resources=hc.hipercow_resources(hold_until="2h"))""",
 ]
 
 
 def test_the_panel_shows_every_state_in_hipercow_words_and_cancels_a_submitted_task_at_once(
-    lab, page, monkeypatch
+    lab, page
 ):
     from hipercow_magic import api
 
     folder = lab.project.parent / "showcase"
     folder.mkdir()
-    monkeypatch.chdir(folder)
     with contextlib.redirect_stdout(None):
-        root = api.hipercow_init(".", driver="local", idle_timeout=120)
+        root = api.hipercow_init(str(folder), driver="local", idle_timeout=120)
+    write_notebook(folder / "analysis.ipynb", SHOWCASE)
     try:
-        tasks = {}
-        with contextlib.redirect_stdout(None):
-            for name, code, resources in SHOWCASE:
-                res = api.hipercow_resources(**resources) if resources else None
-                tasks[name] = api.task_create_expr(code, namespace={}, name=name, resources=res)
-            tasks["fit-model"].wait(timeout=60)
-            tasks["bad-input"].wait(timeout=60)
-            api.task_cancel(tasks["cancelled-run"].id)
-            api.task_wait(tasks["simulate"].id, timeout=60, for_start=True)
-        open_lab(page, lab, "showcase")
+        open_alone(page, lab, "showcase/analysis.ipynb")
         show_panel(page)
+        for cell in range(len(SHOWCASE)):
+            run_cell(page, cell)
+        summaries = api.task_summaries(api.task_list(root=root), root=root)
+        tasks = {row["name"]: row["id"] for row in summaries}
         wanted = {
             "fit-model": "success",
             "bad-input": "failure",
@@ -542,7 +541,7 @@ def test_the_panel_shows_every_state_in_hipercow_words_and_cancels_a_submitted_t
             "overnight": "submitted",
         }
         for name, status in wanted.items():
-            assert wait_for_badge(page, tasks[name].id, [status]) == status
+            assert wait_for_badge(page, tasks[name], [status]) == status
         status_bar = page.locator(".hc-status-item")
         page.wait_for_function(
             "() => document.querySelector('.hc-status-item').textContent"
@@ -555,10 +554,10 @@ def test_the_panel_shows_every_state_in_hipercow_words_and_cancels_a_submitted_t
         assert chips == list(STATUSES)
         for text in (page.locator(".hc-panel").inner_text(), status_bar.inner_text()):
             assert not re.search(r"queued|pending", text, re.IGNORECASE), text
-        node = read_marker(root, tasks["simulate"].id, "running")["node"]
-        running = page.locator(f'.hc-task[data-id="{tasks["simulate"].id}"]')
+        node = read_marker(root, tasks["simulate"], "running")["node"]
+        running = page.locator(f'.hc-task[data-id="{tasks["simulate"]}"]')
         assert running.locator(".hc-node").inner_text() == f"on {node}"
-        held = page.locator(f'.hc-task[data-id="{tasks["overnight"].id}"]')
+        held = page.locator(f'.hc-task[data-id="{tasks["overnight"]}"]')
         assert held.locator(".hc-node").count() == 0  # not started: no node
         assert held.locator(".hc-clock").inner_text().startswith("created ")
         assert "started" not in held.locator(".hc-clock").inner_text()
@@ -576,9 +575,9 @@ def test_the_panel_shows_every_state_in_hipercow_words_and_cancels_a_submitted_t
 
         # a submitted task has not started: it is cancelled at once, without asking
         held.locator(".hc-action-cancel").click()
-        assert wait_for_badge(page, tasks["overnight"].id, ["cancelled"]) == "cancelled"
+        assert wait_for_badge(page, tasks["overnight"], ["cancelled"]) == "cancelled"
         assert page.locator(".jp-Dialog").count() == 0
-        assert api.task_status(tasks["simulate"].id) == "running"
+        assert api.task_status(tasks["simulate"], root=root) == "running"
     finally:
         stop_local_scheduler(root)
 
