@@ -126,3 +126,15 @@ def test_a_task_whose_files_link_out_of_the_root_is_refused(tree, tmp_path):
     os.symlink(tmp_path / "elsewhere", root.task_dir(other))
     with pytest.raises(PathRejected, match="is a link leading out of its root"):
         served.check_task_files(find_root(root.path), other)
+
+
+def test_a_root_made_after_a_look_is_found_by_the_next_look(tree):
+    served = ServedRoots(str(tree))
+    assert served.locate("plain/notebook.ipynb") is None
+    assert served.search_cached().roots == ["a", "b/deep/c"]
+    with contextlib.redirect_stdout(None):
+        api.hipercow_init(str(tree / "plain"))
+    assert served.locate("plain/notebook.ipynb") == "plain"  # "no root" is never kept
+    assert served.search_cached().roots == ["a", "b/deep/c"]  # a search is shared a while...
+    assert served.search_cached(ttl=0).roots == ["a", "plain", "b/deep/c"]  # ...or made anew
+    assert served.search_cached().roots == ["a", "plain", "b/deep/c"]
