@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 
 from hipercow_magic.core.capture import analyse_code
-from hipercow_magic.magics.parsers import cell_parser
 
 _EXPANDED = re.compile(r"\{([^{}]+)\}")  # IPython expands {expr} in magics' lines
 _DOLLAR = re.compile(r"(?<!\$)\$([A-Za-z_][A-Za-z0-9_]*)")  # ... and $name
@@ -49,10 +49,16 @@ def _bulk_names(line: str) -> set[str]:
     if "--bulk" not in line:
         return set()
     try:
-        args = cell_parser().parse_argstring(line)
-    except Exception:  # a bad line: the magic itself says what is wrong
+        words = shlex.split(line)
+    except ValueError:  # unbalanced quotes: the magic itself says what is wrong
         return set()
-    return _expression_names(args.bulk) if args.bulk else set()
+    names: set[str] = set()
+    for word, following in zip(words, [*words[1:], ""]):
+        if word == "--bulk":
+            names |= _expression_names(following)
+        elif word.startswith("--bulk="):
+            names |= _expression_names(word.removeprefix("--bulk="))
+    return names
 
 
 def _constant(node: ast.AST) -> str | None:

@@ -50,9 +50,9 @@ def errors(cell) -> list:
 def test_a_chain_of_cells_runs_top_to_bottom(tmp_path):
     cells = run_all(
         tmp_path,
-        "%%hipercow\nimport time\ntime.sleep(1)\na = 21",
+        "%%hipercow\nimport time\ntime.sleep(2)\na = 21",
         "print('a * 2 =', a * 2)",
-        "%%hipercow\nimport time\ntime.sleep(1)\nb = a + 1",
+        "%%hipercow\nimport time\ntime.sleep(2)\nb = a + 1",
         "print('b =', b)",
         "a = 0\nprint('assigned before reading:', a)",
     )
@@ -70,7 +70,7 @@ def test_a_chain_of_cells_runs_top_to_bottom(tmp_path):
 def test_a_failed_upstream_task_stops_the_reading_cell_with_one_line(tmp_path):
     cells = run_all(
         tmp_path,
-        "%%hipercow\nimport time\ntime.sleep(1)\nratio = 1 / 0",
+        "%%hipercow\nimport time\ntime.sleep(2)\nratio = 1 / 0",
         "print(ratio)",
         "print('later cells still run')",
         raises=(1,),

@@ -165,10 +165,25 @@ def waiting_for(shell, task: hc.Task) -> None:
     wait_until(lambda: not model.export, timeout=30)
 
 
+def gated(code: str, gate: str = "go") -> str:
+    """Task code that runs once the file `gate` exists in the root (so it is still pending
+    when the next cell begins, however slow the machine)."""
+    return f"import os, time\nwhile not os.path.exists({gate!r}):\n    time.sleep(0.05)\n{code}"
+
+
+def open_when_waiting(shell, task: hc.Task, gate: str = "go") -> threading.Thread:
+    """Create the file `gate` once a cell waits for `task` (from a thread, returned)."""
+    thread = threading.Thread(target=lambda: (waiting_for(shell, task), open(gate, "w").close()))
+    thread.start()
+    return thread
+
+
 def test_a_cell_reading_a_pending_name_waits_then_runs(shell, capsys):
-    task = submit(shell, "import time\ntime.sleep(1)\nsummary = 21")
+    task = submit(shell, gated("summary = 21"))
     capsys.readouterr()
+    opener = open_when_waiting(shell, task)
     result = shell.run_cell("doubled = summary * 2")
+    opener.join()
     assert result.error_in_exec is None
     assert shell.user_ns["doubled"] == 42
     out = capsys.readouterr().out
@@ -190,8 +205,10 @@ def test_names_a_cell_assigns_before_reading_do_not_wait(shell, capsys):
 
 
 def test_a_hipercow_cell_reading_a_pending_name_captures_its_value(shell, capsys):
-    first = submit(shell, "import time\ntime.sleep(1)\na = 21")
+    first = submit(shell, gated("a = 21"))
+    opener = open_when_waiting(shell, first)
     second = submit(shell, "b = a + 1")
+    opener.join()
     assert f"waiting for task {first.id[:8]} to set `a`" in capsys.readouterr().out
     assert hc.task_info(second.id).data["locals"] == ["a"]
     assert finished(second.id) == "success"
@@ -201,9 +218,11 @@ def test_a_hipercow_cell_reading_a_pending_name_captures_its_value(shell, capsys
 def test_a_magic_line_reading_a_pending_name_waits(shell, capsys):
     earlier = submit(shell, "value = 1")
     assert finished(earlier.id) == "success"
-    submit(shell, f"import time\ntime.sleep(1)\nwhich = '{earlier.id}'")
+    task = submit(shell, gated(f"which = '{earlier.id}'"))
     capsys.readouterr()
+    opener = open_when_waiting(shell, task)
     result = shell.run_cell("%hipercow_info {which}")
+    opener.join()
     assert result.error_in_exec is None
     out = capsys.readouterr().out
     assert "to set `which`; interrupt to stop waiting" in out
@@ -213,7 +232,7 @@ def test_a_magic_line_reading_a_pending_name_waits(shell, capsys):
 def test_interrupting_the_wait_stops_the_cell_not_the_task(shell, capsys):
     from hipercow_magic.magics.waiting import WaitInterrupted
 
-    task = submit(shell, "import time\ntime.sleep(3)\nlate = 'arrived'")
+    task = submit(shell, gated("late = 'arrived'"))
     interrupter = threading.Thread(
         target=lambda: (waiting_for(shell, task), __import__("_thread").interrupt_main())
     )
@@ -225,6 +244,8 @@ def test_interrupting_the_wait_stops_the_cell_not_the_task(shell, capsys):
     out = capsys.readouterr().out
     assert "ran" not in out
     assert f"stopped waiting for task {task.id[:8]}; it carries on" in out
+    assert task.status() in ("submitted", "running")  # it carries on
+    open("go", "w").close()
     assert finished(task.id) == "success"
     shell.run_cell("pass")
     assert shell.user_ns["late"] == "arrived"
@@ -269,10 +290,14 @@ def test_a_name_a_failed_task_did_not_set_is_a_clear_error_not_a_name_error(shel
 
 
 def test_a_cell_reading_names_of_two_pending_tasks_waits_for_both(shell, capsys):
-    first = submit(shell, "import time\ntime.sleep(1)\nleft, right = 1, 2")
-    second = submit(shell, "import time\ntime.sleep(1)\nthird = 3")
+    first = submit(shell, gated("left, right = 1, 2", "go-first"))
+    second = submit(shell, gated("third = 3", "go-second"))
     capsys.readouterr()
+    openers = [open_when_waiting(shell, first, "go-first")]
+    openers.append(open_when_waiting(shell, second, "go-second"))
     assert shell.run_cell("total = left + right + third").error_in_exec is None
+    for opener in openers:
+        opener.join()
     assert shell.user_ns["total"] == 6
     out = capsys.readouterr().out
     assert f"waiting for task {first.id[:8]} to set `left` and `right`;" in out
@@ -292,6 +317,15 @@ def test_after_a_retry_the_reading_cell_waits_for_the_new_task(shell, tmp_path):
     shell.run_line_magic("hipercow", f"retry {task.id[:8]}")
     assert shell.run_cell("doubled = v * 2").error_in_exec is None
     assert shell.user_ns["doubled"] == 14
+
+
+def test_a_bulk_cell_waits_for_the_task_that_makes_its_rows(shell, capsys):
+    maker = submit(shell, gated("rows = [{'n': 1}, {'n': 2}]"))
+    opener = open_when_waiting(shell, maker)
+    result = shell.run_cell("%%hipercow --bulk rows --wait\nn * 10")
+    opener.join()
+    assert result.error_in_exec is None and result.result == [10, 20]
+    assert f"waiting for task {maker.id[:8]} to set `rows`" in capsys.readouterr().out
 
 
 def test_cells_are_left_alone_unless_they_read_a_pending_name(shell):
