@@ -16,6 +16,8 @@ export const IDLE_POLL_MS = 10000;
 export const MAX_IDLE_POLL_MS = 30000;
 /** While no root holds the followed folder, look for one every 5 s. */
 export const NO_ROOT_POLL_MS = 5000;
+/** After a kernel finishes running code, look again this much later (once for many cells). */
+export const KERNEL_IDLE_WAIT_MS = 300;
 
 /**
  * The task table of the current root, polled from the server.
@@ -180,7 +182,9 @@ export class TaskModel {
    */
   kernelIdle(): void {
     this._idleDelay = IDLE_POLL_MS;
-    void this.locate();
+    // one look for a run of cells finishing one after another (Run All)
+    window.clearTimeout(this._idleTimer);
+    this._idleTimer = window.setTimeout(() => void this.locate(), KERNEL_IDLE_WAIT_MS);
   }
 
   /** Look for the root again, ask about the cluster again, then poll now (Refresh). */
@@ -243,6 +247,7 @@ export class TaskModel {
 
   dispose(): void {
     window.clearTimeout(this._timer);
+    window.clearTimeout(this._idleTimer);
     document.removeEventListener('visibilitychange', this._onVisibility);
   }
 
@@ -359,6 +364,7 @@ export class TaskModel {
   private _offset = 0;
   private _panelVisible = false;
   private _timer = 0;
+  private _idleTimer = 0;
   private _generation = 0;
   private _idleDelay = IDLE_POLL_MS;
 }
