@@ -9,7 +9,7 @@ from hipercow_magic.core.format import clock_time, first_line, ordinal, pretty_d
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.root import check_task_id, find_root
 from hipercow_magic.core.status import TERMINAL
-from hipercow_magic.core.task import read_marker
+from hipercow_magic.core.task import ran_on
 
 # what a scheduler's short reasons for a waiting task mean
 WAIT_REASONS = {
@@ -23,8 +23,7 @@ def task_node(task_id: str, root=None) -> str | None:
     """The node a task runs or ran on (its virtual node on the local driver, else the host
     that ran it); None for a task that never started.
     """
-    claim = read_marker(find_root(root), check_task_id(task_id), "running")
-    return claim.get("node") or claim.get("host")
+    return ran_on(find_root(root), check_task_id(task_id))
 
 
 def scheduler_text(scheduler: dict) -> str:

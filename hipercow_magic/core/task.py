@@ -62,6 +62,15 @@ def read_marker(root, task_id: str, status: str) -> dict:
         return {}
 
 
+def ran_on(root, task_id: str) -> str | None:
+    """The node a task runs or ran on, from its start claim (kept after it ends); None if it
+    never started. A scheduler's claim names the node it placed the task on; a task that
+    claimed itself names the host it ran on.
+    """
+    claim = read_marker(root, task_id, "running")
+    return claim.get("node") or claim.get("host") or None
+
+
 def write_terminal(
     root,
     task_id: str,

@@ -13,19 +13,9 @@ import time
 from hipercow_magic import api
 from hipercow_magic.core.format import clock_time
 from hipercow_magic.core.status import STATUSES, TERMINAL, count_statuses
-from hipercow_magic.core.task import read_marker
+from hipercow_magic.core.task import ran_on
 
 CLOCKS = ("created", "started", "finished")
-
-
-def ran_on(root, task_id: str) -> str | None:
-    """The node a task ran (or runs) on, from its start claim; None if it never started.
-
-    A scheduler's claim names the node it placed the task on; a task that claimed itself
-    names the host it ran on.
-    """
-    claim = read_marker(root, task_id, "running")
-    return claim.get("node") or claim.get("host") or None
 
 
 class TaskTable:
