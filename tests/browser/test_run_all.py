@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from notebook_ui import open_notebook, screenshots, write_notebook
+from notebook_ui import screenshots, write_notebook
 
 CELLS = [
     "%load_ext hipercow_magic",
@@ -14,6 +14,14 @@ CELLS = [
     "%%hipercow --name second\nimport time\ntime.sleep(1)\nb = a + 1",
     "print('b =', b)",
 ]
+
+
+def open_alone(page, lab, name: str) -> None:
+    """Open notebook `name` of the project in a JupyterLab workspace of its own (so it is the
+    only notebook open), once its kernel is idle."""
+    page.goto(lab.url(f"/lab/workspaces/{name}/tree/project/{name}.ipynb", token=lab.token))
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    page.get_by_text(re.compile(r"\|\s*Idle")).first.wait_for(timeout=60_000)
 
 
 def run_all_cells(page) -> None:
@@ -28,7 +36,7 @@ def output(page, index: int):
 
 def test_run_all_runs_a_chain_of_hipercow_cells(lab, page):
     write_notebook(lab.project / "chain.ipynb", CELLS)
-    open_notebook(page, lab, "project/chain.ipynb")
+    open_alone(page, lab, "chain")
     run_all_cells(page)
 
     waiting = output(page, 2).get_by_text(re.compile(r"waiting for task [0-9a-f]{8} to set a;"))
@@ -36,8 +44,8 @@ def test_run_all_runs_a_chain_of_hipercow_cells(lab, page):
     assert "interrupt to stop waiting" in waiting.inner_text()
     screenshots(page, "run-all-waiting")
 
-    page.wait_for_function(  # every cell has run: no [*] and no empty prompt left
-        "() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]"
+    page.wait_for_function(  # every cell has run: a number in every prompt
+        "() => [...document.querySelectorAll('.jp-Notebook .jp-InputPrompt')]"
         ".every(p => /\\[\\d+\\]/.test(p.textContent))",
         timeout=120_000,
     )
@@ -59,7 +67,7 @@ def test_run_all_stops_at_a_cell_reading_what_a_failed_task_would_set(lab, page)
         "print('not reached')",
     ]
     write_notebook(lab.project / "broken.ipynb", cells)
-    open_notebook(page, lab, "project/broken.ipynb")
+    open_alone(page, lab, "broken")
     run_all_cells(page)
     output(page, 2).get_by_text("HipercowError").wait_for(timeout=60_000)
     error = output(page, 2).locator(".jp-OutputArea-output").last
@@ -72,7 +80,8 @@ def test_run_all_stops_at_a_cell_reading_what_a_failed_task_would_set(lab, page)
         f"{task.group(1)}"
     )  # one line, no traceback
     page.wait_for_function(  # Run All stops there: the last cell never runs
-        "() => !document.querySelector('.jp-Notebook').innerText.includes('[*]')",
+        "() => ![...document.querySelectorAll('.jp-Notebook .jp-InputPrompt')]"
+        ".some(p => p.textContent.includes('[*]'))",
         timeout=60_000,
     )
     last = page.locator(".jp-Notebook .jp-Cell").nth(3)
