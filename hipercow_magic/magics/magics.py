@@ -18,6 +18,7 @@ from traitlets import CaselessStrEnum, Float, Int, Unicode, observe
 from hipercow_magic import api
 from hipercow_magic.cli.args import task_options
 from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.format import short_id
 from hipercow_magic.core.options import options
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.magics import commands
@@ -33,12 +34,13 @@ from hipercow_magic.magics.waiting import (
     take_values,
     unregister,
 )
-from hipercow_magic.widgets.model import BulkModel, TaskModel, short_id
+from hipercow_magic.widgets.model import BulkModel, TaskModel
 from hipercow_magic.widgets.tables import cluster_table, task_list_widget, task_table
 from hipercow_magic.widgets.text import bulk_text, task_text
 from hipercow_magic.widgets.updater import get_updater
 
 CELL_PARSER = cell_parser()
+BODY_LINE = 2  # a %%hipercow cell's code starts under its magic line, as the notebook numbers it
 
 
 def one_line(message) -> str:
@@ -289,7 +291,7 @@ class HipercowMagics(Magics):
             if args.bulk is not None:
                 return self._submit_bulk(args, cell, common)
             task = api.task_create_expr(
-                cell, namespace=self.shell.user_ns, name=args.name, **common
+                cell, namespace=self.shell.user_ns, name=args.name, first_line=BODY_LINE, **common
             )
         sequence = next_sequence()
         if args.out:
@@ -310,7 +312,12 @@ class HipercowMagics(Magics):
                 f"Could not evaluate --bulk {args.bulk!r}: {type(e).__name__}: {e}"
             ) from None
         bundle = api.task_create_bulk_expr(
-            cell, data, namespace=self.shell.user_ns, bundle_name=args.name, **common
+            cell,
+            data,
+            namespace=self.shell.user_ns,
+            bundle_name=args.name,
+            first_line=BODY_LINE,
+            **common,
         )
         if args.out:
             self.shell.user_ns[args.out] = bundle

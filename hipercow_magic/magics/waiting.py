@@ -16,8 +16,8 @@ from IPython.display import display as show
 
 from hipercow_magic import api
 from hipercow_magic.core.errors import HipercowError, TaskWaitTimeout, error_line
-from hipercow_magic.core.format import pretty_dt
-from hipercow_magic.widgets.model import TaskModel, error_text, short_id
+from hipercow_magic.core.format import pretty_dt, short_id
+from hipercow_magic.widgets.model import TaskModel, error_text
 
 _waiters: dict[int, object] = {}  # key -> magics: the cells' wait calls find them here
 LINE_REFRESH = 1.0  # seconds between updates of a notebook's waiting line

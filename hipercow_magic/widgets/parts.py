@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import html
 
+from hipercow_magic.core.format import short_id
 from hipercow_magic.core.tracebacks import traceback_html
-from hipercow_magic.widgets.model import BulkModel, TaskModel, short_id
+from hipercow_magic.widgets.model import BulkModel, TaskModel
 from hipercow_magic.widgets.style import (
     CARD_STYLE,
     CODE,

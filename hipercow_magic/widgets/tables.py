@@ -5,8 +5,7 @@ from __future__ import annotations
 import html
 import time
 
-from hipercow_magic.core.format import clock_time, format_minutes, pretty_dt
-from hipercow_magic.widgets.model import short_id
+from hipercow_magic.core.format import clock_time, format_minutes, pretty_dt, short_id
 from hipercow_magic.widgets.style import MUTED, WARN, badge, var
 
 TABLE = "border-collapse:collapse;font-size:12px"

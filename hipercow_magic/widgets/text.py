@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from hipercow_magic.widgets.model import BulkModel, TaskModel, short_id
+from hipercow_magic.core.format import short_id
+from hipercow_magic.widgets.model import BulkModel, TaskModel
 
 SYMBOLS = {
     "created": "·",

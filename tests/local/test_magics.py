@@ -85,6 +85,8 @@ def test_failed_task_changes_nothing_and_shows_the_node_traceback(shell, capsys)
     assert "ZeroDivisionError: division by zero" in out
     assert "Traceback" in out and "b = 1 / 0" in out
     assert "nothing was set in the notebook" in out
+    # numbered as the notebook numbers the cell: its %%hipercow line is line 1
+    assert f'File "Cell for task {task.id[:8]}", line 3, in <module>' in out
 
 
 def test_cancelled_task_changes_nothing(shell, capsys):

@@ -6,7 +6,6 @@ new status makes necessary (times once, the result once, the scheduler's view no
 `common` holds what both kinds share, `task` one task's model, `bulk` a bundle's.
 """
 
-from hipercow_magic.core.format import short_id
 from hipercow_magic.widgets.model.bulk import BulkModel
 from hipercow_magic.widgets.model.common import Model, error_text, value_repr
 from hipercow_magic.widgets.model.task import TaskModel
@@ -16,6 +15,5 @@ __all__ = [
     "Model",
     "TaskModel",
     "error_text",
-    "short_id",
     "value_repr",
 ]
