@@ -6,28 +6,12 @@ import pathlib
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-from processes import SOURCE, source_environment, stop_local_scheduler
-
-import hipercow_magic as hc
+from notebooks import execute_notebook
+from processes import SOURCE
 
 pytestmark = pytest.mark.slow  # and `kernel`, from its folder (tests/conftest.py)
 
 NOTEBOOKS = pathlib.Path(SOURCE) / "demo_notebooks"
-
-
-def execute_notebook(notebook, folder: pathlib.Path) -> None:
-    """Run `notebook` in a real kernel in `folder` (its root), as Run All does."""
-    client = NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-    )
-    try:
-        # the kernel imports the hipercow_magic under test; an error in a cell not tagged
-        # raises-exception raises CellExecutionError
-        client.execute(env=source_environment())
-    finally:
-        if (folder / "hipercow").exists():
-            stop_local_scheduler(hc.hipercow_root(str(folder)))
 
 
 def execute(name: str, folder: pathlib.Path):

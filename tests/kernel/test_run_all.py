@@ -11,8 +11,8 @@ import time
 import nbformat
 import pytest
 from nbclient.exceptions import CellExecutionError
+from notebooks import execute_notebook
 from processes import stop_local_scheduler
-from test_demo_notebooks import execute_notebook
 from test_demo_notebooks import text as shown_text
 from test_kernel_magics import Kernel
 

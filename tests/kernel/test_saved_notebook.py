@@ -10,9 +10,7 @@ import sys
 
 import nbformat
 import pytest
-from processes import source_environment, stop_local_scheduler
-
-import hipercow_magic as hc
+from notebooks import execute_notebook
 
 pytestmark = pytest.mark.slow  # and `kernel`, from its folder (tests/conftest.py)
 
@@ -41,19 +39,10 @@ CELLS = [
 
 def run_and_save(folder: pathlib.Path) -> pathlib.Path:
     """Run the notebook in a real kernel in `folder` and save it there."""
-    from nbclient import NotebookClient
-
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell("rows = [{'n': n} for n in range(3)]")]
     notebook.cells += [nbformat.v4.new_code_cell(source) for source in CELLS]
-    client = NotebookClient(
-        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-    )
-    try:
-        client.execute(env=source_environment())
-    finally:
-        if (folder / "hipercow").exists():
-            stop_local_scheduler(hc.hipercow_root(str(folder)))
+    execute_notebook(notebook, folder)
     path = folder / "saved.ipynb"
     nbformat.write(notebook, path)
     return path
