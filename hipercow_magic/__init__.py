@@ -9,24 +9,47 @@ The package's folders are its layers (imports point down only):
     drivers/                the driver protocol, the registry, local/ and slurm/
     node/                   what runs on a compute node: runner, environments, cores, pool()
     core/                   records and values: errors, store, root, tasks, resources, capture
+
+The public names are loaded on first use (PEP 562), so a task's process, which imports this
+package to run the task, loads neither the api nor the drivers unless the task asks for them.
 """
 
-from hipercow_magic._version import __version__
-from hipercow_magic.api import *  # noqa: F403  (the public API; its __all__ lists it)
-from hipercow_magic.api import __all__ as _api_names
-from hipercow_magic.node.cores import hipercow_parallel_get_cores, hipercow_parallel_set_cores
-from hipercow_magic.node.pool import executor, pool
+from importlib import import_module as _import_module
 
-__all__ = [
-    *_api_names,
-    "hipercow_parallel_get_cores",
-    "hipercow_parallel_set_cores",
-    "pool",
-    "executor",
-    "load_ipython_extension",
-    "unload_ipython_extension",
-    "__version__",
-]
+from hipercow_magic._version import __version__ as __version__
+
+_API = "hipercow_magic.api"
+_NODE_NAMES = {  # what runs inside a task: cheap to load there, without the api
+    "hipercow_parallel_get_cores": "hipercow_magic.node.cores",
+    "hipercow_parallel_set_cores": "hipercow_magic.node.cores",
+    "pool": "hipercow_magic.node.pool",
+    "executor": "hipercow_magic.node.pool",
+}
+_OWN_NAMES = ["load_ipython_extension", "unload_ipython_extension", "__version__"]
+
+
+def _all_names() -> list[str]:
+    """Every public name: the api's `__all__`, then the node's, then this module's own."""
+    return [*_import_module(_API).__all__, *_NODE_NAMES, *_OWN_NAMES]
+
+
+def __getattr__(name: str):
+    """A public name, loaded from its module on first use (then kept here)."""
+    if name == "__all__":
+        value = _all_names()
+    elif name in _NODE_NAMES:
+        value = getattr(_import_module(_NODE_NAMES[name]), name)
+    elif not name.startswith("_") and name in (api := _import_module(_API)).__all__:
+        value = getattr(api, name)
+    else:
+        raise AttributeError(f"module 'hipercow_magic' has no attribute '{name}'")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's names with the public ones not loaded yet."""
+    return sorted(set(globals()) | set(_all_names()))
 
 
 def load_ipython_extension(ipython) -> None:

@@ -24,8 +24,6 @@ from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.procs import descendants, describe_exit, kill, reap, wait_exit
 from hipercow_magic.core.tracebacks import RemoteTraceback
 from hipercow_magic.node import joblib_backend
-from hipercow_magic.node.cores import cluster_shape, set_task_cores
-from hipercow_magic.node.environment import load_environment
 from hipercow_magic.node.worker import READY, STOP, worker_main
 
 STOP_GRACE = 2.0  # seconds an idle worker gets to exit before it is killed
@@ -307,32 +305,3 @@ def current_cluster() -> Cluster:
             "parallel=hipercow_parallel('parallel') (or 'future') and at least 2 cores."
         )
     return _cluster
-
-
-@contextlib.contextmanager
-def task_context(root, data: dict, namespace: dict, task_id: str | None = None):
-    """Set the task's cores before its code runs and, with a method, run its worker cluster.
-
-    Args:
-        root: the root the task belongs to.
-        data: the task's data.json (its `parallel` spec and environment).
-        namespace: the names the task's code will see (the workers start with a copy).
-        task_id: the task's id (it names the worker processes).
-    """
-    cores = set_task_cores()
-    spec = data.get("parallel") or {}
-    if not spec.get("method"):
-        yield
-        return
-    cores_per_process = spec.get("cores_per_process") or 1
-    processes = cluster_shape(cores, cores_per_process)
-    environment = spec.get("environment")
-    if environment in (None, data.get("environment", "default")):
-        setup = None  # the workers start as copies of this process, environment loaded
-    else:
-
-        def setup(worker_namespace: dict) -> None:
-            load_environment(root, environment, worker_namespace)
-
-    with running_cluster(processes, cores_per_process, namespace, setup, task_id):
-        yield

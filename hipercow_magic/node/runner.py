@@ -40,7 +40,7 @@ from hipercow_magic.core.task import (
 )
 from hipercow_magic.core.tracebacks import user_traceback
 from hipercow_magic.core.versions import python_version
-from hipercow_magic.node.cluster import task_context
+from hipercow_magic.node.context import task_context
 from hipercow_magic.node.cores import set_task_cores
 from hipercow_magic.node.environment import load_environment
 
