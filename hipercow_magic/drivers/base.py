@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from typing import Protocol
 
 from hipercow_magic.core import store
 from hipercow_magic.core.envvars import EnvVars
@@ -114,6 +115,23 @@ class ClusterInfo:
         p.text(str(self))
 
 
+class Subscription(Protocol):
+    """What `Driver.subscribe` returns: a descriptor that becomes readable when tasks of the
+    root start or end.
+    """
+
+    def fileno(self) -> int:
+        """The descriptor to wait on (select/poll)."""
+
+    def drain(self) -> set[str] | None:
+        """Everything heard since the last drain: the ids of the tasks that started or ended
+        (empty when nothing arrived), or None when it can't say which.
+        """
+
+    def close(self) -> None:
+        """Stop listening."""
+
+
 class Driver(abc.ABC):
     """A scheduler behind the hipercow API. A driver is constructed with the root and its saved
     configuration; one folder of drivers/ implements one, registered under the entry-point group
@@ -122,7 +140,8 @@ class Driver(abc.ABC):
     Subclasses must implement `configure`, `cluster_info`, `submit`, `status` and `cancel`.
     The optional hooks below have working defaults: override them where the scheduler can do
     better (a scheduler's own log, its view of a task, a poll interval that backs off,
-    environment variables every task should get, a dry-run batch script).
+    environment variables every task should get, a dry-run batch script, a subscription to
+    task starts and ends).
     """
 
     name: str = ""
@@ -172,6 +191,12 @@ class Driver(abc.ABC):
     def poll_interval(self) -> float:
         """The longest pause between status checks that this driver recommends (seconds)."""
         return 1.0
+
+    def subscribe(self) -> Subscription | None:
+        """A subscription to the root's task starts and ends, for waiters to react at once;
+        None (the default) where the scheduler can't tell: waiters then poll `status`.
+        """
+        return None
 
     def batch_script(self, ids: list[str], resources=None) -> str:
         """The script the scheduler would be given for these tasks (a dry run)."""

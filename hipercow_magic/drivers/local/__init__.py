@@ -19,7 +19,7 @@ from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import marker_status, read_marker, write_terminal
 from hipercow_magic.core.versions import child_environment
 from hipercow_magic.drivers.base import ClusterInfo, Driver
-from hipercow_magic.drivers.local import paths
+from hipercow_magic.drivers.local import events, paths
 from hipercow_magic.drivers.local.cluster import cluster_info, cluster_spec
 from hipercow_magic.drivers.local.health import EXIT_START_FAILED as START_FAILED
 from hipercow_magic.drivers.local.health import record_start_failure
@@ -173,6 +173,15 @@ class LocalDriver(Driver):
             except OSError:
                 pass  # not listening yet: it reads the queue when it starts
 
+    def subscribe(self) -> events.Subscription | None:
+        """Hear of the root's task starts and ends at once (None where no socket can be made
+        in the root: waiters then poll).
+        """
+        try:
+            return events.Subscription(self.root)
+        except OSError:
+            return None
+
     # ---- the driver protocol ----------------------------------------------------------
     def submit(self, ids: list[str], resources) -> None:
         """Queue tasks: one file holding their shared resources and their ids."""
@@ -239,6 +248,7 @@ class LocalDriver(Driver):
             if task_id not in cancelled:
                 cancelled[task_id] = self._cancel_running(task_id)
         self.wake(b"c")
+        events.announce(self.root, [i for i in ids if cancelled[i]])
         return [cancelled[i] for i in ids]
 
     def _cancel_running(self, task_id: str) -> bool:
