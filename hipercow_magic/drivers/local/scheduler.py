@@ -28,6 +28,7 @@ from hipercow_magic.core.root import Root
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import marker_status, write_terminal
 from hipercow_magic.drivers.local import intake, paths
+from hipercow_magic.drivers.local.events import Announcer
 from hipercow_magic.drivers.local.health import EXIT_START_FAILED, log, record_start_failure
 from hipercow_magic.drivers.local.placement import Node, VirtualCluster, order
 from hipercow_magic.drivers.local.queue_reader import QueueReader
@@ -70,6 +71,7 @@ class Scheduler(QueueReader, TaskEnds):
         self.state_dirty = True
         self.lock_fd = -1
         self.sock: socket.socket | None = None
+        self.events = Announcer(self.root)  # tells waiters of starts and ends
         self.uid = os.geteuid()
         self.last_error: str | None = None
 
@@ -133,6 +135,7 @@ class Scheduler(QueueReader, TaskEnds):
                 reason=reason,
                 result={"ok": False, "error": TaskDied(reason), "traceback": ""},
             )
+            self.events.add(task_id)
         except Exception as e:
             log(f"task {task_id}: could not record its failure ({e})")
 
@@ -148,6 +151,7 @@ class Scheduler(QueueReader, TaskEnds):
                 scanned = time.monotonic()
             self.guard("checking deadlines", self.check_deadlines)
             self.guard("placing tasks", self.place)
+            self.events.flush()
             self.guard("writing the queue state", self.write_state)
             if self.queued or self.running:
                 idle_since = time.monotonic()
@@ -171,6 +175,7 @@ class Scheduler(QueueReader, TaskEnds):
                     self.guard(f"finishing task {task_id}", self.finish, task_id, self.reap(run))
                 elif run.pidfd is None:
                     self.guard(f"watching task {task_id}", self.poll, task_id, run)
+            self.events.flush()
 
     def poll(self, task_id: str, run: Running) -> None:
         """Without a pidfd: finish the task if its process has ended."""
@@ -308,6 +313,8 @@ class Scheduler(QueueReader, TaskEnds):
             claimed = False
             run.start_error = f"its start could not be recorded ({' '.join(str(e).split())})"
         os.write(go_write, b"g" if claimed else b"s")
+        if claimed:
+            self.events.add(task_id)
         os.close(go_write)
         if not claimed and run.start_error is None:
             run.killed_reason = "already started elsewhere"

@@ -37,7 +37,7 @@ class Running:
 
 class TaskEnds:
     """The task-ending half of the Scheduler (a mixin: it uses the scheduler's `root`,
-    `running`, `nodes`, `batches`, `state_dirty`, and its `adopt`, `fail`, `claim`,
+    `running`, `nodes`, `batches`, `state_dirty`, `events`, and its `adopt`, `fail`, `claim`,
     `never_started`, `requeue` and `_batch_done`).
     """
 
@@ -66,6 +66,7 @@ class TaskEnds:
         try:
             done = self.record_end(task_id, run, wait_status)
         finally:
+            self.events.add(task_id)  # waiters look at its markers again
             if done:
                 self._batch_done(entry.get("batch"), 1)
 
