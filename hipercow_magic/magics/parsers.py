@@ -29,9 +29,29 @@ and result. Quote values with spaces: --name "my run".
 """
 
 
+def without_comment(line: str) -> str:
+    """The line without a trailing shell-style comment: a `#` that starts a word outside
+    quotes (`--name run#2` and `"a # b"` keep theirs), as a shell reads it.
+    """
+    quote, escaped = None, False
+    for i, char in enumerate(line):
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i]
+    return line
+
+
 class HipercowArgumentParser(MagicArgumentParser):
     """A magic's argument parser that splits its line like a shell does, so quotes group
-    words and are removed (`--name "my run"` gives `my run`).
+    words and are removed (`--name "my run"` gives `my run`) and a trailing `# comment` is
+    left out.
     """
 
     def parse_argstring(self, argstring: str):
@@ -44,7 +64,7 @@ class HipercowArgumentParser(MagicArgumentParser):
             The parsed arguments (an argparse Namespace).
         """
         try:
-            words = arg_split(argstring, posix=True)
+            words = arg_split(without_comment(argstring), posix=True)
         except ValueError as e:
             raise UsageError(f"Could not split the arguments: {e}") from None
         return self.parse_args(words)

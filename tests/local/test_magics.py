@@ -43,6 +43,18 @@ def test_loading_twice_is_harmless_and_help_lists_options(ip):
         assert option in doc
 
 
+def test_a_trailing_comment_on_a_magic_line_is_left_out(shell):
+    cell = '%%hipercow -o h --name "run #2" --envvar A=x#y  # first try\nimport os\nos.environ["A"]'
+    result = shell.run_cell(cell)
+    assert result.error_in_exec is None, result.error_in_exec
+    task = shell.user_ns["h"]
+    assert hc.task_info(task.id).data["name"] == "run #2"
+    assert finished(task.id) == "success"
+    assert task.result() == "x#y"
+    result = shell.run_cell("%hipercow status  # how many of each?")
+    assert result.error_in_exec is None
+
+
 def test_traitlets_configure_the_magics(shell):
     shell.run_line_magic("config", "HipercowMagics.refresh_interval = 0.5")
     assert get_updater().interval == 0.5
