@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import contextlib
 
 from hipercow_magic.api.tasks import (
     Task,
@@ -13,7 +13,6 @@ from hipercow_magic.api.tasks import (
     task_status,
 )
 from hipercow_magic.core.errors import HipercowError, TaskWaitTimeout
-from hipercow_magic.core.options import options
 from hipercow_magic.core.root import check_task_id, find_root
 from hipercow_magic.core.status import TERMINAL, count_statuses
 from hipercow_magic.engine.bundles import (
@@ -26,7 +25,7 @@ from hipercow_magic.engine.bundles import (
     random_bundle_name,
     status_reduce,
 )
-from hipercow_magic.engine.statuses import poll_interval
+from hipercow_magic.engine.statuses import watch_statuses
 
 
 class Bundle:
@@ -68,30 +67,26 @@ class Bundle:
 
         See hipercow_bundle_wait().
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
         flavour = "wait-fail-early" if fail_early else "wait-fail-late"
-        delay = options.poll_interval
         last = None
-        while True:
-            statuses = task_status(self.ids, root=self.root)
-            overall = status_reduce(statuses, flavour)
-            if overall == "created":
-                raise HipercowError(
-                    f"Cannot wait on bundle '{self.name}', which has tasks that "
-                    "have not been submitted"
-                )
-            if progress:
-                counts = count_statuses(statuses)
-                line = ", ".join(f"{n} {s}" for s, n in counts.items())
-                if line != last:
-                    print(f"Bundle '{self.name}': {line}")
-                    last = line
-            if overall in TERMINAL:
-                return overall == "success"
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TaskWaitTimeout(f"Bundle '{self.name}' did not complete in time")
-            time.sleep(delay)
-            delay = min(delay * 1.5, poll_interval(self.root, self.ids[0]))
+        seen = watch_statuses(self.root, self.ids, follow=True, timeout=timeout)
+        with contextlib.closing(seen):
+            for statuses in seen:
+                overall = status_reduce(statuses, flavour)
+                if overall == "created":
+                    raise HipercowError(
+                        f"Cannot wait on bundle '{self.name}', which has tasks that "
+                        "have not been submitted"
+                    )
+                if progress:
+                    counts = count_statuses(statuses)
+                    line = ", ".join(f"{n} {s}" for s, n in counts.items())
+                    if line != last:
+                        print(f"Bundle '{self.name}': {line}")
+                        last = line
+                if overall in TERMINAL:
+                    return overall == "success"
+        raise TaskWaitTimeout(f"Bundle '{self.name}' did not complete in time")
 
     def result(self, follow: bool = True) -> list:
         """Each task's value (or exception), in order; see task_result()."""

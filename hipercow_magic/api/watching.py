@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-import time
 
 from hipercow_magic.core.errors import HipercowError, TaskWaitTimeout
 from hipercow_magic.core.format import short_id
-from hipercow_magic.core.options import options
 from hipercow_magic.core.root import check_task_id, find_root
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import read_data, read_log
 from hipercow_magic.engine.retry import follow_one
-from hipercow_magic.engine.statuses import (
-    check_exists,
-    poll_interval,
-    submitted_driver,
-    task_statuses,
-)
+from hipercow_magic.engine.statuses import check_exists, submitted_driver, watch_statuses
 
 
 def task_log_value(task_id, outer: bool = False, follow: bool = True, root=None) -> str | None:
@@ -90,7 +84,8 @@ def task_log_watch(
 
     Args:
         task_id: the task's id, or a Task handle.
-        poll: seconds between looks at the log.
+        poll: seconds between looks at the log (its end is seen at once where the driver
+            tells of it).
         timeout: stop watching after this many seconds (default: never).
         follow: for a retried task, watch the newest task of its retry chain.
         root: the hipercow root (default: found from the working directory).
@@ -105,25 +100,26 @@ def task_log_watch(
     """
     root = find_root(root)
     task_id = follow_one(root, task_id, follow)
-    if task_statuses(root, [task_id])[0] == "created":
-        raise HipercowError(f"Cannot watch logs of task '{task_id}', which not been submitted")
     out = out or sys.stdout
     offset = 0
-    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        while True:
-            status = task_statuses(root, [task_id])[0]
-            text, offset = read_log(root, task_id, offset)
-            if text:
-                out.write(text)
-                out.flush()
-            if status in TERMINAL:
-                return status == "success"
-            if deadline is not None and time.monotonic() > deadline:
-                return None
-            time.sleep(poll)
+        with contextlib.closing(
+            watch_statuses(root, [task_id], timeout=timeout, every=poll)
+        ) as seen:
+            for (status,) in seen:
+                if status == "created":
+                    raise HipercowError(
+                        f"Cannot watch logs of task '{task_id}', which not been submitted"
+                    )
+                text, offset = read_log(root, task_id, offset)
+                if text:
+                    out.write(text)
+                    out.flush()
+                if status in TERMINAL:
+                    return status == "success"
     except KeyboardInterrupt:
         return None
+    return None
 
 
 def task_wait(
@@ -134,7 +130,8 @@ def task_wait(
     follow: bool = True,
     root=None,
 ) -> bool:
-    """Wait until the task finishes (or starts), checking often at first, then less often.
+    """Wait until the task finishes (or starts): at once where the driver tells of starts and
+    ends (local), else checking often at first, then less often.
 
     Args:
         task_id: the task's id, or a Task handle.
@@ -155,23 +152,19 @@ def task_wait(
     root = find_root(root)
     task_id = follow_one(root, task_id, follow)
     check_exists(root, [task_id])
-    status = task_statuses(root, [task_id])[0]
-    if status == "created":
-        raise HipercowError(f"Cannot wait on task '{task_id}', which has not been submitted")
-    deadline = None if timeout is None else time.monotonic() + timeout
-    delay = options.poll_interval
     last = None
-    while True:
-        if progress and status != last:
-            print(f"Task '{short_id(task_id)}': {status}", file=sys.stderr)
-            last = status
-        if for_start and status == "running":
-            return True
-        if status in TERMINAL:
-            return status == "success"
-        if deadline is not None and time.monotonic() >= deadline:
-            what = "start" if for_start else "complete"
-            raise TaskWaitTimeout(f"Task '{task_id}' did not {what} in time (status: {status})")
-        time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.monotonic())))
-        delay = min(delay * 1.5, poll_interval(root, task_id))  # the driver may back off
-        status = task_statuses(root, [task_id])[0]
+    with contextlib.closing(watch_statuses(root, [task_id], timeout=timeout)) as seen:
+        for (status,) in seen:
+            if status == "created":
+                raise HipercowError(
+                    f"Cannot wait on task '{task_id}', which has not been submitted"
+                )
+            if progress and status != last:
+                print(f"Task '{short_id(task_id)}': {status}", file=sys.stderr)
+                last = status
+            if for_start and status == "running":
+                return True
+            if status in TERMINAL:
+                return status == "success"
+    what = "start" if for_start else "complete"
+    raise TaskWaitTimeout(f"Task '{task_id}' did not {what} in time (status: {status})")

@@ -1,15 +1,22 @@
 """Task statuses, cheap first: cached terminal states, marker files, then ONE driver call per
-driver for the tasks still submitted or running; and the driver a task was submitted to.
+driver for the tasks still submitted or running; the driver a task was submitted to; and
+watching statuses change (on the driver's events where it has them, else by polling).
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 from hipercow_magic.core.errors import HipercowError, warn
-from hipercow_magic.core.status import ACTIVE
+from hipercow_magic.core.options import options
+from hipercow_magic.core.status import ACTIVE, TERMINAL
 from hipercow_magic.core.task import marker_status, read_marker, task_exists
 from hipercow_magic.drivers.registry import load_driver
+from hipercow_magic.engine.events import Changes, watch_changes
+from hipercow_magic.engine.retry import follow_ids
+
+FALLBACK = 1.0  # seconds between looks at every task while its driver tells of changes
 
 
 def submitted_driver(root, task_id: str):
@@ -63,7 +70,70 @@ def task_statuses(root, ids: list[str], problems: list[str] | None = None) -> li
     return out
 
 
-def poll_interval(root, task_id: str) -> float:
-    """The longest pause between status checks that the task's driver recommends."""
-    driver = submitted_driver(root, task_id)
-    return 1.0 if driver is None else driver.poll_interval()
+def watch_statuses(root, ids: list[str], follow: bool = False, timeout=None, every=None):
+    """Yield the statuses of `ids` now, then again each time they may have changed, until
+    `timeout` passes (the generator then ends) or the caller stops asking.
+
+    It subscribes to the root's changes before the first look, so nothing is missed. Where
+    the tasks' driver tells of starts and ends (local), a task it names is looked at again
+    at once, and every task at least every FALLBACK seconds, so a lost notice costs at most
+    that. Where it can't (Slurm), every task is looked at with one batched query a poll,
+    the pause growing from `options.poll_interval` to the driver's poll interval.
+
+    Args:
+        root: the root.
+        ids: the tasks' ids.
+        follow: each id stands for the newest task of its retry chain.
+        timeout: stop after this many seconds (None: never).
+        every: look at every task at least this often (seconds).
+
+    Yields:
+        The statuses in the order of `ids` (a new list each time).
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with watch_changes(root) as changes:
+        current = follow_ids(root, ids) if follow else list(ids)
+        statuses = task_statuses(root, current)
+        delay = options.poll_interval
+        while True:
+            yield list(statuses)
+            pause, delay = _pause(root, changes, current, statuses, delay)
+            due = time.monotonic() + (pause if every is None else min(pause, every))
+            if deadline is not None:
+                if time.monotonic() >= deadline:
+                    return
+                due = min(due, deadline)
+            positions = _heard(changes, current, due)
+            if positions is None:
+                current = follow_ids(root, ids) if follow else current
+                statuses = task_statuses(root, current)
+            else:
+                for k, status in zip(
+                    positions, task_statuses(root, [current[k] for k in positions])
+                ):
+                    statuses[k] = status
+
+
+def _pause(root, changes: Changes, ids, statuses, delay: float) -> tuple[float, float]:
+    """How long until every task is looked at again, and the pause after that one."""
+    active = next((i for i, s in zip(ids, statuses) if s not in TERMINAL), None)
+    driver = submitted_driver(root, active) if active is not None else None
+    if driver is not None and driver.name in changes.drivers:
+        return FALLBACK, delay
+    longest = 1.0 if driver is None else driver.poll_interval()
+    return delay, min(delay * 1.5, longest)
+
+
+def _heard(changes: Changes, ids: list[str], due: float) -> list[int] | None:
+    """Wait until `due` (then None: look at every task) or a change naming some of `ids`
+    (their positions).
+    """
+    while True:
+        left = due - time.monotonic()
+        if left <= 0 or not changes.wait(left):
+            return None
+        if changes.ids is None:
+            return None
+        positions = [k for k, i in enumerate(ids) if i in changes.ids]
+        if positions:
+            return positions

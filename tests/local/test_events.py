@@ -1,0 +1,222 @@
+"""Task starts and ends reach every kind of waiter at once, with real scheduler and task
+processes: Changes.wait, task_wait, bundle waits (fail early and late), log watching; a lost
+notice still ends in the right state; a root whose driver can't tell makes waits sleep.
+
+The waiters' fallback look at the markers is set to an hour where a test shows an event
+woke them: such a waiter that missed the event would still be waiting when the test gives
+up on it (after WAIT seconds), so finishing at all is the proof. No timing is asserted.
+"""
+
+import io
+import os
+import signal
+import socket
+import threading
+
+import psutil
+import pytest
+from processes import wait_until
+
+import hipercow_magic as hc
+from hipercow_magic.core import store
+from hipercow_magic.drivers.local import events, paths
+from hipercow_magic.engine import statuses
+from hipercow_magic.engine.events import watch_changes
+
+WAIT = 60
+HOUR = 3600.0
+# A task that prints, runs until its gate file exists, then fails if the gate says so.
+GATED = (
+    "import os, time\n"
+    "print('waiting for the gate', flush=True)\n"
+    "while not os.path.exists(GATE):\n"
+    "    time.sleep(0.005)\n"
+    "print('through the gate')\n"
+    "if open(GATE).read() == 'fail':\n"
+    "    raise RuntimeError('asked to fail')\n"
+    "'done'"
+)
+
+
+@pytest.fixture
+def no_fallback(monkeypatch):
+    """Waiters look at the markers again only on an event (or after an hour)."""
+    monkeypatch.setattr(statuses, "FALLBACK", HOUR)
+
+
+def gated(tmp_path, name: str = "gate"):
+    """A task running until `open(gate)`; and the gate's path."""
+    gate = str(tmp_path / name)
+    return hc.task_create_expr(GATED, namespace={"GATE": gate}), gate
+
+
+def open_gate(gate: str, text: str = "") -> None:
+    store.write_text(gate, text)
+
+
+class Waiter:
+    """A call run in a thread, its value (or error) collected by `value()`."""
+
+    def __init__(self, fn, *args, **kwargs):
+        self.box = {}
+        self.thread = threading.Thread(target=self._run, args=(fn, args, kwargs), daemon=True)
+        self.thread.start()
+
+    def _run(self, fn, args, kwargs):
+        try:
+            self.box["value"] = fn(*args, **kwargs)
+        except BaseException as e:
+            self.box["error"] = e
+
+    def value(self):
+        self.thread.join(WAIT)
+        assert not self.thread.is_alive(), "the waiter did not wake up"
+        if "error" in self.box:
+            raise self.box["error"]
+        return self.box["value"]
+
+
+def sockets(root) -> list[str]:
+    try:
+        return os.listdir(events.waiters_dir(root))
+    except FileNotFoundError:
+        return []
+
+
+def subscribed(root, n: int = 1) -> None:
+    """Wait until `n` waiters listen on the root."""
+    wait_until(lambda: len(sockets(root)) >= n, WAIT)
+
+
+def test_changes_wait_hears_a_start_and_an_end_once_the_markers_say_so(root, tmp_path):
+    with watch_changes(root) as changes:
+        assert changes.notifies and changes.drivers == {"local"}
+        task, gate = gated(tmp_path)
+        assert changes.wait(WAIT) is True
+        assert task.id in changes.ids
+        assert hc.task_status(task) == "running"
+        open_gate(gate)
+        assert changes.wait(WAIT) is True
+        assert task.id in changes.ids
+        assert hc.task_status(task) == "success"
+        assert changes.wait(0.05) is False and changes.ids == set()
+    assert sockets(root) == []  # closing removed its socket
+
+
+def test_task_wait_wakes_on_the_event(root, tmp_path, no_fallback):
+    task, gate = gated(tmp_path)
+    waiter = Waiter(task.wait)
+    subscribed(root)
+    open_gate(gate)
+    assert waiter.value() is True
+    assert task.result() == "done"
+
+
+def test_wait_for_start_wakes_on_the_start(root, tmp_path, no_fallback):
+    blocker, blocker_gate = gated(tmp_path, "blocker")
+    assert blocker.wait(for_start=True, timeout=WAIT)
+    gate = str(tmp_path / "gate")
+    whole = hc.hipercow_resources(cores="Inf")  # queued until the blocker ends
+    task = hc.task_create_expr(GATED, namespace={"GATE": gate}, resources=whole)
+    waiter = Waiter(task.wait, for_start=True)
+    subscribed(root)
+    assert hc.task_status(task) == "submitted"
+    open_gate(blocker_gate)
+    assert waiter.value() is True
+    assert hc.task_status(task) == "running"
+    open_gate(gate)
+    assert task.wait(timeout=WAIT) and blocker.wait(timeout=WAIT)
+
+
+def test_bundle_wait_fails_early_on_the_first_failure(example_root, tmp_path, no_fallback):
+    gates = [str(tmp_path / f"gate-{k}") for k in range(3)]
+    bundle = hc.task_create_bulk_expr(GATED, [{"GATE": g} for g in gates])
+    early = Waiter(hc.hipercow_bundle_wait, bundle, fail_early=True)
+    late = Waiter(bundle.wait, fail_early=False)
+    subscribed(example_root, 2)
+    open_gate(gates[1], "fail")
+    assert early.value() is False
+    assert bundle.status()[1] == "failure"
+    assert late.thread.is_alive()  # the others can't end before their gates open
+    open_gate(gates[0])
+    open_gate(gates[2])
+    assert late.value() is False
+    assert bundle.status() == ["success", "failure", "success"]
+
+
+def test_bundle_wait_of_tasks_that_all_succeed(example_root, tmp_path, no_fallback):
+    gates = [str(tmp_path / f"gate-{k}") for k in range(4)]
+    bundle = hc.task_create_bulk_expr(GATED, [{"GATE": g} for g in gates])
+    waiter = Waiter(bundle.wait, progress=True)
+    subscribed(example_root)
+    for gate in gates:
+        open_gate(gate)
+    assert waiter.value() is True
+    assert bundle.result() == ["done"] * 4
+
+
+def test_log_watch_sees_the_end(root, tmp_path, no_fallback):
+    task, gate = gated(tmp_path)
+    out = io.StringIO()
+    watcher = Waiter(hc.task_log_watch, task, poll=HOUR, out=out)
+    subscribed(root)
+    wait_until(lambda: "waiting for the gate" in (hc.task_log_value(task) or ""), WAIT)
+    open_gate(gate)
+    assert watcher.value() is True
+    assert "through the gate" in out.getvalue()
+
+
+def test_cancelling_tells_waiters(root, tmp_path, no_fallback):
+    task, _ = gated(tmp_path)
+    assert task.wait(for_start=True, timeout=WAIT)
+    waiter = Waiter(task.wait)
+    subscribed(root)
+    assert hc.task_cancel(task) is True
+    assert waiter.value() is False
+    assert hc.task_status(task) == "cancelled"
+
+
+def test_a_lost_notice_still_ends_in_the_right_state(root, tmp_path):
+    task, gate = gated(tmp_path)
+    assert task.wait(for_start=True, timeout=WAIT)
+    waiter = Waiter(task.wait)
+    subscribed(root)
+    # No notice can reach the waiter: its socket is gone from the folder (as on a file
+    # system that drops sockets), and the scheduler is killed before the task ends.
+    for name in sockets(root):
+        os.unlink(os.path.join(events.waiters_dir(root), name))
+    pid = store.read_json(paths.scheduler_info(root))["pid"]
+    scheduler = psutil.Process(pid)
+    os.kill(pid, signal.SIGKILL)
+    scheduler.wait(WAIT)
+    open_gate(gate)
+    assert waiter.value() is True
+    assert task.result() == "done"
+
+
+def test_a_dead_waiters_socket_is_removed_by_the_next_notice(root, tmp_path):
+    os.makedirs(events.waiters_dir(root), exist_ok=True)
+    dead = os.path.join(events.waiters_dir(root), "deadbeef")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.bind(dead)  # closed without removing its file, as by a killed process
+    with watch_changes(root) as changes:
+        task = hc.task_create_expr("1", namespace={})
+        assert task.wait(timeout=WAIT)
+        assert changes.wait(WAIT) and task.id in changes.ids
+        assert not os.path.exists(dead)
+        assert len(sockets(root)) == 1  # this waiter's own
+
+
+def test_many_ids_reach_a_waiter_in_several_notices(root):
+    ids = [f"{k:032x}" for k in range(events.IDS_PER_NOTICE * 2 + 5)]
+    with watch_changes(root) as changes:
+        events.announce(root, ids)
+        assert changes.wait(WAIT) is True
+        assert changes.ids == set(ids)
+
+
+def test_a_root_without_a_driver_that_tells_makes_waits_sleep(bare_root):
+    with watch_changes(bare_root) as changes:
+        assert not changes.notifies and changes.drivers == frozenset()
+        assert changes.wait(0.01) is False and changes.ids == set()
+    assert sockets(bare_root) == []
