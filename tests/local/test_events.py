@@ -220,3 +220,15 @@ def test_a_root_without_a_driver_that_tells_makes_waits_sleep(bare_root):
         assert not changes.notifies and changes.drivers == frozenset()
         assert changes.wait(0.01) is False and changes.ids == set()
     assert sockets(bare_root) == []
+
+
+def test_a_forked_child_closing_its_copy_leaves_the_parent_listening(root):
+    with watch_changes(root) as changes:
+        pid = os.fork()
+        if pid == 0:  # as a process forked from a kernel that waits, then exits
+            changes.close()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        assert len(sockets(root)) == 1
+        events.announce(root, ["a" * 32])
+        assert changes.wait(WAIT) is True and changes.ids == {"a" * 32}

@@ -65,6 +65,7 @@ class Subscription:
             else:
                 raise OSError(errno.EADDRINUSE, "no free name for a waiter's socket")
             self._name = name
+            self._pid = os.getpid()  # a forked child must not remove its parent's socket
             self._sock.setblocking(False)
         except BaseException:
             self._sock.close()
@@ -96,10 +97,15 @@ class Subscription:
         """Stop listening and remove the socket's file."""
         if self._sock.fileno() < 0:
             return
-        with contextlib.suppress(OSError):
-            os.unlink(self._name, dir_fd=self._folder_fd)
+        if self._pid == os.getpid():
+            with contextlib.suppress(OSError):
+                os.unlink(self._name, dir_fd=self._folder_fd)
         self._sock.close()
         os.close(self._folder_fd)
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 def announce(root, ids) -> None:
