@@ -1,10 +1,12 @@
-"""Jupyter server extension: the REST endpoints the JupyterLab panel polls."""
+"""Jupyter server extension: the REST endpoints the JupyterLab panel asks, and the long poll
+that tells it at once when a task starts or ends.
+"""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from traitlets import Int, List, Unicode
+from traitlets import Float, Int, List, Unicode
 from traitlets.config import Configurable
 
 
@@ -22,6 +24,14 @@ class HipercowServer(Configurable):
     ).tag(config=True)
 
     workers = Int(4, help="Threads that run task look-ups off the event loop.").tag(config=True)
+
+    changes_poll = Float(
+        2.0,
+        help="Seconds between looks at a root's tasks for the panel's long poll when no event "
+        "came, while some are unfinished (five times that once all have finished): how often "
+        "a root whose driver can't tell of starts and ends (Slurm) is asked, and the longest "
+        "a lost event delays the panel.",
+    ).tag(config=True)
 
 
 def _jupyter_server_extension_points():
@@ -44,6 +54,9 @@ def _load_jupyter_server_extension(serverapp):
     executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="hipercow")
     web_app = serverapp.web_app
     web_app.add_handlers(
-        ".*$", handlers(web_app.settings["base_url"], served, TaskTable(), executor)
+        ".*$",
+        handlers(
+            web_app.settings["base_url"], served, TaskTable(), executor, settings.changes_poll
+        ),
     )
     serverapp.log.info("hipercow: serving task roots under %s", ", ".join(served.bases))

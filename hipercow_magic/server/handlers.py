@@ -21,6 +21,7 @@ from hipercow_magic.api.log_pages import LOG_PAGE_BYTES, MIN_PAGE_BYTES, task_lo
 from hipercow_magic.core.errors import HipercowError, error_line
 from hipercow_magic.core.root import check_task_id
 from hipercow_magic.core.status import STATUSES
+from hipercow_magic.server.changes import Watches
 from hipercow_magic.server.jsonable import jsonable
 from hipercow_magic.server.roots import CACHE_SECONDS, PathRejected, RootNotFound, ServedRoots
 from hipercow_magic.server.table import TaskTable
@@ -28,6 +29,7 @@ from hipercow_magic.server.table import TaskTable
 MAX_PAGE = 1000
 MAX_LOG_PAGE = 4 * LOG_PAGE_BYTES
 MAX_OFFSET = 2**62  # past any file; larger numbers would not fit a seek
+MAX_WAIT = 300  # seconds a request to /changes may wait at most
 # ?search= on /roots: how long an earlier search for roots may be shared (none: no search)
 SEARCHES = {"shared": CACHE_SECONDS, "fresh": 0.0, "none": None}
 
@@ -45,10 +47,12 @@ class HipercowHandler(APIHandler):
         table: TaskTable,
         executor: ThreadPoolExecutor,
         discovery: ThreadPoolExecutor,
+        watches: Watches,
     ):
         """Tornado's per-request set-up: what every handler shares."""
         self.served = served
         self.table = table
+        self.watches = watches
         self.executor = executor
         self.discovery = discovery
 
@@ -193,6 +197,48 @@ class TasksHandler(HipercowHandler):
         self.reply(page)
 
 
+class ChangesHandler(HipercowHandler):
+    """GET: a long poll answering as soon as a task of the root starts or ends."""
+
+    _waiting: asyncio.Future | None = None
+
+    @tornado.web.authenticated
+    async def get(self):
+        """`?since=TOKEN&timeout=SECONDS` (default 25): `{"root", "token", "changed",
+        "counts", "problem", "now"}`.
+
+        Without `since`, answers at once with the token of what the server knows now and
+        `changed: []`. With the token of an earlier answer, answers as soon as a task's status
+        changed after it (`changed`: `[{"id", "status"}]`, status null for a task deleted
+        since), or after `timeout` seconds with `changed: []`; a token the server can't answer
+        for (it restarted, or too much changed) is answered at once with `changed: null`:
+        fetch everything again. `counts` are the root's counts per status, as `/tasks` gives.
+        The look behind an answer is shared by every client of the root.
+        """
+        key, root = self.root()
+        since = self.get_query_argument("since", None)
+        timeout = self.int_argument("timeout", 25, 0, MAX_WAIT)
+        loop = asyncio.get_running_loop()
+        watch = await self.call(self.watches.get, key, root, loop, doing="watch the tasks")
+        try:
+            answer = watch.now() if since is None else watch.answer(since)
+            if answer is None:
+                self._waiting = asyncio.ensure_future(watch.wait(since, timeout))
+                try:
+                    await self._waiting
+                except asyncio.CancelledError:  # the client went away: nobody to answer
+                    return
+                answer = watch.answer(since) or watch.now()
+        finally:
+            self.watches.done(watch)
+        self.reply({"root": key, **answer})
+
+    def on_connection_close(self):
+        """The client went away: stop waiting for it."""
+        if self._waiting is not None:
+            self._waiting.cancel()
+
+
 class TaskInfoHandler(HipercowHandler):
     """GET: `task_info` of one task: its fields, and `text` as `print(task_info(id))` shows."""
 
@@ -275,15 +321,28 @@ class ClusterHandler(HipercowHandler):
 
 
 def handlers(
-    base_url: str, served: ServedRoots, table: TaskTable, executor: ThreadPoolExecutor
+    base_url: str,
+    served: ServedRoots,
+    table: TaskTable,
+    executor: ThreadPoolExecutor,
+    changes_poll: float,
 ) -> list[tuple]:
-    """The URL table for the server extension."""
+    """The URL table for the server extension (`changes_poll`: seconds between looks at a
+    root with unfinished tasks when no event came).
+    """
     discovery = ThreadPoolExecutor(1, thread_name_prefix="hipercow-roots")
-    kwargs = {"served": served, "table": table, "executor": executor, "discovery": discovery}
+    kwargs = {
+        "served": served,
+        "table": table,
+        "executor": executor,
+        "discovery": discovery,
+        "watches": Watches(changes_poll),
+    }
     base = url_path_join(base_url, "hipercow")
     return [
         (url_path_join(base, "roots"), RootsHandler, kwargs),
         (url_path_join(base, "tasks"), TasksHandler, kwargs),
+        (url_path_join(base, "changes"), ChangesHandler, kwargs),
         (url_path_join(base, "tasks", r"([^/]+)"), TaskInfoHandler, kwargs),
         (url_path_join(base, "tasks", r"([^/]+)", "log"), TaskLogHandler, kwargs),
         (url_path_join(base, "tasks", r"([^/]+)", r"(cancel|retry)"), TaskActionHandler, kwargs),

@@ -18,6 +18,11 @@ from hipercow_magic.core.task import ran_on
 CLOCKS = ("created", "started", "finished")
 
 
+def status_counts(statuses) -> dict:
+    """How many tasks have each status: every status named, with 0 for none."""
+    return {**dict.fromkeys(STATUSES, 0), **count_statuses(statuses)}
+
+
 class TaskTable:
     """Remembers finished tasks' summaries per root, and builds pages of the task list."""
 
@@ -53,7 +58,7 @@ class TaskTable:
         """
         ids = api.task_list(root=root)
         status_of = dict(zip(ids, api.task_status(ids, follow=False, root=root)))
-        counts = {**dict.fromkeys(STATUSES, 0), **count_statuses(status_of.values())}
+        counts = status_counts(status_of.values())
         if statuses:
             ids = [i for i in ids if status_of[i] in statuses]
         now = time.time()

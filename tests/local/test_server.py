@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -54,6 +55,11 @@ def site(tmp_path_factory):
         api.hipercow_init(str(project), driver="local", idle_timeout=30)
         api.hipercow_init(str(outside), driver="local", idle_timeout=30)
     os.symlink(outside, served / "escape")
+    # without an event, the server looks at a root's tasks only every 60 s: a prompt answer
+    # from /changes can only come from the task's event
+    (top / "home" / ".jupyter").mkdir(parents=True)
+    with open(top / "home" / ".jupyter" / "jupyter_server_config.json", "w") as f:
+        json.dump({"HipercowServer": {"changes_poll": 60}}, f)
     with working_directory(project), contextlib.redirect_stdout(None):
         quick = api.task_create_expr(
             "print('alpha line')\nprint('beta line')\n1 + 1", namespace={}, name="quick"
@@ -83,6 +89,7 @@ def test_every_endpoint_refuses_requests_without_the_token(site):
     for method, endpoint in [
         ("GET", "/hipercow/roots"),
         ("GET", "/hipercow/tasks"),
+        ("GET", "/hipercow/changes"),
         ("GET", f"/hipercow/tasks/{task}"),
         ("GET", f"/hipercow/tasks/{task}/log"),
         ("GET", "/hipercow/cluster"),
@@ -341,3 +348,104 @@ def test_a_root_made_after_a_look_is_found_at_the_next_look(site):
         shutil.rmtree(later)
     _, body = server.request("GET", "/hipercow/roots", path="project", search="fresh")
     assert body["roots"] == ["project"] and body["current"] == "project"
+
+
+def changes(server, **query) -> dict:
+    """One answer of the long poll /hipercow/changes."""
+    status, body = server.request("GET", "/hipercow/changes", **query)
+    assert status == 200, body
+    return body
+
+
+def gated(code: str) -> str:
+    """Task code that runs `code` once the file 'go' exists in the root."""
+    return f"import os, time\nwhile not os.path.exists('go'):\n    time.sleep(0.05)\n{code}"
+
+
+@pytest.fixture(scope="module")
+def live(site):
+    """A root served beside the project, on the local driver, removed afterwards."""
+    import shutil
+
+    folder = site["project"].parent / "live"
+    folder.mkdir()
+    with contextlib.redirect_stdout(None):
+        root = api.hipercow_init(str(folder), driver="local", idle_timeout=30)
+    yield folder
+    stop_local_scheduler(root)
+    shutil.rmtree(folder)
+
+
+def test_changes_answer_when_a_task_ends_with_what_changed(site, live):
+    server = site["server"]
+    with working_directory(live), contextlib.redirect_stdout(None):
+        task = api.task_create_expr(gated("'done'"), namespace={}, name="gated")
+        api.task_wait(task.id, timeout=60, for_start=True)
+    first = changes(server, root="live")  # no token: what the server knows now
+    assert first["root"] == "live" and first["changed"] == []
+    assert first["counts"]["running"] == 1
+    answers = []
+    waiting = threading.Thread(
+        target=lambda: answers.append(
+            changes(server, root="live", since=first["token"], timeout=60)
+        )
+    )
+    waiting.start()
+    (live / "go").touch()
+    waiting.join(30)  # the server's own look comes only after 60 s: this is the event
+    assert answers, "no answer within 30 s"
+    [answer] = answers
+    assert answer["changed"] == [{"id": task.id, "status": "success"}]
+    assert answer["counts"]["success"] == 1 and answer["counts"]["running"] == 0
+    assert answer["token"] != first["token"] and answer["problem"] is None
+    _, page = server.request("GET", "/hipercow/tasks", root="live")
+    assert page["counts"] == answer["counts"]
+    # asked again with the new token: nothing since
+    again = changes(server, root="live", since=answer["token"], timeout=0)
+    assert again["changed"] == [] and again["token"] == answer["token"]
+
+
+def test_changes_answer_at_their_timeout_when_nothing_changes(site, live):
+    server = site["server"]
+    first = changes(server, root="live")
+    asked = time.monotonic()
+    answer = changes(server, root="live", since=first["token"], timeout=2)
+    assert time.monotonic() - asked >= 2  # held until the timeout
+    assert answer["changed"] == [] and answer["token"] == first["token"]
+    # a token this server can't answer for (it restarted): at once, "look at everything"
+    stale = changes(server, root="live", since="0bad0bad-7", timeout=60)
+    assert stale["changed"] is None and stale["token"] == first["token"]
+    for timeout in ("-1", "soon", "301"):
+        status, body = server.request("GET", "/hipercow/changes", root="live", timeout=timeout)
+        assert status == 400 and "timeout" in body["message"]
+    status, body = server.request("GET", "/hipercow/changes", root="plain")
+    assert (status, body["message"]) == (404, "No hipercow root at 'plain'")
+
+
+def test_clients_waiting_for_changes_do_not_hold_up_other_requests(site, live):
+    server = site["server"]
+    first = changes(server, root="live")
+    answers = []
+    waiting = [  # more than the server's worker threads
+        threading.Thread(
+            target=lambda: answers.append(
+                changes(server, root="live", since=first["token"], timeout=60)
+            )
+        )
+        for _ in range(6)
+    ]
+    for thread in waiting:
+        thread.start()
+    for _ in range(3):
+        status, page = server.request("GET", "/hipercow/tasks", root="live")
+        assert status == 200 and page["total"] == 1
+        assert server.request("GET", "/hipercow/cluster", root="live")[0] == 200
+        assert server.request("GET", "/api/status")[0] == 200
+    assert all(thread.is_alive() for thread in waiting) and not answers
+    with working_directory(live), contextlib.redirect_stdout(None):
+        task = api.task_create_expr("'another'", namespace={})
+    for thread in waiting:
+        thread.join(30)
+    assert len(answers) == 6  # every client heard of it, from one look
+    for answer in answers:
+        assert task.id in [c["id"] for c in answer["changed"]]

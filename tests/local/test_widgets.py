@@ -11,7 +11,7 @@ import warnings
 
 import ipywidgets
 import pytest
-from processes import magic_shell, wait_until
+from processes import magic_shell, stop_local_scheduler, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic import api
@@ -316,6 +316,79 @@ def test_updater_makes_one_status_query_per_tick_for_many_widgets(example_root, 
     quiet = api_calls.calls
     updater.tick()
     assert api_calls.calls == quiet  # finished tasks are no longer queried
+
+
+def gated(code: str) -> str:
+    """Task code that runs `code` once the file 'go' exists in the root."""
+    return f"import os, time\nwhile not os.path.exists('go'):\n    time.sleep(0.05)\n{code}"
+
+
+class OnThread:
+    """Counts calls of a real function made on threads named `name` (it still runs)."""
+
+    def __init__(self, fn, name: str):
+        self.fn = fn
+        self.name = name
+        self.calls = 0
+
+    def __call__(self, *args, **kwargs):
+        if threading.current_thread().name == self.name:
+            self.calls += 1
+        return self.fn(*args, **kwargs)
+
+
+def test_a_task_display_shows_its_end_when_the_task_ends_not_at_the_next_timed_refresh(
+    example_root,
+):
+    task = hc.task_create_expr(gated("'done'"), namespace={})
+    api.task_wait(task.id, timeout=60, for_start=True)
+    model = TaskModel(task.id, example_root)
+    widget = TaskWidget(model)
+    updater = Updater(interval=60, fast_interval=60)  # no timed refresh within the test
+    updater.watch(model)
+    try:
+        # the first refresh, then one once listening (nothing that happens after is missed)
+        wait_until(lambda: updater.ticks >= 2, timeout=30)
+        assert model.status == "running" and "hipercow-running" in widget.header.value
+        open("go", "w").close()
+        # only the task's end can wake the updater before its 60 s refresh
+        wait_until(lambda: model.status == "success", timeout=30)
+        wait_until(lambda: "hipercow-success" in widget.header.value, timeout=30)
+        assert model.value == "done"
+        wait_until(lambda: not updater.watched(), timeout=30)
+    finally:
+        updater.stop()
+
+
+def test_a_bundle_ending_at_once_makes_a_few_status_queries_not_one_per_task(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HIPERCOW_KEY_FILE", str(tmp_path.parent / f"{tmp_path.name}.key"))
+    node = {"name": "wide", "cores": 64, "memory": 64}  # room for all 50 tasks at once
+    root = hc.hipercow_init(".", driver="local", nodes=[node], idle_timeout=30)
+    capsys.readouterr()
+    try:
+        bundle = hc.task_create_bulk_expr(gated("x"), [{"x": i} for i in range(50)], namespace={})
+        wait_until(
+            lambda: api.task_status(bundle.ids, follow=False) == ["running"] * 50, timeout=120
+        )
+        model = BulkModel(bundle, root)
+        queries = OnThread(api.task_status, "hipercow-updater")
+        monkeypatch.setattr(api, "task_status", queries)
+        updater = Updater(interval=60, fast_interval=60)  # no timed refresh within the test
+        updater.watch(model)
+        try:
+            wait_until(lambda: updater.ticks >= 2, timeout=30)  # listening
+            before = queries.calls
+            open("go", "w").close()
+            # only events can wake the updater before its 60 s refresh
+            wait_until(lambda: model.counts() == {"success": 50}, timeout=30)
+            assert 1 <= queries.calls - before <= 10, queries.calls - before
+        finally:
+            updater.stop()
+    finally:
+        stop_local_scheduler(root)
 
 
 def test_model_of_a_bundle_follows_retries(example_root):
