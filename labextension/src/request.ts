@@ -33,6 +33,19 @@ export interface ITaskPage {
   tasks: ITaskRow[];
 }
 
+/**
+ * The answer of the long poll `changes`: what changed in a root since the token `since`.
+ * `changed` is null when the server can't say (fetch everything again).
+ */
+export interface IChanges {
+  root: string;
+  token: string;
+  changed: { id: string; status: string | null }[] | null;
+  counts: { [status: string]: number };
+  problem: string | null;
+  now: number;
+}
+
 export interface IRoots {
   /** The roots a search found; null when the request asked for no search. */
   roots: string[] | null;

@@ -488,6 +488,50 @@ def test_refresh_and_the_panel_itself_find_a_root_made_elsewhere(lab, page):
     page.get_by_text("No tasks in this root yet.").wait_for()
 
 
+def test_a_task_row_turns_success_when_the_task_ends_without_a_refresh_or_timed_poll(
+    lab, page, monkeypatch
+):
+    from hipercow_magic import api
+
+    folder = lab.project.parent / "events"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    with contextlib.redirect_stdout(None):
+        root = api.hipercow_init(".", driver="local", idle_timeout=60)
+    gate = "import os, time\nwhile not os.path.exists('go'):\n    time.sleep(0.05)\n'done'"
+    listening = []
+    page.on(
+        "request",
+        lambda r: (
+            "/hipercow/changes?" in r.url
+            and "root=events" in r.url
+            and "since=" in r.url
+            and listening.append(r.url)
+        ),
+    )
+    try:
+        task = api.task_create_expr(gate, namespace={}, name="gated")
+        api.task_wait(task.id, timeout=60, for_start=True)
+        open_lab(page, lab, "events")
+        show_panel(page)
+        assert wait_for_badge(page, task.id, ["running"]) == "running"
+        deadline = time.monotonic() + 30
+        while not listening and time.monotonic() < deadline:  # waiting for the next change
+            page.wait_for_timeout(100)
+        assert listening, "the panel never asked the server for changes"
+        page.evaluate(STOP_POLLS)  # no timed poll from now on: only the server's answer
+        polls = []
+        page.on("request", lambda r: "/hipercow/tasks?" in r.url and polls.append(r.url))
+        (folder / "go").touch()
+        assert wait_for_badge(page, task.id, ["success"], timeout=30_000) == "success"
+        assert len(polls) == 1  # the one look the answer asked for
+        counts = page.locator('.hc-count[data-status="success"] .hc-count-number')
+        assert counts.inner_text() == "1"
+    finally:
+        page.evaluate(RESUME_POLLS)
+        stop_local_scheduler(root)
+
+
 def widen_panel(page, width=460):
     """Drag the side panel's edge, as a user does, so rows take fewer lines."""
     handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
