@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import json
 import os
-import tempfile
 import threading
 from typing import Any
 
@@ -83,22 +83,51 @@ def write_temp(folder: str, data: bytes, prefix: str = ".tmp-", target: str | No
     permission error names (else the folder).
     """
     with _guard(target, "writing") if target else _guard(folder, "writing in"):
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix)
+        fd, tmp = _open_temp(folder, prefix)
     try:
-        os.fchmod(fd, file_mode())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        with memoryview(data) as view:
+            written = 0
+            while written < len(view):
+                written += os.write(fd, view[written:])
+    except BaseException:
+        os.close(fd)
+        remove_file(tmp)
+        raise
+    try:
+        os.close(fd)
     except BaseException:
         remove_file(tmp)
         raise
     return tmp
 
 
-def write_bytes(path: str, data: bytes) -> None:
-    """Write `data` to `path` atomically (temporary file in the same folder, then rename)."""
+_temp_names = itertools.count()
+
+
+def _open_temp(folder: str, prefix: str) -> tuple[int, str]:
+    """A new file, opened for writing, named `prefix`, this process's id and a count (a
+    name some other process took is passed over); its mode is the root's (the umask applies
+    to the mode `open` is given, as `file_mode` expects).
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    while True:
+        path = f"{folder}{os.sep}{prefix}{os.getpid()}-{next(_temp_names)}"
+        try:
+            return os.open(path, flags, file_mode()), path
+        except FileExistsError:
+            continue
+
+
+def write_bytes(path: str, data: bytes, mtime: float | None = None) -> None:
+    """Write `data` to `path` atomically (temporary file in the same folder, then rename);
+    with `mtime` (epoch seconds), the file's modification time is that, to the nanosecond.
+    """
     with _guard(path, "writing"):
         tmp = write_temp(os.path.dirname(path), data, target=path)
         try:
+            if mtime is not None:
+                stamp = int(mtime * 1e9)
+                os.utime(tmp, ns=(stamp, stamp))
             os.replace(tmp, path)
         except BaseException:
             remove_file(tmp)

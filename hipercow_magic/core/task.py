@@ -79,6 +79,7 @@ def write_terminal(
     result: dict | bytes | None = None,
     started: float | None = None,
     result_file: str | None = None,
+    created: float | None = None,
 ) -> bool:
     """Record a terminal state, exactly once: True for the one writer that claims it.
 
@@ -88,6 +89,7 @@ def write_terminal(
     writes times.json and the terminal marker (in that order). A loser writes nothing.
     `result` is a result record, or one already pickled by `pickle_result`; or
     `result_file` is one already written by `prepare_result` (removed if this call loses).
+    `created` (data.json's) and `started`, when the caller knows them, are not read again.
 
     Raises:
         OSError: the result could not be written (nothing was claimed).
@@ -106,6 +108,8 @@ def write_terminal(
             claim["reason"] = reason
         if started is not None:
             claim["started"] = started
+        if created is not None:
+            claim["created"] = created
         if not store.link_exclusive(root.task_file(task_id, FINAL), json.dumps(claim).encode()):
             _complete_orphan_claim(root, task_id)
             return False
@@ -136,20 +140,30 @@ def prepare_result(root, task_id: str, result: dict | bytes) -> str:
 
 
 def _finish_claim(root, task_id: str, claim: dict) -> None:
-    """times.json, then the terminal marker, for a claimed terminal state."""
+    """times.json, then the terminal marker, for a claimed terminal state.
+
+    The marker is `status-final` linked under its state's name (it holds the claim: the
+    state's time and reason, and who claimed it), so nothing is written twice.
+    """
     status = claim["status"]
-    times = collect_times(root, task_id)
-    if claim.get("started") is not None and times["started"] is None:
-        times["started"] = claim["started"]
-    times["finished"] = claim["time"]
+    known = {"finished": claim["time"]}
+    for name in ("created", "started"):
+        if claim.get(name) is not None:
+            known[name] = claim[name]
     try:
-        store.write_json(root.task_file(task_id, "times.json"), times)
+        store.write_json(root.task_file(task_id, "times.json"), collect_times(root, task_id, known))
     except OSError:
         pass  # the times are still read from the markers
-    marker = {"time": claim["time"]}
-    if claim.get("reason"):
-        marker["reason"] = claim["reason"]
-    store.write_json(root.task_file(task_id, "status-" + status), marker)
+    marker = root.task_file(task_id, "status-" + status)
+    try:
+        os.link(root.task_file(task_id, FINAL), marker)
+    except FileExistsError:
+        pass  # another completer of an orphan claim linked it first
+    except OSError:  # hard links refused here: the marker is a copy
+        marker_claim = {"time": claim["time"]}
+        if claim.get("reason"):
+            marker_claim["reason"] = claim["reason"]
+        store.write_json(marker, marker_claim)
     root.terminal_cache[task_id] = status
 
 
@@ -245,20 +259,32 @@ def load_exports(record: dict) -> tuple[dict, dict[str, str]]:
     return values, problems
 
 
-def collect_times(root, task_id: str) -> dict:
-    """Created / submitted / started / finished (epoch seconds, None when not yet)."""
-    try:
-        return store.read_json(root.task_file(task_id, "times.json"))
-    except (FileNotFoundError, ValueError):  # not finished, or being written
-        pass
-    data = store.read_json_or(root.task_file(task_id, "data.json")) or {}
-    times = {"created": data.get("created"), "submitted": None, "started": None, "finished": None}
+def collect_times(root, task_id: str, known: dict | None = None) -> dict:
+    """Created / submitted / started / finished (epoch seconds, None when not yet).
+
+    Args:
+        root: the task's root.
+        task_id: the task.
+        known: times the caller knows already (then times.json, written once the task has
+            ended, is not looked for, and only the files for the other times are read).
+    """
+    if known is None:
+        try:
+            return store.read_json(root.task_file(task_id, "times.json"))
+        except (FileNotFoundError, ValueError):  # not finished, or being written
+            known = {}
+    times = {"created": None, "submitted": None, "started": None, "finished": None, **known}
+    if times["created"] is None:
+        data = store.read_json_or(root.task_file(task_id, "data.json")) or {}
+        times["created"] = data.get("created")
     times["submitted"] = read_marker(root, task_id, "submitted").get("time")
-    times["started"] = read_marker(root, task_id, "running").get("time")
-    for status in TERMINAL:
-        t = read_marker(root, task_id, status).get("time")
-        if t is not None:
-            times["finished"] = t
+    if times["started"] is None:
+        times["started"] = read_marker(root, task_id, "running").get("time")
+    if times["finished"] is None:
+        for status in TERMINAL:
+            t = read_marker(root, task_id, status).get("time")
+            if t is not None:
+                times["finished"] = t
     return times
 
 

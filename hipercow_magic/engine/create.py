@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import json
 import os
 import platform
 import shutil
@@ -93,7 +94,9 @@ class Plan:
             if locals_blob is not None:
                 signed = signing.sign(locals_blob, "locals.pkl", task_id)
                 store.write_bytes(os.path.join(folder, "locals.pkl"), signed)
-            store.write_json(os.path.join(folder, "data.json"), signing.sign_record(data, task_id))
+            record = json.dumps(signing.sign_record(data, task_id), default=str).encode()
+            # modified when created, to the nanosecond: listings order tasks by it
+            store.write_bytes(os.path.join(folder, "data.json"), record, mtime=data["created"])
         except BaseException as e:
             shutil.rmtree(folder, ignore_errors=True)
             if isinstance(e, OSError):

@@ -169,16 +169,22 @@ def _print_header(root, task_id: str, data: dict, started: float) -> None:
     sys.stdout.flush()
 
 
-def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
+def run_task(root_path, task_id: str, claimed: bool = False, started: float | None = None) -> int:
     """Run one task to completion; returns the process exit code.
 
     The task is first claimed (its status-running marker, created exclusively) unless
     the caller, a scheduler, already claimed it for this process.
+
+    Args:
+        root_path: the root's path (or the Root itself, from a scheduler).
+        task_id: the task to run.
+        claimed: whether the caller claimed the task for this process.
+        started: with `claimed`, the start time the claim records (else it is read).
     """
-    root = Root(root_path)
+    root = root_path if isinstance(root_path, Root) else Root(root_path)
     task_id = check_task_id(task_id)
     if claimed:
-        started = read_marker(root, task_id, "running").get("time") or time.time()
+        started = started or read_marker(root, task_id, "running").get("time") or time.time()
     else:
         status = marker_status(root, task_id)
         if status in TERMINAL or status == "running":
@@ -257,7 +263,15 @@ def run_task(root_path: str, task_id: str, claimed: bool = False) -> int:
         f"(elapsed: {time.time() - started:.4g} secs)\n"
     )
     sys.stdout.flush()
-    write_terminal(root, task_id, outcome, reason=reason, started=started, result_file=result_file)
+    write_terminal(
+        root,
+        task_id,
+        outcome,
+        reason=reason,
+        started=started,
+        result_file=result_file,
+        created=data.get("created"),
+    )
     return EXIT_OK if outcome == "success" else EXIT_FAILED
 
 

@@ -10,6 +10,8 @@ A queue entry is a dict: the task's resources as `Resources.to_dict()` gives the
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from collections.abc import Iterable
 
 
 class Node:
@@ -138,10 +140,47 @@ class VirtualCluster:
         return [n for n in allowed if not wanted or n in wanted]
 
 
-def order(queued: dict[tuple, dict]) -> list[tuple]:
+class Queue(dict):
+    """The waiting entries by queue key, keeping their `order` between placement passes: it
+    is sorted again only after an entry is added (taking one out keeps the others' order),
+    so a pass over a long queue does not sort it each time a task ends.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._order: list[tuple] = []
+        self._head = 0  # keys before it have left the queue
+        self._stale = False
+        self._held: set[tuple] = set()  # keys of entries with a hold_until
+
+    def __setitem__(self, key: tuple, entry: dict) -> None:
+        super().__setitem__(key, entry)
+        self._stale = True
+        if entry.get("hold_until"):
+            self._held.add(key)
+
+    def holds(self) -> list[float]:
+        """The hold_until times of the waiting entries that have one."""
+        self._held &= self.keys()
+        return [self[k]["hold_until"] for k in self._held]
+
+    def ordered(self):
+        """The keys in `order` (an iterator)."""
+        if self._stale:
+            self._order, self._head, self._stale = _sort(self), 0, False
+        while self._head < len(self._order) and self._order[self._head] not in self:
+            self._head += 1
+        return (k for k in itertools.islice(self._order, self._head, None) if k in self)
+
+
+def order(queued: dict[tuple, dict]) -> Iterable[tuple]:
     """Queue keys in the order tasks are considered: normal priority before low, then first
     come first served (keys sort by submission).
     """
+    return queued.ordered() if isinstance(queued, Queue) else _sort(queued)
+
+
+def _sort(queued: dict[tuple, dict]) -> list[tuple]:
     return sorted(queued, key=lambda k: (queued[k].get("priority") == "low", k))
 
 

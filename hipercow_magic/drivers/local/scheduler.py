@@ -30,7 +30,7 @@ from hipercow_magic.core.task import marker_status, write_terminal
 from hipercow_magic.drivers.local import intake, paths
 from hipercow_magic.drivers.local.events import Announcer
 from hipercow_magic.drivers.local.health import EXIT_START_FAILED, log, record_start_failure
-from hipercow_magic.drivers.local.placement import Node, VirtualCluster, order
+from hipercow_magic.drivers.local.placement import Node, Queue, VirtualCluster, order
 from hipercow_magic.drivers.local.queue_reader import QueueReader
 from hipercow_magic.drivers.local.task_ends import Running, TaskEnds
 from hipercow_magic.drivers.local.task_process import fork_task
@@ -64,7 +64,7 @@ class Scheduler(QueueReader, TaskEnds):
         self.batches: dict[str, int] = {}  # batch stamp -> tasks not yet finished
         self.refused: set[str] = set()  # stamps of queue files not run (logged once)
         self.left_alone: dict[str, str] = {}  # another user's tasks not run -> why
-        self.queued: dict[tuple[str, int], dict] = {}  # (stamp, index) -> entry
+        self.queued = Queue()  # (stamp, index) -> entry
         self.running: dict[str, Running] = {}
         self.pending_reason: dict[str, str] = {}
         self.state_written = 0.0
@@ -221,9 +221,8 @@ class Scheduler(QueueReader, TaskEnds):
         timeout = 1.0
         if self.state_dirty:
             timeout = max(STATE_INTERVAL - (time.monotonic() - self.state_written), 0.0)
-        for entry in self.queued.values():
-            hold = entry.get("hold_until")
-            if hold and hold > now:
+        for hold in self.queued.holds():
+            if hold > now:
                 timeout = min(timeout, hold - now)
         for run in self.running.values():
             deadline = run.entry.get("deadline")
@@ -292,7 +291,15 @@ class Scheduler(QueueReader, TaskEnds):
         go_read, go_write = os.pipe()
         try:
             cpus = node.physical_cpus(entry["slots"])
-            pid = fork_task(self.root, task_id, cores, cpus, entry["node"], (go_read, go_write))
+            pid = fork_task(
+                self.root,
+                task_id,
+                cores,
+                cpus,
+                entry["node"],
+                (go_read, go_write),
+                entry["started"],
+            )
         except BaseException:
             os.close(go_write)
             raise

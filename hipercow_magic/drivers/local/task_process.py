@@ -17,7 +17,13 @@ from hipercow_magic.node.cores import THREAD_VARIABLES
 
 
 def fork_task(
-    root, task_id: str, cores: int, cpus: set[int] | None, node: str, go: tuple[int, int]
+    root,
+    task_id: str,
+    cores: int,
+    cpus: set[int] | None,
+    node: str,
+    go: tuple[int, int],
+    started: float,
 ) -> int:
     """Start the task in a new process; returns its pid (in the scheduler).
 
@@ -31,6 +37,7 @@ def fork_task(
         cpus: the CPUs to pin the task to, or None.
         node: the virtual node it runs on (HIPERCOW_NODE).
         go: both ends of the pipe the scheduler writes `b"g"` (run) or `b"s"` (stop) to.
+        started: the start time the scheduler's claim records.
     """
     sys.stdout.flush()
     sys.stderr.flush()
@@ -60,7 +67,7 @@ def fork_task(
             os.sched_setaffinity(0, cpus)
         sys.stdout = open(1, "w", buffering=1, closefd=False)
         sys.stderr = open(2, "w", buffering=1, closefd=False)
-        code = runner.run_task(root.path, task_id, claimed=True)
+        code = runner.run_task(root, task_id, claimed=True, started=started)
     except BaseException:
         traceback.print_exc()
     finally:
