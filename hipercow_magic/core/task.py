@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -85,8 +86,10 @@ def write_terminal(
 
     The signed result is first written to a temporary file (a full disk fails here, before
     anything is claimed); then the state is claimed by creating `status-final` exclusively
-    (a whole file, hard-linked into place); only the winner moves its result into place and
-    writes times.json and the terminal marker (in that order). A loser writes nothing.
+    (a whole file, hard-linked into place); only the winner moves its result into place,
+    then times.json and the terminal marker (in that order). A loser writes nothing.
+    The claim holds the task's times too, so one file is status-final, times.json (renamed
+    from its temporary name) and the terminal marker (linked).
     `result` is a result record, or one already pickled by `pickle_result`; or
     `result_file` is one already written by `prepare_result` (removed if this call loses).
     `created` (data.json's) and `started`, when the caller knows them, are not read again.
@@ -100,26 +103,37 @@ def write_terminal(
             store.remove_file(tmp)
         return False
     now = time.time()
+    claim_file = None
     if result is not None and tmp is None:
         tmp = prepare_result(root, task_id, result)
     try:
+        known = {"finished": now}
+        if started is not None:
+            known["started"] = started
+        if created is not None:
+            known["created"] = created
         claim = {"status": status, "time": now, "pid": os.getpid(), "host": socket.gethostname()}
         if reason:
             claim["reason"] = reason
-        if started is not None:
-            claim["started"] = started
-        if created is not None:
-            claim["created"] = created
-        if not store.link_exclusive(root.task_file(task_id, FINAL), json.dumps(claim).encode()):
+        claim.update(collect_times(root, task_id, known))
+        final = root.task_file(task_id, FINAL)
+        claim_file = store.write_temp(
+            root.task_dir(task_id), json.dumps(claim).encode(), target=final
+        )
+        try:
+            os.link(claim_file, final)
+        except FileExistsError:
             _complete_orphan_claim(root, task_id)
             return False
         if tmp is not None:
             os.replace(tmp, root.task_file(task_id, "result.pkl"))
             tmp = None
-        _finish_claim(root, task_id, claim)
+        _finish_claim(root, task_id, claim, claim_file)
+        claim_file = None
     finally:
-        if tmp is not None:
-            store.remove_file(tmp)
+        for leftover in (tmp, claim_file):
+            if leftover is not None:
+                store.remove_file(leftover)
     return True
 
 
@@ -139,32 +153,42 @@ def prepare_result(root, task_id: str, result: dict | bytes) -> str:
     return store.write_temp(os.path.dirname(path), signed, target=path)
 
 
-def _finish_claim(root, task_id: str, claim: dict) -> None:
+def _finish_claim(root, task_id: str, claim: dict, claim_file: str | None = None) -> None:
     """times.json, then the terminal marker, for a claimed terminal state.
 
-    The marker is `status-final` linked under its state's name (it holds the claim: the
-    state's time and reason, and who claimed it), so nothing is written twice.
+    Both are `status-final` itself (it holds the state's time and reason, who claimed it,
+    and the task's times): `claim_file`, its temporary name, is renamed times.json, and the
+    marker is linked to it; a claim without times (made by an older version) has its times
+    collected and written.
     """
     status = claim["status"]
-    known = {"finished": claim["time"]}
-    for name in ("created", "started"):
-        if claim.get(name) is not None:
-            known[name] = claim[name]
+    final = root.task_file(task_id, FINAL)
+    times = root.task_file(task_id, "times.json")
     try:
-        store.write_json(root.task_file(task_id, "times.json"), collect_times(root, task_id, known))
+        if claim_file is not None:
+            os.replace(claim_file, times)
+        elif claim.get("finished") is not None:
+            _link(final, times)
+        else:
+            known = {"finished": claim["time"], "started": claim.get("started")}
+            store.write_json(times, collect_times(root, task_id, known))
     except OSError:
         pass  # the times are still read from the markers
     marker = root.task_file(task_id, "status-" + status)
     try:
-        os.link(root.task_file(task_id, FINAL), marker)
-    except FileExistsError:
-        pass  # another completer of an orphan claim linked it first
+        _link(final, marker)
     except OSError:  # hard links refused here: the marker is a copy
         marker_claim = {"time": claim["time"]}
         if claim.get("reason"):
             marker_claim["reason"] = claim["reason"]
         store.write_json(marker, marker_claim)
     root.terminal_cache[task_id] = status
+
+
+def _link(source: str, name: str) -> None:
+    """Link `name` to the file at `source`; one already there is kept."""
+    with contextlib.suppress(FileExistsError):
+        os.link(source, name)
 
 
 def _claimer_dead(claim: dict) -> bool:
@@ -259,6 +283,9 @@ def load_exports(record: dict) -> tuple[dict, dict[str, str]]:
     return values, problems
 
 
+TIMES = ("created", "submitted", "started", "finished")
+
+
 def collect_times(root, task_id: str, known: dict | None = None) -> dict:
     """Created / submitted / started / finished (epoch seconds, None when not yet).
 
@@ -270,10 +297,11 @@ def collect_times(root, task_id: str, known: dict | None = None) -> dict:
     """
     if known is None:
         try:
-            return store.read_json(root.task_file(task_id, "times.json"))
-        except (FileNotFoundError, ValueError):  # not finished, or being written
+            written = store.read_json(root.task_file(task_id, "times.json"))
+            return {name: written.get(name) for name in TIMES}
+        except (FileNotFoundError, ValueError, AttributeError):  # not finished, or being written
             known = {}
-    times = {"created": None, "submitted": None, "started": None, "finished": None, **known}
+    times = dict.fromkeys(TIMES) | {k: v for k, v in known.items() if v is not None}
     if times["created"] is None:
         data = store.read_json_or(root.task_file(task_id, "data.json")) or {}
         times["created"] = data.get("created")

@@ -41,7 +41,7 @@ from hipercow_magic.core.task import (
 from hipercow_magic.core.tracebacks import user_traceback
 from hipercow_magic.core.versions import python_version
 from hipercow_magic.node.context import task_context
-from hipercow_magic.node.cores import set_task_cores
+from hipercow_magic.node.cores import THREAD_VARIABLES, hipercow_parallel_get_cores
 from hipercow_magic.node.environment import load_environment
 
 EXIT_OK, EXIT_FAILED, EXIT_NOT_STARTED = 0, 1, 3
@@ -169,6 +169,15 @@ def _print_header(root, task_id: str, data: dict, started: float) -> None:
     sys.stdout.flush()
 
 
+def _cores_variables() -> None:
+    """Every thread-count variable set to the task's cores (HIPERCOW_CORES), for what the
+    environment loads; the pools loaded by then are limited before the code runs.
+    """
+    cores = hipercow_parallel_get_cores()
+    if cores is not None:
+        os.environ.update(dict.fromkeys(THREAD_VARIABLES, str(cores)))
+
+
 def run_task(root_path, task_id: str, claimed: bool = False, started: float | None = None) -> int:
     """Run one task to completion; returns the process exit code.
 
@@ -228,7 +237,7 @@ def run_task(root_path, task_id: str, claimed: bool = False, started: float | No
         workdir = os.path.join(root.path, payload.get("path", "."))
         os.chdir(workdir)
         sys.path.insert(0, workdir)  # modules beside the notebook import as they do there
-        set_task_cores()  # before the environment imports numpy and friends
+        _cores_variables()  # before the environment imports numpy and friends
         if payload.get("environment", "default") != "empty":
             load_environment(root, payload.get("environment", "default"), namespace)
         with task_context(root, payload, namespace, task_id):
