@@ -6,19 +6,26 @@ Prints, each next to its floor measured in the same run:
   2. Slurm commands and time per status poll with 10 and with N tasks active (held pending),
      and one scancel for all of them;
   3. end-to-end time of 100 trivial tasks (create -> all results back) with hipercow-magic and
-     with submitit on the same Slurm, next to a raw array of 100 `python -c pass` jobs.
+     with submitit on the same Slurm, next to a raw array of 100 `python -c pass` jobs, run
+     in turns (--repeats times) so each figure has its floor beside it; target <= 1.3 x the raw
+     array;
+  4. what each Slurm task pays before its code runs: a fresh interpreter importing the runner
+     (`python -X importtime -c "import hipercow_magic.runner"`, its costliest imports) against
+     `python -c pass`.
 
 Needs Slurm (bash scripts/start-slurm.sh) and, for the comparison, submitit, which is not a
-dependency of hipercow-magic:  pip install submitit
-Usage: python benchmarks/bench_slurm.py [N] [E2E_TASKS]
+dependency of hipercow-magic:  pip install -e '.[bench]'
+Usage: python benchmarks/bench_slurm.py [N] [E2E_TASKS] [--repeats R] [--e2e-only]
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +39,19 @@ from hipercow_magic.drivers.slurm import COUNTS, scheduler_calls
 
 def quiet():
     return contextlib.redirect_stdout(io.StringIO())
+
+
+@contextlib.contextmanager
+def no_stderr():
+    """Send this process's (and its children's) stderr to /dev/null meanwhile."""
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def sbatch(*args: str) -> str:
@@ -125,16 +145,20 @@ def bench_submission(n: int) -> None:
     )
 
 
-def bench_hipercow(n: int) -> float:
+def bench_hipercow(n: int) -> tuple[float, float]:
+    """Seconds from create to every result in hand, and to the last task's end (by its
+    own record): the difference is how late the waiter heard of it.
+    """
     folder = tempfile.mkdtemp(prefix="bench-slurm-e2e-")
     os.chdir(folder)
     with quiet():
         api.hipercow_init(folder, driver="slurm")
-    t0 = time.perf_counter()
+    t0, epoch = time.perf_counter(), time.time()
     bundle = api.task_create_bulk_expr("x + 1", [{"x": i} for i in range(n)])
     assert bundle.wait(timeout=900)
     assert bundle.result() == [i + 1 for i in range(n)]
-    return time.perf_counter() - t0
+    took = time.perf_counter() - t0
+    return took, max(t["finished"] for t in api.task_times(bundle)) - epoch
 
 
 def add_one(x):
@@ -146,14 +170,17 @@ def bench_submitit(n: int) -> float | None:
         import submitit
     except ImportError:
         return None
-    # Without accounting submitit logs a warning on each of its sacct calls; it still works.
+    # Without accounting submitit logs a warning on each of its sacct calls, and sacct says
+    # so on stderr; it still works.
     logging.getLogger("submitit").setLevel(logging.ERROR)
     folder = tempfile.mkdtemp(prefix="bench-submitit-")
     executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
     executor.update_parameters(timeout_min=10, slurm_partition="alltasks")
     t0 = time.perf_counter()
-    jobs = executor.map_array(add_one, range(n))
-    assert [j.result() for j in jobs] == [i + 1 for i in range(n)]
+    with no_stderr():
+        jobs = executor.map_array(add_one, range(n))
+        results = [j.result() for j in jobs]
+    assert results == [i + 1 for i in range(n)]
     return time.perf_counter() - t0
 
 
@@ -164,24 +191,98 @@ def bench_floor(n: int) -> float:
     return time.perf_counter() - t0
 
 
+def fresh_python(code: str, n: int = 15) -> float:
+    """Median wall time of a fresh interpreter running `code` (what a batch job pays)."""
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_runner_start(top: int = 12) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import hipercow_magic.runner"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = []  # (cumulative us, self us, name as indented by -X importtime)
+    for line in proc.stderr.splitlines():
+        fields = line.removeprefix("import time:").split("|")
+        if len(fields) == 3 and fields[1].strip().isdigit():
+            rows.append((int(fields[1]), int(fields[0]), fields[2].rstrip()))
+    runner = next(
+        cumulative for cumulative, _, name in rows if name.strip() == "hipercow_magic.runner"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, hipercow_magic.runner; print(len(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    print(
+        f"4. python -X importtime -c 'import hipercow_magic.runner': {runner / 1000:.1f} ms of "
+        f"imports ({loaded} modules loaded); costliest (cumulative, self, module):"
+    )
+    for cumulative, own, name in sorted(rows, reverse=True)[:top]:
+        print(f"   {cumulative / 1000:7.1f} ms {own / 1000:6.1f} ms  {name}")
+    bare, runner_start = fresh_python("pass"), fresh_python("import hipercow_magic.runner")
+    print(
+        f"   fresh interpreter importing the runner: {runner_start * 1000:.0f} ms median; "
+        f"floor `python -c pass`: {bare * 1000:.0f} ms"
+    )
+
+
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    e2e = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=1000, help="tasks in 1 and 2")
+    parser.add_argument("e2e", nargs="?", type=int, default=100, help="tasks in 3")
+    parser.add_argument("--repeats", type=int, default=3, help="turns of 3 (medians)")
+    parser.add_argument("--e2e-only", action="store_true", help="only 3 and 4")
+    args = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.2f} at the start (other work adds noise)")
     here = os.getcwd()
+    runs: dict[str, list[float]] = {"floor": [], "ours": [], "ended": [], "submitit": []}
     try:
-        bench_submission(n)
-        floor = bench_floor(e2e)
-        ours = bench_hipercow(e2e)
-        theirs = bench_submitit(e2e)
+        if not args.e2e_only:
+            bench_submission(args.n)
+        for turn in range(args.repeats):
+            runs["floor"].append(bench_floor(args.e2e))
+            took, ended = bench_hipercow(args.e2e)
+            runs["ours"].append(took)
+            runs["ended"].append(ended)
+            theirs = bench_submitit(args.e2e)
+            if theirs is not None:
+                runs["submitit"].append(theirs)
+            print(
+                f"   turn {turn + 1}: raw array {runs['floor'][-1]:.1f} s, hipercow-magic "
+                f"{took:.1f} s (last task ended at {ended:.1f} s)"
+                + (f", submitit {theirs:.1f} s" if theirs is not None else ""),
+                flush=True,
+            )
     finally:
         os.chdir(here)
-    print(f"3. {e2e} trivial tasks, create -> every result back:")
-    print(f"   hipercow-magic (one array, default poll interval): {ours:.1f} s")
+    floor = statistics.median(runs["floor"])
+    ours = statistics.median(runs["ours"])
+    print(f"3. {args.e2e} trivial tasks, create -> every result back (medians of {args.repeats}):")
     print(
-        "   submitit (map_array):                              "
-        + (f"{theirs:.1f} s" if theirs is not None else "not installed (pip install submitit)")
+        f"   hipercow-magic (one array, default poll interval): {ours:.1f} s "
+        f"({ours / floor:.2f} x the raw array; target <= 1.3); its last task ended at "
+        f"{statistics.median(runs['ended']):.1f} s"
     )
-    print(f"   floor: raw array of {e2e} `python -c pass` jobs:     {floor:.1f} s")
+    if runs["submitit"]:
+        theirs = statistics.median(runs["submitit"])
+        print(
+            f"   submitit (map_array):                              {theirs:.1f} s "
+            f"({theirs / floor:.2f} x the raw array)"
+        )
+    else:
+        print("   submitit (map_array): not installed (pip install -e '.[bench]')")
+    print(f"   floor: raw array of {args.e2e} `python -c pass` jobs:     {floor:.1f} s")
+    bench_runner_start()
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":
