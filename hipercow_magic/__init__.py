@@ -33,13 +33,24 @@ def _all_names() -> list[str]:
     return [*_import_module(_API).__all__, *_NODE_NAMES, *_OWN_NAMES]
 
 
+def _is_submodule(name: str) -> bool:
+    """Whether `name` is a module of this package (the import system loads those)."""
+    from importlib.util import find_spec  # only when a name is first looked up
+
+    return find_spec(f"{__name__}.{name}") is not None
+
+
 def __getattr__(name: str):
     """A public name, loaded from its module on first use (then kept here)."""
     if name == "__all__":
         value = _all_names()
     elif name in _NODE_NAMES:
         value = getattr(_import_module(_NODE_NAMES[name]), name)
-    elif not name.startswith("_") and name in (api := _import_module(_API)).__all__:
+    elif (
+        not name.startswith("_")
+        and not _is_submodule(name)
+        and name in (api := _import_module(_API)).__all__
+    ):
         value = getattr(api, name)
     else:
         raise AttributeError(f"module 'hipercow_magic' has no attribute '{name}'")

@@ -85,6 +85,17 @@ def test_names_a_task_uses_load_without_the_api():
     assert heavy(loaded) == []
 
 
+def test_importing_a_lower_layer_from_the_package_loads_no_api():
+    loaded = in_fresh_python(
+        "import json, sys\n"
+        "from hipercow_magic import core, node\n"
+        "from hipercow_magic.core import store\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    assert "hipercow_magic.core.store" in loaded
+    assert heavy(loaded) == []
+
+
 def test_every_public_name_resolves_on_first_use():
     found = in_fresh_python(
         "import json, sys, hipercow_magic as hc\n"
