@@ -40,9 +40,9 @@ class Plan:
             self.driver = select_driver(self.root, driver)
         except HipercowError as e:
             raise HipercowError(f"Can't submit task because unable to select driver\n{e}") from None
-        if self.driver is not None:
-            info = load_driver(self.root, self.driver).cluster_info()
-            self.resources = validate_resources(resources, info)
+        loaded = load_driver(self.root, self.driver) if self.driver is not None else None
+        if loaded is not None:
+            self.resources = validate_resources(resources, loaded.cluster_info())
         else:
             if resources is not None:
                 warn("Resources given but no driver selected, so not validating")
@@ -55,9 +55,7 @@ class Plan:
         self.parallel = validate_parallel(parallel, cores)
         if envvars is not None and not isinstance(envvars, EnvVars):
             raise HipercowError("'envvars' must come from hipercow_envvars()")
-        driver_defaults = None
-        if self.driver is not None:
-            driver_defaults = load_driver(self.root, self.driver).default_envvars
+        driver_defaults = loaded.default_envvars if loaded is not None else None
         self.envvars = serialise(prepare_envvars(envvars, driver_defaults, options.default_envvars))
         self.environment = environment
         read_environment(self.root, environment)
