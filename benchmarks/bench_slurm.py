@@ -15,7 +15,7 @@ Prints, each next to its floor measured in the same run:
 
 Needs Slurm (bash scripts/start-slurm.sh) and, for the comparison, submitit, which is not a
 dependency of hipercow-magic:  pip install -e '.[bench]'
-Usage: python benchmarks/bench_slurm.py [N] [E2E_TASKS] [--repeats R] [--e2e-only]
+Usage: python benchmarks/bench_slurm.py [N] [E2E_TASKS] [--repeats R] [--e2e-only | --start-only]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import contextlib
 import io
 import logging
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -191,14 +192,32 @@ def bench_floor(n: int) -> float:
     return time.perf_counter() - t0
 
 
-def fresh_python(code: str, n: int = 15) -> float:
-    """Median wall time of a fresh interpreter running `code` (what a batch job pays)."""
-    times = []
-    for _ in range(n):
+def fresh_processes(commands: list[list[str]]) -> tuple[float, float]:
+    """Median wall and CPU (user + system) seconds of the commands, each run in turn."""
+    walls, cpus = [], []
+    for command in commands:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        walls.append(time.perf_counter() - t0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def runner_runs(n: int = 15) -> tuple[float, float]:
+    """What one trivial task costs a node: `python -m hipercow_magic.runner ROOT ID`, as a
+    batch job runs it (median wall and CPU seconds).
+    """
+    folder = tempfile.mkdtemp(prefix="bench-slurm-runner-")
+    os.chdir(folder)
+    with quiet():
+        api.hipercow_init(folder)
+        bundle = api.task_create_bulk_expr("x + 1", [{"x": i} for i in range(n)], driver=False)
+    runs = [[sys.executable, "-m", "hipercow_magic.runner", folder, i] for i in bundle.ids]
+    figures = fresh_processes(runs)
+    assert bundle.result() == [i + 1 for i in range(n)]
+    return figures
 
 
 def bench_runner_start(top: int = 12) -> None:
@@ -228,11 +247,16 @@ def bench_runner_start(top: int = 12) -> None:
     )
     for cumulative, own, name in sorted(rows, reverse=True)[:top]:
         print(f"   {cumulative / 1000:7.1f} ms {own / 1000:6.1f} ms  {name}")
-    bare, runner_start = fresh_python("pass"), fresh_python("import hipercow_magic.runner")
-    print(
-        f"   fresh interpreter importing the runner: {runner_start * 1000:.0f} ms median; "
-        f"floor `python -c pass`: {bare * 1000:.0f} ms"
-    )
+    python = [sys.executable, "-c"]
+    for what, (wall, cpu) in [
+        ("floor `python -c pass`", fresh_processes([[*python, "pass"]] * 15)),
+        (
+            "`import hipercow_magic.runner`",
+            fresh_processes([[*python, "import hipercow_magic.runner"]] * 15),
+        ),
+        ("one trivial task run by the runner", runner_runs()),
+    ]:
+        print(f"   {what:36} {wall * 1000:5.0f} ms wall, {cpu * 1000:5.0f} ms CPU (medians)")
 
 
 def main() -> None:
@@ -241,7 +265,11 @@ def main() -> None:
     parser.add_argument("e2e", nargs="?", type=int, default=100, help="tasks in 3")
     parser.add_argument("--repeats", type=int, default=3, help="turns of 3 (medians)")
     parser.add_argument("--e2e-only", action="store_true", help="only 3 and 4")
+    parser.add_argument("--start-only", action="store_true", help="only 4 (needs no Slurm)")
     args = parser.parse_args()
+    if args.start_only:
+        bench_runner_start()
+        return
     print(f"load average {os.getloadavg()[0]:.2f} at the start (other work adds noise)")
     here = os.getcwd()
     runs: dict[str, list[float]] = {"floor": [], "ours": [], "ended": [], "submitit": []}
