@@ -12,6 +12,7 @@ import signal
 import sys
 import traceback
 
+from hipercow_magic.drivers.local.events import announce
 from hipercow_magic.node import runner
 from hipercow_magic.node.cores import THREAD_VARIABLES
 
@@ -68,6 +69,7 @@ def fork_task(
         sys.stdout = open(1, "w", buffering=1, closefd=False)
         sys.stderr = open(2, "w", buffering=1, closefd=False)
         code = runner.run_task(root, task_id, claimed=True, started=started)
+        announce(root, [task_id])  # at once; the scheduler tells again when it reaps
     except BaseException:
         traceback.print_exc()
     finally:
