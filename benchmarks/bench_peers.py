@@ -272,13 +272,13 @@ def report(figures: dict, fork: float, write: float, args) -> None:
     if not ours:
         return
     print("hipercow-magic against each (a, c: its time over theirs; b: its rate over theirs):")
-    print(f"  {'fork+waitpid':32} a {ours['a'] / fork:7.1f}x")
+    print(f"  {'fork+waitpid':32} a {ours['a'] / fork:7.3g}x")
     for cls in SYSTEMS[1:]:
         f = figures.get(cls.key)
         if f:
-            c = f"{ours['c'] / f['c']:7.2f}x" if f["c"] > 0 else "      -"
+            c = f"{ours['c'] / f['c']:7.3g}x" if f["c"] > 0 else "      -"
             print(
-                f"  {cls.name:32} a {ours['a'] / f['a']:7.2f}x   b {ours['b'] / f['b']:7.2f}x"
+                f"  {cls.name:32} a {ours['a'] / f['a']:7.3g}x   b {ours['b'] / f['b']:7.3g}x"
                 f"   c {c}"
             )
 
