@@ -17,6 +17,7 @@ from hipercow_magic.engine.events import Changes, watch_changes
 from hipercow_magic.engine.retry import follow_ids
 
 FALLBACK = 1.0  # seconds between looks at every task while its driver tells of changes
+MARKER_LOOK = 0.25  # seconds between looks at the markers of tasks whose driver can't tell
 
 
 def submitted_driver(root, task_id: str):
@@ -103,7 +104,7 @@ def watch_statuses(root, ids: list[str], follow: bool = False, timeout=None, eve
                 if time.monotonic() >= deadline:
                     return
                 due = min(due, deadline)
-            positions = _heard(changes, current, due)
+            positions = _heard(root, changes, current, statuses, due)
             if positions is None:
                 current = follow_ids(root, ids) if follow else current
                 statuses = task_statuses(root, current)
@@ -124,13 +125,28 @@ def _pause(root, changes: Changes, ids, statuses, delay: float) -> tuple[float, 
     return delay, min(delay * 1.5, longest)
 
 
-def _heard(changes: Changes, ids: list[str], due: float) -> list[int] | None:
+def _heard(root, changes: Changes, ids: list[str], statuses: list, due: float) -> list[int] | None:
     """Wait until `due` (then None: look at every task) or a change naming some of `ids`
-    (their positions).
+    (their positions). Where no driver tells of changes, the tasks' markers (written by the
+    tasks themselves, on the root's shared disk) are looked at every MARKER_LOOK seconds
+    meanwhile, so an ended task is known at once without asking the scheduler (which is
+    still asked once a poll, about the tasks not ended).
     """
     while True:
         left = due - time.monotonic()
-        if left <= 0 or not changes.wait(left):
+        if left <= 0:
+            return None
+        if not changes.notifies:
+            time.sleep(min(left, MARKER_LOOK))
+            moved = [
+                k
+                for k, (i, s) in enumerate(zip(ids, statuses))
+                if s not in TERMINAL and marker_status(root, i) in TERMINAL
+            ]
+            if moved:
+                return moved
+            continue
+        if not changes.wait(left):
             return None
         if changes.ids is None:
             return None

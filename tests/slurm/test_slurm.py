@@ -374,6 +374,27 @@ def test_bundles_are_one_array_and_one_squeue_per_poll(driver):
         assert _job(bundle.ids[-1])["index"] == n - 1
 
 
+def test_a_wait_learns_of_ends_from_the_markers_between_polls(driver, root_path, monkeypatch):
+    # Polls an hour apart: only the tasks' own end markers can end these waits in time.
+    from hipercow_magic.core.options import options
+
+    monkeypatch.setattr(options, "poll_interval", 3600.0)
+    hm.hipercow_configure("slurm", poll_interval=3600)
+    try:
+        t = hm.task_create_expr("'ended'")
+        calls = scheduler_calls()
+        assert hm.task_wait(t, timeout=120)
+        assert scheduler_calls() - calls <= 1, "one squeue, at the wait's start"
+        assert t.result() == "ended"
+        bundle = hm.task_create_bulk_expr("x * 2", [{"x": i} for i in range(5)])
+        calls = scheduler_calls()
+        assert bundle.wait(timeout=120)
+        assert scheduler_calls() - calls <= 1, "one squeue, at the wait's start"
+        assert bundle.result() == [0, 2, 4, 6, 8]
+    finally:
+        hm.hipercow_configure("slurm", poll_interval=0.5)
+
+
 def test_bundles_larger_than_the_array_limit_are_split(driver, root_path):
     hm.hipercow_configure("slurm", poll_interval=0.5, max_array_size=8)
     try:
