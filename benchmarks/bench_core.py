@@ -14,7 +14,7 @@
    `Bundle.wait`, as a user would. Medians over `--repeat` runs.
 4. task_status of 10,000 finished tasks: first call (files) and again (cached).
 
-Targets (issue 13): bulk created to all results gathered >= 600 tasks/s; the creation side of
+Targets: bulk created to all results gathered >= 600 tasks/s; the creation side of
 one trivial task well under 5 ms; task_status of 10,000 finished tasks <= 100 ms.
 The machine may be shared: figures are medians, printed beside the floors of the same run.
 """
