@@ -27,7 +27,6 @@ from hipercow_magic.core.environment import NODE_GLOBALS
 from hipercow_magic.core.envvars import deserialise
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.format import first_line, short_id
-from hipercow_magic.core.procs import set_title
 from hipercow_magic.core.root import Root, check_task_id
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import (
@@ -38,6 +37,7 @@ from hipercow_magic.core.task import (
     read_marker,
     write_terminal,
 )
+from hipercow_magic.core.titles import set_title
 from hipercow_magic.core.tracebacks import user_traceback
 from hipercow_magic.core.versions import python_version
 from hipercow_magic.node.context import task_context

@@ -19,7 +19,7 @@ import types
 import cloudpickle
 
 from hipercow_magic.core.capture import loads_with_sources
-from hipercow_magic.core.procs import set_title
+from hipercow_magic.core.titles import set_title
 from hipercow_magic.core.tracebacks import user_traceback, worker_traceback
 from hipercow_magic.node.cores import hipercow_parallel_set_cores
 

@@ -70,6 +70,7 @@ def test_importing_the_runner_loads_no_api_driver_or_front_end():
     assert "hipercow_magic.node.runner" in loaded
     assert heavy(loaded) == []
     assert "hipercow_magic.node.cluster" not in loaded  # only a task with a parallel method
+    assert "psutil" not in loaded  # process trees are the scheduler's and the pool's concern
 
 
 def test_names_a_task_uses_load_without_the_api():
