@@ -39,6 +39,16 @@ def notebook_namespace() -> dict:
     return namespace
 
 
+def on_two_workers(code: str, namespace: dict):
+    """A task running `code` with a pool of 2 workers (`parallel` on 2 cores)."""
+    return hc.task_create_expr(
+        code,
+        namespace=namespace,
+        resources=hc.hipercow_resources(cores=2),
+        parallel=hc.hipercow_parallel("parallel"),
+    )
+
+
 def failed(task) -> str:
     """The traceback the node stored for a failed task."""
     assert task.wait(timeout=WAIT) is False, task.log()
@@ -91,12 +101,7 @@ def test_a_pool_workers_error_shows_the_notebook_functions_source(root):
         "results = hipercow_magic.pool().map(simulate, values)\n"
         "sum(results)"
     )
-    task = hc.task_create_expr(
-        code,
-        namespace=notebook_namespace(),
-        resources=hc.hipercow_resources(cores=2),
-        parallel=hc.hipercow_parallel("parallel"),
-    )
+    task = on_two_workers(code, notebook_namespace())
     trace = failed(task)
     error = task.result()
     assert isinstance(error, ValueError) and str(error) == "no convergence for x=3"
@@ -121,12 +126,7 @@ def test_a_function_defined_in_the_cell_shows_its_source_in_a_worker(root):
         "    return 1 / (x - 2)\n"
         "list(hipercow_magic.executor().map(halve, range(4)))"
     )
-    task = hc.task_create_expr(
-        code,
-        namespace={},
-        resources=hc.hipercow_resources(cores=2),
-        parallel=hc.hipercow_parallel("parallel"),
-    )
+    task = on_two_workers(code, {})
     trace = failed(task)
     cell = f"Cell for task {task.id[:8]}"
     assert frames(trace) == [(cell, "4", "<module>"), (cell, "3", "halve")]
@@ -145,23 +145,16 @@ def test_the_machinery_between_the_call_and_the_workers_function_is_left_out(roo
         "    pass\n"
         "hipercow_magic.executor().submit(simulate, 3).result()"
     )
-    task = hc.task_create_expr(
-        code,
-        namespace=notebook_namespace(),
-        resources=hc.hipercow_resources(cores=2),
-        parallel=hc.hipercow_parallel("parallel"),
-    )
+    task = on_two_workers(code, notebook_namespace())
     trace = failed(task)
     cell = f"Cell for task {task.id[:8]}"
     assert frames(trace) == [(cell, "7", "<module>"), (NOTEBOOK_CELL, "5", "simulate")]
     assert "site-packages" not in trace and "concurrent/futures" not in trace
 
-    joblib = hc.task_create_expr(
+    joblib = on_two_workers(
         "from joblib import Parallel, delayed\n"
         "Parallel(n_jobs=2)(delayed(simulate)(x) for x in range(6))",
-        namespace=notebook_namespace(),
-        resources=hc.hipercow_resources(cores=2),
-        parallel=hc.hipercow_parallel("parallel"),
+        notebook_namespace(),
     )
     trace = failed(joblib)
     cell = f"Cell for task {joblib.id[:8]}"
