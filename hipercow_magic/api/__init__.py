@@ -16,14 +16,13 @@ from hipercow_magic.api.bundles import (
     hipercow_bundle_wait,
 )
 from hipercow_magic.api.create import (
-    task_create_bulk_call,
-    task_create_bulk_expr,
     task_create_call,
     task_create_explicit,
     task_create_expr,
     task_create_script,
     task_submit,
 )
+from hipercow_magic.api.create_bulk import task_create_bulk_call, task_create_bulk_expr
 from hipercow_magic.api.dryrun import slurm_script
 from hipercow_magic.api.environments import (
     hipercow_environment_create,

@@ -1,23 +1,20 @@
-"""Creating tasks: an expression (a cell), explicit variables, a call, a script, and one task
-per row of data (bundles); and submitting tasks created without a driver.
+"""Creating tasks: an expression (a cell), explicit variables, a call, a script; and submitting
+tasks created without a driver (one task per row of data: create_bulk.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hipercow_magic.api.bundles import Bundle
+from hipercow_magic.api.parents import task_parents
 from hipercow_magic.api.tasks import Task
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.resources import validate_resources
 from hipercow_magic.core.root import find_root, task_ids
 from hipercow_magic.core.task import marker_status
 from hipercow_magic.drivers.registry import load_driver, require_driver
-from hipercow_magic.engine.bundles import bundle_save, random_bundle_name
 from hipercow_magic.engine.create import (
     Plan,
-    bulk_expression_tasks,
-    bulk_rows,
     call_task,
     caller_namespace,
     expression_task,
@@ -46,6 +43,8 @@ def task_create_expr(
     envvars=None,
     parallel=None,
     root=None,
+    depends_on=None,
+    imports=None,
     first_line: int = 1,
 ) -> Task:
     """A task running Python `code`, like a notebook cell on the cluster.
@@ -68,6 +67,12 @@ def task_create_expr(
         envvars: environment variables for the task, from hipercow_envvars().
         parallel: how a multi-core task uses its cores, from hipercow_parallel().
         root: the hipercow root (default: found from the working directory).
+        depends_on: tasks that must succeed before this one starts: Task handles, Bundles
+            (all their tasks), task ids or their first 4+ characters. If one of them fails
+            or is cancelled, this task ends 'cancelled' with the reason.
+        imports: names the code reads whose values come from other tasks' exports,
+            `{name: task}`, loaded where the task runs once those tasks succeed (they
+            become dependencies); for chaining tasks without waiting for their values.
         first_line: the line number of the code's first line where it was written (2 for
             a notebook cell's body under its `%%hipercow` line), so the task's traceback
             numbers lines as the user sees them.
@@ -81,8 +86,12 @@ def task_create_expr(
             fails, after the task is created (it keeps status 'created').
     """
     namespace = caller_namespace(1) if namespace is None else namespace
-    plan = Plan(root, driver, resources, envvars, parallel, environment)
-    return _create_one(plan, expression_task(plan, code, namespace, name, first_line=first_line))
+    parents, imported = task_parents(depends_on, imports, root)
+    plan = Plan(root, driver, resources, envvars, parallel, environment, parents)
+    return _create_one(
+        plan,
+        expression_task(plan, code, namespace, name, first_line=first_line, imports=imported),
+    )
 
 
 def task_create_explicit(
@@ -97,6 +106,7 @@ def task_create_explicit(
     envvars=None,
     parallel=None,
     root=None,
+    depends_on=None,
 ) -> Task:
     """A task running `code` with exactly the variables named in `export` (nothing else is
     looked for; hipercow's task_create_explicit).
@@ -115,6 +125,9 @@ def task_create_explicit(
         envvars: environment variables for the task, from hipercow_envvars().
         parallel: how a multi-core task uses its cores, from hipercow_parallel().
         root: the hipercow root (default: found from the working directory).
+        depends_on: tasks that must succeed before this one starts: Task handles, Bundles
+            (all their tasks), task ids or their first 4+ characters. If one of them fails
+            or is cancelled, this task ends 'cancelled' with the reason.
 
     Returns:
         The new task's handle.
@@ -125,7 +138,8 @@ def task_create_explicit(
             fails, after the task is created (it keeps status 'created').
     """
     namespace = caller_namespace(1) if namespace is None else namespace
-    plan = Plan(root, driver, resources, envvars, parallel, environment)
+    parents, _ = task_parents(depends_on, None, root)
+    plan = Plan(root, driver, resources, envvars, parallel, environment, parents)
     return _create_one(
         plan, expression_task(plan, code, namespace, name, kind="explicit", export=list(export))
     )
@@ -143,6 +157,7 @@ def task_create_call(
     envvars=None,
     parallel=None,
     root=None,
+    depends_on=None,
 ) -> Task:
     """A task calling `fn(*args, **kwargs)`; its value is what `fn` returns.
 
@@ -161,6 +176,9 @@ def task_create_call(
         envvars: environment variables for the task, from hipercow_envvars().
         parallel: how a multi-core task uses its cores, from hipercow_parallel().
         root: the hipercow root (default: found from the working directory).
+        depends_on: tasks that must succeed before this one starts: Task handles, Bundles
+            (all their tasks), task ids or their first 4+ characters. If one of them fails
+            or is cancelled, this task ends 'cancelled' with the reason.
 
     Returns:
         The new task's handle.
@@ -172,7 +190,8 @@ def task_create_call(
     """
     if not isinstance(args, (list, tuple)):
         raise HipercowError("'args' must be a list or tuple")
-    plan = Plan(root, driver, resources, envvars, parallel, environment)
+    parents, _ = task_parents(depends_on, None, root)
+    plan = Plan(root, driver, resources, envvars, parallel, environment, parents)
     return _create_one(plan, call_task(plan, fn, tuple(args), kwargs or {}, name))
 
 
@@ -187,6 +206,7 @@ def task_create_script(
     envvars=None,
     parallel=None,
     root=None,
+    depends_on=None,
 ) -> Task:
     """A task running a Python script that lies inside the root (where the cluster sees it).
 
@@ -204,6 +224,9 @@ def task_create_script(
         envvars: environment variables for the task, from hipercow_envvars().
         parallel: how a multi-core task uses its cores, from hipercow_parallel().
         root: the hipercow root (default: found from the working directory).
+        depends_on: tasks that must succeed before this one starts: Task handles, Bundles
+            (all their tasks), task ids or their first 4+ characters. If one of them fails
+            or is cancelled, this task ends 'cancelled' with the reason.
 
     Returns:
         The new task's handle.
@@ -212,126 +235,9 @@ def task_create_script(
         HipercowError: the script does not exist, lies outside the root, or has a syntax
             error; or an option is invalid.
     """
-    plan = Plan(root, driver, resources, envvars, parallel, environment)
+    parents, _ = task_parents(depends_on, None, root)
+    plan = Plan(root, driver, resources, envvars, parallel, environment, parents)
     return _create_one(plan, script_task(plan, path, chdir, name))
-
-
-def _bulk(plan: Plan, prepared: list, bundle_name: str | None) -> Bundle:
-    ids = write_tasks(plan, prepared)
-    name = bundle_name or random_bundle_name()
-    bundle_save(plan.root, name, ids)
-    bundle = Bundle(name, ids, plan.root)
-    plan.submit(ids)
-    return bundle
-
-
-def task_create_bulk_expr(
-    code: str,
-    data,
-    *,
-    namespace: dict | None = None,
-    bundle_name: str | None = None,
-    environment: str = "default",
-    driver=None,
-    resources=None,
-    envvars=None,
-    parallel=None,
-    root=None,
-    first_line: int = 1,
-) -> Bundle:
-    """One expression task per row of `data`, grouped in a bundle; a row's keys become
-    variables of the code, and the other names it reads are captured once for all tasks.
-
-    Args:
-        code: Python statements; a final expression is each task's value.
-        data: rows with names: a list of dicts, a dict of equal-length lists, or a pandas
-            DataFrame.
-        namespace: where to find the other names the code reads (default: the caller's).
-        bundle_name: the bundle's name (default: a random one).
-        environment: the environment loaded before the code ('default', 'empty', or one
-            made with hipercow_environment_create()).
-        driver: the driver to submit to: None for the one configured (or none), False to
-            create without submitting (then task_submit()), or a driver's name.
-        resources: what the task asks for, from hipercow_resources() (default: one core on
-            the default queue).
-        envvars: environment variables for the task, from hipercow_envvars().
-        parallel: how a multi-core task uses its cores, from hipercow_parallel().
-        root: the hipercow root (default: found from the working directory).
-        first_line: the line number of the code's first line where it was written (2 for
-            a notebook cell's body under its `%%hipercow` line), so the task's traceback
-            numbers lines as the user sees them.
-
-    Returns:
-        The bundle of the new tasks, in the order of the rows.
-
-    Raises:
-        HipercowError: something the task needs can't be found or sent (the message names
-            it), or an option is invalid; no task is created then. Also when submitting
-            fails, after the task is created (it keeps status 'created').
-    """
-    namespace = caller_namespace(1) if namespace is None else namespace
-    rows = bulk_rows(data)
-    if not all(isinstance(r, dict) for r in rows):
-        raise HipercowError(
-            "'data' for task_create_bulk_expr must be rows with names: a list of dicts, a dict "
-            "of lists or a DataFrame"
-        )
-    plan = Plan(root, driver, resources, envvars, parallel, environment)
-    prepared = bulk_expression_tasks(plan, code, rows, namespace, first_line)
-    return _bulk(plan, prepared, bundle_name)
-
-
-def task_create_bulk_call(
-    fn,
-    data,
-    args=None,
-    *,
-    bundle_name: str | None = None,
-    environment: str = "default",
-    driver=None,
-    resources=None,
-    envvars=None,
-    parallel=None,
-    root=None,
-) -> Bundle:
-    """One call task per element of `data`, grouped in a bundle: `fn(element, **args)`, or
-    `fn(**row, **args)` for rows with names.
-
-    Args:
-        fn: the function to call.
-        data: a list (each element the first argument), or rows with names (a list of dicts,
-            a dict of equal-length lists, a pandas DataFrame) giving named arguments.
-        args: named arguments shared by every call, a dict.
-        bundle_name: the bundle's name (default: a random one).
-        environment: the environment loaded before the code ('default', 'empty', or one
-            made with hipercow_environment_create()).
-        driver: the driver to submit to: None for the one configured (or none), False to
-            create without submitting (then task_submit()), or a driver's name.
-        resources: what the task asks for, from hipercow_resources() (default: one core on
-            the default queue).
-        envvars: environment variables for the task, from hipercow_envvars().
-        parallel: how a multi-core task uses its cores, from hipercow_parallel().
-        root: the hipercow root (default: found from the working directory).
-
-    Returns:
-        The bundle of the new tasks, in the order of `data`.
-
-    Raises:
-        HipercowError: something the task needs can't be found or sent (the message names
-            it), or an option is invalid; no task is created then. Also when submitting
-            fails, after the task is created (it keeps status 'created').
-    """
-    rows = bulk_rows(data)
-    if args is not None and not isinstance(args, dict):
-        raise HipercowError("'args' must be a dict of named arguments shared by every call")
-    plan = Plan(root, driver, resources, envvars, parallel, environment)
-    prepared = []
-    for row in rows:
-        if isinstance(row, dict):
-            prepared.append(call_task(plan, fn, (), {**row, **(args or {})}))
-        else:
-            prepared.append(call_task(plan, fn, (row,), dict(args or {})))
-    return _bulk(plan, prepared, bundle_name)
 
 
 def task_submit(ids, driver=None, resources=None, root=None) -> None:

@@ -28,14 +28,20 @@ from hipercow_magic.core.root import find_root
 from hipercow_magic.core.task import new_id
 from hipercow_magic.core.versions import creation_versions
 from hipercow_magic.drivers.registry import load_driver, select_driver
+from hipercow_magic.engine.dependencies import check_parents
 from hipercow_magic.engine.submit import submit_tasks
 
 
 class Plan:
-    """Everything shared by the tasks of one creation call, checked before any file is written."""
+    """Everything shared by the tasks of one creation call, checked before any file is written.
 
-    def __init__(self, root, driver, resources, envvars, parallel, environment):
+    `depends_on` holds (root path of a handle or None, full task id) pairs: the tasks that
+    must succeed before these start.
+    """
+
+    def __init__(self, root, driver, resources, envvars, parallel, environment, depends_on=()):
         self.root = find_root(root)
+        self.depends_on = check_parents(self.root, list(depends_on))
         try:
             self.driver = select_driver(self.root, driver)
         except HipercowError as e:
@@ -76,6 +82,8 @@ class Plan:
             "hostname": socket.gethostname(),
             "platform": platform.platform(),
         }
+        if self.depends_on:
+            self.shared["depends_on"] = self.depends_on
 
     def data(self, task_id: str, kind: str, **fields) -> dict:
         """A task's data.json: what is shared by this creation call, plus its own fields."""
@@ -167,9 +175,15 @@ def expression_task(
     kind: str = "expression",
     export: list[str] | None = None,
     first_line: int = 1,
+    imports: dict[str, str] | None = None,
 ) -> tuple[str, dict, bytes]:
-    """Prepare one expression (or explicit) task: its id, data and packed locals."""
+    """Prepare one expression (or explicit) task: its id, data and packed locals.
+
+    `imports` maps names the code reads to the tasks (among the plan's dependencies) whose
+    exports give their values on the node: they are not captured here.
+    """
     placed = _first_line(first_line)
+    imported = _imports_field(plan, imports)
     if kind == "explicit":
         capture.parse_code(code)
         missing = [n for n in export or [] if n not in namespace]
@@ -179,7 +193,8 @@ def expression_task(
         analysis = capture.analyse_code(code)
     else:
         analysis = capture.analyse_code(code)
-        values = capture_names(analysis, {**namespace, **(extra or {})}, plan.globals)
+        skip = plan.globals | set(imports or {})
+        values = capture_names(analysis, {**namespace, **(extra or {})}, skip)
     entries, sizes = capture.pickle_values(values, options.max_size_local)
     task_id = new_id()
     data = plan.data(
@@ -192,8 +207,23 @@ def expression_task(
         exports=analysis.exports,
         has_result=analysis.has_result,
         **placed,
+        **imported,
     )
     return task_id, data, capture.pack(entries)
+
+
+def _imports_field(plan: Plan, imports: dict[str, str] | None) -> dict:
+    """The data field naming where imported names come from (nothing without imports)."""
+    if not imports:
+        return {}
+    for name, task_id in imports.items():
+        if not name.isidentifier():
+            raise HipercowError(f"'imports' names variables: '{name}' is not a variable name")
+        if task_id not in plan.depends_on:
+            raise HipercowError(
+                f"'{name}' is imported from task '{task_id}', which the task does not depend on"
+            )
+    return {"imports": dict(imports)}
 
 
 def bulk_rows(data) -> list:
@@ -307,15 +337,22 @@ def _first_line(first_line: int) -> dict:
 
 
 def bulk_expression_tasks(
-    plan: Plan, code: str, rows: list[dict], namespace: dict, first_line: int = 1
+    plan: Plan,
+    code: str,
+    rows: list[dict],
+    namespace: dict,
+    first_line: int = 1,
+    imports: dict[str, str] | None = None,
 ) -> list:
     """Prepare one expression task per row: the names the code reads from the caller are
-    pickled once and shared; a row's keys become variables of that task.
+    pickled once and shared; a row's keys become variables of that task; `imports` as for
+    `expression_task`.
     """
     placed = _first_line(first_line)
+    imported = _imports_field(plan, imports)
     analysis = capture.analyse_code(code)
     row_names = set().union(*(r.keys() for r in rows))
-    shared = capture_names(analysis, namespace, plan.globals | row_names)
+    shared = capture_names(analysis, namespace, plan.globals | row_names | set(imports or {}))
     shared_entries, shared_sizes = capture.pickle_values(shared, options.max_size_local)
     prepared = []
     for row in rows:
@@ -332,6 +369,7 @@ def bulk_expression_tasks(
             exports=analysis.exports,
             has_result=analysis.has_result,
             **placed,
+            **imported,
         )
         prepared.append((task_id, task_data, capture.pack({**shared_entries, **row_entries})))
     return prepared

@@ -103,6 +103,14 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
     )
     runs.add_argument("--driver", metavar="NAME", help="driver to submit with")
     runs.add_argument(
+        "--after",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="start only once these tasks succeed: task ids or their first 4+ characters "
+        "(in a notebook, also variables holding tasks or bundles); repeatable, or A,B",
+    )
+    runs.add_argument(
         "--name", metavar="NAME", help="a name for the task (or for the bundle of a bulk run)"
     )
 
@@ -144,8 +152,9 @@ def task_options(args: argparse.Namespace, default_driver: str | None = None) ->
         default_driver: the driver when `--driver` is not given.
 
     Returns:
-        `environment`, `driver`, `resources`, `parallel` and `envvars` (the name is left to
-        the caller: a task's `name` or a bundle's `bundle_name`).
+        `environment`, `driver`, `resources`, `parallel`, `envvars` and `depends_on` (the
+        words of `--after`, split at commas; the name is left to the caller: a task's
+        `name` or a bundle's `bundle_name`).
     """
     return dict(
         environment=args.environment,
@@ -153,7 +162,13 @@ def task_options(args: argparse.Namespace, default_driver: str | None = None) ->
         resources=task_resources(args),
         parallel=task_parallel(args),
         envvars=task_envvars(args),
+        depends_on=after_words(args.after),
     )
+
+
+def after_words(values: list[str]) -> list[str]:
+    """The words of `--after` options: each option may name several, separated by commas."""
+    return [word.strip() for value in values for word in value.split(",") if word.strip()]
 
 
 # ---- commands on tasks ----------------------------------------------------------------
@@ -166,6 +181,7 @@ TASK_COMMANDS = {
     "cancel": "cancel tasks",
     "retry": "run finished tasks again",
     "submit": "submit tasks created while no driver was configured",
+    "why": "why a task was (or was not) reused: what changed since the same cell last ran",
     "list": "the root's tasks, newest first",
 }
 
