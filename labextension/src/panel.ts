@@ -217,6 +217,9 @@ export class TaskPanel extends Widget {
       actions.append(this._action('retry', 'Retry'));
     }
     row.append(top, meta, clock);
+    if (task.note) {
+      row.append(element('div', 'hc-note', task.note));
+    }
     if (task.problem) {
       row.classList.add('hc-unreadable');
       const problem = element('div', 'hc-problem', `⚠ unreadable: ${task.problem}`);

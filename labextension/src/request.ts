@@ -20,6 +20,11 @@ export interface ITaskRow {
   clock: { created: string; started: string; finished: string };
   /** Why the task's record can't be read (the row shows what its files still say), or null. */
   problem?: string | null;
+  /**
+   * One line on why it waits or why it ended, when that is worth a look: "waiting for task
+   * 1a2b3c4d (running)", "upstream task 1a2b3c4d failed"; null otherwise.
+   */
+  note?: string | null;
 }
 
 /** One page of a root's tasks, with counts per status over the whole root. */
