@@ -30,11 +30,13 @@ from hipercow_magic.core.format import first_line, short_id
 from hipercow_magic.core.root import Root, check_task_id
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import (
+    load_exports,
     marker_status,
     pickle_result,
     prepare_result,
     read_data,
     read_marker,
+    read_result_record,
     write_terminal,
 )
 from hipercow_magic.core.titles import set_title
@@ -123,10 +125,68 @@ def _load_locals(root, task_id: str, data: dict) -> dict:
         ) from e
 
 
-def _evaluate(root, task_id: str, data: dict, namespace: dict):
-    """Run the task's payload; returns (value, exports)."""
+def _not_imported(upstream: str, name: str, why: str, hint: str) -> HipercowError:
+    return HipercowError(f"Can't import `{name}` from task {short_id(upstream)}: {why}.\n{hint}")
+
+
+def load_imports(root, imports: dict[str, str]) -> dict:
+    """The values a task imports from other tasks' exports, {name: value}: each read from
+    its task's signed result; a name that task did not set (or that could not be sent
+    back or loaded here) is a HipercowError naming the task and the name.
+    """
+    values: dict = {}
+    by_task: dict[str, list[str]] = {}
+    for name, upstream in imports.items():
+        by_task.setdefault(upstream, []).append(name)
+    for upstream, names in by_task.items():
+        sid, first = short_id(upstream), names[0]
+        status = marker_status(root, upstream)
+        if status != "success":
+            raise _not_imported(
+                upstream, first, f"that task's status is '{status}'", "It must succeed first."
+            )
+        try:
+            record = read_result_record(root, upstream)
+        except FileNotFoundError:
+            raise _not_imported(
+                upstream, first, "that task wrote no result", f"Retry task {sid}."
+            ) from None
+        loaded, problems = load_exports(record)
+        dropped = record.get("exports_dropped") or {}
+        for name in names:
+            if name in loaded:
+                values[name] = loaded[name]
+            elif name in problems:
+                raise _not_imported(
+                    upstream,
+                    name,
+                    f"its value can't be loaded here ({problems[name]})",
+                    "Install where this task runs the packages that task used.",
+                )
+            elif name in dropped:
+                raise _not_imported(
+                    upstream,
+                    name,
+                    f"its value (a {dropped[name]}) could not be pickled there",
+                    f"Compute `{name}` in this task's own code instead.",
+                )
+            else:
+                raise _not_imported(
+                    upstream,
+                    name,
+                    "that task did not set it",
+                    f"Check that task's code sets `{name}` whichever way it runs.",
+                )
+    return values
+
+
+def _evaluate(root, task_id: str, data: dict, namespace: dict, imports: dict[str, str]):
+    """Run the task's payload, first loading the values it imports from other tasks;
+    returns (value, exports).
+    """
     kind = data["type"]
     if kind in ("expression", "explicit"):
+        namespace.update(load_imports(root, imports))  # a bulk task's row values win
         namespace.update(_load_locals(root, task_id, data))
         body, last = _compile(data["code"], task_id, data.get("code_first_line", 1))
         exec(body, namespace)
@@ -160,6 +220,11 @@ def _print_header(root, task_id: str, data: dict, started: float) -> None:
         lines.append(f"  • Expression: {first_line(data['code'])}")
     if data.get("locals"):
         lines.append(f"  • Locals: {', '.join(data['locals'])}")
+    if data.get("imports"):
+        lines.append(
+            "  • Imports: "
+            + ", ".join(f"{n} (task {short_id(t)})" for n, t in data["imports"].items())
+        )
     lines.append(f"  • Environment: {data.get('environment', 'default')}")
     note = other_version_note(data)
     if note:
@@ -228,6 +293,8 @@ def run_task(root_path, task_id: str, claimed: bool = False, started: float | No
             result={"ok": False, "error": RuntimeError(mismatch), "traceback": ""},
         )
         return EXIT_FAILED
+    # a retry's own imports (its parents' newest retries) when it has them, else its base's
+    imports = data["imports"] if "imports" in data else payload.get("imports") or {}
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     namespace.update((name, importlib.import_module(name)) for name in NODE_GLOBALS)
     _print_header(root, task_id, payload, started)
@@ -241,7 +308,7 @@ def run_task(root_path, task_id: str, claimed: bool = False, started: float | No
         if payload.get("environment", "default") != "empty":
             load_environment(root, payload.get("environment", "default"), namespace)
         with task_context(root, payload, namespace, task_id):
-            value, exports = _evaluate(root, payload_id, payload, namespace)
+            value, exports = _evaluate(root, payload_id, payload, namespace, imports)
         result = {"ok": True, "value": value, "exports": exports}
         outcome = "success"
     except BaseException as e:  # the task's own failure, whatever it is
