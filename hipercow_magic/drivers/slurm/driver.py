@@ -12,9 +12,9 @@ from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.task import write_terminal
 from hipercow_magic.drivers.base import ClusterInfo, Driver
 from hipercow_magic.drivers.slurm import config as slurm_config
-from hipercow_magic.drivers.slurm import submit
+from hipercow_magic.drivers.slurm import dependencies, submit
 from hipercow_magic.drivers.slurm.commands import SlurmUnavailable
-from hipercow_magic.drivers.slurm.jobs import outer_log
+from hipercow_magic.drivers.slurm.jobs import outer_log, parent
 from hipercow_magic.drivers.slurm.status import (
     SlurmUnavailableWarning,
     StatusQuery,
@@ -50,21 +50,53 @@ class SlurmDriver(Driver):
         """Nodes, partitions and limits from sinfo and scontrol (cached for a minute)."""
         return self._state.cluster.get(self.config)[0]
 
-    def batch_script(self, ids: list[str], resources: Resources | None = None) -> str:
-        """The script `submit` would give sbatch for these tasks (a dry run)."""
+    def batch_script(self, ids: list[str], resources: Resources | None = None, after=None) -> str:
+        """The script `submit` would give sbatch for these tasks (a dry run).
+
+        `after`: the parent tasks the jobs would wait for; by default those of the tasks'
+        `depends_on` that are submitted or running (with `--dependency=afterok:...`).
+        """
+        if after is None:
+            after = dependencies.active_parents(self.root, ids)
+        parents = dependencies.parent_jobs(self.root, self._state.jobs, after)
         cluster = self._state.cluster.get(self.config)
         batches = submit.plan(
-            self.root, ids, resources or Resources(), self.config, cluster, key="<key>"
+            self.root,
+            ids,
+            resources or Resources(),
+            self.config,
+            cluster,
+            key="<key>",
+            dependency=dependencies.dependency_options(self.root, parents),
         )
         return batches[0].script
 
-    def submit(self, ids: list[str], resources) -> None:
-        """Submit tasks: one job for one task, one job array (split at MaxArraySize) for many."""
+    def submit(self, ids: list[str], resources, after=()) -> None:
+        """Submit tasks: one job for one task, one job array (split at MaxArraySize) for many.
+
+        `after`: parent tasks still submitted or running that must succeed before these
+        start (their jobs become `--dependency=afterok:...`; one squeue checks Slurm still
+        knows them).
+
+        Raises:
+            HipercowError: a parent is not a Slurm task, its job is unknown to Slurm, or
+                sbatch refused a job (nothing is left submitted).
+        """
         if not ids:
             return
+        parents = dependencies.parent_jobs(self.root, self._state.jobs, after)
+        if parents:
+            rows = self._query.queue_rows({parent(rec) for rec in parents.values()})
+            dependencies.check_known(parents, rows)
         cluster = self._state.cluster.get(self.config)
         submit.submit(
-            self.root, ids, resources or Resources(), self.config, cluster, self._state.jobs
+            self.root,
+            ids,
+            resources or Resources(),
+            self.config,
+            cluster,
+            self._state.jobs,
+            dependency=dependencies.dependency_options(self.root, parents),
         )
 
     def poll_interval(self) -> float:

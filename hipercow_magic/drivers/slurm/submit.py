@@ -72,6 +72,7 @@ def plan(
     config: dict,
     cluster: tuple[ClusterInfo, dict],
     key: str | None = None,
+    dependency: list[str] | None = None,
 ) -> list[Batch]:
     """The sbatch calls that submit these tasks (nothing is written or run).
 
@@ -82,10 +83,11 @@ def plan(
         config: the driver's configuration.
         cluster: the cluster's description and settings (`ClusterCache.get`).
         key: the array folder's name (random where None; a dry run names it '<key>').
+        dependency: options holding the jobs until others succeed (`dependency_options`).
     """
     info, settings = cluster
     common = {
-        "options": sbatch_options(resources, config, info.node_names),
+        "options": [*sbatch_options(resources, config, info.node_names), *(dependency or [])],
         "resources": resources,
         "config": config,
         "root_path": root.path,
@@ -125,13 +127,15 @@ def submit(
     config: dict,
     cluster: tuple[ClusterInfo, dict],
     jobs: JobIndex,
+    dependency: list[str] | None = None,
 ) -> None:
     """Submit the tasks and record their jobs; all or nothing.
 
     If any sbatch fails, the jobs already submitted are cancelled and the scripts written
-    are removed before the error propagates.
+    are removed before the error propagates. `dependency` holds every job until other jobs
+    succeed (`dependency_options`).
     """
-    batches = plan(root, ids, resources, config, cluster)
+    batches = plan(root, ids, resources, config, cluster, dependency=dependency)
     written: list[str] = []
     done: list[Batch] = []
     try:
