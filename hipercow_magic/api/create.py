@@ -21,14 +21,33 @@ from hipercow_magic.engine.create import (
     script_task,
     write_tasks,
 )
+from hipercow_magic.engine.reuse import cell_fingerprint, find_reusable, remember, reuse_fields
 from hipercow_magic.engine.statuses import check_exists
 from hipercow_magic.engine.submit import submit_tasks
 
 
-def _create_one(plan: Plan, prepared) -> Task:
+def _create_one(plan: Plan, prepared, fingerprint=None) -> Task:
+    if fingerprint is not None:
+        prepared[1].update(reuse_fields(fingerprint))
     write_tasks(plan, [prepared])
     task = Task(prepared[0], plan.root)
+    task.reused = task.attached = False
+    if fingerprint is not None:
+        remember(plan.root, prepared[1]["reuse_key"], task.id)
     plan.submit([task.id])
+    return task
+
+
+def _reused(plan: Plan, fingerprint) -> Task | None:
+    """The task a new one with this fingerprint would repeat: one that succeeded (reused)
+    or is queued or running (attached to); None when there is none.
+    """
+    found = find_reusable(plan.root, fingerprint.key())
+    if found is None:
+        return None
+    task = Task(found[0], plan.root)
+    task.reused = found[1] == "reused"
+    task.attached = found[1] == "attached"
     return task
 
 
@@ -46,12 +65,23 @@ def task_create_expr(
     depends_on=None,
     imports=None,
     first_line: int = 1,
+    reuse=False,
 ) -> Task:
     """A task running Python `code`, like a notebook cell on the cluster.
 
     The names the code reads are captured from the caller's variables (or `namespace`),
     so it runs with the values they had; names it assigns at top level come back with
     task_exports(), and a final expression is its result.
+
+    With `reuse=True`, a task made earlier from the same code (comments and formatting
+    aside) and the same inputs is returned instead of a new one: one that succeeded
+    (`task.reused` is True: nothing is created or submitted), or one still queued or
+    running (`task.attached` is True). The inputs are the values the code reads (by
+    content), the notebook functions and classes it uses (by their code, and what they
+    read), the modules of the root it imports or uses (by their files' content), the
+    environment (and its provisioned installation), the Python version, and the tasks it
+    depends on; not its resources. Files the code opens are not among them: use
+    `reuse="rerun"` to run it anew after changing them.
 
     Args:
         code: Python statements; a final expression is the task's value.
@@ -76,22 +106,31 @@ def task_create_expr(
         first_line: the line number of the code's first line where it was written (2 for
             a notebook cell's body under its `%%hipercow` line), so the task's traceback
             numbers lines as the user sees them.
+        reuse: True to return an earlier task with the same code and inputs (see above)
+            when there is one; "rerun" to create a new task all the same, which later
+            calls with reuse=True then return; False (the default) for neither.
 
     Returns:
-        The new task's handle.
+        The new task's handle (or the reused one's); `task.reused` and `task.attached`
+        say which.
 
     Raises:
         HipercowError: something the task needs can't be found or sent (the message names
             it), or an option is invalid; no task is created then. Also when submitting
             fails, after the task is created (it keeps status 'created').
     """
+    if not (isinstance(reuse, bool) or reuse == "rerun"):
+        raise HipercowError(f"'reuse' must be True, False or 'rerun', not {reuse!r}")
     namespace = caller_namespace(1) if namespace is None else namespace
     parents, imported = task_parents(depends_on, imports, root)
     plan = Plan(root, driver, resources, envvars, parallel, environment, parents)
-    return _create_one(
-        plan,
-        expression_task(plan, code, namespace, name, first_line=first_line, imports=imported),
-    )
+    fingerprint = cell_fingerprint(plan, code, namespace, imported) if reuse else None
+    if fingerprint is not None and reuse is True:
+        found = _reused(plan, fingerprint)
+        if found is not None:
+            return found
+    prepared = expression_task(plan, code, namespace, name, first_line=first_line, imports=imported)
+    return _create_one(plan, prepared, fingerprint)
 
 
 def task_create_explicit(
