@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from hipercow_magic.api.ids import resolve_task_id
 from hipercow_magic.api.parents import task_parents
 from hipercow_magic.api.tasks import Task
 from hipercow_magic.core.errors import HipercowError
@@ -21,7 +22,13 @@ from hipercow_magic.engine.create import (
     script_task,
     write_tasks,
 )
-from hipercow_magic.engine.reuse import cell_fingerprint, find_reusable, remember, reuse_fields
+from hipercow_magic.engine.reuse import (
+    cell_fingerprint,
+    explain,
+    find_reusable,
+    remember,
+    reuse_fields,
+)
 from hipercow_magic.engine.statuses import check_exists
 from hipercow_magic.engine.submit import submit_tasks
 
@@ -312,3 +319,26 @@ def task_submit(ids, driver=None, resources=None, root=None) -> None:
         if len(ids) == 1
         else f"✔ Submitted {len(ids)} tasks using '{name}'"
     )
+
+
+def task_why(task, root=None) -> str:
+    """Why a task ran rather than reusing an earlier task of the same cell: which of its
+    inputs changed since then ("the value of `beta` changed", "function `helper` changed",
+    "module analysis/model.py changed", "the code changed", "the environment changed"),
+    or that there was no earlier task of the cell; and whether unchanged runs of the cell
+    now reuse it.
+
+    Args:
+        task: a task id, its first 4 or more characters, or a Task handle.
+        root: the hipercow root (default: found from the working directory).
+
+    Returns:
+        The explanation, as lines of text.
+
+    Raises:
+        HipercowError: there is no such task, or its record can't be read.
+    """
+    root = find_root(getattr(task, "root", None) if root is None else root)
+    task_id = resolve_task_id(task, root)
+    check_exists(root, [task_id])
+    return explain(root, task_id)

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from hipercow_magic import api
+from hipercow_magic.api.create import task_why
 from hipercow_magic.cli.args import (
     configure_options,
     init_options,
@@ -199,6 +200,11 @@ def _task_submit(args, ids: list[str]) -> None:
     api.task_submit(ids, driver=args.driver)
 
 
+def _task_why(args, ids: list[str]) -> None:
+    for task_id in ids:
+        print(task_why(task_id))
+
+
 _TASK_ACTIONS = {
     "status": _task_status,
     "info": _task_info,
@@ -208,6 +214,7 @@ _TASK_ACTIONS = {
     "cancel": _task_cancel,
     "retry": _task_retry,
     "submit": _task_submit,
+    "why": _task_why,
 }
 
 

@@ -15,6 +15,11 @@ def _size_from_env() -> int | None:
     return None if value.lower() in ("inf", "none", "") else int(float(value))
 
 
+def _reuse_from_env() -> bool:
+    value = os.environ.get("HIPERCOW_REUSE", "").strip().lower()
+    return value not in ("0", "false", "no", "off")
+
+
 @dataclass
 class Options:
     """Settings for this process, changed by assignment (`hipercow_magic.options.x = ...`).
@@ -26,11 +31,17 @@ class Options:
         default_envvars: variables (from hipercow_envvars()) every new task gets, below its own.
         poll_interval: seconds between the first status checks while waiting (it grows up to
             what the driver recommends).
+        reuse: whether a `%%hipercow` cell whose code and inputs are unchanged since a task
+            that succeeded reuses that task (and one still queued or running is attached
+            to) instead of creating a new one. Default True, or False when the
+            HIPERCOW_REUSE environment variable was 0, false, no or off when the package
+            was imported. `%%hipercow --rerun` runs a cell anew either way.
     """
 
     max_size_local: int | None = field(default_factory=_size_from_env)  # bytes, None = no limit
     default_envvars: EnvVars | None = None
     poll_interval: float = 0.05  # seconds between status checks while waiting
+    reuse: bool = field(default_factory=_reuse_from_env)  # unchanged cells reuse their task
 
 
 options = Options()

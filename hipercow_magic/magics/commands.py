@@ -8,6 +8,7 @@ import re
 
 from hipercow_magic import api
 from hipercow_magic.api import Bundle
+from hipercow_magic.api.create import task_why
 from hipercow_magic.cli.args import (
     configure_options,
     environment_command,
@@ -198,6 +199,14 @@ def cmd_retry(magics, args):
     return _one_or_list(handles)
 
 
+def cmd_why(magics, args) -> None:
+    """`%hipercow why ID ...`: why each task ran rather than reusing an earlier task of its
+    cell (what changed), or that it is the one unchanged runs reuse.
+    """
+    for task_id in _ids(magics, args):
+        print(task_why(task_id))
+
+
 def cmd_purge(magics, args):
     """`%hipercow purge [ID ...] [--status S] [--finished-before T] [--bundle B] [--dry-run]`."""
     return api.hipercow_purge(
@@ -227,5 +236,6 @@ COMMANDS = {
     "cancel": cmd_cancel,
     "submit": cmd_submit,
     "retry": cmd_retry,
+    "why": cmd_why,
     "purge": cmd_purge,
 }

@@ -10,6 +10,7 @@ followed by the same display, live again until the retry ends.
 
 from __future__ import annotations
 
+import html
 import time
 
 import ipywidgets as w
@@ -25,10 +26,15 @@ from hipercow_magic.widgets.parts import (
     task_setup,
     task_timing,
 )
-from hipercow_magic.widgets.style import CARD, ROW, pre, problem_html, row
+from hipercow_magic.widgets.style import CARD, ROW, muted, pre, problem_html, row
 from hipercow_magic.widgets.text import tail, task_record_text, task_text
 
 CANCELLING = "cancelling…"
+
+
+def note_html(note: str | None) -> str:
+    """A display's note (e.g. that its cell reused an earlier task), as HTML; '' for none."""
+    return muted(f"↻ {html.escape(note)}") if note else ""
 
 
 class TaskWidget(LiveDisplay, w.VBox):
@@ -38,6 +44,7 @@ class TaskWidget(LiveDisplay, w.VBox):
         self.model = model
         self.log_lines = log_lines
         self.header = w.HTML(layout=ROW)
+        self.note = w.HTML(layout=ROW)
         self.setup = w.HTML(layout=ROW)
         self.timing = w.HTML(layout=ROW)
         self.captured = w.HTML(layout=ROW)
@@ -60,6 +67,7 @@ class TaskWidget(LiveDisplay, w.VBox):
         super().__init__(
             [
                 self.header,
+                self.note,
                 self.setup,
                 self.timing,
                 self.captured,
@@ -89,6 +97,7 @@ class TaskWidget(LiveDisplay, w.VBox):
         m = self.model
         with m.lock:
             self._set(self.header, row(task_header(m)))
+            self._set(self.note, row(note_html(m.note)))
             self._set(self.setup, row(task_setup(m, now)))
             self._set(self.timing, row(task_timing(m, now)))
             self._set(self.captured, row(task_captured(m)))
@@ -111,10 +120,12 @@ class TaskWidget(LiveDisplay, w.VBox):
         with m.lock:
             if m.status not in TERMINAL or not m.result_ready:
                 return None
-            return {
-                "text/html": task_record_html(m, now),
-                "text/plain": task_record_text(m, now),
-            }
+            card = task_record_html(m, now)
+            if m.note:  # the note goes first inside the card, under its title
+                head, _, body = card.partition(">")
+                header, _, rest = body.partition("</div>")
+                card = f"{head}>{header}</div><div>{note_html(m.note)}</div>{rest}"
+            return {"text/html": card, "text/plain": task_record_text(m, now)}
 
     def _repr_mimebundle_(self, **kwargs):
         data = super()._repr_mimebundle_(**kwargs)

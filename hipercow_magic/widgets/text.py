@@ -30,7 +30,10 @@ def task_text(model: TaskModel, now: float | None = None, log: bool = False) -> 
         title = f"{SYMBOLS.get(model.status, '?')} hipercow task {short_id(model.id)}"
         if model.name:
             title += f" '{model.name}'"
-        lines = [f"{title}: {model.status}", f"  {model.setup_text(now)}"]
+        lines = [f"{title}: {model.status}"]
+        if model.note:
+            lines.append(f"  {model.note}")
+        lines.append(f"  {model.setup_text(now)}")
         queue = model.queue_text()
         if queue:
             lines.append(f"  {queue}")

@@ -7,7 +7,7 @@ import time
 from hipercow_magic import api
 from hipercow_magic.api.info import cancelled_text, scheduler_text, task_node
 from hipercow_magic.core.errors import error_line
-from hipercow_magic.core.format import clock_time, format_bytes, pretty_dt
+from hipercow_magic.core.format import clock_time, format_bytes, pretty_dt, short_id
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.status import ACTIVE, TERMINAL
 from hipercow_magic.widgets.model.common import Model, error_text, value_repr
@@ -17,14 +17,38 @@ SCHEDULER_RETRY = 1.0  # ... while the scheduler has not reported on it yet
 LOG_LIMIT = 200_000  # characters of log kept for the tail
 
 
-class TaskModel(Model):
-    """One task: status, times, the scheduler's view, log tail, result or error, exports."""
+def reuse_note(task) -> str | None:
+    """The note of a cell's display when its cell reused an earlier task (`task.reused`) or
+    attached to one still queued or running (`task.attached`); None for a new task.
+    """
+    if getattr(task, "reused", False):
+        return f"reused task {short_id(task.id)}: same code and inputs"
+    if getattr(task, "attached", False):
+        return (
+            f"attached to task {short_id(task.id)}, already queued or running: same code and inputs"
+        )
+    return None
 
-    def __init__(self, task_id: str, root, delivery=None, sequence: int = 0, export: bool = True):
+
+class TaskModel(Model):
+    """One task: status, times, the scheduler's view, log tail, result or error, exports;
+    and a `note` a display shows under its title (e.g. that its cell reused the task).
+    """
+
+    def __init__(
+        self,
+        task_id: str,
+        root,
+        delivery=None,
+        sequence: int = 0,
+        export: bool = True,
+        note: str | None = None,
+    ):
         super().__init__(root)
         self.delivery = delivery
         self.sequence = sequence
         self.export = export
+        self.note = note
         self.log_open = False
         self.log_full = False
         self._load(task_id)
@@ -169,6 +193,7 @@ class TaskModel(Model):
         """Show `task_id` (a retry of this task) from now on."""
         with self.lock:
             self.delivered = False
+            self.note = None  # a retry is a new task
             self._load(task_id)
         self.notify(time.time())
 
