@@ -5,17 +5,26 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from hipercow_magic.core.format import clock_time, first_line, ordinal, pretty_dt, time_ago
+from hipercow_magic.core.format import (
+    clock_time,
+    first_line,
+    ordinal,
+    pretty_dt,
+    short_id,
+    time_ago,
+)
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.root import check_task_id, find_root
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import ran_on
+from hipercow_magic.engine.dependencies import waiting_text
 
 # what a scheduler's short reasons for a waiting task mean
 WAIT_REASONS = {
     "BeginTime": "held until its start time",
     "Resources": "waiting for free cores or memory",
     "Priority": "waiting behind tasks of higher priority",
+    "Dependency": "waiting for the tasks it depends on",
 }
 
 
@@ -29,7 +38,8 @@ def task_node(task_id: str, root=None) -> str | None:
 def scheduler_text(scheduler: dict) -> str:
     """The scheduler's view of a waiting or running task in words: its place in the queue,
     why it waits, where it runs ('' when the scheduler said nothing of use). The task's state
-    is its status, so the scheduler's own state names are not repeated here.
+    is its status, so the scheduler's own state names are not repeated here; a task held
+    for others (`waiting_for`: (id, status) pairs) says which, with their statuses.
     """
     s = scheduler or {}
     parts = []
@@ -37,7 +47,9 @@ def scheduler_text(scheduler: dict) -> str:
         parts.append("the scheduler no longer lists it")
     if s.get("position") is not None:
         parts.append(f"position {s['position']} in the queue")
-    if s.get("reason"):
+    if s.get("waiting_for"):
+        parts.append(waiting_text(s["waiting_for"]))
+    elif s.get("reason"):
         parts.append(WAIT_REASONS.get(s["reason"], str(s["reason"])))
     if s.get("estimated_start"):
         parts.append(f"expected to start at {s['estimated_start']}")
@@ -74,6 +86,8 @@ class TaskInfo:
         scheduler: the driver's view while the task is submitted or running.
         reason: why a finished task failed or was cancelled, when known.
         node: the node it runs or ran on, once it started (see `task_node`).
+        depends_on: the tasks it waits for (or waited for) with their statuses, as
+            (id, status) pairs.
     """
 
     id: str
@@ -85,6 +99,7 @@ class TaskInfo:
     scheduler: dict = dataclasses.field(default_factory=dict)
     reason: str | None = None
     node: str | None = None
+    depends_on: list[tuple[str, str | None]] = dataclasses.field(default_factory=list)
 
     @property
     def waited(self) -> float | None:
@@ -142,6 +157,9 @@ class TaskInfo:
             out.append(f"  • Parallel: {p['method']}, {p['cores_per_process']} core(s) per process")
         if d.get("path", ".") != ".":
             out.append(f"  • Relative path: {d['path']}")
+        if self.depends_on:
+            parents = ", ".join(f"{short_id(p)} ({s or 'gone'})" for p, s in self.depends_on)
+            out.append(f"  • Depends on: {parents}")
         out.append(f"ℹ Created at {clock_time(created, now)} ({time_ago(created, now)})")
         if started is not None:
             out.append(

@@ -23,6 +23,7 @@ from hipercow_magic.core.task import (
     result_value,
 )
 from hipercow_magic.drivers.registry import load_driver
+from hipercow_magic.engine.dependencies import waiting_for, waiting_text
 from hipercow_magic.engine.listing import read_task_data, task_times_or_none
 from hipercow_magic.engine.retry import follow_ids, follow_one, retry_chain, retry_tasks
 from hipercow_magic.engine.statuses import check_exists, submitted_driver, task_statuses
@@ -149,8 +150,10 @@ def task_summaries(ids, root=None) -> list[dict]:
     Returns:
         One dict per task: id, name, type, status, driver, resources (one line), the times of
         task_times(), waited (seconds from creation to start, so far), ran_for (seconds
-        running, so far) and problem (None, or why the task's record can't be read: such a
-        task is listed with what its files still say, and the others are not hidden).
+        running, so far), waiting ('waiting for task 1a2b3c4d (running)' for a queued task
+        held for others, else None) and problem (None, or why the task's record can't be
+        read: such a task is listed with what its files still say, and the others are not
+        hidden).
     """
     root = find_root(root)
     ids, _ = task_ids(ids)
@@ -168,6 +171,7 @@ def task_summaries(ids, root=None) -> list[dict]:
             waited = now - created  # still waiting
         else:
             waited = None
+        held = status == "submitted" and waiting_for(root, task_id, data.get("depends_on") or [])
         rows.append(
             {
                 "id": task_id,
@@ -181,6 +185,7 @@ def task_summaries(ids, root=None) -> list[dict]:
                 **times,
                 "waited": waited,
                 "ran_for": None if started is None else (finished or now) - started,
+                "waiting": waiting_text(held) if held else None,
                 "problem": problem,
             }
         )
@@ -218,6 +223,7 @@ def task_info(task_id, follow: bool = True, root=None) -> TaskInfo:
         scheduler,
         reason,
         node=task_node(task_id, root),
+        depends_on=[(p, marker_status(root, p)) for p in data.get("depends_on") or []],
     )
 
 
@@ -233,13 +239,18 @@ def task_scheduler_info(task_id, root=None) -> dict:
 
     Returns:
         What the task's driver says about it; {} for a task that is not queued or running.
+        A queued task held for others has `waiting_for`: those not succeeded yet, as
+        (id, status) pairs.
     """
     root = find_root(root)
     task_id = check_task_id(task_id)
-    if marker_status(root, task_id) not in ACTIVE:
+    status = marker_status(root, task_id)
+    if status not in ACTIVE:
         return {}
     driver = submitted_driver(root, task_id)
-    return driver.info(task_id) if driver else {}
+    info = driver.info(task_id) if driver else {}
+    held = waiting_for(root, task_id) if status == "submitted" else []
+    return {**info, "waiting_for": held} if held else info
 
 
 def task_result(task_id, follow: bool = True, root=None):

@@ -1,5 +1,6 @@
-"""The driver protocol (the `Driver` base class and its optional hooks) and the cluster
-description drivers report.
+"""The driver protocol (the `Driver` base class and its optional hooks), the cluster
+description drivers report, and why a task waiting for others can never run (which every
+driver, and the engine, use to end such a task the same way).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from typing import Protocol
 from hipercow_magic.core import store
 from hipercow_magic.core.envvars import EnvVars
 from hipercow_magic.core.errors import HipercowError
-from hipercow_magic.core.format import format_minutes
+from hipercow_magic.core.format import format_minutes, short_id
+from hipercow_magic.core.task import marker_status, read_marker
+
+UPSTREAM = "upstream task "  # how the reason of a task ended by its parent's end begins
 
 
 @dataclasses.dataclass
@@ -166,8 +170,17 @@ class Driver(abc.ABC):
         """The cluster's nodes, cores, memory, queues and limits."""
 
     @abc.abstractmethod
-    def submit(self, ids: list[str], resources) -> None:
-        """Submit many tasks that share `resources`; raise HipercowError if nothing was queued."""
+    def submit(self, ids: list[str], resources, after=()) -> None:
+        """Submit many tasks that share `resources`; raise HipercowError if nothing was queued.
+
+        Args:
+            ids: the tasks' ids.
+            resources: what each of them asks for.
+            after: ids of tasks still active (submitted or running) that must all succeed
+                before these start; the engine passes it only when there are some. When
+                one of them fails or is cancelled, these end 'cancelled' with the reason
+                `upstream_reason` gives.
+        """
 
     @abc.abstractmethod
     def status(self, ids: list[str]) -> list[str]:
@@ -201,3 +214,40 @@ class Driver(abc.ABC):
     def batch_script(self, ids: list[str], resources=None) -> str:
         """The script the scheduler would be given for these tasks (a dry run)."""
         raise HipercowError(f"The '{self.name}' driver has no batch script to show")
+
+
+def upstream_reason(root, parents, seen: set[str] | None = None) -> str | None:
+    """Why a task waiting for `parents` can never run, or None while they all may succeed.
+
+    'upstream task 1a2b3c4d failed' (or 'was cancelled', or 'no longer exists') names the
+    first parent that ended so. A parent cancelled for its own upstream reason passes that
+    reason on, and a parent still waiting for tasks of its own (the `after` of its
+    submitted marker) is followed up its chain, so every task below a failure names the
+    task that failed.
+
+    Args:
+        root: the tasks' root.
+        parents: the ids of the tasks waited for.
+        seen: ids already followed (for the recursion).
+    """
+    seen = set() if seen is None else seen
+    for parent in parents:
+        if parent in seen:
+            continue
+        seen.add(parent)
+        status = marker_status(root, parent)
+        if status is None:
+            return f"{UPSTREAM}{short_id(parent)} no longer exists"
+        if status == "failure":
+            return f"{UPSTREAM}{short_id(parent)} failed"
+        if status == "cancelled":
+            reason = read_marker(root, parent, "cancelled").get("reason") or ""
+            if reason.startswith(UPSTREAM):
+                return reason
+            return f"{UPSTREAM}{short_id(parent)} was cancelled"
+        if status == "submitted":  # a running parent's own parents have succeeded
+            grand = read_marker(root, parent, "submitted").get("after") or ()
+            reason = upstream_reason(root, grand, seen) if grand else None
+            if reason:
+                return reason
+    return None

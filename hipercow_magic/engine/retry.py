@@ -9,11 +9,13 @@ import time
 
 from hipercow_magic.core import signing, store
 from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.format import short_id
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.root import check_task_id
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import marker_status, new_id, read_data
 from hipercow_magic.drivers.registry import select_driver
+from hipercow_magic.engine.dependencies import depends_on, parent_problem
 from hipercow_magic.engine.submit import submit_tasks
 
 
@@ -127,6 +129,11 @@ def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resour
     A task is retried once: the retry is claimed by creating hipercow/retries/<parent>
     exclusively, so processes retrying one task at once make one retry (the others answer
     with it, or find the newest of the chain not finished).
+
+    A retry depends on the newest task of each of its base's parents' retry chains (a
+    parent retried in the same call: its new retry), and imports from those; a parent
+    that failed or was cancelled (and is not retried with it) is an error, before anything
+    is written.
     """
     _check_terminal(list(zip(ids, statuses)))
     name = select_driver(root, driver)
@@ -135,10 +142,13 @@ def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resour
     newest = follow_ids(root, ids)
     # a chain retried since `statuses` were read ends in a task not finished yet
     _check_terminal([(p, marker_status(root, p)) for i, p in zip(ids, newest) if p != i])
-    new_ids = []
+    parents = _parents(root, [base_of.get(i, i) for i in ids], newest)
+    new_ids = dict.fromkeys(ids)
+    retried: dict[str, str] = {}  # newest task of a chain retried here -> its retry
     os.makedirs(_retry_dir(root), exist_ok=True)
     submit = []
-    for task_id, parent in zip(ids, newest):
+    for k in _parents_first(newest, parents):
+        task_id, parent = ids[k], newest[k]
         base = base_of.get(task_id, task_id)
         base_data = read_data(root, base)
         new = new_id()
@@ -159,6 +169,7 @@ def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resour
         data.update(
             id=new, type="retry", parent=parent, base=base, created=time.time(), driver=name
         )
+        data.update(_dependency_fields(base_data, parents[k], retried))
         os.makedirs(root.task_dir(new))
         try:
             store.write_json(root.task_file(new, "data.json"), signing.sign_record(data, new))
@@ -173,7 +184,7 @@ def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resour
             new = follow_ids(root, [parent])[0]
         else:
             submit.append(new)
-        new_ids.append(new)
+        new_ids[task_id] = retried[parent] = new
     if name is not None:
         by_resources: dict[str, list[str]] = {}
         for new in submit:
@@ -182,7 +193,59 @@ def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resour
         for group in by_resources.values():
             res = resources or Resources.from_dict(read_data(root, group[0]).get("resources"))
             submit_tasks(root, group, name, res)
-    return new_ids
+    return [new_ids[i] for i in ids]
+
+
+def _parents(root, bases: list[str], newest: list[str]) -> list[list[str]]:
+    """Each retry's parents: the newest task of each of its base's parents' chains; checked
+    (one that failed, was cancelled or was never submitted must be retried with it).
+    """
+    retrying = set(newest)
+    out = []
+    for base in bases:
+        given = depends_on(root, base)
+        chosen = follow_ids(root, given) if given else []
+        for parent in chosen:
+            status = "submitted" if parent in retrying else marker_status(root, parent)
+            problem = parent_problem(root, parent, status, f"the retry of {short_id(base)}")
+            if problem:
+                raise HipercowError(problem)
+        out.append(chosen)
+    return out
+
+
+def _parents_first(newest: list[str], parents: list[list[str]]) -> list[int]:
+    """The positions of the tasks to retry, each after those of its parents retried too."""
+    where = {task_id: k for k, task_id in enumerate(newest)}
+    order: list[int] = []
+    placed: set[int] = set()
+
+    def visit(k: int) -> None:
+        if k not in placed:
+            placed.add(k)
+            for parent in parents[k]:
+                if parent in where:
+                    visit(where[parent])
+            order.append(k)
+
+    for k in range(len(newest)):
+        visit(k)
+    return order
+
+
+def _dependency_fields(base_data: dict, parents: list[str], retried: dict[str, str]) -> dict:
+    """A retry's depends_on and imports: its base's, each task replaced by the newest of its
+    retry chain (or its retry made in this call).
+    """
+    if not parents:
+        return {}
+    chosen = [retried.get(p, p) for p in parents]
+    fields = {"depends_on": chosen}
+    imports = base_data.get("imports")
+    if imports:
+        newest = dict(zip(base_data["depends_on"], chosen))
+        fields["imports"] = {name: newest.get(t, t) for name, t in imports.items()}
+    return fields
 
 
 def remove_from_retry_map(root, ids: set[str]) -> None:

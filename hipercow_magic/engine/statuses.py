@@ -13,6 +13,7 @@ from hipercow_magic.core.options import options
 from hipercow_magic.core.status import ACTIVE, TERMINAL
 from hipercow_magic.core.task import marker_status, read_marker, task_exists
 from hipercow_magic.drivers.registry import load_driver
+from hipercow_magic.engine.dependencies import end_dependents, held_after
 from hipercow_magic.engine.events import Changes, watch_changes
 from hipercow_magic.engine.retry import follow_ids
 
@@ -38,6 +39,8 @@ def check_exists(root, ids: list[str]) -> None:
 def task_statuses(root, ids: list[str], problems: list[str] | None = None) -> list[str | None]:
     """Cheap first: cached terminal states, marker files, then one driver call per driver.
 
+    A queued task whose parents failed or were cancelled ends 'cancelled' with the reason
+    before its driver is asked (which is then told to drop it), whatever the driver.
     A driver that can't be loaded leaves its tasks at their last known status and says why:
     appended to `problems` when a list is given, else as a HipercowWarning.
     """
@@ -46,12 +49,22 @@ def task_statuses(root, ids: list[str], problems: list[str] | None = None) -> li
     if not active or os.environ.get("HIPERCOW_NO_DRIVERS") == "1":
         return out
     by_driver: dict[str, list[int]] = {}
+    held: dict[str, list[str]] = {}
     for k in active:
-        name = read_marker(root, ids[k], "submitted").get("driver")
+        marker = read_marker(root, ids[k], "submitted")
+        name = marker.get("driver")
         if name is None:
             continue  # started before its submission was recorded; markers say running
+        after = held_after(marker, out[k])
+        if after:
+            held[ids[k]] = after
         by_driver.setdefault(name, []).append(k)
+    ended = end_dependents(root, held) if held else {}
     for name, positions in by_driver.items():
+        dropped = [k for k in positions if ids[k] in ended]
+        for k in dropped:
+            out[k] = "cancelled"
+        positions = [k for k in positions if ids[k] not in ended]
         try:
             driver = load_driver(root, name)
         except HipercowError as e:
@@ -66,9 +79,22 @@ def task_statuses(root, ids: list[str], problems: list[str] | None = None) -> li
             else:
                 problems.append(problem)
             continue
-        for k, status in zip(positions, driver.status([ids[k] for k in positions])):
-            out[k] = status
+        if dropped:
+            _drop(driver, [ids[k] for k in dropped])
+        if positions:
+            for k, status in zip(positions, driver.status([ids[k] for k in positions])):
+                out[k] = status
     return out
+
+
+def _drop(driver, ids: list[str]) -> None:
+    """Tell a driver to drop tasks already ended for their parents' ends (a job may still be
+    queued there; one the scheduler dropped itself is no matter).
+    """
+    try:
+        driver.cancel(ids)
+    except (HipercowError, OSError) as e:
+        warn(f"Tasks ended for their parents' ends could not be dropped by '{driver.name}': {e}")
 
 
 def watch_statuses(root, ids: list[str], follow: bool = False, timeout=None, every=None):

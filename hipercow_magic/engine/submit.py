@@ -8,10 +8,28 @@ from hipercow_magic.core import store
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.resources import Resources, resolve_hold_until
 from hipercow_magic.drivers.registry import load_driver
+from hipercow_magic.engine.dependencies import submission_groups
 
 
-def submit_tasks(root, ids: list[str], driver_name: str, resources: Resources | None) -> None:
-    """Hand tasks to a driver and mark them submitted; on failure they stay `created`."""
+def submit_tasks(
+    root,
+    ids: list[str],
+    driver_name: str,
+    resources: Resources | None,
+    depends_on: list[str] | None = None,
+) -> None:
+    """Hand tasks to a driver and mark them submitted; on failure they stay `created`.
+
+    Tasks are handed over in groups sharing the parents they still wait for (those
+    submitted or running, or submitted in this call: their group goes first); each group's
+    submitted marker names them (`after`).
+
+    Raises:
+        HipercowError: a parent of a task failed, was cancelled or was never submitted
+            (nothing is submitted), or the driver refused a group (the groups before it
+            stay submitted, the others `created`).
+    """
+    groups = submission_groups(root, ids, depends_on)
     driver = load_driver(root, driver_name)
     resolved = (
         Resources(**vars(resources))
@@ -20,20 +38,32 @@ def submit_tasks(root, ids: list[str], driver_name: str, resources: Resources | 
     )
     resolved.hold_until = resolve_hold_until(resolved.hold_until)
     which = f"'{ids[0]}'" if len(ids) == 1 else f"{len(ids)} tasks"
-    try:
-        driver.submit(ids, resolved)
-    except (HipercowError, OSError) as e:
-        why = e if isinstance(e, HipercowError) else f"{e.strerror or e} ({e.filename or ''})"
-        raise HipercowError(
-            f"Submitting {which} to '{driver_name}' failed; the task(s) are kept with status "
-            f"'created' and can be submitted later with task_submit().\n{why}"
-        ) from None
-    marker = {"driver": driver_name, "time": time.time(), "resources": resolved.to_dict()}
-    try:
-        store.write_markers(root, ids, "status-submitted", marker)
-    except OSError as e:
+    done = 0
+    unmarked: OSError | None = None
+    for after, group in groups:
+        try:
+            if after:
+                driver.submit(group, resolved, after=after)
+            else:
+                driver.submit(group, resolved)
+        except (HipercowError, OSError) as e:
+            why = e if isinstance(e, HipercowError) else f"{e.strerror or e} ({e.filename or ''})"
+            kept = f" ({done} of them were submitted before)" if done else ""
+            raise HipercowError(
+                f"Submitting {which} to '{driver_name}' failed; the task(s) are kept with "
+                f"status 'created'{kept} and can be submitted later with task_submit().\n{why}"
+            ) from None
+        done += len(group)
+        marker = {"driver": driver_name, "time": time.time(), "resources": resolved.to_dict()}
+        if after:
+            marker["after"] = after
+        try:
+            store.write_markers(root, group, "status-submitted", marker)
+        except OSError as e:
+            unmarked = e
+    if unmarked is not None:
         raise HipercowError(
             f"Submitted {which} to '{driver_name}', but could not mark them submitted: "
-            f"{e.strerror or e}\nThey run all the same; until they start they show as "
-            "'created'."
+            f"{unmarked.strerror or unmarked}\nThey run all the same; until they start they "
+            "show as 'created'."
         ) from None

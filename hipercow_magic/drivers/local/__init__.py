@@ -183,15 +183,20 @@ class LocalDriver(Driver):
             return None
 
     # ---- the driver protocol ----------------------------------------------------------
-    def submit(self, ids: list[str], resources) -> None:
-        """Queue tasks: one file holding their shared resources and their ids."""
+    def submit(self, ids: list[str], resources, after=()) -> None:
+        """Queue tasks: one file holding their shared resources, their ids and the tasks
+        they wait for (`after`: the scheduler holds them until those succeed).
+        """
         paths.make_dirs(self.root)
         res = resources.to_dict()
         if resources.hold_until is not None:
             res["hold_until"] = resources.hold_until.timestamp()
+        batch = {"resources": res, "ids": ids}
+        if after:
+            batch["after"] = list(after)
         stamp = f"{time.time_ns():020d}"
         with paths.queue_lock(self.root):  # a scheduler exits only between batches
-            store.write_json(paths.batch_file(self.root, stamp), {"resources": res, "ids": ids})
+            store.write_json(paths.batch_file(self.root, stamp), batch)
         self.ensure_scheduler()
         self.wake()
 
@@ -237,13 +242,17 @@ class LocalDriver(Driver):
 
     def cancel(self, ids: list[str]) -> list[bool]:
         """Queued tasks are marked cancelled (the scheduler skips them); running ones have
-        their whole process tree killed.
+        their whole process tree killed; ones already ended are left as they are (cancelled
+        only if they ended so: the scheduler is told to drop them).
         """
         cancelled: dict[str, bool] = {}
         with paths.queue_lock(self.root):
             for task_id in ids:
-                if marker_status(self.root, task_id) == "submitted":
+                status = marker_status(self.root, task_id)
+                if status == "submitted":
                     cancelled[task_id] = write_terminal(self.root, task_id, "cancelled")
+                elif status in TERMINAL:
+                    cancelled[task_id] = status == "cancelled"
         for task_id in ids:
             if task_id not in cancelled:
                 cancelled[task_id] = self._cancel_running(task_id)

@@ -21,13 +21,16 @@ class Refused(Exception):
 
 
 def task_ids_in(text: bytes) -> list[str]:
-    """The task ids a (perhaps malformed) queue file names, in order, without repeats."""
-    found = TASK_ID.findall(text.decode("utf-8", errors="replace"))
-    return list(dict.fromkeys(found))
+    """The ids of the tasks a (perhaps malformed) queue file submits, in order, without
+    repeats: not those it waits for (`after`, written after the ids).
+    """
+    words = text.decode("utf-8", errors="replace").split('"after"')[0]
+    return list(dict.fromkeys(TASK_ID.findall(words)))
 
 
 def read_batch(root, stamp: str) -> tuple[dict | None, list[str]]:
-    """A queue file's batch ({"resources", "ids"}), checked; None when it is gone.
+    """A queue file's batch ({"resources", "ids"}, and "after": the tasks they wait for),
+    checked; None when it is gone.
 
     Raises:
         Refused: the file belongs to another user, or is malformed; the ids it seems to
@@ -54,6 +57,12 @@ def read_batch(root, stamp: str) -> tuple[dict | None, list[str]]:
         for task_id in batch["ids"]:
             if not isinstance(task_id, str) or not TASK_ID.fullmatch(task_id):
                 raise ValueError(f"{task_id!r} is not a task id")
+        after = batch.get("after", [])
+        if not isinstance(after, list):
+            raise ValueError(f"'after' is {type(after).__name__}, not a list of task ids")
+        for task_id in after:
+            if not isinstance(task_id, str) or not TASK_ID.fullmatch(task_id):
+                raise ValueError(f"{task_id!r} in 'after' is not a task id")
         check_resources(batch.get("resources"))
     except (ValueError, TypeError) as e:
         raise _refused(f"queue file {os.path.basename(path)} is malformed ({e})", ids) from None

@@ -72,7 +72,8 @@ class Placement:
     Attributes:
         launches: (queue key, entry with its node, slots, memory and whole set, node) for
             each task to start now; the node's resources are already taken.
-        reasons: why each task left waiting waits ('BeginTime', 'Resources' or 'Priority').
+        reasons: why each task left waiting waits ('Dependency', 'BeginTime', 'Resources'
+            or 'Priority').
     """
 
     launches: list[tuple[tuple, dict, Node]] = dataclasses.field(default_factory=list)
@@ -95,7 +96,8 @@ class VirtualCluster:
     def place(self, queued: dict[tuple, dict], now: float) -> Placement:
         """Choose the queued tasks to start now, taking their nodes' cores and memory.
 
-        Tasks are considered in `order`. A task held until later waits ('BeginTime'); one
+        Tasks are considered in `order`. A task still waiting for other tasks (its `after`)
+        waits ('Dependency'); one held until later waits ('BeginTime'); one
         that fits no allowed node waits ('Resources', or 'Priority' for a low-priority task
         passed over for a normal one). A task wanting a whole node reserves the first node
         it may use, so smaller tasks behind it do not keep that node busy for ever.
@@ -111,6 +113,9 @@ class VirtualCluster:
                 break  # the cluster is full
             entry = queued[key]
             task_id = entry["id"]
+            if entry.get("after"):
+                result.reasons[task_id] = "Dependency"
+                continue
             hold = entry.get("hold_until")
             if hold and hold > now:
                 result.reasons[task_id] = "BeginTime"

@@ -20,7 +20,7 @@ from hipercow_magic.drivers.local.health import log
 class QueueReader:
     """The queue-reading half of the Scheduler (a mixin: it uses the scheduler's `root`,
     `uid`, `cluster`, `batches`, `refused`, `left_alone`, `queued`, `running`,
-    `pending_reason`, `state_dirty`, and its `adopt` and `fail`).
+    `pending_reason`, `state_dirty`, and its `adopt`, `fail` and `hold`).
     """
 
     def claim(self, task_id: str) -> dict:
@@ -69,7 +69,7 @@ class QueueReader:
         for index, task_id in enumerate(ids):
             self.batches[stamp] += 1
             try:
-                counted = self.take(stamp, index, task_id, batch["resources"])
+                counted = self.take(stamp, index, task_id, batch["resources"], batch.get("after"))
             except Exception as e:
                 log(traceback.format_exc())
                 self.fail(task_id, f"the local scheduler could not queue it ({e})")
@@ -99,8 +99,12 @@ class QueueReader:
             if os.stat(path).st_uid == self.uid:
                 os.replace(path, os.path.join(os.path.dirname(path), ".refused-" + name))
 
-    def take(self, stamp: str, index: int, task_id: str, resources: dict) -> bool:
-        """Queue or adopt one task of a batch; False when there is nothing left to do."""
+    def take(
+        self, stamp: str, index: int, task_id: str, resources: dict, after: list | None = None
+    ) -> bool:
+        """Queue or adopt one task of a batch; False when there is nothing left to do.
+        A task that waits for others (`after`) is held until they succeed.
+        """
         status = marker_status(self.root, task_id)
         if status is None:
             log(f"task {task_id} no longer exists (named in queue file {stamp}): dropped")
@@ -129,6 +133,9 @@ class QueueReader:
         entry = {**resources, "id": task_id, "batch": stamp}
         self.cluster.candidates(entry)  # a queue or node it can't name fails here
         self.queued[(stamp, index)] = entry
+        if after:
+            entry["after"] = list(after)
+            self.hold((stamp, index), entry)
         return True
 
     def _dequeue(self, key) -> None:

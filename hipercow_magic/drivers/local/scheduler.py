@@ -30,6 +30,7 @@ from hipercow_magic.core.task import marker_status, write_terminal
 from hipercow_magic.drivers.local import intake, paths
 from hipercow_magic.drivers.local.events import Announcer
 from hipercow_magic.drivers.local.health import EXIT_START_FAILED, log, record_start_failure
+from hipercow_magic.drivers.local.holds import Holds
 from hipercow_magic.drivers.local.placement import Node, Queue, VirtualCluster, order
 from hipercow_magic.drivers.local.queue_reader import QueueReader
 from hipercow_magic.drivers.local.task_ends import Running, TaskEnds
@@ -43,7 +44,7 @@ RESCAN_INTERVAL = 0.5  # seconds between looks at the queue folder when nobody w
 CLAIMED = ("node", "slots", "memory", "whole", "deadline", "max_runtime", "batch")
 
 
-class Scheduler(QueueReader, TaskEnds):
+class Scheduler(QueueReader, TaskEnds, Holds):
     """The scheduler of one root: its queue, its running tasks and the virtual cluster's nodes.
 
     Every queue file, task and process end is handled on its own: one that can't be read or
@@ -67,6 +68,8 @@ class Scheduler(QueueReader, TaskEnds):
         self.queued = Queue()  # (stamp, index) -> entry
         self.running: dict[str, Running] = {}
         self.pending_reason: dict[str, str] = {}
+        self.waiting_on: dict[str, set[tuple]] = {}  # parent id -> keys of tasks held for it
+        self.to_check: set[str] = set()  # parents to look at again
         self.state_written = 0.0
         self.state_dirty = True
         self.lock_fd = -1
@@ -136,6 +139,7 @@ class Scheduler(QueueReader, TaskEnds):
                 result={"ok": False, "error": TaskDied(reason), "traceback": ""},
             )
             self.events.add(task_id)
+            self.parent_ended(task_id)
         except Exception as e:
             log(f"task {task_id}: could not record its failure ({e})")
 
@@ -146,9 +150,11 @@ class Scheduler(QueueReader, TaskEnds):
         scanned = 0.0
         while True:
             woken = self.drain_wakeups()
-            if woken or time.monotonic() - scanned > RESCAN_INTERVAL:
+            rescan = time.monotonic() - scanned > RESCAN_INTERVAL
+            if woken or rescan:
                 self.guard("reading the queue", self.scan_queue, b"c" in woken)
                 scanned = time.monotonic()
+            self.guard("checking dependencies", self.check_holds, b"c" in woken, rescan)
             self.guard("checking deadlines", self.check_deadlines)
             self.guard("placing tasks", self.place)
             self.events.flush()
@@ -176,18 +182,6 @@ class Scheduler(QueueReader, TaskEnds):
                 elif run.pidfd is None:
                     self.guard(f"watching task {task_id}", self.poll, task_id, run)
             self.events.flush()
-
-    def poll(self, task_id: str, run: Running) -> None:
-        """Without a pidfd: finish the task if its process has ended."""
-        if run.child:
-            try:
-                pid, status = os.waitpid(run.pid, os.WNOHANG)
-            except ChildProcessError:
-                pid, status = run.pid, None
-            if pid:
-                self.finish(task_id, status)
-        elif not same_process(run.pid, run.entry["started"]):
-            self.finish(task_id, None)
 
     def exit_if_still_idle(self) -> bool:
         """Exit only if nothing arrived since the last look.
@@ -333,11 +327,10 @@ class Scheduler(QueueReader, TaskEnds):
             return
         pending = {}
         for position, key in enumerate(order(self.queued), start=1):
-            task_id = self.queued[key]["id"]
-            pending[task_id] = {
-                "position": position,
-                "reason": self.pending_reason.get(task_id, "Resources"),
-            }
+            entry = self.queued[key]
+            reason = self.pending_reason.get(entry["id"], "Resources")
+            reason = "Dependency" if entry.get("after") else reason
+            pending[entry["id"]] = {"position": position, "reason": reason}
         running = {
             task_id: {"node": r.entry.get("node"), "pid": r.pid, "cores": r.entry.get("cores")}
             for task_id, r in self.running.items()

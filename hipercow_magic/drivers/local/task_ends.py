@@ -10,7 +10,7 @@ import os
 import time
 
 from hipercow_magic.core.errors import TaskDied
-from hipercow_magic.core.procs import death_reason, kill_tree
+from hipercow_magic.core.procs import death_reason, kill_tree, same_process
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import marker_status, read_marker, write_terminal
 from hipercow_magic.drivers.local.health import log
@@ -38,7 +38,7 @@ class Running:
 class TaskEnds:
     """The task-ending half of the Scheduler (a mixin: it uses the scheduler's `root`,
     `running`, `nodes`, `batches`, `state_dirty`, `events`, and its `adopt`, `fail`, `claim`,
-    `never_started`, `requeue` and `_batch_done`).
+    `never_started`, `requeue`, `_batch_done` and `parent_ended`).
     """
 
     @staticmethod
@@ -67,8 +67,21 @@ class TaskEnds:
             done = self.record_end(task_id, run, wait_status)
         finally:
             self.events.add(task_id)  # waiters look at its markers again
+            self.parent_ended(task_id)  # and the tasks waiting for it are looked at
             if done:
                 self._batch_done(entry.get("batch"), 1)
+
+    def poll(self, task_id: str, run: Running) -> None:
+        """Without a pidfd: finish the task if its process has ended."""
+        if run.child:
+            try:
+                pid, status = os.waitpid(run.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = run.pid, None
+            if pid:
+                self.finish(task_id, status)
+        elif not same_process(run.pid, run.entry["started"]):
+            self.finish(task_id, None)
 
     def record_end(self, task_id: str, run: Running, wait_status: int | None) -> bool:
         """What a task's ended process leaves: nothing when it finished the task itself,
