@@ -26,8 +26,7 @@ from cloudpickle import cloudpickle as _cloudpickle
 
 from hipercow_magic.core.capture.analysis import parse_code
 
-_FILES: dict[tuple[str, int, int], tuple[str, ast.AST | None]] = {}
-# (path, mtime_ns, size): the file's content digest and syntax tree (None if it doesn't parse)
+_TREES: dict[str, ast.AST | None] = {}  # a file content's digest: its syntax tree (or None)
 
 
 def digest(*chunks) -> str:
@@ -326,21 +325,21 @@ class Fingerprint:
 
 
 def _read_module(path: str) -> tuple[str, ast.AST | None]:
-    """A file's content digest and syntax tree, read again only when the file changed."""
+    """A file's content digest (read every time: a file rewritten within the same clock tick
+    keeps its modification time) and its syntax tree (parsed once for each content).
+    """
     try:
-        stat = os.stat(path)
-        key = (path, stat.st_mtime_ns, stat.st_size)
-        if key not in _FILES:
-            with open(path, "rb") as f:
-                data = f.read()
-            try:
-                tree = ast.parse(data, filename=path)
-            except (SyntaxError, ValueError):
-                tree = None
-            _FILES[key] = (digest(data), tree)
-        return _FILES[key]
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as e:
         return digest("unreadable", str(e)), None
+    content = digest(data)
+    if content not in _TREES:
+        try:
+            _TREES[content] = ast.parse(data, filename=path)
+        except (SyntaxError, ValueError):
+            _TREES[content] = None
+    return content, _TREES[content]
 
 
 def _cell_set(cell) -> bool:
