@@ -2,7 +2,9 @@
 
 Summaries come from the api; those of finished tasks never change, so they are kept between
 polls and only unfinished or new tasks are asked about again. Each row also says where the
-task ran (kept after it ends) and its clock times written as every display writes them.
+task ran (kept after it ends), its clock times written as every display writes them, and a
+note on why it waits or why it was cancelled ('waiting for task 1a2b3c4d (running)',
+'upstream task 1a2b3c4d failed').
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from hipercow_magic import api
 from hipercow_magic.core.format import clock_time
 from hipercow_magic.core.status import STATUSES, TERMINAL, count_statuses
-from hipercow_magic.core.task import ran_on
+from hipercow_magic.core.task import ran_on, read_marker
 
 CLOCKS = ("created", "started", "finished")
 
@@ -31,14 +33,20 @@ class TaskTable:
         self._lock = threading.Lock()
 
     def summaries(self, root, ids: list[str]) -> list[dict]:
-        """Summaries of `ids` (finished ones remembered from earlier polls), with `node`."""
+        """Summaries of `ids` (finished ones remembered from earlier polls), with `node` and
+        `note`.
+        """
         with self._lock:
             finished = self._finished.setdefault(root.path, {})
             rows = {i: finished[i] for i in ids if i in finished}
         fresh = [i for i in ids if i not in rows]
         if fresh:
             for row in api.task_summaries(fresh, root=root):
-                rows[row["id"]] = {**row, "node": ran_on(root, row["id"])}
+                note = row.get("waiting")
+                if row["status"] == "cancelled":  # a reason beyond a user's cancel
+                    note = read_marker(root, row["id"], "cancelled").get("reason")
+                    note = None if note == "cancelled" else note
+                rows[row["id"]] = {**row, "node": ran_on(root, row["id"]), "note": note}
         with self._lock:
             finished.update(
                 (i, row)

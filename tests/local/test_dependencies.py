@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 from processes import pid_alive, wait_until
@@ -15,6 +16,8 @@ import hipercow_magic as hc
 from hipercow_magic.core import store
 from hipercow_magic.core.task import marker_status, read_data, read_marker
 from hipercow_magic.drivers.local import paths
+from hipercow_magic.server.table import TaskTable
+from hipercow_magic.widgets.model import TaskModel
 
 WAIT = 60
 GATE = "import os, time\nwhile not os.path.exists({path!r}):\n    time.sleep(0.05)\n{value}"
@@ -218,3 +221,27 @@ def test_bad_dependencies_raise_and_write_nothing(root, tmp_path, monkeypatch):
         with pytest.raises(hc.HipercowError, match="(?s)" + message):
             hc.task_create_bulk_expr("x", [{"x": 1}, {"x": 2}], depends_on=[parent])
     assert sorted(hc.task_list()) == before  # nothing was written
+
+
+def test_displays_say_what_a_held_task_waits_for_and_why_it_ended(root, tmp_path):
+    a = hc.task_create_expr(GATE.format(path=str(tmp_path / "a-go"), value="1 / 0"), namespace={})
+    b = hc.task_create_expr("2", namespace={}, depends_on=a)
+    assert a.wait(timeout=WAIT, for_start=True)
+    waiting = f"waiting for task {a.id[:8]} (running)"
+    model = TaskModel(b.id, root)
+    wait_until(lambda: model.refresh_scheduler() or model.scheduler.get("reason") == "Dependency")
+    assert model.queue_text() == f"position 1 in the queue, {waiting}"
+    assert hc.task_summaries(b)[0]["waiting"] == waiting
+    assert hc.task_summaries(a)[0]["waiting"] is None
+    rows = {r["id"]: r for r in TaskTable().page(root)["tasks"]}
+    assert rows[b.id]["note"] == waiting and rows[a.id]["note"] is None
+    assert f"Depends on: {a.id[:8]} (running)" in str(b.info())
+    release(str(tmp_path / "a-go"))
+    assert b.wait(timeout=WAIT) is False
+    rows = {r["id"]: r for r in TaskTable().page(root)["tasks"]}
+    assert rows[b.id]["note"] == f"upstream task {a.id[:8]} failed"
+    assert f"Depends on: {a.id[:8]} (failure)" in str(b.info())
+    model.update({b.id: "cancelled"}, time.time())
+    assert model.outcome()["text"] == (
+        f"cancelled before it started (upstream task {a.id[:8]} failed)"
+    )
