@@ -6,6 +6,7 @@ between cells, the displays, and the three magics `%%hipercow`, `%hipercow` and
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 import time
 import weakref
@@ -22,6 +23,7 @@ from hipercow_magic.core.format import short_id
 from hipercow_magic.core.options import options
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.magics import commands
+from hipercow_magic.magics.chains import after_tasks, cell_imports, importable_names
 from hipercow_magic.magics.delivery import Delivery, next_sequence
 from hipercow_magic.magics.parsers import cell_parser, line_parser
 from hipercow_magic.magics.reads import WaitForPending
@@ -103,8 +105,11 @@ class HipercowMagics(Magics):
             options.max_size_local = self.max_size_local
         shell.events.register("pre_run_cell", self._pre_run_cell)
         shell.events.register("post_run_cell", self._post_run_cell)
-        # a cell reading a name a pending task will set waits for it first
-        self._transformer = WaitForPending(id(self), self.pending_names)
+        # a cell reading a name a pending task will set waits for it first (a %%hipercow
+        # cell's code imports it from that task instead)
+        self._transformer = WaitForPending(
+            id(self), self.pending_names, functools.partial(importable_names, self)
+        )
         register(id(self), self)
         shell.ast_transformers.append(self._transformer)
 
@@ -288,6 +293,8 @@ class HipercowMagics(Magics):
             raise UsageError(f"-o/--out needs a variable name, not '{args.out}'")
         with _Usage():
             common = task_options(args, default_driver=self.default_driver)
+            common["depends_on"] = after_tasks(self.shell.user_ns, common["depends_on"])
+            common["imports"] = cell_imports(self, cell)  # names pending tasks will set
             if args.bulk is not None:
                 return self._submit_bulk(args, cell, common)
             task = api.task_create_expr(

@@ -3,8 +3,10 @@ wait for the pending `%%hipercow` tasks that will set them.
 
 IPython turns a cell's magics into calls (`get_ipython().run_cell_magic('hipercow', line,
 body)`) before the transformer sees its syntax tree; the transformer reads those calls too:
-the body of a `%%hipercow` cell is the task's code, and `{expr}` or `$name` in a magic's line
-or a shell command are evaluated in the notebook.
+`{expr}` or `$name` in a magic's line or a shell command, and a `%%hipercow` line's
+`--bulk EXPR` and `--after VAR`, are evaluated in the notebook. The body of a `%%hipercow`
+cell is the task's code: names it reads that pending tasks of this session will set are
+imported by the task from theirs (see chains.py), so the cell does not wait for them.
 """
 
 from __future__ import annotations
@@ -44,9 +46,11 @@ def _expression_names(expression: str) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
-def _bulk_names(line: str) -> set[str]:
-    """Names the `--bulk EXPR` of a `%%hipercow` line evaluates in the notebook."""
-    if "--bulk" not in line:
+def _option_names(line: str) -> set[str]:
+    """Names a `%%hipercow` line's options read in the notebook: `--bulk EXPR` evaluates
+    its expression, `--after VAR` looks up its variables.
+    """
+    if "--bulk" not in line and "--after" not in line:
         return set()
     try:
         words = shlex.split(line)
@@ -54,10 +58,12 @@ def _bulk_names(line: str) -> set[str]:
         return set()
     names: set[str] = set()
     for word, following in zip(words, [*words[1:], ""]):
-        if word == "--bulk":
-            names |= _expression_names(following)
-        elif word.startswith("--bulk="):
-            names |= _expression_names(word.removeprefix("--bulk="))
+        option, joined, value = word.partition("=")
+        value = value if joined else following
+        if option == "--bulk":
+            names |= _expression_names(value)
+        elif option == "--after":
+            names |= {w.strip() for w in value.split(",") if w.strip().isidentifier()}
     return names
 
 
@@ -65,9 +71,22 @@ def _constant(node: ast.AST) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
-def _magic_names(tree: ast.Module) -> set[str]:
-    """Names read by the magics and shell commands in `tree` (IPython's calls for them)."""
+def code_reads(code: str) -> set[str]:
+    """Names `code` (a `%%hipercow` cell's body) reads that it has not assigned before;
+    none for code that does not parse (the magic reports it).
+    """
+    try:
+        return _free_names(ast.parse(code))
+    except SyntaxError:
+        return set()
+
+
+def _magic_names(tree: ast.Module, importable) -> set[str]:
+    """Names read by the magics and shell commands in `tree` (IPython's calls for them);
+    of a `%%hipercow` cell's code, those `importable()` does not give.
+    """
     names: set[str] = set()
+    imported = None
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
             continue
@@ -81,33 +100,37 @@ def _magic_names(tree: ast.Module) -> set[str]:
         if node.func.attr == "run_cell_magic" and magic == "hipercow" and len(node.args) > 2:
             body = _constant(node.args[2])
             if line is not None:
-                names |= _bulk_names(line)
+                names |= _option_names(line)
             if body is not None:
-                try:
-                    names |= _free_names(ast.parse(body))
-                except SyntaxError:  # the magic reports it
-                    pass
+                body_names = code_reads(body)
+                if body_names:
+                    imported = importable() if imported is None else imported
+                    names |= body_names - imported
     return names
 
 
-def cell_reads(tree: ast.Module) -> set[str]:
+def cell_reads(tree: ast.Module, importable=frozenset) -> set[str]:
     """Names a cell (its tree after IPython's transformations) reads from the notebook:
-    free names of its code, of the code of its `%%hipercow` cells, and of its magics' lines.
+    free names of its code and of its magics' lines, and of the code of its `%%hipercow`
+    cells those but the names `importable()` gives (which such a cell imports from the tasks
+    that will set them).
     """
-    return _free_names(tree) | _magic_names(tree)
+    return _free_names(tree) | _magic_names(tree, importable)
 
 
 class WaitForPending(ast.NodeTransformer):
     """Puts `wait_for_names(key, names)` first in a cell that reads names pending tasks set.
 
     `pending()` gives the names pending tasks will set; a cell costs one call of it when
-    there are none. A failure here never stops a cell (IPython would drop the transformer).
+    there are none. `importable()` gives those a `%%hipercow` cell's code imports instead of
+    waiting for them. A failure here never stops a cell (IPython would drop the transformer).
     """
 
-    def __init__(self, key: int, pending):
+    def __init__(self, key: int, pending, importable=frozenset):
         super().__init__()
         self.key = key
         self.pending = pending
+        self.importable = importable
 
     def visit_Module(self, node: ast.Module) -> ast.Module:  # noqa: N802 (ast's naming)
         """The cell's tree, with the wait first when it reads a pending name."""
@@ -115,7 +138,7 @@ class WaitForPending(ast.NodeTransformer):
             pending = self.pending()
             if not pending:
                 return node
-            names = sorted(cell_reads(node) & pending)
+            names = sorted(cell_reads(node, self.importable) & pending)
             if names:
                 node.body.insert(_first_statement(node), self._wait_call(names))
         except Exception:  # a tree the analysis cannot read runs as it is

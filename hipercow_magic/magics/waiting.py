@@ -22,6 +22,7 @@ from hipercow_magic.widgets.model import TaskModel, error_text
 _waiters: dict[int, object] = {}  # key -> magics: the cells' wait calls find them here
 LINE_REFRESH = 1.0  # seconds between updates of a notebook's waiting line
 UNSET = ("failure", "cancelled")  # a task that ended so sets nothing
+UPSTREAM = "upstream task "  # how the reason of a task cancelled for its dependency begins
 _NAME = re.compile(r"`([^`]+)`")
 _ID = re.compile(r"\btask ([0-9a-f]{8})\b")
 
@@ -102,7 +103,7 @@ def _names_text(names: list[str]) -> str:
 def _wait_for_values(magics, model: TaskModel, names: list[str]) -> None:
     sid, wanted = short_id(model.id), _names_text(names)
     if model.status in UNSET:
-        raise _not_set(model, wanted)  # it ended before this cell began
+        raise not_set_error(model, wanted)  # it ended before this cell began
     line = WaitingLine(f"waiting for task {sid} to set {wanted}; interrupt to stop waiting")
     if not hold_values(model):
         return
@@ -131,15 +132,19 @@ def _wait_for_values(magics, model: TaskModel, names: list[str]) -> None:
     if ok:
         line.finish(f"task {sid} set {wanted} after {pretty_dt(time.monotonic() - line.start)}")
         return
-    error = _not_set(model, wanted)
+    error = not_set_error(model, wanted)
     line.finish(error.summary)
     raise error
 
 
-def _not_set(model: TaskModel, wanted: str) -> PendingTaskFailed:
-    """The error for a cell reading names a failed or cancelled task was to set."""
+def not_set_error(model: TaskModel, wanted: str) -> PendingTaskFailed:
+    """The error for a cell reading names (`wanted`, as text) that a failed or cancelled
+    task was to set.
+    """
     sid = short_id(model.id)
     ended = "was cancelled" if model.status == "cancelled" else "failed"
+    if model.status == "cancelled" and (model.reason or "").startswith(UPSTREAM):
+        ended = f"was cancelled ({model.reason})"
     why = "" if model.status == "cancelled" else f": {outcome_line(model)}"
     return PendingTaskFailed(
         f"task {sid}, which sets {wanted}, {ended}{why}; nothing was set. See its display "

@@ -1,0 +1,96 @@
+"""Cells that wait for cells on the cluster, not in the kernel.
+
+A `%%hipercow` cell whose code reads names that pending `%%hipercow` tasks of this session
+will set is submitted at once: it imports those names from those tasks (their values are
+loaded where it runs, once those tasks succeed), so it depends on them. A chain of such cells
+is on the cluster as soon as it is submitted, and completes with the kernel shut down.
+`--after ID|VAR` adds dependencies by hand.
+"""
+
+from __future__ import annotations
+
+from IPython.core.error import UsageError
+
+from hipercow_magic import api
+from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.magics.reads import code_reads
+from hipercow_magic.magics.waiting import UNSET, not_set_error, pending_setters
+from hipercow_magic.widgets.model import TaskModel
+
+
+def _importable(setters: dict[str, TaskModel]) -> dict[str, TaskModel]:
+    """Of `pending_setters`, those a `%%hipercow` cell can import instead of waiting for
+    them: tasks of the current root that have not failed or been cancelled.
+    """
+    try:
+        here = api.hipercow_root().path
+    except HipercowError:  # no root: the cell itself says so
+        return {}
+    return {
+        name: model
+        for name, model in setters.items()
+        if model.status not in UNSET and model.root.path == here
+    }
+
+
+def importable_names(magics) -> set[str]:
+    """Names pending tasks of this session will set that a `%%hipercow` cell's code may
+    read without waiting in the kernel (it imports them: see `cell_imports`).
+    """
+    setters = pending_setters(magics) if magics.awaiting() else {}
+    return set(_importable(setters)) if setters else set()
+
+
+def cell_imports(magics, code: str) -> dict[str, api.Task]:
+    """The names a `%%hipercow` cell's code reads that pending tasks of this session will
+    set, each with its task (the cell imports them from there).
+
+    Raises:
+        PendingTaskFailed: a name the code reads was to be set by a task that failed or was
+            cancelled (and the notebook has no value of its own for it).
+    """
+    setters = pending_setters(magics) if magics.awaiting() else {}
+    if not setters:
+        return {}
+    reads = code_reads(code)
+    wanted = {name: setters[name] for name in sorted(reads) if name in setters}
+    for name, model in wanted.items():
+        if model.status in UNSET:
+            raise not_set_error(model, f"`{name}`")
+    return {name: api.Task(model.id, model.root) for name, model in _importable(wanted).items()}
+
+
+def _is_task(value) -> bool:
+    if isinstance(value, (api.Task, api.Bundle)):
+        return True
+    return (
+        isinstance(value, (list, tuple))
+        and bool(value)
+        and all(isinstance(v, (api.Task, api.Bundle)) for v in value)
+    )
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[:1].lower() in "aeiou" else f"a {kind}"
+
+
+def after_tasks(namespace: dict, words: list[str]) -> list:
+    """What the words of `--after` name: a variable of the notebook holding a Task, a
+    Bundle, or a list of them is that; any other word is a task id or its first characters.
+
+    Raises:
+        UsageError: a word names a variable that holds no task.
+    """
+    parents: list = []
+    for word in words:
+        if not (word.isidentifier() and word in namespace):
+            parents.append(word)
+            continue
+        value = namespace[word]
+        if not _is_task(value):
+            raise UsageError(
+                f"`{word}` holds {_a(type(value).__name__)}, not a task: --after takes task "
+                "ids or variables holding tasks"
+            )
+        parents.extend(value if isinstance(value, (list, tuple)) else [value])
+    return parents

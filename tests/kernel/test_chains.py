@@ -1,0 +1,172 @@
+"""Cells that wait for cells on the cluster, in a real kernel on the local driver: a
+`%%hipercow` cell reading a name a pending `%%hipercow` cell will set is submitted at once,
+importing the name from that task; the chain completes with the kernel shut down; and
+`--after ID|VAR`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+from processes import stop_local_scheduler, wait_until
+from test_kernel_magics import Kernel
+
+import hipercow_magic as hc
+
+pytestmark = pytest.mark.slow  # and `kernel`, from its folder
+
+SETUP = "%load_ext hipercow_magic\n%hipercow init . --driver local"
+GATE = "import os, time\nwhile not os.path.exists('go'):\n    time.sleep(0.05)\n"
+WAITING_LINE = re.compile(r"waiting for task [0-9a-f]{8} to set")
+
+
+@pytest.fixture
+def folder(tmp_path):
+    yield tmp_path
+    if (tmp_path / "hipercow").exists():
+        stop_local_scheduler(hc.hipercow_root(str(tmp_path)))
+
+
+@pytest.fixture
+def kernel(folder):
+    k = Kernel(folder)
+    assert k.run(SETUP)["status"] == "ok"
+    yield k
+    k.shutdown()
+
+
+def task_id(kernel: Kernel, variable: str) -> str:
+    return json.loads(kernel.evaluate(f"{variable}.id").replace("'", '"'))
+
+
+def submitted_at_once(kernel: Kernel, code: str) -> dict:
+    """Run a `%%hipercow` cell that must not wait in the kernel; its outputs."""
+    out = kernel.run(code)
+    assert out["status"] == "ok", out
+    shown = json.dumps(out["displays"]) + out["stdout"]
+    assert not WAITING_LINE.search(shown), shown  # no waiting line: nothing waited
+    return out
+
+
+def widget_updates(kernel: Kernel, *wanted: str, seconds: float = 60) -> str:
+    """The widgets' updates the kernel publishes on its own, until they have said each of
+    `wanted`.
+    """
+    seen = ""
+    for _ in range(int(seconds)):
+        messages = kernel.iopub(1)
+        seen += json.dumps([m["content"] for m in messages if m["msg_type"] == "comm_msg"])
+        if all(w in seen for w in wanted):
+            return seen
+    raise AssertionError(f"the widgets did not say {[w for w in wanted if w not in seen]}")
+
+
+def submit_chain(kernel: Kernel, first: str = "a = 21") -> tuple[str, str, str]:
+    """Cell 1 (held until the file `go` exists) sets `a`; cell 2 reads `a`, sets `b`; cell 3
+    reads `b`, sets `c`. All three are submitted before cell 1's task ends; their ids.
+    """
+    submitted_at_once(kernel, f"%%hipercow -o t1\n{GATE}{first}")
+    submitted_at_once(kernel, "%%hipercow -o t2\nb = a * 2")
+    submitted_at_once(kernel, "%%hipercow -o t3\nc = b + 1\nc")
+    return task_id(kernel, "t1"), task_id(kernel, "t2"), task_id(kernel, "t3")
+
+
+def test_a_chain_of_cells_completes_with_the_kernel_shut_down(folder, kernel):
+    t1, t2, t3 = submit_chain(kernel)
+    root = str(folder)
+    assert hc.task_status(t1, root=root) in ("submitted", "running")  # held by its gate
+    assert hc.task_status([t2, t3], root=root) == ["submitted", "submitted"]
+    second, third = (hc.task_info(t, root=root).data for t in (t2, t3))
+    assert (second["imports"], second["depends_on"]) == ({"a": t1}, [t1])
+    assert (third["imports"], third["depends_on"]) == ({"b": t2}, [t2])
+    assert not second.get("locals") and not third.get("locals")  # nothing captured
+    # the second cell's widget says what it waits for
+    widget_updates(kernel, f"waiting for task {t1[:8]}")
+    kernel.shutdown()
+
+    (folder / "go").touch()
+    assert hc.task_wait(t3, timeout=120, root=root)  # the chain ran with no kernel
+    assert hc.task_status([t1, t2, t3], root=root) == ["success"] * 3
+    assert hc.task_exports(t3, root=root) == {"c": 43}
+    times = hc.task_times([t1, t2, t3], root=root)
+    assert times[1]["started"] >= times[0]["finished"]
+    assert times[2]["started"] >= times[1]["finished"]
+
+    again = Kernel(folder)
+    try:
+        out = again.run(
+            "%load_ext hipercow_magic\n%config HipercowMagics.display = 'text'\n%hipercow list"
+        )
+        for t in (t1, t2, t3):
+            assert t[:8] in out["stdout"]
+        out = again.run(f"%hipercow show {t3[:8]} --export")
+        assert f"hipercow task {t3[:8]}" in out["stdout"]
+        out = again.run("c")
+        assert out["results"][-1]["text/plain"] == "43"
+    finally:
+        again.shutdown()
+
+
+def test_a_failing_first_cell_cancels_the_two_after_it(folder, kernel):
+    t1, t2, t3 = submit_chain(kernel, first="a = 1 / 0")
+    root = str(folder)
+    (folder / "go").touch()
+    assert not hc.task_wait(t3, timeout=60, root=root)
+    assert hc.task_status([t1, t2, t3], root=root) == ["failure", "cancelled", "cancelled"]
+    failed = f"upstream task {t1[:8]} failed"
+    assert hc.task_info(t2, root=root).reason == failed
+    assert hc.task_info(t3, root=root).reason in (failed, f"upstream task {t2[:8]} was cancelled")
+    third = hc.task_info(t3, root=root).reason
+    widget_updates(kernel, failed, third)  # the displays say why they were cancelled
+    out = kernel.run("print(c)")  # no NameError: the cell says what became of `c`
+    assert out["status"] == "error" and out["reply"]["ename"] == "PendingTaskFailed"
+    assert out["reply"]["evalue"] == (
+        f"task {t3[:8]}, which sets `c`, was cancelled ({third}); nothing was set. See its "
+        f"display above, or %hipercow retry {t3[:8]}"
+    )
+
+
+def test_after_takes_variables_and_ids(folder, kernel):
+    submitted_at_once(kernel, f"%%hipercow -o first\n{GATE}first_done = 1")
+    first = task_id(kernel, "first")
+    submitted_at_once(kernel, "%%hipercow -o by_variable --after first\nsecond = 2")
+    submitted_at_once(kernel, f"%%hipercow -o by_id --after {first[:8]}\nthird = 3")
+    root = str(folder)
+    ids = [task_id(kernel, "by_variable"), task_id(kernel, "by_id")]
+    for t in ids:
+        assert hc.task_info(t, root=root).data["depends_on"] == [first]
+        assert "imports" not in hc.task_info(t, root=root).data
+        held = wait_until(lambda t=t: hc.task_scheduler_info(t, root=root).get("reason"), 60)
+        assert held == "Dependency"
+    (folder / "go").touch()
+    for t in ids:
+        assert hc.task_wait(t, timeout=60, root=root)
+    times = hc.task_times([first, *ids], root=root)
+    assert all(t["started"] >= times[0]["finished"] for t in times[1:])
+
+
+def test_after_a_variable_holding_no_task_is_a_usage_error(folder, kernel):
+    kernel.run("x = 5")
+    before = sorted(os.listdir(folder / "hipercow" / "tasks"))
+    out = kernel.run("%%hipercow --after x\ny = 1")
+    assert out["status"] == "error" and out["reply"]["ename"] == "UsageError"
+    assert out["reply"]["evalue"] == (
+        "`x` holds an int, not a task: --after takes task ids or variables holding tasks"
+    )
+    assert sorted(os.listdir(folder / "hipercow" / "tasks")) == before
+
+
+def test_a_bulk_cell_imports_a_pending_name(folder, kernel):
+    submitted_at_once(kernel, f"%%hipercow -o maker\n{GATE}scale = 10")
+    kernel.run("rows = [{'n': 1}, {'n': 2}]")
+    submitted_at_once(kernel, "%%hipercow --bulk rows -o scaled\nn * scale")
+    maker = task_id(kernel, "maker")
+    ids = json.loads(kernel.evaluate("scaled.ids").replace("'", '"'))
+    root = str(folder)
+    for t in ids:
+        assert hc.task_info(t, root=root).data["imports"] == {"scale": maker}
+    (folder / "go").touch()
+    assert all(hc.task_wait(t, timeout=60, root=root) for t in ids)
+    assert [hc.task_result(t, root=root) for t in ids] == [10, 20]
