@@ -138,3 +138,19 @@ def test_a_cell_reading_a_name_a_failed_task_did_not_set_is_refused(shell):
         f"task {failed.id[:8]}, which sets `lost`, failed: ZeroDivisionError: division by zero;"
     )
     assert hc.task_list() == before  # nothing was created
+
+
+def test_a_retried_task_imports_from_its_upstreams_retry(root):
+    upstream = hc.task_create_expr(
+        "import os\nif not os.path.exists('fixed'):\n    raise ValueError('not yet')\na = 7",
+        namespace={},
+    )
+    task = hc.task_create_expr("b = a * 2", namespace={}, imports={"a": upstream})
+    assert ended(task) == "cancelled"
+    assert task.info().reason == f"upstream task {upstream.id[:8]} failed"
+    open("fixed", "w").close()
+    new_upstream = hc.task_retry(upstream.id)
+    new_task = hc.task_retry(task.id)
+    assert new_task.info().data["imports"] == {"a": new_upstream.id}
+    assert ended(new_task) == "success"
+    assert new_task.exports() == {"b": 14}
