@@ -168,11 +168,18 @@ def test_modules_of_the_root_count_by_their_content(bare_root, root_package):
     run_cell(ns, "from rk_analysis.model import fit\n")
     captured = fingerprint(bare_root, "out = fit(3)", ns)
     assert "module:rk_analysis/constants.py" in captured.parts
+    # a notebook function importing it when called
+    run_cell(ns, "def fitted(x):\n    from rk_analysis import model\n    return model.fit(x)\n")
+    inside = fingerprint(bare_root, "out = fitted(3)", ns)
+    assert "module:rk_analysis/constants.py" in inside.parts
     with open(f"{root_package}/constants.py", "w") as f:
         f.write("RATE = 3\n")  # a module the module imports
     changed = fingerprint(bare_root, imported, ns)
     assert differences(first.parts, changed.parts) == ["module rk_analysis/constants.py changed"]
     assert key(bare_root, "out = fit(3)", ns) != captured.key()
+    assert differences(inside.parts, fingerprint(bare_root, "out = fitted(3)", ns).parts) == [
+        "module rk_analysis/constants.py changed"
+    ]
     with open(f"{root_package}/constants.py", "w") as f:
         f.write("RATE = 2\n")
     assert key(bare_root, imported, ns) == first.key()  # same content, touched again

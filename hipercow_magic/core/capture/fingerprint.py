@@ -13,6 +13,7 @@ names the parts of the globals it reads, so rebinding a name changes the functio
 from __future__ import annotations
 
 import ast
+import dis
 import enum
 import hashlib
 import io
@@ -205,6 +206,7 @@ class Fingerprint:
 
     def _function_state(self, fn: types.FunctionType) -> str:
         code = fn.__code__
+        self.add_code_imports(code)
         cells = [c.cell_contents if _cell_set(c) else "<empty cell>" for c in fn.__closure__ or ()]
         reads = {}
         for global_name in _cloudpickle._extract_code_globals(code):
@@ -300,6 +302,24 @@ class Fingerprint:
                         self.root_module(found)
                 elif node.module:
                     self._add_dotted(node.module, names)
+
+    def add_code_imports(self, code: types.CodeType) -> None:
+        """The parts of the root's modules that compiled code imports when it runs (a
+        function's `import` statements, nested functions' too).
+        """
+        module, names = None, []
+        for instruction in dis.get_instructions(code):
+            if instruction.opname == "IMPORT_NAME":
+                if module:
+                    self._add_dotted(module, names)
+                module, names = instruction.argval, []
+            elif instruction.opname == "IMPORT_FROM":
+                names.append(instruction.argval)
+        if module:  # ('' for a relative import, which a notebook's code can't make)
+            self._add_dotted(module, names)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                self.add_code_imports(const)
 
     def _add_dotted(self, dotted: str, names: list[str] = ()) -> None:
         """The root's files that importing `dotted` (and `from dotted import names`) runs."""
