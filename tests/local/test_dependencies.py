@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
-from processes import pid_alive, wait_until
+from processes import pid_alive, source_environment, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic.core import store
@@ -223,6 +225,20 @@ def test_bad_dependencies_raise_and_write_nothing(root, tmp_path, monkeypatch):
     assert sorted(hc.task_list()) == before  # nothing was written
 
 
+def cli(*args: str) -> str:
+    """What the `hipercow` command prints (run in the root, as a process of its own)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "hipercow_magic.cli", *args],
+        capture_output=True,
+        text=True,
+        env=source_environment(),
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def test_displays_say_what_a_held_task_waits_for_and_why_it_ended(root, tmp_path):
     a = hc.task_create_expr(GATE.format(path=str(tmp_path / "a-go"), value="1 / 0"), namespace={})
     b = hc.task_create_expr("2", namespace={}, depends_on=a)
@@ -236,6 +252,11 @@ def test_displays_say_what_a_held_task_waits_for_and_why_it_ended(root, tmp_path
     rows = {r["id"]: r for r in TaskTable().page(root)["tasks"]}
     assert rows[b.id]["note"] == waiting and rows[a.id]["note"] is None
     assert f"Depends on: {a.id[:8]} (running)" in str(b.info())
+    shown = cli("task", "info", b.id[:8])
+    assert f"Scheduler: position 1 in the queue, {waiting}" in shown
+    c = cli("create", "3", "--after", a.id[:8]).split()[-1].strip("'")
+    assert read_data(root, c)["depends_on"] == [a.id]
+    assert f"Depends on: {a.id[:8]} (running)" in cli("task", "info", c)
     release(str(tmp_path / "a-go"))
     assert b.wait(timeout=WAIT) is False
     rows = {r["id"]: r for r in TaskTable().page(root)["tasks"]}
