@@ -26,24 +26,9 @@ import time
 
 import cloudpickle
 import numpy as np
-import psutil
+from bench_magic import _stop_scheduler
 
 MB = 1_000_000
-
-
-def _stop_scheduler(root) -> None:
-    from hipercow_magic.core import store
-    from hipercow_magic.drivers.local import paths
-
-    info = store.read_json_or(paths.scheduler_info(root))
-    if info:
-        try:
-            proc = psutil.Process(info["pid"])
-            for child in proc.children(recursive=True):
-                child.kill()
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
 
 
 def _ms(values: list[float]) -> str:
