@@ -25,7 +25,9 @@ CELL_DESCRIPTION = """Run this cell on the cluster as a task.
 The names the cell reads are captured from the notebook; when the task succeeds, the names
 it assigns at top level appear in the notebook (between cells; a cell that reads one before
 then waits for the task first), and a live display shows its status, queue state, times, log
-and result. Quote values with spaces: --name "my run".
+and result. A cell whose code (comments and formatting aside) and inputs are unchanged since
+a task that succeeded reuses that task (--rerun to run it anew; `%hipercow why ID` says what
+changed when it did not). Quote values with spaces: --name "my run".
 """
 
 
@@ -90,6 +92,12 @@ def add_cell_only_options(parser: MagicArgumentParser) -> None:
         "--no-export",
         action="store_true",
         help="do not set the cell's variables in the notebook when the task succeeds",
+    )
+    cell.add_argument(
+        "--rerun",
+        action="store_true",
+        help="run the cell as a new task even if its code and inputs are unchanged since a "
+        "task that succeeded (which it would otherwise reuse); later runs reuse the new one",
     )
 
 
