@@ -81,3 +81,19 @@ def test_an_identical_cell_attaches_to_the_running_one(tmp_path):
     assert "tasks: 1" in text(cells[6])
     for shown in (cells[1], cells[3]):  # both displays ended as the task's record
         assert f"✔ hipercow task {task}: success" in text(shown)
+
+
+def test_reuse_switched_off_runs_every_cell_anew(tmp_path):
+    cells = run_all(
+        tmp_path,
+        "import hipercow_magic\nhipercow_magic.options.reuse = False",
+        "%%hipercow -o a\nx = 1",
+        "print('x =', x)",
+        "%%hipercow -o b\nx = 1",
+        "print('x =', x, a.id != b.id, b.reused)",
+        "%hipercow why b",
+    )
+    assert not any(errors(cell) for cell in cells)
+    assert "reused task" not in text(cells[3])
+    assert "x = 1 True False" in text(cells[4])
+    assert "was created without reuse" in text(cells[5])
