@@ -1,5 +1,6 @@
 """Creating tasks: an expression (a cell), explicit variables, a call, a script; and submitting
-tasks created without a driver (one task per row of data: create_bulk.py).
+tasks created without a driver (one task per row of data: create_bulk.py). An expression task
+may reuse an earlier one with the same code and inputs; `task_why` says why one did not.
 """
 
 from __future__ import annotations
