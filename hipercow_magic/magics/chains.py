@@ -94,3 +94,12 @@ def after_tasks(namespace: dict, words: list[str]) -> list:
             )
         parents.extend(value if isinstance(value, (list, tuple)) else [value])
     return parents
+
+
+def chain_options(magics, options: dict, code: str) -> dict:
+    """A `%%hipercow` cell's task options (`task_options`) with what its task waits for:
+    the tasks `--after` names, and the names its code imports from pending tasks.
+    """
+    options["depends_on"] = after_tasks(magics.shell.user_ns, options["depends_on"])
+    options["imports"] = cell_imports(magics, code)
+    return options

@@ -19,24 +19,22 @@ from traitlets import CaselessStrEnum, Float, Int, Unicode, observe
 from hipercow_magic import api
 from hipercow_magic.cli.args import task_options
 from hipercow_magic.core.errors import HipercowError
-from hipercow_magic.core.format import short_id
 from hipercow_magic.core.options import options
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.magics import commands
-from hipercow_magic.magics.chains import after_tasks, cell_imports, importable_names
+from hipercow_magic.magics.chains import chain_options, importable_names
 from hipercow_magic.magics.delivery import Delivery, next_sequence
 from hipercow_magic.magics.parsers import cell_parser, line_parser
 from hipercow_magic.magics.reads import WaitForPending
 from hipercow_magic.magics.waiting import (
     UNSET,
-    hold_values,
     pending_setters,
     register,
-    resume_values,
-    take_values,
     unregister,
+    wait_for_task,
 )
 from hipercow_magic.widgets.model import BulkModel, TaskModel
+from hipercow_magic.widgets.model.task import reuse_note
 from hipercow_magic.widgets.tables import cluster_table, task_list_widget, task_table
 from hipercow_magic.widgets.text import bulk_text, task_text
 from hipercow_magic.widgets.updater import get_updater
@@ -292,21 +290,26 @@ class HipercowMagics(Magics):
         if args.out is not None and not commands.IDENTIFIER.match(args.out):
             raise UsageError(f"-o/--out needs a variable name, not '{args.out}'")
         with _Usage():
-            common = task_options(args, default_driver=self.default_driver)
-            common["depends_on"] = after_tasks(self.shell.user_ns, common["depends_on"])
-            common["imports"] = cell_imports(self, cell)  # names pending tasks will set
+            common = chain_options(self, task_options(args, self.default_driver), cell)
             if args.bulk is not None:
                 return self._submit_bulk(args, cell, common)
             task = api.task_create_expr(
-                cell, namespace=self.shell.user_ns, name=args.name, first_line=BODY_LINE, **common
+                cell,
+                namespace=self.shell.user_ns,
+                name=args.name,
+                first_line=BODY_LINE,
+                reuse="rerun" if args.rerun else options.reuse,  # an unchanged cell's task
+                **common,
             )
         sequence = next_sequence()
         if args.out:
             self.shell.user_ns[args.out] = task
-        model = TaskModel(task.id, task.root, self.delivery, sequence, export=not args.no_export)
+        model = TaskModel(
+            task.id, task.root, self.delivery, sequence, not args.no_export, reuse_note(task)
+        )
         self.show_task(model)
         if args.wait:
-            return self._wait_task(model)
+            return wait_for_task(self, model)
         return None
 
     hipercow_cell.__doc__ = CELL_PARSER.format_help()
@@ -343,28 +346,6 @@ class HipercowMagics(Magics):
         if not self.widgets_enabled():
             print(bulk_text(model))
         return bundle.result()
-
-    def _wait_task(self, model: TaskModel):
-        """Block until the task ends; set its values now (unless --no-export) and return its
-        last value.
-        """
-        export = hold_values(model)  # the cell delivers, not the updater
-        try:
-            ok = api.task_wait(model.id, follow=False, root=model.root)
-        except KeyboardInterrupt:
-            if not export:
-                print(f"ℹ Stopped waiting for task '{short_id(model.id)}'; it carries on")
-                return None
-            print(
-                f"ℹ Stopped waiting for task '{short_id(model.id)}'; it carries on and its "
-                "values arrive when it finishes"
-            )
-            resume_values(self, model)
-            return None
-        take_values(self, model, ok, export)
-        if ok and model.has_result:
-            return api.task_result(model.id, follow=False, root=model.root)
-        return None
 
     # ---- %hipercow_info ------------------------------------------------------------
     @line_magic("hipercow_info")

@@ -170,6 +170,29 @@ def outcome_line(model: TaskModel) -> str:
     return model.reason or model.status
 
 
+def wait_for_task(magics, model: TaskModel):
+    """A `%%hipercow --wait` cell: block until its task ends; set its values now (unless
+    --no-export) and return its last value.
+    """
+    export = hold_values(model)  # the cell delivers, not the updater
+    try:
+        ok = api.task_wait(model.id, follow=False, root=model.root)
+    except KeyboardInterrupt:
+        if not export:
+            print(f"ℹ Stopped waiting for task '{short_id(model.id)}'; it carries on")
+            return None
+        print(
+            f"ℹ Stopped waiting for task '{short_id(model.id)}'; it carries on and its "
+            "values arrive when it finishes"
+        )
+        resume_values(magics, model)
+        return None
+    take_values(magics, model, ok, export)
+    if ok and model.has_result:
+        return api.task_result(model.id, follow=False, root=model.root)
+    return None
+
+
 def hold_values(model: TaskModel) -> bool:
     """Keep the between-cells delivery from setting this task's values (the waiting cell
     sets them); whether they were to be set at all.
