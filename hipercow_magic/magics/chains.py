@@ -9,6 +9,8 @@ is on the cluster as soon as it is submitted, and completes with the kernel shut
 
 from __future__ import annotations
 
+import re
+
 from IPython.core.error import UsageError
 
 from hipercow_magic import api
@@ -16,6 +18,8 @@ from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.magics.reads import code_reads
 from hipercow_magic.magics.waiting import UNSET, not_set_error, pending_setters
 from hipercow_magic.widgets.model import TaskModel
+
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
 
 
 def _importable(setters: dict[str, TaskModel]) -> dict[str, TaskModel]:
@@ -70,7 +74,11 @@ def _is_task(value) -> bool:
     )
 
 
-def _a(kind: str) -> str:
+def _described(value) -> str:
+    """'an int', 'a list', 'None': what a variable holds, for a message."""
+    if value is None:
+        return "None"
+    kind = type(value).__name__
     return f"an {kind}" if kind[:1].lower() in "aeiou" else f"a {kind}"
 
 
@@ -84,13 +92,18 @@ def after_tasks(namespace: dict, words: list[str]) -> list:
     parents: list = []
     for word in words:
         if not (word.isidentifier() and word in namespace):
+            if word.isidentifier() and not _HEX.match(word):
+                raise UsageError(
+                    f"--after {word}: the notebook has no variable `{word}`, and it is not a "
+                    "task id (32 hexadecimal characters, or the first 4 or more of them)"
+                )
             parents.append(word)
             continue
         value = namespace[word]
         if not _is_task(value):
             raise UsageError(
-                f"`{word}` holds {_a(type(value).__name__)}, not a task: --after takes task "
-                "ids or variables holding tasks"
+                f"`{word}` holds {_described(value)}, not a task: --after takes task ids or "
+                "variables holding tasks"
             )
         parents.extend(value if isinstance(value, (list, tuple)) else [value])
     return parents

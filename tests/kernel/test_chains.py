@@ -147,13 +147,18 @@ def test_after_takes_variables_and_ids(folder, kernel):
     assert all(t["started"] >= times[0]["finished"] for t in times[1:])
 
 
-def test_after_a_variable_holding_no_task_is_a_usage_error(folder, kernel):
+def test_after_a_variable_holding_no_task_or_no_variable_is_a_usage_error(folder, kernel):
     kernel.run("x = 5")
     before = sorted(os.listdir(folder / "hipercow" / "tasks"))
     out = kernel.run("%%hipercow --after x\ny = 1")
     assert out["status"] == "error" and out["reply"]["ename"] == "UsageError"
     assert out["reply"]["evalue"] == (
         "`x` holds an int, not a task: --after takes task ids or variables holding tasks"
+    )
+    out = kernel.run("%%hipercow --after fit_taks\ny = 1")  # a misspelled variable
+    assert out["reply"]["evalue"] == (
+        "--after fit_taks: the notebook has no variable `fit_taks`, and it is not a task id "
+        "(32 hexadecimal characters, or the first 4 or more of them)"
     )
     assert sorted(os.listdir(folder / "hipercow" / "tasks")) == before
 
