@@ -14,8 +14,9 @@ import warnings
 from hipercow_magic.core import store
 from hipercow_magic.core.errors import TaskDied
 from hipercow_magic.core.status import TERMINAL
-from hipercow_magic.core.task import marker_status, write_terminal
-from hipercow_magic.drivers.slurm import commands, parse
+from hipercow_magic.core.task import marker_status, read_marker, write_terminal
+from hipercow_magic.drivers.base import upstream_reason
+from hipercow_magic.drivers.slurm import commands, dependencies, parse
 from hipercow_magic.drivers.slurm.cluster import ClusterCache
 from hipercow_magic.drivers.slurm.commands import SlurmUnavailable
 from hipercow_magic.drivers.slurm.config import poll_interval
@@ -217,6 +218,9 @@ class StatusQuery:
         current = marker_status(self.root, tid)
         if current in TERMINAL:
             return current
+        upstream = self._upstream(tid)
+        if upstream is not None:
+            return upstream
         if row is None:
             if time.time() - (rec.get("submitted") or 0) < GONE_GRACE:
                 return current or "submitted"
@@ -225,7 +229,32 @@ class StatusQuery:
                 "(the job may have ended long ago on a cluster without accounting)"
             )
             return self._died(tid, rec, reason)
+        if row.reason == dependencies.NEVER_SATISFIED:
+            return self._died(
+                tid,
+                rec,
+                f"Slurm cancelled job {row.job_id}: a job it waited for ended without success",
+            )
         return self._died(tid, rec, row.ended_reason())
+
+    def _upstream(self, tid: str) -> str | None:
+        """'cancelled' for a task whose job ended without its result because a task it waits
+        for failed or was cancelled ('upstream task X failed'); None otherwise.
+
+        Parents still shown in flight are asked about first, so a parent whose job died is
+        recorded as failed before its dependents are judged.
+        """
+        parents = read_marker(self.root, tid, "submitted").get("after")
+        if not parents:
+            return None
+        active = [p for p in parents if marker_status(self.root, p) not in TERMINAL]
+        if active:
+            self.statuses(active)
+        reason = upstream_reason(self.root, parents)
+        if reason is None:
+            return None
+        write_terminal(self.root, tid, "cancelled", reason=reason)
+        return marker_status(self.root, tid) or "cancelled"
 
     def _died(self, tid: str, rec: dict, reason: str) -> str:
         """Record a job that ended without its task's result as the task's failure."""
