@@ -207,7 +207,7 @@ def _evaluate(root, task_id: str, data: dict, namespace: dict, imports: dict[str
     raise ValueError(f"Tried to evaluate unknown type of task '{kind}'")
 
 
-def _print_header(root, task_id: str, data: dict, started: float) -> None:
+def _print_header(root, task_id: str, data: dict, started: float, imports: dict) -> None:
     """What the task is, at the top of its log (written at once)."""
     lines = [
         f"── hipercow-magic {__version__} running at '{root.path}' ──",
@@ -220,10 +220,9 @@ def _print_header(root, task_id: str, data: dict, started: float) -> None:
         lines.append(f"  • Expression: {first_line(data['code'])}")
     if data.get("locals"):
         lines.append(f"  • Locals: {', '.join(data['locals'])}")
-    if data.get("imports"):
+    if imports:
         lines.append(
-            "  • Imports: "
-            + ", ".join(f"{n} (task {short_id(t)})" for n, t in data["imports"].items())
+            "  • Imports: " + ", ".join(f"{n} (task {short_id(t)})" for n, t in imports.items())
         )
     lines.append(f"  • Environment: {data.get('environment', 'default')}")
     note = other_version_note(data)
@@ -297,7 +296,7 @@ def run_task(root_path, task_id: str, claimed: bool = False, started: float | No
     imports = data["imports"] if "imports" in data else payload.get("imports") or {}
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     namespace.update((name, importlib.import_module(name)) for name in NODE_GLOBALS)
-    _print_header(root, task_id, payload, started)
+    _print_header(root, task_id, payload, started, imports)
     try:
         for var in deserialise(payload.get("envvars") or [], decrypt=True).resolved():
             os.environ[var.name] = var.value

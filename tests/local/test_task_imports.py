@@ -154,3 +154,4 @@ def test_a_retried_task_imports_from_its_upstreams_retry(root):
     assert new_task.info().data["imports"] == {"a": new_upstream.id}
     assert ended(new_task) == "success"
     assert new_task.exports() == {"b": 14}
+    assert f"Imports: a (task {new_upstream.id[:8]})" in hc.task_log_value(new_task.id)
