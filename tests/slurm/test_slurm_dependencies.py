@@ -154,6 +154,11 @@ def test_a_bundle_waits_for_a_task_and_tasks_wait_for_a_bundle(root_path):
     )
     assert {state for state, _ in rows.values()} == {"PENDING"}
     assert {reason for _, reason in rows.values()} == {"Dependency"}
+    time.sleep(0.6)  # past the poll interval (0.5 s): the next status call asks Slurm
+    everything = [parent.id, *bundle.ids, whole.id, some.id]
+    calls = scheduler_calls()
+    assert hm.task_status(everything) == ["running"] + ["submitted"] * 7
+    assert scheduler_calls() - calls == 1, "one squeue for the parent and all it holds"
     _release("go-bundle")
     assert bundle.wait(timeout=180)
     assert bundle.result() == [0, 10, 20, 30, 40]
@@ -178,8 +183,10 @@ def test_a_failed_parent_cancels_everything_below_it_and_leaves_nothing_queued(r
     # The runner's failure is the job's failure, so Slurm never starts the dependents.
     _wait_until(lambda: _driver().info(failing.id).get("state") == "FAILED", "a failed job")
     assert _driver().info(failing.id)["exit_code"] == "1:0"
+    squeues = COUNTS["squeue"]
     statuses = hm.task_status(below)
     assert statuses == ["cancelled"] * len(below), "all of them within one poll"
+    assert COUNTS["squeue"] == squeues, "ended from the files, before Slurm is asked"
     root = find_root()
     reason = f"upstream task {failing.id[:8]} failed"
     assert [read_marker(root, i, "cancelled").get("reason") for i in below] == [reason] * len(below)
