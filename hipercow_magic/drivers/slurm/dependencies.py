@@ -73,16 +73,13 @@ def _array_size(root, record: dict) -> int:
     return len(text.split())
 
 
-def depends_on(root, task_id: str) -> list[str]:
-    """The tasks a task waits for (data.json's `depends_on`; [] when none)."""
-    return list(read_data(root, task_id).get("depends_on") or [])
-
-
 def active_parents(root, ids: list[str]) -> list[str]:
-    """The tasks these tasks wait for that are still submitted or running, in order."""
+    """The tasks these tasks wait for (their data.json's `depends_on`) that are still
+    submitted or running, in order: what a dry run shows them waiting for.
+    """
     out: list[str] = []
     for task_id in ids:
-        for parent in depends_on(root, task_id):
+        for parent in read_data(root, task_id).get("depends_on") or ():
             if parent not in out and marker_status(root, parent) in ("submitted", "running"):
                 out.append(parent)
     return out

@@ -1,7 +1,8 @@
 """The slurm driver: sbatch (arrays for many tasks), one squeue per poll, scancel, sinfo.
 
 The work is done beside it: config.py checks options, cluster.py describes the cluster,
-submit.py submits and cancels, jobs.py keeps each task's job, status.py asks Slurm.
+submit.py submits and cancels, jobs.py keeps each task's job, status.py asks Slurm,
+dependencies.py holds jobs until the jobs of the tasks they wait for succeed.
 """
 
 from __future__ import annotations
