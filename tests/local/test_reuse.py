@@ -130,3 +130,18 @@ def test_why_of_a_task_without_earlier_runs_or_reuse(root, capsys):
     capsys.readouterr()
     assert main(["task", "why", "ffff0000"]) == 1
     assert "No task id starts with 'ffff0000'" in capsys.readouterr().err
+
+
+def test_a_new_installation_of_the_environment_runs_anew(root, capsys):
+    code = "import sys\ninstalled = [p for p in sys.path if 'hipercow/provision' in p]"
+    first = hc.task_create_expr(code, namespace={}, reuse=True)
+    assert first.wait(timeout=WAIT), first.log()
+    with open("provision.sh", "w") as f:
+        f.write("echo nothing to install\n")
+    hc.hipercow_provision("script", script="provision.sh")
+    second = hc.task_create_expr(code, namespace={}, reuse=True)
+    assert second.id != first.id and not second.reused
+    assert second.wait(timeout=WAIT), second.log()
+    assert not first.exports()["installed"] and second.exports()["installed"]  # used it
+    assert "because: the environment changed." in task_why(second.id)
+    assert hc.task_create_expr(code, namespace={}, reuse=True).id == second.id
