@@ -218,17 +218,6 @@ def test_names_a_cell_assigns_before_reading_do_not_wait(shell, capsys):
     assert task.status() in ("submitted", "running")  # it did not wait for the task
 
 
-def test_a_hipercow_cell_reading_a_pending_name_captures_its_value(shell, capsys):
-    first = submit(shell, gated("a = 21"))
-    opener = open_when_waiting(shell, first)
-    second = submit(shell, "b = a + 1")
-    opener.join()
-    assert f"waiting for task {first.id[:8]} to set `a`" in capsys.readouterr().out
-    assert hc.task_info(second.id).data["locals"] == ["a"]
-    assert finished(second.id) == "success"
-    assert second.exports() == {"b": 22}
-
-
 def test_a_magic_line_reading_a_pending_name_waits(shell, capsys):
     earlier = submit(shell, "value = 1")
     assert finished(earlier.id) == "success"

@@ -21,7 +21,7 @@ CLI_ONLY_COMMANDS = {"cluster-info", "bundle"}  # the notebook: %hipercow_info; 
 MAGIC_ONLY_COMMANDS = {"help", "show"}  # a notebook's live displays
 MAGIC_ONLY_OPTIONS = {("result", "--out"), ("result", "--export")}  # the notebook's namespace
 CLI_ONLY_OPTIONS = {("list", "--ids")}  # for shell scripts; a notebook has task_list()
-CELL_ONLY_OPTIONS = {"--bulk", "--wait", "--out", "--no-export"}
+CELL_ONLY_OPTIONS = {"--bulk", "--wait", "--out", "--no-export", "--rerun"}
 CREATE_ONLY_OPTIONS = {"code", "--script", "--chdir"}  # the cell is the code
 COMPARED = ("dest", "help", "type", "choices", "default", "nargs", "metavar", "const")
 
