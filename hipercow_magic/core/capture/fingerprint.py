@@ -13,7 +13,6 @@ names the parts of the globals it reads, so rebinding a name changes the functio
 from __future__ import annotations
 
 import ast
-import dis
 import enum
 import hashlib
 import io
@@ -26,8 +25,7 @@ import cloudpickle
 from cloudpickle import cloudpickle as _cloudpickle
 
 from hipercow_magic.core.capture.analysis import parse_code
-
-_TREES: dict[str, ast.AST | None] = {}  # a file content's digest: its syntax tree (or None)
+from hipercow_magic.core.capture.imports import code_imports, files_under, read_module, tree_imports
 
 
 def digest(*chunks) -> str:
@@ -141,7 +139,8 @@ class Fingerprint:
         self.search_path = [os.path.realpath(f or here) for f in [*folders, here]]
         self.parts: dict[str, str] = {}
         self._names: dict[int, str] = {}  # id(notebook function or class) -> its part's name
-        self._keep: list = []  # what _names refers to, alive until the end
+        self._keep: list = []  # what _names and _digests refer to, alive until the end
+        self._digests: dict[int, str] = {}  # id(a named value) -> its digest
 
     # ---- values --------------------------------------------------------------------
     def value_digest(self, value) -> str:
@@ -168,7 +167,17 @@ class Fingerprint:
             if self._is_definition(value) and getattr(value, "__name__", None) == name:
                 self.definition(value)
             else:
-                self.add(f"value:{name}", self.value_digest(value))
+                self.add(f"value:{name}", self._named_digest(value))
+
+    def _named_digest(self, value) -> str:
+        """A captured value's or global's digest, once for each object (a 100 MB array that
+        the cell and its functions both read is hashed once).
+        """
+        known = self._digests.get(id(value))
+        if known is None:
+            known = self._digests[id(value)] = self.value_digest(value)
+            self._keep.append(value)
+        return known
 
     def add(self, name: str, value_digest: str) -> str:
         """Add a part; a name already used for another digest gets a number ('#2')."""
@@ -243,7 +252,7 @@ class Fingerprint:
             return self.definition(value)
         if isinstance(value, types.ModuleType):
             return f"module {self.module(value)}"
-        return self.add(f"value:{name}", self.value_digest(value))
+        return self.add(f"value:{name}", self._named_digest(value))
 
     # ---- modules ------------------------------------------------------------------
     def module(self, module: types.ModuleType) -> str:
@@ -275,7 +284,7 @@ class Fingerprint:
         if name in self.parts:
             return name
         self.parts[name] = "…"  # reserved: modules may import each other
-        content, tree = _read_module(path)
+        content, tree = read_module(path)
         self.parts[name] = content
         if tree is not None:
             self.add_imports(tree, os.path.dirname(path))
@@ -285,41 +294,22 @@ class Fingerprint:
         """The parts of the root's modules that `tree` imports (anywhere in it); relative
         imports are resolved from `folder` (the importing file's).
         """
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    self._add_dotted(alias.name)
-            elif isinstance(node, ast.ImportFrom):
-                names = [a.name for a in node.names if a.name != "*"]
-                if node.level:
-                    if folder is None:
-                        continue
-                    base = folder
-                    for _ in range(node.level - 1):
-                        base = os.path.dirname(base)
-                    parts = node.module.split(".") if node.module else []
-                    for found in _files_under(base, parts, names):
-                        self.root_module(found)
-                elif node.module:
-                    self._add_dotted(node.module, names)
+        for level, module, names in tree_imports(tree):
+            if not level:
+                self._add_dotted(module, names)
+            elif folder is not None:
+                base = folder
+                for _ in range(level - 1):
+                    base = os.path.dirname(base)
+                for found in files_under(base, module.split(".") if module else [], names):
+                    self.root_module(found)
 
     def add_code_imports(self, code: types.CodeType) -> None:
         """The parts of the root's modules that compiled code imports when it runs (a
         function's `import` statements, nested functions' too).
         """
-        module, names = None, []
-        for instruction in dis.get_instructions(code):
-            if instruction.opname == "IMPORT_NAME":
-                if module:
-                    self._add_dotted(module, names)
-                module, names = instruction.argval, []
-            elif instruction.opname == "IMPORT_FROM":
-                names.append(instruction.argval)
-        if module:  # ('' for a relative import, which a notebook's code can't make)
+        for module, names in code_imports(code):
             self._add_dotted(module, names)
-        for const in code.co_consts:
-            if isinstance(const, types.CodeType):
-                self.add_code_imports(const)
 
     def _add_dotted(self, dotted: str, names: list[str] = ()) -> None:
         """The root's files that importing `dotted` (and `from dotted import names`) runs."""
@@ -329,7 +319,7 @@ class Fingerprint:
         # those imported here already, and those the import would find now
         candidates = [getattr(sys.modules.get(m), "__file__", None) for m in loaded]
         for folder in self.search_path:
-            found = _files_under(folder, words, names)
+            found = files_under(folder, words, names)
             if found:
                 candidates += found
                 break
@@ -344,51 +334,9 @@ class Fingerprint:
         return digest(*(f"{name}={value}" for name, value in sorted(self.parts.items())))
 
 
-def _read_module(path: str) -> tuple[str, ast.AST | None]:
-    """A file's content digest (read every time: a file rewritten within the same clock tick
-    keeps its modification time) and its syntax tree (parsed once for each content).
-    """
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        return digest("unreadable", str(e)), None
-    content = digest(data)
-    if content not in _TREES:
-        try:
-            _TREES[content] = ast.parse(data, filename=path)
-        except (SyntaxError, ValueError):
-            _TREES[content] = None
-    return content, _TREES[content]
-
-
 def _cell_set(cell) -> bool:
     try:
         cell.cell_contents  # noqa: B018 (an empty cell raises)
     except ValueError:
         return False
     return True
-
-
-def _files_under(folder: str, parts: list[str], names=()) -> list[str]:
-    """The files importing the package path `parts` below `folder` runs: each package's
-    `__init__.py`, the module itself, and submodules among `names`.
-    """
-    out = []
-    here = folder
-    for i, part in enumerate(parts):
-        here = os.path.join(here, part)
-        init = os.path.join(here, "__init__.py")
-        if os.path.isfile(init):
-            out.append(init)
-        elif i == len(parts) - 1 and os.path.isfile(here + ".py"):
-            out.append(here + ".py")
-            return out
-        elif not os.path.isdir(here):
-            return out if i else []
-    for name in names:
-        module, package = os.path.join(here, name + ".py"), os.path.join(here, name, "__init__.py")
-        for candidate in (module, package):
-            if os.path.isfile(candidate):
-                out.append(candidate)
-    return out
