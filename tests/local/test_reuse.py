@@ -5,6 +5,10 @@ on real task processes of the local driver; and `hipercow task why` saying what 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+
+from processes import source_environment
 
 import hipercow_magic as hc
 from hipercow_magic.api.create import task_why
@@ -145,3 +149,34 @@ def test_a_new_installation_of_the_environment_runs_anew(root, capsys):
     assert not first.exports()["installed"] and second.exports()["installed"]  # used it
     assert "because: the environment changed." in task_why(second.id)
     assert hc.task_create_expr(code, namespace={}, reuse=True).id == second.id
+
+
+KEY_IN_A_NEW_KERNEL = """
+import os, sys
+import numpy
+from hipercow_magic.engine.create import Plan
+from hipercow_magic.engine.reuse import cell_fingerprint
+
+ns = {"__name__": "__main__"}
+cell = "rates = {'a': 0.1, 'b': 0.2}\\nclass Model:\\n    def step(self, x):\\n        return x * 2\\n"
+cell += "def helper(x):\\n    return Model().step(x) + rates['a']\\n"
+exec(compile(cell, f"/tmp/ipykernel_{os.getpid()}/{sys.argv[1]}.py", "exec"), ns)
+ns["grid"] = numpy.linspace(0, 1, 1000)
+plan = Plan(None, False, None, None, None, "default")
+print(cell_fingerprint(plan, "out = [helper(g) for g in grid]", ns, None).key())
+"""
+
+
+def test_the_key_is_the_same_in_another_kernel_session(root):
+    keys = set()
+    for seed in ("1", "2"):
+        env = {**source_environment(), "PYTHONHASHSEED": seed}
+        proc = subprocess.run(
+            [sys.executable, "-c", KEY_IN_A_NEW_KERNEL, f"cell{seed}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        keys.add(proc.stdout.strip())
+    assert len(keys) == 1 and len(keys.pop()) == 64

@@ -241,6 +241,7 @@ class Fingerprint:
             else _cloudpickle._class_getstate
         )
         members, _ = getstate(cls)
+        members.pop("__firstlineno__", None)  # where it was written (Python 3.13+)
         state = (cls.__name__, cls.__qualname__, cls.__module__, cls.__bases__, type(cls))
         return self.value_digest((state, sorted(members.items(), key=lambda kv: kv[0])))
 
