@@ -80,6 +80,22 @@ def test_a_changed_captured_value_changes_the_key(bare_root):
     assert key(bare_root, code, ns) != fortran
 
 
+def test_sets_count_by_their_elements_not_their_order(bare_root):
+    ns = notebook()
+    ns["labels"] = {"a", "b", "c"}
+    first = key(bare_root, "n = len(labels)", ns)
+    ns["labels"] = set(reversed(["a", "b", "c", *map(str, range(100))])) - set(map(str, range(100)))
+    assert key(bare_root, "n = len(labels)", ns) == first
+    ns["labels"] = {"a", "b", "d"}
+    assert key(bare_root, "n = len(labels)", ns) != first
+    ns["labels"] = frozenset({"a", "b", "c"})
+    assert key(bare_root, "n = len(labels)", ns) != first
+    ns["labels"] = ("a", "b", "c")
+    assert key(bare_root, "n = len(labels)", ns) != first
+    ns["labels"] = {("a", 1), ("b", 2)}  # elements that don't sort: as pickled
+    assert key(bare_root, "n = len(labels)", ns) != first
+
+
 def test_a_helper_defined_in_another_cell_counts_by_its_code(bare_root):
     ns = notebook()
     run_cell(ns, "scale = 3\ndef helper(x):\n    return x * scale\n")

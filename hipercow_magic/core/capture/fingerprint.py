@@ -8,6 +8,8 @@ compiled code, defaults, closure and attributes, never by where it was written),
 with cloudpickle as they would be sent, except that notebook functions and classes inside them
 stand for their own parts, and code objects for their normalised digests. A function's part
 names the parts of the globals it reads, so rebinding a name changes the function's part.
+Sets of strings, numbers and bytes count in sorted order, so a key is the same in another
+process.
 """
 
 from __future__ import annotations
@@ -97,6 +99,16 @@ def _by_reference(obj) -> bool:
         return False
 
 
+_SORTABLE = frozenset({str, int, float, bytes, bool})
+
+
+def _sort_key(item) -> tuple:
+    """How a set's element sorts: by type, then value (a TypeError for other types)."""
+    if type(item) not in _SORTABLE:
+        raise TypeError
+    return type(item).__name__, item
+
+
 class _Pickler(cloudpickle.Pickler):
     """cloudpickle, with notebook functions and classes replaced by their parts' names, code
     objects by their digests, and the root modules of what goes by reference noted.
@@ -105,6 +117,18 @@ class _Pickler(cloudpickle.Pickler):
     def __init__(self, file, fingerprint: Fingerprint, buffers: list):
         super().__init__(file, protocol=5, buffer_callback=buffers.append)
         self.fingerprint = fingerprint
+
+    def persistent_id(self, obj):
+        """A set of strings, numbers or bytes in sorted order (a set's own order changes
+        with each process's string hashing); None for everything else, pickled as sent.
+        """
+        kind = type(obj)
+        if kind is not set and kind is not frozenset:
+            return None
+        try:
+            return kind.__name__, tuple(sorted(obj, key=_sort_key))
+        except TypeError:  # other elements: the set's own order
+            return None
 
     def reducer_override(self, obj):
         """Stand-ins for code, notebook functions and classes; everything else as sent."""
