@@ -79,6 +79,18 @@ def test_a_bundle_waits_for_one_task(root, tmp_path):
     assert min(t["started"] for t in hc.task_times(bundle.ids)) >= times(a)["finished"]
 
 
+def test_a_bundle_waiting_for_a_task_that_fails_is_cancelled_whole(root, tmp_path):
+    a = hc.task_create_expr(GATE.format(path=str(tmp_path / "a-go"), value="1 / 0"), namespace={})
+    bundle = hc.task_create_bulk_expr("x", [{"x": i} for i in range(4)], depends_on=[a])
+    release(str(tmp_path / "a-go"))
+    assert hc.hipercow_bundle_wait(bundle, timeout=WAIT) is False
+    assert hc.task_status(bundle.ids) == ["cancelled"] * 4
+    for task_id in bundle.ids:
+        assert (
+            read_marker(root, task_id, "cancelled")["reason"] == f"upstream task {a.id[:8]} failed"
+        )
+
+
 def test_a_failing_parent_cancels_its_dependents_and_theirs(root, tmp_path):
     a = hc.task_create_expr(GATE.format(path=str(tmp_path / "a-go"), value="1 / 0"), namespace={})
     b = hc.task_create_expr("2", namespace={}, depends_on=a)
