@@ -112,7 +112,7 @@ class Plan:
     def submit(self, ids: list[str]) -> None:
         """Submit written tasks to the plan's driver (nothing without one)."""
         if self.driver is not None and ids:
-            submit_tasks(self.root, ids, self.driver, self.resources)
+            submit_tasks(self.root, ids, self.driver, self.resources, self.depends_on)
 
 
 def _write_error(folder: str, e: OSError) -> HipercowError:
