@@ -142,6 +142,8 @@ class TaskModel(Model):
             info = api.task_info(self.id, follow=False, root=self.root)
             self.reason = info.reason
             self.result_ready = True
+        elif self.status == "success" and self.kind == "expression" and not self.has_result:
+            self.result_ready = True  # no final expression: no value to show, none to load
         else:
             try:
                 outcome = api.task_result(self.id, follow=False, root=self.root)
