@@ -6,6 +6,7 @@ from hipercow_magic.core.resources import validate_resources
 from hipercow_magic.core.root import find_root, task_ids
 from hipercow_magic.core.task import read_data
 from hipercow_magic.drivers.registry import load_driver
+from hipercow_magic.engine.dependencies import submission_groups
 
 
 def slurm_script(ids, resources=None, root=None) -> str:
@@ -31,4 +32,5 @@ def slurm_script(ids, resources=None, root=None) -> str:
         read_data(root, task_id)  # an unknown id is an error
     driver = load_driver(root, "slurm")
     checked = validate_resources(resources, driver.cluster_info())
-    return driver.batch_script(ids, checked)
+    after = list(dict.fromkeys(p for parents, _ in submission_groups(root, ids) for p in parents))
+    return driver.batch_script(ids, checked, after=after)

@@ -211,8 +211,10 @@ class Driver(abc.ABC):
         """
         return None
 
-    def batch_script(self, ids: list[str], resources=None) -> str:
-        """The script the scheduler would be given for these tasks (a dry run)."""
+    def batch_script(self, ids: list[str], resources=None, after=()) -> str:
+        """The script the scheduler would be given for these tasks (a dry run), held until
+        the tasks `after` succeed.
+        """
         raise HipercowError(f"The '{self.name}' driver has no batch script to show")
 
 

@@ -14,7 +14,7 @@ import os
 from hipercow_magic.core import store
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.format import short_id
-from hipercow_magic.core.task import marker_status, read_data, read_marker
+from hipercow_magic.core.task import marker_status, read_marker
 from hipercow_magic.drivers.slurm.jobs import TASK_MAP, JobIndex, arrays_dir
 
 KILL_ON_INVALID = "--kill-on-invalid-dep=yes"
@@ -71,18 +71,6 @@ def _array_size(root, record: dict) -> int:
     key = record["name"].removeprefix("hipercow-")
     text = store.read_text_or(os.path.join(arrays_dir(root), key, TASK_MAP)) or ""
     return len(text.split())
-
-
-def active_parents(root, ids: list[str]) -> list[str]:
-    """The tasks these tasks wait for (their data.json's `depends_on`) that are still
-    submitted or running, in order: what a dry run shows them waiting for.
-    """
-    out: list[str] = []
-    for task_id in ids:
-        for parent in read_data(root, task_id).get("depends_on") or ():
-            if parent not in out and marker_status(root, parent) in ("submitted", "running"):
-                out.append(parent)
-    return out
 
 
 def check_known(parents: dict[str, dict], rows: dict) -> None:

@@ -51,14 +51,10 @@ class SlurmDriver(Driver):
         """Nodes, partitions and limits from sinfo and scontrol (cached for a minute)."""
         return self._state.cluster.get(self.config)[0]
 
-    def batch_script(self, ids: list[str], resources: Resources | None = None, after=None) -> str:
-        """The script `submit` would give sbatch for these tasks (a dry run).
-
-        `after`: the parent tasks the jobs would wait for; by default those of the tasks'
-        `depends_on` that are submitted or running (with `--dependency=afterok:...`).
+    def batch_script(self, ids: list[str], resources: Resources | None = None, after=()) -> str:
+        """The script `submit` would give sbatch for these tasks (a dry run); `after`: the
+        parent tasks the jobs would wait for (`--dependency=afterok:...`).
         """
-        if after is None:
-            after = dependencies.active_parents(self.root, ids)
         parents = dependencies.parent_jobs(self.root, self._state.jobs, after)
         cluster = self._state.cluster.get(self.config)
         batches = submit.plan(
