@@ -173,7 +173,7 @@ def explain(root, task_id: str) -> str:
     else:
         lines.append(
             f"Task {short} has the same code and inputs as {what}; it was asked to run again "
-            "(--rerun, or reuse switched off)."
+            "(--rerun)."
         )
     return "\n".join(lines)
 
