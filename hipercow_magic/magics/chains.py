@@ -5,6 +5,13 @@ will set is submitted at once: it imports those names from those tasks (their va
 loaded where it runs, once those tasks succeed), so it depends on them. A chain of such cells
 is on the cluster as soon as it is submitted, and completes with the kernel shut down.
 `--after ID|VAR` adds dependencies by hand.
+
+A name whose value a task's exports set in the notebook (between cells, in a waiting cell, by
+`%hipercow show --export` or `result --export`, or by a reused cell) is imported from that task
+too, as long as the value is still what the task exported (its pickled bytes are the same):
+the cell then depends on the same tasks however its upstream cells ran, so running it again
+unchanged reuses its task, and a large value already on disk is not sent again. A value
+changed since, even in place, is captured as usual.
 """
 
 from __future__ import annotations
@@ -14,12 +21,15 @@ import re
 from IPython.core.error import UsageError
 
 from hipercow_magic import api
+from hipercow_magic.core import capture
 from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.task import read_result_record
 from hipercow_magic.magics.reads import code_reads
 from hipercow_magic.magics.waiting import UNSET, not_set_error, pending_setters
 from hipercow_magic.widgets.model import TaskModel
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
+_export_digests: dict[tuple[str, str, str], str | None] = {}  # (root, task, name) -> digest
 
 
 def _importable(setters: dict[str, TaskModel]) -> dict[str, TaskModel]:
@@ -47,21 +57,70 @@ def importable_names(magics) -> set[str]:
 
 def cell_imports(magics, code: str) -> dict[str, api.Task]:
     """The names a `%%hipercow` cell's code reads that pending tasks of this session will
-    set, each with its task (the cell imports them from there).
+    set, or whose values in the notebook are still what a task exported, each with its
+    task (the cell imports them from there).
 
     Raises:
         PendingTaskFailed: a name the code reads was to be set by a task that failed or was
             cancelled (and the notebook has no value of its own for it).
     """
     setters = pending_setters(magics) if magics.awaiting() else {}
-    if not setters:
-        return {}
     reads = code_reads(code)
     wanted = {name: setters[name] for name in sorted(reads) if name in setters}
     for name, model in wanted.items():
         if model.status in UNSET:
             raise not_set_error(model, f"`{name}`")
-    return {name: api.Task(model.id, model.root) for name, model in _importable(wanted).items()}
+    imports = {name: api.Task(model.id, model.root) for name, model in _importable(wanted).items()}
+    imports.update(unchanged_exports(magics, sorted(reads - set(wanted))))
+    return imports
+
+
+def unchanged_exports(magics, names: list[str]) -> dict[str, api.Task]:
+    """Of `names`, those whose values in the notebook a task of the current root set and
+    that are unchanged since: their pickled bytes are the bytes that task exported (never
+    the object's identity alone: a value changed in place is the same object). Each with
+    the task, which succeeded, so importing from it holds nothing up.
+    """
+    namespace = magics.shell.user_ns
+    origins = {name: magics.delivery.origin(name) for name in names if name in namespace}
+    origins = {name: origin for name, origin in origins.items() if origin is not None}
+    if not origins:
+        return {}
+    try:
+        here = api.hipercow_root().path
+    except HipercowError:  # no root: the cell itself says so
+        return {}
+    found = {}
+    for name, (task_id, root) in origins.items():
+        if root.path != here or api.task_status(task_id, follow=False, root=root) != "success":
+            continue
+        exported = _export_digest(root, task_id, name)
+        if exported is not None and exported == _value_digest(namespace[name], name):
+            found[name] = api.Task(task_id, root)
+    return found
+
+
+def _export_digest(root, task_id: str, name: str) -> str | None:
+    """The digest of the bytes a succeeded task exported for `name` (None if it did not)."""
+    key = (root.path, task_id, name)
+    if key not in _export_digests:
+        try:
+            record = read_result_record(root, task_id)
+        except (OSError, HipercowError):  # gone, or not to be trusted: capture the value
+            return None
+        blob = (record.get("exports") or {}).get(name) if record.get("ok") else None
+        _export_digests[key] = None if blob is None else capture.digest(blob)
+    return _export_digests[key]
+
+
+def _value_digest(value, name: str) -> str | None:
+    """The digest of a value's bytes as a task would export it (None: it can't be pickled
+    now, and capturing it says why).
+    """
+    try:
+        return capture.digest(capture.dumps(value, name))
+    except HipercowError:
+        return None
 
 
 def _is_task(value) -> bool:

@@ -149,7 +149,7 @@ def cmd_result(magics, args):
     for handle in _handles(magics, args):
         values.append(handle.result())
         if args.export and isinstance(handle, api.Task):
-            names = magics.delivery.deliver_now(next_sequence(), handle.exports())
+            names = magics.delivery.deliver_now(next_sequence(), handle.exports(), handle)
             print(f"✔ Set {', '.join(names)}" if names else "ℹ The task assigned no variables")
     value = _one_or_list(values)
     if args.out:

@@ -4,12 +4,17 @@ The updater thread hands over the values of a successful task; they are written 
 namespace on the shell's own thread when no cell is running: at once through an event loop
 that runs only between cells (a kernel's loop, or a terminal's prompt loop), otherwise just
 after the running cell ends, and at the latest just before the next cell starts.
+
+It remembers which task's exports set each name last (`origin`), so a `%%hipercow` cell
+reading a value that is still what that task exported can import it from there instead of
+sending it again (see chains.py).
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 from collections.abc import Callable
 
 _sequence = itertools.count(1)
@@ -31,6 +36,22 @@ class Delivery:
         self._lock = threading.Lock()
         self._newest: dict[str, int] = {}
         self._notices: list[str] = []
+        # submission -> what it shows (with .id and .root), read as its values are set
+        self._sources: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        self._origins: dict[str, tuple[str, object]] = {}  # name -> (task id, root)
+
+    def track(self, sequence: int, source) -> None:
+        """Values of submission `sequence` come from the task of `source` (a task display's
+        model, or a Task): its `id` and `root` when they are set, so a display following a
+        retry sets the retry's.
+        """
+        self._sources[sequence] = source
+
+    def origin(self, name: str) -> tuple[str, object] | None:
+        """(task id, root) of the task whose exports set `name` last, if any did (the
+        notebook's value may have changed since: compare it before relying on that).
+        """
+        return self._origins.get(name)
 
     def submit(
         self, sequence: int, values: dict, done: Callable[[list[str]], None] | None = None
@@ -49,9 +70,11 @@ class Delivery:
         with self._lock:
             self._notices.append(text)
 
-    def deliver_now(self, sequence: int, values: dict) -> list[str]:
-        """Set values from the shell's own thread (a cell waiting for its task)."""
-        return self._apply(sequence, values)
+    def deliver_now(self, sequence: int, values: dict, source=None) -> list[str]:
+        """Set values from the shell's own thread (a cell waiting for its task); `source`
+        is their task, when submission `sequence` is not tracked.
+        """
+        return self._apply(sequence, values, source)
 
     def deliver_queued(self, sequence: int) -> bool:
         """Set now (from the shell's thread, even mid-cell) the values queued by submission
@@ -85,13 +108,19 @@ class Delivery:
         for text in notices:
             print(text)
 
-    def _apply(self, sequence: int, values: dict) -> list[str]:
+    def _apply(self, sequence: int, values: dict, source=None) -> list[str]:
+        source = source if source is not None else self._sources.get(sequence)
+        origin = (source.id, source.root) if source is not None else None
         names = []
         for name, value in values.items():
             if self._newest.get(name, 0) > sequence:
                 continue  # a later submission already set this name
             self._newest[name] = sequence
             self.namespace[name] = value
+            if origin is None:
+                self._origins.pop(name, None)
+            else:
+                self._origins[name] = origin
             names.append(name)
         return names
 

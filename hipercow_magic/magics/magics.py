@@ -221,6 +221,7 @@ class HipercowMagics(Magics):
     def show_task(self, model: TaskModel) -> None:
         """Display a task (a widget, or text) and keep it, and its values, up to date."""
         self.models.add(model)
+        self.delivery.track(model.sequence, model)  # where the values it sets come from
         self._awaiting.append(model)
         if self.widgets_enabled():
             from hipercow_magic.widgets.task_widget import TaskWidget

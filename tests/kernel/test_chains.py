@@ -1,7 +1,8 @@
 """Cells that wait for cells on the cluster, in a real kernel on the local driver: a
 `%%hipercow` cell reading a name a pending `%%hipercow` cell will set is submitted at once,
-importing the name from that task; the chain completes with the kernel shut down; and
-`--after ID|VAR`."""
+importing the name from that task; the chain completes with the kernel shut down;
+`--after ID|VAR`; and a chain run again unchanged (by Run All, or one cell at a time first)
+reuses every cell."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import re
 import pytest
 from processes import stop_local_scheduler, wait_until
 from test_kernel_magics import Kernel
+from test_run_all import errors, run_all, text
 
 import hipercow_magic as hc
 
@@ -20,6 +22,7 @@ pytestmark = pytest.mark.slow  # and `kernel`, from its folder
 SETUP = "%load_ext hipercow_magic\n%hipercow init . --driver local"
 GATE = "import os, time\nwhile not os.path.exists('go'):\n    time.sleep(0.05)\n"
 WAITING_LINE = re.compile(r"waiting for task [0-9a-f]{8} to set")
+TASK = re.compile(r"hipercow task ([0-9a-f]{8})")
 
 
 @pytest.fixture
@@ -175,3 +178,90 @@ def test_a_bulk_cell_imports_a_pending_name(folder, kernel):
     (folder / "go").touch()
     assert all(hc.task_wait(t, timeout=60, root=root) for t in ids)
     assert [hc.task_result(t, root=root) for t in ids] == [10, 20]
+
+
+def chain_pass(first: str = "a = [21, 1]") -> list[str]:
+    """The three cells of a chain (cell 1 sets `a`, cell 2 reads it and sets `b`, cell 3
+    reads `b`), then a cell printing what they set and the three tasks.
+    """
+    return [
+        f"%%hipercow -o t1\nimport time\ntime.sleep(1)\n{first}",
+        "%%hipercow -o t2\nb = a[0] * 2",
+        "%%hipercow -o t3\nc = b + 1\nc",
+        "print('set:', a, b, c)\nprint('tasks:', t1.id, t2.id, t3.id)",
+    ]
+
+
+def pass_outcome(cells, start: int) -> tuple[str, list[str]]:
+    """What the chain pass starting at cell `start` set (as printed) and its three task ids."""
+    printed = text(cells[start + 3])
+    ids = re.search(r"tasks: (\w+) (\w+) (\w+)", printed).groups()
+    return re.search(r"set: (.*)", printed).group(1), list(ids)
+
+
+def test_running_all_twice_reuses_every_cell_of_a_chain(folder):
+    cells = run_all(
+        folder,
+        *chain_pass(),  # 0-3: the first Run All
+        "del a, b, c",
+        *chain_pass(),  # 5-8: Run All again, nothing changed
+        *chain_pass("a = [22, 1]"),  # 9-12: cell 1's code changed
+        *chain_pass("a = [22, 1]")[:1],  # 13: cell 1 as before: reused ...
+        "a[0] = 30",  # 14: ... and its value changed in place
+        *chain_pass("a = [22, 1]")[1:],  # 15-17
+        "import hipercow_magic as hc\nprint('all tasks:', len(hc.task_list()))",
+    )
+    assert not any(errors(cell) for cell in cells)
+    root = str(folder)
+    info = {}
+
+    def data(task: str) -> dict:
+        return info.setdefault(task, hc.task_info(task, root=root).data)
+
+    values, first = pass_outcome(cells, 0)
+    assert values == "[21, 1] 42 43"
+    assert data(first[1])["imports"] == {"a": first[0]}
+    assert data(first[2])["imports"] == {"b": first[1]}
+
+    values, second = pass_outcome(cells, 5)
+    assert values == "[21, 1] 42 43" and second == first  # no new task: every cell reused
+    for cell, task in zip(cells[5:8], second):
+        assert f"reused task {task[:8]}: same code and inputs" in text(cell)
+
+    values, changed = pass_outcome(cells, 9)
+    assert values == "[22, 1] 44 45"
+    assert not set(changed) & set(first)  # all three ran again ...
+    assert data(changed[1])["imports"] == {"a": changed[0]}  # ... from the new upstream
+    assert data(changed[2])["imports"] == {"b": changed[1]}
+    assert not any("reused task" in text(cell) for cell in cells[9:12])
+
+    values, mutated = pass_outcome(cells, 14)
+    assert values == "[30, 1] 60 61"  # the changed value, never the reused 44
+    assert mutated[0] == changed[0] and "reused task" in text(cells[13])
+    assert mutated[1] not in (first[1], changed[1]) and "reused task" not in text(cells[15])
+    assert "a" not in data(mutated[1]).get("imports", {})
+    assert "captured: a (" in text(cells[15])
+    assert data(mutated[2])["imports"] == {"b": mutated[1]}
+    assert "all tasks: 8" in text(cells[18])
+
+
+def test_cells_run_one_at_a_time_are_reused_by_run_all(folder):
+    one_at_a_time = [
+        "%%hipercow -o t1\na = [21, 1]",
+        "assert t1.wait(timeout=60)\nprint('a =', a)",
+        "%%hipercow -o t2\nb = a[0] * 2",
+        "assert t2.wait(timeout=60)\nprint('b =', b)",
+        "%%hipercow -o t3\nc = b + 1\nc",
+        "assert t3.wait(timeout=60)\nprint('c =', c)",
+    ]
+    again = ["%%hipercow -o t1\na = [21, 1]", *chain_pass()[1:]]
+    cells = run_all(folder, *one_at_a_time, "del a, b, c", *again)
+    assert not any(errors(cell) for cell in cells)
+    assert "c = 43" in text(cells[5])
+    first = [TASK.search(text(cells[k])).group(1) for k in (0, 2, 4)]
+    values, ids = pass_outcome(cells, 7)
+    assert values == "[21, 1] 42 43"
+    assert [t[:8] for t in ids] == first  # nothing ran again
+    for cell, task in zip(cells[7:10], first):
+        assert f"reused task {task}: same code and inputs" in text(cell)
+    assert hc.task_info(ids[1], root=str(folder)).data["imports"] == {"a": ids[0]}

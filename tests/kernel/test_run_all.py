@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow  # and `kernel`, from its folder
 
 SETUP = "%load_ext hipercow_magic\n%hipercow init . --driver local"
 WAITED = re.compile(r"task ([0-9a-f]{8}) set `(\w+)` after ")
+TASK = re.compile(r"hipercow task ([0-9a-f]{8})")
 
 
 def run_all(folder, *sources: str, raises: tuple[int, ...] = ()):
@@ -60,7 +61,13 @@ def test_a_chain_of_cells_runs_top_to_bottom(tmp_path):
     assert "a * 2 = 42" in text(cells[1])
     waited = WAITED.search(text(cells[1]))
     assert waited and waited.group(2) == "a"  # the waiting line ends saying what arrived
-    assert "captured: a (" in text(cells[2])
+    # `a` is still what the first task set: the third cell imports it from there
+    first, third = (
+        hc.resolve_task_id(TASK.search(text(c)).group(1), root=str(tmp_path))
+        for c in (cells[0], cells[2])
+    )
+    assert hc.task_info(third, root=str(tmp_path)).data["imports"] == {"a": first}
+    assert "captured:" not in text(cells[2])
     assert "b = 22" in text(cells[3])
     assert WAITED.search(text(cells[3])).group(2) == "b"
     assert "assigned before reading: 0" in text(cells[4])
