@@ -7,6 +7,9 @@ import re
 
 from notebook_ui import screenshots, write_notebook
 
+import hipercow_magic as hc
+
+TASK = re.compile(r"task ([0-9a-f]{8})")
 CELLS = [
     "%load_ext hipercow_magic",
     "%%hipercow --name first\nimport time\ntime.sleep(8)\na = 21",
@@ -54,7 +57,14 @@ def test_run_all_runs_a_chain_of_hipercow_cells(lab, page):
     assert "a * 2 = 42" in output(page, 2).inner_text()
     assert re.search(r"task [0-9a-f]{8} set a after ", output(page, 2).inner_text())
     assert output(page, 2).locator(".hipercow-waiting code").count() == 2  # the id and `a`
-    assert "captured: a (" in output(page, 3).inner_text()
+    # `a` is still what the first task set: the second task imports it from there
+    root = str(lab.project)
+    first, second = (
+        hc.resolve_task_id(TASK.search(output(page, k).inner_text()).group(1), root=root)
+        for k in (1, 3)
+    )
+    assert hc.task_info(second, root=root).data["imports"] == {"a": first}
+    assert "captured:" not in output(page, 3).inner_text()
     assert "b = 22" in output(page, 4).inner_text()
     screenshots(page, "run-all")
 
