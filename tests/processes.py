@@ -3,6 +3,7 @@ scheduler, checking a pid, waiting, needing Slurm."""
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import signal
@@ -61,6 +62,18 @@ def wait_until(predicate, timeout: float = 20.0):
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {predicate}")
+
+
+def cancel_slurm_jobs(path) -> None:
+    """Leave no Slurm job of the root at `path` behind, whatever a test did."""
+    path = pathlib.Path(path)
+    records = [
+        *path.glob("hipercow/tasks/*/*/driver/job.json"),
+        *path.glob("hipercow/slurm/arrays/*/job.json"),
+    ]
+    jobs = [json.loads(p.read_text())["job_id"] for p in records]
+    if jobs:
+        subprocess.run(["scancel", *jobs], capture_output=True, check=False)
 
 
 def require_slurm() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from processes import SOURCE, require_slurm
+from processes import SOURCE, cancel_slurm_jobs, require_slurm
 
 import hipercow_magic as hm
 from hipercow_magic import api
@@ -42,16 +42,7 @@ def root_path(tmp_path_factory):
         yield path
     finally:
         os.chdir(old)
-        # Leave no job behind, whatever happened above.
-        jobs = [
-            json.loads(p.read_text())["job_id"]
-            for p in [
-                *path.glob("hipercow/tasks/*/*/driver/job.json"),
-                *path.glob("hipercow/slurm/arrays/*/job.json"),
-            ]
-        ]
-        if jobs:
-            subprocess.run(["scancel", *jobs], capture_output=True, check=False)
+        cancel_slurm_jobs(path)
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 from kernel.test_kernel_magics import Kernel
-from processes import require_slurm, wait_until
-from test_slurm_dependencies import cancel_jobs
+from processes import cancel_slurm_jobs, require_slurm, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic.core.root import find_root
@@ -34,7 +33,7 @@ GATE = (
 def folder(tmp_path):
     require_slurm()
     yield tmp_path
-    cancel_jobs(tmp_path)
+    cancel_slurm_jobs(tmp_path)
 
 
 @pytest.fixture

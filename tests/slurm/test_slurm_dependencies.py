@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from processes import require_slurm, stop_local_scheduler
+from processes import cancel_slurm_jobs, require_slurm, stop_local_scheduler
 
 import hipercow_magic as hm
 from hipercow_magic.api import slurm_script
@@ -43,18 +43,7 @@ def root_path(tmp_path_factory):
         try:
             yield path
         finally:
-            cancel_jobs(path)
-
-
-def cancel_jobs(path: Path) -> None:
-    """Leave no job of the root at `path` behind in Slurm, whatever a test did."""
-    records = [
-        *path.glob("hipercow/tasks/*/*/driver/job.json"),
-        *path.glob("hipercow/slurm/arrays/*/job.json"),
-    ]
-    jobs = [json.loads(p.read_text())["job_id"] for p in records]
-    if jobs:
-        subprocess.run(["scancel", *jobs], capture_output=True, check=False)
+            cancel_slurm_jobs(path)
 
 
 @pytest.fixture(autouse=True)
