@@ -149,7 +149,9 @@ def cmd_result(magics, args):
     for handle in _handles(magics, args):
         values.append(handle.result())
         if args.export and isinstance(handle, api.Task):
-            names = magics.delivery.deliver_now(next_sequence(), handle.exports(), handle)
+            newest = api.Task(handle.info().id, handle.root)  # a retried task's newest retry
+            values = newest.exports(follow=False)
+            names = magics.delivery.deliver_now(next_sequence(), values, newest)
             print(f"✔ Set {', '.join(names)}" if names else "ℹ The task assigned no variables")
     value = _one_or_list(values)
     if args.out:

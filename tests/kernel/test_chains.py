@@ -265,3 +265,27 @@ def test_cells_run_one_at_a_time_are_reused_by_run_all(folder):
     for cell, task in zip(cells[7:10], first):
         assert f"reused task {task}: same code and inputs" in text(cell)
     assert hc.task_info(ids[1], root=str(folder)).data["imports"] == {"a": ids[0]}
+
+
+def test_values_brought_back_after_a_restart_let_unchanged_cells_reuse(folder, kernel):
+    t1, t2, t3 = submit_chain(kernel)
+    (folder / "go").touch()
+    assert hc.task_wait(t3, timeout=60, root=str(folder))
+    kernel.shutdown()
+
+    again = Kernel(folder)
+    try:
+        again.run("%load_ext hipercow_magic\n%config HipercowMagics.display = 'text'")
+        again.run(f"%hipercow show {t1[:8]} --export")  # sets `a` between cells
+        out = again.run("%%hipercow -o t2\nb = a * 2")
+        assert f"reused task {t2[:8]}: same code and inputs" in out["stdout"]
+        assert task_id(again, "t2") == t2
+        again.run("del b")
+        out = again.run(f"%hipercow result {t2[:8]} --export")
+        assert "✔ Set b" in out["stdout"]
+        out = again.run("%%hipercow -o t3\nc = b + 1\nc")
+        assert f"reused task {t3[:8]}: same code and inputs" in out["stdout"]
+        assert again.evaluate("(a, b, c, t3.id == " + repr(t3) + ")") == "(21, 42, 43, True)"
+        assert len(hc.task_list(root=str(folder))) == 3
+    finally:
+        again.shutdown()
