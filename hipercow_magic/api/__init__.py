@@ -21,6 +21,7 @@ from hipercow_magic.api.create import (
     task_create_expr,
     task_create_script,
     task_submit,
+    task_why,
 )
 from hipercow_magic.api.create_bulk import task_create_bulk_call, task_create_bulk_expr
 from hipercow_magic.api.dryrun import slurm_script
@@ -103,6 +104,7 @@ __all__ = [
     "task_log_read",
     "task_log_watch",
     "task_wait",
+    "task_why",
     "task_cancel",
     "task_retry",
     "task_list",

@@ -81,6 +81,11 @@ def next_steps(subject: str, steps: list[tuple[str, str]]) -> str:
     return muted(f"{subject} · {items}")
 
 
+def note_html(note: str | None) -> str:
+    """A display's note (e.g. that its cell reused an earlier task), as HTML; '' for none."""
+    return muted(f"↻ {html.escape(note)}") if note else ""
+
+
 def _card(kind: str, rows: list[str]) -> str:
     body = "".join(f"<div>{row}</div>" for row in rows if row)
     return f'<div class="hipercow-record hipercow-{kind}" style="{CARD_STYLE}">{body}</div>'
@@ -100,6 +105,7 @@ def task_record_html(model: TaskModel, now: float) -> str:
             "task",
             [
                 task_header(model),
+                note_html(model.note),
                 task_setup(model, now),
                 task_timing(model, now),
                 task_captured(model),

@@ -10,7 +10,6 @@ followed by the same display, live again until the retry ends.
 
 from __future__ import annotations
 
-import html
 import time
 
 import ipywidgets as w
@@ -19,6 +18,7 @@ from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.widgets.live import LiveDisplay
 from hipercow_magic.widgets.model import TaskModel
 from hipercow_magic.widgets.parts import (
+    note_html,
     task_captured,
     task_header,
     task_outcome,
@@ -26,15 +26,10 @@ from hipercow_magic.widgets.parts import (
     task_setup,
     task_timing,
 )
-from hipercow_magic.widgets.style import CARD, ROW, muted, pre, problem_html, row
+from hipercow_magic.widgets.style import CARD, ROW, pre, problem_html, row
 from hipercow_magic.widgets.text import tail, task_record_text, task_text
 
 CANCELLING = "cancelling…"
-
-
-def note_html(note: str | None) -> str:
-    """A display's note (e.g. that its cell reused an earlier task), as HTML; '' for none."""
-    return muted(f"↻ {html.escape(note)}") if note else ""
 
 
 class TaskWidget(LiveDisplay, w.VBox):
@@ -120,12 +115,7 @@ class TaskWidget(LiveDisplay, w.VBox):
         with m.lock:
             if m.status not in TERMINAL or not m.result_ready:
                 return None
-            card = task_record_html(m, now)
-            if m.note:  # the note goes first inside the card, under its title
-                head, _, body = card.partition(">")
-                header, _, rest = body.partition("</div>")
-                card = f"{head}>{header}</div><div>{note_html(m.note)}</div>{rest}"
-            return {"text/html": card, "text/plain": task_record_text(m, now)}
+            return {"text/html": task_record_html(m, now), "text/plain": task_record_text(m, now)}
 
     def _repr_mimebundle_(self, **kwargs):
         data = super()._repr_mimebundle_(**kwargs)

@@ -32,6 +32,7 @@ API = {
     "task_log_read",
     "task_log_watch",
     "task_wait",
+    "task_why",
     "task_cancel",
     "task_retry",
     "task_list",
