@@ -12,6 +12,7 @@ from hipercow_magic.engine.create import (
     bulk_rows,
     call_task,
     caller_namespace,
+    first_parameter,
     write_tasks,
 )
 
@@ -140,9 +141,10 @@ def task_create_bulk_call(
     parents, _ = task_parents(depends_on, None, root)
     plan = Plan(root, driver, resources, envvars, parallel, environment, parents)
     prepared = []
+    parameter = first_parameter(fn)
     for row in rows:
         if isinstance(row, dict):
-            prepared.append(call_task(plan, fn, (), {**row, **(args or {})}))
+            prepared.append(call_task(plan, fn, (), {**row, **(args or {})}, row=row))
         else:
-            prepared.append(call_task(plan, fn, (row,), dict(args or {})))
+            prepared.append(call_task(plan, fn, (row,), dict(args or {}), row={parameter: row}))
     return _bulk(plan, prepared, bundle_name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import inspect
 import json
 import os
 import platform
@@ -262,8 +263,27 @@ def _summarise_arg(value) -> str:
     return text if len(text) <= 40 else f"<{type(value).__name__}>"
 
 
-def call_task(plan: Plan, fn, args: tuple, kwargs: dict, name: str | None = None):
-    """Prepare one call task: its id, data and packed call."""
+def row_summary(row: dict) -> dict[str, str]:
+    """A bundle row's parameters as displays show them: each value's short repr."""
+    return {str(k): _summarise_arg(v) for k, v in row.items()}
+
+
+def first_parameter(fn) -> str:
+    """The name of a function's first parameter (what a bundle's plain elements are passed
+    as), or 'value' when it can't be told.
+    """
+    try:
+        return next(iter(inspect.signature(fn).parameters))
+    except (TypeError, ValueError, StopIteration):
+        return "value"
+
+
+def call_task(
+    plan: Plan, fn, args: tuple, kwargs: dict, name: str | None = None, row: dict | None = None
+):
+    """Prepare one call task: its id, data and packed call; `row`: a bundle row's
+    parameters, kept for displays.
+    """
     if not callable(fn):
         raise HipercowError(f"'fn' must be callable, not {type(fn).__name__}")
     entries, sizes = capture.pickle_values(
@@ -276,6 +296,8 @@ def call_task(plan: Plan, fn, args: tuple, kwargs: dict, name: str | None = None
     data = plan.data(
         task_id, "call", name=name, call=call_description(fn), args=shown, locals_sizes=sizes
     )
+    if row is not None:
+        data["row"] = row_summary(row)
     return task_id, data, capture.pack(entries)
 
 
@@ -368,6 +390,7 @@ def bulk_expression_tasks(
             locals_sizes={**shared_sizes, **row_sizes},
             exports=analysis.exports,
             has_result=analysis.has_result,
+            row=row_summary(row),
             **placed,
             **imported,
         )
