@@ -90,27 +90,38 @@ def unchanged_exports(magics, names: list[str]) -> dict[str, api.Task]:
         here = api.hipercow_root().path
     except HipercowError:  # no root: the cell itself says so
         return {}
-    found = {}
+    by_task: dict[str, list[str]] = {}
     for name, (task_id, root) in origins.items():
-        if root.path != here or api.task_status(task_id, follow=False, root=root) != "success":
-            continue
-        exported = _export_digest(root, task_id, name)
-        if exported is not None and exported == _value_digest(namespace[name], name):
-            found[name] = api.Task(task_id, root)
+        if root.path == here:
+            by_task.setdefault(task_id, []).append(name)
+    found = {}
+    for task_id, read in by_task.items():
+        root = origins[read[0]][1]
+        if api.task_status(task_id, follow=False, root=root) != "success":
+            continue  # purged since, say: capture the values
+        exported = _export_digests_of(root, task_id, read)
+        for name in read:
+            digest = exported.get(name)
+            if digest is not None and digest == _value_digest(namespace[name], name):
+                found[name] = api.Task(task_id, root)
     return found
 
 
-def _export_digest(root, task_id: str, name: str) -> str | None:
-    """The digest of the bytes a succeeded task exported for `name` (None if it did not)."""
-    key = (root.path, task_id, name)
-    if key not in _export_digests:
+def _export_digests_of(root, task_id: str, names: list[str]) -> dict[str, str | None]:
+    """The digests of the bytes a succeeded task exported for `names` (None for a name it
+    did not export); its result is read once, and only when one of them is not known yet.
+    """
+    keys = {name: (root.path, task_id, name) for name in names}
+    if any(key not in _export_digests for key in keys.values()):
         try:
             record = read_result_record(root, task_id)
-        except (OSError, HipercowError):  # gone, or not to be trusted: capture the value
-            return None
-        blob = (record.get("exports") or {}).get(name) if record.get("ok") else None
-        _export_digests[key] = None if blob is None else capture.digest(blob)
-    return _export_digests[key]
+        except (OSError, HipercowError):  # gone, or not to be trusted: capture the values
+            return {}
+        blobs = (record.get("exports") or {}) if record.get("ok") else {}
+        for name, key in keys.items():
+            blob = blobs.get(name)
+            _export_digests[key] = None if blob is None else capture.digest(blob)
+    return {name: _export_digests[key] for name, key in keys.items()}
 
 
 def _value_digest(value, name: str) -> str | None:
