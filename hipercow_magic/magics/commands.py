@@ -150,8 +150,8 @@ def cmd_result(magics, args):
         values.append(handle.result())
         if args.export and isinstance(handle, api.Task):
             newest = api.Task(handle.info().id, handle.root)  # a retried task's newest retry
-            values = newest.exports(follow=False)
-            names = magics.delivery.deliver_now(next_sequence(), values, newest)
+            exported = newest.exports(follow=False)
+            names = magics.delivery.deliver_now(next_sequence(), exported, newest)
             print(f"✔ Set {', '.join(names)}" if names else "ℹ The task assigned no variables")
     value = _one_or_list(values)
     if args.out:
