@@ -37,6 +37,11 @@ CLAIMS = {
         "{'n': 10, 'mean': 0.",
     ],
     "parallel.md": ["Out[2]: (4, 2)"],
+    "pipelines.md": [
+        "cancelled - upstream task ",
+        "True True\nFalse\n",
+        "because: the value of `beta` changed",
+    ],
     "environments.md": [
         "Installed 2 packages into the environment: cowsay 6.1, tomli 2.0.1",
         "Changed (1):\n  • cowsay 6.0 → 6.1",
