@@ -195,6 +195,19 @@ class Driver(abc.ABC):
         """The scheduler's view of one queued or running task (state, reason, node...)."""
         return {}
 
+    def queue_details(self, ids: list[str]) -> dict[str, dict]:
+        """What the scheduler last said of many queued or running tasks, without asking it
+        again (for tables of many tasks).
+
+        Returns:
+            By task id, for those it knows of, any of: `job_id` (the scheduler's, e.g. Slurm's
+            '123' or '123_4' for an element of an array), `reason` (its code for why a
+            queued task waits), `reason_words` (the driver's own sentence for it) and
+            `estimated_start` (epoch seconds, only where the estimate means something).
+            The default knows nothing: {}.
+        """
+        return {}
+
     def log(self, task_id: str, outer: bool = False) -> str | None:
         """The task's log; with `outer`, the scheduler's own log of it (None if it has none)."""
         if outer:
