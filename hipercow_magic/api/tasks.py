@@ -1,16 +1,14 @@
 """The task handle (`Task`) and the functions that look at and act on existing tasks:
-status, times, info, result, exports, cancel and retry. Logs and waiting are in watching.py,
-listing and purging in listing.py.
+status, times, info, result, exports, cancel and retry. Rows for lists are in summaries.py,
+logs and waiting in watching.py, listing and purging in listing.py.
 """
 
 from __future__ import annotations
 
-import time
-
 from hipercow_magic.api.info import TaskInfo, task_node
+from hipercow_magic.api.summaries import task_summaries as task_summaries
 from hipercow_magic.api.watching import task_log_value, task_wait
 from hipercow_magic.core.errors import TaskNotFinishedError, warn
-from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.root import check_task_id, find_root, task_ids
 from hipercow_magic.core.status import ACTIVE, TERMINAL
 from hipercow_magic.core.task import (
@@ -23,8 +21,7 @@ from hipercow_magic.core.task import (
     result_value,
 )
 from hipercow_magic.drivers.registry import load_driver
-from hipercow_magic.engine.dependencies import waiting_for, waiting_text
-from hipercow_magic.engine.listing import read_task_data, task_times_or_none
+from hipercow_magic.engine.dependencies import waiting_for
 from hipercow_magic.engine.retry import follow_ids, follow_one, retry_chain, retry_tasks
 from hipercow_magic.engine.statuses import check_exists, submitted_driver, task_statuses
 
@@ -138,58 +135,6 @@ def task_times(ids, root=None) -> list[dict]:
     root = find_root(root)
     ids, _ = task_ids(ids)
     return [collect_times(root, i) for i in ids]
-
-
-def task_summaries(ids, root=None) -> list[dict]:
-    """One row per task for lists and panels (the same rows every front end shows).
-
-    Args:
-        ids: a task id or Task handle, a list of them, or a Bundle.
-        root: the hipercow root (default: found from the working directory).
-
-    Returns:
-        One dict per task: id, name, type, status, driver, resources (one line), the times of
-        task_times(), waited (seconds from creation to start, so far), ran_for (seconds
-        running, so far), waiting ('waiting for task 1a2b3c4d (running)' for a queued task
-        held for others, else None) and problem (None, or why the task's record can't be
-        read: such a task is listed with what its files still say, and the others are not
-        hidden).
-    """
-    root = find_root(root)
-    ids, _ = task_ids(ids)
-    statuses = task_statuses(root, ids)
-    rows = []
-    now = time.time()
-    for task_id, status in zip(ids, statuses):
-        data, problem = read_task_data(root, task_id)
-        times = task_times_or_none(root, task_id)
-        started, finished = times.get("started"), times.get("finished")
-        created = times.get("created")
-        if started is not None and created is not None:
-            waited = started - created
-        elif status in ("created", "submitted") and created is not None:
-            waited = now - created  # still waiting
-        else:
-            waited = None
-        held = status == "submitted" and waiting_for(root, task_id, data.get("depends_on") or [])
-        rows.append(
-            {
-                "id": task_id,
-                "name": data.get("name"),
-                "type": data.get("type"),
-                "status": status,
-                "driver": data.get("driver"),
-                "resources": None
-                if problem
-                else Resources.from_dict(data.get("resources")).summary(),
-                **times,
-                "waited": waited,
-                "ran_for": None if started is None else (finished or now) - started,
-                "waiting": waiting_text(held) if held else None,
-                "problem": problem,
-            }
-        )
-    return rows
 
 
 def task_info(task_id, follow: bool = True, root=None) -> TaskInfo:

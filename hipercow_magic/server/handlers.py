@@ -9,131 +9,29 @@ for what the client or user can fix, 500 for anything else (its traceback goes t
 from __future__ import annotations
 
 import asyncio
-import json
 from concurrent.futures import ThreadPoolExecutor
 
 import tornado.web
-from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from hipercow_magic import api
 from hipercow_magic.api.log_pages import LOG_PAGE_BYTES, MIN_PAGE_BYTES, task_log_page
-from hipercow_magic.core.errors import HipercowError, error_line
-from hipercow_magic.core.root import check_task_id
-from hipercow_magic.core.status import STATUSES
+from hipercow_magic.server.base import MAX_PAGE, HipercowHandler
+from hipercow_magic.server.bundle_handlers import (
+    BundleActionHandler,
+    BundleHandler,
+    BundlesHandler,
+    CancelManyHandler,
+)
 from hipercow_magic.server.changes import Watches
 from hipercow_magic.server.jsonable import jsonable
-from hipercow_magic.server.roots import CACHE_SECONDS, PathRejected, RootNotFound, ServedRoots
+from hipercow_magic.server.roots import CACHE_SECONDS, ServedRoots
 from hipercow_magic.server.table import TaskTable
 
-MAX_PAGE = 1000
 MAX_LOG_PAGE = 4 * LOG_PAGE_BYTES
-MAX_OFFSET = 2**62  # past any file; larger numbers would not fit a seek
 MAX_WAIT = 300  # seconds a request to /changes may wait at most
 # ?search= on /roots: how long an earlier search for roots may be shared (none: no search)
 SEARCHES = {"shared": CACHE_SECONDS, "fresh": 0.0, "none": None}
-
-
-def _saying(doing: str | None, message: str) -> str:
-    return f"Could not {doing}: {message}" if doing else message
-
-
-class HipercowHandler(APIHandler):
-    """Common parts: the served roots, running api calls off the event loop, errors as JSON."""
-
-    def initialize(
-        self,
-        served: ServedRoots,
-        table: TaskTable,
-        executor: ThreadPoolExecutor,
-        discovery: ThreadPoolExecutor,
-        watches: Watches,
-    ):
-        """Tornado's per-request set-up: what every handler shares."""
-        self.served = served
-        self.table = table
-        self.watches = watches
-        self.executor = executor
-        self.discovery = discovery
-
-    async def call(
-        self,
-        fn,
-        *args,
-        doing: str | None = None,
-        on: ThreadPoolExecutor | None = None,
-        **kwargs,
-    ):
-        """Run `fn` on the worker pool (or the pool `on`), turning errors into HTTP errors
-        with JSON messages.
-
-        A hipercow error is a 400, anything unexpected a 500 (traceback in the server's log);
-        with `doing`, their message says what failed: "Could not <doing>: <error>".
-        """
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(on or self.executor, lambda: fn(*args, **kwargs))
-        except PathRejected as e:
-            raise tornado.web.HTTPError(403, str(e)) from None
-        except RootNotFound as e:
-            raise tornado.web.HTTPError(404, str(e)) from None
-        except HipercowError as e:
-            raise tornado.web.HTTPError(400, _saying(doing, str(e))) from None
-        except tornado.web.HTTPError:
-            raise
-        except Exception as e:
-            self.log.exception("hipercow: could not %s", doing or getattr(fn, "__name__", "?"))
-            raise tornado.web.HTTPError(500, _saying(doing, error_line(e))) from None
-
-    def root(self):
-        """The key and `Root` named by `?root=`."""
-        path = self.get_query_argument("root", None)
-        if path is None:
-            raise tornado.web.HTTPError(
-                400, "Missing root: pass ?root=PATH (a folder relative to the server's root)"
-            )
-        try:
-            return self.served.resolve(path)
-        except PathRejected as e:
-            raise tornado.web.HTTPError(403, str(e)) from None
-        except RootNotFound as e:
-            raise tornado.web.HTTPError(404, str(e)) from None
-
-    def task_id(self, root, task_id: str) -> str:
-        """A well-formed id of a task that exists in `root`."""
-        try:
-            task_id = check_task_id(task_id)
-        except HipercowError as e:
-            raise tornado.web.HTTPError(400, str(e)) from None
-        if api.task_status(task_id, follow=False, root=root) is None:
-            raise tornado.web.HTTPError(404, f"Task '{task_id}' does not exist in this root")
-        self.served.check_task_files(root, task_id)
-        return task_id
-
-    def int_argument(self, name: str, default: int, low: int = 0, high: int | None = None) -> int:
-        """The whole-number query argument `name`, checked to lie in [low, high]."""
-        raw = self.get_query_argument(name, None)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise tornado.web.HTTPError(
-                400, f"'{name}' must be a whole number, not '{raw}'"
-            ) from None
-        if value < low or (high is not None and value > high):
-            raise tornado.web.HTTPError(400, f"'{name}' must be between {low} and {high}")
-        return value
-
-    def optional_offset(self, name: str) -> int | None:
-        """A byte offset query argument (a whole number from 0), or None when not given."""
-        if self.get_query_argument(name, None) is None:
-            return None
-        return self.int_argument(name, 0, 0, MAX_OFFSET)
-
-    def reply(self, value) -> None:
-        """Answer `value` as JSON."""
-        self.finish(json.dumps(jsonable(value)))
 
 
 class RootsHandler(HipercowHandler):
@@ -180,18 +78,16 @@ class TasksHandler(HipercowHandler):
 
     @tornado.web.authenticated
     async def get(self):
-        """`?status=a,b&offset=&limit=`: the page, with `total`, `counts` and `now`."""
+        """`?status=a,b&offset=&limit=&loose=1`: the page, with `total`, `counts` and `now`;
+        with `loose=1`, the tasks of bundles are not on the page (`bundled`: how many).
+        """
         key, root = self.root()
-        statuses = [s for s in self.get_query_argument("status", "").split(",") if s]
-        unknown = [s for s in statuses if s not in STATUSES]
-        if unknown:
-            raise tornado.web.HTTPError(
-                400, f"Unknown status {', '.join(unknown)}; use some of {', '.join(STATUSES)}"
-            )
+        statuses = self.statuses_argument()
         offset = self.int_argument("offset", 0)
         limit = self.int_argument("limit", 50, 0, MAX_PAGE)
+        loose = bool(self.int_argument("loose", 0, 0, 1))
         page = await self.call(
-            self.table.page, root, statuses, offset, limit, doing="list the tasks"
+            self.table.page, root, statuses, offset, limit, loose, doing="list the tasks"
         )
         page["root"] = key
         self.reply(page)
@@ -347,4 +243,12 @@ def handlers(
         (url_path_join(base, "tasks", r"([^/]+)", "log"), TaskLogHandler, kwargs),
         (url_path_join(base, "tasks", r"([^/]+)", r"(cancel|retry)"), TaskActionHandler, kwargs),
         (url_path_join(base, "cluster"), ClusterHandler, kwargs),
+        (url_path_join(base, "cancel"), CancelManyHandler, kwargs),
+        (url_path_join(base, "bundles"), BundlesHandler, kwargs),
+        (url_path_join(base, "bundles", r"([^/]+)"), BundleHandler, kwargs),
+        (
+            url_path_join(base, "bundles", r"([^/]+)", r"(cancel|retry)"),
+            BundleActionHandler,
+            kwargs,
+        ),
     ]
