@@ -14,7 +14,7 @@ import weakref
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import display as show
-from traitlets import CaselessStrEnum, Float, Int, Unicode, observe
+from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, observe
 
 from hipercow_magic import api
 from hipercow_magic.cli.args import task_options
@@ -87,6 +87,12 @@ class HipercowMagics(Magics):
         None, allow_none=True, help="Largest captured variable in bytes (None: the core's default)"
     ).tag(config=True)
     log_lines = Int(20, help="Lines in a widget's live log tail").tag(config=True)
+    reuse = Bool(
+        None,
+        allow_none=True,
+        help="Whether an unchanged %%hipercow cell reuses its earlier task (None: "
+        "hipercow_magic.options.reuse, on unless HIPERCOW_REUSE=0)",
+    ).tag(config=True)
 
     def __init__(self, shell):
         super().__init__(shell)
@@ -101,6 +107,8 @@ class HipercowMagics(Magics):
         self.updater.interval = self.refresh_interval
         if self.max_size_local is not None:
             options.max_size_local = self.max_size_local
+        if self.reuse is not None:
+            options.reuse = self.reuse
         shell.events.register("pre_run_cell", self._pre_run_cell)
         shell.events.register("post_run_cell", self._post_run_cell)
         # a cell reading a name a pending task will set waits for it first (a %%hipercow
@@ -119,6 +127,11 @@ class HipercowMagics(Magics):
     def _size_changed(self, change) -> None:
         if change["new"] is not None:
             options.max_size_local = change["new"]
+
+    @observe("reuse")
+    def _reuse_changed(self, change) -> None:
+        if change["new"] is not None:
+            options.reuse = change["new"]
 
     # ---- values between cells ---------------------------------------------------------
     def _pre_run_cell(self, *args) -> None:
@@ -363,7 +376,8 @@ class HipercowMagics(Magics):
     @line_magic("hipercow")
     def hipercow_line(self, line: str):
         """Hipercow commands: init, configure, unconfigure, configuration, hello, provision,
-        environment, status, list, show, info, result, log, wait, cancel, submit, retry, purge.
+        environment, status, list, show, info, result, log, wait, cancel, submit, retry, why,
+        purge.
         `%hipercow help` lists them and `%hipercow COMMAND -h` explains one.
         """
         parser = line_parser()

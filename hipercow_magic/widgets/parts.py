@@ -8,6 +8,7 @@ import html
 
 from hipercow_magic.core.format import short_id
 from hipercow_magic.core.tracebacks import traceback_html
+from hipercow_magic.widgets.bundle_table import rows_table_html
 from hipercow_magic.widgets.model import BulkModel, TaskModel
 from hipercow_magic.widgets.style import (
     CARD_STYLE,
@@ -19,11 +20,14 @@ from hipercow_magic.widgets.style import (
     muted,
     pre,
     problem_html,
+    stacked_bar,
     state_text,
 )
 from hipercow_magic.widgets.text import LOG_TAIL_LINES, bulk_commands, commands, tail
+from hipercow_magic.widgets.timeline import timeline_html
 
 NOTHING_SET = "<i>nothing was set in the notebook</i>"
+FAILURES_SHOWN = 10  # failures a bundle's display lists (the table has them all)
 
 
 def code(text: str) -> str:
@@ -48,9 +52,14 @@ def task_timing(model: TaskModel, now: float) -> str:
 
 
 def task_captured(model: TaskModel) -> str:
-    """What the task took from the notebook ('' when nothing)."""
+    """What the task took from the notebook and from other tasks ('' when nothing)."""
+    parts = []
     captured = model.locals_text() if model.kind in ("expression", "explicit") else ""
-    return muted(f"captured: {html.escape(captured)}") if captured else ""
+    if captured:
+        parts.append(f"captured: {html.escape(captured)}")
+    if model.imports:
+        parts.append(f"imports: {html.escape(model.imports_text())}")
+    return muted(" · ".join(parts)) if parts else ""
 
 
 def task_outcome(model: TaskModel) -> str:
@@ -128,25 +137,54 @@ def bulk_counts(model: BulkModel) -> str:
     return " · ".join(state_text(s, f"{n} {s}") for s, n in model.counts().items())
 
 
-def bulk_failures(model: BulkModel) -> str:
-    """The failed and cancelled tasks with their error lines (HTML list; '' when none)."""
-    rows = "".join(
-        f"<li>{code(short_id(i))} {state_text(model.statuses[i], error or model.statuses[i])}</li>"
-        for i, error in model.failures()
+def bulk_bar(model: BulkModel) -> str:
+    """The bar split by state, and how many tasks have finished (HTML)."""
+    bar = stacked_bar(model.counts(), len(model.ids))
+    return f"{bar} {model.finished()}/{len(model.ids)} finished"
+
+
+def bulk_times(model: BulkModel, now: float) -> str:
+    """Median and longest waits and runs, and the ETA while tasks are left (HTML)."""
+    return html.escape(" · ".join(x for x in (model.summary_text(now), model.eta_text(now)) if x))
+
+
+def bulk_failures(model: BulkModel, limit: int = FAILURES_SHOWN) -> str:
+    """The failed and cancelled tasks by their parameters, with their error lines (HTML
+    list of at most `limit`; '' when none).
+    """
+    lines = model.failure_lines()
+    items = "".join(f'<li style="{ERROR}">{html.escape(line)}</li>' for line in lines[:limit])
+    if len(lines) > limit:
+        items += f"<li>{muted(f'and {len(lines) - limit} more')}</li>"
+    return f'<ul style="margin:0;padding-left:1.5em">{items}</ul>' if items else ""
+
+
+def folded(summary: str, body: str, kind: str) -> str:
+    """`body` under a line that opens and closes it (HTML; '' for no body)."""
+    if not body:
+        return ""
+    return (
+        f'<details class="hipercow-{kind}"><summary style="{MUTED};cursor:pointer">'
+        f"{html.escape(summary)}</summary>{body}</details>"
     )
-    return f'<ul style="margin:0;padding-left:1.5em">{rows}</ul>' if rows else ""
 
 
 def bulk_record_html(model: BulkModel, now: float) -> str:
-    """A finished bundle's display as static HTML: counts, times, failures, what next."""
+    """A finished bundle's display as static HTML: the bar, counts, times, failures by
+    parameters, the table of its tasks and their timeline (folded), what next.
+    """
+    summaries = model.summaries()
     return _card(
         "bulk",
         [
             bulk_title(model),
-            f"{model.finished()}/{len(model.ids)} finished · {bulk_counts(model)}",
-            html.escape(model.summary_text(now)),
+            bulk_bar(model),
+            bulk_counts(model),
+            bulk_times(model, now),
             bulk_failures(model),
             problem_html(model.problem),
+            folded(f"tasks ({len(summaries)})", rows_table_html(summaries, now), "tasks"),
+            folded("timeline", timeline_html(summaries, now), "timeline"),
             next_steps(f"bundle {code(model.name)}", bulk_commands(model)),
         ],
     )

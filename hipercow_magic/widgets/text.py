@@ -43,6 +43,8 @@ def task_text(model: TaskModel, now: float | None = None, log: bool = False) -> 
         captured = model.locals_text()
         if captured:
             lines.append(f"  captured: {captured}")
+        if model.imports:
+            lines.append(f"  imports: {model.imports_text()}")
         lines += outcome_lines(model)
         if log and model.log_text:
             lines.append(f"  log (last {LOG_TAIL_LINES} lines):")

@@ -706,3 +706,19 @@ def test_line_commands_take_several_ids_and_say_when_none_is_given(shell, capsys
         shell.run_line_magic("hipercow", "info")
     with pytest.raises(UsageError, match="No task id starts with"):
         shell.run_line_magic("hipercow", "info " + ("0000" if first.id[:4] != "0000" else "1111"))
+
+
+def test_reuse_is_switched_off_with_config(shell, monkeypatch):
+    monkeypatch.setattr(hc.options, "reuse", True)
+    shell.run_cell("%config HipercowMagics.reuse = False")
+    assert hc.options.reuse is False
+    first = shell.run_cell("%%hipercow -o one\n6 * 7").error_in_exec
+    assert first is None
+    assert hc.task_wait(shell.user_ns["one"].id, timeout=30)
+    shell.run_cell("%%hipercow -o two\n6 * 7")
+    assert shell.user_ns["two"].id != shell.user_ns["one"].id  # run anew, not reused
+    shell.run_cell("%config HipercowMagics.reuse = True")
+    shell.run_cell("%%hipercow -o three\n6 * 7")  # tasks made without reuse have no key
+    assert hc.task_wait(shell.user_ns["three"].id, timeout=30)
+    shell.run_cell("%%hipercow -o four\n6 * 7")
+    assert shell.user_ns["four"].id == shell.user_ns["three"].id  # reused

@@ -111,7 +111,9 @@ def test_a_cell_reading_a_pending_name_imports_it_without_waiting(shell, capsys)
     first = cell(shell, gated("a = 21"))
     second = cell(shell, "b = a + 1")  # returns at once: `a` is not set yet
     assert first.status() in ("submitted", "running")
-    assert "to set `a`" not in capsys.readouterr().out  # no cell waited for `a`
+    shown = capsys.readouterr().out
+    assert "to set `a`" not in shown  # no cell waited for `a`
+    assert f"imports: a from task {first.id[:8]}" in shown  # its display says so
     data = second.info().data
     assert (data["imports"], data["depends_on"], data.get("locals")) == (
         {"a": first.id},

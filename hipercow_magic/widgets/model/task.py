@@ -67,6 +67,7 @@ class TaskModel(Model):
         parallel = data.get("parallel") or {}
         self.parallel = parallel.get("method")
         self.cores_per_process = parallel.get("cores_per_process")
+        self.imports = dict(data.get("imports") or code.get("imports") or {})  # a retry's own
         data = code
         self.locals_sizes = dict(data.get("locals_sizes") or {})
         if self.kind == "call":
@@ -259,6 +260,12 @@ class TaskModel(Model):
     def locals_text(self) -> str:
         """The captured variables with their sizes ('' when nothing was captured)."""
         return ", ".join(f"{n} ({format_bytes(s)})" for n, s in self.locals_sizes.items())
+
+    def imports_text(self) -> str:
+        """The names loaded from other tasks' exports where it runs ('' when none):
+        'a from task 1a2b3c4d, b from task 5e6f7a8b'.
+        """
+        return ", ".join(f"{n} from task {short_id(t)}" for n, t in self.imports.items())
 
     def outcome(self) -> dict:
         """What the task produced, for the views: kind, text, traceback, names set."""
