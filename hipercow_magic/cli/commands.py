@@ -12,6 +12,8 @@ from hipercow_magic.cli.args import (
     init_options,
     task_options,
 )
+from hipercow_magic.cli.progress import can_draw_progress, wait_with_progress
+from hipercow_magic.cli.tables import print_table
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.format import clock_time, pretty_dt, short_id
 from hipercow_magic.core.status import count_statuses
@@ -25,7 +27,8 @@ def status_counts_text(statuses: list) -> str:
     return f"{total} task{'s' if total != 1 else ''}" + (f": {detail}" if detail else "")
 
 
-def _print_value(value) -> None:
+def print_value(value) -> None:
+    """A task's value as a command prints it: a string as it is, anything else as its repr."""
     print(value if isinstance(value, str) else repr(value))
 
 
@@ -56,7 +59,7 @@ def cmd_cluster_info(args: argparse.Namespace) -> None:
 
 def cmd_hello(args: argparse.Namespace) -> None:
     """`hipercow hello`: run a small test task and print its value."""
-    _print_value(api.hipercow_hello(timeout=args.timeout, driver=args.driver))
+    print_value(api.hipercow_hello(timeout=args.timeout, driver=args.driver))
 
 
 def cmd_create(args: argparse.Namespace) -> None:
@@ -99,6 +102,15 @@ def cmd_task(args: argparse.Namespace) -> None:
 LIST_COLUMNS = ("ID", "STATUS", "NAME", "CREATED", "FINISHED", "RAN FOR", "TYPE")
 
 
+def note_text(summary: dict) -> str:
+    """What a list says of a task besides its state: the error line of a failed task, why a
+    queued one waits, or why its record can't be read.
+    """
+    if summary.get("problem"):
+        return f"! unreadable: {summary['problem']}"
+    return summary.get("error") or summary.get("waiting") or summary.get("pending") or ""
+
+
 def task_list_rows(rows: list[dict], now: float | None = None) -> list[tuple[str, ...]]:
     """The cells of `hipercow task list`: short id, status, name, created and finished clock
     times, ran for (so far, while running) and type; a task whose record can't be read says
@@ -121,13 +133,6 @@ def task_list_rows(rows: list[dict], now: float | None = None) -> list[tuple[str
     return out
 
 
-def table_text(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    """Rows as columns under a header, each column as wide as its widest cell."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
-    return "\n".join(lines)
-
-
 def _task_list(args: argparse.Namespace) -> None:
     ids = api.task_list(with_status=args.status or None, in_bundle=args.bundle)
     shown = ids if args.n <= 0 else ids[: args.n]
@@ -135,7 +140,7 @@ def _task_list(args: argparse.Namespace) -> None:
         for task_id in shown:
             print(task_id)
     elif shown:
-        print(table_text(LIST_COLUMNS, task_list_rows(api.task_summaries(shown))))
+        print_table(LIST_COLUMNS, task_list_rows(api.task_summaries(shown)))
     else:
         print("No tasks" + (" match" if args.status or args.bundle else ""), file=sys.stderr)
     if len(shown) < len(ids):
@@ -166,7 +171,7 @@ def _task_result(args, ids: list[str]) -> None:
             )
             failed.append(short_id(task_id))
         else:
-            _print_value(value)
+            print_value(value)
     if failed:
         raise HipercowError(
             f"Task{'s' if len(failed) > 1 else ''} {', '.join(failed)} failed, with the error "
@@ -183,7 +188,13 @@ def _task_log(args, ids: list[str]) -> None:
 
 
 def _task_wait(args, ids: list[str]) -> None:
-    if not all(api.task_wait(i, timeout=args.timeout, progress=True) for i in ids):
+    if can_draw_progress():
+        label = f"task {short_id(ids[0])}" if len(ids) == 1 else f"{len(ids)} tasks"
+        statuses = wait_with_progress(ids, label, timeout=args.timeout)
+        ok = all(s == "success" for s in statuses)
+    else:
+        ok = all(api.task_wait(i, timeout=args.timeout, progress=True) for i in ids)
+    if not ok:
         raise HipercowError("At least one task did not succeed")
 
 
@@ -216,41 +227,3 @@ _TASK_ACTIONS = {
     "submit": _task_submit,
     "why": _task_why,
 }
-
-
-# ---- hipercow bundle COMMAND ------------------------------------------------------------
-def cmd_bundle(args: argparse.Namespace) -> None:
-    """`hipercow bundle COMMAND [NAME]`: look at and act on bundles."""
-    action, name = args.action, args.name
-    if action == "list":
-        for bundle in api.hipercow_bundle_list():
-            print(bundle)
-        return
-    if name is None:
-        raise HipercowError(f"'hipercow bundle {action}' needs a bundle name")
-    if action == "status":
-        bundle = api.hipercow_bundle_load(name)
-        if args.reduce:
-            print(api.hipercow_bundle_status(bundle, reduce=True))
-        else:
-            for task_id, status in zip(bundle.ids, api.hipercow_bundle_status(bundle)):
-                print(f"{task_id}  {status}")
-    elif action == "show":
-        for task_id in api.hipercow_bundle_load(name).ids:
-            print(task_id)
-    elif action == "wait":
-        if not api.hipercow_bundle_wait(name, timeout=args.timeout, progress=True):
-            raise HipercowError(f"Bundle '{name}' did not succeed")
-    elif action == "result":
-        for value in api.hipercow_bundle_result(name):
-            _print_value(value)
-    elif action == "cancel":
-        api.hipercow_bundle_cancel(name)
-    elif action == "retry":
-        api.hipercow_bundle_retry(name)
-    elif action == "logs":
-        for task_id, log in zip(api.hipercow_bundle_load(name).ids, api.hipercow_bundle_logs(name)):
-            print(f"── {task_id} ──")
-            print(log or "(no log yet)")
-    elif action == "delete":
-        api.hipercow_bundle_delete(name)

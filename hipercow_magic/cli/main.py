@@ -8,6 +8,7 @@ import sys
 
 from hipercow_magic.cli import commands
 from hipercow_magic.cli.args import add_root_commands, add_task_commands, add_task_options
+from hipercow_magic.cli.bundles import add_bundle_commands
 from hipercow_magic.core.errors import HipercowError
 
 TASK_IDS_HELP = "task ids, or their first 4 or more characters (as every display shows them)"
@@ -74,15 +75,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "bundle", help="look at and act on bundles", description="look at and act on bundles"
     )
-    p.add_argument(
-        "action",
-        choices=["list", "show", "status", "wait", "result", "cancel", "retry", "logs", "delete"],
-        help="what to do",
-    )
-    p.add_argument("name", nargs="?", help="the bundle")
-    p.add_argument("--reduce", action="store_true", help="status: one status for the bundle")
-    p.add_argument("--timeout", type=float, metavar="S", help="wait: give up after S seconds")
-    p.set_defaults(func=commands.cmd_bundle)
+    add_bundle_commands(p.add_subparsers(dest="action", metavar="ACTION"))
+    p.set_defaults(commands=p)
     return top
 
 
