@@ -160,7 +160,7 @@ def explain(root, task_id: str) -> str:
     other_id, other = earlier
     other_status = task_statuses(root, [other_id])[0] or "purged"
     what = f"task {short_id(other_id)} (an earlier run of this cell, {other_status})"
-    changes = differences(other.get("reuse_parts") or {}, parts)
+    changes = differences(other.get("reuse_parts") or {}, parts, other, data)
     if not other.get("reuse_parts"):
         lines.append(f"Task {short} ran anew: {what} was created without reuse.")
     elif changes:
@@ -209,10 +209,51 @@ def _earlier_run(root, task_id: str, data: dict) -> tuple[str, dict] | None:
     return same_names
 
 
-def differences(old: dict, new: dict) -> list[str]:
-    """What changed between two tasks' fingerprint parts, in words, most telling first."""
+def differences(
+    old: dict, new: dict, old_data: dict | None = None, new_data: dict | None = None
+) -> list[str]:
+    """What changed between two tasks' fingerprint parts, in words, most telling first.
+
+    With the tasks' data, a name one imported from a task and the other captured is said
+    as such ("the value of `a` is no longer what task 1a2b3c4d set"), rather than as a
+    name newly read and a change of the tasks it depends on.
+    """
+    moved = _moved_imports(old_data or {}, new_data or {}, old, new)
     names = sorted(set(old) | set(new), key=_rank)
-    return [_change(n, old.get(n), new.get(n)) for n in names if old.get(n) != new.get(n)]
+    changed = [n for n in names if old.get(n) != new.get(n) and n not in moved]
+    if moved and _same_links_but(moved, old_data, new_data):
+        changed = [n for n in changed if n != "upstream"]
+    return [*moved.values(), *(_change(n, old.get(n), new.get(n)) for n in changed)]
+
+
+def _moved_imports(old_data: dict, new_data: dict, old: dict, new: dict) -> dict[str, str]:
+    """The value parts of names imported from a task by one run and captured by the other,
+    with the words for each.
+    """
+    old_imports, new_imports = old_data.get("imports") or {}, new_data.get("imports") or {}
+    moved = {}
+    for name, task in old_imports.items():
+        if name not in new_imports and f"value:{name}" in new:
+            moved[f"value:{name}"] = (
+                f"the value of `{name}` is no longer what task {short_id(task)} set"
+            )
+    for name, task in new_imports.items():
+        if name not in old_imports and f"value:{name}" in old:
+            moved[f"value:{name}"] = f"`{name}` now comes from task {short_id(task)}"
+    return moved
+
+
+def _same_links_but(moved: dict, old_data: dict | None, new_data: dict | None) -> bool:
+    """Whether two runs depend on the same tasks once the moved names' tasks are set aside."""
+    names = {part.split(":", 1)[1] for part in moved}
+
+    def links(data: dict) -> tuple[dict, set]:
+        imports = data.get("imports") or {}
+        kept = {n: t for n, t in imports.items() if n not in names}
+        gone = {t for n, t in imports.items() if n in names}
+        return kept, set(data.get("depends_on") or []) - gone
+
+    return links(old_data or {}) == links(new_data or {})
 
 
 def _rank(name: str) -> tuple[int, str]:

@@ -341,3 +341,23 @@ def test_randomised_edits_never_reuse_a_different_result(bare_root, monkeypatch)
     assert cosmetic_hits >= 40
     assert len(keys_seen) >= 60  # the edits did change inputs, many times
     assert len(set(map(repr, results.values()))) >= 20
+
+
+def test_a_name_imported_once_and_captured_now_is_said_as_such():
+    upstream = "1a2b3c4d" + "0" * 24
+    imported = (
+        {"code": "c", "upstream": "u"},
+        {"imports": {"a": upstream}, "depends_on": [upstream]},
+    )
+    captured = {"code": "c", "value:a": "v"}, {}
+    assert differences(imported[0], captured[0], imported[1], captured[1]) == [
+        "the value of `a` is no longer what task 1a2b3c4d set"
+    ]
+    assert differences(captured[0], imported[0], captured[1], imported[1]) == [
+        "`a` now comes from task 1a2b3c4d"
+    ]
+    other = {"code": "c", "value:a": "v", "upstream": "w"}, {"depends_on": ["9" * 32]}
+    assert differences(imported[0], other[0], imported[1], other[1]) == [
+        "the value of `a` is no longer what task 1a2b3c4d set",
+        "the tasks it depends on changed",  # it waits for another task now
+    ]
