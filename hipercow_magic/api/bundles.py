@@ -11,10 +11,13 @@ from hipercow_magic.api.tasks import (
     task_result,
     task_retry,
     task_status,
+    task_summaries,
 )
+from hipercow_magic.core import capture, signing, store
 from hipercow_magic.core.errors import HipercowError, TaskWaitTimeout
 from hipercow_magic.core.root import check_task_id, find_root
 from hipercow_magic.core.status import TERMINAL, count_statuses
+from hipercow_magic.core.task import read_data, read_marker
 from hipercow_magic.engine.bundles import (
     bundle_delete,
     bundle_exists,
@@ -25,6 +28,7 @@ from hipercow_magic.engine.bundles import (
     random_bundle_name,
     status_reduce,
 )
+from hipercow_magic.engine.retry import follow_ids
 from hipercow_magic.engine.statuses import watch_statuses
 
 
@@ -88,8 +92,22 @@ class Bundle:
                     return overall == "success"
         raise TaskWaitTimeout(f"Bundle '{self.name}' did not complete in time")
 
-    def result(self, follow: bool = True) -> list:
-        """Each task's value (or exception), in order; see task_result()."""
+    def result(self, follow: bool = True, frame: bool = False):
+        """Each task's value (or exception), in order; see task_result().
+
+        With `frame`, a pandas DataFrame instead, one row per task in order: the columns of
+        its row's parameters (the values it was created with, read from its captured
+        inputs), then `status`, `value` (None unless it succeeded), `error` (why it failed
+        or was cancelled, in one line) and `id` (the task that ran: with `follow`, a retried
+        task's newest retry). Unfinished tasks are rows too, with their status. A parameter
+        named like one of those four keeps its name; that column is then `task_<name>`.
+
+        Raises:
+            TaskNotFinishedError: without `frame`, a task has not finished.
+            HipercowError: with `frame`, pandas is not installed.
+        """
+        if frame:
+            return _result_frame(self, follow)
         return [task_result(i, follow=follow, root=self.root) for i in self.ids]
 
     def cancel(self, follow: bool = True) -> list[bool]:
@@ -271,6 +289,61 @@ def hipercow_bundle_logs(bundle, root=None) -> list[str | None]:
         Each task's log (None where there is none yet), in the bundle's order.
     """
     return _load(bundle, root).logs()
+
+
+def _parameters(root, task_id: str) -> dict:
+    """The values of a bundle task's row, as it was created with them ({} for a task made
+    outside a bundle): from its captured inputs, which are signed like its result.
+    """
+    data = read_data(root, task_id)
+    row = data.get("row") or {}
+    if not row:
+        return {}
+    path = root.task_file(task_id, "locals.pkl")
+    captured = capture.unpack_locals(
+        signing.verify(store.read_bytes(path), "locals.pkl", task_id, path)
+    )
+    if data.get("type") != "call":
+        return {name: captured[name] for name in row}
+    call = captured["call"]
+    return {
+        name: call["kwargs"][name] if name in call["kwargs"] else call["args"][0] for name in row
+    }
+
+
+def _why(root, summary: dict) -> str | None:
+    """Why a task failed or was cancelled, in one line (None for the others)."""
+    if summary["status"] == "failure":
+        return summary.get("error") or "failed"
+    if summary["status"] == "cancelled":
+        return read_marker(root, summary["id"], "cancelled").get("reason") or "cancelled"
+    return None
+
+
+def _result_frame(bundle: Bundle, follow: bool):
+    """The bundle's tasks as a DataFrame: parameters, status, value, error, id."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise HipercowError(
+            "Bundle.result(frame=True) needs pandas, which is not installed here: "
+            "`pip install pandas`, or call result() for a list of values"
+        ) from None
+    root = bundle.root
+    ids = follow_ids(root, bundle.ids) if follow else list(bundle.ids)
+    rows = []
+    for original, summary in zip(bundle.ids, task_summaries(ids, root=root)):
+        success = summary["status"] == "success"
+        task = {
+            "status": summary["status"],
+            "value": task_result(summary["id"], follow=False, root=root) if success else None,
+            "error": _why(root, summary),
+            "id": summary["id"],
+        }
+        parameters = _parameters(root, original)
+        task = {(f"task_{k}" if k in parameters else k): v for k, v in task.items()}
+        rows.append({**parameters, **task})
+    return pd.DataFrame(rows)
 
 
 def _load(bundle, root) -> Bundle:

@@ -4,28 +4,37 @@ static record once every task has ended (see `live`).
 
 from __future__ import annotations
 
-import html
 import time
 
 import ipywidgets as w
 
+from hipercow_magic.widgets.bundle_table import BundleTable
 from hipercow_magic.widgets.live import LiveDisplay
 from hipercow_magic.widgets.model import BulkModel
-from hipercow_magic.widgets.parts import bulk_counts, bulk_failures, bulk_record_html, bulk_title
+from hipercow_magic.widgets.parts import (
+    bulk_bar,
+    bulk_counts,
+    bulk_failures,
+    bulk_record_html,
+    bulk_times,
+    bulk_title,
+)
 from hipercow_magic.widgets.style import CARD, ROW, problem_html, row
 from hipercow_magic.widgets.text import bulk_record_text, bulk_text
+from hipercow_magic.widgets.timeline import timeline_html
+
+TIMELINE_PERIOD = 2.0  # seconds between redrawing an open timeline while tasks run
 
 
 class BulkWidget(LiveDisplay, w.VBox):
-    """Progress bar, counts per status, time summaries, failures, cancel-all, retry-failed."""
+    """A bar stacked by state with counts, times and ETA, the failures by parameters,
+    cancel-all and retry-failed, the table of tasks and (folded) their timeline.
+    """
 
     def __init__(self, model: BulkModel):
         self.model = model
         self.title = w.HTML(bulk_title(model))
-        self.progress = w.IntProgress(
-            min=0, max=len(model.ids), value=0, bar_style="info", layout=w.Layout(width="60%")
-        )
-        self.progress_label = w.HTML(layout=ROW)
+        self.bar = w.HTML(layout=ROW)
         self.counts = w.HTML(layout=ROW)
         self.summary = w.HTML(layout=ROW)
         self.failures = w.HTML(layout=ROW)
@@ -39,15 +48,23 @@ class BulkWidget(LiveDisplay, w.VBox):
         self.message = w.HTML()
         self.cancel_button.on_click(self._cancel)
         self.retry_button.on_click(self._retry)
+        self.table = BundleTable(model, self._acted)
+        self.timeline = w.HTML(layout=ROW)
+        self.timeline_fold = w.Accordion(children=[self.timeline], titles=("timeline",))
+        self.timeline_fold.selected_index = None
+        self.timeline_fold.observe(lambda _c: self._draw_timeline(time.time()), "selected_index")
+        self._timeline_at = 0.0
         super().__init__(
             [
                 self.title,
-                w.HBox([self.progress, self.progress_label]),
+                self.bar,
                 self.counts,
                 self.summary,
                 self.failures,
                 self.problem,
                 w.HBox([self.cancel_button, self.retry_button, self.message]),
+                self.table,
+                self.timeline_fold,
             ],
             layout=CARD,
         )
@@ -65,21 +82,25 @@ class BulkWidget(LiveDisplay, w.VBox):
     def refresh(self, now: float) -> None:
         """Draw the model as it is now (only the parts that changed are sent)."""
         m = self.model
-        counts = m.counts()
-        done = m.finished()
-        self._set(self.progress, "max", len(m.ids))
-        self._set(self.progress, "value", done)
-        failed = counts.get("failure", 0) + counts.get("cancelled", 0)
-        style = "danger" if failed else ("success" if done == len(m.ids) else "info")
-        self._set(self.progress, "bar_style", style)
-        self._set(self.progress_label, "value", f"{done}/{len(m.ids)} finished")
+        self._set(self.title, "value", bulk_title(m))
+        self._set(self.bar, "value", row(bulk_bar(m)))
         self._set(self.counts, "value", row(bulk_counts(m)))
-        self._set(self.summary, "value", row(html.escape(m.summary_text(now))))
+        self._set(self.summary, "value", row(bulk_times(m, now)))
         self._set(self.failures, "value", row(bulk_failures(m)))
         self._set(self.problem, "value", row(problem_html(m.problem)))
         self.cancel_button.disabled = not m.active_ids()
-        self.retry_button.disabled = not failed
+        self.retry_button.disabled = not m.failures()
+        self.table.refresh(now)
+        if time.monotonic() - self._timeline_at > TIMELINE_PERIOD or not m.active_ids():
+            self._draw_timeline(now)
         self.publish(now)
+
+    def _draw_timeline(self, now: float) -> None:
+        """Draw the timeline, only while it is open (closed, it costs nothing)."""
+        if self.timeline_fold.selected_index is None:
+            return
+        self._timeline_at = time.monotonic()
+        self._set(self.timeline, "value", timeline_html(self.model.summaries(), now))
 
     def record(self, now: float) -> dict | None:
         """The bundle's static record once every task has ended; None until then."""
@@ -95,14 +116,18 @@ class BulkWidget(LiveDisplay, w.VBox):
         data["text/plain"] = bulk_text(self.model)
         return data
 
-    def _cancel(self, _button) -> None:
-        result = self.model.cancel_all()
-        self._set(self.message, "value", f"cancelled {sum(result)} task(s)")
-
-    def _retry(self, _button) -> None:
+    def _acted(self, message: str) -> None:
+        """A button acted on tasks: say what it did, and follow the tasks again."""
         from hipercow_magic.widgets.updater import get_updater
 
-        n = self.model.retry_failed()
-        self._set(self.message, "value", f"retrying {n} task(s)")
+        self._set(self.message, "value", message)
         get_updater().watch(self.model)
         self.refresh(time.time())
+
+    def _cancel(self, _button) -> None:
+        result = self.model.cancel_all()
+        self._acted(f"cancelled {sum(result)} task(s)")
+
+    def _retry(self, _button) -> None:
+        n = self.model.retry_failed()
+        self._acted(f"retrying {n} task(s)")

@@ -72,3 +72,32 @@ def row(text_html: str) -> str:
 def muted(text_html: str) -> str:
     """HTML in the theme's secondary text colour."""
     return f'<span style="{MUTED}">{text_html}</span>'
+
+
+def svg_fill(colour: str) -> str:
+    """SVG attributes filling a shape with `colour` (a `var(...)` with a fallback): the
+    fallback as the `fill` attribute, the variable as its style, which wins where defined.
+    """
+    fallback = colour.rsplit(",", 1)[-1].strip(" )") if colour.startswith("var(") else colour
+    return f'fill="{fallback}" style="fill:{colour}"'
+
+
+BAR_ORDER = ("success", "failure", "cancelled", "running", "submitted", "created")
+
+
+def stacked_bar(counts: dict[str, int], total: int) -> str:
+    """A bar split by state (HTML): a segment per state in its colour, as wide as its share
+    of `total`, each saying its count on hover.
+    """
+    segments = "".join(
+        f'<span class="hipercow-bar-{s}" title="{counts[s]} {s}" style="display:inline-block;'
+        f'height:100%;width:{100 * counts[s] / total:.3f}%;background:{STATE_COLOURS[s]}">'
+        "</span>"
+        for s in BAR_ORDER
+        if counts.get(s) and total
+    )
+    return (
+        f'<span class="hipercow-stacked-bar" style="display:inline-flex;width:60%;height:14px;'
+        f"vertical-align:middle;border-radius:3px;overflow:hidden;"
+        f'background:{var("layout-color3", "#bdbdbd")}">{segments}</span>'
+    )

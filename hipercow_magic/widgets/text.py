@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from hipercow_magic.core.format import short_id
-from hipercow_magic.widgets.model import BulkModel, TaskModel
+from hipercow_magic.widgets.model import BulkModel, TaskModel, failure_line
 
 SYMBOLS = {
     "created": "·",
@@ -16,6 +16,7 @@ SYMBOLS = {
     "cancelled": "⊘",
 }
 LOG_TAIL_LINES = 20
+FAILURES_LISTED = 20  # failed tasks a bundle's text lists
 
 
 def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
@@ -93,7 +94,9 @@ def outcome_lines(model: TaskModel) -> list[str]:
 
 
 def bulk_text(model: BulkModel, now: float | None = None) -> str:
-    """What the bundle widget shows, as lines of text."""
+    """What the bundle widget shows, as lines of text: counts, times and ETA, and the
+    failed and cancelled tasks by their parameters (at most FAILURES_LISTED).
+    """
     now = now or time.time()
     n = len(model.ids)
     counts = model.counts()
@@ -102,12 +105,12 @@ def bulk_text(model: BulkModel, now: float | None = None) -> str:
         f"hipercow bundle '{model.name}': {done}/{n} finished",
         "  " + ", ".join(f"{c} {s}" for s, c in counts.items()),
     ]
-    summary = model.summary_text(now)
-    if summary:
-        lines.append(f"  {summary}")
-    for task_id, error in model.failures():
-        status = model.statuses[task_id]
-        lines.append(f"  {SYMBOLS[status]} {short_id(task_id)}: {error or status}")
+    lines += [f"  {x}" for x in (model.summary_text(now), model.eta_text(now)) if x]
+    failures = model.failed()
+    for r in failures[:FAILURES_LISTED]:
+        lines.append(f"  {SYMBOLS[r['status']]} {failure_line(r)} (task {short_id(r['id'])})")
+    if len(failures) > FAILURES_LISTED:
+        lines.append(f"  and {len(failures) - FAILURES_LISTED} more failed or cancelled")
     if model.problem:
         lines.append(f"  ! {model.problem}")
     return "\n".join(lines)

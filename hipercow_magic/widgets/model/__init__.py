@@ -6,7 +6,13 @@ new status makes necessary (times once, the result once, the scheduler's view no
 `common` holds what both kinds share, `task` one task's model, `bulk` a bundle's.
 """
 
-from hipercow_magic.widgets.model.bulk import BulkModel
+from hipercow_magic.widgets.model.bulk import (
+    BulkModel,
+    detail_text,
+    durations,
+    failure_line,
+    row_label,
+)
 from hipercow_magic.widgets.model.common import Model, error_text, value_repr
 from hipercow_magic.widgets.model.task import TaskModel
 
@@ -14,6 +20,10 @@ __all__ = [
     "BulkModel",
     "Model",
     "TaskModel",
+    "detail_text",
+    "durations",
     "error_text",
+    "failure_line",
+    "row_label",
     "value_repr",
 ]

@@ -1,29 +1,89 @@
-"""What a bundle's live display knows: counts per status, times, the failures' errors."""
+"""What a bundle's live display knows: one summary row per task (its parameters, status,
+node, times, error or why it waits), counts per status, the failures by parameters, an ETA.
+"""
 
 from __future__ import annotations
 
 import statistics
+import time
 
 from hipercow_magic import api
+from hipercow_magic.api.info import cancelled_text
 from hipercow_magic.core.errors import error_line
-from hipercow_magic.core.format import pretty_dt
+from hipercow_magic.core.format import pretty_dt, short_id
 from hipercow_magic.core.status import TERMINAL, count_statuses
-from hipercow_magic.widgets.model.common import Model, error_text
+from hipercow_magic.widgets.model.common import Model
+
+PENDING_REFRESH = 5.0  # seconds between asking why the shown queued tasks wait
+
+
+def row_label(summary: dict) -> str:
+    """A task as a bundle's display names it: its row's parameters ('beta=0.3, seed=7'),
+    else a call's arguments, else its name, else its short id.
+    """
+    row = summary.get("row")
+    if row:
+        return ", ".join(f"{k}={v}" for k, v in row.items())
+    if summary.get("args"):
+        return ", ".join(summary["args"])
+    return summary.get("name") or short_id(summary["id"])
+
+
+def detail_text(summary: dict) -> str:
+    """The one line a task's row adds to its state: the error of a failed task, how a
+    cancelled one was cancelled, why a queued one waits ('' when nothing to say).
+    """
+    status = summary.get("status")
+    if status == "failure":
+        return summary.get("error") or "failed"
+    if status == "cancelled":
+        return summary.get("error") or cancelled_text(summary)
+    if status == "submitted":
+        return summary.get("pending") or ""
+    return ""
+
+
+def durations(summary: dict, now: float) -> tuple[float | None, float | None]:
+    """(waited, ran for) of a task so far, in seconds: waited from its creation to its start
+    (or its end, or `now`, if it never started), ran from its start to its end (or `now`).
+    """
+    created, started = summary.get("created"), summary.get("started")
+    finished = summary.get("finished")
+    end = finished if finished is not None else now
+    waited = (
+        None if created is None else max(0.0, (started if started is not None else end) - created)
+    )
+    ran = None if started is None else max(0.0, end - started)
+    return waited, ran
+
+
+def failure_line(summary: dict) -> str:
+    """A failed or cancelled task by its parameters: 'beta=0.3, seed=7: ZeroDivisionError'."""
+    return f"{row_label(summary)}: {detail_text(summary)}"
 
 
 class BulkModel(Model):
-    """A bundle's tasks: counts per status, times, the failures with their errors."""
+    """A bundle's tasks, each with its summary row (see api.task_summaries), in order.
+
+    `shown` is the set of ids a view shows now: their reasons for waiting are asked again
+    every PENDING_REFRESH seconds; the others' rows change only when their status does.
+    """
 
     def __init__(self, bundle, root):
         super().__init__(root)
         self.bundle = bundle
         self.name = bundle.name
         self.ids = list(bundle.ids)
-        statuses = api.task_status(self.ids, follow=False, root=root)
-        self.statuses = dict(zip(self.ids, statuses))
-        self.times = dict(zip(self.ids, api.task_times(self.ids, root=root)))
-        self.errors: dict[str, str] = {}
-        self._fetch_errors([i for i in self.ids if self.statuses[i] == "failure"])
+        self.rows: dict[str, dict] = {}
+        self.statuses: dict[str, str | None] = {}
+        self.shown: set[str] = set()
+        self.pending_at = time.monotonic()
+        self._take(api.task_summaries(self.ids, root=root))
+
+    def _take(self, summaries: list[dict]) -> None:
+        for summary in summaries:
+            self.rows[summary["id"]] = summary
+            self.statuses[summary["id"]] = summary["status"]
 
     def active_ids(self) -> list[str]:
         """The bundle's tasks that have not finished."""
@@ -31,48 +91,57 @@ class BulkModel(Model):
             return [i for i in self.ids if self.statuses.get(i) not in TERMINAL]
 
     def update(self, statuses: dict, now: float) -> None:
-        """Take new statuses: fetch the times of tasks that changed, and new failures' errors."""
+        """Take new statuses: the rows of tasks that changed are read again (one batched
+        call), and those of the queued tasks a view shows every PENDING_REFRESH seconds.
+        """
         with self.lock:
             changed = [i for i in self.ids if i in statuses and statuses[i] != self.statuses[i]]
             for task_id in changed:
                 self.statuses[task_id] = statuses[task_id]
-            if changed:
-                for task_id, times in zip(changed, api.task_times(changed, root=self.root)):
-                    self.times[task_id] = times
-                self._fetch_errors([i for i in changed if self.statuses[i] == "failure"])
+            due = list(changed)
+            if time.monotonic() - self.pending_at > PENDING_REFRESH:
+                self.pending_at = time.monotonic()
+                queued = [i for i in self.ids if self.statuses[i] == "submitted"]
+                due += [i for i in queued if i in self.shown and i not in changed]
+            if due:
+                try:
+                    self._take(api.task_summaries(due, root=self.root))
+                except Exception as e:  # the statuses stand; the rows say what they said
+                    self.problem = f"can't read the tasks' details ({error_line(e)})"
         self.notify(now)
 
-    def _fetch_errors(self, ids: list[str]) -> None:
-        for task_id in ids:
-            try:
-                error = api.task_result(task_id, follow=False, root=self.root)
-                self.errors[task_id] = error_text(error)[0]
-            except Exception as e:  # the error's own record is unreadable: say why
-                self.errors[task_id] = error_line(e)
+    # ---- what the views show ----------------------------------------------------------
+    def summaries(self, status: str | None = None) -> list[dict]:
+        """The tasks' rows in the bundle's order (only those with `status`, if given), each
+        with its status as last heard.
+        """
+        with self.lock:
+            rows = [{**self.rows[i], "status": self.statuses[i]} for i in self.ids]
+        return [r for r in rows if status is None or r["status"] == status]
 
     def counts(self) -> dict[str, int]:
         """How many tasks have each status, in lifecycle order (statuses with none left out)."""
         with self.lock:
-            return count_statuses(self.statuses.values())
+            return count_statuses(self.statuses[i] for i in self.ids)
 
     def finished(self) -> int:
         """How many tasks have finished (success, failure or cancelled)."""
         return sum(n for s, n in self.counts().items() if s in TERMINAL)
 
+    def label(self, task_id: str) -> str:
+        """The task's parameters ('beta=0.3, seed=7'), or what names it lacking a row."""
+        with self.lock:
+            return row_label(self.rows[task_id])
+
     def summary_text(self, now: float) -> str:
         """Median and longest waits and run times so far, in one line."""
         waited, ran = [], []
-        with self.lock:
-            for task_id in self.ids:
-                t = self.times[task_id]
-                created, started, finished = t.get("created"), t.get("started"), t.get("finished")
-                status = self.statuses[task_id]
-                if created is not None and (
-                    started is not None or status in ("created", "submitted")
-                ):
-                    waited.append((started or now) - created)
-                if started is not None and (finished is not None or status == "running"):
-                    ran.append((finished or now) - started)
+        for r in self.summaries():
+            wait, run = durations(r, now)
+            if wait is not None and (r.get("started") is not None or r["status"] not in TERMINAL):
+                waited.append(wait)
+            if run is not None:
+                ran.append(run)
         parts = []
         for label, values in (("waited", waited), ("ran for", ran)):
             if values:
@@ -82,32 +151,66 @@ class BulkModel(Model):
                 )
         return " · ".join(parts)
 
+    def eta_text(self, now: float) -> str:
+        """When the unfinished tasks should be done: the mean run time of the finished ones,
+        times how many are left, over how many run at once ('' once all have finished).
+        """
+        rows = self.summaries()
+        left = [r for r in rows if r["status"] not in TERMINAL]
+        if not left:
+            return ""
+        runs = [
+            r["finished"] - r["started"]
+            for r in rows
+            if r["status"] in ("success", "failure") and r.get("started") and r.get("finished")
+        ]
+        if not runs:
+            return "ETA unknown: no task has finished yet"
+        mean = statistics.fmean(runs)
+        at_once = max(1, sum(r["status"] == "running" for r in left))
+        eta = mean * len(left) / at_once
+        return (
+            f"ETA ~{pretty_dt(eta)}: {len(left)} left × {pretty_dt(mean)} each "
+            f"(mean of {len(runs)} finished), {at_once} at a time"
+        )
+
+    def failed(self) -> list[dict]:
+        """The rows of the failed and cancelled tasks, in the bundle's order."""
+        return [r for r in self.summaries() if r["status"] in ("failure", "cancelled")]
+
     def failures(self) -> list[tuple[str, str]]:
-        """(id, error line) of each failed or cancelled task."""
-        with self.lock:
-            return [
-                (i, self.errors.get(i, ""))
-                for i in self.ids
-                if self.statuses[i] in ("failure", "cancelled")
-            ]
+        """(id, error line) of each failed or cancelled task, in the bundle's order."""
+        return [(r["id"], detail_text(r)) for r in self.failed()]
+
+    def failure_lines(self) -> list[str]:
+        """Each failed or cancelled task by its parameters: 'beta=0.3: ZeroDivisionError: ...'."""
+        return [failure_line(r) for r in self.failed()]
+
+    # ---- acting on the tasks ----------------------------------------------------------
+    def cancel(self, ids: list[str]) -> list[bool]:
+        """Cancel these tasks of the bundle; whether each was cancelled."""
+        return api.task_cancel(ids, follow=False, root=self.root)
 
     def cancel_all(self) -> list[bool]:
         """Cancel every unfinished task; whether each was cancelled."""
-        return api.task_cancel(self.active_ids(), follow=False, root=self.root)
+        return self.cancel(self.active_ids())
+
+    def retry(self, ids: list[str]) -> int:
+        """Retry these tasks; the display follows the new tasks, each in its row's place."""
+        if not ids:
+            return 0
+        new = api.task_retry(ids, root=self.root)
+        mapping = {old: handle.id for old, handle in zip(ids, new)}
+        summaries = api.task_summaries(list(mapping.values()), root=self.root)
+        with self.lock:
+            self.ids = [mapping.get(i, i) for i in self.ids]
+            for old in mapping:
+                self.rows.pop(old, None)
+                self.statuses.pop(old, None)
+                self.shown.discard(old)
+            self._take(summaries)
+        return len(ids)
 
     def retry_failed(self) -> int:
         """Retry failed and cancelled tasks; the display follows the new tasks."""
-        failed = [i for i, _ in self.failures()]
-        if not failed:
-            return 0
-        new = api.task_retry(failed, root=self.root)
-        with self.lock:
-            mapping = {old: handle.id for old, handle in zip(failed, new)}
-            self.ids = [mapping.get(i, i) for i in self.ids]
-            for old, new_id in mapping.items():
-                self.statuses.pop(old, None)
-                self.errors.pop(old, None)
-                self.times.pop(old, None)
-                self.statuses[new_id] = "submitted"
-                self.times[new_id] = api.task_times([new_id], root=self.root)[0]
-        return len(failed)
+        return self.retry([i for i, _ in self.failures()])
