@@ -13,19 +13,12 @@ from hipercow_magic.core.format import (
     short_id,
     time_ago,
 )
+from hipercow_magic.core.reasons import pending_words
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.root import check_task_id, find_root
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import ran_on
 from hipercow_magic.engine.dependencies import waiting_text
-
-# what a scheduler's short reasons for a waiting task mean
-WAIT_REASONS = {
-    "BeginTime": "held until its start time",
-    "Resources": "waiting for free cores or memory",
-    "Priority": "waiting behind tasks of higher priority",
-    "Dependency": "waiting for the tasks it depends on",
-}
 
 
 def task_node(task_id: str, root=None) -> str | None:
@@ -35,11 +28,27 @@ def task_node(task_id: str, root=None) -> str | None:
     return ran_on(find_root(root), check_task_id(task_id))
 
 
+def reason_text(scheduler: dict) -> str:
+    """Why a queued task waits, in words, with what to do where there is something: the
+    driver's own sentence (`reason_words`) if it gave one, else its reason code in words
+    (`pending_words`); '' without a reason.
+    """
+    s = scheduler or {}
+    if s.get("reason_words"):
+        return str(s["reason_words"])
+    if not s.get("reason"):
+        return ""
+    words, action = pending_words(str(s["reason"]))
+    return f"{words}; {action}" if action else words
+
+
 def scheduler_text(scheduler: dict) -> str:
     """The scheduler's view of a waiting or running task in words: its place in the queue,
-    why it waits, where it runs ('' when the scheduler said nothing of use). The task's state
-    is its status, so the scheduler's own state names are not repeated here; a task held
-    for others (`waiting_for`: (id, status) pairs) says which, with their statuses.
+    why it waits and what to do, when it may start (only where the scheduler's estimate
+    means something, else why it is unknown), where it runs ('' when the scheduler said
+    nothing of use). The task's state is its status, so the scheduler's own state names
+    are not repeated here; a task held for others (`waiting_for`: (id, status) pairs) says
+    which, with their statuses.
     """
     s = scheduler or {}
     parts = []
@@ -49,10 +58,14 @@ def scheduler_text(scheduler: dict) -> str:
         parts.append(f"position {s['position']} in the queue")
     if s.get("waiting_for"):
         parts.append(waiting_text(s["waiting_for"]))
-    elif s.get("reason"):
-        parts.append(WAIT_REASONS.get(s["reason"], str(s["reason"])))
+    elif s.get("reason") or s.get("reason_words"):
+        parts.append(reason_text(s))
     if s.get("estimated_start"):
-        parts.append(f"expected to start at {s['estimated_start']}")
+        start = s["estimated_start"]
+        start = clock_time(start) if isinstance(start, (int, float)) else start
+        parts.append(f"expected to start at {start}")
+    elif s.get("start_unknown"):
+        parts.append(f"estimated start {s['start_unknown']}")
     if s.get("partition"):
         parts.append(f"partition {s['partition']}")
     if s.get("job_id"):

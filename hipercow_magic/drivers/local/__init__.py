@@ -14,6 +14,7 @@ import psutil
 
 from hipercow_magic.core import store
 from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.format import short_id
 from hipercow_magic.core.procs import kill_tree, same_process
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import marker_status, read_marker, write_terminal
@@ -23,6 +24,8 @@ from hipercow_magic.drivers.local import events, paths
 from hipercow_magic.drivers.local.cluster import cluster_info, cluster_spec
 from hipercow_magic.drivers.local.health import EXIT_START_FAILED as START_FAILED
 from hipercow_magic.drivers.local.health import record_start_failure
+from hipercow_magic.drivers.local.placement import VirtualCluster
+from hipercow_magic.drivers.local.waiting import never_fits
 
 START_ATTEMPTS = 3  # failed scheduler starts in a row before status calls report them
 READY_FD = "HIPERCOW_SCHEDULER_READY_FD"  # the pipe a starting scheduler answers on
@@ -187,8 +190,15 @@ class LocalDriver(Driver):
         """Queue tasks: one file holding their shared resources, their ids and the tasks
         they wait for (`after`: the scheduler holds them until those succeed).
         """
-        paths.make_dirs(self.root)
         res = resources.to_dict()
+        never = never_fits(VirtualCluster(self.config["cluster"], []), res)
+        if never is not None:
+            raise HipercowError(
+                f"No node of this cluster can ever run {_plural_tasks(ids)}: {never}.\n"
+                "Nothing was submitted; ask for less (see hipercow_cluster_info()) and "
+                "submit again."
+            )
+        paths.make_dirs(self.root)
         if resources.hold_until is not None:
             res["hold_until"] = resources.hold_until.timestamp()
         batch = {"resources": res, "ids": ids}
@@ -231,7 +241,10 @@ class LocalDriver(Driver):
         state = store.read_json_or(paths.state_file(self.root)) or {}
         if task_id in state.get("pending", {}):
             p = state["pending"][task_id]
-            return {"state": "PENDING", "reason": p["reason"], "position": p["position"]}
+            out = {"state": "PENDING", "reason": p["reason"], "position": p["position"]}
+            if p.get("reason_words"):
+                out["reason_words"] = p["reason_words"]
+            return out
         if task_id in state.get("refused", {}):
             return {"state": "REFUSED", "reason": state["refused"][task_id]}
         if task_id in state.get("running", {}):
@@ -239,6 +252,19 @@ class LocalDriver(Driver):
             return {"state": "RUNNING", "node": r["node"], "pid": r["pid"]}
         claim = read_marker(self.root, task_id, "running")
         return {"state": "RUNNING", "pid": claim.get("pid")} if claim else {}
+
+    def queue_details(self, ids: list[str]) -> dict[str, dict]:
+        """Why each queued task waits, from the scheduler's state file (no other call): its
+        `reason` code, `reason_words` ('waiting for 2 free cores: 4 of 4 in use') and, for
+        a held task, `estimated_start` (when its hold ends).
+        """
+        pending = (store.read_json_or(paths.state_file(self.root)) or {}).get("pending") or {}
+        keys = ("reason", "reason_words", "estimated_start")
+        return {
+            task_id: {k: pending[task_id][k] for k in keys if pending[task_id].get(k)}
+            for task_id in ids
+            if task_id in pending
+        }
 
     def cancel(self, ids: list[str]) -> list[bool]:
         """Queued tasks are marked cancelled (the scheduler skips them); running ones have
@@ -271,3 +297,8 @@ class LocalDriver(Driver):
             self.root, task_id, "cancelled", started=claim.get("time") if claim else None
         )
         return marker_status(self.root, task_id) == "cancelled"
+
+
+def _plural_tasks(ids: list[str]) -> str:
+    """'task 1a2b3c4d' or 'these 20 tasks'."""
+    return f"task {short_id(ids[0])}" if len(ids) == 1 else f"these {len(ids)} tasks"

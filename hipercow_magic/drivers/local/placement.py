@@ -74,10 +74,12 @@ class Placement:
             each task to start now; the node's resources are already taken.
         reasons: why each task left waiting waits ('Dependency', 'BeginTime', 'Resources'
             or 'Priority').
+        reserved: the nodes kept free for a task wanting a whole node.
     """
 
     launches: list[tuple[tuple, dict, Node]] = dataclasses.field(default_factory=list)
     reasons: dict[str, str] = dataclasses.field(default_factory=dict)
+    reserved: set[str] = dataclasses.field(default_factory=set)
 
 
 class VirtualCluster:
@@ -107,7 +109,7 @@ class VirtualCluster:
             now: the time (epoch seconds) to compare `hold_until` with.
         """
         result = Placement()
-        reserved: set[str] = set()
+        reserved = result.reserved
         for key in order(queued):
             if not any(n.free_slots for n in self.nodes.values()):
                 break  # the cluster is full
@@ -120,9 +122,7 @@ class VirtualCluster:
             if hold and hold > now:
                 result.reasons[task_id] = "BeginTime"
                 continue
-            whole = entry["cores"] == "Inf" or bool(entry.get("exclusive"))
-            cores = 0 if entry["cores"] == "Inf" else int(entry["cores"])
-            needed = memory(entry, cores)
+            cores, needed, whole = demand(entry)
             allowed = [self.nodes[n] for n in self.candidates(entry) if n not in reserved]
             node = next((n for n in allowed if n.fits(cores, needed, whole)), None)
             if node is None:
@@ -187,6 +187,15 @@ def order(queued: dict[tuple, dict]) -> Iterable[tuple]:
 
 def _sort(queued: dict[tuple, dict]) -> list[tuple]:
     return sorted(queued, key=lambda k: (queued[k].get("priority") == "low", k))
+
+
+def demand(entry: dict) -> tuple[int, int, bool]:
+    """What a queue entry takes from its node: cores (0 for a whole node), memory (GB) and
+    whether it wants the whole node (cores=Inf, or exclusive).
+    """
+    whole = entry["cores"] == "Inf" or bool(entry.get("exclusive"))
+    cores = 0 if entry["cores"] == "Inf" else int(entry["cores"])
+    return cores, memory(entry, cores), whole
 
 
 def memory(entry: dict, cores: int) -> int:

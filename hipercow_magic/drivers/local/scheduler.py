@@ -31,8 +31,9 @@ from hipercow_magic.drivers.local import intake, paths
 from hipercow_magic.drivers.local.events import Announcer
 from hipercow_magic.drivers.local.health import EXIT_START_FAILED, log, record_start_failure
 from hipercow_magic.drivers.local.holds import Holds
-from hipercow_magic.drivers.local.placement import Node, Queue, VirtualCluster, order
+from hipercow_magic.drivers.local.placement import Node, Queue, VirtualCluster
 from hipercow_magic.drivers.local.queue_reader import QueueReader
+from hipercow_magic.drivers.local.state import pending_state
 from hipercow_magic.drivers.local.task_ends import Running, TaskEnds
 from hipercow_magic.drivers.local.task_process import fork_task
 from hipercow_magic.drivers.local.wake import listen
@@ -68,6 +69,7 @@ class Scheduler(QueueReader, TaskEnds, Holds):
         self.queued = Queue()  # (stamp, index) -> entry
         self.running: dict[str, Running] = {}
         self.pending_reason: dict[str, str] = {}
+        self.reserved: set[str] = set()  # nodes kept free for a task wanting a whole node
         self.waiting_on: dict[str, set[tuple]] = {}  # parent id -> keys of tasks held for it
         self.to_check: set[str] = set()  # parents to look at again
         self.state_written = 0.0
@@ -243,6 +245,9 @@ class Scheduler(QueueReader, TaskEnds, Holds):
         if not self.queued:
             return
         placement = self.cluster.place(self.queued, time.time())
+        if placement.reserved != self.reserved:
+            self.reserved = placement.reserved
+            self.state_dirty = True
         for task_id, reason in placement.reasons.items():
             if self.pending_reason.get(task_id) != reason:
                 self.pending_reason[task_id] = reason
@@ -321,16 +326,15 @@ class Scheduler(QueueReader, TaskEnds, Holds):
             run.killed_reason = "already started elsewhere"
 
     def write_state(self) -> None:
-        """The queue as users see it: position and pending reason of each waiting task."""
+        """The queue as users see it: position and pending reason (its code and its words)
+        of each waiting task.
+        """
         now = time.monotonic()
         if not self.state_dirty or now - self.state_written < STATE_INTERVAL:
             return
-        pending = {}
-        for position, key in enumerate(order(self.queued), start=1):
-            entry = self.queued[key]
-            reason = self.pending_reason.get(entry["id"], "Resources")
-            reason = "Dependency" if entry.get("after") else reason
-            pending[entry["id"]] = {"position": position, "reason": reason}
+        pending = pending_state(
+            self.cluster, self.queued, self.pending_reason, self.reserved, time.time()
+        )
         running = {
             task_id: {"node": r.entry.get("node"), "pid": r.pid, "cores": r.entry.get("cores")}
             for task_id, r in self.running.items()
