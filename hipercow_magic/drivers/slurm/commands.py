@@ -32,10 +32,22 @@ def _environment() -> dict:
 
 
 def run(
-    args: list[str], timeout: float = DEFAULT_TIMEOUT, check: bool = True
+    args: list[str],
+    timeout: float = DEFAULT_TIMEOUT,
+    check: bool = True,
+    input: str | None = None,
+    count_as: str | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run a Slurm command; SlurmUnavailable when it is missing, hangs, or (check) fails."""
-    COUNTS[args[0]] += 1
+    """Run a Slurm command; SlurmUnavailable when it is missing, hangs, or (check) fails.
+
+    Args:
+        args: the command and its arguments.
+        timeout: seconds to wait for its answer.
+        check: whether a non-zero exit status raises SlurmUnavailable.
+        input: text for its standard input (none where None).
+        count_as: the name it is counted under in COUNTS (default: the command's).
+    """
+    COUNTS[count_as or args[0]] += 1
     try:
         proc = subprocess.run(
             args,
@@ -44,7 +56,7 @@ def run(
             timeout=timeout,
             check=False,
             env=_environment(),
-            stdin=subprocess.DEVNULL,
+            **({"input": input} if input is not None else {"stdin": subprocess.DEVNULL}),
         )
     except FileNotFoundError:
         raise SlurmUnavailable(

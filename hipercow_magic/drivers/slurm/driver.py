@@ -16,6 +16,7 @@ from hipercow_magic.drivers.slurm import config as slurm_config
 from hipercow_magic.drivers.slurm import dependencies, submit
 from hipercow_magic.drivers.slurm.commands import SlurmUnavailable
 from hipercow_magic.drivers.slurm.jobs import outer_log, parent
+from hipercow_magic.drivers.slurm.pending import queue_row, start_estimate
 from hipercow_magic.drivers.slurm.status import (
     SlurmUnavailableWarning,
     StatusQuery,
@@ -110,7 +111,9 @@ class SlurmDriver(Driver):
         return self._query.statuses(ids)
 
     def info(self, task_id: str) -> dict:
-        """Slurm's view of the task's job: state, pending reason, node, start (or estimate)."""
+        """Slurm's view of the task's job: state, pending reason, node, start; for a queued
+        job the estimated start where it means something, else (`start_unknown`) why not.
+        """
         rec = self.job_record(task_id)
         if rec is None:
             return {}
@@ -130,14 +133,29 @@ class SlurmDriver(Driver):
             out["partition"] = row.partition
         if row.node:
             out["node"] = row.node
-        if row.start is not None:
-            out["estimated_start" if row.pending else "start_time"] = stamp(row.start)
+        if row.pending:
+            start, unknown = start_estimate(row)
+            if start is not None:
+                out["estimated_start"] = stamp(start)
+            elif unknown:
+                out["start_unknown"] = unknown
+        elif row.start is not None:
+            out["start_time"] = stamp(row.start)
         if row.time_limit:
             out["time_limit"] = row.time_limit
         if row.ended and row.exit_code:
             out["exit_code"] = row.exit_code
         out["output"] = rec.get("output")
         return out
+
+    def queue_details(self, ids: list[str]) -> dict[str, dict]:
+        """Each task's job id and, while it is queued, Slurm's pending reason and estimated
+        start (where it means something), from the rows of the last squeue poll: Slurm is
+        not asked again.
+        """
+        records = self._state.jobs.records(ids)
+        rows = self._state.rows
+        return {tid: queue_row(rec, rows.get(rec["job_id"])) for tid, rec in records.items() if rec}
 
     def cancel(self, ids: list[str]) -> list[bool]:
         """Cancel the tasks' jobs with one scancel; True where a task was stopped by it."""

@@ -25,6 +25,7 @@ from hipercow_magic.drivers.slurm.jobs import (
     driver_file,
     write_driver_file,
 )
+from hipercow_magic.drivers.slurm.refusals import check_runnable
 from hipercow_magic.drivers.slurm.script import array_script, sbatch_options, task_script
 
 DEFAULT_MAX_ARRAY_SIZE = 1001  # Slurm's own default
@@ -131,11 +132,14 @@ def submit(
 ) -> None:
     """Submit the tasks and record their jobs; all or nothing.
 
-    If any sbatch fails, the jobs already submitted are cancelled and the scripts written
+    Slurm is asked first (`check_runnable`, one call) whether it would ever run them: a
+    request it never would is refused, naming the limit, before anything is written. If
+    any sbatch fails, the jobs already submitted are cancelled and the scripts written
     are removed before the error propagates. `dependency` holds every job until other jobs
     succeed (`dependency_options`).
     """
     batches = plan(root, ids, resources, config, cluster, dependency=dependency)
+    check_runnable(batches[0].script, resources, config, cluster[0])
     written: list[str] = []
     done: list[Batch] = []
     try:
