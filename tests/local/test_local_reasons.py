@@ -13,6 +13,7 @@ import hipercow_magic as hc
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.root import find_root
 from hipercow_magic.drivers.registry import load_driver
+from hipercow_magic.widgets.model.task import TaskModel
 
 WAIT = 60
 
@@ -53,6 +54,7 @@ def test_a_task_waiting_for_cores_says_how_many_are_in_use(small_root):
     assert details == {waiting.id: {"reason": "Resources", "reason_words": expected}}
     info = hc.task_info(waiting.id)
     assert f"Scheduler: position 1 in the queue, {expected}" in str(info)
+    assert TaskModel(waiting.id, small_root).queue_text() == f"position 1 in the queue, {expected}"
     _release([busy, waiting])
     assert waiting.result() == "ran"
 
