@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from hipercow_magic.core.errors import error_line
+from hipercow_magic.core.reasons import pending_words
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.root import find_root, task_ids
 from hipercow_magic.core.status import ACTIVE
@@ -16,15 +17,6 @@ from hipercow_magic.drivers.registry import load_driver
 from hipercow_magic.engine.dependencies import waiting_for, waiting_text
 from hipercow_magic.engine.listing import read_task_data, task_times_or_none
 from hipercow_magic.engine.statuses import task_statuses
-
-try:  # the scheduler's reason codes in words
-    from hipercow_magic.core.reasons import pending_words
-except ImportError:  # pragma: no cover
-    from hipercow_magic.api.info import WAIT_REASONS
-
-    def pending_words(code: str) -> tuple[str, str | None]:
-        """A pending reason code in words, and what to do (None)."""
-        return WAIT_REASONS.get(code, code), None
 
 
 def queue_details(root, ids: list[str], statuses: list[str | None]) -> dict[str, dict]:

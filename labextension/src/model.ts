@@ -1,11 +1,13 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { BundleList } from './bundles';
 import {
   HipercowRequestError,
   IChanges,
   ICluster,
   IRoots,
   ITaskPage,
+  ITaskRow,
   requestAPI
 } from './request';
 import { ACTIVE } from './statuses';
@@ -23,6 +25,8 @@ export const KERNEL_IDLE_WAIT_MS = 300;
 export const CHANGES_WAIT_S = 25;
 /** After a request for changes fails, ask again after 1 s, then 2 s, ... up to 60 s. */
 export const MAX_CHANGES_RETRY_MS = 60000;
+/** The root's timeline draws this many of its newest tasks. */
+export const ROOT_TIMELINE_LIMIT = 200;
 
 function sameCounts(
   a: { [status: string]: number },
@@ -107,6 +111,30 @@ export class TaskModel {
   /** When the last page arrived, in browser time (ms). */
   get fetchedAt(): number {
     return this._fetchedAt;
+  }
+
+  /** When the last update was asked for and failed (browser time, ms), or null. */
+  get failedAt(): number | null {
+    return this._failedAt;
+  }
+
+  /** The root's bundles, and the tasks of those opened in the panel. */
+  readonly bundles = new BundleList();
+
+  /** The root's newest tasks (bundled or not) the root's timeline draws, while shown. */
+  get timelineRows(): ITaskRow[] | null {
+    return this._timelineRows;
+  }
+
+  /** Whether the root's timeline is shown (its rows are fetched on each update). */
+  get showTimeline(): boolean {
+    return this._showTimeline;
+  }
+
+  set showTimeline(value: boolean) {
+    this._showTimeline = value;
+    this._timelineRows = null;
+    void this.refresh();
   }
 
   get statusFilter(): string[] {
@@ -224,6 +252,46 @@ export class TaskModel {
     await this._act(id, 'retry');
   }
 
+  /**
+   * Cancel several tasks at once, then poll; the tasks not cancelled (they had ended
+   * meanwhile) are said in `actionError`.
+   */
+  async cancelMany(ids: string[]): Promise<void> {
+    await this._post('cancel', 'cancel the selected tasks', JSON.stringify({ ids }), answer => {
+      const kept = (answer.cancelled as boolean[]).filter(c => !c).length;
+      return kept ? `${kept} of ${ids.length} selected tasks were not cancelled: they had ended` : null;
+    });
+  }
+
+  /** Cancel a bundle's queued and running tasks, or retry its failed ones; then poll. */
+  async bundleAction(name: string, action: 'cancel' | 'retry'): Promise<void> {
+    const endpoint = `bundles/${encodeURIComponent(name)}/${action}`;
+    await this._post(endpoint, `${action} bundle '${name}'`, undefined, answer =>
+      action === 'retry' && answer.retried === 0 ? `Bundle '${name}' has nothing to retry` : null
+    );
+  }
+
+  /** Say why an action was not taken (null: nothing to say). */
+  say(message: string | null): void {
+    this._actionError = message;
+    this._changed.emit();
+  }
+
+  /** Open a bundle's row in the panel, or close it, and fetch what it shows. */
+  toggleBundle(name: string): void {
+    this.bundles.toggle(name);
+    void this.refresh();
+  }
+
+  /** Show or hide an open bundle's timeline, or move to another page of its tasks. */
+  setBundle(name: string, change: { showTimeline?: boolean; offset?: number }): void {
+    const open = this.bundles.open.get(name);
+    if (open) {
+      Object.assign(open, change);
+      void this.refresh();
+    }
+  }
+
   /** Fetch now, and schedule the next poll. */
   async refresh(): Promise<void> {
     window.clearTimeout(this._timer);
@@ -237,23 +305,34 @@ export class TaskModel {
     }
     const generation = ++this._generation;
     try {
-      const page = await requestAPI<ITaskPage>('tasks', {
-        root,
-        status: this._statusFilter.join(',') || undefined,
-        offset: this._offset,
-        limit: this._panelVisible ? this.limit : 0
-      });
+      const visible = this._panelVisible;
+      const [page, timeline] = await Promise.all([
+        requestAPI<ITaskPage>('tasks', {
+          root,
+          status: this._statusFilter.join(',') || undefined,
+          offset: this._offset,
+          limit: visible ? this.limit : 0,
+          loose: 1
+        }),
+        visible && this._showTimeline
+          ? requestAPI<ITaskPage>('tasks', { root, limit: ROOT_TIMELINE_LIMIT })
+          : Promise.resolve(null),
+        visible ? this.bundles.fetch(root, this._statusFilter) : Promise.resolve()
+      ]);
       if (generation !== this._generation) {
         return;
       }
       this._page = page;
+      this._timelineRows = timeline?.tasks ?? null;
       this._fetchedAt = Date.now();
+      this._failedAt = null;
       this._error = null;
     } catch (error) {
       if (generation !== this._generation) {
         return;
       }
       this._error = (error as Error).message;
+      this._failedAt = Date.now();
       if ((error as HipercowRequestError).status === 404) {
         this._page = null;
       }
@@ -269,25 +348,36 @@ export class TaskModel {
     document.removeEventListener('visibilitychange', this._onVisibility);
   }
 
-  private async _act(id: string, action: 'cancel' | 'retry'): Promise<void> {
+  private async _post(
+    endpoint: string,
+    doing: string,
+    body: string | undefined,
+    said: (answer: { [key: string]: unknown }) => string | null
+  ): Promise<void> {
     const root = this._root;
     if (root === null) {
       return;
     }
     try {
-      const answer = await requestAPI<{ cancelled?: boolean; status?: string }>(
-        `tasks/${id}/${action}`,
+      const answer = await requestAPI<{ [key: string]: unknown }>(
+        endpoint,
         { root },
-        { method: 'POST' }
+        { method: 'POST', body }
       );
-      this._actionError =
-        answer.cancelled === false
-          ? `Task ${id.slice(0, 8)} was not cancelled: its status is '${answer.status}'`
-          : null;
+      this._actionError = said(answer);
     } catch (error) {
-      this._actionError = `Could not ${action} task ${id.slice(0, 8)}: ${(error as Error).message}`;
+      this._actionError = `Could not ${doing}: ${(error as Error).message}`;
     }
     await this.refresh();
+  }
+
+  private async _act(id: string, action: 'cancel' | 'retry'): Promise<void> {
+    const short = id.slice(0, 8);
+    await this._post(`tasks/${id}/${action}`, `${action} task ${short}`, undefined, answer =>
+      answer.cancelled === false
+        ? `Task ${short} was not cancelled: its status is '${answer.status}'`
+        : null
+    );
   }
 
   private _setRoot(): void {
@@ -295,6 +385,8 @@ export class TaskModel {
     if (root !== this._root) {
       this._root = root;
       this._page = null;
+      this._timelineRows = null;
+      this.bundles.clear();
       this._offset = 0;
       this._idleDelay = IDLE_POLL_MS;
       this._cluster = null;
@@ -430,6 +522,9 @@ export class TaskModel {
   private _actionError: string | null = null;
   private _error: string | null = null;
   private _fetchedAt = 0;
+  private _failedAt: number | null = null;
+  private _showTimeline = false;
+  private _timelineRows: ITaskRow[] | null = null;
   private _statusFilter: string[] = [];
   private _offset = 0;
   private _panelVisible = false;

@@ -2,10 +2,13 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
+import { bundleHeader, rowLabel } from './bundles';
 import { prettyDt } from './format';
 import { TaskModel } from './model';
-import { ITaskRow } from './request';
-import { ACTIVE, FINISHED, STATUS_ORDER } from './statuses';
+import { IBundle, ITaskRow } from './request';
+import { element, fillTimes, renderTask } from './rows';
+import { FINISHED, STATUS_ORDER } from './statuses';
+import { drawTimeline } from './timeline';
 
 /** What the panel asks its host to do with a task. */
 export interface IPanelHost {
@@ -13,18 +16,11 @@ export interface IPanelHost {
   openInfo(root: string, id: string): void;
 }
 
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text = ''
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  node.textContent = text;
-  return node;
-}
-
-/** The left side panel: the current root's tasks, counts per status, filters and actions. */
+/**
+ * The left side panel: the current root's bundles (each a row with its stacked bar, opened
+ * to list its tasks by their parameters) and its other tasks, counts per status, filters,
+ * timelines, and actions on one task, a bundle, or several tasks selected.
+ */
 export class TaskPanel extends Widget {
   constructor(
     readonly model: TaskModel,
@@ -36,6 +32,7 @@ export class TaskPanel extends Widget {
     this.title.caption = 'hipercow tasks';
 
     const header = element('div', 'hc-header');
+    this._updated.className = 'hc-updated';
     header.append(element('span', 'hc-title', 'hipercow tasks'), this._refresh);
     this._refresh.className = 'hc-button hc-refresh';
     this._refresh.textContent = 'Refresh';
@@ -55,8 +52,10 @@ export class TaskPanel extends Widget {
       rootLine,
       this._rootsNote,
       this._cluster,
+      this._updated,
       this._counts,
       this._error,
+      this._selection,
       this._list,
       this._pager
     );
@@ -64,6 +63,8 @@ export class TaskPanel extends Widget {
     this._error.className = 'hc-error';
     this._list.className = 'hc-list';
     this._list.onclick = event => this._onAction(event);
+    this._list.onchange = event => this._onSelect(event);
+    this._selection.className = 'hc-selection';
 
     model.changed.connect(this._render, this);
     this._render();
@@ -88,6 +89,7 @@ export class TaskPanel extends Widget {
   private _render(): void {
     const model = this.model;
     this._renderRoots();
+    this._renderUpdated();
     // A cluster error the task list reports too (a root gone) is said once, below.
     const clusterError = model.clusterError !== model.error ? model.clusterError : null;
     this._cluster.textContent = clusterError ?? model.cluster ?? '';
@@ -99,6 +101,8 @@ export class TaskPanel extends Widget {
     this._counts.replaceChildren();
     this._list.replaceChildren();
     this._pager.replaceChildren();
+    this._shown = [];
+    this._selection.hidden = true;
     if (model.root === null) {
       this._list.append(
         element(
@@ -120,29 +124,255 @@ export class TaskPanel extends Widget {
       }
       return;
     }
+    this._renderBundles();
+    const heading = element('div', 'hc-section');
+    const bundled = page.bundled ?? 0;
+    heading.append(
+      element('span', 'hc-section-title', bundled ? 'Tasks not in a bundle' : 'Tasks')
+    );
+    const timeline = element(
+      'button',
+      'hc-button hc-root-timeline-toggle',
+      model.showTimeline ? 'Hide timeline' : 'Timeline'
+    );
+    timeline.title = `The root's newest tasks over time: waited and ran, by node`;
+    timeline.onclick = () => (model.showTimeline = !model.showTimeline);
+    heading.append(timeline);
+    this._list.append(heading);
+    if (model.showTimeline) {
+      this._list.append(this._timeline(model.timelineRows, 'hc-timeline-root', t => t.name || t.id.slice(0, 8)));
+    }
     if (page.tasks.length === 0) {
       const filtered = model.statusFilter.length > 0;
-      this._list.append(
-        element(
-          'div',
-          'hc-empty',
-          filtered ? 'No tasks with this status.' : 'No tasks in this root yet.'
-        )
-      );
+      const text = filtered
+        ? 'No tasks with this status.'
+        : bundled
+          ? 'No tasks outside bundles.'
+          : 'No tasks in this root yet.';
+      this._list.append(element('div', 'hc-empty', text));
     }
     for (const task of page.tasks) {
-      this._list.append(this._renderTask(task));
+      this._list.append(renderTask(task, this._selected.has(task.id), this._now()));
+    }
+    this._shown = [...page.tasks, ...model.bundles.rows()];
+    this._renderSelection();
+    if (page.total > page.limit) {
+      this._pager.append(
+        ...this._pagerParts(page, offset => (model.offset = offset))
+      );
+    }
+  }
+
+  /** Newer / "1-50 of 120" / Older, for a page at `offset` of `total`, `limit` a page. */
+  private _pagerParts(
+    page: { offset: number; limit: number; total: number },
+    go: (offset: number) => void
+  ): HTMLElement[] {
+    const prev = element('button', 'hc-button', 'Newer');
+    prev.disabled = page.offset === 0;
+    prev.onclick = () => go(page.offset - page.limit);
+    const next = element('button', 'hc-button', 'Older');
+    next.disabled = page.offset + page.limit >= page.total;
+    next.onclick = () => go(page.offset + page.limit);
+    const where = `${page.offset + 1}-${Math.min(page.offset + page.limit, page.total)} of ${page.total}`;
+    return [prev, element('span', 'hc-pager-text', where), next];
+  }
+
+  /** "updated 15:56:07", or when the last update failed, "update failed 15:56:09". */
+  private _renderUpdated(): void {
+    const model = this.model;
+    const clock = (ms: number) => new Date(ms).toLocaleTimeString([], { hour12: false });
+    const failed = model.failedAt !== null;
+    let text = '';
+    if (failed) {
+      text = `update failed ${clock(model.failedAt!)}`;
+      if (model.fetchedAt) {
+        text += ` (last updated ${clock(model.fetchedAt)})`;
+      }
+    } else if (model.fetchedAt) {
+      text = `last updated ${clock(model.fetchedAt)}`;
+    }
+    this._updated.textContent = text;
+    this._updated.title = failed ? (model.error ?? '') : 'When the panel last heard from the server';
+    this._updated.classList.toggle('hc-updated-failed', failed);
+  }
+
+  /** The page of bundles: one row each, opened ones with their tasks by their rows. */
+  private _renderBundles(): void {
+    const list = this.model.bundles;
+    const page = list.page;
+    if (!page || page.bundles.length === 0) {
+      return;
+    }
+    const heading = element('div', 'hc-section');
+    heading.append(element('span', 'hc-section-title', `Bundles (${page.total})`));
+    this._list.append(heading);
+    for (const bundle of page.bundles) {
+      this._list.append(this._renderBundle(bundle));
     }
     if (page.total > page.limit) {
-      const prev = element('button', 'hc-button', 'Newer');
-      prev.disabled = page.offset === 0;
-      prev.onclick = () => (model.offset = page.offset - page.limit);
-      const next = element('button', 'hc-button', 'Older');
-      next.disabled = page.offset + page.limit >= page.total;
-      next.onclick = () => (model.offset = page.offset + page.limit);
-      const where = `${page.offset + 1}-${Math.min(page.offset + page.limit, page.total)} of ${page.total}`;
-      this._pager.append(prev, element('span', 'hc-pager-text', where), next);
+      const pager = element('div', 'hc-pager hc-bundles-pager');
+      pager.append(
+        ...this._pagerParts(page, offset => {
+          list.offset = Math.max(0, offset);
+          void this.model.refresh();
+        })
+      );
+      this._list.append(pager);
     }
+  }
+
+  private _renderBundle(bundle: IBundle): HTMLElement {
+    const open = this.model.bundles.open.get(bundle.name);
+    const node = element('div', 'hc-bundle');
+    node.dataset.bundle = bundle.name;
+    node.append(bundleHeader(bundle, open));
+    if (!open) {
+      return node;
+    }
+    node.classList.add('hc-bundle-open');
+    if (open.error) {
+      node.append(element('div', 'hc-error', open.error));
+    }
+    if (open.showTimeline) {
+      node.append(this._timeline(open.timeline, 'hc-timeline-bundle', rowLabel));
+    }
+    const tasks = open.tasks;
+    if (!tasks) {
+      node.append(element('div', 'hc-empty', 'Loading tasks...'));
+      return node;
+    }
+    const rows = element('div', 'hc-bundle-tasks');
+    if (tasks.tasks.length === 0) {
+      rows.append(element('div', 'hc-empty', 'No tasks with this status.'));
+    }
+    for (const task of tasks.tasks) {
+      rows.append(renderTask(task, this._selected.has(task.id), this._now(), rowLabel(task)));
+    }
+    node.append(rows);
+    if (tasks.total > tasks.limit) {
+      const pager = element('div', 'hc-pager');
+      pager.append(
+        ...this._pagerParts(tasks, offset =>
+          this.model.setBundle(bundle.name, { offset: Math.max(0, offset) })
+        )
+      );
+      node.append(pager);
+    }
+    return node;
+  }
+
+  /** A timeline of `rows` (null: still loading), as wide as the panel. */
+  private _timeline(
+    rows: ITaskRow[] | null,
+    className: string,
+    label: (task: ITaskRow) => string
+  ): HTMLElement {
+    const box = element('div', `hc-timeline ${className}`);
+    const now = this._now();
+    if (rows === null || now === null) {
+      box.append(element('div', 'hc-empty', 'Loading the timeline...'));
+      return box;
+    }
+    const width = Math.max(200, (this._list.clientWidth || this.node.clientWidth || 300) - 24);
+    const drawn = drawTimeline(rows, now, width, label);
+    if (drawn === null) {
+      box.append(element('div', 'hc-empty', 'No tasks to draw.'));
+      return box;
+    }
+    const legend = element('div', 'hc-timeline-legend');
+    legend.append(
+      element('span', 'hc-legend-waited', 'waited'),
+      element('span', 'hc-legend-ran', 'ran, by status'),
+      element('span', '', 'a lane per node')
+    );
+    box.append(drawn, legend);
+    return box;
+  }
+
+  /** The bar saying how many tasks are selected, to cancel them at once. */
+  private _renderSelection(): void {
+    const shown = new Set(this._shown.map(t => t.id));
+    for (const id of [...this._selected]) {
+      if (!shown.has(id)) {
+        this._selected.delete(id); // no longer listed (another page, a bundle closed)
+      }
+    }
+    this._selection.replaceChildren();
+    const n = this._selected.size;
+    this._selection.hidden = n === 0;
+    if (n === 0) {
+      return;
+    }
+    const cancel = element('button', 'hc-button hc-cancel-selected', 'Cancel selected');
+    cancel.onclick = () => void this._cancelSelected(cancel);
+    const clear = element('button', 'hc-button hc-clear-selected', 'Clear');
+    clear.onclick = () => {
+      this._selected.clear();
+      this._render();
+    };
+    this._selection.append(
+      element('span', 'hc-selection-text', `${n} task${n === 1 ? '' : 's'} selected`),
+      cancel,
+      clear
+    );
+  }
+
+  private _onSelect(event: Event): void {
+    const check = event.target as HTMLInputElement;
+    const row = check.closest<HTMLElement>('.hc-task');
+    if (!check.classList.contains('hc-select') || !row) {
+      return;
+    }
+    if (check.checked) {
+      this._selected.add(row.dataset.id!);
+    } else {
+      this._selected.delete(row.dataset.id!);
+    }
+    this._renderSelection();
+  }
+
+  /**
+   * Cancel the selected tasks. Those running are stopped (their processes killed, their
+   * work so far lost), so, as for one running task, that asks first.
+   */
+  private async _cancelSelected(button: HTMLButtonElement): Promise<void> {
+    const chosen = this._shown.filter(t => this._selected.has(t.id));
+    const running = chosen.filter(t => t.status === 'running');
+    const queued = chosen.filter(t => t.status === 'submitted');
+    if (running.length + queued.length === 0) {
+      this.model.say(
+        `None of the ${chosen.length} selected tasks is queued or running: nothing to cancel`
+      );
+      return;
+    }
+    if (running.length > 0) {
+      const n = running.length;
+      const body = element(
+        'div',
+        'hc-cancel-body',
+        `${n} of the ${chosen.length} selected tasks ${n === 1 ? 'is' : 'are'} running` +
+          (queued.length ? ` and ${queued.length} queued` : '') +
+          '. Cancelling stops them now: the processes of those running are killed and ' +
+          'the work they have done so far is lost.'
+      );
+      const answer = await showDialog({
+        title: `Cancel ${running.length + queued.length} tasks, ${n} running?`,
+        body: new Widget({ node: body }),
+        buttons: [
+          Dialog.cancelButton({ label: 'Keep running' }),
+          Dialog.warnButton({ label: 'Cancel tasks' })
+        ],
+        defaultButton: 0 // Enter keeps them running: stopping takes a deliberate click
+      });
+      if (!answer.button.accept) {
+        return;
+      }
+    }
+    button.disabled = true;
+    const ids = [...running, ...queued].map(t => t.id);
+    this._selected.clear();
+    await this.model.cancelMany(ids);
   }
 
   private _renderRoots(): void {
@@ -183,107 +413,32 @@ export class TaskPanel extends Widget {
     }
   }
 
-  private _renderTask(task: ITaskRow): HTMLElement {
-    const row = element('div', 'hc-task');
-    row.dataset.id = task.id;
-    const status = task.status ?? 'unknown';
-    row.dataset.status = status;
-    const top = element('div', 'hc-task-top');
-    const badge = element('span', `hc-badge hc-status-${status}`, status);
-    const name = element('span', 'hc-name', task.name || task.id.slice(0, 8));
-    name.title = task.id;
-    top.append(badge, name, element('span', 'hc-type', task.type ?? ''));
-    const meta = element('div', 'hc-meta');
-    if (task.resources) {
-      meta.append(element('span', 'hc-resources', task.resources));
-    }
-    if (task.node) {
-      const where = status === 'running' ? 'on' : 'ran on';
-      meta.append(element('span', 'hc-node', `${where} ${task.node}`));
-    }
-    meta.append(element('span', 'hc-times'));
-    // created 15:56:07 · started 15:56:08 · finished 15:56:12 (each kept on one line)
-    const clock = element('div', 'hc-clock');
-    (['created', 'started', 'finished'] as const)
-      .filter(k => task.clock?.[k])
-      .forEach((k, n) => {
-        clock.append(n ? ' · ' : '', element('span', 'hc-clock-time', `${k} ${task.clock[k]}`));
-      });
-    const actions = element('div', 'hc-actions');
-    actions.append(this._action('log', 'Log'), this._action('info', 'Info'));
-    if (ACTIVE.includes(status)) {
-      actions.append(this._action('cancel', 'Cancel'));
-    } else if (FINISHED.includes(status) && !task.problem) {
-      actions.append(this._action('retry', 'Retry'));
-    }
-    row.append(top, meta, clock);
-    if (task.note) {
-      row.append(element('div', 'hc-note', task.note));
-    }
-    if (task.problem) {
-      row.classList.add('hc-unreadable');
-      const problem = element('div', 'hc-problem', `⚠ unreadable: ${task.problem}`);
-      problem.title = 'This task is listed with what its files still say.';
-      row.append(problem);
-    }
-    row.append(actions);
-    this._fillTimes(row, task);
-    return row;
-  }
-
-  private _action(action: string, label: string): HTMLButtonElement {
-    const button = element('button', `hc-button hc-action-${action}`, label);
-    button.dataset.action = action;
-    return button;
-  }
-
   /** The server's clock now, as far as the browser can tell (null before the first page). */
   private _now(): number | null {
     const page = this.model.page;
     return page ? page.now + (Date.now() - this.model.fetchedAt) / 1000 : null;
   }
 
-  /** waited / ran for; still counting (from the server's clock) while unfinished. */
-  private _fillTimes(row: HTMLElement, task: ITaskRow): void {
-    const now = this._now();
-    const parts: string[] = [];
-    let waited = task.waited;
-    if (waited === null && task.created !== null && now !== null && !FINISHED.includes(task.status ?? '')) {
-      waited = now - task.created;
-    }
-    if (waited !== null) {
-      parts.push(`waited ${prettyDt(waited)}`);
-    }
-    let ranFor = task.ran_for;
-    if (task.status === 'running' && task.started !== null && now !== null) {
-      ranFor = now - task.started;
-    }
-    if (ranFor !== null) {
-      parts.push(`ran for ${prettyDt(ranFor)}`);
-    }
-    const times = row.querySelector('.hc-times');
-    if (times) {
-      times.textContent = parts.join(' · ');
-    }
-  }
-
   private _tick(): void {
-    const page = this.model.page;
-    if (!page) {
-      return;
-    }
-    for (const task of page.tasks) {
+    const now = this._now();
+    for (const task of this._shown) {
       if (!FINISHED.includes(task.status ?? '')) {
         const row = this._list.querySelector<HTMLElement>(`.hc-task[data-id="${task.id}"]`);
         if (row) {
-          this._fillTimes(row, task);
+          fillTimes(row, task, now);
         }
       }
     }
   }
 
   private _onAction(event: MouseEvent): void {
-    const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-action]');
+    const target = event.target as HTMLElement;
+    const bundleButton = target.closest<HTMLButtonElement>('button[data-bundle-action]');
+    if (bundleButton) {
+      void this._onBundleAction(bundleButton);
+      return;
+    }
+    const button = target.closest<HTMLButtonElement>('button[data-action]');
     const row = button?.closest<HTMLElement>('.hc-task');
     const root = this.model.root;
     if (!button || !row || root === null) {
@@ -307,15 +462,70 @@ export class TaskPanel extends Widget {
     }
   }
 
+  /** Open or close a bundle, show its timeline, cancel it all or retry its failures. */
+  private async _onBundleAction(button: HTMLButtonElement): Promise<void> {
+    const name = button.closest<HTMLElement>('.hc-bundle')?.dataset.bundle;
+    const bundle = this.model.bundles.page?.bundles.find(b => b.name === name);
+    if (!name || !bundle) {
+      return;
+    }
+    const open = this.model.bundles.open.get(name);
+    switch (button.dataset.bundleAction) {
+      case 'toggle':
+        this.model.toggleBundle(name);
+        break;
+      case 'timeline':
+        if (!open) {
+          this.model.bundles.toggle(name);
+        }
+        this.model.setBundle(name, { showTimeline: !open?.showTimeline });
+        break;
+      case 'retry-failed':
+        button.disabled = true;
+        await this.model.bundleAction(name, 'retry');
+        break;
+      case 'cancel-all': {
+        const running = bundle.counts.running ?? 0;
+        const queued = bundle.counts.submitted ?? 0;
+        if (running > 0) {
+          const body = element(
+            'div',
+            'hc-cancel-body',
+            `Bundle '${name}' has ${running} running task${running === 1 ? '' : 's'}` +
+              (queued ? ` and ${queued} queued` : '') +
+              '. Cancelling stops them now: the processes of those running are killed and ' +
+              'the work they have done so far is lost.'
+          );
+          const answer = await showDialog({
+            title: `Cancel bundle '${name}'?`,
+            body: new Widget({ node: body }),
+            buttons: [
+              Dialog.cancelButton({ label: 'Keep running' }),
+              Dialog.warnButton({ label: 'Cancel all' })
+            ],
+            defaultButton: 0
+          });
+          if (!answer.button.accept) {
+            return;
+          }
+        }
+        button.disabled = true;
+        await this.model.bundleAction(name, 'cancel');
+        break;
+      }
+    }
+  }
+
   /**
    * Cancel a task. A running one is stopped (its processes killed, its work so far lost),
    * so that asks first; a submitted one has not started and is cancelled at once.
    */
   private async _cancel(id: string, button: HTMLButtonElement): Promise<void> {
-    const task = this.model.page?.tasks.find(t => t.id === id);
+    const task = this._shown.find(t => t.id === id);
     if (task?.status === 'running') {
       const short = id.slice(0, 8);
-      const named = task.name ? `'${task.name}' (${short})` : short;
+      const label = task.original ? rowLabel(task) : task.name;
+      const named = label ? `'${label}' (${short})` : short;
       const now = this._now();
       const since =
         task.started !== null && now !== null ? ` for ${prettyDt(now - task.started)}` : '';
@@ -343,6 +553,12 @@ export class TaskPanel extends Widget {
     await this.model.cancel(id);
   }
 
+  private _updated = document.createElement('div');
+  private _selection = document.createElement('div');
+  /** The ids of the tasks selected (with their check boxes), to cancel them at once. */
+  private _selected = new Set<string>();
+  /** Every task row shown now: the page's and those of open bundles. */
+  private _shown: ITaskRow[] = [];
   private _rootSelect = document.createElement('select');
   private _rootsNote = document.createElement('div');
   private _refresh = document.createElement('button');

@@ -25,13 +25,59 @@ export interface ITaskRow {
    * 1a2b3c4d (running)", "upstream task 1a2b3c4d failed"; null otherwise.
    */
   note?: string | null;
+  /** The scheduler's job id while queued or running ("123", "123_4" for an array element). */
+  job_id?: string | null;
+  /** For a queued task, why it waits, in words; null otherwise. */
+  pending?: string | null;
+  /** What to change so a queued task can start, or null. */
+  pending_action?: string | null;
+  /** A failed task's one line: its exception's type and message, else why it failed. */
+  error?: string | null;
+  /** A bundle task's parameters ({name: short repr}); null for others. */
+  row?: { [name: string]: string } | null;
+  /** A call task's arguments, as shown; null for others. */
+  args?: string[] | null;
+  /** In a bundle's page: the id the bundle holds (the row is its newest retry). */
+  original?: string;
 }
 
 /** One page of a root's tasks, with counts per status over the whole root. */
 export interface ITaskPage {
   root: string;
   total: number;
+  /** Asked for loose tasks only: how many tasks of bundles were left out of `total`. */
+  bundled?: number;
   counts: { [status: string]: number };
+  offset: number;
+  limit: number;
+  now: number;
+  tasks: ITaskRow[];
+}
+
+/** A bundle of the root: its name, how many tasks, and how many have each status. */
+export interface IBundle {
+  name: string;
+  size: number;
+  counts: { [status: string]: number };
+}
+
+/** A page of the root's bundles, newest first. */
+export interface IBundlePage {
+  root: string;
+  total: number;
+  offset: number;
+  limit: number;
+  now: number;
+  bundles: IBundle[];
+}
+
+/** A page of one bundle's tasks (each the newest retry of its row), with its counts. */
+export interface IBundleTasks {
+  root: string;
+  name: string;
+  size: number;
+  counts: { [status: string]: number };
+  total: number;
   offset: number;
   limit: number;
   now: number;

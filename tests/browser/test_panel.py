@@ -235,6 +235,7 @@ def test_a_long_task_list_is_paged_newest_first(lab, page, monkeypatch):
     with contextlib.redirect_stdout(None):
         api.hipercow_init(".")
         bundle = api.task_create_bulk_expr("x", [{"x": i} for i in range(60)], namespace={})
+        api.hipercow_bundle_delete(bundle.name)  # tasks of a bundle are listed under it
     newest_first = api.task_list(root=str(many))
     assert sorted(newest_first) == sorted(bundle.ids)
     open_lab(page, lab, "many")
@@ -341,6 +342,7 @@ def test_an_unreadable_task_is_a_row_saying_why_and_the_others_list(lab, page, m
     with contextlib.redirect_stdout(None):
         api.hipercow_init(".")
         bundle = api.task_create_bulk_expr("x", [{"x": i} for i in range(3)], namespace={})
+        api.hipercow_bundle_delete(bundle.name)  # tasks of a bundle are listed under it
     bad = bundle.ids[1]
     with open(find_root(str(folder)).task_file(bad, "data.json"), "w") as f:
         f.write('{"type": "expression", "na')

@@ -200,3 +200,28 @@ def test_a_task_waiting_for_another_says_so_in_its_pending_words(site, monkeypat
     wait_until(lambda: api.task_summaries([child.id], root=project)[0]["node"], timeout=30)
     (row,) = api.task_summaries([child.id], root=project)
     assert row["pending"] is None and row["error"] is None and row["row"] is None
+
+
+def test_a_task_waiting_for_cores_says_why_in_the_schedulers_words(site, monkeypatch):
+    project, server = site["project"], site["server"]
+    monkeypatch.chdir(project)
+    (project / "go").unlink(missing_ok=True)
+    cores = api.hipercow_cluster_info(root=project).max_cores
+    whole = api.hipercow_resources(cores=cores)
+    with contextlib.redirect_stdout(None):
+        first = api.task_create_expr(gated(project, "1"), namespace={}, resources=whole)
+        api.task_wait(first.id, timeout=60, for_start=True, root=project)
+        second = api.task_create_expr("2", namespace={}, resources=whole, name="second")
+    expected = f"waiting for {cores} free core{'s' if cores > 1 else ''}: {cores} of {cores} in use"
+    wait_until(
+        lambda: api.task_summaries([second.id], root=project)[0]["pending"] == expected,
+        timeout=30,
+    )
+    _, page = server.request("GET", "/hipercow/tasks", root="project", loose=1)
+    row = next(t for t in page["tasks"] if t["id"] == second.id)
+    assert row["status"] == "submitted" and row["pending"] == expected
+    assert row["node"] is None and row["job_id"] is None and row["error"] is None
+    (project / "go").touch()
+    assert second.wait(timeout=60)
+    (row,) = api.task_summaries([second.id], root=project)
+    assert row["pending"] is None and row["node"] == ran_on(site["root"], second.id)
