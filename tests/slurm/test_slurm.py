@@ -5,7 +5,6 @@ by a fixture at the start and checked at the end, so their minute-long waits ove
 """
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from processes import SOURCE, cancel_slurm_jobs, require_slurm
+from processes import SOURCE
 
 import hipercow_magic as hm
 from hipercow_magic import api
@@ -27,27 +26,8 @@ from hipercow_magic.drivers.registry import load_driver
 from hipercow_magic.drivers.slurm import COUNTS, SlurmUnavailableWarning, scheduler_calls
 from hipercow_magic.drivers.slurm.status import root_state
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("in_root")]
 SCRIPTS = Path(SOURCE) / "scripts"
-
-
-@pytest.fixture(scope="module")
-def root_path(tmp_path_factory):
-    require_slurm()
-    path = tmp_path_factory.mktemp("slurm-root")
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        hm.hipercow_init(str(path), driver="slurm", poll_interval=0.5)
-        yield path
-    finally:
-        os.chdir(old)
-        cancel_slurm_jobs(path)
-
-
-@pytest.fixture(autouse=True)
-def in_root(root_path, monkeypatch):
-    monkeypatch.chdir(root_path)
 
 
 @pytest.fixture(scope="module")
@@ -332,12 +312,13 @@ def test_impossible_requests_fail_before_anything_is_written(driver, node):
 
 def test_a_request_slurm_refuses_keeps_the_task_created(driver):
     info = driver.cluster_info()
-    # Each request fits a node, but not together: Slurm itself says no.
+    # Each request fits a node, but not together: Slurm itself says no, before a job exists.
     resources = hm.hipercow_resources(cores=info.max_cores, memory_per_process=info.max_memory)
-    calls = COUNTS["sbatch"]
-    with pytest.raises(HipercowError, match="sbatch: error: Batch job submission failed") as e:
+    calls, checks = COUNTS["sbatch"], COUNTS["sbatch --test-only"]
+    with pytest.raises(HipercowError, match="Slurm would never run this job: no node of") as e:
         hm.task_create_expr("1", resources=resources)
-    assert COUNTS["sbatch"] == calls + 1
+    assert COUNTS["sbatch"] == calls  # refused by `sbatch --test-only`, before submitting
+    assert COUNTS["sbatch --test-only"] == checks + 1
     task_id = re.search(r"'([0-9a-f]{32})'", str(e.value)).group(1)
     assert hm.task_status(task_id) == "created"
     assert _job(task_id) is None

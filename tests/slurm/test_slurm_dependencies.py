@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from processes import cancel_slurm_jobs, require_slurm, stop_local_scheduler
+from processes import stop_local_scheduler
 
 import hipercow_magic as hm
 from hipercow_magic.api import slurm_script
@@ -23,7 +23,7 @@ from hipercow_magic.drivers.registry import load_driver
 from hipercow_magic.drivers.slurm import COUNTS, scheduler_calls
 from hipercow_magic.drivers.slurm.status import root_state
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("in_root")]
 
 HELD = (
     "import os, time\n"
@@ -31,24 +31,6 @@ HELD = (
     "while not os.path.exists({flag!r}) and time.time() < deadline:\n"
     "    time.sleep(0.1)\n"
 )
-
-
-@pytest.fixture(scope="module")
-def root_path(tmp_path_factory):
-    require_slurm()
-    path = tmp_path_factory.mktemp("slurm-deps")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(path)
-        hm.hipercow_init(str(path), driver="slurm", poll_interval=0.5)
-        try:
-            yield path
-        finally:
-            cancel_slurm_jobs(path)
-
-
-@pytest.fixture(autouse=True)
-def in_root(root_path, monkeypatch):
-    monkeypatch.chdir(root_path)
 
 
 def _driver():

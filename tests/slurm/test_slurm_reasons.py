@@ -6,7 +6,7 @@ import os
 import subprocess
 
 import pytest
-from processes import cancel_slurm_jobs, require_slurm, wait_until
+from processes import wait_until
 
 import hipercow_magic as hm
 from hipercow_magic.core.errors import HipercowError
@@ -17,27 +17,8 @@ from hipercow_magic.drivers.slurm import COUNTS
 from hipercow_magic.drivers.slurm.pending import AHEAD_NO_LIMIT, NO_LIMIT
 from hipercow_magic.drivers.slurm.refusals import TEST_ONLY
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("in_root")]
 WAIT = 180
-
-
-@pytest.fixture(scope="module")
-def root_path(tmp_path_factory):
-    require_slurm()
-    path = tmp_path_factory.mktemp("slurm-reasons")
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        hm.hipercow_init(str(path), driver="slurm", poll_interval=0.5)
-        yield path
-    finally:
-        os.chdir(old)
-        cancel_slurm_jobs(path)
-
-
-@pytest.fixture(autouse=True)
-def in_root(root_path, monkeypatch):
-    monkeypatch.chdir(root_path)
 
 
 def _driver():
