@@ -1,4 +1,5 @@
 import { IBundle, IBundlePage, IBundleTasks, ITaskRow, requestAPI } from './request';
+import { element, pagerParts } from './rows';
 import { STATUS_ORDER } from './statuses';
 
 /** Bundles listed at once; more come with Older / Newer. */
@@ -183,6 +184,51 @@ export function bundleHeader(bundle: IBundle, open: IOpenBundle | undefined): HT
   actions.append(cancel, retry, timeline);
   head.append(top, stackedBar(bundle.counts, bundle.size), counts, actions);
   return head;
+}
+
+/**
+ * A bundle's row: its header and, opened, its timeline (when shown) and a page of its
+ * tasks, each drawn by `draw.row`; `draw.go` moves to another page of them.
+ */
+export function renderBundle(
+  bundle: IBundle,
+  open: IOpenBundle | undefined,
+  draw: {
+    row: (task: ITaskRow) => HTMLElement;
+    timeline: (rows: ITaskRow[] | null) => HTMLElement;
+    go: (offset: number) => void;
+  }
+): HTMLElement {
+  const node = element('div', 'hc-bundle');
+  node.dataset.bundle = bundle.name;
+  node.append(bundleHeader(bundle, open));
+  if (!open) {
+    return node;
+  }
+  node.classList.add('hc-bundle-open');
+  if (open.error) {
+    node.append(element('div', 'hc-error', open.error));
+  }
+  if (open.showTimeline) {
+    node.append(draw.timeline(open.timeline));
+  }
+  const tasks = open.tasks;
+  if (!tasks) {
+    node.append(element('div', 'hc-empty', 'Loading tasks...'));
+    return node;
+  }
+  const rows = element('div', 'hc-bundle-tasks');
+  if (tasks.tasks.length === 0) {
+    rows.append(element('div', 'hc-empty', 'No tasks with this status.'));
+  }
+  rows.append(...tasks.tasks.map(draw.row));
+  node.append(rows);
+  if (tasks.total > tasks.limit) {
+    const pager = element('div', 'hc-pager');
+    pager.append(...pagerParts(tasks, draw.go));
+    node.append(pager);
+  }
+  return node;
 }
 
 function button(action: string, label: string, title: string): HTMLButtonElement {

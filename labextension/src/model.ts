@@ -1,6 +1,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { BundleList } from './bundles';
+import { ChangesListener } from './listener';
 import {
   HipercowRequestError,
   IChanges,
@@ -21,10 +22,6 @@ export const MAX_IDLE_POLL_MS = 30000;
 export const NO_ROOT_POLL_MS = 5000;
 /** After a kernel finishes running code, look again this much later (once for many cells). */
 export const KERNEL_IDLE_WAIT_MS = 300;
-/** How long the server may hold a request for changes before answering "nothing new". */
-export const CHANGES_WAIT_S = 25;
-/** After a request for changes fails, ask again after 1 s, then 2 s, ... up to 60 s. */
-export const MAX_CHANGES_RETRY_MS = 60000;
 /** The root's timeline draws this many of its newest tasks. */
 export const ROOT_TIMELINE_LIMIT = 200;
 
@@ -342,7 +339,7 @@ export class TaskModel {
   }
 
   dispose(): void {
-    this._listen(null);
+    this._changes.listen(null);
     window.clearTimeout(this._timer);
     window.clearTimeout(this._idleTimer);
     document.removeEventListener('visibilitychange', this._onVisibility);
@@ -395,59 +392,17 @@ export class TaskModel {
       if (root !== null) {
         void this._fetchCluster(root);
       }
-      this._listen(root);
+      this._changes.listen(root);
     }
     void this.refresh();
   }
 
-  /**
-   * Keep one request for the changes of `root` waiting at the server (stopping the one
-   * for the root before); null stops listening. Each answer that says a task changed, or
-   * whose counts differ from the table's, fetches the table again; a failed request is
-   * retried after a growing pause, the timed polls standing in meanwhile.
-   */
-  private _listen(root: string | null): void {
-    const generation = ++this._listenGeneration;
-    this._listenAbort?.abort();
-    this._listenAbort = null;
-    this._listening = false;
-    if (root !== null) {
-      void this._listenLoop(root, generation);
-    }
-  }
-
-  private async _listenLoop(root: string, generation: number): Promise<void> {
-    let token: string | undefined = undefined;
-    let pause = 1000;
-    while (generation === this._listenGeneration) {
-      const abort = new AbortController();
-      this._listenAbort = abort;
-      try {
-        const answer: IChanges = await requestAPI<IChanges>(
-          'changes',
-          { root, since: token, timeout: token === undefined ? undefined : CHANGES_WAIT_S },
-          { signal: abort.signal }
-        );
-        if (generation !== this._listenGeneration) {
-          return;
-        }
-        token = answer.token;
-        pause = 1000;
-        this._listening = true;
-        const page = this._page;
-        const changed = answer.changed === null || answer.changed.length > 0;
-        if (page !== null && (changed || !sameCounts(answer.counts, page.counts))) {
-          await this.refresh();
-        }
-      } catch {
-        if (generation !== this._listenGeneration) {
-          return;
-        }
-        token = undefined;
-        this._listening = false;
-        await new Promise(resolve => window.setTimeout(resolve, pause));
-        pause = Math.min(pause * 2, MAX_CHANGES_RETRY_MS);
-      }
+  /** A long-poll answer: fetch the table again if a task changed or the counts differ. */
+  private async _onChanges(answer: IChanges): Promise<void> {
+    const page = this._page;
+    const changed = answer.changed === null || answer.changed.length > 0;
+    if (page !== null && (changed || !sameCounts(answer.counts, page.counts))) {
+      await this.refresh();
     }
   }
 
@@ -485,7 +440,7 @@ export class TaskModel {
     const counts = this._page?.counts ?? {};
     const active = ACTIVE.some(s => (counts[s] ?? 0) > 0);
     let delay: number;
-    if (active && this._panelVisible && !this._listening) {
+    if (active && this._panelVisible && !this._changes.listening) {
       delay = FAST_POLL_MS;
       this._idleDelay = IDLE_POLL_MS;
     } else if (active || this._error) {
@@ -532,8 +487,5 @@ export class TaskModel {
   private _idleTimer = 0;
   private _generation = 0;
   private _idleDelay = IDLE_POLL_MS;
-  private _listenGeneration = 0;
-  private _listenAbort: AbortController | null = null;
-  /** Whether the last request for changes was answered (starts and ends come at once). */
-  private _listening = false;
+  private _changes = new ChangesListener(answer => this._onChanges(answer));
 }

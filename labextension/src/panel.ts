@@ -1,14 +1,15 @@
-import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { bundleHeader, rowLabel } from './bundles';
+import { renderBundle, rowLabel } from './bundles';
+import { confirmStop } from './confirm';
 import { prettyDt } from './format';
 import { TaskModel } from './model';
-import { IBundle, ITaskRow } from './request';
-import { element, fillTimes, renderTask } from './rows';
+import { ITaskRow } from './request';
+import { element, fillTimes, pagerParts, renderTask } from './rows';
 import { FINISHED, STATUS_ORDER } from './statuses';
-import { drawTimeline } from './timeline';
+import { TaskSelection } from './selection';
+import { timelineBox } from './timeline';
 
 /** What the panel asks its host to do with a task. */
 export interface IPanelHost {
@@ -55,7 +56,7 @@ export class TaskPanel extends Widget {
       this._updated,
       this._counts,
       this._error,
-      this._selection,
+      this._selection.node,
       this._list,
       this._pager
     );
@@ -63,8 +64,7 @@ export class TaskPanel extends Widget {
     this._error.className = 'hc-error';
     this._list.className = 'hc-list';
     this._list.onclick = event => this._onAction(event);
-    this._list.onchange = event => this._onSelect(event);
-    this._selection.className = 'hc-selection';
+    this._list.onchange = event => this._selection.onChange(event);
 
     model.changed.connect(this._render, this);
     this._render();
@@ -102,7 +102,7 @@ export class TaskPanel extends Widget {
     this._list.replaceChildren();
     this._pager.replaceChildren();
     this._shown = [];
-    this._selection.hidden = true;
+    this._selection.node.hidden = true;
     if (model.root === null) {
       this._list.append(
         element(
@@ -152,30 +152,15 @@ export class TaskPanel extends Widget {
       this._list.append(element('div', 'hc-empty', text));
     }
     for (const task of page.tasks) {
-      this._list.append(renderTask(task, this._selected.has(task.id), this._now()));
+      this._list.append(renderTask(task, this._selection.ids.has(task.id), this._now()));
     }
     this._shown = [...page.tasks, ...model.bundles.rows()];
-    this._renderSelection();
+    this._selection.render(this._shown);
     if (page.total > page.limit) {
       this._pager.append(
-        ...this._pagerParts(page, offset => (model.offset = offset))
+        ...pagerParts(page, offset => (model.offset = offset))
       );
     }
-  }
-
-  /** Newer / "1-50 of 120" / Older, for a page at `offset` of `total`, `limit` a page. */
-  private _pagerParts(
-    page: { offset: number; limit: number; total: number },
-    go: (offset: number) => void
-  ): HTMLElement[] {
-    const prev = element('button', 'hc-button', 'Newer');
-    prev.disabled = page.offset === 0;
-    prev.onclick = () => go(page.offset - page.limit);
-    const next = element('button', 'hc-button', 'Older');
-    next.disabled = page.offset + page.limit >= page.total;
-    next.onclick = () => go(page.offset + page.limit);
-    const where = `${page.offset + 1}-${Math.min(page.offset + page.limit, page.total)} of ${page.total}`;
-    return [prev, element('span', 'hc-pager-text', where), next];
   }
 
   /** "updated 15:56:07", or when the last update failed, "update failed 15:56:09". */
@@ -208,12 +193,20 @@ export class TaskPanel extends Widget {
     heading.append(element('span', 'hc-section-title', `Bundles (${page.total})`));
     this._list.append(heading);
     for (const bundle of page.bundles) {
-      this._list.append(this._renderBundle(bundle));
+      const open = list.open.get(bundle.name);
+      this._list.append(
+        renderBundle(bundle, open, {
+          row: task =>
+            renderTask(task, this._selection.ids.has(task.id), this._now(), rowLabel(task)),
+          timeline: rows => this._timeline(rows, 'hc-timeline-bundle', rowLabel),
+          go: offset => this.model.setBundle(bundle.name, { offset: Math.max(0, offset) })
+        })
+      );
     }
     if (page.total > page.limit) {
       const pager = element('div', 'hc-pager hc-bundles-pager');
       pager.append(
-        ...this._pagerParts(page, offset => {
+        ...pagerParts(page, offset => {
           list.offset = Math.max(0, offset);
           void this.model.refresh();
         })
@@ -222,157 +215,14 @@ export class TaskPanel extends Widget {
     }
   }
 
-  private _renderBundle(bundle: IBundle): HTMLElement {
-    const open = this.model.bundles.open.get(bundle.name);
-    const node = element('div', 'hc-bundle');
-    node.dataset.bundle = bundle.name;
-    node.append(bundleHeader(bundle, open));
-    if (!open) {
-      return node;
-    }
-    node.classList.add('hc-bundle-open');
-    if (open.error) {
-      node.append(element('div', 'hc-error', open.error));
-    }
-    if (open.showTimeline) {
-      node.append(this._timeline(open.timeline, 'hc-timeline-bundle', rowLabel));
-    }
-    const tasks = open.tasks;
-    if (!tasks) {
-      node.append(element('div', 'hc-empty', 'Loading tasks...'));
-      return node;
-    }
-    const rows = element('div', 'hc-bundle-tasks');
-    if (tasks.tasks.length === 0) {
-      rows.append(element('div', 'hc-empty', 'No tasks with this status.'));
-    }
-    for (const task of tasks.tasks) {
-      rows.append(renderTask(task, this._selected.has(task.id), this._now(), rowLabel(task)));
-    }
-    node.append(rows);
-    if (tasks.total > tasks.limit) {
-      const pager = element('div', 'hc-pager');
-      pager.append(
-        ...this._pagerParts(tasks, offset =>
-          this.model.setBundle(bundle.name, { offset: Math.max(0, offset) })
-        )
-      );
-      node.append(pager);
-    }
-    return node;
-  }
-
   /** A timeline of `rows` (null: still loading), as wide as the panel. */
   private _timeline(
     rows: ITaskRow[] | null,
     className: string,
     label: (task: ITaskRow) => string
   ): HTMLElement {
-    const box = element('div', `hc-timeline ${className}`);
-    const now = this._now();
-    if (rows === null || now === null) {
-      box.append(element('div', 'hc-empty', 'Loading the timeline...'));
-      return box;
-    }
     const width = Math.max(200, (this._list.clientWidth || this.node.clientWidth || 300) - 24);
-    const drawn = drawTimeline(rows, now, width, label);
-    if (drawn === null) {
-      box.append(element('div', 'hc-empty', 'No tasks to draw.'));
-      return box;
-    }
-    const legend = element('div', 'hc-timeline-legend');
-    legend.append(
-      element('span', 'hc-legend-waited', 'waited'),
-      element('span', 'hc-legend-ran', 'ran, by status'),
-      element('span', '', 'a lane per node')
-    );
-    box.append(drawn, legend);
-    return box;
-  }
-
-  /** The bar saying how many tasks are selected, to cancel them at once. */
-  private _renderSelection(): void {
-    const shown = new Set(this._shown.map(t => t.id));
-    for (const id of [...this._selected]) {
-      if (!shown.has(id)) {
-        this._selected.delete(id); // no longer listed (another page, a bundle closed)
-      }
-    }
-    this._selection.replaceChildren();
-    const n = this._selected.size;
-    this._selection.hidden = n === 0;
-    if (n === 0) {
-      return;
-    }
-    const cancel = element('button', 'hc-button hc-cancel-selected', 'Cancel selected');
-    cancel.onclick = () => void this._cancelSelected(cancel);
-    const clear = element('button', 'hc-button hc-clear-selected', 'Clear');
-    clear.onclick = () => {
-      this._selected.clear();
-      this._render();
-    };
-    this._selection.append(
-      element('span', 'hc-selection-text', `${n} task${n === 1 ? '' : 's'} selected`),
-      cancel,
-      clear
-    );
-  }
-
-  private _onSelect(event: Event): void {
-    const check = event.target as HTMLInputElement;
-    const row = check.closest<HTMLElement>('.hc-task');
-    if (!check.classList.contains('hc-select') || !row) {
-      return;
-    }
-    if (check.checked) {
-      this._selected.add(row.dataset.id!);
-    } else {
-      this._selected.delete(row.dataset.id!);
-    }
-    this._renderSelection();
-  }
-
-  /**
-   * Cancel the selected tasks. Those running are stopped (their processes killed, their
-   * work so far lost), so, as for one running task, that asks first.
-   */
-  private async _cancelSelected(button: HTMLButtonElement): Promise<void> {
-    const chosen = this._shown.filter(t => this._selected.has(t.id));
-    const running = chosen.filter(t => t.status === 'running');
-    const queued = chosen.filter(t => t.status === 'submitted');
-    if (running.length + queued.length === 0) {
-      this.model.say(
-        `None of the ${chosen.length} selected tasks is queued or running: nothing to cancel`
-      );
-      return;
-    }
-    if (running.length > 0) {
-      const n = running.length;
-      const body = element(
-        'div',
-        'hc-cancel-body',
-        `${n} of the ${chosen.length} selected tasks ${n === 1 ? 'is' : 'are'} running` +
-          (queued.length ? ` and ${queued.length} queued` : '') +
-          '. Cancelling stops them now: the processes of those running are killed and ' +
-          'the work they have done so far is lost.'
-      );
-      const answer = await showDialog({
-        title: `Cancel ${running.length + queued.length} tasks, ${n} running?`,
-        body: new Widget({ node: body }),
-        buttons: [
-          Dialog.cancelButton({ label: 'Keep running' }),
-          Dialog.warnButton({ label: 'Cancel tasks' })
-        ],
-        defaultButton: 0 // Enter keeps them running: stopping takes a deliberate click
-      });
-      if (!answer.button.accept) {
-        return;
-      }
-    }
-    button.disabled = true;
-    const ids = [...running, ...queued].map(t => t.id);
-    this._selected.clear();
-    await this.model.cancelMany(ids);
+    return timelineBox(rows, this._now(), width, label, className);
   }
 
   private _renderRoots(): void {
@@ -488,24 +338,15 @@ export class TaskPanel extends Widget {
         const running = bundle.counts.running ?? 0;
         const queued = bundle.counts.submitted ?? 0;
         if (running > 0) {
-          const body = element(
-            'div',
-            'hc-cancel-body',
+          const stop = await confirmStop(
+            `Cancel bundle '${name}'?`,
             `Bundle '${name}' has ${running} running task${running === 1 ? '' : 's'}` +
               (queued ? ` and ${queued} queued` : '') +
               '. Cancelling stops them now: the processes of those running are killed and ' +
-              'the work they have done so far is lost.'
+              'the work they have done so far is lost.',
+            'Cancel all'
           );
-          const answer = await showDialog({
-            title: `Cancel bundle '${name}'?`,
-            body: new Widget({ node: body }),
-            buttons: [
-              Dialog.cancelButton({ label: 'Keep running' }),
-              Dialog.warnButton({ label: 'Cancel all' })
-            ],
-            defaultButton: 0
-          });
-          if (!answer.button.accept) {
+          if (!stop) {
             return;
           }
         }
@@ -530,22 +371,13 @@ export class TaskPanel extends Widget {
       const since =
         task.started !== null && now !== null ? ` for ${prettyDt(now - task.started)}` : '';
       const where = task.node ? ` on ${task.node}` : '';
-      const body = element(
-        'div',
-        'hc-cancel-body',
+      const stop = await confirmStop(
+        `Cancel running task ${short}?`,
         `Task ${named} has been running${where}${since}. Cancelling it stops it now: ` +
-          'its processes are killed and the work it has done so far is lost.'
+          'its processes are killed and the work it has done so far is lost.',
+        'Cancel task'
       );
-      const answer = await showDialog({
-        title: `Cancel running task ${short}?`,
-        body: new Widget({ node: body }),
-        buttons: [
-          Dialog.cancelButton({ label: 'Keep running' }),
-          Dialog.warnButton({ label: 'Cancel task' })
-        ],
-        defaultButton: 0 // Enter keeps it running: stopping takes a deliberate click
-      });
-      if (!answer.button.accept) {
+      if (!stop) {
         return;
       }
     }
@@ -554,9 +386,7 @@ export class TaskPanel extends Widget {
   }
 
   private _updated = document.createElement('div');
-  private _selection = document.createElement('div');
-  /** The ids of the tasks selected (with their check boxes), to cancel them at once. */
-  private _selected = new Set<string>();
+  private _selection = new TaskSelection(this.model, () => this._render());
   /** Every task row shown now: the page's and those of open bundles. */
   private _shown: ITaskRow[] = [];
   private _rootSelect = document.createElement('select');

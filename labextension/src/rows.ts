@@ -137,3 +137,18 @@ export function fillTimes(row: HTMLElement, task: ITaskRow, now: number | null):
     times.textContent = parts.join(' · ');
   }
 }
+
+/** Newer / "1-50 of 120" / Older, for a page at `offset` of `total`, `limit` a page. */
+export function pagerParts(
+  page: { offset: number; limit: number; total: number },
+  go: (offset: number) => void
+): HTMLElement[] {
+  const prev = element('button', 'hc-button', 'Newer');
+  prev.disabled = page.offset === 0;
+  prev.onclick = () => go(page.offset - page.limit);
+  const next = element('button', 'hc-button', 'Older');
+  next.disabled = page.offset + page.limit >= page.total;
+  next.onclick = () => go(page.offset + page.limit);
+  const where = `${page.offset + 1}-${Math.min(page.offset + page.limit, page.total)} of ${page.total}`;
+  return [prev, element('span', 'hc-pager-text', where), next];
+}

@@ -5,6 +5,7 @@
  */
 import { prettyDt } from './format';
 import { ITaskRow } from './request';
+import { element } from './rows';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const LABEL_WIDTH = 64; // room for a node's name at the left
@@ -159,4 +160,35 @@ function bar(
   title.textContent = parts.join(' · ');
   group.append(title);
   return group;
+}
+
+/**
+ * A timeline of `rows` with its legend, `width` pixels wide (`rows` or `now` null: still
+ * loading), in a box of class `className`.
+ */
+export function timelineBox(
+  rows: ITaskRow[] | null,
+  now: number | null,
+  width: number,
+  label: (task: ITaskRow) => string,
+  className: string
+): HTMLElement {
+  const box = element('div', `hc-timeline ${className}`);
+  if (rows === null || now === null) {
+    box.append(element('div', 'hc-empty', 'Loading the timeline...'));
+    return box;
+  }
+  const drawn = drawTimeline(rows, now, width, label);
+  if (drawn === null) {
+    box.append(element('div', 'hc-empty', 'No tasks to draw.'));
+    return box;
+  }
+  const legend = element('div', 'hc-timeline-legend');
+  legend.append(
+    element('span', 'hc-legend-waited', 'waited'),
+    element('span', 'hc-legend-ran', 'ran, by status'),
+    element('span', '', 'a lane per node')
+  );
+  box.append(drawn, legend);
+  return box;
 }
