@@ -175,3 +175,24 @@ def test_several_tasks_are_selected_and_cancelled_at_once(lab, page, sweep):
     selection.wait_for(state="hidden")
     (folder / "go").touch()
     assert api.task_wait(ids[2], timeout=60, root=str(folder))
+
+
+def test_the_last_updated_mark_says_when_updates_fail(lab, page, sweep):
+    import re
+
+    open_lab(page, lab, "sweep")
+    show_panel(page)
+    updated = page.locator(".hc-updated")
+    updated.get_by_text(re.compile(r"^last updated \d\d:\d\d:\d\d$")).wait_for()
+    # the server can't be reached: the mark says so, and when it last heard from it
+    page.route("**/hipercow/bundles*", lambda route: route.abort())
+    page.locator(".hc-refresh").click()
+    failed = re.compile(r"^update failed \d\d:\d\d:\d\d \(last updated \d\d:\d\d:\d\d\)$")
+    updated.get_by_text(failed).wait_for()
+    assert "hc-updated-failed" in updated.get_attribute("class")
+    assert "Cannot reach the Jupyter server" in page.locator(".hc-panel .hc-error").inner_text()
+    screenshots(page, "panel-update-failed")
+    page.unroute("**/hipercow/bundles*")
+    page.locator(".hc-refresh").click()
+    updated.get_by_text(re.compile(r"^last updated \d\d:\d\d:\d\d$")).wait_for()
+    assert "hc-updated-failed" not in updated.get_attribute("class")
