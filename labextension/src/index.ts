@@ -7,30 +7,36 @@ import { ISessionContext, MainAreaWidget } from '@jupyterlab/apputils';
 import { DocumentWidget } from '@jupyterlab/docregistry';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { KernelMessage } from '@jupyterlab/services';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import cowSvg from '../style/cow.svg';
 import { TaskModel } from './model';
+import { DEFAULT_SETTINGS, EndNotifier, INotifySettings } from './notifications';
 import { TaskPanel } from './panel';
 import { TaskStatusItem } from './statusbar';
 import { InfoView, LogView } from './views';
 
 const cowIcon = new LabIcon({ name: 'hipercow-magic:cow', svgstr: cowSvg });
 
-/** The hipercow side panel, its status bar item, and the log and info views. */
+/**
+ * The hipercow side panel, its status bar item, the log and info views, and notifications
+ * when tasks end (its settings: `schema/panel.json`).
+ */
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'hipercow-magic:panel',
   description: 'A side panel listing the tasks of the current hipercow root.',
   autoStart: true,
   requires: [ILabShell],
-  optional: [IDefaultFileBrowser, IStatusBar],
+  optional: [IDefaultFileBrowser, IStatusBar, ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
     shell: ILabShell,
     fileBrowser: IDefaultFileBrowser | null,
-    statusBar: IStatusBar | null
+    statusBar: IStatusBar | null,
+    settingRegistry: ISettingRegistry | null
   ) => {
     const model = new TaskModel();
     const open = (widget: Widget) => {
@@ -58,10 +64,29 @@ const plugin: JupyterFrontEndPlugin<void> = {
       );
       shell.activateById(area.id);
     };
-    const panel = new TaskPanel(model, {
-      openLog: (root, id) => open(new LogView(root, id)),
-      openInfo: (root, id) => open(new InfoView(root, id))
-    });
+    const views = {
+      openLog: (root: string, id: string) => open(new LogView(root, id)),
+      openInfo: (root: string, id: string) => open(new InfoView(root, id))
+    };
+    const panel = new TaskPanel(model, views);
+    const notifier = new EndNotifier(model, views);
+    if (settingRegistry) {
+      const apply = (settings: ISettingRegistry.ISettings) => {
+        notifier.settings = {
+          ...DEFAULT_SETTINGS,
+          ...(settings.composite as Partial<INotifySettings>)
+        };
+      };
+      void settingRegistry
+        .load(plugin.id)
+        .then(settings => {
+          apply(settings);
+          settings.changed.connect(apply);
+        })
+        .catch(reason =>
+          console.warn('hipercow: the settings could not be loaded:', reason)
+        );
+    }
     panel.title.icon = cowIcon;
     shell.add(panel, 'left', { rank: 600 });
 
