@@ -147,6 +147,23 @@ def test_several_tasks_are_selected_and_cancelled_at_once(lab, page, sweep):
     show_panel(page)
     for task in ids:
         page.locator(f'.hc-task[data-id="{task}"]').wait_for()
+    # the root's timeline: the running tasks on their node, the one waiting for a core apart
+    queued = page.locator(f'.hc-task[data-id="{ids[2]}"]')
+    assert queued.locator(".hc-badge").inner_text() == "submitted"
+    assert queued.locator(".hc-pending").inner_text().startswith("waiting for 1 free core")
+    page.locator(".hc-root-timeline-toggle").click()
+    chart = page.locator(".hc-timeline-root svg")
+    chart.locator(f'.hc-tl-task[data-id="{ids[2]}"]').wait_for(state="attached")
+    labels = chart.locator(".hc-tl-label")
+    lanes = {labels.nth(k).text_content() for k in range(labels.count())}
+    assert "(waiting)" in lanes and ran_on(sweep["root"], ids[0]) in lanes
+    assert chart.locator(f'.hc-tl-task[data-id="{ids[2]}"] .hc-tl-ran').count() == 0
+    assert chart.locator(f'.hc-tl-task[data-id="{ids[0]}"] .hc-tl-ran').count() == 1
+    # every task of the root (its newest 200), in bundles or not
+    assert chart.locator(".hc-tl-task").count() == len(api.task_list(root=str(folder)))
+    screenshots(page, "panel-root-timeline")
+    page.locator(".hc-root-timeline-toggle").click()
+    chart.wait_for(state="detached")
     page.locator(f'.hc-task[data-id="{ids[0]}"] .hc-select').check()
     page.locator(f'.hc-task[data-id="{ids[1]}"] .hc-select').check()
     selection = page.locator(".hc-selection")
