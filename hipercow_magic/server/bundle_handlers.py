@@ -13,7 +13,7 @@ from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.root import check_task_id
 from hipercow_magic.engine.bundles import bundle_exists, check_bundle_name
 from hipercow_magic.server.base import MAX_PAGE, HipercowHandler
-from hipercow_magic.server.bundles import bundle_tasks, bundles_page
+from hipercow_magic.server.bundles import bundle_tasks, bundles_page, retry_failed
 
 MAX_CANCEL = 10_000  # tasks one request may cancel at most
 
@@ -86,16 +86,8 @@ class BundleActionHandler(BundleBase):
             done = await self.call(api.hipercow_bundle_cancel, name, root=root)
             self.reply({"name": name, "cancelled": sum(done)})
         else:
-            retried = await self.call(self._retry, root, name, doing=f"retry bundle '{name}'")
+            retried = await self.call(retry_failed, root, name, doing=f"retry bundle '{name}'")
             self.reply({"name": name, "retried": retried})
-
-    @staticmethod
-    def _retry(root, name: str) -> int:
-        bundle = api.hipercow_bundle_load(name, root=root)
-        count = sum(s in ("failure", "cancelled") for s in bundle.status())
-        if count:
-            bundle.retry()
-        return count
 
 
 class CancelManyHandler(HipercowHandler):

@@ -79,3 +79,12 @@ def bundle_tasks(
             for row, (original, _) in zip(with_clocks(rows, now), shown)
         ],
     }
+
+
+def retry_failed(root, name: str) -> int:
+    """Retry the bundle's failed and cancelled tasks; how many."""
+    bundle = api.hipercow_bundle_load(name, root=root)
+    count = sum(s in ("failure", "cancelled") for s in bundle.status())
+    if count:
+        bundle.retry()
+    return count
