@@ -6,7 +6,10 @@ and ends where it can, else one batched query a poll serves all of them).
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -16,7 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from hipercow_magic.cli.tables import colour_console, counts_text
+from hipercow_magic.cli.tables import counts_text
 from hipercow_magic.core.errors import HipercowError, TaskWaitTimeout
 from hipercow_magic.core.root import find_root
 from hipercow_magic.core.status import TERMINAL
@@ -25,8 +28,10 @@ from hipercow_magic.engine.statuses import check_exists, watch_statuses
 
 
 def can_draw_progress() -> bool:
-    """Whether a progress bar can be drawn: standard error is a terminal, colours allowed."""
-    return colour_console(stderr=True) is not None
+    """Whether a progress bar can be drawn: standard error is a terminal that can move the
+    cursor (not a pipe or a file, where the bar would be noise; colours follow NO_COLOR).
+    """
+    return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
 def wait_with_progress(
@@ -50,7 +55,7 @@ def wait_with_progress(
     root = find_root(None)
     check_exists(root, ids)
     flavour = "wait-fail-early" if fail_early else "wait-fail-late"
-    console = colour_console(stderr=True)
+    console = Console(stderr=True, highlight=False)
     progress = Progress(
         SpinnerColumn(finished_text="[bold]✓"),
         TextColumn("{task.description}"),

@@ -155,7 +155,18 @@ def test_waiting_on_a_terminal_draws_a_progress_bar(example_root):
 
 def test_waiting_into_a_pipe_prints_lines_without_a_bar(example_root):
     task = hc.task_create_expr("21 * 2", namespace={})
-    waited = hipercow("task", "wait", task.id, cwd=example_root.path)
-    assert waited.returncode == 0, waited.stderr
-    assert "━" not in waited.stderr and not ANSI.search(waited.stderr)
-    assert f"Task '{task.id[:8]}': success" in waited.stderr
+    for env in ({}, {"FORCE_COLOR": "1"}):  # colours asked for: still no bar into a pipe
+        waited = hipercow("task", "wait", task.id, cwd=example_root.path, env=env)
+        assert waited.returncode == 0, waited.stderr
+        assert "━" not in waited.stderr and not ANSI.search(waited.stderr)
+        assert f"Task '{task.id[:8]}': success" in waited.stderr
+
+
+def test_no_color_on_a_terminal_draws_the_bar_without_colours(example_root):
+    task = hc.task_create_expr("import time\ntime.sleep(1)\n3", namespace={})
+    status, out = hipercow_in_pty(
+        "task", "wait", task.id, cwd=example_root.path, env={"NO_COLOR": "1"}
+    )
+    assert status == 0, out
+    assert "━" in out and "1/1" in out and "1 success" in out
+    assert not re.search(r"\x1b\[(?:\d+;)*(?:3[0-8]|9[0-7])[;m]", out)  # bold, but no colour
