@@ -15,6 +15,7 @@ from hipercow_magic.cli.rows import read_rows
 from hipercow_magic.cli.tables import counts_text, print_table
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.format import pretty_dt, short_id
+from hipercow_magic.engine.bundles import status_reduce
 
 BUNDLE_COMMANDS = {
     "create": "one task per row of a CSV or JSON file, running the same code",
@@ -90,8 +91,8 @@ def _list(args: argparse.Namespace) -> None:
         return
     rows = []
     for name in names:
-        statuses = api.hipercow_bundle_load(name).status()
-        overall = api.hipercow_bundle_status(name, reduce=True) if statuses else ""
+        statuses = api.hipercow_bundle_status(name)
+        overall = status_reduce(statuses) if statuses else ""
         rows.append((name, str(len(statuses)), overall, counts_text(statuses)))
     print_table(("NAME", "TASKS", "STATUS", "STATES"), rows, wide=("STATES",))
 
