@@ -203,8 +203,9 @@ export class EndNotifier {
     if (root !== this._root) {
       return;
     }
-    // The panel's page of loose tasks names most of them; a task not on it is one of a
-    // bundle's when the bundles account for it, else the finished loose tasks are read.
+    // The panel's page (it lists loose tasks: bundles' tasks are under their bundles) names
+    // most of them; a task not on it is one of a bundle's when the bundles account for it,
+    // else the finished loose tasks are read.
     const rows = new Map((this._model.page?.tasks ?? []).map(row => [row.id, row]));
     const unnamed = ended.filter(c => rows.get(c.id)?.status !== c.status);
     const before = this._bundles ?? bundles; // null: switched on since; no bundle ends yet
