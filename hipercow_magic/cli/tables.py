@@ -26,11 +26,19 @@ STATE_STYLES = {
 }
 
 
+class _Console(Console):
+    """A rich console that leaves a closed pipe to `main`, which ends as every command does."""
+
+    def on_broken_pipe(self) -> None:
+        """The reader went away: raise, as print() would (not rich's own exit status)."""
+        raise BrokenPipeError
+
+
 def colour_console(stderr: bool = False) -> Console | None:
     """A rich console on standard output (or error) when it should draw in colour: it is a
     terminal (or FORCE_COLOR is set) and NO_COLOR is not; else None.
     """
-    console = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    console = _Console(stderr=stderr, highlight=False, soft_wrap=False)
     return console if console.is_terminal and not console.no_color else None
 
 

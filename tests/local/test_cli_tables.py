@@ -170,3 +170,17 @@ def test_no_color_on_a_terminal_draws_the_bar_without_colours(example_root):
     assert status == 0, out
     assert "━" in out and "1/1" in out and "1 success" in out
     assert not re.search(r"\x1b\[(?:\d+;)*(?:3[0-8]|9[0-7])[;m]", out)  # bold, but no colour
+
+
+def test_a_coloured_table_into_a_closed_pipe_ends_quietly(sweep, example_root):
+    for args in (["task", "list"], ["bundle", "status", "sweep"], ["bundle", "list"]):
+        proc = subprocess.Popen(
+            [*hipercow_command(), *args],
+            cwd=example_root.path,
+            env=command_env({"FORCE_COLOR": "1"}),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        proc.stdout.close()  # nobody reads: the first write meets a pipe whose reader has gone
+        stderr = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 141 and stderr == "", (args, stderr)
