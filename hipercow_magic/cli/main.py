@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
 
     Returns:
         The exit status: 0, 1 after an error the user can fix (printed as one line), 2
-        for a usage mistake, or 141 when whoever read the output stopped reading.
+        for a usage mistake, 130 when interrupted (Ctrl-C), or 141 when whoever read the
+        output stopped reading.
     """
     args = parser().parse_args(argv)
     if args.func is None or getattr(args, "action", "") is None:  # which command, then?
@@ -102,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
     except BrokenPipeError:
         return _stdout_closed()
+    except KeyboardInterrupt:
+        print("Interrupted (tasks keep running: 'hipercow task list' shows them)", file=sys.stderr)
+        return 128 + 2  # the shell's status for SIGINT
     except HipercowError as e:
         if args.traceback or os.environ.get("HIPERCOW_TRACEBACK"):
             raise

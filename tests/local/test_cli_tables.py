@@ -2,11 +2,13 @@
 into a pipe (or with NO_COLOR), colours by state on a terminal (a pty) or with FORCE_COLOR,
 and a progress bar while waiting on a terminal only."""
 
+import contextlib
 import os
 import pty
 import re
 import select
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -184,3 +186,36 @@ def test_a_coloured_table_into_a_closed_pipe_ends_quietly(sweep, example_root):
         proc.stdout.close()  # nobody reads: the first write meets a pipe whose reader has gone
         stderr = proc.stderr.read().decode()
         assert proc.wait(timeout=120) == 141 and stderr == "", (args, stderr)
+
+
+def test_ctrl_c_stops_the_wait_with_a_line_and_the_task_runs_on(example_root):
+    task = hc.task_create_expr("import time\ntime.sleep(600)", namespace={})
+    assert task.wait(for_start=True, timeout=60)
+    parent, child = pty.openpty()
+    proc = subprocess.Popen(
+        [*hipercow_command(), "task", "wait", task.id],
+        cwd=example_root.path,
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=command_env({"TERM": "xterm-256color"}),
+    )
+    os.close(child)
+    seen = b""
+    while b"0/1" not in seen:  # the bar is drawn: the wait has begun
+        ready, _, _ = select.select([parent], [], [], 60)
+        assert ready, seen
+        seen += os.read(parent, 65536)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    with contextlib.suppress(OSError):
+        while select.select([parent], [], [], 1)[0]:
+            chunk = os.read(parent, 65536)
+            if not chunk:
+                break
+            seen += chunk
+    os.close(parent)
+    text = ANSI.sub("", seen.decode(errors="replace"))
+    assert "Interrupted (tasks keep running" in text and "Traceback" not in text
+    assert hc.task_status(task.id) == "running"
+    task.cancel()
