@@ -2,11 +2,11 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { BundleList } from './bundles';
 import { ChangesListener } from './listener';
+import { RootFinder, RootSearch } from './roots';
 import {
   HipercowRequestError,
   IChanges,
   ICluster,
-  IRoots,
   ITaskPage,
   ITaskRow,
   requestAPI
@@ -62,7 +62,7 @@ export class TaskModel {
 
   /** The root found from the file browser or notebook, used unless one is pinned. */
   get followedRoot(): string | null {
-    return this._followed;
+    return this._finder.followed;
   }
 
   /** The root chosen in the panel's menu, or null when following the file browser. */
@@ -72,12 +72,12 @@ export class TaskModel {
 
   /** The roots the server serves, for the panel's menu. */
   get roots(): string[] {
-    return this._roots;
+    return this._finder.roots;
   }
 
   /** Why the server stopped looking for roots early (the menu lists what it found), or null. */
   get rootsMessage(): string | null {
-    return this._rootsMessage;
+    return this._finder.message;
   }
 
   /** The root's cluster in one line (driver, nodes, cores, memory), when a driver is set. */
@@ -168,47 +168,23 @@ export class TaskModel {
 
   /** Find the root holding `path` (a file or folder relative to the server root). */
   async follow(path: string): Promise<void> {
-    if (path === this._followedPath && this._followed !== null) {
+    if (path === this._finder.path && this._finder.followed !== null) {
       return;
     }
-    this._followedPath = path;
+    this._finder.path = path;
     await this.locate('shared');
   }
 
   /**
    * Ask the server again which root holds the followed path, so a root made since (with
-   * `%hipercow init`) is found. The menu's list of roots comes with it: from a search the
-   * server shares for a few seconds ('shared'), from a new search ('fresh'), or not at
-   * all ('none': a few file checks on the server, cheap enough to repeat).
+   * `%hipercow init`) is found, with the menu's list of roots (see `RootFinder.locate`).
    */
-  async locate(search: 'none' | 'shared' | 'fresh' = 'none'): Promise<void> {
-    const path = this._followedPath;
-    if (path === null) {
+  async locate(search: RootSearch = 'none'): Promise<void> {
+    const problem = await this._finder.locate(search);
+    if (problem === undefined) {
       return;
     }
-    const generation = ++this._locating;
-    try {
-      const found = await requestAPI<IRoots>('roots', {
-        path,
-        search: search === 'shared' ? undefined : search
-      });
-      if (generation !== this._locating) {
-        return;
-      }
-      if (found.roots !== null) {
-        this._roots = found.roots;
-        this._rootsMessage = found.message ?? null;
-      } else if (found.current !== null && !this._roots.includes(found.current)) {
-        this._roots = [...this._roots, found.current];
-      }
-      this._followed = found.current;
-      this._error = null;
-    } catch (error) {
-      if (generation !== this._locating) {
-        return;
-      }
-      this._error = (error as Error).message;
-    }
+    this._error = problem;
     this._setRoot();
   }
 
@@ -378,7 +354,7 @@ export class TaskModel {
   }
 
   private _setRoot(): void {
-    const root = this._pinned ?? this._followed;
+    const root = this._pinned ?? this._finder.followed;
     if (root !== this._root) {
       this._root = root;
       this._page = null;
@@ -465,12 +441,8 @@ export class TaskModel {
 
   private _changed = new Signal<this, void>(this);
   private _root: string | null = null;
-  private _followed: string | null = null;
-  private _followedPath: string | null = null;
-  private _locating = 0;
+  private _finder = new RootFinder();
   private _pinned: string | null = null;
-  private _roots: string[] = [];
-  private _rootsMessage: string | null = null;
   private _page: ITaskPage | null = null;
   private _cluster: string | null = null;
   private _clusterError: string | null = null;
