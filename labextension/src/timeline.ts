@@ -9,8 +9,9 @@ import { element } from './rows';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const LABEL_WIDTH = 64; // room for a node's name at the left
-const BAR = 8; // height of one task's track
-const GAP = 2;
+const TRACK = 10; // height of one task's track (its bar and a gap)...
+const MAX_LANE = 80; // ... less in a lane of many tracks, which is at most this high
+const MIN_TRACK = 2;
 const AXIS = 16; // room for the time axis below
 const QUEUED = '(waiting)';
 
@@ -77,7 +78,7 @@ export function drawTimeline(
     return null;
   }
   const t0 = Math.min(...spans.map(s => s.created));
-  const t1 = Math.max(t0 + 1, ...spans.map(s => s.end));
+  const t1 = Math.max(t0 + 0.001, ...spans.map(s => s.end));
   const lanes = new Map<string, ISpan[]>();
   for (const span of spans) {
     const lane = span.started === null ? QUEUED : span.task.node || '(unknown node)';
@@ -92,15 +93,16 @@ export function drawTimeline(
   let y = 2;
   for (const name of names) {
     const laneTracks = tracks(lanes.get(name)!);
-    const height = laneTracks.length * (BAR + GAP);
+    const track = Math.max(MIN_TRACK, Math.min(TRACK, MAX_LANE / laneTracks.length));
+    const height = Math.max(12, laneTracks.length * track); // room for its label
     root.append(svg('rect', { x: 0, y, width, height, rx: 2 }, 'hc-tl-lane'));
     const text = svg('text', { x: 4, y: y + Math.min(height, 12) - 2 }, 'hc-tl-label');
     text.textContent = name.length > 10 ? `${name.slice(0, 9)}…` : name;
     root.append(text);
-    laneTracks.forEach((track, k) => {
-      const top = y + k * (BAR + GAP) + GAP / 2;
-      for (const span of track) {
-        root.append(bar(span, top, x, label));
+    laneTracks.forEach((spans, k) => {
+      const top = y + k * track;
+      for (const span of spans) {
+        root.append(bar(span, top, track * 0.8, x, label));
       }
     });
     y += height + 3;
@@ -125,6 +127,7 @@ export function drawTimeline(
 function bar(
   span: ISpan,
   top: number,
+  height: number,
   x: (t: number) => number,
   label: (task: ITaskRow) => string
 ): SVGGElement {
@@ -134,7 +137,12 @@ function bar(
   const waitedEnd = span.started ?? span.end;
   const waited = svg(
     'rect',
-    { x: x(span.created), y: top + BAR / 2 - 1, width: Math.max(1, x(waitedEnd) - x(span.created)), height: 2 },
+    {
+      x: x(span.created),
+      y: top + height / 2 - Math.min(1, height / 4),
+      width: Math.max(1, x(waitedEnd) - x(span.created)),
+      height: Math.min(2, height / 2)
+    },
     'hc-tl-waited'
   );
   group.append(waited);
@@ -142,7 +150,13 @@ function bar(
     group.append(
       svg(
         'rect',
-        { x: x(span.started), y: top, width: Math.max(2, x(span.end) - x(span.started)), height: BAR, rx: 1 },
+        {
+          x: x(span.started),
+          y: top,
+          width: Math.max(2, x(span.end) - x(span.started)),
+          height,
+          rx: 1
+        },
         'hc-tl-ran'
       )
     );
