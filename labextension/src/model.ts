@@ -1,37 +1,24 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { BundleList } from './bundles';
+import { clusterLine } from './cluster';
+import {
+  IDLE_POLL_MS,
+  KERNEL_IDLE_WAIT_MS,
+  NO_ROOT_POLL_MS,
+  ROOT_TIMELINE_LIMIT,
+  pollDelay
+} from './polling';
 import { ChangesListener } from './listener';
 import { RootFinder, RootSearch } from './roots';
 import {
   HipercowRequestError,
   IChanges,
-  ICluster,
   ITaskPage,
   ITaskRow,
   requestAPI
 } from './request';
-import { ACTIVE } from './statuses';
-
-/** Poll every 2 s while tasks are submitted or running. */
-export const FAST_POLL_MS = 2000;
-/** An idle root is polled every 10 s at first, backing off to every 30 s. */
-export const IDLE_POLL_MS = 10000;
-export const MAX_IDLE_POLL_MS = 30000;
-/** While no root holds the followed folder, look for one every 5 s. */
-export const NO_ROOT_POLL_MS = 5000;
-/** After a kernel finishes running code, look again this much later (once for many cells). */
-export const KERNEL_IDLE_WAIT_MS = 300;
-/** The root's timeline draws this many of its newest tasks. */
-export const ROOT_TIMELINE_LIMIT = 200;
-
-function sameCounts(
-  a: { [status: string]: number },
-  b: { [status: string]: number }
-): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].every(k => (a[k] ?? 0) === (b[k] ?? 0));
-}
+import { ACTIVE, sameCounts } from './statuses';
 
 /**
  * The task table of the current root, fetched from the server.
@@ -382,22 +369,11 @@ export class TaskModel {
     }
   }
 
-  /** Describe the root's cluster in one line; a root with no driver has none, quietly. */
+  /** Describe the root's cluster in one line (see `clusterLine`). */
   private async _fetchCluster(root: string): Promise<void> {
-    let cluster: string | null = null;
-    let problem: string | null = null;
-    try {
-      const info = await requestAPI<ICluster>('cluster', { root });
-      if (info.driver !== null) {
-        const memory = info.max_memory === null ? '' : `, ${info.max_memory} GB`;
-        const nodes = `${info.nodes.length} node${info.nodes.length === 1 ? '' : 's'}`;
-        cluster = `${info.driver}: ${nodes}, up to ${info.max_cores} cores${memory}`;
-      }
-    } catch (error) {
-      problem = (error as Error).message;
-    }
+    const { line, problem } = await clusterLine(root);
     if (root === this._root) {
-      this._cluster = cluster;
+      this._cluster = line;
       this._clusterError = problem;
       this._changed.emit();
     }
@@ -415,17 +391,13 @@ export class TaskModel {
     }
     const counts = this._page?.counts ?? {};
     const active = ACTIVE.some(s => (counts[s] ?? 0) > 0);
-    let delay: number;
-    if (active && this._panelVisible && !this._changes.listening) {
-      delay = FAST_POLL_MS;
-      this._idleDelay = IDLE_POLL_MS;
-    } else if (active || this._error) {
-      delay = IDLE_POLL_MS;
-    } else {
-      delay = this._idleDelay;
-      this._idleDelay = Math.min(this._idleDelay * 2, MAX_IDLE_POLL_MS);
-    }
-    this._timer = window.setTimeout(() => void this.refresh(), delay);
+    const delay = pollDelay(
+      { active, visible: this._panelVisible, listening: this._changes.listening },
+      this._error !== null,
+      this._idleDelay
+    );
+    this._idleDelay = delay.idle;
+    this._timer = window.setTimeout(() => void this.refresh(), delay.now);
   }
 
   private _onVisibility = (): void => {

@@ -2,7 +2,7 @@ import { Notification } from '@jupyterlab/apputils';
 
 import { TaskModel } from './model';
 import { IBundlePage, IChanges, ITaskPage, ITaskRow, requestAPI } from './request';
-import { FINISHED } from './statuses';
+import { Counts, FINISHED, sameCounts } from './statuses';
 
 /** The settings of the notifications (the panel's settings, `schema/panel.json`). */
 export interface INotifySettings {
@@ -26,7 +26,6 @@ const MAX_MESSAGE = 140;
 const SUCCESS_MS = 6000;
 const FAILURE_MS = 15000;
 
-type Counts = { [status: string]: number };
 
 /** What notifications open: a task's log and its info, as the panel does. */
 export interface INotifyActions {
@@ -42,11 +41,6 @@ function unfinished(counts: Counts): number {
 
 function finished(counts: Counts): number {
   return FINISHED.reduce((sum, status) => sum + (counts[status] ?? 0), 0);
-}
-
-function sameCounts(a: Counts, b: Counts): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].every(k => (a[k] ?? 0) === (b[k] ?? 0));
 }
 
 function cut(text: string, length = MAX_MESSAGE): string {

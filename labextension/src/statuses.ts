@@ -17,3 +17,12 @@ export const FINISHED = ['success', 'failure', 'cancelled'];
  * the cluster, so it is not active.
  */
 export const ACTIVE = ['submitted', 'running'];
+
+/** How many tasks have each status (a status left out has none). */
+export type Counts = { [status: string]: number };
+
+/** Whether two sets of counts say the same (a missing status counts as 0). */
+export function sameCounts(a: Counts, b: Counts): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every(k => (a[k] ?? 0) === (b[k] ?? 0));
+}
