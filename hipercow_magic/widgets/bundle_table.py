@@ -62,8 +62,9 @@ def rows_table_html(summaries: list[dict], now: float, limit: int = RECORD_ROWS)
     more = len(ordered) - limit
     rest = muted(f"and {more} more") if more > 0 else ""
     return (
+        '<div style="max-height:420px;overflow:auto">'
         f'<table class="hipercow-bundle-table" style="border-collapse:collapse;font-size:12px">'
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{rest}"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{rest}"
     )
 
 
@@ -113,7 +114,11 @@ class BundleTable(w.VBox):
         self.acted = acted
         self.page = 0
         self.filter = w.Dropdown(
-            options=[("all", "")], value="", description="show", layout={"width": "auto"}
+            options=[("all", "")],
+            value="",
+            description="show",
+            style={"description_width": "initial"},
+            layout={"width": "auto"},
         )
         self.prev = w.Button(description="Prev", icon="chevron-left", layout=SMALL)
         self.next = w.Button(description="Next", icon="chevron-right", layout=SMALL)

@@ -11,6 +11,7 @@ from hipercow_magic.core.tracebacks import traceback_html
 from hipercow_magic.widgets.bundle_table import rows_table_html
 from hipercow_magic.widgets.model import BulkModel, TaskModel
 from hipercow_magic.widgets.style import (
+    BAR_ORDER,
     CARD_STYLE,
     CODE,
     ERROR,
@@ -133,8 +134,11 @@ def bulk_title(model: BulkModel) -> str:
 
 
 def bulk_counts(model: BulkModel) -> str:
-    """How many tasks have each status, each in its status's colour (HTML)."""
-    return " · ".join(state_text(s, f"{n} {s}") for s, n in model.counts().items())
+    """How many tasks have each status, each in its status's colour, in the bar's order
+    (HTML).
+    """
+    counts = model.counts()
+    return " · ".join(state_text(s, f"{counts[s]} {s}") for s in BAR_ORDER if counts.get(s))
 
 
 def bulk_bar(model: BulkModel) -> str:

@@ -17,10 +17,10 @@ from hipercow_magic.core.status import ACTIVE
 from hipercow_magic.widgets.model import durations, row_label
 from hipercow_magic.widgets.style import MUTED, STATE_COLOURS, svg_fill, var
 
-WIDTH = 760  # pixels, the drawing's width
+WIDTH = 860  # pixels, the drawing's width
 LEFT = 100  # room for the lanes' names
 RIGHT = 14
-AXIS = 28  # room for the time axis under the lanes
+AXIS = 24  # room for the time axis above the lanes
 LANE_GAP = 6
 MAX_TASKS = 2000  # a timeline draws at most this many tasks (the first created)
 NOT_STARTED = "not started"
@@ -86,17 +86,21 @@ def _bar(r: dict, y: float, h: float, x, now: float) -> str:
     return "".join(out)
 
 
-def _axis(t0: float, t1: float, x, y: float) -> list[str]:
+def _axis(t0: float, t1: float, x, bottom: float) -> list[str]:
+    """The time axis along the top (seconds from `t0`), a faint line down from each tick."""
     step = _tick_step(t1 - t0)
-    out = [f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" style="{GRID}"/>']
+    out = [
+        f'<line x1="{LEFT}" y1="{AXIS - 6}" x2="{WIDTH - RIGHT}" y2="{AXIS - 6}" style="{GRID}"/>'
+    ]
     k = 0
     while t0 + k * step <= t1 + 1e-9:
         xt = x(t0 + k * step)
         label = "0" if k == 0 else pretty_dt(k * step)
         out.append(
-            f'<line x1="{xt:.1f}" y1="{y:.1f}" x2="{xt:.1f}" y2="{y + 4:.1f}" style="{GRID}"/>'
-            f'<text x="{xt:.1f}" y="{y + 16:.1f}" text-anchor="middle" style="{TEXT}">'
+            f'<text x="{xt:.1f}" y="{AXIS - 10}" text-anchor="middle" style="{TEXT}">'
             f"{html.escape(label)}</text>"
+            f'<line x1="{xt:.1f}" y1="{AXIS - 6}" x2="{xt:.1f}" y2="{bottom:.1f}" '
+            f'stroke-opacity="0.5" style="{GRID}"/>'
         )
         k += 1
     return out
@@ -123,29 +127,30 @@ def timeline_svg(rows: list[dict], now: float) -> str:
     def x(t: float) -> float:
         return LEFT + (min(max(t, t0), t1) - t0) * scale
 
-    h = max(2.0, min(10.0, 360.0 / len(rows)))
+    h = max(2.0, min(10.0, 300.0 / len(rows)))
     pitch = h + max(1.0, h / 4)
-    body, y = [], 2.0
+    body, y = [], float(AXIS)
     for node, tasks in _lanes(rows).items():
         height = len(tasks) * pitch + 2 * 2
         name = node if len(node) <= 15 else node[:14] + "…"
         body.append(
             f'<g class="hipercow-timeline-lane" data-node="{html.escape(node)}">'
-            f'<line x1="0" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" style="{GRID}"/>'
+            f'<line x1="0" y1="{y - LANE_GAP / 2:.1f}" x2="{WIDTH - RIGHT}" '
+            f'y2="{y - LANE_GAP / 2:.1f}" style="{GRID}"/>'
             f'<text x="{LEFT - 8}" y="{y + min(height / 2, 10) + 4:.1f}" text-anchor="end" '
             f'style="{TEXT}"><title>{html.escape(node)}</title>{html.escape(name)}</text>'
         )
         body += [_bar(r, y + 2 + i * pitch, h, x, now) for i, r in enumerate(tasks)]
         body.append("</g>")
         y += height + LANE_GAP
-    body += _axis(t0, t1, x, y)
+    body[:0] = _axis(t0, t1, x, y)  # under the bars
     if any(r["status"] in ACTIVE for r in rows):
         xn = x(now)
         body.append(
-            f'<line class="now" x1="{xn:.1f}" y1="0" x2="{xn:.1f}" y2="{y:.1f}" '
+            f'<line class="now" x1="{xn:.1f}" y1="{AXIS - 6}" x2="{xn:.1f}" y2="{y:.1f}" '
             f'stroke-dasharray="3 3" style="{GRID}"/>'
         )
-    total = y + AXIS
+    total = y
     label = f"{len(rows)} tasks over {pretty_dt(t1 - t0)}"
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="hipercow-timeline" role="img" '

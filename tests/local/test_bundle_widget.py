@@ -21,7 +21,7 @@ from hipercow_magic.widgets.bulk_widget import BulkWidget
 from hipercow_magic.widgets.bundle_table import PAGE_SIZE
 from hipercow_magic.widgets.model import BulkModel
 from hipercow_magic.widgets.text import bulk_text
-from hipercow_magic.widgets.timeline import timeline_svg
+from hipercow_magic.widgets.timeline import RIGHT, WIDTH, timeline_svg
 from hipercow_magic.widgets.updater import Updater, get_updater
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -164,7 +164,7 @@ def test_the_timeline_draws_lanes_by_node_waits_runs_and_tasks_not_started():
     assert "var(--jp-error-color1" in rects("k=2")["ran"].get("style")
     running = rects("k=3")["ran"]
     end = float(running.get("x")) + float(running.get("width"))
-    assert end == pytest.approx(760 - 14, abs=0.2)  # runs until now, the right edge
+    assert end == pytest.approx(WIDTH - RIGHT, abs=0.2)  # runs until now, the right edge
     assert set(rects("k=4")) == {"waited"} and set(rects("late")) == {"waited"}
     assert "k=3: running · on node-2 · waited 55s · ran for 40s" in svg
     tree = ET.fromstring(svg)
