@@ -95,7 +95,7 @@ def _axis(t0: float, t1: float, x, bottom: float) -> list[str]:
     k = 0
     while t0 + k * step <= t1 + 1e-9:
         xt = x(t0 + k * step)
-        label = "0" if k == 0 else pretty_dt(k * step)
+        label = f"{k * step:g}s" if k * step < 60 else pretty_dt(k * step)
         out.append(
             f'<text x="{xt:.1f}" y="{AXIS - 10}" text-anchor="middle" style="{TEXT}">'
             f"{html.escape(label)}</text>"

@@ -169,7 +169,7 @@ def test_the_timeline_draws_lanes_by_node_waits_runs_and_tasks_not_started():
     assert "k=3: running · on node-2 · waited 55s · ran for 40s" in svg
     tree = ET.fromstring(svg)
     ticks = [t.text for t in tree.iter(f"{SVG}text") if t.text and t.text[0].isdigit()]
-    assert ticks[:3] == ["0", "15s", "30s"]
+    assert ticks[:3] == ["0s", "15s", "30s"]
     assert tree.find(f"{SVG}line[@class='now']") is not None  # tasks still active
     assert timeline_svg([], now) == ""
 
