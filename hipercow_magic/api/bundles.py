@@ -234,20 +234,24 @@ def hipercow_bundle_wait(bundle, timeout=None, fail_early=True, progress=False, 
     return _load(bundle, root).wait(timeout=timeout, fail_early=fail_early, progress=progress)
 
 
-def hipercow_bundle_result(bundle, root=None) -> list:
+def hipercow_bundle_result(bundle, root=None, *, frame: bool = False):
     """The result of each of a bundle's tasks.
 
     Args:
         bundle: a Bundle, or the name of one.
         root: the hipercow root (default: found from the working directory).
+        frame: a pandas DataFrame instead of a list: one row per task, its parameters,
+            status, value, error and id (see Bundle.result).
 
     Returns:
-        Each task's value, or the exception it raised, in the bundle's order.
+        Each task's value, or the exception it raised, in the bundle's order; or the
+        DataFrame with `frame`.
 
     Raises:
-        TaskNotFinishedError: a task has not finished.
+        TaskNotFinishedError: without `frame`, a task has not finished.
+        HipercowError: with `frame`, pandas is not installed.
     """
-    return _load(bundle, root).result()
+    return _load(bundle, root).result(frame=frame)
 
 
 def hipercow_bundle_cancel(bundle, root=None) -> list[bool]:

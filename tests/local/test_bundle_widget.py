@@ -308,6 +308,8 @@ def test_result_as_a_data_frame_joins_the_parameters_with_status_and_value(examp
     assert frame["value"].tolist()[2] == pytest.approx(1.5)
     assert frame["id"].tolist()[2] != bundle.ids[2]  # the retry that ran
     assert bundle.result(frame=True, follow=False)["status"].tolist()[2] == "failure"
+    by_name = hc.hipercow_bundle_result(bundle.name, frame=True)
+    assert by_name["value"].tolist() == frame["value"].tolist()
 
     def scaled(k, scale=1):
         return k * scale
