@@ -327,3 +327,23 @@ def test_result_as_a_data_frame_without_pandas_says_what_to_install(example_root
     with pytest.raises(HipercowError, match=r"needs pandas.*pip install pandas"):
         bundle.result(frame=True)
     assert bundle.result() == [1]
+
+
+def test_queued_rows_say_why_they_wait(example_root):
+    held = hc.task_create_bulk_expr(
+        "x", [{"x": 1}], namespace={}, resources=hc.hipercow_resources(hold_until=60)
+    )
+    after = hc.task_create_bulk_expr("y", [{"y": 1}, {"y": 2}], namespace={}, depends_on=held)
+    try:
+        submitted = api.task_times(held.ids)[0]["submitted"]
+        until = time.strftime("%H:%M", time.localtime(submitted + 3600))
+        wait_until(lambda: "held until " in (api.task_summaries(held.ids)[0]["pending"] or ""), 30)
+        rows = shown_rows(BulkWidget(BulkModel(held, example_root)))
+        assert "hipercow-submitted" in rows[0][1] and f"held until {until}" in rows[0][5]
+        rows = shown_rows(BulkWidget(BulkModel(after, example_root)))
+        waiting = f"waiting for task {held.ids[0][:8]} (submitted)"
+        assert [text_of(r[0]) for r in rows] == ["y=1", "y=2"]
+        assert all(waiting in r[5] for r in rows)
+        assert all(not r[2] and not r[4] for r in rows)  # no node, never ran
+    finally:
+        api.task_cancel(held.ids + after.ids)

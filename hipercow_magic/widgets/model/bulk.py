@@ -31,7 +31,8 @@ def row_label(summary: dict) -> str:
 
 def detail_text(summary: dict) -> str:
     """The one line a task's row adds to its state: the error of a failed task, how a
-    cancelled one was cancelled, why a queued one waits ('' when nothing to say).
+    cancelled one was cancelled, why a queued one waits and what to do about it ('' when
+    there is nothing to say).
     """
     status = summary.get("status")
     if status == "failure":
@@ -39,7 +40,8 @@ def detail_text(summary: dict) -> str:
     if status == "cancelled":
         return summary.get("error") or cancelled_text(summary)
     if status == "submitted":
-        return summary.get("pending") or ""
+        action = summary.get("pending_action")
+        return "; ".join(x for x in (summary.get("pending"), action) if x)
     return ""
 
 
