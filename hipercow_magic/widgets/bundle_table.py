@@ -16,7 +16,7 @@ from hipercow_magic import api
 from hipercow_magic.core.format import pretty_dt, short_id
 from hipercow_magic.core.status import ACTIVE, STATUSES
 from hipercow_magic.widgets.model import BulkModel, detail_text, durations, row_label
-from hipercow_magic.widgets.style import ERROR, MUTED, badge, muted, pre
+from hipercow_magic.widgets.style import ERROR, MUTED, badge, muted, pre, state_text
 from hipercow_magic.widgets.text import LOG_TAIL_LINES, tail
 
 COLUMNS = ("parameters", "state", "node", "waited", "ran for", "error or reason")
@@ -28,9 +28,12 @@ SMALL = {"width": "auto", "height": "22px", "padding": "0 6px", "margin": "1px 2
 TD = "padding:1px 10px 1px 0;vertical-align:top;text-align:left"
 
 
-def task_cells(summary: dict, now: float) -> list[str]:
-    """The HTML of a task's cells, one per column of COLUMNS."""
+def task_cells(summary: dict, now: float, badges: bool = True) -> list[str]:
+    """The HTML of a task's cells, one per column of COLUMNS; the state as a badge, or
+    without `badges` as a word in its colour (a record's long table stays light).
+    """
     waited, ran = durations(summary, now)
+    status = summary["status"] or "unknown"
     detail = detail_text(summary)
     if summary["status"] in ("failure", "cancelled"):
         detail_html = f'<span style="{ERROR}">{html.escape(detail)}</span>'
@@ -38,7 +41,7 @@ def task_cells(summary: dict, now: float) -> list[str]:
         detail_html = muted(html.escape(detail))
     return [
         html.escape(row_label(summary)),
-        badge(summary["status"] or "unknown"),
+        badge(status) if badges else state_text(status, status),
         html.escape(summary.get("node") or ""),
         pretty_dt(waited) if waited is not None else "",
         pretty_dt(ran) if ran is not None else "",
@@ -56,7 +59,9 @@ def rows_table_html(summaries: list[dict], now: float, limit: int = RECORD_ROWS)
     ordered = bad + [r for r in summaries if r["status"] not in ("failure", "cancelled")]
     head = "".join(f'<th style="{TD};{MUTED};font-weight:normal">{c}</th>' for c in COLUMNS)
     body = "".join(
-        "<tr>" + "".join(f'<td style="{TD}">{cell}</td>' for cell in task_cells(r, now)) + "</tr>"
+        "<tr>"
+        + "".join(f'<td style="{TD}">{cell}</td>' for cell in task_cells(r, now, False))
+        + "</tr>"
         for r in ordered[:limit]
     )
     more = len(ordered) - limit
