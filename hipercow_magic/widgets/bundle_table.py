@@ -13,6 +13,7 @@ import time
 import ipywidgets as w
 
 from hipercow_magic import api
+from hipercow_magic.core.errors import HipercowError, error_line
 from hipercow_magic.core.format import pretty_dt, short_id
 from hipercow_magic.core.status import ACTIVE, STATUSES
 from hipercow_magic.widgets.model import BulkModel, detail_text, durations, row_label
@@ -212,8 +213,12 @@ class BundleTable(w.VBox):
         """Cancel one task of the bundle."""
         if task_id is None:
             return
-        done = self.model.cancel([task_id])[0]
         label = self.model.label(task_id)
+        try:
+            done = self.model.cancel([task_id])[0]
+        except HipercowError as e:
+            self.acted(f"can't cancel {label}: {error_line(e)}")
+            return
         self.acted(f"cancelled {label}" if done else f"{label} could not be cancelled")
 
     def retry(self, task_id: str | None) -> None:
@@ -221,5 +226,9 @@ class BundleTable(w.VBox):
         if task_id is None:
             return
         label = self.model.label(task_id)
-        self.model.retry([task_id])
+        try:
+            self.model.retry([task_id])
+        except HipercowError as e:
+            self.acted(f"can't retry {label}: {error_line(e)}")
+            return
         self.acted(f"retrying {label}")

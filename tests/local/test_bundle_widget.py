@@ -5,6 +5,7 @@ ETA, the timeline (SVG), the record a saved notebook keeps and the DataFrame of 
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -347,3 +348,23 @@ def test_queued_rows_say_why_they_wait(example_root):
         assert all(not r[2] and not r[4] for r in rows)  # no node, never ran
     finally:
         api.task_cancel(held.ids + after.ids)
+
+
+def test_a_row_button_that_cannot_act_says_why(example_root):
+    code = "import os, time\nwhile not os.path.exists('go'):\n    time.sleep(0.05)\n1 / 0"
+    bundle = hc.task_create_bulk_expr(code, [{"n": 0}], namespace={})
+    model = BulkModel(bundle, example_root)
+    widget = BulkWidget(model)
+    open("go", "w").close()
+    bundle.wait(timeout=60)
+    os.unlink("go")
+    model.update(dict(zip(bundle.ids, api.task_status(bundle.ids))), time.time())
+    row = widget.table.slots[0]
+    assert not row.retry.disabled
+    [again] = api.task_retry(bundle.ids)  # retried elsewhere: that retry waits for 'go'
+    wait_until(lambda: api.task_status(again.id) == "running", timeout=30)
+    row.retry.click()  # the row still shows the first task, which has a running retry
+    assert widget.message.value.startswith("can't retry n=0: ")
+    assert "not have terminal status" in widget.message.value
+    assert model.ids == bundle.ids  # the row still shows what it showed
+    api.task_cancel(again.id)
