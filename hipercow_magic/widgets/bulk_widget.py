@@ -8,6 +8,7 @@ import time
 
 import ipywidgets as w
 
+from hipercow_magic.core.errors import HipercowError, error_line
 from hipercow_magic.widgets.bundle_table import BundleTable
 from hipercow_magic.widgets.live import LiveDisplay
 from hipercow_magic.widgets.model import BulkModel
@@ -125,9 +126,17 @@ class BulkWidget(LiveDisplay, w.VBox):
         self.refresh(time.time())
 
     def _cancel(self, _button) -> None:
-        result = self.model.cancel_all()
+        try:
+            result = self.model.cancel_all()
+        except HipercowError as e:
+            self._acted(f"can't cancel: {error_line(e)}")
+            return
         self._acted(f"cancelled {sum(result)} task(s)")
 
     def _retry(self, _button) -> None:
-        n = self.model.retry_failed()
+        try:
+            n = self.model.retry_failed()
+        except HipercowError as e:
+            self._acted(f"can't retry: {error_line(e)}")
+            return
         self._acted(f"retrying {n} task(s)")

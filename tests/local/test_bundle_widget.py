@@ -367,4 +367,7 @@ def test_a_row_button_that_cannot_act_says_why(example_root):
     assert widget.message.value.startswith("can't retry n=0: ")
     assert "not have terminal status" in widget.message.value
     assert model.ids == bundle.ids  # the row still shows what it showed
+    widget.retry_button.click()
+    assert widget.message.value.startswith("can't retry: ")
+    assert "not have terminal status" in widget.message.value
     api.task_cancel(again.id)
