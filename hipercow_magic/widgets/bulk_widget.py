@@ -125,18 +125,19 @@ class BulkWidget(LiveDisplay, w.VBox):
         get_updater().watch(self.model)
         self.refresh(time.time())
 
-    def _cancel(self, _button) -> None:
+    def _act(self, verb: str, done: str, action) -> None:
+        """Run a button's `action` (it returns how many tasks it acted on); say what it did
+        ('<done> N task(s)') or, when it can't act, why.
+        """
         try:
-            result = self.model.cancel_all()
+            n = action()
         except HipercowError as e:
-            self._acted(f"can't cancel: {error_line(e)}")
+            self._acted(f"can't {verb}: {error_line(e)}")
             return
-        self._acted(f"cancelled {sum(result)} task(s)")
+        self._acted(f"{done} {n} task(s)")
+
+    def _cancel(self, _button) -> None:
+        self._act("cancel", "cancelled", lambda: sum(self.model.cancel_all()))
 
     def _retry(self, _button) -> None:
-        try:
-            n = self.model.retry_failed()
-        except HipercowError as e:
-            self._acted(f"can't retry: {error_line(e)}")
-            return
-        self._acted(f"retrying {n} task(s)")
+        self._act("retry", "retrying", self.model.retry_failed)
