@@ -13,11 +13,10 @@ from hipercow_magic.api.tasks import (
     task_status,
     task_summaries,
 )
-from hipercow_magic.core import capture, signing, store
 from hipercow_magic.core.errors import HipercowError, TaskWaitTimeout
 from hipercow_magic.core.root import check_task_id, find_root
 from hipercow_magic.core.status import TERMINAL, count_statuses
-from hipercow_magic.core.task import read_data, read_marker
+from hipercow_magic.core.task import read_data, read_locals, read_marker
 from hipercow_magic.engine.bundles import (
     bundle_delete,
     bundle_exists,
@@ -303,10 +302,7 @@ def _parameters(root, task_id: str) -> dict:
     row = data.get("row") or {}
     if not row:
         return {}
-    path = root.task_file(task_id, "locals.pkl")
-    captured = capture.unpack_locals(
-        signing.verify(store.read_bytes(path), "locals.pkl", task_id, path)
-    )
+    captured = read_locals(root, task_id)
     if data.get("type") != "call":
         return {name: captured[name] for name in row}
     call = captured["call"]

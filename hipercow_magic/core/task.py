@@ -36,6 +36,20 @@ def read_data(root, task_id: str) -> dict:
         ) from None
 
 
+def read_locals(root, task_id: str) -> dict:
+    """The values a task captured (its locals.pkl, whose signature must verify); {} for a
+    task that captured nothing.
+    """
+    path = root.task_file(task_id, "locals.pkl")
+    try:
+        signed = store.read_bytes(path)
+    except FileNotFoundError:
+        return {}
+    from hipercow_magic.core.capture import unpack_locals  # cloudpickle: only when asked
+
+    return unpack_locals(signing.verify(signed, "locals.pkl", task_id, path))
+
+
 def task_exists(root, task_id: str) -> bool:
     """Whether the task's data.json exists (a task exists only once it is whole)."""
     return os.path.exists(root.task_file(task_id, "data.json"))

@@ -35,6 +35,7 @@ from hipercow_magic.core.task import (
     pickle_result,
     prepare_result,
     read_data,
+    read_locals,
     read_marker,
     read_result_record,
     write_terminal,
@@ -106,17 +107,11 @@ def _load_locals(root, task_id: str, data: dict) -> dict:
     """The task's captured inputs; when they can't be loaded and the task was made by another
     hipercow-magic version, the error says so and what to do.
     """
-    path = root.task_file(task_id, "locals.pkl")
     try:
-        signed = store.read_bytes(path)
-    except FileNotFoundError:
-        return {}
-    blob = signing.verify(signed, "locals.pkl", task_id, path)
-    try:
-        return capture.unpack_locals(blob)
+        return read_locals(root, task_id)
     except Exception as e:
         note = other_version_note(data)
-        if note is None:
+        if note is None or isinstance(e, HipercowError):
             raise
         raise HipercowError(
             f"Can't load the task's inputs ({type(e).__name__}: {e}): {note}.\n"
