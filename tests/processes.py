@@ -114,3 +114,11 @@ def magic_shell(ip, capsys, display: str):
     magics._awaiting.clear()
     magics.delivery.flush()
     capsys.readouterr()
+
+
+def shown_clock(t: float) -> str:
+    """A time as displays write it to the minute: '18:05' today, '2030-01-31 18:05' on
+    another day.
+    """
+    today = time.strftime("%Y-%m-%d") == time.strftime("%Y-%m-%d", time.localtime(t))
+    return time.strftime("%H:%M" if today else "%Y-%m-%d %H:%M", time.localtime(t))

@@ -40,7 +40,7 @@ def test_a_saved_and_reopened_notebook_shows_final_states_without_its_kernel(lab
     for index in range(len(CELLS)):
         run_cell(page, index)
     held = page.locator(".jp-Notebook .jp-Cell").nth(3).locator(".hipercow-task")
-    held.get_by_text("held until its start time").wait_for()
+    held.get_by_text("in the queue, held until").wait_for()  # the scheduler's view arrived
     held.locator("button", has_text="Cancel").click()  # from the live widget
     records = page.locator(".jp-Notebook .hipercow-record")
     page.wait_for_function(

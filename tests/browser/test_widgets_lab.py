@@ -40,7 +40,7 @@ def test_bulk_widget_and_task_list_in_jupyterlab(lab, page):
     text = bulk.inner_text()
     assert "2 success" in text and "1 failure" in text and "1 running" in text
     assert "ValueError: row two" in text
-    assert bulk.locator(".widget-hprogress").count() == 1
+    assert bulk.locator(".hipercow-stacked-bar").count() == 1
     screenshots(page, "bulk-widget")
 
     run_cell(page, 2)

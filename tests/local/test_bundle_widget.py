@@ -12,7 +12,7 @@ import time
 import xml.etree.ElementTree as ET
 
 import pytest
-from processes import wait_until
+from processes import shown_clock, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic import api
@@ -337,7 +337,7 @@ def test_queued_rows_say_why_they_wait(example_root):
     after = hc.task_create_bulk_expr("y", [{"y": 1}, {"y": 2}], namespace={}, depends_on=held)
     try:
         submitted = api.task_times(held.ids)[0]["submitted"]
-        until = time.strftime("%H:%M", time.localtime(submitted + 3600))
+        until = shown_clock(submitted + 3600)
         wait_until(lambda: "held until " in (api.task_summaries(held.ids)[0]["pending"] or ""), 30)
         rows = shown_rows(BulkWidget(BulkModel(held, example_root)))
         assert "hipercow-submitted" in rows[0][1] and f"held until {until}" in rows[0][5]

@@ -11,7 +11,7 @@ import warnings
 
 import ipywidgets
 import pytest
-from processes import magic_shell, stop_local_scheduler, wait_until
+from processes import magic_shell, shown_clock, stop_local_scheduler, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic import api
@@ -131,10 +131,10 @@ def only_theme_colours(page: str) -> bool:
 
 def test_task_widget_shows_queue_state_and_cancels(shell, published):
     widget = cell_widget(shell, "held = 1", "--hold-until 60")
-    held = time.localtime(hc.task_info(widget.model.id).times["submitted"] + 3600)
-    hold = f"held until {time.strftime('%H:%M', held)} (in "
+    hold = f"held until {shown_clock(hc.task_info(widget.model.id).times['submitted'] + 3600)} (in "
     assert hold in widget.setup.value and "hold until 60" not in widget.setup.value
-    wait_until(lambda: "held until its start time" in widget.timing.value, timeout=10)
+    # the scheduler's own view, in its words
+    wait_until(lambda: "in the queue, held until " in widget.timing.value, timeout=10)
     assert "waiting for " in widget.timing.value and "created " in widget.timing.value
     for word in ("pending", "queued", "PENDING", "BeginTime"):
         assert word not in widget.timing.value
@@ -230,18 +230,19 @@ def test_bulk_widget_counts_failures_retry_and_cancel(shell):
     )
     bundle = shell.user_ns["b"]
     widget = widget_of(BulkWidget, lambda w: w.model.name == bundle.name)
-    assert widget.progress.max == 6
-    wait_until(lambda: widget.progress.value == 6)
+    assert "/6 finished" in widget.bar.value
+    wait_until(lambda: "6/6 finished" in widget.bar.value)
     assert "4 success" in widget.counts.value and "2 failure" in widget.counts.value
     assert "ValueError: bad 0" in widget.failures.value
     assert "ValueError: bad 3" in widget.failures.value
-    assert widget.progress.bar_style == "danger"
+    assert 'hipercow-bar-failure" title="2 failure"' in widget.bar.value
     assert "waited" in widget.summary.value and "ran for" in widget.summary.value
     assert "2/2 finished" not in widget._repr_mimebundle_()["text/plain"]
     open("fixed", "w").close()
     widget.retry_button.click()
     wait_until(lambda: "6 success" in widget.counts.value)
-    assert widget.failures.value == "" and widget.progress.bar_style == "success"
+    assert widget.failures.value == "" and 'title="6 success"' in widget.bar.value
+    assert "hipercow-bar-failure" not in widget.bar.value
     assert bundle.result() == [0, 10, 20, 30, 40, 50]
     assert "c" not in shell.user_ns
 
@@ -530,7 +531,7 @@ def test_bulk_display_becomes_a_record_with_counts_times_and_failures(shell, pub
     assert f"hipercow bundle '{bundle.name}': 4/4 finished" in text
     assert "3 success, 1 failure" in text and "waited " in text and "ran for " in text
     failed = bundle.ids[2][:8]
-    assert f"✖ {failed}: ValueError: bad 2" in text
+    assert f"✖ n=2: ValueError: bad 2 (task {failed})" in text
     assert f"hipercow_magic.hipercow_bundle_retry('{bundle.name}')" in text
     page = record["text/html"]
     assert "3 success" in page and "1 failure" in page and "ValueError: bad 2" in page
@@ -543,9 +544,11 @@ def test_task_info_speaks_the_displays_words(example_root):
     )
     text = str(hc.task_info(held.id))
     submitted = hc.task_info(held.id).times["submitted"]
-    until = time.strftime("%H:%M", time.localtime(submitted + 7200))
+    until = shown_clock(submitted + 7200)
     assert f"held until {until} (in " in text and "hold until 120" not in text
-    wait_until(lambda: "held until its start time" in str(hc.task_info(held.id)))
+    wait_until(
+        lambda: "Scheduler: position 1 in the queue, held until " in str(hc.task_info(held.id))
+    )
     assert "PENDING" not in str(hc.task_info(held.id))
     hc.task_cancel(held.id)
     text = str(hc.task_info(held.id))
