@@ -25,7 +25,8 @@ def readme_cells() -> list[str]:
     docs = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(docs)
     readme = docs.TOP / "README.md"
-    first_section = readme.read_text().splitlines().index("## Install") + 1
+    lines = readme.read_text().splitlines()
+    first_section = next(n for n, line in enumerate(lines, 1) if line.startswith("## "))
     return [
         b.code.rstrip("\n")
         for b in docs.blocks(readme)
