@@ -21,15 +21,13 @@ import re
 from IPython.core.error import UsageError
 
 from hipercow_magic import api
-from hipercow_magic.core import capture
+from hipercow_magic.api.exported import unchanged_exports
 from hipercow_magic.core.errors import HipercowError
-from hipercow_magic.core.task import read_result_record
 from hipercow_magic.magics.reads import code_reads
 from hipercow_magic.magics.waiting import UNSET, not_set_error, pending_setters
 from hipercow_magic.widgets.model import TaskModel
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
-_export_digests: dict[tuple[str, str, str], str | None] = {}  # (root, task, name) -> digest
 
 
 def _importable(setters: dict[str, TaskModel]) -> dict[str, TaskModel]:
@@ -71,11 +69,11 @@ def cell_imports(magics, code: str) -> dict[str, api.Task]:
         if model.status in UNSET:
             raise not_set_error(model, f"`{name}`")
     imports = {name: api.Task(model.id, model.root) for name, model in _importable(wanted).items()}
-    imports.update(unchanged_exports(magics, sorted(reads - set(wanted))))
+    imports.update(values_from_tasks(magics, sorted(reads - set(wanted))))
     return imports
 
 
-def unchanged_exports(magics, names: list[str]) -> dict[str, api.Task]:
+def values_from_tasks(magics, names: list[str]) -> dict[str, api.Task]:
     """Of `names`, those whose values in the notebook a task of the current root set and
     that are unchanged since: their pickled bytes are the bytes that task exported (never
     the object's identity alone: a value changed in place is the same object). Each with
@@ -99,39 +97,10 @@ def unchanged_exports(magics, names: list[str]) -> dict[str, api.Task]:
         root = origins[read[0]][1]
         if api.task_status(task_id, follow=False, root=root) != "success":
             continue  # purged since, say: capture the values
-        exported = _export_digests_of(root, task_id, read)
-        for name in read:
-            digest = exported.get(name)
-            if digest is not None and digest == _value_digest(namespace[name], name):
-                found[name] = api.Task(task_id, root)
+        values = {name: namespace[name] for name in read}
+        for name in unchanged_exports(task_id, values, root=root):
+            found[name] = api.Task(task_id, root)
     return found
-
-
-def _export_digests_of(root, task_id: str, names: list[str]) -> dict[str, str | None]:
-    """The digests of the bytes a succeeded task exported for `names` (None for a name it
-    did not export); its result is read once, and only when one of them is not known yet.
-    """
-    keys = {name: (root.path, task_id, name) for name in names}
-    if any(key not in _export_digests for key in keys.values()):
-        try:
-            record = read_result_record(root, task_id)
-        except (OSError, HipercowError):  # gone, or not to be trusted: capture the values
-            return {}
-        blobs = (record.get("exports") or {}) if record.get("ok") else {}
-        for name, key in keys.items():
-            blob = blobs.get(name)
-            _export_digests[key] = None if blob is None else capture.digest(blob)
-    return {name: _export_digests[key] for name, key in keys.items()}
-
-
-def _value_digest(value, name: str) -> str | None:
-    """The digest of a value's bytes as a task would export it (None: it can't be pickled
-    now, and capturing it says why).
-    """
-    try:
-        return capture.digest(capture.dumps(value, name))
-    except HipercowError:
-        return None
 
 
 def _is_task(value) -> bool:
