@@ -5,16 +5,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import re
 from typing import Any
 
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.format import format_minutes, hold_text, pretty_dt
-
-SPECIAL_TIMES = ("tonight", "midnight", "weekend")
-_DURATION_RE = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m?)?\s*$", re.IGNORECASE)
-_MEMORY_RE = re.compile(r"^\s*([0-9]+)\s*([GT]B?)?\s*$", re.IGNORECASE)
-_DURATION_HINT = "Use integer minutes, or d,h,m combinations such as 2h30m, 1h30 or 40d"
+from hipercow_magic.core.resource_values import (
+    SPECIAL_TIMES,
+    character_list,
+    duration_to_minutes,
+    parse_cores,
+    parse_gpus,
+    parse_hold_until,
+    parse_memory,
+)
 
 
 @dataclasses.dataclass
@@ -30,6 +33,8 @@ class Resources:
     requested_nodes: list[str] | None = None
     priority: str | None = None
     queue: str | None = None
+    gpus: int = 0
+    gpu_type: str | None = None
 
     def to_dict(self) -> dict:
         """The resources as stored in a task's data.json (JSON-safe: 'Inf', ISO times)."""
@@ -76,9 +81,12 @@ class Resources:
         if self.queue:
             parts.append(f"queue {self.queue}")
         if self.memory_per_node:
-            parts.append(f"{self.memory_per_node}GB/node")
+            parts.append(f"{self.memory_per_node:g}GB/node")
         if self.memory_per_process:
-            parts.append(f"{self.memory_per_process}GB/process")
+            parts.append(f"{self.memory_per_process:g}GB/process")
+        if self.gpus:
+            kind = f" ({self.gpu_type})" if self.gpu_type else ""
+            parts.append(f"{self.gpus} GPU{'s' if self.gpus != 1 else ''}{kind}")
         if self.max_runtime:
             parts.append(f"max {format_minutes(self.max_runtime)}")
         if self.hold_until is not None:
@@ -126,166 +134,16 @@ class Resources:
         p.text(str(self))
 
 
-def _invalid(name: str, value: Any, *details: str) -> HipercowError:
-    return HipercowError("\n".join([f"Invalid value for '{name}': {value}", *details]))
-
-
-def parse_cores(cores: Any) -> float:
-    """Cores as a positive whole number, or math.inf for 'Inf'; an error otherwise."""
-    if isinstance(cores, (list, tuple, set)):
-        raise HipercowError("'cores' must be a scalar")
-    hint = "Number of cores must be a positive integer, or 'Inf'"
-    if isinstance(cores, str) and cores.strip().lower() in ("inf", "infinity"):
-        return math.inf
-    if isinstance(cores, float) and cores == math.inf:
-        return math.inf
-    if isinstance(cores, bool) or not isinstance(cores, (int, float)):
-        raise _invalid("cores", cores, hint)
-    if isinstance(cores, float) and (math.isnan(cores) or not cores.is_integer()):
-        raise _invalid("cores", cores, hint)
-    if cores <= 0:
-        raise _invalid("cores", cores, hint)
-    return int(cores)
-
-
-def duration_to_minutes(value: Any, name: str) -> int:
-    """Integer minutes from an int, a digit string, or a '2h30m'/'1h30'/'40d' string."""
-    if isinstance(value, bool) or value is None:
-        raise _invalid(
-            name,
-            value,
-            f"'{name}' must be a number or a string representing a duration",
-            _DURATION_HINT,
-        )
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and (math.isnan(value) or not value.is_integer()):
-            raise _invalid(
-                name, value, f"'{name}' is a non-integer number of minutes", _DURATION_HINT
-            )
-        minutes = int(value)
-    elif isinstance(value, str):
-        m = _DURATION_RE.match(value)
-        if not m or not value.strip() or not any(m.groups()):
-            raise _invalid(name, value, "Failed to parse string into XhYdZm format", _DURATION_HINT)
-        d, h, mins = (int(g) if g else 0 for g in m.groups())
-        minutes = d * 1440 + h * 60 + mins
-    else:
-        raise _invalid(
-            name,
-            value,
-            f"'{name}' must be a number or a string representing a duration",
-            _DURATION_HINT,
-        )
-    if minutes < 0:
-        raise _invalid(name, value, f"'{name}' is a negative number of minutes", _DURATION_HINT)
-    if minutes == 0:
-        raise _invalid(name, value, f"'{name}' is zero minutes", _DURATION_HINT)
-    return minutes
-
-
-def parse_memory(value: Any, name: str) -> int | None:
-    """Gigabytes from an int or a string like '8G', '64g', '1T' (T = 1000 G)."""
-    if value is None:
+def memory_request(resources: Resources, cores: float | None = None) -> float | None:
+    """The memory (GB) a task asks for in all: memory_per_node, else memory_per_process x its
+    cores (`cores`: those it was given, for a task asking for 'Inf'); None if it asks for none.
+    """
+    if resources.memory_per_node is not None:
+        return resources.memory_per_node
+    if resources.memory_per_process is None:
         return None
-    if isinstance(value, bool):
-        raise _invalid(name, value, "Expected an integer or a string representing a size")
-    if isinstance(value, str):
-        m = _MEMORY_RE.match(value)
-        if not m:
-            raise HipercowError(
-                f"Invalid string representation of memory for '{name}': {value}\n"
-                "Examples: '4' (as an integer, assumed gigabytes), or '8G' or '1T'"
-            )
-        gb = int(m.group(1)) * (1000 if (m.group(2) or "").upper().startswith("T") else 1)
-    elif isinstance(value, (int, float)):
-        if isinstance(value, float) and not value.is_integer() or value < 0:
-            raise _invalid(name, value, "Amount of memory must be a positive integer")
-        gb = int(value)
-    else:
-        raise _invalid(name, value, "Expected an integer or a string representing a size")
-    if gb == 0:
-        raise _invalid(name, value, "We need some memory to run your tasks!")
-    return gb
-
-
-def parse_hold_until(value: Any, now: dt.datetime | None = None):
-    """None, a special time name, a future datetime/date, or a duration in minutes."""
-    if value is None:
-        return None
-    now = now or dt.datetime.now()
-    if isinstance(value, str) and value.strip().lower() in SPECIAL_TIMES:
-        return value.strip().lower()
-    if isinstance(value, dt.datetime):
-        if value <= now:
-            raise _invalid("hold_until", value, f"{value} is in the past")
-        _check_representable(value, value)
-        return value
-    if isinstance(value, dt.date):
-        if value <= now.date():
-            raise _invalid("hold_until", value, f"{value} is in the past")
-        value = dt.datetime.combine(value, dt.time())
-        _check_representable(value, value)
-        return value
-    minutes = duration_to_minutes(value, "hold_until")
-    try:
-        _check_representable(value, now + dt.timedelta(minutes=minutes))
-    except OverflowError:
-        raise _too_far(value) from None
-    return minutes
-
-
-def _too_far(value) -> HipercowError:
-    return _invalid(
-        "hold_until", value, "That is too far in the future: give a date before the year 9999"
-    )
-
-
-def _check_representable(value, when: dt.datetime) -> None:
-    """An error for a hold time beyond what dates (and epoch seconds) can hold."""
-    try:
-        when.timestamp()
-        when + dt.timedelta(days=2)  # resolving 'weekend'-like shifts stays in range
-    except (OverflowError, ValueError, OSError):
-        raise _too_far(value) from None
-
-
-def resolve_hold_until(value, now: dt.datetime | None = None) -> dt.datetime | None:
-    """The moment a task may start; special names and durations resolve at submission."""
-    if value is None:
-        return None
-    now = now or dt.datetime.now()
-    if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, int):
-        try:
-            return now + dt.timedelta(minutes=value)
-        except OverflowError:
-            raise _too_far(value) from None
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if value == "tonight":
-        return now if (now.hour > 19 or now.hour < 3) else today.replace(hour=19)
-    if value == "midnight":
-        return now if now.hour < 3 else today + dt.timedelta(days=1)
-    if value == "weekend":
-        if now.weekday() >= 5:
-            return now
-        return today + dt.timedelta(days=5 - now.weekday())
-    raise _invalid("hold_until", value)
-
-
-def _character_list(value, name: str) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = value.split(",")
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise HipercowError(f"'{name}' must be a character")
-    out: list[str] = []
-    for v in value:
-        v = v.strip()
-        if v and v not in out:
-            out.append(v)
-    return out or None
+    n = resources.cores if cores is None else cores
+    return None if n == math.inf else resources.memory_per_process * max(n, 1)
 
 
 def hipercow_resources(
@@ -298,6 +156,8 @@ def hipercow_resources(
     requested_nodes=None,
     priority=None,
     queue=None,
+    gpus=0,
+    gpu_type=None,
 ) -> Resources:
     """Describe what a task needs; every value is checked here, against the cluster when a
     task is created.
@@ -309,12 +169,17 @@ def hipercow_resources(
             '1h30' or '40d' (default: the queue's limit).
         hold_until: don't start before: a future datetime or date, a duration from
             submission (as max_runtime), or 'tonight', 'midnight' or 'weekend'.
-        memory_per_node: memory each node must have: gigabytes, or a string such as '8G' or
-            '1T'.
+        memory_per_node: memory each node must have: gigabytes, or a string such as '8G',
+            '1T', '0.5G' or '500M'. The local driver stops a task whose processes use more
+            than it asks for in all (this, else memory_per_process x cores), as Slurm does.
         memory_per_process: memory the task expects each process to use (as memory_per_node).
         requested_nodes: only these nodes: a list of names, or one string separated by ','.
         priority: 'low' or 'normal'.
         queue: the queue (Slurm partition) to use (default: the cluster's default queue).
+        gpus: the number of GPUs (0: none); the task sees only its own, numbered from 0 in
+            CUDA_VISIBLE_DEVICES.
+        gpu_type: the kind of GPU (a name the cluster's nodes give, e.g. 'a100'), or None
+            for any.
 
     Returns:
         The Resources, to pass as `resources=` when creating tasks.
@@ -338,6 +203,7 @@ def hipercow_resources(
         if not isinstance(queue, str):
             raise HipercowError("'queue' must be a character")
         queue = queue.strip()
+    gpus, gpu_type = parse_gpus(gpus, gpu_type)
     return Resources(
         cores=parse_cores(cores),
         exclusive=exclusive,
@@ -347,9 +213,11 @@ def hipercow_resources(
         hold_until=parse_hold_until(hold_until),
         memory_per_node=parse_memory(memory_per_node, "memory_per_node"),
         memory_per_process=parse_memory(memory_per_process, "memory_per_process"),
-        requested_nodes=_character_list(requested_nodes, "nodes"),
+        requested_nodes=character_list(requested_nodes, "nodes"),
         priority=priority,
         queue=queue,
+        gpus=gpus,
+        gpu_type=gpu_type,
     )
 
 
@@ -373,7 +241,7 @@ def validate_resources(resources: Resources | None, info) -> Resources:
     for value, what in ((r.memory_per_node, "node"), (r.memory_per_process, "process")):
         if value is not None and info.max_memory is not None and value > info.max_memory:
             raise HipercowError(
-                f"{value}Gb per {what} is too large for this cluster.\n"
+                f"{value:g}Gb per {what} is too large for this cluster.\n"
                 f"The largest node has {info.max_memory}Gb."
             )
     if r.requested_nodes:
@@ -387,6 +255,7 @@ def validate_resources(resources: Resources | None, info) -> Resources:
                 f"Available: {', '.join(info.node_names)}."
             )
         r.requested_nodes = [nodes[n.lower()] for n in r.requested_nodes]
+    _check_gpus(r, info)
     limit = info.queue_max_runtime(r.queue)
     if r.max_runtime is not None and limit is not None and r.max_runtime > limit:
         raise HipercowError(
@@ -394,3 +263,28 @@ def validate_resources(resources: Resources | None, info) -> Resources:
             f"{r.queue} queue allows.\nThe limit there is {format_minutes(limit)}."
         )
     return r
+
+
+def _check_gpus(r: Resources, info) -> None:
+    """Refuse GPUs no node of the cluster (`ClusterInfo`) has: too many, or of a missing type."""
+    if not r.gpus:
+        return
+    fits = [n for n in info.nodes if n.gpus >= r.gpus]
+    if not fits:
+        raise HipercowError(
+            f"{r.gpus} GPU{'s are' if r.gpus != 1 else ' is'} too many for this cluster.\n"
+            + (
+                f"The most any node has is {info.max_gpus}."
+                if info.max_gpus
+                else "None of its nodes has GPUs."
+            )
+        )
+    if r.gpu_type is not None:
+        types = {t.lower(): t for n in fits for t in n.gpu_types}
+        if r.gpu_type.lower() not in types:
+            known = ", ".join(info.gpu_types) or "none named"
+            raise HipercowError(
+                f"No node of this cluster has {r.gpus} GPU{'s' if r.gpus != 1 else ''} of "
+                f"type '{r.gpu_type}'.\nGPU types here: {known}."
+            )
+        r.gpu_type = types[r.gpu_type.lower()]

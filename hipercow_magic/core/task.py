@@ -95,6 +95,7 @@ def write_terminal(
     started: float | None = None,
     result_file: str | None = None,
     created: float | None = None,
+    failure_class: str | None = None,
 ) -> bool:
     """Record a terminal state, exactly once: True for the one writer that claims it.
 
@@ -107,6 +108,7 @@ def write_terminal(
     `result` is a result record, or one already pickled by `pickle_result`; or
     `result_file` is one already written by `prepare_result` (removed if this call loses).
     `created` (data.json's) and `started`, when the caller knows them, are not read again.
+    `failure_class` (one of core.failures.FAILURE_CLASSES) is kept as the claim's "class".
 
     Raises:
         OSError: the result could not be written (nothing was claimed).
@@ -129,6 +131,8 @@ def write_terminal(
         claim = {"status": status, "time": now, "pid": os.getpid(), "host": socket.gethostname()}
         if reason:
             claim["reason"] = reason
+        if failure_class:
+            claim["class"] = failure_class
         claim.update(collect_times(root, task_id, known))
         final = root.task_file(task_id, FINAL)
         claim_file = store.write_temp(
@@ -193,8 +197,7 @@ def _finish_claim(root, task_id: str, claim: dict, claim_file: str | None = None
         _link(final, marker)
     except OSError:  # hard links refused here: the marker is a copy
         marker_claim = {"time": claim["time"]}
-        if claim.get("reason"):
-            marker_claim["reason"] = claim["reason"]
+        marker_claim.update({k: claim[k] for k in ("reason", "class") if claim.get(k)})
         store.write_json(marker, marker_claim)
     root.terminal_cache[task_id] = status
 

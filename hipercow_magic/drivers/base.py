@@ -14,18 +14,23 @@ from hipercow_magic.core.envvars import EnvVars
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.format import format_minutes, short_id
 from hipercow_magic.core.task import marker_status, read_marker
+from hipercow_magic.core.usage import Usage, read_usage
 
 UPSTREAM = "upstream task "  # how the reason of a task ended by its parent's end begins
 
 
 @dataclasses.dataclass
 class NodeInfo:
-    """One node of a cluster: its cores, memory (GB, None if unknown) and state."""
+    """One node of a cluster: its cores, memory (GB, None if unknown), state, and GPUs (how
+    many, and their types where the scheduler names them, e.g. ['a100']).
+    """
 
     name: str
     cores: int
     memory: int | None  # GB
     state: str | None = None
+    gpus: int = 0
+    gpu_types: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -64,6 +69,16 @@ class ClusterInfo:
         return max(mems) if mems else None
 
     @property
+    def max_gpus(self) -> int:
+        """The most GPUs any one node has (0 when none has any)."""
+        return max((n.gpus for n in self.nodes), default=0)
+
+    @property
+    def gpu_types(self) -> list[str]:
+        """The GPU types some node names, in the order first seen."""
+        return list(dict.fromkeys(t for n in self.nodes for t in n.gpu_types))
+
+    @property
     def node_names(self) -> list[str]:
         """The nodes' names."""
         return [n.name for n in self.nodes]
@@ -90,7 +105,7 @@ class ClusterInfo:
     def to_dict(self) -> dict:
         """The description as JSON-able data (with max_cores and max_memory)."""
         d = dataclasses.asdict(self)
-        d.update(max_cores=self.max_cores, max_memory=self.max_memory)
+        d.update(max_cores=self.max_cores, max_memory=self.max_memory, max_gpus=self.max_gpus)
         return d
 
     def __str__(self) -> str:
@@ -102,11 +117,14 @@ class ClusterInfo:
         if self.python_version:
             lines.append(f"  python on the cluster: {self.python_version}")
         w = max([len(n.name) for n in self.nodes] + [4])
-        lines.append(f"  {'node'.ljust(w)}  cores  memory")
+        gpus = self.max_gpus > 0
+        lines.append(f"  {'node'.ljust(w)}  cores  memory" + ("  gpus" if gpus else ""))
         for n in self.nodes:
             mem = "?" if n.memory is None else f"{n.memory} GB"
             state = f"  ({n.state})" if n.state else ""
-            lines.append(f"  {n.name.ljust(w)}  {n.cores:>5}  {mem:>6}{state}")
+            kinds = f" ({','.join(n.gpu_types)})" if n.gpu_types else ""
+            gpu = f"  {n.gpus:>4}{kinds}" if gpus else ""
+            lines.append(f"  {n.name.ljust(w)}  {n.cores:>5}  {mem:>6}{gpu}{state}")
         w = max([len(q.name) for q in self.queues] + [5])
         lines.append(f"  {'queue'.ljust(w)}  nodes")
         for q in self.queues:
@@ -213,6 +231,18 @@ class Driver(abc.ABC):
         if outer:
             return None
         return store.read_text_or(self.root.task_file(task_id, "log"))
+
+    def usage(self, ids: list[str]) -> dict[str, Usage]:
+        """What each task used, by id (those with figures only): the final figures of an
+        ended task, a live reading of a running one where the driver can take it. One call
+        for all `ids`. The default reads each task's usage.json.
+        """
+        out = {}
+        for task_id in ids:
+            found = read_usage(self.root, task_id)
+            if found is not None:
+                out[task_id] = found
+        return out
 
     def poll_interval(self) -> float:
         """The longest pause between status checks that this driver recommends (seconds)."""

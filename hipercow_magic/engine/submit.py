@@ -6,7 +6,8 @@ import time
 
 from hipercow_magic.core import store
 from hipercow_magic.core.errors import HipercowError
-from hipercow_magic.core.resources import Resources, resolve_hold_until
+from hipercow_magic.core.resource_values import resolve_hold_until
+from hipercow_magic.core.resources import Resources
 from hipercow_magic.drivers.registry import load_driver
 from hipercow_magic.engine.dependencies import submission_groups
 

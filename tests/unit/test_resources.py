@@ -4,12 +4,12 @@ import math
 import pytest
 
 from hipercow_magic import HipercowError, hipercow_resources
-from hipercow_magic.core.resources import (
+from hipercow_magic.core.resource_values import (
     duration_to_minutes,
     parse_memory,
     resolve_hold_until,
-    validate_resources,
 )
+from hipercow_magic.core.resources import validate_resources
 from hipercow_magic.drivers.local.cluster import EXAMPLE, cluster_info
 
 EXAMPLE_INFO = cluster_info(EXAMPLE)
@@ -54,22 +54,39 @@ def test_durations_rejected(value, message):
 
 
 @pytest.mark.parametrize(
-    "value,gb", [(4, 4), ("8G", 8), ("64g", 64), ("1T", 1000), (" 4 ", 4), ("16GB", 16)]
+    "value,gb",
+    [
+        (4, 4),
+        ("8G", 8),
+        ("64g", 64),
+        ("1T", 1000),
+        (" 4 ", 4),
+        ("16GB", 16),
+        (0.1, 0.1),
+        (1.5, 1.5),
+        ("0.5G", 0.5),
+        ("300M", 0.3),
+        ("2500mb", 2.5),
+    ],
 )
 def test_memory_accepted(value, gb):
-    assert parse_memory(value, "memory_per_node") == gb
+    parsed = parse_memory(value, "memory_per_node")
+    assert parsed == gb
+    assert isinstance(parsed, int) == float(gb).is_integer()
 
 
 @pytest.mark.parametrize(
     "value,message",
     [
-        ("10M", "Invalid string representation of memory for 'memory_per_node': 10M"),
+        ("10K", "Invalid string representation of memory for 'memory_per_node': 10K"),
         ("1G2T", "Invalid string representation of memory"),
         ("1GG", "Invalid string representation of memory"),
-        (-1, "Amount of memory must be a positive integer"),
-        (1.5, "Amount of memory must be a positive integer"),
-        (True, "Expected an integer or a string representing a size"),
+        ("-1G", "Invalid string representation of memory"),
+        (-1, "Amount of memory must be a positive number"),
+        (float("nan"), "Amount of memory must be a positive number"),
+        (True, "Expected a number or a string representing a size"),
         (0, "We need some memory to run your tasks!"),
+        ("0.0001G", "We need some memory to run your tasks!"),
     ],
 )
 def test_memory_rejected(value, message):

@@ -76,6 +76,8 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
     needs.add_argument("--nodes", metavar="A,B", help="run only on these nodes")
     needs.add_argument("--priority", choices=PRIORITIES, help="scheduling priority")
     needs.add_argument("--queue", metavar="NAME", help="queue (partition) to use")
+    needs.add_argument("--gpus", metavar="N", help="GPUs for the task (a whole number)")
+    needs.add_argument("--gpu-type", metavar="TYPE", help="the kind of GPU, e.g. a100")
     runs = parser.add_argument_group("how it runs")
     runs.add_argument(
         "--parallel",
@@ -127,6 +129,8 @@ def task_resources(args: argparse.Namespace):
         "requested_nodes": args.nodes,
         "priority": args.priority,
         "queue": args.queue,
+        "gpus": args.gpus,
+        "gpu_type": args.gpu_type,
     }
     given = {k: v for k, v in fields.items() if v is not None}
     return hipercow_resources(**given) if given else None

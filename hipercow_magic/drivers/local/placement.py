@@ -13,6 +13,8 @@ import dataclasses
 import itertools
 from collections.abc import Iterable
 
+from hipercow_magic.core.resources import Resources, memory_request
+
 
 class Node:
     """One node of the virtual cluster: its cores (as numbered slots), memory and tasks.
@@ -198,12 +200,12 @@ def demand(entry: dict) -> tuple[int, int, bool]:
     return cores, memory(entry, cores), whole
 
 
-def memory(entry: dict, cores: int) -> int:
+def memory(entry: dict, cores: int) -> float:
     """The memory (GB) a task takes on its node: memory_per_node, else memory_per_process
     times its cores (one process for a whole-node task), else 0 (no limit asked for).
     """
-    if entry.get("memory_per_node"):
-        return int(entry["memory_per_node"])
-    if entry.get("memory_per_process"):
-        return int(entry["memory_per_process"]) * max(cores, 1)
-    return 0
+    asked = Resources(
+        memory_per_node=entry.get("memory_per_node"),
+        memory_per_process=entry.get("memory_per_process"),
+    )
+    return memory_request(asked, cores) or 0

@@ -7,7 +7,8 @@ import math
 import shlex
 
 from hipercow_magic.core.errors import HipercowError
-from hipercow_magic.core.resources import Resources, resolve_hold_until
+from hipercow_magic.core.resource_values import resolve_hold_until
+from hipercow_magic.core.resources import Resources
 
 LOW_PRIORITY_NICE = 1000
 
@@ -28,9 +29,9 @@ def sbatch_options(resources: Resources, config: dict, all_nodes: list[str]) -> 
     if config.get("account"):
         opts.append(f"--account={config['account']}")
     if r.memory_per_node is not None:
-        opts.append(f"--mem={int(r.memory_per_node)}G")
+        opts.append(f"--mem={slurm_memory(r.memory_per_node)}")
     if r.memory_per_process is not None:
-        opts.append(f"--mem-per-cpu={int(r.memory_per_process)}G")
+        opts.append(f"--mem-per-cpu={slurm_memory(r.memory_per_process)}")
     if r.max_runtime is not None:
         opts.append(f"--time={int(r.max_runtime)}")
     hold = resolve_hold_until(r.hold_until) if r.hold_until is not None else None
@@ -131,3 +132,12 @@ def array_script(
     log = f'{shlex.quote(tasks_path)}/"${{ID:0:2}}/${{ID:2}}/log"'
     lines += _run_lines(config, root_path, "$ID", log)
     return "\n".join(lines) + "\n"
+
+
+def slurm_memory(gb: float) -> str:
+    """A size in GB as Slurm's --mem takes it: '8G', or whole megabytes for a fraction
+    ('0.5' -> '512M'; Slurm's G is 1024 M).
+    """
+    if float(gb).is_integer():
+        return f"{int(gb)}G"
+    return f"{math.ceil(gb * 1024)}M"
