@@ -298,6 +298,7 @@ class Scheduler(QueueReader, TaskEnds, Holds):
                 entry["node"],
                 (go_read, go_write),
                 entry["started"],
+                entry.get("gpu_devices"),
             )
         except BaseException:
             os.close(go_write)

@@ -25,6 +25,7 @@ def fork_task(
     node: str,
     go: tuple[int, int],
     started: float,
+    gpus: list[int] | None = None,
 ) -> int:
     """Start the task in a new process; returns its pid (in the scheduler).
 
@@ -39,6 +40,8 @@ def fork_task(
         node: the virtual node it runs on (HIPERCOW_NODE).
         go: both ends of the pipe the scheduler writes `b"g"` (run) or `b"s"` (stop) to.
         started: the start time the scheduler's claim records.
+        gpus: the node's GPUs the task was given (CUDA_VISIBLE_DEVICES names only these;
+            [] hides every GPU), or None to leave CUDA_VISIBLE_DEVICES as it is.
     """
     sys.stdout.flush()
     sys.stderr.flush()
@@ -64,6 +67,8 @@ def fork_task(
             os.environ[name] = str(cores)
         os.environ["HIPERCOW_NO_DRIVERS"] = "1"
         os.environ["HIPERCOW_NODE"] = node
+        if gpus is not None:
+            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus)
         if cpus:
             os.sched_setaffinity(0, cpus)
         sys.stdout = open(1, "w", buffering=1, closefd=False)
