@@ -42,7 +42,7 @@ STATE_INTERVAL = 0.5  # seconds between writes of the queue state file
 RESCAN_INTERVAL = 0.5  # seconds between looks at the queue folder when nobody wakes us
 # What a task's status-running claim holds besides its process, host and start time (a new
 # scheduler adopts running tasks from it).
-CLAIMED = ("node", "slots", "memory", "whole", "deadline", "max_runtime", "batch")
+CLAIMED = ("node", "slots", "memory", "whole", "deadline", "max_runtime", "batch", "gpu_devices")
 
 
 class Scheduler(QueueReader, TaskEnds, Holds):
