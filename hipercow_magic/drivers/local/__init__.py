@@ -49,8 +49,10 @@ class LocalDriver(Driver):
 
         Args:
             root: the root being configured.
-            cluster: a preset ('example'), or None for one node with this machine's cores.
-            nodes: the nodes of a cluster described by hand (`{"name", "cores", "memory"}`).
+            cluster: a preset ('example'), or None for one node with this machine's cores,
+                memory and NVIDIA GPUs.
+            nodes: the nodes of a cluster described by hand (`{"name", "cores", "memory"}`,
+                and `"gpus"`, `"gpu_type"` for a node with GPUs).
             queues: its queues (`{"name", "nodes", "default"}`); one over every node if None.
             idle_timeout: seconds the scheduler waits with nothing to do before it exits.
             **unknown: anything else is an error.

@@ -88,7 +88,10 @@ def check_resources(res) -> None:
         value = res.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise ValueError(f"{key} {value!r}")
-    for key in ("queue", "priority"):
+    gpus = res.get("gpus")
+    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0):
+        raise ValueError(f"gpus {gpus!r}")
+    for key in ("queue", "priority", "gpu_type"):
         if res.get(key) is not None and not isinstance(res[key], str):
             raise ValueError(f"{key} {res[key]!r}")
     nodes = res.get("requested_nodes")

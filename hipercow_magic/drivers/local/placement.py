@@ -1,5 +1,5 @@
-"""Where queued tasks go on the local driver's virtual cluster: the nodes' free cores and
-memory, the order tasks are considered in, and which node each one gets.
+"""Where queued tasks go on the local driver's virtual cluster: the nodes' free cores, memory
+and GPUs, the order tasks are considered in, and which node each one gets.
 
 Pure accounting (no files, no processes), so every rule is testable on its own; the
 scheduler (scheduler.py) owns the queue and starts what `VirtualCluster.place` chooses.
@@ -17,10 +17,12 @@ from hipercow_magic.core.resources import Resources, memory_request
 
 
 class Node:
-    """One node of the virtual cluster: its cores (as numbered slots), memory and tasks.
+    """One node of the virtual cluster: its cores and GPUs (as numbered devices), memory and
+    tasks.
 
     Args:
-        spec: the node's description, `{"name": ..., "cores": ..., "memory": GB or 0}`.
+        spec: the node's description, `{"name": ..., "cores": ..., "memory": GB or 0}`, and
+            perhaps `"gpus"` (how many) and `"gpu_type"` (their kind).
         cpus: this machine's CPUs (the tasks' slots map onto them for pinning).
     """
 
@@ -28,34 +30,72 @@ class Node:
         self.name = spec["name"]
         self.cores = spec["cores"]
         self.memory = spec.get("memory") or 0
+        self.gpus = spec.get("gpus") or 0
+        self.gpu_type = spec.get("gpu_type")
         self.free_slots = list(range(self.cores))
         self.free_memory = self.memory
+        self.free_gpus = list(range(self.gpus))
+        self.gpu_devices: dict[str, list[int]] = {}  # task id -> the GPUs it was given
         self.tasks: set[str] = set()
         self.whole = False  # taken by a cores=Inf or exclusive task
         self.cpus = cpus
 
-    def fits(self, cores: int, memory: int, whole: bool) -> bool:
-        """Whether a task needing `cores`, `memory` (GB) and perhaps the `whole` node fits now."""
-        if self.whole:
+    def has_gpus(self, gpus: int, gpu_type: str | None) -> bool:
+        """Whether the node has `gpus` GPUs (of `gpu_type`, when named) at all, busy or not."""
+        kind = gpu_type is None or (self.gpu_type or "").lower() == gpu_type.lower()
+        return not gpus or (self.gpus >= gpus and kind)
+
+    def fits(
+        self, cores: int, memory: float, whole: bool, gpus: int = 0, gpu_type: str | None = None
+    ) -> bool:
+        """Whether a task needing `cores`, `memory` (GB), `gpus` (of `gpu_type`) and perhaps
+        the `whole` node fits now.
+        """
+        if self.whole or not self.has_gpus(gpus, gpu_type):
             return False
         if whole:
             return not self.tasks and (not self.memory or memory <= self.memory)
-        return len(self.free_slots) >= cores and (not self.memory or memory <= self.free_memory)
+        return (
+            len(self.free_slots) >= cores
+            and (not self.memory or memory <= self.free_memory)
+            and len(self.free_gpus) >= gpus
+        )
 
-    def take(self, task_id: str, cores: int, memory: int, whole: bool) -> list[int]:
-        """Give a task its cores (all of them when `whole`) and memory; returns its slots."""
+    def take(
+        self,
+        task_id: str,
+        cores: int,
+        memory: float,
+        whole: bool,
+        gpus: int = 0,
+        devices: list[int] | None = None,
+    ) -> list[int]:
+        """Give a task its cores (all of them when `whole`), memory and `gpus` GPUs (the
+        `devices` named, for a task already running); returns its slots. The GPUs it was
+        given are in `gpu_devices[task_id]`.
+        """
         slots = list(self.free_slots) if whole else self.free_slots[:cores]
         self.free_slots = [s for s in self.free_slots if s not in slots]
         self.free_memory -= memory
+        given = list(devices) if devices is not None else self.free_gpus[:gpus]
+        self.free_gpus = [g for g in self.free_gpus if g not in given]
+        self.gpu_devices[task_id] = given
         self.tasks.add(task_id)
         self.whole = whole
         return slots
 
-    def release(self, task_id: str, slots: list[int], memory: int) -> None:
+    def visible_gpus(self, task_id: str) -> list[int] | None:
+        """The GPUs a task placed here may see: those it was given ([] hides the node's GPUs
+        from a task that asked for none); None on a node without GPUs (left as they are).
+        """
+        return list(self.gpu_devices.get(task_id, [])) if self.gpus else None
+
+    def release(self, task_id: str, slots: list[int], memory: float) -> None:
         """Give back what `take` gave a task."""
         self.tasks.discard(task_id)
         self.free_slots = sorted(set(self.free_slots) | set(slots))
         self.free_memory += memory
+        self.free_gpus = sorted(set(self.free_gpus) | set(self.gpu_devices.pop(task_id, [])))
         if not self.tasks:
             self.whole = False
 
@@ -72,8 +112,8 @@ class Placement:
     """What one pass of `VirtualCluster.place` decided.
 
     Attributes:
-        launches: (queue key, entry with its node, slots, memory and whole set, node) for
-            each task to start now; the node's resources are already taken.
+        launches: (queue key, entry with its node, slots, memory, whole and gpu_devices
+            set, node) for each task to start now; the node's resources are already taken.
         reasons: why each task left waiting waits ('Dependency', 'BeginTime', 'Resources'
             or 'Priority').
         reserved: the nodes kept free for a task wanting a whole node.
@@ -98,7 +138,7 @@ class VirtualCluster:
         self.default_queue = next(q["name"] for q in spec["queues"] if q.get("default"))
 
     def place(self, queued: dict[tuple, dict], now: float) -> Placement:
-        """Choose the queued tasks to start now, taking their nodes' cores and memory.
+        """Choose the queued tasks to start now, taking their nodes' cores, memory and GPUs.
 
         Tasks are considered in `order`. A task still waiting for other tasks (its `after`)
         waits ('Dependency'); one held until later waits ('BeginTime'); one
@@ -125,16 +165,19 @@ class VirtualCluster:
                 result.reasons[task_id] = "BeginTime"
                 continue
             cores, needed, whole = demand(entry)
+            gpus, gpu_type = gpu_demand(entry)
             allowed = [self.nodes[n] for n in self.candidates(entry) if n not in reserved]
-            node = next((n for n in allowed if n.fits(cores, needed, whole)), None)
+            node = next((n for n in allowed if n.fits(cores, needed, whole, gpus, gpu_type)), None)
             if node is None:
-                if whole and allowed:
-                    reserved.add(allowed[0].name)
+                able = [n for n in allowed if n.has_gpus(gpus, gpu_type)]
+                if whole and able:
+                    reserved.add(able[0].name)
                 low = entry.get("priority") == "low"
                 result.reasons[task_id] = "Priority" if low and result.launches else "Resources"
                 continue
-            slots = node.take(task_id, cores, needed, whole)
+            slots = node.take(task_id, cores, needed, whole, gpus)
             placed = {**entry, "node": node.name, "slots": slots, "memory": needed, "whole": whole}
+            placed["gpu_devices"] = node.visible_gpus(task_id)
             result.launches.append((key, placed, node))
         return result
 
@@ -191,13 +234,18 @@ def _sort(queued: dict[tuple, dict]) -> list[tuple]:
     return sorted(queued, key=lambda k: (queued[k].get("priority") == "low", k))
 
 
-def demand(entry: dict) -> tuple[int, int, bool]:
+def demand(entry: dict) -> tuple[int, float, bool]:
     """What a queue entry takes from its node: cores (0 for a whole node), memory (GB) and
     whether it wants the whole node (cores=Inf, or exclusive).
     """
     whole = entry["cores"] == "Inf" or bool(entry.get("exclusive"))
     cores = 0 if entry["cores"] == "Inf" else int(entry["cores"])
     return cores, memory(entry, cores), whole
+
+
+def gpu_demand(entry: dict) -> tuple[int, str | None]:
+    """The GPUs a queue entry asks for: how many (0 for none), and of what type (None: any)."""
+    return int(entry.get("gpus") or 0), entry.get("gpu_type")
 
 
 def memory(entry: dict, cores: int) -> float:

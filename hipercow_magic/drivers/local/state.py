@@ -7,7 +7,15 @@ from __future__ import annotations
 from hipercow_magic.drivers.local.placement import VirtualCluster, order
 from hipercow_magic.drivers.local.waiting import waiting_words
 
-RESOURCE_KEYS = ("cores", "exclusive", "memory_per_node", "memory_per_process", "queue")
+RESOURCE_KEYS = (
+    "cores",
+    "exclusive",
+    "memory_per_node",
+    "memory_per_process",
+    "queue",
+    "gpus",
+    "gpu_type",
+)
 
 
 def pending_state(

@@ -1,5 +1,6 @@
 """Why a task waits on the local driver's virtual cluster, in words ("waiting for 2 free
-cores: 16 of 16 in use"), and the requests no node of it can ever run.
+cores: 16 of 16 in use", "waiting for 2 free GPUs on gpu-3, gpu-4: 4 of 4 in use"), and the
+requests no node of it can ever run.
 
 Pure accounting over `VirtualCluster` (no files, no processes); the scheduler writes the
 words into its state file, and the driver refuses what can never run before queueing it.
@@ -8,7 +9,7 @@ words into its state file, and the driver refuses what can never run before queu
 from __future__ import annotations
 
 from hipercow_magic.core.format import clock_time
-from hipercow_magic.drivers.local.placement import Node, VirtualCluster, demand
+from hipercow_magic.drivers.local.placement import Node, VirtualCluster, demand, gpu_demand
 
 
 def _plural(n: int, word: str) -> str:
@@ -23,14 +24,21 @@ def never_fits(cluster: VirtualCluster, entry: dict) -> str | None:
         entry: the task's resources as `Resources.to_dict()` gives them.
     """
     cores, needed, whole = demand(entry)
+    gpus, gpu_type = gpu_demand(entry)
     names = cluster.candidates(entry)
     nodes = [cluster.nodes[n] for n in names]
     if not nodes:
         return "no node is in both its queue and the nodes it requested"
-    if any(n.cores >= cores and (not n.memory or needed <= n.memory) for n in nodes):
+    if any(
+        n.cores >= cores and (not n.memory or needed <= n.memory) and n.has_gpus(gpus, gpu_type)
+        for n in nodes
+    ):
         return None
     place = _place(cluster, entry, names)
     where = f"{place or 'the node'} {'has' if place is None or len(names) == 1 else 'have'}"
+    if gpus and not any(n.has_gpus(gpus, gpu_type) for n in nodes):
+        return _no_gpus(nodes, gpus, gpu_type, where)
+    nodes = [n for n in nodes if n.has_gpus(gpus, gpu_type)]
     most_cores = max(n.cores for n in nodes)
     if not any(n.cores >= cores for n in nodes):
         return f"it asks for {_plural(cores, 'core')} and {where} {most_cores} at most"
@@ -42,6 +50,20 @@ def never_fits(cluster: VirtualCluster, entry: dict) -> str | None:
     )
     return f"it asks for {asked} of memory and {where} {most_memory} GB at most" + (
         "" if not whole else " (a whole node)"
+    )
+
+
+def _no_gpus(nodes: list[Node], gpus: int, gpu_type: str | None, where: str) -> str:
+    """Why none of `nodes` has the GPUs a task asks for ('it asks for 3 GPUs and the nodes
+    of queue fast have 2 at most').
+    """
+    if gpu_type is not None and any(n.gpus >= gpus for n in nodes):
+        kinds = sorted({n.gpu_type for n in nodes if n.gpu_type and n.gpus >= gpus})
+        named = f"GPUs of type {', '.join(kinds)}" if kinds else "GPUs of no named type"
+        return f"it asks for GPUs of type '{gpu_type}' and {where} {named}"
+    most = max(n.gpus for n in nodes)
+    return f"it asks for {_plural(gpus, 'GPU')} and {where} " + (
+        f"{most} at most" if most else "none"
     )
 
 
@@ -91,13 +113,17 @@ def waiting_words(
 def resources_words(
     cluster: VirtualCluster, entry: dict, reserved: set[str] | frozenset = frozenset()
 ) -> str:
-    """'waiting for 2 free cores: 16 of 16 in use' (or memory, a whole node, the nodes it
-    requested, a node kept for a task ahead) for a task that fits no node now.
+    """'waiting for 2 free cores: 16 of 16 in use' (or GPUs, memory, a whole node, the nodes
+    it requested, a node kept for a task ahead) for a task that fits no node now.
     """
     cores, needed, whole = demand(entry)
+    gpus, gpu_type = gpu_demand(entry)
     names = cluster.candidates(entry)
     nodes = [cluster.nodes[n] for n in names]
     place = _place(cluster, entry, names)
+    if gpus:  # only the nodes with such GPUs can run it: they are named
+        nodes = [n for n in nodes if n.has_gpus(gpus, gpu_type)]
+        place = ", ".join(n.name for n in nodes) if nodes else place
     on = f" on {place}" if place else ""
     if whole:
         busy = [n for n in nodes if n.tasks]
@@ -111,18 +137,29 @@ def resources_words(
     if nodes and not free:
         kept = ", ".join(n.name for n in nodes)
         return f"waiting: {kept} kept free for a task ahead that needs a whole node"
-    if not any(_free_cores(n) >= cores for n in free):
+    if gpus and not any(_free_gpus(n) >= gpus for n in free):
+        used = sum(n.gpus - _free_gpus(n) for n in nodes)
+        total = sum(n.gpus for n in nodes)
+        return f"waiting for {_plural(gpus, 'free GPU')}{on}: {used} of {total} in use"
+    if not any(_free_cores(n) >= cores and _free_gpus(n) >= gpus for n in free):
         used = sum(n.cores - _free_cores(n) for n in nodes)
         total = sum(n.cores for n in nodes)
         return f"waiting for {_plural(cores, 'free core')}{on}: {used} of {total} in use"
     if needed and not any(
-        _free_cores(n) >= cores and (not n.memory or needed <= n.free_memory) for n in free
+        _free_cores(n) >= cores
+        and _free_gpus(n) >= gpus
+        and (not n.memory or needed <= n.free_memory)
+        for n in free
     ):
         with_memory = [n for n in nodes if n.memory]
         used = sum(n.memory - n.free_memory for n in with_memory)
         total = sum(n.memory for n in with_memory)
         return f"waiting for {needed} GB of free memory{on}: {used} of {total} GB in use"
     return "waiting for its turn: the tasks ahead of it are being placed"
+
+
+def _free_gpus(node: Node) -> int:
+    return 0 if node.whole else len(node.free_gpus)
 
 
 def _free_cores(node: Node) -> int:
