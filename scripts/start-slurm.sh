@@ -8,8 +8,14 @@
 #   SLURM_NODE_CPUS      CPUs the node advertises                    (default 4)
 #   SLURM_NODE_MEM       memory in MB the node advertises             (default 16000)
 #   SLURM_MIN_JOB_AGE    seconds finished jobs stay in squeue/scontrol (default 300)
-#   SLURM_WITH_DBD       1 = also run mariadb + slurmdbd so plain `sacct` works (default 0;
-#                        without it finished jobs are read from the jobcomp file by `sacct -c`)
+#   SLURM_WITH_DBD       1 = also run mariadb + slurmdbd so plain `sacct` works, with each
+#                        job's CPU time and peak memory (default 0; without it finished jobs
+#                        are read from the jobcomp file by `sacct -c`)
+#   SLURM_ACCT_FREQ      seconds between readings of a running job's CPU and memory (default 1;
+#                        sstat and sacct report them, and a step past its memory is killed)
+#   SLURM_NODE_GPUS      GPUs the node declares (gres gpu, default 2; 0 = none); they are
+#                        stand-in device files, so jobs get CUDA_VISIBLE_DEVICES but no GPU
+#   SLURM_GPU_TYPE       the GPUs' type                               (default tesla)
 #   SLURM_STATE_DIR      where the PID list is kept                   (default /tmp/hipercow-slurm)
 #   SLURM_START_TIMEOUT  seconds to wait for the node to become idle  (default 60)
 set -euo pipefail
@@ -18,6 +24,9 @@ NODE_CPUS=${SLURM_NODE_CPUS:-4}
 NODE_MEM=${SLURM_NODE_MEM:-16000}
 MIN_JOB_AGE=${SLURM_MIN_JOB_AGE:-300}
 WITH_DBD=${SLURM_WITH_DBD:-0}
+ACCT_FREQ=${SLURM_ACCT_FREQ:-1}
+NODE_GPUS=${SLURM_NODE_GPUS:-2}
+GPU_TYPE=${SLURM_GPU_TYPE:-tesla}
 STATE_DIR=${SLURM_STATE_DIR:-/tmp/hipercow-slurm}
 START_TIMEOUT=${SLURM_START_TIMEOUT:-60}
 NODE=$(hostname -s)
@@ -68,17 +77,31 @@ if [ "$WITH_DBD" = 1 ]; then
     ACCOUNTING="AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 AccountingStoragePort=6819
-JobAcctGatherType=jobacct_gather/linux
-JobAcctGatherFrequency=30"
+AccountingStorageTRES=gres/gpu"
 else
-    ACCOUNTING="AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none"
+    ACCOUNTING="AccountingStorageType=accounting_storage/none"
 fi
-
 if alive_pidfile /run/slurmctld.pid || alive_pidfile /run/slurmd.pid; then
     # Restarting one daemon keeps the cluster as it was; stop-slurm.sh first for new settings.
     log "Slurm is partly running: keeping /etc/slurm/slurm.conf as it is"
 else
+
+# GPUs: stand-in device files (Slurm numbers a job's GPUs from the files' names).
+GRES_NODE="" GRES_TYPES=""
+if [ "$NODE_GPUS" -gt 0 ]; then
+    install -d -m 0755 "$STATE_DIR/gpus"
+    for ((i = 0; i < NODE_GPUS; i++)); do
+        # a character device like /dev/null where the container allows it, else a file
+        [ -e "$STATE_DIR/gpus/gpu$i" ] || mknod -m 0666 "$STATE_DIR/gpus/gpu$i" c 1 3 \
+            2>/dev/null || touch "$STATE_DIR/gpus/gpu$i"
+    done
+    GRES_NODE=" Gres=gpu:${GPU_TYPE}:${NODE_GPUS}"
+    GRES_TYPES="GresTypes=gpu"
+    echo "Name=gpu Type=${GPU_TYPE} File=${STATE_DIR}/gpus/gpu[0-$((NODE_GPUS - 1))]" \
+        > /etc/slurm/gres.conf
+else
+    rm -f /etc/slurm/gres.conf
+fi
 cat > /etc/slurm/slurm.conf <<EOF
 # Written by hipercow-magic's scripts/start-slurm.sh: one node, no cgroups, no systemd.
 ClusterName=hipercow
@@ -107,6 +130,14 @@ TaskPlugin=task/none
 
 # Accounting; finished jobs always go to a text file too (read with sacct -c).
 ${ACCOUNTING}
+# Each job's CPU time and memory, read every ${ACCT_FREQ} s (sstat, sacct); memory is the
+# processes' PSS (pages a pool of forked workers shares count once). Without cgroups this is
+# also what enforces memory: a step past its request is killed (state FAILED, its output
+# saying "Exceeded job memory limit"; with cgroups Slurm says OUT_OF_MEMORY).
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=${ACCT_FREQ}
+JobAcctGatherParams=OverMemoryKill,UsePss
+${GRES_TYPES}
 JobCompType=jobcomp/filetxt
 JobCompLoc=/var/log/slurm/jobcomp.log
 
@@ -129,7 +160,7 @@ SlurmdTimeout=30
 # Believe this file about the node's size (it may advertise more than the machine has).
 SlurmdParameters=config_overrides
 
-NodeName=${NODE} NodeAddr=127.0.0.1 CPUs=${NODE_CPUS} Boards=1 SocketsPerBoard=1 CoresPerSocket=${NODE_CPUS} ThreadsPerCore=1 RealMemory=${NODE_MEM} State=UNKNOWN
+NodeName=${NODE} NodeAddr=127.0.0.1 CPUs=${NODE_CPUS} Boards=1 SocketsPerBoard=1 CoresPerSocket=${NODE_CPUS} ThreadsPerCore=1 RealMemory=${NODE_MEM}${GRES_NODE} State=UNKNOWN
 PartitionName=alltasks Nodes=ALL Default=YES MaxTime=INFINITE State=UP DefMemPerCPU=1000
 PartitionName=bigmem   Nodes=ALL Default=NO  MaxTime=INFINITE State=UP DefMemPerCPU=4000
 PartitionName=fast     Nodes=ALL Default=NO  MaxTime=60       State=UP DefMemPerCPU=1000
