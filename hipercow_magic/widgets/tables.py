@@ -122,16 +122,18 @@ def task_table(summaries: list[dict], total: int, root_path: str) -> Table:
 
 
 def cluster_table(info) -> Table:
-    """Nodes (cores, memory, queues) and the cluster's facts."""
+    """Nodes (cores, memory, GPUs when any node has them, queues) and the cluster's facts."""
     queues_of: dict[str, list[str]] = {}
     for q in info.queues:
         for node in q.nodes:
             queues_of.setdefault(node, []).append(q.name)
+    gpus = info.max_gpus > 0
     rows = [
         [
             n.name,
             n.cores,
             "?" if n.memory is None else f"{n.memory} GB",
+            *([_gpus_text(n)] if gpus else []),
             ", ".join(queues_of.get(n.name, [])),
             n.state or "",
         ]
@@ -143,16 +145,26 @@ def cluster_table(info) -> Table:
         + (f" max {format_minutes(q.max_runtime)}" if q.max_runtime else "")
         for q in info.queues
     )
+    most_gpus = f", max GPUs {info.max_gpus}" if gpus else ""
     footer = (
         f"queues: {queue_text} · max cores {info.max_cores}, max memory "
-        f"{info.max_memory} GB · Python on the cluster: {info.python_version or 'unknown'}"
+        f"{info.max_memory} GB{most_gpus} · Python on the cluster: "
+        f"{info.python_version or 'unknown'}"
     )
     return Table(
         f"Cluster '{info.name}' (driver '{info.driver}')",
-        ["node", "cores", "memory", "queues", "state"],
+        ["node", "cores", "memory", *(["gpus"] if gpus else []), "queues", "state"],
         rows,
         footer=footer,
     )
+
+
+def _gpus_text(node) -> str:
+    """A node's GPUs as the cluster table shows them: '2', '4 (a100)', '' for none."""
+    if not node.gpus:
+        return ""
+    kinds = f" ({', '.join(node.gpu_types)})" if node.gpu_types else ""
+    return f"{node.gpus}{kinds}"
 
 
 def task_list_widget(table: Table, ids: list[str], root, show):

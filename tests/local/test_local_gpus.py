@@ -97,3 +97,13 @@ def test_gpus_outside_the_queue_asked_for_are_not_submitted(example_root):
     assert "Nothing was submitted" in message
     assert [hc.task_status(t) for t in hc.task_list()] == ["created"]
     assert os.listdir(os.path.join("hipercow", "local", "queue")) == []
+
+
+def test_hipercow_info_shows_the_gpus_of_each_node(example_root, ip, capsys):
+    ip.run_line_magic("hipercow_info", "")
+    out = capsys.readouterr().out
+    assert "node    cores  memory  gpus  queues" in out
+    assert "gpu-3   4      4 GB    2     alltasks, fast" in out
+    assert "node-1  4      4 GB          alltasks, bigmem" in out
+    assert "max GPUs 2" in out
+    assert hc.hipercow_cluster_info().to_dict()["max_gpus"] == 2
