@@ -50,6 +50,7 @@ from hipercow_magic.api.setup import (
     hipercow_root,
     hipercow_unconfigure,
 )
+from hipercow_magic.api.suggest import hipercow_resources_suggest
 from hipercow_magic.api.tasks import (
     Task,
     task_cancel,
@@ -62,6 +63,7 @@ from hipercow_magic.api.tasks import (
     task_summaries,
     task_times,
 )
+from hipercow_magic.api.usage import task_usage
 from hipercow_magic.api.watching import (
     task_log_read,
     task_log_show,
@@ -79,6 +81,7 @@ from hipercow_magic.core.errors import (
 from hipercow_magic.core.options import options
 from hipercow_magic.core.parallel import hipercow_parallel
 from hipercow_magic.core.resources import hipercow_resources
+from hipercow_magic.core.retry_policy import hipercow_retry_policy
 
 __all__ = [
     # tasks: creating
@@ -108,6 +111,7 @@ __all__ = [
     "task_cancel",
     "task_retry",
     "task_list",
+    "task_usage",
     "resolve_task_id",
     "hipercow_purge",
     # bundles
@@ -135,6 +139,8 @@ __all__ = [
     "hipercow_resources",
     "hipercow_parallel",
     "hipercow_envvars",
+    "hipercow_retry_policy",
+    "hipercow_resources_suggest",
     # environments and provisioning
     "hipercow_environment_create",
     "hipercow_environment_list",

@@ -71,6 +71,7 @@ def task_create_expr(
     parallel=None,
     root=None,
     depends_on=None,
+    retry=None,
     imports=None,
     first_line: int = 1,
     reuse=False,
@@ -108,6 +109,9 @@ def task_create_expr(
         depends_on: tasks that must succeed before this one starts: Task handles, Bundles
             (all their tasks), task ids or their first 4+ characters. If one of them fails
             or is cancelled, this task ends 'cancelled' with the reason.
+        retry: retry the task automatically when it fails, growing what it asks for: a
+            policy from hipercow_retry_policy() (default: `hipercow_magic.options.retry`,
+            no retries unless set; False: none).
         imports: names the code reads whose values come from other tasks' exports,
             `{name: task}`, loaded where the task runs once those tasks succeed (they
             become dependencies); for chaining tasks without waiting for their values.
@@ -131,7 +135,7 @@ def task_create_expr(
         raise HipercowError(f"'reuse' must be True, False or 'rerun', not {reuse!r}")
     namespace = caller_namespace(1) if namespace is None else namespace
     parents, imported = task_parents(depends_on, imports, root)
-    plan = Plan(root, driver, resources, envvars, parallel, environment, parents)
+    plan = Plan(root, driver, resources, envvars, parallel, environment, parents, retry)
     fingerprint = cell_fingerprint(plan, code, namespace, imported) if reuse else None
     if fingerprint is not None and reuse is True:
         found = _reused(plan, fingerprint)
@@ -154,6 +158,7 @@ def task_create_explicit(
     parallel=None,
     root=None,
     depends_on=None,
+    retry=None,
 ) -> Task:
     """A task running `code` with exactly the variables named in `export` (nothing else is
     looked for; hipercow's task_create_explicit).
@@ -175,6 +180,9 @@ def task_create_explicit(
         depends_on: tasks that must succeed before this one starts: Task handles, Bundles
             (all their tasks), task ids or their first 4+ characters. If one of them fails
             or is cancelled, this task ends 'cancelled' with the reason.
+        retry: retry the task automatically when it fails, growing what it asks for: a
+            policy from hipercow_retry_policy() (default: `hipercow_magic.options.retry`,
+            no retries unless set; False: none).
 
     Returns:
         The new task's handle.
@@ -186,7 +194,7 @@ def task_create_explicit(
     """
     namespace = caller_namespace(1) if namespace is None else namespace
     parents, _ = task_parents(depends_on, None, root)
-    plan = Plan(root, driver, resources, envvars, parallel, environment, parents)
+    plan = Plan(root, driver, resources, envvars, parallel, environment, parents, retry)
     return _create_one(
         plan, expression_task(plan, code, namespace, name, kind="explicit", export=list(export))
     )
@@ -205,6 +213,7 @@ def task_create_call(
     parallel=None,
     root=None,
     depends_on=None,
+    retry=None,
 ) -> Task:
     """A task calling `fn(*args, **kwargs)`; its value is what `fn` returns.
 
@@ -226,6 +235,9 @@ def task_create_call(
         depends_on: tasks that must succeed before this one starts: Task handles, Bundles
             (all their tasks), task ids or their first 4+ characters. If one of them fails
             or is cancelled, this task ends 'cancelled' with the reason.
+        retry: retry the task automatically when it fails, growing what it asks for: a
+            policy from hipercow_retry_policy() (default: `hipercow_magic.options.retry`,
+            no retries unless set; False: none).
 
     Returns:
         The new task's handle.
@@ -238,7 +250,7 @@ def task_create_call(
     if not isinstance(args, (list, tuple)):
         raise HipercowError("'args' must be a list or tuple")
     parents, _ = task_parents(depends_on, None, root)
-    plan = Plan(root, driver, resources, envvars, parallel, environment, parents)
+    plan = Plan(root, driver, resources, envvars, parallel, environment, parents, retry)
     return _create_one(plan, call_task(plan, fn, tuple(args), kwargs or {}, name))
 
 
@@ -254,6 +266,7 @@ def task_create_script(
     parallel=None,
     root=None,
     depends_on=None,
+    retry=None,
 ) -> Task:
     """A task running a Python script that lies inside the root (where the cluster sees it).
 
@@ -274,6 +287,9 @@ def task_create_script(
         depends_on: tasks that must succeed before this one starts: Task handles, Bundles
             (all their tasks), task ids or their first 4+ characters. If one of them fails
             or is cancelled, this task ends 'cancelled' with the reason.
+        retry: retry the task automatically when it fails, growing what it asks for: a
+            policy from hipercow_retry_policy() (default: `hipercow_magic.options.retry`,
+            no retries unless set; False: none).
 
     Returns:
         The new task's handle.
@@ -283,7 +299,7 @@ def task_create_script(
             error; or an option is invalid.
     """
     parents, _ = task_parents(depends_on, None, root)
-    plan = Plan(root, driver, resources, envvars, parallel, environment, parents)
+    plan = Plan(root, driver, resources, envvars, parallel, environment, parents, retry)
     return _create_one(plan, script_task(plan, path, chdir, name))
 
 

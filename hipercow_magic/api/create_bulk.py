@@ -39,6 +39,7 @@ def task_create_bulk_expr(
     parallel=None,
     root=None,
     depends_on=None,
+    retry=None,
     imports=None,
     first_line: int = 1,
 ) -> Bundle:
@@ -63,6 +64,9 @@ def task_create_bulk_expr(
         depends_on: tasks that must succeed before this one starts: Task handles, Bundles
             (all their tasks), task ids or their first 4+ characters. If one of them fails
             or is cancelled, this task ends 'cancelled' with the reason.
+        retry: retry the task automatically when it fails, growing what it asks for: a
+            policy from hipercow_retry_policy() (default: `hipercow_magic.options.retry`,
+            no retries unless set; False: none).
         imports: names the code reads whose values come from other tasks' exports,
             `{name: task}`, loaded where the task runs once those tasks succeed (they
             become dependencies); for chaining tasks without waiting for their values.
@@ -86,7 +90,7 @@ def task_create_bulk_expr(
             "of lists or a DataFrame"
         )
     parents, imported = task_parents(depends_on, imports, root)
-    plan = Plan(root, driver, resources, envvars, parallel, environment, parents)
+    plan = Plan(root, driver, resources, envvars, parallel, environment, parents, retry)
     prepared = bulk_expression_tasks(plan, code, rows, namespace, first_line, imported)
     return _bulk(plan, prepared, bundle_name)
 
@@ -104,6 +108,7 @@ def task_create_bulk_call(
     parallel=None,
     root=None,
     depends_on=None,
+    retry=None,
 ) -> Bundle:
     """One call task per element of `data`, grouped in a bundle: `fn(element, **args)`, or
     `fn(**row, **args)` for rows with names.
@@ -126,6 +131,9 @@ def task_create_bulk_call(
         depends_on: tasks that must succeed before this one starts: Task handles, Bundles
             (all their tasks), task ids or their first 4+ characters. If one of them fails
             or is cancelled, this task ends 'cancelled' with the reason.
+        retry: retry the task automatically when it fails, growing what it asks for: a
+            policy from hipercow_retry_policy() (default: `hipercow_magic.options.retry`,
+            no retries unless set; False: none).
 
     Returns:
         The bundle of the new tasks, in the order of `data`.
@@ -139,7 +147,7 @@ def task_create_bulk_call(
     if args is not None and not isinstance(args, dict):
         raise HipercowError("'args' must be a dict of named arguments shared by every call")
     parents, _ = task_parents(depends_on, None, root)
-    plan = Plan(root, driver, resources, envvars, parallel, environment, parents)
+    plan = Plan(root, driver, resources, envvars, parallel, environment, parents, retry)
     prepared = []
     parameter = first_parameter(fn)
     for row in rows:

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 
 from hipercow_magic.core.envvars import EnvVars
+from hipercow_magic.core.errors import HipercowError, warn
+from hipercow_magic.core.retry_policy import RetryPolicy, parse_retry_option
 
 
 def _size_from_env() -> int | None:
@@ -18,6 +20,17 @@ def _size_from_env() -> int | None:
 def _reuse_from_env() -> bool:
     value = os.environ.get("HIPERCOW_REUSE", "").strip().lower()
     return value not in ("0", "false", "no", "off")
+
+
+def _retry_from_env() -> RetryPolicy | None:
+    value = os.environ.get("HIPERCOW_RETRY", "").strip()
+    if not value:
+        return None
+    try:
+        return parse_retry_option(value) or None
+    except HipercowError as e:
+        warn(f"HIPERCOW_RETRY is ignored: {e}")
+        return None
 
 
 @dataclass
@@ -42,6 +55,7 @@ class Options:
     default_envvars: EnvVars | None = None
     poll_interval: float = 0.05  # seconds between status checks while waiting
     reuse: bool = field(default_factory=_reuse_from_env)  # unchanged cells reuse their task
+    retry: RetryPolicy | None = field(default_factory=_retry_from_env)  # None: no retries
 
 
 options = Options()

@@ -25,6 +25,7 @@ from hipercow_magic.core.errors import HipercowError, warn
 from hipercow_magic.core.options import options
 from hipercow_magic.core.parallel import Parallel, validate_parallel
 from hipercow_magic.core.resources import Resources, validate_resources
+from hipercow_magic.core.retry_policy import chosen_policy
 from hipercow_magic.core.root import find_root
 from hipercow_magic.core.task import new_id
 from hipercow_magic.core.versions import creation_versions
@@ -37,11 +38,15 @@ class Plan:
     """Everything shared by the tasks of one creation call, checked before any file is written.
 
     `depends_on` holds (root path of a handle or None, full task id) pairs: the tasks that
-    must succeed before these start.
+    must succeed before these start. `retry`: the `retry=` of task_create_* (None: the
+    default policy, options.retry).
     """
 
-    def __init__(self, root, driver, resources, envvars, parallel, environment, depends_on=()):
+    def __init__(
+        self, root, driver, resources, envvars, parallel, environment, depends_on=(), retry=None
+    ):
         self.root = find_root(root)
+        policy = chosen_policy(retry, options.retry)
         self.depends_on = check_parents(self.root, list(depends_on))
         try:
             self.driver = select_driver(self.root, driver)
@@ -85,6 +90,8 @@ class Plan:
         }
         if self.depends_on:
             self.shared["depends_on"] = self.depends_on
+        if policy is not None:
+            self.shared["retry_policy"] = policy.to_dict()
 
     def data(self, task_id: str, kind: str, **fields) -> dict:
         """A task's data.json: what is shared by this creation call, plus its own fields."""

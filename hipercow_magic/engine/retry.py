@@ -59,6 +59,13 @@ def _dir_rows(root) -> list[tuple[str, str, str]]:
     return rows
 
 
+def has_retry(root, task_id: str) -> bool:
+    """Whether a task has been retried (by hand or automatically)."""
+    return os.path.exists(os.path.join(_retry_dir(root), task_id)) or any(
+        parent == task_id for _, parent, _ in read_retry_map(root)
+    )
+
+
 def read_retry_map(root) -> list[tuple[str, str, str]]:
     """The root's retry chains as rows of (id, parent, base), each chain in order."""
     text = store.read_text_or(_retry_file(root), "")
@@ -123,8 +130,19 @@ def _check_terminal(pairs: list[tuple[str, str | None]]) -> None:
         raise HipercowError("\n".join(lines))
 
 
-def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resources) -> list[str]:
+def retry_tasks(
+    root,
+    ids: list[str],
+    statuses: list[str | None],
+    driver,
+    resources,
+    fields: list[dict] | None = None,
+) -> list[str]:
     """Create (and submit) one retry per task; every task must have finished.
+
+    A retry asks for what the newest task of its chain asked for (`resources` instead,
+    when given) and keeps its retry policy; `fields`, one dict per task, are added to
+    each retry's data (an automatic retry's grown resources and what caused it).
 
     A task is retried once: the retry is claimed by creating hipercow/retries/<parent>
     exclusively, so processes retrying one task at once make one retry (the others answer
@@ -151,6 +169,7 @@ def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resour
         task_id, parent = ids[k], newest[k]
         base = base_of.get(task_id, task_id)
         base_data = read_data(root, base)
+        parent_data = base_data if parent == base else read_data(root, parent)
         new = new_id()
         data = {
             k: base_data.get(k)
@@ -158,7 +177,6 @@ def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resour
                 "environment",
                 "envvars",
                 "parallel",
-                "resources",
                 "path",
                 "name",
                 "python_version",
@@ -169,6 +187,10 @@ def retry_tasks(root, ids: list[str], statuses: list[str | None], driver, resour
         data.update(
             id=new, type="retry", parent=parent, base=base, created=time.time(), driver=name
         )
+        data["resources"] = parent_data.get("resources")
+        if parent_data.get("retry_policy"):
+            data["retry_policy"] = parent_data["retry_policy"]
+        data.update(fields[k] if fields else {})
         data.update(_dependency_fields(base_data, parents[k], retried))
         os.makedirs(root.task_dir(new))
         try:

@@ -13,6 +13,7 @@ from hipercow_magic.core.options import options
 from hipercow_magic.core.status import ACTIVE, TERMINAL
 from hipercow_magic.core.task import marker_status, read_marker, task_exists
 from hipercow_magic.drivers.registry import load_driver
+from hipercow_magic.engine.autoretry import retry_failed
 from hipercow_magic.engine.dependencies import end_dependents, held_after
 from hipercow_magic.engine.events import Changes, watch_changes
 from hipercow_magic.engine.retry import follow_ids
@@ -43,10 +44,23 @@ def task_statuses(root, ids: list[str], problems: list[str] | None = None) -> li
     before its driver is asked (which is then told to drop it), whatever the driver.
     A driver that can't be loaded leaves its tasks at their last known status and says why:
     appended to `problems` when a list is given, else as a HipercowWarning.
+    A failed task whose retry policy covers its failure is retried here (once, whoever
+    asks; see engine/autoretry.py), so anything that polls a root makes its retries; the
+    status given is still its own ('failure'): lookups that follow chains see the retry.
     """
+    if os.environ.get("HIPERCOW_NO_DRIVERS") == "1":  # inside a task: markers only
+        return [marker_status(root, i) for i in ids]
+    out = _looked_up(root, ids, problems)
+    if "failure" in out:
+        retry_failed(root, ids, out)
+    return out
+
+
+def _looked_up(root, ids: list[str], problems: list[str] | None) -> list[str | None]:
+    """The statuses of `task_statuses`, before any retry is made."""
     out = [marker_status(root, i) for i in ids]
     active = [k for k, s in enumerate(out) if s in ACTIVE]
-    if not active or os.environ.get("HIPERCOW_NO_DRIVERS") == "1":
+    if not active:
         return out
     by_driver: dict[str, list[int]] = {}
     held: dict[str, list[str]] = {}
@@ -110,7 +124,8 @@ def watch_statuses(root, ids: list[str], follow: bool = False, timeout=None, eve
     Args:
         root: the root.
         ids: the tasks' ids.
-        follow: each id stands for the newest task of its retry chain.
+        follow: each id stands for the newest task of its retry chain (a failure retried
+            automatically, while watching, moves on to its retry).
         timeout: stop after this many seconds (None: never).
         every: look at every task at least this often (seconds).
 
@@ -121,6 +136,8 @@ def watch_statuses(root, ids: list[str], follow: bool = False, timeout=None, eve
     with watch_changes(root) as changes:
         current = follow_ids(root, ids) if follow else list(ids)
         statuses = task_statuses(root, current)
+        if follow and "failure" in statuses:
+            _follow_retries(root, ids, current, statuses)
         delay = options.poll_interval
         while True:
             yield list(statuses)
@@ -139,6 +156,18 @@ def watch_statuses(root, ids: list[str], follow: bool = False, timeout=None, eve
                     positions, task_statuses(root, [current[k] for k in positions])
                 ):
                     statuses[k] = status
+            if follow and "failure" in statuses:
+                _follow_retries(root, ids, current, statuses)
+
+
+def _follow_retries(root, ids: list[str], current: list[str], statuses: list) -> None:
+    """Move `current` (and `statuses`) on to the retries of failed tasks made since (an
+    automatic retry is made by the lookup that first sees its task failed).
+    """
+    newest = follow_ids(root, ids)
+    moved = [k for k, (old, new) in enumerate(zip(current, newest)) if old != new]
+    for k, status in zip(moved, task_statuses(root, [newest[k] for k in moved])):
+        current[k], statuses[k] = newest[k], status
 
 
 def _pause(root, changes: Changes, ids, statuses, delay: float) -> tuple[float, float]:

@@ -61,6 +61,9 @@ API = {
     "slurm_script",
     # what a task asks for
     "hipercow_resources",
+    "hipercow_retry_policy",
+    "hipercow_resources_suggest",
+    "task_usage",
     "hipercow_parallel",
     "hipercow_envvars",
     # environments and provisioning

@@ -11,6 +11,7 @@ import re
 from hipercow_magic.api import hipercow_envvars, hipercow_parallel, hipercow_resources
 from hipercow_magic.cli.args.common import command
 from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.retry_policy import parse_retry_option
 from hipercow_magic.core.status import STATUSES
 
 PRIORITIES = ("low", "normal")
@@ -115,6 +116,20 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
     runs.add_argument(
         "--name", metavar="NAME", help="a name for the task (or for the bundle of a bulk run)"
     )
+    runs.add_argument(
+        "--retry",
+        metavar="CLASSES",
+        help="retry automatically after these failures, growing the request: "
+        "out_of_memory (memory x 1.5), timeout (max runtime x 2), node_failure, error (a "
+        "Python exception), separated by commas; 'default' for the first three; 'none' "
+        "for no retries whatever the default (HIPERCOW_RETRY)",
+    )
+    runs.add_argument(
+        "--retry-attempts",
+        type=positive_whole_number,
+        metavar="N",
+        help="with --retry: the most attempts in all, the first included (default 3)",
+    )
 
 
 def task_resources(args: argparse.Namespace):
@@ -156,9 +171,10 @@ def task_options(args: argparse.Namespace, default_driver: str | None = None) ->
         default_driver: the driver when `--driver` is not given.
 
     Returns:
-        `environment`, `driver`, `resources`, `parallel`, `envvars` and `depends_on` (the
-        words of `--after`, split at commas; the name is left to the caller: a task's
-        `name` or a bundle's `bundle_name`).
+        `environment`, `driver`, `resources`, `parallel`, `envvars`, `depends_on` (the
+        words of `--after`, split at commas) and `retry` (the policy of `--retry`; None
+        for the default); the name is left to the caller: a task's `name` or a bundle's
+        `bundle_name`.
     """
     return dict(
         environment=args.environment,
@@ -167,6 +183,7 @@ def task_options(args: argparse.Namespace, default_driver: str | None = None) ->
         parallel=task_parallel(args),
         envvars=task_envvars(args),
         depends_on=after_words(args.after),
+        retry=parse_retry_option(args.retry, args.retry_attempts),
     )
 
 
