@@ -1,0 +1,200 @@
+"""Automatic retries on the local driver, with real task processes: a failure its policy
+covers is retried with a grown request (within the cluster's limits), up to its attempts;
+waits that follow retry chains go on to the final attempt; displays' words say which
+attempt a task is and why one was not retried.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from processes import SOURCE, wait_until
+
+import hipercow_magic as hc
+from hipercow_magic.api.retries import attempt_note
+from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.resources import Resources
+from hipercow_magic.core.task import read_data
+from hipercow_magic.engine.retry import follow_one, retry_chain
+
+FAILS_FIRST_TIME = """
+import os
+marker = f"ran-{which}"
+first = not os.path.exists(marker)
+open(marker, "a").write("x")
+if first:
+    raise ValueError(f"first attempt of {which} fails")
+which
+"""
+
+ALLOCATES_300_MB = """
+block = bytearray(300_000_000)
+for at in range(0, len(block), 4096):
+    block[at] = 1
+import time
+time.sleep(1.5)
+len(block)
+"""
+
+
+def through_retries(task, timeout: float = 120) -> bool:
+    """Wait for a task through its automatic retries, as bundle waits do (they follow
+    retry chains); whether its final attempt succeeded.
+    """
+    return hc.hipercow_bundle_create([task], root=task.root).wait(timeout=timeout)
+
+
+def chain_of(task) -> list[str]:
+    return retry_chain(task.root, task.id) or [task.id]
+
+
+def test_a_python_error_is_not_retried_unless_the_policy_names_it(root):
+    task = hc.task_create_expr("raise ValueError('boom')", retry=hc.hipercow_retry_policy())
+    assert through_retries(task) is False
+    assert chain_of(task) == [task.id]
+    assert attempt_note(root, task) == (
+        "not retried: its policy does not retry after an error (only after running out "
+        "of memory, running out of time, a node failure)"
+    )
+    plain = hc.task_create_expr("raise ValueError('boom')")
+    assert through_retries(plain) is False
+    assert attempt_note(root, plain) is None  # no policy, nothing to say
+    assert chain_of(plain) == [plain.id]
+
+
+def test_a_python_error_is_retried_when_asked_and_the_retry_succeeds(root):
+    which = "one"
+    policy = hc.hipercow_retry_policy(on=("error",), max_attempts=3)
+    task = hc.task_create_expr(FAILS_FIRST_TIME, retry=policy)
+    assert through_retries(task) is True
+    chain = chain_of(task)
+    assert len(chain) == 2
+    assert hc.task_status(task) == "success"
+    assert hc.task_status(task, follow=False) == "failure"
+    assert hc.task_result(task) == which
+    assert attempt_note(root, task) == "attempt 2 of 3: after an error, same resources"
+    assert attempt_note(root, task, follow=False) is None  # the first attempt
+    retry = read_data(root, chain[1])
+    assert retry["retry_attempt"]["class"] == "error"
+    assert retry["retry_policy"] == policy.to_dict()  # a retry keeps the policy
+
+
+def test_attempts_stop_at_max_attempts_saying_so(root):
+    policy = hc.hipercow_retry_policy(on=("error",), max_attempts=3)
+    task = hc.task_create_expr("raise ValueError('always')", retry=policy)
+    assert through_retries(task) is False
+    wait_until(lambda: attempt_note(root, task) and "not retried" in attempt_note(root, task))
+    assert len(chain_of(task)) == 3
+    assert attempt_note(root, task) == (
+        "attempt 3 of 3: after an error, same resources; not retried: that was the last "
+        "of 3 attempts"
+    )
+    for task_id in chain_of(task):
+        assert hc.task_status(task_id, follow=False) == "failure"
+
+
+def test_one_retry_however_many_look_at_once(root):
+    policy = hc.hipercow_retry_policy(on=("error",), max_attempts=2)
+    task = hc.task_create_expr("raise ValueError('always')", retry=policy)
+    wait_until(lambda: hc.task_status(task, follow=False) == "failure", timeout=60)
+    looks = [
+        subprocess.Popen(
+            [sys.executable, "-m", "hipercow_magic.cli", "task", "status", task.id],
+            cwd=root.path,
+            env={**os.environ, "PYTHONPATH": SOURCE},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for look in looks:
+        look.communicate(timeout=120)
+        assert look.returncode == 0
+    hc.task_status(task)
+    assert len(chain_of(task)) == 2
+
+
+def test_a_bulk_retries_only_its_failed_elements(root):
+    policy = hc.hipercow_retry_policy(on=("error",), max_attempts=2)
+    code = "if which in ('b', 'd'):\n" + "\n".join(
+        "    " + line for line in FAILS_FIRST_TIME.strip().splitlines()
+    )
+    bundle = hc.task_create_bulk_expr(
+        code + "\nwhich", [{"which": w} for w in "abcd"], retry=policy
+    )
+    assert bundle.wait(timeout=120) is True
+    retried = [i for i in bundle.ids if retry_chain(root, i)]
+    assert retried == [bundle.ids[1], bundle.ids[3]]
+    assert bundle.result() == ["a", "b", "c", "d"]
+    notes = [attempt_note(root, i) for i in bundle.ids]
+    assert notes == [None, "attempt 2 of 2: after an error, same resources", None, notes[1]]
+
+
+def test_the_default_policy_comes_from_options_and_retry_false_turns_it_off(root):
+    hc.options.retry = hc.hipercow_retry_policy(on=("error",), max_attempts=2)
+    try:
+        which = "default"
+        task = hc.task_create_expr(FAILS_FIRST_TIME)
+        off = hc.task_create_expr("raise ValueError('no retries')", retry=False)
+    finally:
+        hc.options.retry = None
+    assert through_retries(task) is True
+    assert len(chain_of(task)) == 2 and hc.task_result(task) == which
+    assert through_retries(off) is False
+    assert chain_of(off) == [off.id]
+    assert "retry_policy" not in read_data(root, off.id)
+
+
+def test_bad_policies_are_refused_before_anything_is_created(root):
+    before = hc.task_list()
+    with pytest.raises(HipercowError, match="Unknown failure class 'memory'"):
+        hc.task_create_expr("1", retry=hc.hipercow_retry_policy(on=("memory",)))
+    with pytest.raises(HipercowError, match="must come from hipercow_retry_policy"):
+        hc.task_create_expr("1", retry="timeout")
+    with pytest.raises(HipercowError, match="must come from hipercow_retry_policy"):
+        hc.task_create_bulk_call(abs, [1, 2], retry={"on": ["error"]})
+    assert hc.task_list() == before
+
+
+def test_the_command_line_takes_retry_and_its_polls_make_the_retries(root):
+    env = {**os.environ, "PYTHONPATH": SOURCE}
+
+    def cli(*args):
+        out = subprocess.run(
+            [sys.executable, "-m", "hipercow_magic.cli", *args],
+            cwd=root.path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    code = f"which = 'cli'\n{FAILS_FIRST_TIME}"
+    task_id = cli("create", code, "--retry", "error", "--retry-attempts", "2").strip()
+    policy = read_data(root, task_id)["retry_policy"]
+    assert policy["on"] == ["error"] and policy["max_attempts"] == 2
+    # no kernel, no waiting process: each `task status` is a new process polling the root
+    wait_until(lambda: cli("task", "status", task_id).split() == [task_id, "success"], 120)
+    assert len(retry_chain(root, task_id)) == 2
+    assert "attempt 2 of 2: after an error" in attempt_note(root, task_id)
+
+
+def test_a_retry_after_an_error_asks_for_the_same_and_keeps_its_cause(root):
+    policy = hc.hipercow_retry_policy(on=("error",), max_attempts=2)
+    task = hc.task_create_expr(
+        FAILS_FIRST_TIME,
+        namespace={"which": "kept"},
+        retry=policy,
+        resources=hc.hipercow_resources(memory_per_node="2G"),
+    )
+    assert through_retries(task) is True
+    newest = follow_one(root, task.id)
+    record = read_data(root, newest)["retry_attempt"]
+    assert record["attempt"] == 2 and record["max_attempts"] == 2
+    assert Resources.from_dict(record["before"]).memory_per_node == 2
+    assert Resources.from_dict(record["after"]) == Resources.from_dict(record["before"])
