@@ -31,7 +31,7 @@ class ClusterCache:
         if cached and time.monotonic() - cached[0] < CLUSTER_INFO_TTL:
             return cached[1], cached[2]
         try:
-            nodes_text = commands.run(["sinfo", "-h", "-N", "-o", "%N|%c|%m|%T|%P"]).stdout
+            nodes_text = commands.run(["sinfo", "-h", "-N", "-o", "%N|%c|%m|%T|%P|%G"]).stdout
             parts_text = commands.run(["scontrol", "show", "partition", "-o"]).stdout
             config_text = commands.run(["scontrol", "show", "config"]).stdout
         except SlurmUnavailable as e:
@@ -47,7 +47,7 @@ def describe(
     """The cluster from Slurm's own words.
 
     Args:
-        nodes_text: `sinfo -h -N -o '%N|%c|%m|%T|%P'` output.
+        nodes_text: `sinfo -h -N -o '%N|%c|%m|%T|%P|%G'` output (GPUs from its Gres).
         parts_text: `scontrol show partition -o` output.
         config_text: `scontrol show config` output.
         config: the driver's configuration (partition, python_version).
@@ -65,7 +65,8 @@ def describe(
     for row in rows:
         if row.name not in nodes:
             mem = row.memory_mb // 1024 if row.memory_mb else None
-            nodes[row.name] = NodeInfo(row.name, row.cpus, mem, row.state)
+            gpus, gpu_types = parse.gres_gpus(row.gres)
+            nodes[row.name] = NodeInfo(row.name, row.cpus, mem, row.state, gpus, gpu_types)
         members.setdefault(row.partition, []).append(row.name)
         if row.default:
             default = row.partition

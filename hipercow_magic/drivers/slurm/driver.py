@@ -1,8 +1,10 @@
-"""The slurm driver: sbatch (arrays for many tasks), one squeue per poll, scancel, sinfo.
+"""The slurm driver: sbatch (arrays for many tasks), one squeue per poll, scancel, sinfo,
+sacct and sstat for what tasks used.
 
 The work is done beside it: config.py checks options, cluster.py describes the cluster,
 submit.py submits and cancels, jobs.py keeps each task's job, status.py asks Slurm,
-dependencies.py holds jobs until the jobs of the tasks they wait for succeed.
+dependencies.py holds jobs until the jobs of the tasks they wait for succeed, usage.py and
+accounting.py read what tasks used, endings.py says why a job ended.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 from hipercow_magic.core import store
 from hipercow_magic.core.format import stamp
 from hipercow_magic.core.resources import Resources
-from hipercow_magic.core.task import write_terminal
+from hipercow_magic.core.status import TERMINAL
+from hipercow_magic.core.task import marker_status, write_terminal
+from hipercow_magic.core.usage import Usage, read_usage
 from hipercow_magic.drivers.base import ClusterInfo, Driver
 from hipercow_magic.drivers.slurm import config as slurm_config
 from hipercow_magic.drivers.slurm import dependencies, submit
@@ -174,7 +178,41 @@ class SlurmDriver(Driver):
             )
             if ok:
                 self._query.forget(tid)
+                self._state.usage.expect(tid, rec)
             out.append(ok)
+        return out
+
+    def usage(self, ids: list[str]) -> dict[str, Usage]:
+        """What each task used, by id (those with figures only): live readings of running
+        tasks from ONE sstat; final figures of ended ones from their usage.json, else from
+        ONE sacct (written to usage.json).
+        """
+        out: dict[str, Usage] = {}
+        records = self._state.jobs.records(ids)
+        running: dict[str, dict] = {}
+        ended: list[str] = []
+        for tid in ids:
+            stored = read_usage(self.root, tid)
+            rec = records[tid]
+            if marker_status(self.root, tid) in TERMINAL:
+                if stored is None and rec is not None:
+                    self._state.usage.expect(tid, rec)
+                    ended.append(tid)
+                elif stored is not None:
+                    out[tid] = stored
+            elif rec is not None:
+                running[tid] = rec
+        if ended and self._state.usage.pending:
+            self._query.finished([])
+            out.update({t: u for t in ended if (u := read_usage(self.root, t)) is not None})
+        if running:
+            rows = self._query.queue_rows({parent(rec) for rec in running.values()})
+            live = {}
+            for tid, rec in running.items():
+                row = rows.get(rec["job_id"])
+                if row is not None and row.name == rec["name"] and row.running:
+                    live[tid] = row
+            out.update(self._state.usage.live(live))
         return out
 
     def log(self, task_id: str, outer: bool = False) -> str | None:

@@ -107,10 +107,11 @@ class JobIndex:
         """Drop a finished task's record from memory (it stays on disk)."""
         self.live.pop(task_id, None)
 
-    def forget_finished(self) -> None:
-        """Drop the records of every task that has finished since it was remembered."""
-        for task_id in [t for t in self.live if self._finished(t)]:
-            self.live.pop(task_id, None)
+    def forget_finished(self) -> dict[str, dict]:
+        """Drop the records of every task that has finished since it was remembered;
+        returns them (task id -> record).
+        """
+        return {t: self.live.pop(t) for t in [t for t in self.live if self._finished(t)]}
 
     def _finished(self, task_id: str) -> bool:
         return marker_status(self.root, task_id) in TERMINAL

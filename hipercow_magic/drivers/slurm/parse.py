@@ -40,10 +40,11 @@ ENDED_REASONS = {
     "REVOKED": "revoked by a sibling cluster",
 }
 
-# One row of `squeue -O SQUEUE_FIELDS` (fields split by '|'; exit_code is a raw wait status).
+# One row of `squeue -O SQUEUE_FIELDS` (fields split by '|'; exit_code is a raw wait status;
+# JobID is the job's own id, which an element of an array also has: sstat asks by it).
 SQUEUE_FIELDS = (
     "JobArrayID:|,Name:|,State:|,Reason:|,NodeList:|,StartTime:|,SubmitTime:|,"
-    "TimeLimit:|,Partition:|,exit_code:"
+    "TimeLimit:|,Partition:|,exit_code:|,JobID:"
 )
 # One row of `sacct -o SACCT_FIELDS --parsable2`.
 SACCT_FIELDS = "JobID,JobName,State,ExitCode,NodeList,Start,End,Submit,Reason,Partition"
@@ -64,6 +65,7 @@ class JobState:
     exit_code: str | None = None
     partition: str | None = None
     source: str = "squeue"
+    raw_id: str | None = None  # the job's own id ('124' for the element '123_1'); squeue's
 
     @property
     def pending(self) -> bool:
@@ -80,9 +82,11 @@ class JobState:
         """Over, however it ended."""
         return not (self.pending or self.running)
 
-    def ended_reason(self) -> str:
-        """Why the job ended, in words, with Slurm's state and exit code."""
-        words = ENDED_REASONS.get(self.state, "it ended")
+    def ended_reason(self, words: str | None = None) -> str:
+        """Why the job ended, in words (`words`, else those of its state), with Slurm's
+        state and exit code.
+        """
+        words = words or ENDED_REASONS.get(self.state, "it ended")
         if self.state == "TIMEOUT" and self.time_limit:
             words += f" ({self.time_limit})"
         detail = self.state
@@ -148,7 +152,9 @@ def config(text: str) -> dict[str, str]:
 
 @dataclasses.dataclass
 class SinfoNode:
-    """One row of sinfo's node list: a node in one partition (`default`: the default one)."""
+    """One row of sinfo's node list: a node in one partition (`default`: the default one),
+    with its generic resources as sinfo writes them (`gres`, e.g. 'gpu:tesla:2(S:0)').
+    """
 
     name: str
     cpus: int
@@ -156,15 +162,17 @@ class SinfoNode:
     state: str
     partition: str
     default: bool
+    gres: str = ""
 
 
 def sinfo_nodes(text: str) -> list[SinfoNode]:
-    """Rows of `sinfo -h -N -o '%N|%c|%m|%T|%P'` (a node appears once per partition)."""
+    """Rows of `sinfo -h -N -o '%N|%c|%m|%T|%P|%G'` (a node appears once per partition)."""
     rows = []
     for line in text.splitlines():
         if not line.strip():
             continue
-        name, cpus, mem, state, partition = line.split("|")[:5]
+        fields = line.split("|")
+        name, cpus, mem, state, partition = fields[:5]
         default = partition.endswith("*")
         mem = mem.rstrip("+")
         rows.append(
@@ -175,9 +183,28 @@ def sinfo_nodes(text: str) -> list[SinfoNode]:
                 state.strip(),
                 partition.rstrip("*").strip(),
                 default,
+                fields[5].strip() if len(fields) > 5 else "",
             )
         )
     return rows
+
+
+def gres_gpus(gres: str) -> tuple[int, list[str]]:
+    """A node's GPUs from its Gres as sinfo writes it: how many, and their types.
+
+    'gpu:tesla:2(S:0)' -> (2, ['tesla']); 'gpu:2' -> (2, []); 'gpu:a100:2,gpu:v100:1,mps:100'
+    -> (3, ['a100', 'v100']); '(null)' or '' -> (0, []).
+    """
+    count, types = 0, []
+    for item in re.sub(r"\([^)]*\)", "", gres).split(","):
+        parts = item.strip().split(":")
+        if parts[0] != "gpu":
+            continue
+        number = parts[-1] if len(parts) > 1 else "1"
+        count += int(number) if number.isdigit() else 1
+        if len(parts) == 3 and parts[1] not in types:
+            types.append(parts[1])
+    return count, types
 
 
 def partitions(text: str) -> dict[str, dict[str, str]]:
@@ -198,10 +225,11 @@ def squeue_rows(text: str) -> dict[str, JobState]:
         if len(parts) < 10:
             continue
         job_id, name, state, reason, node, start, submitted, limit, partition, status = parts[:10]
+        raw = parts[10] if len(parts) > 10 else ""
         out[job_id] = JobState(
             job_id=job_id,
             name=name,
-            state=_base_state(state),
+            state=state_name(state),
             reason=_none(reason),
             node=_none(node),
             start=timestamp(start),
@@ -209,6 +237,7 @@ def squeue_rows(text: str) -> dict[str, JobState]:
             time_limit=_none(limit),
             exit_code=_wait_status(status),
             partition=_none(partition),
+            raw_id=raw if raw.isdigit() else None,
         )
     return out
 
@@ -224,7 +253,7 @@ def sacct_rows(text: str) -> dict[str, JobState]:
         out[job_id] = JobState(
             job_id=job_id,
             name=name,
-            state=_base_state(state),
+            state=state_name(state),
             reason=_none(reason),
             node=_none(node),
             start=timestamp(start),
@@ -256,7 +285,7 @@ def jobcomp_rows(text: str, wanted: set[str]) -> dict[str, JobState]:
         out[job_id] = JobState(
             job_id=job_id,
             name=kv.get("Name", ""),
-            state=_base_state(kv.get("JobState", "")),
+            state=state_name(kv.get("JobState", "")),
             node=None if node in (None, "", "(null)") else node,
             start=timestamp(kv.get("StartTime")),
             submitted=timestamp(kv.get("SubmitTime")),
@@ -281,8 +310,8 @@ def _wait_status(raw: str) -> str | None:
     return f"{value >> 8}:{value & 0x7F}"
 
 
-def _base_state(state: str) -> str:
-    # sacct prints "CANCELLED by 0"; states may carry a trailing '+'.
+def state_name(state: str) -> str:
+    """A job state as Slurm prints it ('CANCELLED by 0', 'RUNNING+') reduced to its name."""
     return state.split()[0].rstrip("+").upper() if state.strip() else "UNKNOWN"
 
 

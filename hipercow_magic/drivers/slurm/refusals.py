@@ -83,6 +83,8 @@ def refusal_words(said: str, resources: Resources, config: dict, info: ClusterIn
         wanted = ", ".join(r.requested_nodes or []) or "a node"
         return f"it requested {wanted}, not a node of partition {queue}"
     if "generic resource" in text or "gres" in text:
+        if r.gpus:
+            return f"no node of partition {queue} has {_asked(r)}"
         return "sbatch_args ask for a generic resource (--gres) no node has"
     if "feature specification" in text:
         return "sbatch_args ask for a feature (--constraint) no node has"
@@ -95,11 +97,14 @@ def _asked(r: Resources) -> str:
         asked = "a whole node"
     else:
         asked = f"{int(r.cores)} core{'s' if r.cores != 1 else ''}"
+    if r.gpus:
+        kind = f" of type {r.gpu_type}" if r.gpu_type else ""
+        asked += f", {r.gpus} GPU{'s' if r.gpus != 1 else ''}{kind}"
     if r.memory_per_node is not None:
-        return f"{asked} and {r.memory_per_node} GB of memory"
+        return f"{asked} and {r.memory_per_node:g} GB of memory"
     if r.memory_per_process is not None and r.cores != math.inf:
         total = r.memory_per_process * int(r.cores)
-        return f"{asked} and {total} GB of memory ({r.memory_per_process} GB per process)"
+        return f"{asked} and {total:g} GB of memory ({r.memory_per_process:g} GB per process)"
     return asked + " with the rest of what it asks for"
 
 

@@ -32,6 +32,8 @@ def sbatch_options(resources: Resources, config: dict, all_nodes: list[str]) -> 
         opts.append(f"--mem={slurm_memory(r.memory_per_node)}")
     if r.memory_per_process is not None:
         opts.append(f"--mem-per-cpu={slurm_memory(r.memory_per_process)}")
+    if r.gpus:
+        opts.append(f"--gres={gpu_gres(r.gpus, r.gpu_type)}")
     if r.max_runtime is not None:
         opts.append(f"--time={int(r.max_runtime)}")
     hold = resolve_hold_until(r.hold_until) if r.hold_until is not None else None
@@ -48,6 +50,11 @@ def sbatch_options(resources: Resources, config: dict, all_nodes: list[str]) -> 
                 opts.append(f"--exclude={','.join(others)}")
     opts.extend(config.get("sbatch_args") or [])
     return opts
+
+
+def gpu_gres(gpus: int, gpu_type: str | None = None) -> str:
+    """GPUs as Slurm's generic resource: 'gpu:2', or 'gpu:a100:2' for a type."""
+    return f"gpu:{gpu_type}:{gpus}" if gpu_type else f"gpu:{gpus}"
 
 
 def directive_value(value: str) -> str:

@@ -1,6 +1,6 @@
-"""Tasks' statuses from Slurm: one squeue per poll for every task, sacct (or the job
-completion file) for jobs squeue has forgotten, and jobs that ended without a result
-recorded as failures.
+"""Tasks' statuses from Slurm: one squeue per poll for every task, and at most one sacct (or
+the job completion file) for jobs squeue has forgotten and the final figures of the tasks
+found finished; jobs that ended without a result are recorded as failures, with their class.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from hipercow_magic.core.errors import TaskDied
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import marker_status, read_marker, write_terminal
 from hipercow_magic.drivers.base import upstream_reason
-from hipercow_magic.drivers.slurm import commands, dependencies, parse
+from hipercow_magic.drivers.slurm import accounting, commands, dependencies, parse
 from hipercow_magic.drivers.slurm.cluster import ClusterCache
 from hipercow_magic.drivers.slurm.commands import SlurmUnavailable
 from hipercow_magic.drivers.slurm.config import poll_interval
+from hipercow_magic.drivers.slurm.endings import job_ending
 from hipercow_magic.drivers.slurm.jobs import JobIndex, outer_log, parent
+from hipercow_magic.drivers.slurm.usage import UsageTracker
 
 MAX_BACKOFF = 15  # the interval grows to at most 15 times the configured one
 POLL_BACKOFF = 1.5
@@ -41,6 +43,7 @@ class RootState:
 
     def __init__(self, root, base_interval: float):
         self.jobs = JobIndex(root)
+        self.usage = UsageTracker(root)
         self.cluster = ClusterCache()
         self.last: dict[str, str] = {}  # task id -> last status shown, while in flight
         self.interval = base_interval
@@ -55,13 +58,15 @@ class RootState:
         """Forget tasks that have finished (at most every SWEEP_INTERVAL s unless `force`).
 
         Most tasks are seen to finish from their files, without a status call to this
-        driver, so the records kept for them are dropped here.
+        driver, so the records kept for them are dropped here (their final figures are
+        then read).
         """
         now = time.monotonic()
         if not force and now - self.swept < SWEEP_INTERVAL:
             return
         self.swept = now
-        self.jobs.forget_finished()
+        for tid, rec in self.jobs.forget_finished().items():
+            self.usage.expect(tid, rec)
         for tid in [t for t in self.last if t not in self.jobs.live]:
             self.last.pop(tid, None)
 
@@ -92,7 +97,10 @@ class StatusQuery:
         self.state = state
 
     def statuses(self, ids: list[str]) -> list[str]:
-        """Statuses of submitted/running tasks: ONE squeue call for all of them."""
+        """Statuses of submitted/running tasks: ONE squeue call for all of them, and at most
+        one sacct (jobs squeue has forgotten, final figures of the tasks found finished).
+        """
+        self._note_finished(set(ids))
         self.state.sweep()
         records = self.state.jobs.records(ids)
         jobs = {tid: rec for tid, rec in records.items() if rec}
@@ -109,12 +117,14 @@ class StatusQuery:
             row = rows.get(rec["job_id"])
             if row is not None and row.name == rec["name"]:
                 found[tid] = row
+                if row.ended:
+                    self.state.usage.expect(tid, rec)
             else:
                 missing[tid] = rec
         lookup_failed = False
-        if missing:
+        if missing or self.state.usage.pending:
             try:
-                finished = self.finished(list(missing.values()))
+                finished = self.finished(list(missing.values()), missing)
             except SlurmUnavailable as e:
                 self._report(e)
                 finished, lookup_failed = {}, True
@@ -166,32 +176,27 @@ class StatusQuery:
             state.rows.update(rows)
             return state.rows
 
-    def finished(self, records: list[dict]) -> dict[str, parse.JobState]:
-        """Final states of jobs squeue no longer lists: sacct, else the jobcomp file."""
+    def finished(
+        self, records: list[dict], tasks: dict[str, dict] | None = None
+    ) -> dict[str, parse.JobState]:
+        """Final states of jobs squeue no longer lists (`records`): sacct, else the jobcomp
+        file. The same sacct reads the final figures (usage.json) of the tasks waiting for
+        theirs, and of `tasks` (task id -> job record) whose jobs it finds ended.
+        """
         wanted = {rec["job_id"]: rec for rec in records}
         rows: dict[str, parse.JobState] = {}
-        if not self.state.no_accounting:
-            since = min(rec.get("submitted") or 0 for rec in records) - 60
-            args = [
-                "sacct",
-                "-n",
-                "-P",
-                "-X",
-                "-o",
-                parse.SACCT_FIELDS,
-                "-S",
-                time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(since)),
-                "-j",
-                ",".join(sorted(wanted)),
-            ]
-            proc = commands.run(args, check=False)
-            if proc.returncode == 0:
-                rows = parse.sacct_rows(proc.stdout)
-            elif "accounting storage is disabled" in proc.stderr.lower():
+        usage = self.state.usage
+        if not self.state.no_accounting and (wanted or usage.wanted()):
+            times = [rec.get("submitted") or 0 for rec in records]
+            since = min([*times, usage.earliest_submission() or time.time()]) - 60
+            answer = accounting.sacct([*wanted, *usage.wanted()], since)
+            if answer is None:
                 self.state.no_accounting = True
+                usage.disable()
             else:
-                raise SlurmUnavailable(commands.failure_message(args, proc))
-        if self.state.no_accounting:
+                rows = answer.states
+                usage.record(answer, tasks or {})
+        if self.state.no_accounting and wanted:
             rows = self._jobcomp(set(wanted))
         return {
             job_id: row
@@ -235,7 +240,8 @@ class StatusQuery:
                 rec,
                 f"Slurm cancelled job {row.job_id}: a job it waited for ended without success",
             )
-        return self._died(tid, rec, row.ended_reason())
+        reason, failure_class = job_ending(row, outer_log(rec))
+        return self._died(tid, rec, reason, failure_class)
 
     def _upstream(self, tid: str) -> str | None:
         """'cancelled' for a task whose job ended without its result because a task it waits
@@ -256,8 +262,10 @@ class StatusQuery:
         write_terminal(self.root, tid, "cancelled", reason=reason)
         return marker_status(self.root, tid) or "cancelled"
 
-    def _died(self, tid: str, rec: dict, reason: str) -> str:
-        """Record a job that ended without its task's result as the task's failure."""
+    def _died(self, tid: str, rec: dict, reason: str, failure_class: str | None = None) -> str:
+        """Record a job that ended without its task's result as the task's failure, with
+        its class (core.failures; None: an error).
+        """
         outer = outer_log(rec)
         if outer is None:
             reason += " (Slurm wrote no output for it: is the root on a filesystem the nodes see?)"
@@ -273,8 +281,20 @@ class StatusQuery:
                 "error": error,
                 "traceback": f"Slurm's output for the job:\n{tail}" if tail else "",
             },
+            failure_class=failure_class,
         )
         return marker_status(self.root, tid) or "failure"
+
+    def _note_finished(self, ids: set[str]) -> None:
+        """Tasks shown in flight before, not asked about now, that have finished since (from
+        their files): their final figures are read with this poll's sacct.
+        """
+        for tid in [t for t in self.state.last if t not in ids]:
+            if marker_status(self.root, tid) in TERMINAL:
+                rec = self.state.jobs.get(tid)
+                if rec is not None:
+                    self.state.usage.expect(tid, rec)
+                self.forget(tid)
 
     def _last_known(self, tid: str) -> str:
         current = marker_status(self.root, tid)
