@@ -4,9 +4,13 @@ test_slurm.py). Samples are output captured from Slurm 22.05."""
 import datetime as dt
 import math
 
+import pytest
+
+from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.resources import hipercow_resources, validate_resources
-from hipercow_magic.drivers.slurm import parse
+from hipercow_magic.drivers.slurm import accounting, parse
 from hipercow_magic.drivers.slurm.cluster import describe as _cluster_info
+from hipercow_magic.drivers.slurm.endings import job_ending
 from hipercow_magic.drivers.slurm.script import sbatch_options
 
 SINFO = "vm|4|16000|idle|alltasks*\nvm|4|16000|idle|bigmem\nvm|4|16000|idle|fast\n"
@@ -149,3 +153,115 @@ def test_resources_become_sbatch_options():
         hipercow_resources(requested_nodes="gpu2", exclusive=True), {}, info.node_names
     )
     assert "--nodelist=gpu2" in one and "--exclusive" in one
+
+
+GPU_SINFO = (
+    "vm|4|16000|idle|alltasks*|(null)\n"
+    "g1|8|64000|idle|alltasks*|gpu:tesla:2(S:0)\n"
+    "g2|8|64000|mixed|alltasks*|gpu:a100:4(S:0,1),mps:100\n"
+)
+
+
+def test_gpus_of_nodes_from_sinfo_gres():
+    assert parse.gres_gpus("gpu:tesla:2(S:0)") == (2, ["tesla"])
+    assert parse.gres_gpus("gpu:2") == (2, [])
+    assert parse.gres_gpus("gpu:a100:2,gpu:v100:1,mps:100") == (3, ["a100", "v100"])
+    assert parse.gres_gpus("gpu:a100:4(S:0,1)") == (4, ["a100"])
+    assert parse.gres_gpus("(null)") == (0, [])
+    info, _ = _cluster_info(GPU_SINFO, PARTITIONS, CONFIG, {})
+    gpus = {n.name: (n.gpus, n.gpu_types) for n in info.nodes}
+    assert gpus == {"vm": (0, []), "g1": (2, ["tesla"]), "g2": (4, ["a100"])}
+    assert info.max_gpus == 4 and info.gpu_types == ["tesla", "a100"]
+
+
+def test_gpu_requests_become_gres_and_are_refused_where_no_node_has_them():
+    info, _ = _cluster_info(GPU_SINFO, PARTITIONS, CONFIG, {})
+    typed = validate_resources(hipercow_resources(gpus=2, gpu_type="TESLA"), info)
+    assert "--gres=gpu:tesla:2" in sbatch_options(typed, {}, info.node_names)
+    any_kind = validate_resources(hipercow_resources(gpus=3), info)
+    assert "--gres=gpu:3" in sbatch_options(any_kind, {}, info.node_names)
+    assert not any("gres" in o for o in sbatch_options(hipercow_resources(), {}, []))
+    with pytest.raises(HipercowError, match="(?s)5 GPUs are too many.*The most any node has is 4"):
+        validate_resources(hipercow_resources(gpus=5), info)
+    with pytest.raises(HipercowError, match="(?s)type .v100.*GPU types here: tesla, a100"):
+        validate_resources(hipercow_resources(gpus=1, gpu_type="v100"), info)
+    plain, _ = _cluster_info(SINFO, PARTITIONS, CONFIG, {})
+    with pytest.raises(HipercowError, match="None of its nodes has GPUs"):
+        validate_resources(hipercow_resources(gpus=1), plain)
+
+
+# `sacct -n -P -o SACCT_FIELDS,USAGE_FIELDS` as Slurm 22.05 answers (steps included): a job
+# that ended, an array element whose end is not recorded yet, one still running, one that
+# never started.
+SACCT_USAGE = (
+    "17625|burn|COMPLETED|0:0|vm|2026-12-01T23:59:10|2026-12-01T23:59:16|2026-12-01T23:59:10|"
+    "None|alltasks|00:10.548||6|2\n"
+    "17625.batch|batch|COMPLETED|0:0|vm|2026-12-01T23:59:10|2026-12-01T23:59:16|"
+    "2026-12-01T23:59:10||alltasks|00:10.548|223242K|6|2\n"
+    "17621_0|arr|COMPLETED|0:0|vm|2026-12-01T23:59:10|2026-12-01T23:59:29|2026-12-01T23:59:10|"
+    "None|alltasks|00:02.297||19|1\n"
+    "17623_0|arr|RUNNING|0:0|vm|2026-12-01T23:59:10|Unknown|2026-12-01T23:59:10|None|"
+    "alltasks|00:00:00||18|1\n"
+    "17623_0.batch|batch|RUNNING|0:0|vm|2026-12-01T23:59:10|Unknown|2026-12-01T23:59:10||"
+    "alltasks|00:00:00||18|1\n"
+    "17630|queued|CANCELLED by 0|0:0|None assigned|Unknown|2026-12-01T23:59:12|"
+    "2026-12-01T23:59:10|None|alltasks|00:00:00||0|0\n"
+)
+
+
+def test_final_figures_from_sacct_only_once_the_batch_step_is_recorded():
+    answer = accounting.parse_sacct(SACCT_USAGE)
+    assert set(answer.states) == {"17625", "17621_0", "17623_0", "17630"}
+    assert set(answer.usage) == {"17625"}
+    done = answer.usage["17625"]
+    assert (done.wall, done.cpu, done.memory_peak) == (6.0, 10.548, 223242 * 1024)
+    assert done.cores_average == pytest.approx(1.758)
+    assert not done.running and done.source == "Slurm accounting (sacct)"
+    assert answer.unrecorded == {"17621_0"}  # ran and ended: its figures come later
+    assert answer.states["17630"].ended and "17630" not in answer.unrecorded
+
+
+def test_live_readings_from_sstat():
+    text = (
+        "17622.batch|213503982334-14:25:51||\n"  # a step being torn down: no figures
+        "17624.batch|00:00:09|657928K|16772K\n"
+    )
+    readings = accounting.parse_sstat(text)
+    assert list(readings) == ["17624"]
+    assert readings["17624"] == accounting.Reading(9.0, 657928 * 1024, 16772 * 1024)
+    assert accounting.cpu_seconds("00:11.853") == pytest.approx(11.853)
+    assert accounting.cpu_seconds("01:02:03") == 3723
+    assert accounting.cpu_seconds("2-01:02:03") == 2 * 86400 + 3723
+    assert accounting.cpu_seconds("") is None
+    assert accounting.size_bytes("1.5G") == int(1.5 * 1024**3)
+    assert accounting.size_bytes("0") == 0 and accounting.size_bytes("") is None
+
+
+def test_jobs_ended_by_slurm_have_a_failure_class():
+    oom = parse.JobState("12", "x", "OUT_OF_MEMORY", exit_code="0:125")
+    assert job_ending(oom, None) == (
+        "Slurm job 12 ended: out of memory [OUT_OF_MEMORY, exit code 0:125]",
+        "out_of_memory",
+    )
+    # Without cgroups, Slurm's accounting kills the job: FAILED, and its output says why.
+    killed = parse.JobState("13", "x", "FAILED", exit_code="0:9")
+    output = (
+        "hipercow: task abc on vm as Slurm job 13\n"
+        "slurmstepd-vm: error: StepId=13.batch exceeded memory limit (323505152 > 104857600), "
+        "being killed\nslurmstepd-vm: error: Exceeded job memory limit\n"
+    )
+    assert job_ending(killed, output) == (
+        "Slurm job 13 ended: out of memory (peak 309 MB > limit 100 MB) [FAILED, exit code 0:9]",
+        "out_of_memory",
+    )
+    timeout = parse.JobState("14", "x", "TIMEOUT", time_limit="1")
+    assert job_ending(timeout, "") == (
+        "Slurm job 14 ended: time limit reached (1) [TIMEOUT]",
+        "timeout",
+    )
+    assert job_ending(parse.JobState("15", "x", "NODE_FAIL"), "")[1] == "node_failure"
+    failed = parse.JobState("16", "x", "FAILED", exit_code="1:0")
+    assert job_ending(failed, "python: not found") == (
+        "Slurm job 16 ended: the batch script failed [FAILED, exit code 1:0]",
+        None,
+    )

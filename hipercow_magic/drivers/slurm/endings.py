@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 from hipercow_magic.core.failures import OUT_OF_MEMORY, SLURM_STATE_CLASSES
-from hipercow_magic.core.format import format_bytes
 from hipercow_magic.drivers.slurm.parse import JobState
 
 # slurmstepd's words when it kills a step past its memory request (sizes in bytes)
@@ -38,7 +37,14 @@ def job_ending(row: JobState, output: str | None) -> tuple[str, str | None]:
     over = _OVER_LIMIT.search(output)
     if failure_class == OUT_OF_MEMORY and over:
         used, limit = (int(n) for n in over.groups())
-        words = f"out of memory (peak {format_bytes(used)} > limit {format_bytes(limit)})"
+        words = f"out of memory (peak {_size(used)} > limit {_size(limit)})"
     elif failure_class == OUT_OF_MEMORY:
         words = "out of memory"
     return row.ended_reason(words), failure_class
+
+
+def _size(n: int) -> str:
+    """A size in bytes as Slurm counts memory (G = 1024 M): '309 MB', '1.5 GB'."""
+    if n >= 1024**3:
+        return f"{n / 1024**3:.1f} GB"
+    return f"{n / 1024**2:.0f} MB"
