@@ -27,6 +27,7 @@ from hipercow_magic.core.procs import open_pidfd, same_process
 from hipercow_magic.core.root import Root
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import marker_status, write_terminal
+from hipercow_magic.core.usage import read_usage
 from hipercow_magic.drivers.local import intake, paths
 from hipercow_magic.drivers.local.events import Announcer
 from hipercow_magic.drivers.local.health import EXIT_START_FAILED, log, record_start_failure
@@ -36,6 +37,7 @@ from hipercow_magic.drivers.local.queue_reader import QueueReader
 from hipercow_magic.drivers.local.state import pending_state
 from hipercow_magic.drivers.local.task_ends import Running, TaskEnds
 from hipercow_magic.drivers.local.task_process import fork_task
+from hipercow_magic.drivers.local.usage_watch import UsageWatch
 from hipercow_magic.drivers.local.wake import listen
 
 STATE_INTERVAL = 0.5  # seconds between writes of the queue state file
@@ -45,7 +47,7 @@ RESCAN_INTERVAL = 0.5  # seconds between looks at the queue folder when nobody w
 CLAIMED = ("node", "slots", "memory", "whole", "deadline", "max_runtime", "batch", "gpu_devices")
 
 
-class Scheduler(QueueReader, TaskEnds, Holds):
+class Scheduler(QueueReader, TaskEnds, Holds, UsageWatch):
     """The scheduler of one root: its queue, its running tasks and the virtual cluster's nodes.
 
     Every queue file, task and process end is handled on its own: one that can't be read or
@@ -110,7 +112,8 @@ class Scheduler(QueueReader, TaskEnds, Holds):
         if node is not None:
             node.take(task_id, len(entry["slots"]), entry["memory"], entry["whole"])
         alive = same_process(pid, started)
-        self.running[task_id] = Running(entry, pid, open_pidfd(pid) if alive else None, False)
+        pidfd = open_pidfd(pid) if alive else None
+        self.running[task_id] = Running(entry, pid, pidfd, False, read_usage(self.root, task_id))
         if not alive:
             self.finish(task_id, None)
 
@@ -158,6 +161,7 @@ class Scheduler(QueueReader, TaskEnds, Holds):
                 scanned = time.monotonic()
             self.guard("checking dependencies", self.check_holds, b"c" in woken, rescan)
             self.guard("checking deadlines", self.check_deadlines)
+            self.guard("measuring usage", self.sample_usage)
             self.guard("placing tasks", self.place)
             self.events.flush()
             self.guard("writing the queue state", self.write_state)
@@ -210,11 +214,11 @@ class Scheduler(QueueReader, TaskEnds, Holds):
             return True
 
     def next_timeout(self) -> float:
-        """Seconds the loop may sleep: until a hold or deadline ends, the state is due, or
-        (for tasks watched without a pidfd) the next look at them.
+        """Seconds the loop may sleep: until a hold or deadline ends, the state is due, a
+        task's usage is to be read, or (for tasks watched without a pidfd) the next look at them.
         """
         now = time.time()
-        timeout = 1.0
+        timeout = min(1.0, self.usage_due())
         if self.state_dirty:
             timeout = max(STATE_INTERVAL - (time.monotonic() - self.state_written), 0.0)
         for hold in self.queued.holds():

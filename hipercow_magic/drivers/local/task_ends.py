@@ -1,6 +1,6 @@
 """How the local scheduler sees its tasks end: reaping their processes, freeing their places,
-recording a failure (or cancellation) when a process left no result, and stopping tasks past
-their max_runtime.
+recording a failure (or cancellation) when a process left no result and what the task used,
+and stopping tasks past their max_runtime.
 """
 
 from __future__ import annotations
@@ -10,10 +10,14 @@ import os
 import time
 
 from hipercow_magic.core.errors import TaskDied
+from hipercow_magic.core.failures import TIMEOUT
 from hipercow_magic.core.procs import death_reason, kill_tree, same_process
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import marker_status, read_marker, write_terminal
+from hipercow_magic.core.usage import Usage
 from hipercow_magic.drivers.local.health import log
+from hipercow_magic.drivers.local.sampler import GB, TaskUsage
+from hipercow_magic.drivers.local.usage_watch import memory_limit
 from hipercow_magic.node import runner
 
 
@@ -24,30 +28,45 @@ class Running:
     scheduler polls instead); `child` is True for processes this scheduler forked (it reaps
     them), False for ones it adopted from an earlier scheduler. `start_error` says why a
     forked process was told not to run its task (its claim could not be written).
+    `killed_reason` and `failure_class` say why the scheduler stopped it; `usage` holds
+    what it used so far (going on from `previous`, figures an earlier scheduler stored) and
+    `rusage` the kernel's account of a reaped child.
     """
 
-    def __init__(self, entry: dict, pid: int, pidfd: int | None, child: bool):
+    def __init__(
+        self,
+        entry: dict,
+        pid: int,
+        pidfd: int | None,
+        child: bool,
+        previous: Usage | None = None,
+    ):
         self.entry = entry
         self.pid = pid
         self.pidfd = pidfd
         self.child = child
         self.killed_reason: str | None = None
+        self.failure_class: str | None = None
         self.start_error: str | None = None
+        self.usage = TaskUsage(entry["started"], memory_limit(entry) * GB, previous)
+        self.rusage = None
 
 
 class TaskEnds:
     """The task-ending half of the Scheduler (a mixin: it uses the scheduler's `root`,
     `running`, `nodes`, `batches`, `state_dirty`, `events`, and its `adopt`, `fail`, `claim`,
-    `never_started`, `requeue`, `_batch_done` and `parent_ended`).
+    `never_started`, `requeue`, `_batch_done`, `parent_ended`, `guard` and `record_usage`).
     """
 
     @staticmethod
     def reap(run: Running) -> int | None:
-        """A finished task's wait status (None for an adopted process, not ours to reap)."""
+        """A finished task's wait status (None for an adopted process, not ours to reap);
+        the kernel's account of its resources goes to `run.rusage`.
+        """
         if not run.child:
             return None
         try:
-            _, status = os.waitpid(run.pid, 0)
+            _, status, run.rusage = os.wait4(run.pid, 0)
         except ChildProcessError:
             return None
         return status
@@ -75,10 +94,11 @@ class TaskEnds:
         """Without a pidfd: finish the task if its process has ended."""
         if run.child:
             try:
-                pid, status = os.waitpid(run.pid, os.WNOHANG)
+                pid, status, rusage = os.wait4(run.pid, os.WNOHANG)
             except ChildProcessError:
-                pid, status = run.pid, None
+                pid, status, rusage = run.pid, None, None
             if pid:
+                run.rusage = rusage
                 self.finish(task_id, status)
         elif not same_process(run.pid, run.entry["started"]):
             self.finish(task_id, None)
@@ -86,6 +106,7 @@ class TaskEnds:
     def record_end(self, task_id: str, run: Running, wait_status: int | None) -> bool:
         """What a task's ended process leaves: nothing when it finished the task itself,
         else a failure (or cancellation) with its reason; a start cut short is queued again.
+        A task that ran has its final usage stored.
 
         Returns False when the task is still to be done (queued again, or run by another
         process), True when its batch may count it finished.
@@ -103,26 +124,33 @@ class TaskEnds:
                 self.adopt(task_id, claim)  # another process runs it: watch that one
                 return False
             return True
-        if status in TERMINAL:
-            return True
-        claim = self.claim(task_id)
-        stamp = run.entry.get("batch")
-        if not run.child and stamp in self.batches and self.never_started(task_id, claim):
-            return self.requeue(task_id, stamp)
+        if status not in TERMINAL:
+            claim = self.claim(task_id)
+            stamp = run.entry.get("batch")
+            if not run.child and stamp in self.batches and self.never_started(task_id, claim):
+                return self.requeue(task_id, stamp)
+            self.record_failure(task_id, run, code)
+        self.guard(f"recording the usage of task {task_id}", self.record_usage, task_id, run)
+        return True
+
+    def record_failure(self, task_id: str, run: Running, code: int | None) -> None:
+        """Record how a task whose process left no result ended: cancelled (if asked), or
+        failed, with the reason (and class) the scheduler stopped it for, else its exit.
+        """
         started = run.entry.get("started")
         if os.path.exists(self.root.task_file(task_id, "cancel-requested")):
             write_terminal(self.root, task_id, "cancelled", started=started)
-        else:
-            reason = run.killed_reason or death_reason(code)
-            write_terminal(
-                self.root,
-                task_id,
-                "failure",
-                reason=reason,
-                started=started,
-                result={"ok": False, "error": TaskDied(reason), "traceback": ""},
-            )
-        return True
+            return
+        reason = run.killed_reason or death_reason(code)
+        write_terminal(
+            self.root,
+            task_id,
+            "failure",
+            reason=reason,
+            started=started,
+            result={"ok": False, "error": TaskDied(reason), "traceback": ""},
+            failure_class=run.failure_class,
+        )
 
     def check_deadlines(self) -> None:
         """Kill (with all its processes) each task past its max_runtime, saying why in its log."""
@@ -131,12 +159,18 @@ class TaskEnds:
             deadline = run.entry.get("deadline")
             if deadline and now >= deadline and run.killed_reason is None:
                 minutes = run.entry["max_runtime"]
-                run.killed_reason = (
-                    f"exceeded max_runtime of {minutes} minute{'' if minutes == 1 else 's'}"
-                )
-                with contextlib.suppress(OSError), _log(self.root, task_id) as task_log:
-                    print(f"\n✖ {run.killed_reason}: stopping the task", file=task_log)
-                kill_tree(run.pid)
+                reason = f"exceeded max_runtime of {minutes} minute{'' if minutes == 1 else 's'}"
+                self.stop(task_id, run, reason, TIMEOUT)
+
+    def stop(self, task_id: str, run: Running, reason: str, failure_class: str) -> None:
+        """Kill a task with all its processes, saying why in its log; its end is then
+        recorded as a failure for `reason`, of class `failure_class`.
+        """
+        run.killed_reason = reason
+        run.failure_class = failure_class
+        with contextlib.suppress(OSError), _log(self.root, task_id) as task_log:
+            print(f"\n✖ {reason}: stopping the task", file=task_log)
+        kill_tree(run.pid)
 
 
 def _log(root, task_id: str):
