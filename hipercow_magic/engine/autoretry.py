@@ -150,9 +150,6 @@ def _decide(root, task_id: str) -> tuple[str, dict] | None:
     """(driver, the retry's fields) for a task to retry now; None otherwise (then settled,
     unless its failure is not yet wholly recorded).
     """
-    failed = failure_class(root, task_id)
-    if failed is None:
-        return None  # the failure is still being recorded
     data = read_data(root, task_id)
     policy = policy_of(data)
     if (
@@ -162,6 +159,9 @@ def _decide(root, task_id: str) -> tuple[str, dict] | None:
     ):
         _settled.add((root.path, task_id))
         return None
+    failed = failure_class(root, task_id)
+    if failed is None:
+        return None  # the failure is still being recorded
     chain = retry_chain(root, task_id) or [task_id]
     attempt = chain.index(task_id) + 1 if task_id in chain else 1
     name = read_marker(root, task_id, "submitted").get("driver") or data.get("driver")

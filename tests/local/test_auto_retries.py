@@ -11,11 +11,13 @@ import subprocess
 import sys
 
 import pytest
-from processes import SOURCE, wait_until
+from IPython.core.error import UsageError
+from processes import SOURCE, magic_shell, stop_local_scheduler, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic.api.retries import attempt_note
 from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.failures import failure_class
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.task import read_data
 from hipercow_magic.engine.retry import follow_one, retry_chain
@@ -30,11 +32,11 @@ if first:
 which
 """
 
-ALLOCATES_300_MB = """
-block = bytearray(300_000_000)
+ALLOCATES = """
+import time
+block = bytearray(size)
 for at in range(0, len(block), 4096):
     block[at] = 1
-import time
 time.sleep(1.5)
 len(block)
 """
@@ -198,3 +200,112 @@ def test_a_retry_after_an_error_asks_for_the_same_and_keeps_its_cause(root):
     assert record["attempt"] == 2 and record["max_attempts"] == 2
     assert Resources.from_dict(record["before"]).memory_per_node == 2
     assert Resources.from_dict(record["after"]) == Resources.from_dict(record["before"])
+
+
+@pytest.fixture
+def small_root(tmp_path, monkeypatch, capsys):
+    """A root whose virtual cluster's only node has 1 GB of memory."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HIPERCOW_KEY_FILE", str(tmp_path.parent / f"{tmp_path.name}.key"))
+    root = hc.hipercow_init(
+        ".", driver="local", idle_timeout=30, nodes=[{"name": "small", "cores": 2, "memory": 1}]
+    )
+    capsys.readouterr()
+    yield root
+    stop_local_scheduler(root)
+
+
+def test_out_of_memory_is_retried_with_more_memory_until_it_fits(root):
+    policy = hc.hipercow_retry_policy(memory_factor=4, max_attempts=3)
+    task = hc.task_create_expr(
+        ALLOCATES,
+        namespace={"size": 300_000_000},
+        resources=hc.hipercow_resources(memory_per_node="0.1"),
+        retry=policy,
+    )
+    assert through_retries(task) is True
+    assert hc.task_result(task) == 300_000_000
+    chain = chain_of(task)
+    assert len(chain) in (2, 3)  # 400 MB may be just too little beside Python itself
+    assert failure_class(root, chain[0]) == "out_of_memory"
+    assert "out of memory" in hc.task_info(task, follow=False).reason
+    assert attempt_note(root, chain[1], follow=False) == (
+        "attempt 2 of 3: out of memory at 100 MB, now 400 MB"
+    )
+    if len(chain) == 3:
+        assert failure_class(root, chain[1]) == "out_of_memory"
+        assert attempt_note(root, task) == "attempt 3 of 3: out of memory at 400 MB, now 1.6 GB"
+    newest = read_data(root, chain[-1])["resources"]["memory_per_node"]
+    assert newest == (0.4 if len(chain) == 2 else 1.6)
+    assert hc.task_status(task) == "success"
+
+
+def test_memory_grows_no_further_than_the_largest_node(example_root):
+    policy = hc.hipercow_retry_policy(memory_factor=100)
+    task = hc.task_create_expr(
+        ALLOCATES,
+        namespace={"size": 300_000_000},
+        resources=hc.hipercow_resources(memory_per_node="0.1"),
+        retry=policy,
+    )
+    assert through_retries(task) is True
+    assert attempt_note(example_root, task) == (
+        "attempt 2 of 3: out of memory at 100 MB, now 4 GB"  # not 10 GB: nodes have 4
+    )
+
+
+def test_a_task_at_the_largest_node_is_not_retried_and_says_why(small_root):
+    policy = hc.hipercow_retry_policy(memory_factor=4)
+    task = hc.task_create_expr(
+        ALLOCATES,
+        namespace={"size": 1_200_000_000},
+        resources=hc.hipercow_resources(memory_per_node="0.5"),
+        retry=policy,
+    )
+    assert through_retries(task) is False
+    wait_until(lambda: "not retried" in (attempt_note(small_root, task) or ""))
+    assert len(chain_of(task)) == 2
+    assert attempt_note(small_root, task) == (
+        "attempt 2 of 3: out of memory at 500 MB, now 1 GB; not retried: 1 GB is the most "
+        "any node has"
+    )
+    assert failure_class(small_root, follow_one(small_root, task.id)) == "out_of_memory"
+
+
+@pytest.mark.slow
+def test_a_timeout_is_retried_with_twice_the_time_and_succeeds(root):
+    task = hc.task_create_expr(
+        "import time\ntime.sleep(70)\n'slept'",
+        namespace={},
+        resources=hc.hipercow_resources(max_runtime=1),
+        retry=hc.hipercow_retry_policy(on=("timeout",)),
+    )
+    assert through_retries(task, timeout=280) is True
+    chain = chain_of(task)
+    assert len(chain) == 2
+    assert failure_class(root, chain[0]) == "timeout"
+    assert attempt_note(root, task) == "attempt 2 of 3: out of time at 1m, now 2m"
+    assert read_data(root, chain[1])["resources"]["max_runtime"] == 2
+    assert hc.task_result(task) == "slept"
+
+
+@pytest.fixture
+def shell(ip, example_root, capsys):
+    """The IPython shell with the extension, in a fresh root on the example cluster."""
+    yield from magic_shell(ip, capsys, "text")
+
+
+def test_the_magic_takes_retry_flags(shell, example_root):
+    shell.user_ns["which"] = "magic"
+    result = shell.run_cell(
+        f"%%hipercow --retry error,timeout --retry-attempts 4 -o h\n{FAILS_FIRST_TIME}"
+    )
+    assert result.error_in_exec is None, result.error_in_exec
+    task = shell.user_ns["h"]
+    policy = read_data(example_root, task.id)["retry_policy"]
+    assert policy["on"] == ["timeout", "error"] and policy["max_attempts"] == 4
+    assert through_retries(task) is True
+    assert attempt_note(example_root, task) == "attempt 2 of 4: after an error, same resources"
+    bad = shell.run_cell("%%hipercow --retry oom\n1")
+    assert isinstance(bad.error_in_exec, UsageError)
+    assert "Unknown failure class 'oom'" in str(bad.error_in_exec)
