@@ -176,6 +176,7 @@ class TaskUsage:
         self.last_cpu = self.cpu
         self.last_time = previous.updated if previous else started
         self.last_clock: float | None = None
+        # monotonic time of the next reading (set by whoever reads the tree)
         self.due = time.monotonic() + (EVERY_WITH_LIMIT if self.limited else EVERY_AT_FIRST)
         self.written: float | None = None  # monotonic time of the last live figures stored
 
@@ -201,7 +202,6 @@ class TaskUsage:
         self.memory_peak = max(self.memory_peak, memory)
         self.samples += 1
         self.last_time, self.last_clock = now, clock
-        self.due = clock + self.interval()
 
     def over_limit(self) -> bool:
         """Whether the tree held more memory than its limit at the last reading."""

@@ -218,9 +218,10 @@ class Scheduler(QueueReader, TaskEnds, Holds, UsageWatch):
         task's usage is to be read, or (for tasks watched without a pidfd) the next look at them.
         """
         now = time.time()
-        timeout = min(1.0, self.usage_due())
+        timeout = 1.0
         if self.state_dirty:
             timeout = max(STATE_INTERVAL - (time.monotonic() - self.state_written), 0.0)
+        timeout = min(timeout, self.usage_due())
         for hold in self.queued.holds():
             if hold > now:
                 timeout = min(timeout, hold - now)

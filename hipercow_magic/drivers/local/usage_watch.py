@@ -52,9 +52,9 @@ class UsageWatch:
         LIVE_EVERY seconds), or stop it if its tree holds more than its memory limit.
         """
         usage = run.usage
+        usage.due = clock + usage.interval()
         reading = read_tree(run.pid, usage.processes)
         if reading is None:  # it has ended: the scheduler is told and records its end
-            usage.due = clock + usage.interval()
             return
         usage.add(reading, clock, time.time())
         if usage.over_limit():
