@@ -26,8 +26,9 @@ import { ACTIVE, sameCounts } from './statuses';
  * A request to the server's `changes` long poll is always waiting: it answers as soon as
  * a task of the root starts or ends, and the table is fetched again at once (in a hidden
  * tab too: an answer costs nothing until something changes). Timed polls come on top:
- * fast while something is submitted or running and the long poll is failing, every 10 s
- * while it works (tasks submitted elsewhere), slowly (with back-off) when idle, only for
+ * fast while something is submitted or running and the long poll is failing, every 5 s
+ * while a running task's live usage is shown, every 10 s while it works (tasks submitted
+ * elsewhere), slowly (with back-off) when idle, only for
  * counts while the panel is hidden, and not at all while the browser tab is hidden. While
  * no root holds the followed folder, it looks for one every few seconds, on Refresh, and
  * whenever a notebook's kernel finishes running code.
@@ -391,8 +392,12 @@ export class TaskModel {
     }
     const counts = this._page?.counts ?? {};
     const active = ACTIVE.some(s => (counts[s] ?? 0) > 0);
+    // a running task's live usage shown: look again soon, to keep it current
+    const live = [...(this._page?.tasks ?? []), ...this.bundles.rows()].some(
+      t => t.status === 'running' && !!t.usage
+    );
     const delay = pollDelay(
-      { active, visible: this._panelVisible, listening: this._changes.listening },
+      { active, visible: this._panelVisible, listening: this._changes.listening, live },
       this._error !== null,
       this._idleDelay
     );

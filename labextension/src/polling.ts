@@ -1,5 +1,7 @@
 /** Poll every 2 s while tasks are submitted or running. */
 export const FAST_POLL_MS = 2000;
+/** While a running task's live usage is shown, every 5 s (its figures are read every 2 s). */
+export const LIVE_USAGE_POLL_MS = 5000;
 /** An idle root is polled every 10 s at first, backing off to every 30 s. */
 export const IDLE_POLL_MS = 10000;
 export const MAX_IDLE_POLL_MS = 30000;
@@ -15,12 +17,15 @@ export const ROOT_TIMELINE_LIMIT = 200;
  * delay to use after that (`idle`, backing off while nothing is queued or running).
  */
 export function pollDelay(
-  state: { active: boolean; visible: boolean; listening: boolean },
+  state: { active: boolean; visible: boolean; listening: boolean; live?: boolean },
   failing: boolean,
   idle: number
 ): { now: number; idle: number } {
   if (state.active && state.visible && !state.listening) {
     return { now: FAST_POLL_MS, idle: IDLE_POLL_MS };
+  }
+  if (state.live && state.visible) {
+    return { now: LIVE_USAGE_POLL_MS, idle: IDLE_POLL_MS };
   }
   if (state.active || failing) {
     return { now: IDLE_POLL_MS, idle };

@@ -39,6 +39,17 @@ export interface ITaskRow {
   args?: string[] | null;
   /** In a bundle's page: the id the bundle holds (the row is its newest retry). */
   original?: string;
+  /**
+   * What the task uses or used, in words: while it runs 'using 1.3 of 4 cores, 1.2 GB of
+   * 8 GB'; once it has ended 'used 1.2 of 4 cores on average (30%), peak 900 MB of 16 GB
+   * (6%)'; null when nothing was measured.
+   */
+  usage?: string | null;
+  /** Whether `usage` holds the task's final figures (false while it runs). */
+  usage_final?: boolean;
+  /** Which attempt of its retry policy the task is ('attempt 2 of 3: out of memory at 2 GB,
+   * now 3 GB'), or why it was not retried; null for a first attempt or without a policy. */
+  attempt?: string | null;
 }
 
 /** One page of a root's tasks, with counts per status over the whole root. */
@@ -112,9 +123,11 @@ export interface IRoots {
 export interface ICluster {
   driver: string | null;
   name: string;
-  nodes: { name: string; cores: number; memory: number | null }[];
+  nodes: { name: string; cores: number; memory: number | null; gpus?: number }[];
   max_cores: number;
   max_memory: number | null;
+  /** The most GPUs any one node has (0: no node has any). */
+  max_gpus?: number;
 }
 
 /** One page of a task's log: bytes `start` to `offset` of a log of `size` bytes. */

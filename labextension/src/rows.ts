@@ -22,8 +22,9 @@ function action(name: string, label: string): HTMLButtonElement {
 
 /**
  * One task's row: a check box (to act on several), its status, name (or, in a bundle,
- * its row's parameters), resources, node, job id, waited / ran for, clock times, why it
- * waits or how it failed, and its actions.
+ * its row's parameters), resources, node, job id, waited / ran for, clock times, what it
+ * uses (live while it runs) or used, which attempt it is, why it waits or how it failed,
+ * and its actions.
  */
 export function renderTask(
   task: ITaskRow,
@@ -74,6 +75,12 @@ export function renderTask(
   } else {
     row.append(top, meta, clock);
   }
+  if (task.usage) {
+    row.append(usageLine(task.usage, status === 'running'));
+  }
+  if (task.attempt) {
+    row.append(element('div', 'hc-attempt', task.attempt));
+  }
   if (status === 'submitted' && task.pending) {
     const pending = element('div', 'hc-pending', task.pending);
     if (task.pending_action) {
@@ -108,6 +115,15 @@ export function renderTask(
   }
   fillTimes(row, task, now);
   return row;
+}
+
+/** What a task uses while it runs (marked live), or used once it has ended. */
+function usageLine(words: string, live: boolean): HTMLElement {
+  const line = element('div', `hc-usage${live ? ' hc-usage-live' : ''}`, words);
+  line.title = live
+    ? 'What the task uses now: cores busy and memory, of what it asked for'
+    : 'What the task used: average cores and peak memory, of what it asked for';
+  return line;
 }
 
 /** waited / ran for; still counting (from the server's clock `now`) while unfinished. */

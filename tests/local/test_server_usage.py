@@ -16,6 +16,7 @@ from processes import source_environment, stop_local_scheduler, wait_until
 
 from hipercow_magic import api
 from hipercow_magic.core.root import find_root
+from hipercow_magic.engine.retry import follow_one
 
 pytestmark = pytest.mark.slow
 WAIT = 90
@@ -40,17 +41,13 @@ FLAKY = (
 )
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """A served root with an ended burner, a running one and a task retried once."""
-    top = tmp_path_factory.mktemp("usage-server")
-    project = top / "served" / "project"
-    project.mkdir(parents=True)
-    with contextlib.redirect_stdout(None):
-        api.hipercow_init(str(project), driver="local", idle_timeout=60)
-    old = os.getcwd()
-    os.chdir(project)
-    try:
+def usage_tasks(folder) -> dict:
+    """In the root at `folder` (the working directory meanwhile): an ended burner, a task
+    retried once by its policy, and a running burner (until the file 'go' appears); their
+    ids by name ('retried': the flaky task's retry).
+    """
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(None):
+        patch.chdir(folder)
         one_gb = api.hipercow_resources(memory_per_node=1)
         ended = api.task_create_expr(BURN.replace("SECONDS", "3"), resources=one_gb, name="ended")
         assert ended.wait(timeout=WAIT)
@@ -63,15 +60,28 @@ def site(tmp_path_factory):
             BURN.replace("SECONDS", "600"), resources=one_gb, name="running"
         )
         assert running.wait(for_start=True, timeout=WAIT)
+        retried = follow_one(find_root("."), flaky.id, True)
+    return {"ended": ended.id, "flaky": flaky.id, "retried": retried, "running": running.id}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A served root with an ended burner, a running one and a task retried once."""
+    top = tmp_path_factory.mktemp("usage-server")
+    project = top / "served" / "project"
+    project.mkdir(parents=True)
+    with contextlib.redirect_stdout(None):
+        root = api.hipercow_init(str(project), driver="local", idle_timeout=60)
+    try:
+        tasks = usage_tasks(project)
         with mock.patch.dict(os.environ, source_environment()):  # it imports this checkout
             server = JupyterProcess(top / "served", top / "home").start()
-        yield {"server": server, "project": project, "ended": ended, "running": running}
+        yield {"server": server, "project": project, **tasks}
     finally:
-        open("go", "w").close()
-        os.chdir(old)
+        (project / "go").touch()
         with contextlib.suppress(NameError):
             server.stop()
-        stop_local_scheduler(find_root(str(project)))
+        stop_local_scheduler(root)
 
 
 def rows(site) -> dict[str, dict]:
@@ -107,9 +117,9 @@ def test_an_ended_task_has_its_efficiency_line_kept_between_polls(site):
     assert int(found.group(4)) == pytest.approx(int(found.group(3)) / 10, abs=1)
     # the line is kept with the row: the figures are not read again at every poll
     root = find_root(str(site["project"]))
-    os.remove(root.task_file(site["ended"].id, "usage.json"))
+    os.remove(root.task_file(site["ended"], "usage.json"))
     assert rows(site)["ended"]["usage"] == row["usage"]
-    assert api.task_usage(site["ended"].id, root=str(site["project"])) is None
+    assert api.task_usage(site["ended"], root=str(site["project"])) is None
 
 
 def test_a_retried_task_says_which_attempt_it_is(site):
