@@ -3,15 +3,19 @@ test_slurm.py). Samples are output captured from Slurm 22.05."""
 
 import datetime as dt
 import math
+import os
 
 import pytest
 
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.resources import hipercow_resources, validate_resources
+from hipercow_magic.core.root import init_root
+from hipercow_magic.core.usage import read_usage
 from hipercow_magic.drivers.slurm import accounting, parse
 from hipercow_magic.drivers.slurm.cluster import describe as _cluster_info
 from hipercow_magic.drivers.slurm.endings import job_ending
 from hipercow_magic.drivers.slurm.script import sbatch_options
+from hipercow_magic.drivers.slurm.usage import UsageTracker
 
 SINFO = "vm|4|16000|idle|alltasks*\nvm|4|16000|idle|bigmem\nvm|4|16000|idle|fast\n"
 PARTITIONS = (
@@ -265,3 +269,32 @@ def test_jobs_ended_by_slurm_have_a_failure_class():
         "Slurm job 16 ended: the batch script failed [FAILED, exit code 1:0]",
         None,
     )
+
+
+def test_figures_accounting_has_not_recorded_yet_are_asked_for_again(tmp_path):
+    root = init_root(str(tmp_path))[0]
+    lagging, never_ran, other = "a1" * 16, "b2" * 16, "c3" * 16
+    for task_id in (lagging, never_ran, other):
+        os.makedirs(root.task_dir(task_id))
+    tracker = UsageTracker(root)
+    finished = {
+        lagging: {"job_id": "17621_0", "name": "arr", "submitted": 0},
+        never_ran: {"job_id": "17630", "name": "queued", "submitted": 0},
+        other: {"job_id": "17625", "name": "not-this-job", "submitted": 0},
+    }
+    tracker.record(accounting.parse_sacct(SACCT_USAGE), finished)
+    assert tracker.wanted() == {"17621_0": lagging}  # only the one whose end is not recorded
+    assert all(read_usage(root, t) is None for t in finished)
+    step = (
+        "17621_0.batch|batch|COMPLETED|0:0|vm|2026-12-01T23:59:10|2026-12-01T23:59:29|"
+        "2026-12-01T23:59:10||alltasks|00:02.297|323712K|19|1\n"
+    )
+    tracker.record(accounting.parse_sacct(SACCT_USAGE + step), {})
+    figures = read_usage(root, lagging)
+    assert (figures.wall, figures.cpu, figures.memory_peak) == (19.0, 2.297, 323712 * 1024)
+    assert tracker.wanted() == {}
+    tracker.expect(never_ran, finished[never_ran])  # nothing to read: not asked again
+    assert tracker.wanted() == {}
+    tracker.disable()  # a cluster without accounting: figures are simply unknown
+    tracker.expect(other, finished[other])
+    assert tracker.wanted() == {}

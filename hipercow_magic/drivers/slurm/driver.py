@@ -192,16 +192,15 @@ class SlurmDriver(Driver):
         running: dict[str, dict] = {}
         ended: list[str] = []
         for tid in ids:
-            stored = read_usage(self.root, tid)
             rec = records[tid]
-            if marker_status(self.root, tid) in TERMINAL:
-                if stored is None and rec is not None:
-                    self._state.usage.expect(tid, rec)
-                    ended.append(tid)
-                elif stored is not None:
-                    out[tid] = stored
+            if marker_status(self.root, tid) not in TERMINAL:
+                if rec is not None:
+                    running[tid] = rec
+            elif (stored := read_usage(self.root, tid)) is not None:
+                out[tid] = stored
             elif rec is not None:
-                running[tid] = rec
+                self._state.usage.expect(tid, rec)
+                ended.append(tid)
         if ended and self._state.usage.pending:
             self._query.finished([])
             out.update({t: u for t in ended if (u := read_usage(self.root, t)) is not None})
