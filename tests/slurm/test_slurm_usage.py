@@ -155,3 +155,22 @@ def test_a_task_past_its_memory_request_fails_out_of_memory():
     assert "out of memory (peak " in info.reason and "> limit 103 MB)" in info.reason
     assert "[FAILED, exit code 0:9]" in info.reason  # killed by Slurm's accounting
     assert "out of memory" in str(info)
+
+
+def test_without_accounting_figures_are_simply_unknown(tmp_path, monkeypatch):
+    # A cluster that keeps no accounting: sacct answers as Slurm does there.
+    fake = tmp_path / "bin" / "sacct"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'Slurm accounting storage is disabled' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    path = tmp_path / "elsewhere"
+    path.mkdir()
+    monkeypatch.chdir(path)
+    hm.hipercow_init(str(path), driver="slurm", poll_interval=0.5)
+    task = hm.task_create_expr("6 * 7", namespace={})
+    assert task.wait(timeout=120) is True
+    assert load_driver(find_root(str(path)), "slurm").usage([task.id]) == {}
+    assert hm.task_usage(task) is None
+    assert usage_words(task.root, task.id) is None
+    assert task.result() == 42
