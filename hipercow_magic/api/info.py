@@ -101,6 +101,10 @@ class TaskInfo:
         node: the node it runs or ran on, once it started (see `task_node`).
         depends_on: the tasks it waits for (or waited for) with their statuses, as
             (id, status) pairs.
+        usage: what it uses or used, in words (see `api.usage.usage_words`); None when
+            nothing was measured.
+        attempt: which attempt of its retry policy it is, in words ('attempt 2 of 3: out
+            of memory at 2 GB, now 3 GB'), or why it was not retried; None otherwise.
     """
 
     id: str
@@ -113,6 +117,8 @@ class TaskInfo:
     reason: str | None = None
     node: str | None = None
     depends_on: list[tuple[str, str | None]] = dataclasses.field(default_factory=list)
+    usage: str | None = None
+    attempt: str | None = None
 
     @property
     def waited(self) -> float | None:
@@ -199,6 +205,10 @@ class TaskInfo:
         node = self.node or (self.scheduler or {}).get("node")
         if node:
             out.append(f"ℹ {'Running' if self.status == 'running' else 'Ran'} on {node}")
+        if self.usage:
+            out.append(f"ℹ Usage: {self.usage}")
+        if self.attempt:
+            out.append(f"ℹ {self.attempt[0].upper()}{self.attempt[1:]}")
         waiting = scheduler_text(self.scheduler) if self.status in ("submitted", "running") else ""
         if waiting:
             out.append(f"ℹ Scheduler: {waiting}")

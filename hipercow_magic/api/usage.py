@@ -10,7 +10,7 @@ from hipercow_magic.core.root import check_task_id, find_root
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.usage import Usage
 from hipercow_magic.engine.retry import follow_one
-from hipercow_magic.engine.usage import GB, Efficiency, Totals, efficiencies
+from hipercow_magic.engine.usage import GB, Efficiency, Totals, efficiencies, totals
 
 
 def size_text(n: float) -> str:
@@ -99,8 +99,27 @@ def usage_words(root, task_id: str) -> str | None:
         for no memory); once it has ended, 'used 1.2 of 4 cores on average (30%), peak 900
         MB of 16 GB (6%)'; None when nothing was measured.
     """
-    root = find_root(root)
-    return efficiency_words(efficiencies(root, [check_task_id(task_id)])[0])
+    return usage_reading(root, task_id)[0]
+
+
+def usage_reading(root, task_id: str) -> tuple[str | None, bool]:
+    """A task's usage in words (see `usage_words`), and whether those are its final figures
+    (False while it runs, and for an ended task whose final figures are not written yet).
+    """
+    found = efficiencies(find_root(root), [check_task_id(task_id)])[0]
+    return efficiency_words(found), found.usage is not None and not found.usage.running
+
+
+def usage_figures(ids: list[str], root=None, statuses=None) -> list[Efficiency]:
+    """Each task's figures against its request, in the order of `ids` (one driver call
+    per driver for the tasks still active; see `engine.usage.efficiencies`).
+    """
+    return efficiencies(find_root(root), list(ids), statuses)
+
+
+def group_words(found: list[Efficiency]) -> str | None:
+    """What a group of tasks used of what they asked for, in words (see `totals_words`)."""
+    return totals_words(totals(found))
 
 
 def totals_words(found: Totals | None) -> str | None:

@@ -7,6 +7,7 @@ import sys
 
 from hipercow_magic import api
 from hipercow_magic.api.create import task_why
+from hipercow_magic.api.suggest import hipercow_resources_suggest
 from hipercow_magic.cli.args import (
     configure_options,
     init_options,
@@ -90,6 +91,9 @@ def cmd_task(args: argparse.Namespace) -> None:
     if args.action == "list":
         _task_list(args)
         return
+    if args.action == "suggest":
+        _task_suggest(args)
+        return
     ids = [api.resolve_task_id(i) for i in args.ids]
     if args.action == "status" and not ids:
         print(status_counts_text(api.task_status(api.task_list())))
@@ -145,6 +149,17 @@ def _task_list(args: argparse.Namespace) -> None:
         print("No tasks" + (" match" if args.status or args.bundle else ""), file=sys.stderr)
     if len(shown) < len(ids):
         print(f"({len(ids) - len(shown)} more; -n 0 lists all)", file=sys.stderr)
+
+
+def _task_suggest(args: argparse.Namespace) -> None:
+    """`hipercow task suggest ID|BUNDLE ...`: a request from what the tasks used, and why."""
+    if not args.ids:
+        raise HipercowError(
+            "'hipercow task suggest' needs a task id (or its first 4 or more characters) or "
+            "a bundle name"
+        )
+    for word in args.ids:
+        print(hipercow_resources_suggest(word))
 
 
 def _task_status(args, ids: list[str]) -> None:

@@ -9,6 +9,7 @@ import re
 from hipercow_magic import api
 from hipercow_magic.api import Bundle
 from hipercow_magic.api.create import task_why
+from hipercow_magic.api.suggest import hipercow_resources_suggest
 from hipercow_magic.cli.args import (
     configure_options,
     environment_command,
@@ -209,6 +210,13 @@ def cmd_why(magics, args) -> None:
         print(task_why(task_id))
 
 
+def cmd_suggest(magics, args):
+    """`%hipercow suggest ID|BUNDLE ...`: a resource request from what the tasks used, with
+    its reasons (a Suggestion, or a list of them; `.resources` to create tasks with).
+    """
+    return _one_or_list([hipercow_resources_suggest(h) for h in _handles(magics, args)])
+
+
 def cmd_purge(magics, args):
     """`%hipercow purge [ID ...] [--status S] [--finished-before T] [--bundle B] [--dry-run]`."""
     return api.hipercow_purge(
@@ -239,5 +247,6 @@ COMMANDS = {
     "submit": cmd_submit,
     "retry": cmd_retry,
     "why": cmd_why,
+    "suggest": cmd_suggest,
     "purge": cmd_purge,
 }

@@ -13,12 +13,15 @@ from hipercow_magic.widgets.bundle_table import BundleTable
 from hipercow_magic.widgets.live import LiveDisplay
 from hipercow_magic.widgets.model import BulkModel
 from hipercow_magic.widgets.parts import (
+    USAGE_TITLE,
     bulk_bar,
     bulk_counts,
     bulk_failures,
     bulk_record_html,
     bulk_times,
     bulk_title,
+    bulk_usage,
+    bulk_usage_chart,
 )
 from hipercow_magic.widgets.style import CARD, ROW, problem_html, row
 from hipercow_magic.widgets.text import bulk_record_text, bulk_text
@@ -38,6 +41,7 @@ class BulkWidget(LiveDisplay, w.VBox):
         self.bar = w.HTML(layout=ROW)
         self.counts = w.HTML(layout=ROW)
         self.summary = w.HTML(layout=ROW)
+        self.usage = w.HTML(layout=ROW)
         self.failures = w.HTML(layout=ROW)
         self.problem = w.HTML(layout=ROW)
         self.cancel_button = w.Button(
@@ -55,17 +59,23 @@ class BulkWidget(LiveDisplay, w.VBox):
         self.timeline_fold.selected_index = None
         self.timeline_fold.observe(lambda _c: self._draw_timeline(time.time()), "selected_index")
         self._timeline_at = 0.0
+        self.chart = w.HTML(layout=ROW)
+        self.chart_fold = w.Accordion(children=[self.chart], titles=(USAGE_TITLE,))
+        self.chart_fold.selected_index = None
+        self.chart_fold.observe(lambda _c: self._draw_chart(), "selected_index")
         super().__init__(
             [
                 self.title,
                 self.bar,
                 self.counts,
                 self.summary,
+                self.usage,
                 self.failures,
                 self.problem,
                 w.HBox([self.cancel_button, self.retry_button, self.message]),
                 self.table,
                 self.timeline_fold,
+                self.chart_fold,
             ],
             layout=CARD,
         )
@@ -87,6 +97,7 @@ class BulkWidget(LiveDisplay, w.VBox):
         self._set(self.bar, "value", row(bulk_bar(m)))
         self._set(self.counts, "value", row(bulk_counts(m)))
         self._set(self.summary, "value", row(bulk_times(m, now)))
+        self._set(self.usage, "value", row(bulk_usage(m)))
         self._set(self.failures, "value", row(bulk_failures(m)))
         self._set(self.problem, "value", row(problem_html(m.problem)))
         self.cancel_button.disabled = not m.active_ids()
@@ -94,6 +105,7 @@ class BulkWidget(LiveDisplay, w.VBox):
         self.table.refresh(now)
         if time.monotonic() - self._timeline_at > TIMELINE_PERIOD or not m.active_ids():
             self._draw_timeline(now)
+            self._draw_chart()
         self.publish(now)
 
     def _draw_timeline(self, now: float) -> None:
@@ -102,6 +114,11 @@ class BulkWidget(LiveDisplay, w.VBox):
             return
         self._timeline_at = time.monotonic()
         self._set(self.timeline, "value", timeline_html(self.model.summaries(), now))
+
+    def _draw_chart(self) -> None:
+        """Draw what each task used, only while it is open (closed, it costs nothing)."""
+        if self.chart_fold.selected_index is not None:
+            self._set(self.chart, "value", bulk_usage_chart(self.model))
 
     def record(self, now: float) -> dict | None:
         """The bundle's static record once every task has ended; None until then."""

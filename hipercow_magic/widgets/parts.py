@@ -26,8 +26,10 @@ from hipercow_magic.widgets.style import (
 )
 from hipercow_magic.widgets.text import LOG_TAIL_LINES, bulk_commands, commands, tail
 from hipercow_magic.widgets.timeline import timeline_html
+from hipercow_magic.widgets.usage_chart import usage_chart_html
 
 NOTHING_SET = "<i>nothing was set in the notebook</i>"
+USAGE_TITLE = "what each task used"
 FAILURES_SHOWN = 10  # failures a bundle's display lists (the table has them all)
 
 
@@ -50,6 +52,13 @@ def task_setup(model: TaskModel, now: float) -> str:
 def task_timing(model: TaskModel, now: float) -> str:
     """The scheduler's view, clock times, durations and node (HTML)."""
     return html.escape(" · ".join(x for x in (model.queue_text(), model.timing_text(now)) if x))
+
+
+def task_usage(model: TaskModel) -> str:
+    """What the task uses while it runs, or used once it ended, in words ('' when nothing
+    was measured).
+    """
+    return muted(html.escape(model.usage)) if model.usage else ""
 
 
 def task_captured(model: TaskModel) -> str:
@@ -118,6 +127,7 @@ def task_record_html(model: TaskModel, now: float) -> str:
                 note_html(model.note),
                 task_setup(model, now),
                 task_timing(model, now),
+                task_usage(model),
                 task_captured(model),
                 task_outcome(model),
                 problem_html(model.problem),
@@ -150,6 +160,22 @@ def bulk_bar(model: BulkModel) -> str:
 def bulk_times(model: BulkModel, now: float) -> str:
     """Median and longest waits and runs, and the ETA while tasks are left (HTML)."""
     return html.escape(" · ".join(x for x in (model.summary_text(now), model.eta_text(now)) if x))
+
+
+def bulk_usage(model: BulkModel) -> str:
+    """What the ended tasks used of what they asked for, in one line (HTML; '' without
+    figures).
+    """
+    words = model.usage_text()
+    return muted(html.escape(words)) if words else ""
+
+
+def bulk_usage_chart(model: BulkModel) -> str:
+    """Each task's peak memory and average cores against its request (HTML; '' without
+    figures).
+    """
+    found = model.usage_figures()
+    return usage_chart_html(found, {f.task_id: model.label(f.task_id) for f in found})
 
 
 def bulk_failures(model: BulkModel, limit: int = FAILURES_SHOWN) -> str:
@@ -185,10 +211,12 @@ def bulk_record_html(model: BulkModel, now: float) -> str:
             bulk_bar(model),
             bulk_counts(model),
             bulk_times(model, now),
+            bulk_usage(model),
             bulk_failures(model),
             problem_html(model.problem),
             folded(f"tasks ({len(summaries)})", rows_table_html(summaries, now), "tasks"),
             folded("timeline", timeline_html(summaries, now), "timeline"),
+            folded(USAGE_TITLE, bulk_usage_chart(model), "usage"),
             next_steps(f"bundle {code(model.name)}", bulk_commands(model)),
         ],
     )

@@ -25,6 +25,7 @@ from hipercow_magic.widgets.parts import (
     task_record_html,
     task_setup,
     task_timing,
+    task_usage,
 )
 from hipercow_magic.widgets.style import CARD, ROW, pre, problem_html, row
 from hipercow_magic.widgets.text import tail, task_record_text, task_text
@@ -42,6 +43,7 @@ class TaskWidget(LiveDisplay, w.VBox):
         self.note = w.HTML(layout=ROW)
         self.setup = w.HTML(layout=ROW)
         self.timing = w.HTML(layout=ROW)
+        self.usage = w.HTML(layout=ROW)
         self.captured = w.HTML(layout=ROW)
         self.outcome = w.HTML(layout=ROW)
         self.problem = w.HTML(layout=ROW)
@@ -65,6 +67,7 @@ class TaskWidget(LiveDisplay, w.VBox):
                 self.note,
                 self.setup,
                 self.timing,
+                self.usage,
                 self.captured,
                 self.outcome,
                 self.problem,
@@ -95,6 +98,7 @@ class TaskWidget(LiveDisplay, w.VBox):
             self._set(self.note, row(note_html(m.note)))
             self._set(self.setup, row(task_setup(m, now)))
             self._set(self.timing, row(task_timing(m, now)))
+            self._set(self.usage, row(task_usage(m)))
             self._set(self.captured, row(task_captured(m)))
             self._set(self.outcome, row(task_outcome(m)))
             if m.log_open:

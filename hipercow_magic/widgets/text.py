@@ -41,6 +41,8 @@ def task_text(model: TaskModel, now: float | None = None, log: bool = False) -> 
         timing = model.timing_text(now)
         if timing:
             lines.append(f"  {timing}")
+        if model.usage:
+            lines.append(f"  {model.usage}")
         captured = model.locals_text()
         if captured:
             lines.append(f"  captured: {captured}")
@@ -105,7 +107,9 @@ def bulk_text(model: BulkModel, now: float | None = None) -> str:
         f"hipercow bundle '{model.name}': {done}/{n} finished",
         "  " + ", ".join(f"{c} {s}" for s, c in counts.items()),
     ]
-    lines += [f"  {x}" for x in (model.summary_text(now), model.eta_text(now)) if x]
+    lines += [
+        f"  {x}" for x in (model.summary_text(now), model.eta_text(now), model.usage_text()) if x
+    ]
     failures = model.failed()
     for r in failures[:FAILURES_LISTED]:
         lines.append(f"  {SYMBOLS[r['status']]} {failure_line(r)} (task {short_id(r['id'])})")

@@ -9,12 +9,15 @@ import time
 
 from hipercow_magic import api
 from hipercow_magic.api.info import cancelled_text
+from hipercow_magic.api.usage import group_words, usage_figures
 from hipercow_magic.core.errors import error_line
 from hipercow_magic.core.format import pretty_dt, short_id
 from hipercow_magic.core.status import TERMINAL, count_statuses
 from hipercow_magic.widgets.model.common import Model
 
 PENDING_REFRESH = 5.0  # seconds between asking why the shown queued tasks wait
+USAGE_REFRESH = 5.0  # seconds between readings of what the running tasks use
+USAGE_GRACE = 15.0  # seconds an ended task's final figures are awaited
 
 
 def row_label(summary: dict) -> str:
@@ -80,7 +83,17 @@ class BulkModel(Model):
         self.statuses: dict[str, str | None] = {}
         self.shown: set[str] = set()
         self.pending_at = time.monotonic()
+        self.figures: dict = {}  # task id: its Efficiency (figures against its request)
+        self.usage_at = time.monotonic()
         self._take(api.task_summaries(self.ids, root=root))
+        self._read_usage(self.ids)
+        self.awaited = {  # ended with only a live reading: the final figures are on their way
+            i: self.usage_at + USAGE_GRACE
+            for i, f in self.figures.items()
+            if self.statuses.get(i) in TERMINAL and f.usage is not None and f.usage.running
+        }
+        if self.awaited:
+            self.follow_up(self._settle)
 
     def _take(self, summaries: list[dict]) -> None:
         for summary in summaries:
@@ -110,7 +123,52 @@ class BulkModel(Model):
                     self._take(api.task_summaries(due, root=self.root))
                 except Exception as e:  # the statuses stand; the rows say what they said
                     self.problem = f"can't read the tasks' details ({error_line(e)})"
+            self._update_usage(changed)
         self.notify(now)
+
+    def _update_usage(self, changed: list[str]) -> None:
+        """Read the figures of the running tasks every USAGE_REFRESH seconds, and await
+        those of the tasks that just ended (see `_settle`); the others' figures are kept.
+        """
+        clock = time.monotonic()
+        ended = [i for i in changed if self.statuses[i] in TERMINAL]
+        self.awaited.update({i: clock + USAGE_GRACE for i in ended})
+        due = list(ended)
+        if clock - self.usage_at > USAGE_REFRESH:
+            self.usage_at = clock
+            due += [i for i in self.ids if self.statuses[i] == "running"]
+        self._read_usage(due)
+        if self._settle_figures(clock):
+            self.follow_up(self._settle)
+
+    def _settle(self) -> bool:
+        """Read the figures still awaited; whether some still are."""
+        self._read_usage(list(self.awaited))
+        return self._settle_figures(time.monotonic())
+
+    def _settle_figures(self, clock: float) -> bool:
+        """Stop awaiting the tasks whose final figures came (or whose USAGE_GRACE passed);
+        whether some are still awaited.
+        """
+        self.awaited = {
+            i: until
+            for i, until in self.awaited.items()
+            if until > clock and i in self.statuses and not self._final(i)
+        }
+        return bool(self.awaited)
+
+    def _final(self, task_id: str) -> bool:
+        found = self.figures.get(task_id)
+        return found is not None and found.usage is not None and not found.usage.running
+
+    def _read_usage(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        try:
+            found = usage_figures(ids, self.root, [self.statuses.get(i) for i in ids])
+        except Exception:  # figures are extra: the display stands without them
+            return
+        self.figures.update({f.task_id: f for f in found})
 
     # ---- what the views show ----------------------------------------------------------
     def summaries(self, status: str | None = None) -> list[dict]:
@@ -176,6 +234,25 @@ class BulkModel(Model):
             f"(mean of {len(runs)} finished), {at_once} at a time"
         )
 
+    def usage_text(self) -> str | None:
+        """What the ended tasks used of what they asked for, in words (None without
+        figures): 'used 31% of the cores and 12% of the memory asked for, across 40 tasks'.
+        """
+        return group_words(self.usage_figures())
+
+    def usage_figures(self) -> list:
+        """Each task's figures against its request (an Efficiency each), in the bundle's
+        order, with its status as last heard.
+        """
+        with self.lock:
+            out = []
+            for task_id in self.ids:
+                found = self.figures.get(task_id)
+                if found is not None:
+                    found.status = self.statuses.get(task_id)
+                    out.append(found)
+            return out
+
     def failed(self) -> list[dict]:
         """The rows of the failed and cancelled tasks, in the bundle's order."""
         return [r for r in self.summaries() if r["status"] in ("failure", "cancelled")]
@@ -209,6 +286,7 @@ class BulkModel(Model):
             for old in mapping:
                 self.rows.pop(old, None)
                 self.statuses.pop(old, None)
+                self.figures.pop(old, None)
                 self.shown.discard(old)
             self._take(summaries)
         return len(ids)

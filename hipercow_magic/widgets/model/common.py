@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+FOLLOW_UP_PERIOD = 0.5  # seconds between looks for what comes after a task's end
+
 
 def value_repr(value, limit: int = 2000) -> str:
     """`repr(value)`, cut at `limit` characters; a failing repr is described, never raised."""
@@ -37,6 +39,7 @@ class Model:
         self.lock = threading.RLock()
         self.born = time.monotonic()
         self.problem: str | None = None
+        self._follow_up: threading.Timer | None = None
 
     def on_change(self, callback) -> None:
         """Call `callback(now)` whenever the model changes."""
@@ -52,6 +55,26 @@ class Model:
         if problem != self.problem:
             self.problem = problem
             self.notify(now)
+
+    def follow_up(self, step, period: float = FOLLOW_UP_PERIOD) -> None:
+        """Call `step()` (under the lock) every `period` seconds on a timer, until it
+        returns False, telling the views after each call: for what comes after a task's
+        end (its final figures), when the updater may have let the model go. One at a time.
+        """
+        if self._follow_up is not None and self._follow_up.is_alive():
+            return
+
+        def run() -> None:
+            with self.lock:
+                again = step()
+            self.notify(time.time())
+            if again:
+                self._follow_up = None
+                self.follow_up(step, period)
+
+        self._follow_up = threading.Timer(period, run)
+        self._follow_up.daemon = True
+        self._follow_up.start()
 
     def active_ids(self) -> list[str]:
         """The ids whose statuses the updater should still ask about."""

@@ -6,6 +6,7 @@ import time
 
 from hipercow_magic import api
 from hipercow_magic.api.info import cancelled_text, scheduler_text, task_node
+from hipercow_magic.api.usage import usage_reading
 from hipercow_magic.core.errors import error_line
 from hipercow_magic.core.format import clock_time, format_bytes, pretty_dt, short_id
 from hipercow_magic.core.resources import Resources
@@ -15,6 +16,8 @@ from hipercow_magic.widgets.model.common import Model, error_text, value_repr
 SCHEDULER_REFRESH = 5.0  # seconds between scheduler views of one queued/running task
 SCHEDULER_RETRY = 1.0  # ... while the scheduler has not reported on it yet
 LOG_LIMIT = 200_000  # characters of log kept for the tail
+USAGE_REFRESH = 5.0  # seconds between readings of what a running task uses
+USAGE_GRACE = 15.0  # seconds an ended task's display waits for its final figures
 
 
 def reuse_note(task) -> str | None:
@@ -81,6 +84,10 @@ class TaskModel(Model):
         self.reason = info.reason
         self.cancelling = False
         self.scheduler_at = time.monotonic()
+        self.usage: str | None = None
+        self.usage_final = False
+        self.usage_at = 0.0
+        self.ended_at: float | None = None
         self.log_text = ""
         self.log_offset = 0
         self.result_ready = False
@@ -90,6 +97,8 @@ class TaskModel(Model):
         self.delivered = False
         if self.status in TERMINAL:
             self._finish()
+        elif self.status == "running":
+            self.refresh_usage()
 
     # ---- refreshing ---------------------------------------------------------------
     def active_ids(self) -> list[str]:
@@ -115,6 +124,8 @@ class TaskModel(Model):
             period = SCHEDULER_REFRESH if self.scheduler else SCHEDULER_RETRY
             if status in ACTIVE and time.monotonic() - self.scheduler_at > period:
                 self.refresh_scheduler()
+            if status == "running" and time.monotonic() - self.usage_at > USAGE_REFRESH:
+                self.refresh_usage()
             if self.log_open and status != "created":
                 self.read_log()
         self.notify(now)
@@ -128,6 +139,29 @@ class TaskModel(Model):
             self.scheduler = {"problem": f"can't ask the scheduler: {error_line(e)}"}
         self.node = self.scheduler.get("node") or self.node
 
+    def refresh_usage(self) -> None:
+        """Read what the task uses (a running task's latest reading) or used."""
+        self.usage_at = time.monotonic()
+        try:
+            self.usage, self.usage_final = usage_reading(self.root, self.id)
+        except Exception:  # figures are extra: a display without them is still right
+            self.usage_final = self.status in TERMINAL
+
+    def _await_usage(self) -> bool:
+        """Look for the final figures again; whether to look once more."""
+        self.refresh_usage()
+        return self.awaiting_usage()
+
+    def awaiting_usage(self) -> bool:
+        """Whether an ended task's final figures are still to come (for USAGE_GRACE
+        seconds after its end was seen: a driver writes them just after the end).
+        """
+        if self.status not in TERMINAL or self.usage_final or self.ended_at is None:
+            return False
+        if self.times.get("started") is None:
+            return False  # it never ran: there is nothing to measure
+        return time.monotonic() - self.ended_at < USAGE_GRACE
+
     def read_log(self) -> None:
         """Read the log written since the last read (the tail is kept)."""
         text, offset = api.task_log_read(self.id, self.log_offset, root=self.root)
@@ -137,8 +171,12 @@ class TaskModel(Model):
 
     def _finish(self) -> None:
         """Fetch the outcome once, and hand a success's variables to the delivery."""
+        self.ended_at = time.monotonic()
         if self.times.get("started") is not None:
             self.node = task_node(self.id, self.root) or self.node
+            self.refresh_usage()
+            if self.awaiting_usage():
+                self.follow_up(self._await_usage)
         if self.status == "cancelled":
             info = api.task_info(self.id, follow=False, root=self.root)
             self.reason = info.reason

@@ -1,0 +1,128 @@
+"""What tasks used, where people look: a task's display (live while it runs, its efficiency
+once ended), a bundle's (its share of the requests and a chart of each task), task_info, and
+the suggestion commands; real tasks on the local driver, figures from its sampler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+
+from processes import wait_until
+
+import hipercow_magic as hc
+from hipercow_magic import api
+from hipercow_magic.api.suggest import hipercow_resources_suggest
+from hipercow_magic.api.usage import task_usage, usage_words
+from hipercow_magic.cli import commands
+from hipercow_magic.widgets.bulk_widget import BulkWidget
+from hipercow_magic.widgets.model import BulkModel, TaskModel
+from hipercow_magic.widgets.parts import bulk_record_html, task_record_html
+from hipercow_magic.widgets.task_widget import TaskWidget
+from hipercow_magic.widgets.text import bulk_text, task_text
+
+# holds 200 MB and keeps one core busy for `seconds`
+BUSY = """
+import time
+block = bytearray(200_000_000)
+until = time.time() + seconds
+while time.time() < until:
+    pass
+len(block)
+"""
+
+LIVE = re.compile(r"^using \d+\.\d of 2 cores, \d+ MB of 1 GB$")
+ENDED = re.compile(
+    r"^used (\d+\.\d) of 2 cores on average \((\d+)%\), peak (\d+) MB of 1 GB \(\d+%\)$"
+)
+
+
+def refreshed(model, task_ids):
+    """Hand the model its tasks' statuses, as the updater does on a tick."""
+    statuses = api.task_status(task_ids, follow=False)
+    model.update(dict(zip(task_ids, statuses)), time.time())
+    return model
+
+
+def test_a_task_display_shows_its_live_usage_then_its_efficiency(root):
+    resources = hc.hipercow_resources(cores=2, memory_per_node="1G")
+    task = hc.task_create_expr(BUSY, namespace={"seconds": 8}, resources=resources)
+    model = TaskModel(task.id, root)
+    widget = TaskWidget(model)
+    # while it runs: what it uses now against what it asked for
+    wait_until(lambda: refreshed(model, [task.id]).usage and model.status == "running", 40)
+    assert LIVE.match(model.usage), model.usage
+    assert model.usage in widget.usage.value
+    assert f"  {model.usage}" in task_text(model)
+    assert model.live
+    # once ended: its efficiency, for the widget, its record and its text
+    wait_until(lambda: refreshed(model, [task.id]).usage_final, 60)
+    assert model.status == "success"
+    found = ENDED.match(model.usage)
+    assert found, model.usage
+    assert 0.5 <= float(found.group(1)) <= 1.3  # one busy core of the two asked for
+    assert 200 <= int(found.group(3)) < 1000  # the 200 MB it held, within its 1 GB
+    assert model.usage in task_record_html(model, time.time())
+    assert model.usage in task_text(model)
+    assert not model.live  # nothing more to wait for
+    assert usage_words(root, task.id) == model.usage
+    usage = task_usage(task)
+    assert not usage.running and usage.wall > 0 and usage.cpu > 0
+    assert "local scheduler" in usage.source
+
+
+def test_a_bundle_display_shows_its_share_of_the_requests_and_a_chart(root):
+    resources = hc.hipercow_resources(cores=2, memory_per_node="1G")
+    bundle = hc.task_create_bulk_expr(
+        BUSY, [{"seconds": s} for s in (1, 2, 3)], resources=resources, bundle_name="busy"
+    )
+    assert hc.hipercow_bundle_wait(bundle, timeout=120)
+    model = BulkModel(bundle, root)
+    wait_until(lambda: "across 3 tasks" in (refreshed(model, bundle.ids).usage_text() or ""), 30)
+    words = model.usage_text()
+    assert re.fullmatch(
+        r"used \d+% of the cores and \d+% of the memory asked for, across 3 tasks", words
+    ), words
+    widget = BulkWidget(model)
+    assert words in widget.usage.value
+    assert words in bulk_text(model)
+    widget.chart_fold.selected_index = 0  # opened: the chart is drawn
+    chart = widget.chart.value
+    assert chart.count('class="used"') == 6  # a mark per task in each of the two panels
+    assert chart.count('class="asked"') == 6  # and its request
+    assert "seconds=3: peak" in chart  # a mark's tooltip names its task by its parameters
+    record = bulk_record_html(model, time.time())
+    assert words in record and "what each task used" in record
+
+
+def test_suggestions_from_a_task_and_a_bundle_on_the_command_line(example_root, capsys):
+    resources = hc.hipercow_resources(cores=4, memory_per_node=2)
+    bundle = hc.task_create_bulk_expr(
+        BUSY, [{"seconds": s} for s in (1, 2)], resources=resources, bundle_name="sized"
+    )
+    assert hc.hipercow_bundle_wait(bundle, timeout=120)
+    wait_until(lambda: all(task_usage(i) and not task_usage(i).running for i in bundle.ids), 30)
+    suggestion = hipercow_resources_suggest("sized")
+    assert suggestion.based_on == 2
+    assert suggestion.resources.cores == 1  # one busy core, not the four asked for
+    assert 0.3 <= suggestion.resources.memory_per_node <= 1.0  # its peak x 1.25, not 2 GB
+    capsys.readouterr()
+    commands.cmd_task(argparse.Namespace(action="suggest", ids=["sized", bundle.ids[0][:8]]))
+    out = capsys.readouterr().out
+    assert "Suggested resources for bundle 'sized': 1 core" in out
+    assert f"Suggested resources for task {bundle.ids[0][:8]}: 1 core" in out
+    assert "it asked for 4 cores, queue alltasks, 2GB/node" in out
+    # and the request goes straight to a new task
+    again = hc.task_create_expr("1 + 1", namespace={}, resources=suggestion.resources)
+    assert again.wait(timeout=60)
+
+
+def test_task_info_prints_its_usage(root):
+    task = hc.task_create_expr(BUSY, namespace={"seconds": 1})
+    assert task.wait(timeout=60)
+    wait_until(lambda: task_usage(task) and not task_usage(task).running, 30)
+    info = hc.task_info(task.id)
+    info.usage = usage_words(root, task.id)
+    assert f"ℹ Usage: {info.usage}" in str(info).splitlines()
+    assert info.usage.startswith("used ") and "of 1 core on average" in info.usage
