@@ -19,13 +19,15 @@ from hipercow_magic.core.failures import (
     TIMEOUT,
     failure_class,
 )
-from hipercow_magic.core.format import format_bytes, format_minutes
+from hipercow_magic.core.format import format_bytes, format_minutes, short_id
 from hipercow_magic.core.resources import Resources
 from hipercow_magic.core.retry_policy import RetryPolicy, policy_of
-from hipercow_magic.core.task import read_data, read_marker
+from hipercow_magic.core.task import marker_status, read_data, read_marker
 from hipercow_magic.core.usage import read_usage
+from hipercow_magic.drivers.base import UPSTREAM
 from hipercow_magic.drivers.registry import load_driver
-from hipercow_magic.engine.retry import has_retry, retry_chain, retry_tasks
+from hipercow_magic.engine.dependencies import depends_on
+from hipercow_magic.engine.retry import retry_chain, retry_of, retry_tasks
 
 NOT_RETRIED = "not-retried.json"  # in a failed task's folder: why it was not retried
 
@@ -132,29 +134,32 @@ def retry_failed(root, ids: list[str], statuses: list[str | None]) -> None:
     Cheap for failures already dealt with by this process (a set lookup each); a task's
     files are read the first time it is seen failed.
     """
-    decided: dict[str, list[tuple[str, dict]]] = {}  # driver -> (task, its retry's fields)
+    decided: dict[str, dict[str, dict]] = {}  # driver -> {task: its retry's fields}
     for task_id, status in zip(ids, statuses):
-        if status != "failure" or (root.path, task_id) in _settled:
+        if status not in ("failure", "cancelled") or (root.path, task_id) in _settled:
             continue
         try:
-            decision = _decide(root, task_id)
+            if status == "failure":
+                decisions = [_decide(root, task_id)]
+            else:
+                decisions = _run_again_below(root, task_id)
         except HipercowError:
             continue  # its driver can't be asked now: looked at again next time
-        if decision is not None:
-            decided.setdefault(decision[0], []).append((task_id, decision[1]))
+        for name, chosen, fields in filter(None, decisions):
+            decided.setdefault(name, {}).setdefault(chosen, fields)
     for name, chosen in decided.items():
-        _make(root, name, chosen)
+        _make(root, name, list(chosen.items()))
 
 
-def _decide(root, task_id: str) -> tuple[str, dict] | None:
-    """(driver, the retry's fields) for a task to retry now; None otherwise (then settled,
-    unless its failure is not yet wholly recorded).
+def _decide(root, task_id: str) -> tuple[str, str, dict] | None:
+    """(driver, the task, its retry's fields) for a task to retry now; None otherwise
+    (then settled, unless its failure is not yet wholly recorded).
     """
     data = read_data(root, task_id)
     policy = policy_of(data)
     if (
         policy is None
-        or has_retry(root, task_id)
+        or retry_of(root, task_id) is not None
         or os.path.exists(root.task_file(task_id, NOT_RETRIED))
     ):
         _settled.add((root.path, task_id))
@@ -191,7 +196,64 @@ def _decide(root, task_id: str) -> tuple[str, dict] | None:
         peak_gb=growth.peak,
         retried=task_id,
     )
-    return name, {"resources": growth.resources.to_dict(), "retry_attempt": record}
+    return name, task_id, {"resources": growth.resources.to_dict(), "retry_attempt": record}
+
+
+def _run_again_below(root, task_id: str) -> list[tuple[str, str, dict]]:
+    """For a task cancelled because a task it waited for failed, once every such failure
+    has been retried automatically: it and the tasks between (cancelled the same way) run
+    again, waiting for the retries. [] otherwise (then settled, unless a failure above it
+    is not decided yet).
+    """
+    reason = read_marker(root, task_id, "cancelled").get("reason") or ""
+    failed, between = _upstream(root, task_id) if reason.startswith(UPSTREAM) else ([], [])
+    if not failed or retry_of(root, task_id) is not None:
+        _settled.add((root.path, task_id))
+        return []
+    retry_failed(root, failed, ["failure"] * len(failed))  # decided now, if not yet
+    if any((root.path, f) not in _settled for f in failed):
+        return []  # a failure above still being recorded: looked at again next time
+    if not all(_automatic(root, retry_of(root, f)) for f in failed):
+        _settled.add((root.path, task_id))
+        return []
+    name = read_marker(root, task_id, "submitted").get("driver")
+    fields = {"retry_upstream": failed}
+    chosen = [t for t in between if retry_of(root, t) is None] + [task_id]
+    return [(name, t, fields) for t in chosen] if name else []
+
+
+def _upstream(root, task_id: str) -> tuple[list[str], list[str]]:
+    """The failed tasks above a task, and the tasks between (cancelled for them), each
+    after its own parents.
+    """
+    failed: list[str] = []
+    between: list[str] = []
+    seen: set[str] = set()
+
+    def visit(child: str) -> None:
+        for parent in depends_on(root, child):
+            if parent in seen:
+                continue
+            seen.add(parent)
+            status = marker_status(root, parent)
+            if status == "failure":
+                failed.append(parent)
+            elif status == "cancelled":
+                why = read_marker(root, parent, "cancelled").get("reason") or ""
+                if why.startswith(UPSTREAM):
+                    visit(parent)
+                    between.append(parent)
+
+    visit(task_id)
+    return failed, between
+
+
+def _automatic(root, retry_id: str | None) -> bool:
+    """Whether a retry was made automatically (for a failure, or one above it)."""
+    if retry_id is None:
+        return False
+    data = read_data(root, retry_id)
+    return "retry_attempt" in data or "retry_upstream" in data
 
 
 def _refuse(root, task_id: str, record: dict, why: str) -> None:
@@ -215,9 +277,9 @@ def _make(root, name: str, chosen: list[tuple[str, dict]]) -> None:
                 _make(root, name, [one])
             return
         task_id, fields = chosen[0]
-        if not has_retry(root, task_id):  # not another process's retry made meanwhile
+        if retry_of(root, task_id) is None:  # not another process's retry made meanwhile
             why = str(e).split("\n")[0]
-            _refuse(root, task_id, fields["retry_attempt"], why)
+            _refuse(root, task_id, fields.get("retry_attempt", {}), why)
             return
     _settled.update((root.path, task_id) for task_id in ids)
 
@@ -228,9 +290,14 @@ def attempt_words(root, task_id: str) -> str | None:
     not refused a retry (or a task without a policy).
     """
     parts = []
-    record = read_data(root, task_id).get("retry_attempt")
+    data = read_data(root, task_id)
+    record = data.get("retry_attempt")
     if isinstance(record, dict):
         parts.append(attempt_text(record))
+    above = data.get("retry_upstream")
+    if isinstance(above, list) and above:
+        names = ", ".join(short_id(t) for t in above)
+        parts.append(f"run again: upstream task {names} was retried")
     refused = store.read_json_or(root.task_file(task_id, NOT_RETRIED))
     if isinstance(refused, dict) and refused.get("why"):
         parts.append(f"not retried: {refused['why']}")

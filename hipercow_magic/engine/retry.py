@@ -59,11 +59,16 @@ def _dir_rows(root) -> list[tuple[str, str, str]]:
     return rows
 
 
-def has_retry(root, task_id: str) -> bool:
-    """Whether a task has been retried (by hand or automatically)."""
-    return os.path.exists(os.path.join(_retry_dir(root), task_id)) or any(
-        parent == task_id for _, parent, _ in read_retry_map(root)
-    )
+def retry_of(root, task_id: str) -> str | None:
+    """A task's own retry (the next task of its chain); None if it was not retried."""
+    try:
+        text = store.read_text_or(os.path.join(_retry_dir(root), task_id)) or ""
+    except HipercowError:
+        text = ""
+    fields = text.strip().split(",")
+    if len(fields) == 2:
+        return fields[0]
+    return next((new for new, parent, _ in read_retry_map(root) if parent == task_id), None)
 
 
 def read_retry_map(root) -> list[tuple[str, str, str]]:

@@ -47,11 +47,12 @@ def task_statuses(root, ids: list[str], problems: list[str] | None = None) -> li
     A failed task whose retry policy covers its failure is retried here (once, whoever
     asks; see engine/autoretry.py), so anything that polls a root makes its retries; the
     status given is still its own ('failure'): lookups that follow chains see the retry.
+    So are the tasks cancelled because they waited for it, waiting for its retry.
     """
     if os.environ.get("HIPERCOW_NO_DRIVERS") == "1":  # inside a task: markers only
         return [marker_status(root, i) for i in ids]
     out = _looked_up(root, ids, problems)
-    if "failure" in out:
+    if "failure" in out or "cancelled" in out:
         retry_failed(root, ids, out)
     return out
 
@@ -136,7 +137,7 @@ def watch_statuses(root, ids: list[str], follow: bool = False, timeout=None, eve
     with watch_changes(root) as changes:
         current = follow_ids(root, ids) if follow else list(ids)
         statuses = task_statuses(root, current)
-        if follow and "failure" in statuses:
+        if follow and ("failure" in statuses or "cancelled" in statuses):
             _follow_retries(root, ids, current, statuses)
         delay = options.poll_interval
         while True:
@@ -156,7 +157,7 @@ def watch_statuses(root, ids: list[str], follow: bool = False, timeout=None, eve
                     positions, task_statuses(root, [current[k] for k in positions])
                 ):
                     statuses[k] = status
-            if follow and "failure" in statuses:
+            if follow and ("failure" in statuses or "cancelled" in statuses):
                 _follow_retries(root, ids, current, statuses)
 
 

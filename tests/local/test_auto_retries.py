@@ -309,3 +309,26 @@ def test_the_magic_takes_retry_flags(shell, example_root):
     bad = shell.run_cell("%%hipercow --retry oom\n1")
     assert isinstance(bad.error_in_exec, UsageError)
     assert "Unknown failure class 'oom'" in str(bad.error_in_exec)
+
+
+def test_tasks_waiting_for_a_retried_failure_run_after_its_retry(root):
+    policy = hc.hipercow_retry_policy(on=("error",), max_attempts=2)
+    first = hc.task_create_expr(FAILS_FIRST_TIME, namespace={"which": "up"}, retry=policy)
+    below = hc.task_create_expr("marker + '!'", namespace={}, imports={"marker": first})
+    further = hc.task_create_expr("'last'", namespace={}, depends_on=[below])
+    chain = hc.hipercow_bundle_create([first, below, further], root=root)
+    assert chain.wait(timeout=120) is True
+    assert chain.result() == ["up", "ran-up!", "last"]
+    for task in (below, further):
+        assert hc.task_status(task, follow=False) == "cancelled"
+        assert len(chain_of(task)) == 2
+        assert attempt_note(root, task) == f"run again: upstream task {first.id[:8]} was retried"
+
+
+def test_tasks_below_a_failure_that_is_not_retried_stay_cancelled(root):
+    first = hc.task_create_expr("raise ValueError('no policy')", namespace={})
+    below = hc.task_create_expr("'never'", namespace={}, depends_on=[first])
+    assert through_retries(below) is False
+    assert hc.task_status(below) == "cancelled"
+    assert chain_of(below) == [below.id]
+    assert attempt_note(root, below) is None
