@@ -2,13 +2,16 @@
 live readings while it runs, its final figures once it has ended."""
 
 import os
+import signal
 
 import psutil
 import pytest
-from processes import wait_until
+from processes import pid_alive, wait_until
 
 import hipercow_magic as hc
+from hipercow_magic.core import store
 from hipercow_magic.core.usage import read_usage
+from hipercow_magic.drivers.local import paths
 from hipercow_magic.drivers.local.sampler import TreeMemory, TreeReading
 
 WAIT = 120
@@ -130,3 +133,42 @@ def test_a_tree_of_processes_counts_the_pages_they_share_once():
     finally:
         os.close(go)
         os.waitpid(pid, 0)
+
+
+def test_a_restarted_scheduler_goes_on_from_the_figures_stored_before(root, tmp_path):
+    gate = tmp_path / "go"
+    code = (
+        "import os, time\n"
+        "end = time.process_time() + 1.5\n"
+        "while time.process_time() < end:\n"
+        "    pass\n"
+        "held = bytearray(150_000_000)\n"
+        "for i in range(0, len(held), 4096):\n"
+        "    held[i] = 1\n"
+        "time.sleep(1.5)\n"
+        "del held\n"
+        f"while not os.path.exists({str(gate)!r}):\n"
+        "    time.sleep(0.1)\n"
+    )
+    task = hc.task_create_expr(code, namespace={})
+    before = wait_until(
+        lambda: (u := read_usage(root, task.id)) and u.memory_peak >= 150_000_000 and u, WAIT
+    )
+    assert before.running and before.cpu >= 1.4
+    pid = store.read_json(paths.scheduler_info(root))["pid"]
+    os.kill(pid, signal.SIGKILL)  # the task's process lives on; the next scheduler adopts it
+    wait_until(lambda: not pid_alive(pid))
+    assert task.status() == "running"
+    # the next scheduler reads the task too, going on from the figures stored before
+    after = wait_until(
+        lambda: (u := read_usage(root, task.id)) and u.samples > before.samples and u
+    )
+    assert after.running and after.memory_peak >= before.memory_peak
+    assert after.cpu >= before.cpu
+    gate.write_text("")
+    assert task.wait(timeout=WAIT)
+    usage = wait_until(lambda: (u := read_usage(root, task.id)) and not u.running and u, WAIT)
+    assert usage.memory_peak >= 150_000_000  # the peak measured before the restart
+    assert usage.cpu >= after.cpu and usage.samples >= after.samples
+    times = hc.task_times(task)[0]
+    assert usage.wall == pytest.approx(times["finished"] - times["started"], abs=0.01)
