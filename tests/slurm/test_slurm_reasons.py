@@ -65,7 +65,7 @@ def test_a_request_no_node_can_run_is_refused_before_sbatch_naming_the_limit():
 
 
 def test_a_bundle_asking_for_what_no_node_has_is_refused_whole():
-    hm.hipercow_configure("slurm", poll_interval=0.5, sbatch_args=["--gres=gpu:1"])
+    hm.hipercow_configure("slurm", poll_interval=0.5, sbatch_args=["--gres=fpga:1"])
     try:
         sbatch = COUNTS["sbatch"]
         with pytest.raises(HipercowError) as e:

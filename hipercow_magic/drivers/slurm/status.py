@@ -53,6 +53,7 @@ class RootState:
         self.polled: dict[str, float] = {}  # job id asked about -> when (monotonic)
         self.query_lock = threading.Lock()
         self.swept = time.monotonic()
+        self.accounted = -math.inf  # when sacct was last asked (monotonic)
 
     def sweep(self, force: bool = False) -> None:
         """Forget tasks that have finished (at most every SWEEP_INTERVAL s unless `force`).
@@ -186,7 +187,12 @@ class StatusQuery:
         wanted = {rec["job_id"]: rec for rec in records}
         rows: dict[str, parse.JobState] = {}
         usage = self.state.usage
-        if not self.state.no_accounting and (wanted or usage.wanted()):
+        # Figures alone are read at most once a poll interval (a poll that asks about
+        # parents within itself asks once).
+        now = time.monotonic()
+        figures_due = now - self.state.accounted >= poll_interval(self.config)
+        if not self.state.no_accounting and (wanted or (figures_due and usage.wanted())):
+            self.state.accounted = now
             times = [rec.get("submitted") or 0 for rec in records]
             since = min([*times, usage.earliest_submission() or time.time()]) - 60
             answer = accounting.sacct([*wanted, *usage.wanted()], since)
