@@ -105,6 +105,13 @@ def note_html(note: str | None) -> str:
     return muted(f"↻ {html.escape(note)}") if note else ""
 
 
+def attempt_html(model: TaskModel) -> str:
+    """Which attempt of its retry policy the task is, or why it was not retried (HTML;
+    '' for a first attempt, or a task without a policy).
+    """
+    return muted(f"⟳ {html.escape(model.attempt)}") if model.attempt else ""
+
+
 def _card(kind: str, rows: list[str]) -> str:
     body = "".join(f"<div>{row}</div>" for row in rows if row)
     return f'<div class="hipercow-record hipercow-{kind}" style="{CARD_STYLE}">{body}</div>'
@@ -125,6 +132,7 @@ def task_record_html(model: TaskModel, now: float) -> str:
             [
                 task_header(model),
                 note_html(model.note),
+                attempt_html(model),
                 task_setup(model, now),
                 task_timing(model, now),
                 task_usage(model),

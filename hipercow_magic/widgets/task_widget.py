@@ -18,6 +18,7 @@ from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.widgets.live import LiveDisplay
 from hipercow_magic.widgets.model import TaskModel
 from hipercow_magic.widgets.parts import (
+    attempt_html,
     note_html,
     task_captured,
     task_header,
@@ -41,6 +42,7 @@ class TaskWidget(LiveDisplay, w.VBox):
         self.log_lines = log_lines
         self.header = w.HTML(layout=ROW)
         self.note = w.HTML(layout=ROW)
+        self.attempt = w.HTML(layout=ROW)
         self.setup = w.HTML(layout=ROW)
         self.timing = w.HTML(layout=ROW)
         self.usage = w.HTML(layout=ROW)
@@ -65,6 +67,7 @@ class TaskWidget(LiveDisplay, w.VBox):
             [
                 self.header,
                 self.note,
+                self.attempt,
                 self.setup,
                 self.timing,
                 self.usage,
@@ -96,6 +99,7 @@ class TaskWidget(LiveDisplay, w.VBox):
         with m.lock:
             self._set(self.header, row(task_header(m)))
             self._set(self.note, row(note_html(m.note)))
+            self._set(self.attempt, row(attempt_html(m)))
             self._set(self.setup, row(task_setup(m, now)))
             self._set(self.timing, row(task_timing(m, now)))
             self._set(self.usage, row(task_usage(m)))

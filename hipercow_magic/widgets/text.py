@@ -34,6 +34,8 @@ def task_text(model: TaskModel, now: float | None = None, log: bool = False) -> 
         lines = [f"{title}: {model.status}"]
         if model.note:
             lines.append(f"  {model.note}")
+        if model.attempt:
+            lines.append(f"  {model.attempt}")
         lines.append(f"  {model.setup_text(now)}")
         queue = model.queue_text()
         if queue:

@@ -126,3 +126,43 @@ def test_task_info_prints_its_usage(root):
     info.usage = usage_words(root, task.id)
     assert f"ℹ Usage: {info.usage}" in str(info).splitlines()
     assert info.usage.startswith("used ") and "of 1 core on average" in info.usage
+
+
+# touches every page of `size` bytes, then holds them a moment
+ALLOCATES = """
+import time
+block = bytearray(size)
+for at in range(0, len(block), 4096):
+    block[at] = 1
+time.sleep(1.5)
+len(block)
+"""
+
+
+def test_a_task_display_follows_the_attempts_of_its_retry_policy(root):
+    policy = hc.hipercow_retry_policy(memory_factor=4, max_attempts=3)
+    task = hc.task_create_expr(
+        ALLOCATES,
+        namespace={"size": 300_000_000},
+        resources=hc.hipercow_resources(memory_per_node="0.1"),
+        retry=policy,
+    )
+    model = TaskModel(task.id, root)
+    widget = TaskWidget(model)
+    assert model.attempt is None  # the first attempt says nothing
+    wait_until(lambda: refreshed(model, [model.id]).status == "success", 120)
+    assert model.id != task.id  # the display shows the attempt that succeeded
+    assert re.fullmatch(r"attempt [23] of 3: out of memory at \d+ MB, now .*", model.attempt)
+    assert model.attempt in widget.attempt.value
+    assert f"  {model.attempt}" in task_text(model)
+    assert model.attempt in task_record_html(model, time.time())
+    assert model.value == 300_000_000
+
+
+def test_a_failure_its_policy_does_not_cover_says_why_it_was_not_retried(root):
+    task = hc.task_create_expr("raise ValueError('boom')", retry=hc.hipercow_retry_policy())
+    model = TaskModel(task.id, root)
+    wait_until(lambda: refreshed(model, [model.id]).status == "failure", 60)
+    assert model.id == task.id
+    assert model.attempt.startswith("not retried: its policy does not retry after an error")
+    assert model.attempt in task_record_html(model, time.time())

@@ -6,6 +6,7 @@ import time
 
 from hipercow_magic import api
 from hipercow_magic.api.info import cancelled_text, scheduler_text, task_node
+from hipercow_magic.api.retries import attempt_note
 from hipercow_magic.api.usage import usage_reading
 from hipercow_magic.core.errors import error_line
 from hipercow_magic.core.format import clock_time, format_bytes, pretty_dt, short_id
@@ -84,6 +85,8 @@ class TaskModel(Model):
         self.reason = info.reason
         self.cancelling = False
         self.scheduler_at = time.monotonic()
+        self.attempt = attempt_note(self.root, task_id, follow=False)
+        self.retried_as: str | None = None
         self.usage: str | None = None
         self.usage_final = False
         self.usage_at = 0.0
@@ -128,6 +131,10 @@ class TaskModel(Model):
                 self.refresh_usage()
             if self.log_open and status != "created":
                 self.read_log()
+            retried_as = self.retried_as if self.status == "failure" else None
+        if retried_as is not None:  # its retry policy made another attempt: show that one
+            self.follow(retried_as)
+            return
         self.notify(now)
 
     def refresh_scheduler(self) -> None:
@@ -190,7 +197,10 @@ class TaskModel(Model):
                 outcome = e
             if self.status == "failure":
                 self.error = outcome
-                self.reason = api.task_info(self.id, follow=False, root=self.root).reason
+                info = api.task_info(self.id, follow=False, root=self.root)
+                self.reason = info.reason
+                self.attempt = attempt_note(self.root, self.id, follow=False)
+                self._policy_retry((info.retry_chain or [self.id])[-1])
             else:
                 self.value = outcome
             self.result_ready = True
@@ -206,6 +216,15 @@ class TaskModel(Model):
             self.delivery.submit(self.sequence, values, self._delivered)
         else:
             self.delivered = True
+
+    def _policy_retry(self, newest: str) -> None:
+        """Note the attempt its retry policy made after this one failed (followed by
+        `update`); a retry made by hand is followed by whoever made it.
+        """
+        if newest != self.id and (attempt_note(self.root, newest, follow=False) or "").startswith(
+            "attempt "
+        ):
+            self.retried_as = newest
 
     def _delivered(self, names: list[str]) -> None:
         with self.lock:
