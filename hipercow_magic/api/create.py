@@ -109,7 +109,8 @@ def task_create_expr(
         depends_on: tasks that must succeed before this one starts: Task handles, Bundles
             (all their tasks), task ids or their first 4+ characters. If one of them fails
             or is cancelled, this task ends 'cancelled' with the reason.
-        retry: retry the task automatically when it fails, growing what it asks for: a
+        retry: retry the task automatically when it fails, growing what it asks for
+            (tasks cancelled for waiting on it then run again, waiting for the retry): a
             policy from hipercow_retry_policy() (default: `hipercow_magic.options.retry`,
             no retries unless set; False: none).
         imports: names the code reads whose values come from other tasks' exports,
@@ -180,7 +181,8 @@ def task_create_explicit(
         depends_on: tasks that must succeed before this one starts: Task handles, Bundles
             (all their tasks), task ids or their first 4+ characters. If one of them fails
             or is cancelled, this task ends 'cancelled' with the reason.
-        retry: retry the task automatically when it fails, growing what it asks for: a
+        retry: retry the task automatically when it fails, growing what it asks for
+            (tasks cancelled for waiting on it then run again, waiting for the retry): a
             policy from hipercow_retry_policy() (default: `hipercow_magic.options.retry`,
             no retries unless set; False: none).
 
@@ -235,7 +237,8 @@ def task_create_call(
         depends_on: tasks that must succeed before this one starts: Task handles, Bundles
             (all their tasks), task ids or their first 4+ characters. If one of them fails
             or is cancelled, this task ends 'cancelled' with the reason.
-        retry: retry the task automatically when it fails, growing what it asks for: a
+        retry: retry the task automatically when it fails, growing what it asks for
+            (tasks cancelled for waiting on it then run again, waiting for the retry): a
             policy from hipercow_retry_policy() (default: `hipercow_magic.options.retry`,
             no retries unless set; False: none).
 
@@ -287,7 +290,8 @@ def task_create_script(
         depends_on: tasks that must succeed before this one starts: Task handles, Bundles
             (all their tasks), task ids or their first 4+ characters. If one of them fails
             or is cancelled, this task ends 'cancelled' with the reason.
-        retry: retry the task automatically when it fails, growing what it asks for: a
+        retry: retry the task automatically when it fails, growing what it asks for
+            (tasks cancelled for waiting on it then run again, waiting for the retry): a
             policy from hipercow_retry_policy() (default: `hipercow_magic.options.retry`,
             no retries unless set; False: none).
 

@@ -64,8 +64,9 @@ def task_create_bulk_expr(
         depends_on: tasks that must succeed before this one starts: Task handles, Bundles
             (all their tasks), task ids or their first 4+ characters. If one of them fails
             or is cancelled, this task ends 'cancelled' with the reason.
-        retry: retry the task automatically when it fails, growing what it asks for: a
-            policy from hipercow_retry_policy() (default: `hipercow_magic.options.retry`,
+        retry: retry each task automatically when it fails (each on its own, the others
+            left as they are), growing what it asks for: a policy from
+            hipercow_retry_policy() (default: `hipercow_magic.options.retry`,
             no retries unless set; False: none).
         imports: names the code reads whose values come from other tasks' exports,
             `{name: task}`, loaded where the task runs once those tasks succeed (they
@@ -131,8 +132,9 @@ def task_create_bulk_call(
         depends_on: tasks that must succeed before this one starts: Task handles, Bundles
             (all their tasks), task ids or their first 4+ characters. If one of them fails
             or is cancelled, this task ends 'cancelled' with the reason.
-        retry: retry the task automatically when it fails, growing what it asks for: a
-            policy from hipercow_retry_policy() (default: `hipercow_magic.options.retry`,
+        retry: retry each task automatically when it fails (each on its own, the others
+            left as they are), growing what it asks for: a policy from
+            hipercow_retry_policy() (default: `hipercow_magic.options.retry`,
             no retries unless set; False: none).
 
     Returns:
