@@ -42,6 +42,10 @@ CLAIMS = {
         "True True\nFalse\n",
         "because: the value of `beta` changed",
     ],
+    "right-sizing.md": [
+        "Suggested resources for bundle 'sweep': 1 core, queue alltasks, ",
+        "False out of memory (peak ",
+    ],
     "environments.md": [
         "Installed 2 packages into the environment: cowsay 6.1, tomli 2.0.1",
         "Changed (1):\n  • cowsay 6.0 → 6.1",
