@@ -11,7 +11,7 @@ import math
 import os
 
 from hipercow_magic.core import store
-from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.errors import HipercowError, warn
 from hipercow_magic.core.failures import (
     ERROR,
     NODE_FAILURE,
@@ -271,7 +271,19 @@ def _make(root, name: str, chosen: list[tuple[str, dict]]) -> None:
     ids = [task_id for task_id, _ in chosen]
     try:
         retry_tasks(root, ids, ["failure"] * len(ids), name, None, [f for _, f in chosen])
+    except OSError:
+        _settled.update((root.path, task_id) for task_id in ids)
+        return  # a root this process can't write to: its owner's lookups retry them
     except HipercowError as e:
+        made = (retry_of(root, task_id) for task_id in ids)
+        unsent = [r for r in made if r and marker_status(root, r) == "created"]
+        if unsent and str(e).startswith("Submit"):  # made, but the driver refused them
+            _settled.update((root.path, task_id) for task_id in ids)
+            warn(
+                f"Automatic retries made but not submitted ({', '.join(map(short_id, unsent))}"
+                f"); task_submit() submits them: {str(e).splitlines()[0]}"
+            )
+            return
         if len(chosen) > 1:
             for one in chosen:
                 _make(root, name, [one])

@@ -195,3 +195,17 @@ def test_an_attempt_says_what_caused_it_and_how_its_request_grew():
     assert attempt_text(time) == "attempt 2 of 3: out of time at 1m, now 2m"
     node = record("node_failure", {}, {})
     assert attempt_text(node) == "attempt 2 of 3: after a node failure, same resources"
+
+
+def test_the_default_policy_can_come_from_the_environment(monkeypatch):
+    from hipercow_magic.core.options import Options
+
+    monkeypatch.delenv("HIPERCOW_RETRY", raising=False)
+    assert Options().retry is None  # no retries by default
+    monkeypatch.setenv("HIPERCOW_RETRY", "out_of_memory,timeout")
+    assert Options().retry == hc.hipercow_retry_policy(on=("out_of_memory", "timeout"))
+    monkeypatch.setenv("HIPERCOW_RETRY", "none")
+    assert Options().retry is None
+    monkeypatch.setenv("HIPERCOW_RETRY", "oom")
+    with pytest.warns(hc.HipercowWarning, match="HIPERCOW_RETRY is ignored: Unknown failure"):
+        assert Options().retry is None
