@@ -12,7 +12,7 @@ import sys
 
 import pytest
 from IPython.core.error import UsageError
-from processes import SOURCE, magic_shell, stop_local_scheduler, wait_until
+from processes import SOURCE, magic_shell, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic.api.retries import attempt_note
@@ -203,26 +203,27 @@ def test_a_retry_after_an_error_asks_for_the_same_and_keeps_its_cause(root):
 
 
 @pytest.fixture
-def small_root(tmp_path, monkeypatch, capsys):
+def small_root(root, capsys):
     """A root whose virtual cluster's only node has 1 GB of memory."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HIPERCOW_KEY_FILE", str(tmp_path.parent / f"{tmp_path.name}.key"))
-    root = hc.hipercow_init(
-        ".", driver="local", idle_timeout=30, nodes=[{"name": "small", "cores": 2, "memory": 1}]
+    hc.hipercow_configure(
+        "local", idle_timeout=30, nodes=[{"name": "small", "cores": 2, "memory": 1}]
     )
     capsys.readouterr()
-    yield root
-    stop_local_scheduler(root)
+    return root
+
+
+def allocating(size: int, memory: str, memory_factor: float) -> hc.Task:
+    """A task allocating `size` bytes, asking for `memory`, retried after running out."""
+    return hc.task_create_expr(
+        ALLOCATES,
+        namespace={"size": size},
+        resources=hc.hipercow_resources(memory_per_node=memory),
+        retry=hc.hipercow_retry_policy(memory_factor=memory_factor, max_attempts=3),
+    )
 
 
 def test_out_of_memory_is_retried_with_more_memory_until_it_fits(root):
-    policy = hc.hipercow_retry_policy(memory_factor=4, max_attempts=3)
-    task = hc.task_create_expr(
-        ALLOCATES,
-        namespace={"size": 300_000_000},
-        resources=hc.hipercow_resources(memory_per_node="0.1"),
-        retry=policy,
-    )
+    task = allocating(300_000_000, "0.1", memory_factor=4)
     assert through_retries(task) is True
     assert hc.task_result(task) == 300_000_000
     chain = chain_of(task)
@@ -241,13 +242,7 @@ def test_out_of_memory_is_retried_with_more_memory_until_it_fits(root):
 
 
 def test_memory_grows_no_further_than_the_largest_node(example_root):
-    policy = hc.hipercow_retry_policy(memory_factor=100)
-    task = hc.task_create_expr(
-        ALLOCATES,
-        namespace={"size": 300_000_000},
-        resources=hc.hipercow_resources(memory_per_node="0.1"),
-        retry=policy,
-    )
+    task = allocating(300_000_000, "0.1", memory_factor=100)
     assert through_retries(task) is True
     assert attempt_note(example_root, task) == (
         "attempt 2 of 3: out of memory at 100 MB, now 4 GB"  # not 10 GB: nodes have 4
@@ -255,13 +250,7 @@ def test_memory_grows_no_further_than_the_largest_node(example_root):
 
 
 def test_a_task_at_the_largest_node_is_not_retried_and_says_why(small_root):
-    policy = hc.hipercow_retry_policy(memory_factor=4)
-    task = hc.task_create_expr(
-        ALLOCATES,
-        namespace={"size": 1_200_000_000},
-        resources=hc.hipercow_resources(memory_per_node="0.5"),
-        retry=policy,
-    )
+    task = allocating(1_200_000_000, "0.5", memory_factor=4)
     assert through_retries(task) is False
     wait_until(lambda: "not retried" in (attempt_note(small_root, task) or ""))
     assert len(chain_of(task)) == 2
