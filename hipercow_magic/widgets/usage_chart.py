@@ -10,8 +10,9 @@ fallback).
 from __future__ import annotations
 
 import html
+import math
 
-from hipercow_magic.api.usage import GB, cores_text, percent, size_text
+from hipercow_magic.api.usage import GB, cores_text, of_cores, percent, size_text
 from hipercow_magic.widgets.style import MUTED, STATE_COLOURS, svg_fill, var
 
 PANEL = 400  # pixels, one panel's width
@@ -23,14 +24,23 @@ BOTTOM = 8
 MAX_TASKS = 2000  # marks drawn at most (the bundle's first tasks)
 TEXT = f"fill:{var('content-font-color2', '#616161')};font-size:11px"
 GRID = f"stroke:{var('border-color2', '#e0e0e0')}"
+NICE = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)  # round tops of an axis, x a power of 10
 ASKED = f"stroke:{var('content-font-color2', '#616161')};stroke-width:1.5"
 
 
-def _panel(found: list, x0: float, title: str, value, asked, label, tip) -> list[str]:
-    """One panel: title, axis at 0 and its top, the request line, a mark per task."""
+def nice_top(value: float) -> float:
+    """The axis's top: a round number a little above `value` (1.2, 2.5, 5, 10, ...)."""
+    scale = 10 ** math.floor(math.log10(value * 1.05))
+    return next(round(m * scale, 12) for m in NICE if m * scale >= value * 1.05)
+
+
+def _panel(found: list, x0: float, title: str, value, asked, label, named, tip) -> list[str]:
+    """One panel: title, axis at 0, half way and its top, the request line (named where
+    every task asked the same), a mark per task.
+    """
     values = [value(f) for f in found]
     requests = [asked(f) for f in found]
-    top = max([v for v in values + requests if v] or [1.0]) * 1.1
+    top = nice_top(max([v for v in values + requests if v] or [1.0]))
     width = PANEL - LEFT
     pitch = width / max(1, len(found))
 
@@ -57,6 +67,11 @@ def _panel(found: list, x0: float, title: str, value, asked, label, tip) -> list
                 f'<line class="asked" x1="{xa:.1f}" y1="{y(request):.1f}" x2="{xb:.1f}" '
                 f'y2="{y(request):.1f}" stroke-dasharray="4 3" style="{ASKED}"/>'
             )
+    if requests[0] and len(set(requests)) == 1:
+        out.append(
+            f'<text x="{x0 + PANEL:.1f}" y="{y(requests[0]) - 4:.1f}" text-anchor="end" '
+            f'style="{TEXT}">asked {html.escape(named(requests[0]))}</text>'
+        )
     r = max(1.5, min(4.0, pitch / 3))
     for k, (f, v) in enumerate(zip(found, values)):
         if v is None:
@@ -101,6 +116,7 @@ def usage_chart_svg(found: list, labels: dict[str, str]) -> str:
         lambda f: f.usage.memory_peak / GB,
         lambda f: f.request.memory,
         lambda v: size_text(v * GB) if v else "0",
+        lambda v: size_text(v * GB),
         lambda f: _memory_tip(f, name(f)),
     )
     cores = _panel(
@@ -109,7 +125,8 @@ def usage_chart_svg(found: list, labels: dict[str, str]) -> str:
         "average cores",
         lambda f: f.usage.cores_average,
         lambda f: f.request.cores,
-        lambda v: f"{v:.1f}" if v else "0",
+        lambda v: f"{v:g}" if v else "0",
+        of_cores,
         lambda f: _cores_tip(f, name(f)),
     )
     width, height = 2 * PANEL + GAP, TOP + HEIGHT + BOTTOM
