@@ -1,7 +1,8 @@
 """Automatic retries: a failed task whose retry policy covers its failure is retried, with
 its memory or time request grown within the cluster's limits, by whichever status lookup
 first sees it failed (one retry however many look at once: retry.retry_tasks claims it).
-A failed task that is not retried keeps why, in its folder, for displays.
+A failed task that is not retried keeps why, in its folder, for displays. Tasks cancelled
+because they waited for a task retried so run again, waiting for its retry.
 """
 
 from __future__ import annotations
@@ -129,10 +130,11 @@ def _grow_runtime(r: Resources, factor: float, limit: int | None, queue: str) ->
 
 def retry_failed(root, ids: list[str], statuses: list[str | None]) -> None:
     """Retry the failed tasks among `ids` whose policies cover their failures (each once,
-    whoever asks); record why for those a policy covers that are not retried.
+    whoever asks), and record why for those with a policy that are not retried; run again
+    the cancelled ones whose cancelling failure above was retried automatically.
 
-    Cheap for failures already dealt with by this process (a set lookup each); a task's
-    files are read the first time it is seen failed.
+    Cheap for tasks already dealt with by this process (a set lookup each); a task's
+    files are read the first time it is seen failed or cancelled.
     """
     decided: dict[str, dict[str, dict]] = {}  # driver -> {task: its retry's fields}
     for task_id, status in zip(ids, statuses):
