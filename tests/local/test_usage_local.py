@@ -12,7 +12,7 @@ import hipercow_magic as hc
 from hipercow_magic.core import store
 from hipercow_magic.core.usage import read_usage
 from hipercow_magic.drivers.local import paths
-from hipercow_magic.drivers.local.sampler import TreeMemory, TreeReading
+from hipercow_magic.drivers.local.process_tree import TreeMemory, TreeReading, read_tree
 
 WAIT = 120
 
@@ -70,7 +70,7 @@ def test_a_two_core_task_reports_its_cpu_cores_memory_and_wall_time(root):
     assert usage.cores_now is None and usage.memory_now is None
     assert usage.samples >= 1
     assert usage.source.startswith("sampled every ")
-    assert usage.source.endswith(" s by the local scheduler")
+    assert usage.source.endswith(" by the local scheduler")
 
 
 def test_a_task_shorter_than_one_reading_still_gets_its_figures(root):
@@ -119,20 +119,23 @@ def test_a_tree_of_processes_counts_the_pages_they_share_once():
         os._exit(0)
     os.close(stay)
     try:
-        processes = [psutil.Process(), psutil.Process(pid)]
-        resident = sum(p.memory_info().rss for p in processes)
+        reading = read_tree(os.getpid())
+        assert pid in reading.pids and reading.pids[0] == os.getpid()
+        resident = sum(psutil.Process(p).memory_info().rss for p in reading.pids)
+        assert abs(reading.memory - resident) < 5_000_000
         memory = TreeMemory()
-        counted = memory.measure(TreeReading(cpu=0, memory=resident, processes=2), processes, 1)
-        assert 50_000_000 < counted < resident - 40_000_000
+        counted = memory.measure(reading, 1)
+        assert 50_000_000 < counted < reading.memory - 40_000_000
         # until its cost allows another count, growth in resident memory is added to it
-        grown = TreeReading(cpu=0, memory=resident + 1000, processes=2)
-        assert memory.measure(grown, processes, 1) == counted + 1000
+        grown = TreeReading(reading.cpu, reading.memory + 1000, reading.pids)
+        assert memory.measure(grown, 1) == counted + 1000
         # above a limit, the tree is counted again before the figure is believed
-        again = memory.measure(grown, processes, 1, limit=counted)
+        again = memory.measure(grown, 1, limit=counted)
         assert again != counted + 1000 and abs(again - counted) < 5_000_000
     finally:
         os.close(go)
         os.waitpid(pid, 0)
+    assert read_tree(pid) is None  # a process that has gone has no tree
 
 
 def test_a_restarted_scheduler_goes_on_from_the_figures_stored_before(root, tmp_path):

@@ -6,11 +6,8 @@ import resource
 import pytest
 
 from hipercow_magic.core.usage import Usage
-from hipercow_magic.drivers.local.sampler import (
-    EVERY_WITH_LIMIT,
-    TaskUsage,
-    TreeReading,
-)
+from hipercow_magic.drivers.local.process_tree import TreeReading
+from hipercow_magic.drivers.local.sampler import EVERY_WITH_LIMIT, TaskUsage
 from hipercow_magic.drivers.local.usage_watch import memory_limit, out_of_memory_reason
 
 STARTED = 1_000_000.0
@@ -18,13 +15,13 @@ STARTED = 1_000_000.0
 
 def test_cores_are_the_cpu_seconds_over_each_interval_and_the_peak_is_kept():
     usage = TaskUsage(STARTED, 0)
-    usage.add(TreeReading(cpu=0.5, memory=50_000_000, processes=1), 100.0, STARTED + 1)
+    usage.add(TreeReading(cpu=0.5, memory=50_000_000, pids=[1]), 100.0, STARTED + 1)
     assert usage.cores_now == pytest.approx(0.5)  # the first interval runs from the start
-    usage.add(TreeReading(cpu=4.5, memory=80_000_000, processes=1), 102.0, STARTED + 3)
+    usage.add(TreeReading(cpu=4.5, memory=80_000_000, pids=[1]), 102.0, STARTED + 3)
     assert usage.cores_now == pytest.approx(2.0)
-    usage.add(TreeReading(cpu=5.0, memory=60_000_000, processes=1), 104.0, STARTED + 5)
+    usage.add(TreeReading(cpu=5.0, memory=60_000_000, pids=[1]), 104.0, STARTED + 5)
     assert usage.cores_now == pytest.approx(0.25)
-    live = usage.live(STARTED + 5)
+    live = usage.live(104.0, STARTED + 5)
     assert live.running and live.samples == 3
     assert (live.cpu, live.cores_peak) == (5.0, pytest.approx(2.0))
     assert (live.memory_now, live.memory_peak) == (60_000_000, 80_000_000)
@@ -34,14 +31,14 @@ def test_cores_are_the_cpu_seconds_over_each_interval_and_the_peak_is_kept():
 
 def test_cpu_never_goes_back_when_a_process_leaves_the_tree():
     usage = TaskUsage(STARTED, 0)
-    usage.add(TreeReading(cpu=3.0, memory=1, processes=2), 100.0, STARTED + 1)
-    usage.add(TreeReading(cpu=1.0, memory=1, processes=1), 101.0, STARTED + 2)
+    usage.add(TreeReading(cpu=3.0, memory=1, pids=[1, 2]), 100.0, STARTED + 1)
+    usage.add(TreeReading(cpu=1.0, memory=1, pids=[1]), 101.0, STARTED + 2)
     assert usage.cpu == 3.0 and usage.cores_now == 0
 
 
 def test_the_final_figures_take_the_kernels_account_of_the_reaped_process():
     usage = TaskUsage(STARTED, 0)
-    usage.add(TreeReading(cpu=1.0, memory=10_000_000, processes=1), 100.0, STARTED + 1)
+    usage.add(TreeReading(cpu=1.0, memory=10_000_000, pids=[1]), 100.0, STARTED + 1)
     rusage = resource.getrusage(resource.RUSAGE_SELF)
     final = usage.final(STARTED + 1.2, rusage)
     assert not final.running and final.cores_now is None and final.memory_now is None
@@ -70,16 +67,16 @@ def test_an_adopted_task_goes_on_from_the_figures_stored_before():
         wall=10, cpu=8.0, cores_peak=1.5, memory_peak=70, samples=6, updated=STARTED + 10
     )
     usage = TaskUsage(STARTED, 0, before)
-    usage.add(TreeReading(cpu=10.0, memory=20, processes=1), 100.0, STARTED + 12)
+    usage.add(TreeReading(cpu=10.0, memory=20, pids=[1]), 100.0, STARTED + 12)
     assert usage.cores_now == pytest.approx(1.0)  # 2 CPU seconds over 2 s since that reading
     assert (usage.cores_peak, usage.memory_peak, usage.samples) == (1.5, 70, 7)
 
 
 def test_the_limit_is_over_only_above_it():
     usage = TaskUsage(STARTED, 100_000_000)
-    usage.add(TreeReading(cpu=0, memory=100_000_000, processes=1), 100.0, STARTED + 1)
+    usage.add(TreeReading(cpu=0, memory=100_000_000, pids=[1]), 100.0, STARTED + 1)
     assert not usage.over_limit()
-    usage.add(TreeReading(cpu=0, memory=100_000_001, processes=1), 101.0, STARTED + 2)
+    usage.add(TreeReading(cpu=0, memory=100_000_001, pids=[1]), 101.0, STARTED + 2)
     assert usage.over_limit()
     assert not TaskUsage(STARTED, 0).over_limit()
 
@@ -95,3 +92,19 @@ def test_the_memory_limit_is_what_the_placement_took():
     assert memory_limit({"memory": 0.5}) == 0.5
     assert memory_limit({"memory": 0}) == 0
     assert memory_limit({}) == 0
+
+
+def test_live_figures_are_stored_first_then_when_they_change_or_now_and_then():
+    usage = TaskUsage(STARTED, 0)
+    usage.add(TreeReading(cpu=1.0, memory=100_000_000, pids=[1]), 100.0, STARTED + 1)
+    assert usage.store_due(100.0)  # the first reading
+    usage.live(100.0, STARTED + 1)
+    usage.add(TreeReading(cpu=2.0, memory=100_000_000, pids=[1]), 101.0, STARTED + 2)
+    assert not usage.store_due(101.0)  # changed, but stored less than 5 s ago
+    usage.add(TreeReading(cpu=3.0, memory=100_000_000, pids=[1]), 105.0, STARTED + 6)
+    assert usage.store_due(105.0)  # the cores went from 1 to 0.25
+    usage.live(105.0, STARTED + 6)
+    usage.add(TreeReading(cpu=4.5, memory=100_500_000, pids=[1]), 111.0, STARTED + 12)
+    assert not usage.store_due(111.0)  # the same figures (within 0.05 cores and 1 %)
+    usage.add(TreeReading(cpu=10.5, memory=100_000_000, pids=[1]), 135.0, STARTED + 36)
+    assert usage.store_due(135.0)  # 30 s since the last store

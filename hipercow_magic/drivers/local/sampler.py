@@ -1,31 +1,16 @@
-"""What a running local task uses, read from its whole process tree (the task's process and
-every process under it: a parallel pool's workers included), and the figures kept from
-those readings: CPU seconds, the cores busy over each interval, the tree's memory now and
-its peak.
-
-One reading costs a few small /proc reads per process of the tree: its children (from
-/proc/<pid>/task/*/children), its CPU times and its resident memory. The psutil objects of
-a tree's processes are kept between readings, so a process is looked up once.
-
-A tree's memory counts each page once, as a cgroup would: forked workers share their
-parent's pages, so the sum of their resident sizes would count those pages once per worker.
-For a tree of many processes it is the sum of their proportional set sizes (a shared page
-split among the processes sharing it). Reading those makes the kernel walk each process's
-page tables, so it is done at most at a budget of CPU time per tree; between two such
-readings, what the tree gained or lost in resident memory is added to the last one.
+"""What a running local task used so far, kept from readings of its whole process tree
+(process_tree.py): CPU seconds, the cores busy over each interval, the tree's memory now and
+its peak; and how often the tree is read.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
 
-import psutil
-
-from hipercow_magic.core.procs import child_pids
 from hipercow_magic.core.usage import Usage
+from hipercow_magic.drivers.local.process_tree import TreeMemory, TreeReading
 
 EVERY = 2.0  # seconds between readings of a task's tree
 EVERY_AT_FIRST = 1.0  # ... in its first FIRST_SECONDS, so a short task has figures
@@ -34,107 +19,10 @@ EVERY_WITH_LIMIT = 0.5  # a task with a memory limit: the limit is enforced with
 TAIL_SECONDS = 0.5  # the stretch after the last reading counts towards the peak cores if this long
 CORES = os.cpu_count() or 1  # no tree keeps more cores busy than the machine has
 GB = 1e9  # bytes in a GB (memory requests are in decimal GB)
-SHARED_PAGES_BUDGET = 0.005  # the share of a core a tree's proportional set sizes may cost
-
-
-@dataclasses.dataclass
-class TreeReading:
-    """One look at a task's process tree.
-
-    Attributes:
-        cpu: CPU seconds (user + system) of its live processes and of the children they
-            have reaped.
-        memory: the resident memory of its live processes, in bytes (the sum of their
-            resident sizes: pages they share are counted once per process).
-        processes: how many processes it has.
-    """
-
-    cpu: float
-    memory: int
-    processes: int
-
-
-def read_tree(pid: int, known: dict[int, psutil.Process]) -> TreeReading | None:
-    """Read the tree under `pid` (parents before their children); None once `pid` has gone.
-
-    Args:
-        pid: the task's process.
-        known: the psutil objects of the tree's processes at the last reading, by pid;
-            updated to those of this reading.
-    """
-    tree, level = [], [pid]
-    while level:
-        tree += level
-        level = child_pids(level)
-    cpu, memory, alive = 0.0, 0, {}
-    for member in tree:
-        try:
-            process = known.get(member) or psutil.Process(member)
-            with process.oneshot():
-                times = process.cpu_times()
-                resident = process.memory_info().rss
-        except psutil.Error:
-            if member == pid:
-                return None
-            continue  # ended since its parent listed it: its time goes to the parent's
-        alive[member] = process
-        cpu += times.user + times.system + times.children_user + times.children_system
-        memory += resident
-    known.clear()
-    known.update(alive)
-    return TreeReading(cpu, memory, len(alive))
-
-
-def proportional_memory(processes) -> int:
-    """The memory of `processes` with each page counted once, in bytes (the sum of their
-    proportional set sizes; of their resident sizes where the system gives no such figure).
-    """
-    total = 0
-    for process in processes:
-        try:
-            info = process.memory_full_info() if psutil.LINUX else process.memory_info()
-        except psutil.Error:
-            continue  # it has ended
-        total += getattr(info, "pss", info.rss)
-    return total
-
-
-class TreeMemory:
-    """A tree's memory with each page counted once, from its readings.
-
-    A one-process tree's is its resident size. A tree of many has its proportional set
-    sizes read at first, then again once their last reading's cost fits the budget
-    (SHARED_PAGES_BUDGET of a core), or when the estimate passes a limit (so a limit is
-    enforced on counted pages, not on an estimate); in between it is estimated as the last
-    such figure plus the change in resident memory since.
-    """
-
-    def __init__(self):
-        self.counted: int | None = None  # the last proportional figure
-        self.resident_then = 0  # the tree's resident sum when it was read
-        self.next_count = 0.0  # monotonic time it may be read again
-
-    def measure(self, reading: TreeReading, processes, clock: float, limit: float = 0) -> int:
-        """The tree's memory now (bytes), given this reading and the tree's processes.
-
-        Args:
-            reading: the tree's reading.
-            processes: its live processes (psutil objects).
-            clock: the reading's monotonic time.
-            limit: the bytes the tree may hold (0: none).
-        """
-        if reading.processes <= 1:
-            self.counted = None
-            return reading.memory
-        if self.counted is not None:
-            estimate = max(self.counted + reading.memory - self.resident_then, 0)
-            if clock < self.next_count and not (limit and estimate > limit):
-                return estimate
-        begun = time.perf_counter()
-        self.counted = proportional_memory(processes)
-        self.resident_then = reading.memory
-        self.next_count = clock + (time.perf_counter() - begun) / SHARED_PAGES_BUDGET
-        return self.counted
+STORE_EVERY = 5.0  # seconds between stores of a running task's live figures, at most
+STORE_UNCHANGED = 30.0  # ... and at least, while they stay the same
+CORES_CHANGE = 0.05  # live figures are stored again when the cores busy change by this
+MEMORY_CHANGE = 0.01  # ... or the memory by this share
 
 
 def child_rusage_cpu(rusage) -> float:
@@ -164,7 +52,6 @@ class TaskUsage:
         self.started = started
         self.limit = limit
         self.limited = limit > 0
-        self.processes: dict[int, psutil.Process] = {}
         self.tree_memory = TreeMemory()
         self.cpu = previous.cpu if previous else 0.0
         self.cores_peak = previous.cores_peak if previous else 0.0
@@ -178,7 +65,7 @@ class TaskUsage:
         self.last_clock: float | None = None
         # monotonic time of the next reading (set by whoever reads the tree)
         self.due = time.monotonic() + (EVERY_WITH_LIMIT if self.limited else EVERY_AT_FIRST)
-        self.written: float | None = None  # monotonic time of the last live figures stored
+        self.stored: tuple[float, float, int] | None = None  # when (monotonic), cores, memory
 
     def interval(self) -> float:
         """Seconds from this reading to the next: every EVERY_WITH_LIMIT seconds with a
@@ -197,11 +84,43 @@ class TaskUsage:
             self.cores_now = min(max(cpu - self.last_cpu, 0.0) / seconds, CORES)
             self.cores_peak = max(self.cores_peak, self.cores_now)
         self.cpu = self.last_cpu = cpu
-        memory = self.tree_memory.measure(reading, self.processes.values(), clock, self.limit)
+        memory = self.tree_memory.measure(reading, clock, self.limit)
         self.memory_now = memory
         self.memory_peak = max(self.memory_peak, memory)
         self.samples += 1
         self.last_time, self.last_clock = now, clock
+
+    def store_due(self, clock: float) -> bool:
+        """Whether the live figures are to be stored now: at the first reading, then every
+        STORE_EVERY seconds when they have changed, or STORE_UNCHANGED seconds when not.
+        """
+        if self.stored is None:
+            return True
+        when, cores, memory = self.stored
+        if clock - when >= STORE_UNCHANGED:
+            return True
+        changed = (
+            abs((self.cores_now or 0) - cores) >= CORES_CHANGE
+            or abs((self.memory_now or 0) - memory) > MEMORY_CHANGE * memory
+        )
+        return changed and clock - when >= STORE_EVERY
+
+    def live(self, clock: float, now: float) -> Usage:
+        """The figures so far, as a live reading to store (stored at `clock`, monotonic)."""
+        self.stored = (clock, self.cores_now or 0, self.memory_now or 0)
+        wall = max(now - self.started, 0.0)
+        return Usage(
+            wall=wall,
+            cpu=self.cpu,
+            cores_peak=self.cores_peak,
+            memory_peak=self.memory_peak,
+            cores_now=self.cores_now,
+            memory_now=self.memory_now,
+            running=True,
+            source=self.source(wall),
+            samples=self.samples,
+            updated=self.last_time,
+        )
 
     def over_limit(self) -> bool:
         """Whether the tree held more memory than its limit at the last reading."""
@@ -217,22 +136,6 @@ class TaskUsage:
             first = f"every {EVERY_AT_FIRST:g} s in its first {FIRST_SECONDS:g} s"
             every = f"every {EVERY:g} s ({first})"
         return f"sampled {every} by the local scheduler"
-
-    def live(self, now: float) -> Usage:
-        """The figures so far, as a live reading."""
-        wall = max(now - self.started, 0.0)
-        return Usage(
-            wall=wall,
-            cpu=self.cpu,
-            cores_peak=self.cores_peak,
-            memory_peak=self.memory_peak,
-            cores_now=self.cores_now,
-            memory_now=self.memory_now,
-            running=True,
-            source=self.source(wall),
-            samples=self.samples,
-            updated=self.last_time,
-        )
 
     def final(self, ended: float, rusage=None) -> Usage:
         """The figures of the whole run, once it ended at `ended` (epoch seconds).

@@ -11,10 +11,17 @@ import time
 from hipercow_magic.core import store
 from hipercow_magic.core.failures import OUT_OF_MEMORY
 from hipercow_magic.core.usage import write_usage
-from hipercow_magic.drivers.local.sampler import GB, read_tree
+from hipercow_magic.drivers.local.process_tree import read_tree
+from hipercow_magic.drivers.local.sampler import GB
 
-LIVE_EVERY = 5.0  # seconds between stores of a running task's live figures
 TOGETHER = 0.25  # tasks due within this many seconds are read in the same pass
+
+
+def next_turn(clock: float, interval: float) -> float:
+    """When a tree read at `clock` (monotonic) is read next: at the next multiple of its
+    interval, so the trees of many tasks are read in one pass and the scheduler wakes once.
+    """
+    return (math.floor((clock + TOGETHER) / interval) + 1) * interval
 
 
 def memory_limit(entry: dict) -> float:
@@ -48,21 +55,20 @@ class UsageWatch:
                 self.guard(f"measuring task {task_id}", self.sample_task, task_id, run, clock)
 
     def sample_task(self, task_id: str, run, clock: float) -> None:
-        """Read one task's tree: store its live figures (at its first reading, then every
-        LIVE_EVERY seconds), or stop it if its tree holds more than its memory limit.
+        """Read one task's tree: store its live figures when due (TaskUsage.store_due), or
+        stop it if its tree holds more than its memory limit.
         """
         usage = run.usage
-        usage.due = clock + usage.interval()
-        reading = read_tree(run.pid, usage.processes)
+        usage.due = next_turn(clock, usage.interval())
+        reading = read_tree(run.pid)
         if reading is None:  # it has ended: the scheduler is told and records its end
             return
         usage.add(reading, clock, time.time())
         if usage.over_limit():
             reason = out_of_memory_reason(usage.memory_peak, memory_limit(run.entry))
             self.stop(task_id, run, reason, OUT_OF_MEMORY)
-        elif usage.written is None or clock - usage.written >= LIVE_EVERY:
-            usage.written = clock
-            write_usage(self.root, task_id, usage.live(time.time()))
+        elif usage.store_due(clock):
+            write_usage(self.root, task_id, usage.live(clock, time.time()))
 
     def usage_due(self) -> float:
         """Seconds until a running task's next reading is due (inf when none is)."""

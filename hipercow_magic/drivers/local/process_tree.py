@@ -1,0 +1,154 @@
+"""Reading a task's whole process tree (the task's process and every process under it: a
+parallel pool's workers included): CPU seconds, resident memory, and memory with each page
+counted once.
+
+On Linux a reading costs two small /proc reads per process: /proc/<pid>/stat (CPU times,
+those of reaped children, threads, resident pages) and the process's children (from
+/proc/<pid>/task/<tid>/children: one file for a one-thread process). Elsewhere psutil
+gives the same figures.
+
+A tree's memory counts each page once, as a cgroup would: forked workers share their
+parent's pages, so the sum of their resident sizes would count those pages once per worker.
+For a tree of many processes it is the sum of their proportional set sizes (a shared page
+split among the processes sharing it). Reading those makes the kernel walk each process's
+page tables, so it is done at most at a budget of CPU time per tree; between two such
+readings, what the tree gained or lost in resident memory is added to the last one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import time
+
+import psutil
+
+from hipercow_magic.core.procs import child_pids
+
+SHARED_PAGES_BUDGET = 0.005  # the share of a core a tree's proportional set sizes may cost
+PROC = os.path.exists("/proc/self/stat")
+TICKS = os.sysconf("SC_CLK_TCK") if PROC else 100  # /proc/<pid>/stat counts CPU in these
+PAGE = os.sysconf("SC_PAGE_SIZE") if PROC else 4096
+
+
+@dataclasses.dataclass
+class TreeReading:
+    """One look at a task's process tree.
+
+    Attributes:
+        cpu: CPU seconds (user + system) of its live processes and of the children they
+            have reaped.
+        memory: the resident memory of its live processes, in bytes (the sum of their
+            resident sizes: pages they share are counted once per process).
+        pids: its processes, parents before their children.
+    """
+
+    cpu: float
+    memory: int
+    pids: list[int]
+
+
+def process_figures(pid: int) -> tuple[float, int, int] | None:
+    """A process's CPU seconds (its own and its reaped children's), resident bytes and
+    threads; None once it has gone.
+    """
+    if not PROC:
+        try:
+            process = psutil.Process(pid)
+            with process.oneshot():
+                t = process.cpu_times()
+                cpu = t.user + t.system + t.children_user + t.children_system
+                return cpu, process.memory_info().rss, process.num_threads()
+        except psutil.Error:
+            return None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(b")") + 2 :].split()  # from the 3rd on (the name holds spaces)
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+    return (utime + stime + cutime + cstime) / TICKS, int(fields[21]) * PAGE, int(fields[17])
+
+
+def children(pid: int, threads: int) -> list[int]:
+    """A process's children (for a one-thread process, from its one children file)."""
+    if PROC and threads == 1:
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children", "rb") as f:
+                return [int(c) for c in f.read().split()]
+        except OSError:
+            return []
+    return child_pids([pid])
+
+
+def read_tree(pid: int) -> TreeReading | None:
+    """Read the tree under `pid` (each process before its children); None once `pid` has
+    gone.
+    """
+    cpu, memory, pids, level = 0.0, 0, [], [pid]
+    while level:
+        below = []
+        for member in level:
+            figures = process_figures(member)
+            if figures is None:
+                if member == pid:
+                    return None
+                continue  # ended since its parent listed it: its time goes to the parent's
+            cpu += figures[0]
+            memory += figures[1]
+            pids.append(member)
+            below += children(member, figures[2])
+        level = below
+    return TreeReading(cpu, memory, pids)
+
+
+def proportional_memory(pids: list[int]) -> int:
+    """The memory of these processes with each page counted once, in bytes (the sum of
+    their proportional set sizes; of their resident sizes where the system gives none).
+    """
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):  # it has ended
+            process = psutil.Process(pid)
+            info = process.memory_full_info() if psutil.LINUX else process.memory_info()
+            total += getattr(info, "pss", info.rss)
+    return total
+
+
+class TreeMemory:
+    """A tree's memory with each page counted once, from its readings.
+
+    A one-process tree's is its resident size. A tree of many has its proportional set
+    sizes read at first, then again once their last reading's cost fits the budget
+    (SHARED_PAGES_BUDGET of a core), or when the estimate passes a limit (so a limit is
+    enforced on counted pages, not on an estimate); in between it is estimated as the last
+    such figure plus the change in resident memory since.
+    """
+
+    def __init__(self):
+        self.counted: int | None = None  # the last proportional figure
+        self.resident_then = 0  # the tree's resident sum when it was read
+        self.next_count = 0.0  # monotonic time it may be read again
+
+    def measure(self, reading: TreeReading, clock: float, limit: float = 0) -> int:
+        """The tree's memory now (bytes), from this reading.
+
+        Args:
+            reading: the tree's reading.
+            clock: the reading's monotonic time.
+            limit: the bytes the tree may hold (0: none).
+        """
+        if len(reading.pids) <= 1:
+            self.counted = None
+            return reading.memory
+        if self.counted is not None:
+            estimate = max(self.counted + reading.memory - self.resident_then, 0)
+            if clock < self.next_count and not (limit and estimate > limit):
+                return estimate
+        begun = time.perf_counter()
+        self.counted = proportional_memory(reading.pids)
+        self.resident_then = reading.memory
+        self.next_count = clock + (time.perf_counter() - begun) / SHARED_PAGES_BUDGET
+        return self.counted
