@@ -51,6 +51,8 @@ class Suggestion:
         args = [f"cores={cores_text(r.cores) if r.cores != math.inf else repr('Inf')}"]
         if r.memory_per_node is not None:
             args.append(f"memory_per_node='{r.memory_per_node:g}G'")
+        if r.memory_per_process is not None:
+            args.append(f"memory_per_process='{r.memory_per_process:g}G'")
         return f"hipercow_resources({', '.join(args)})"
 
     @property
@@ -60,6 +62,8 @@ class Suggestion:
         flags = f"--cores {r.cores_text()}"
         if r.memory_per_node is not None:
             flags += f" --memory-per-node {r.memory_per_node:g}G"
+        if r.memory_per_process is not None:
+            flags += f" --memory-per-process {r.memory_per_process:g}G"
         return flags
 
     def __str__(self) -> str:

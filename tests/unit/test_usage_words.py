@@ -115,3 +115,22 @@ def test_a_group_without_memory_requests_names_its_highest_peak():
         "used 75% of the cores asked for, across 2 tasks (peak memory 700 MB; none was asked for)"
     )
     assert totals_words(totals([])) is None
+
+
+def test_the_chart_draws_a_mark_per_task_against_its_request():
+    from hipercow_magic.widgets.usage_chart import nice_top, usage_chart_svg
+
+    assert [nice_top(v) for v in (1.0, 2, 0.32, 3.9, 16)] == [1.2, 2.5, 0.4, 5, 20]
+    found = [
+        Efficiency("a" * 32, "success", final(10.0, 5.0, 300 * MB), Request(2, 1)),
+        Efficiency("b" * 32, "running", live(1.0, 500 * MB), Request(2, 1)),
+        Efficiency("c" * 32, "submitted", None, Request(2, 1)),  # nothing to draw yet
+    ]
+    svg = usage_chart_svg(found, {"a" * 32: "beta=0.1"})
+    assert svg.count('class="used"') == 4  # two tasks with figures, in two panels
+    assert svg.count('class="asked"') == 4
+    assert svg.count('fill-opacity="0.25"') == 2  # the running one is hollow
+    assert ">asked 1 GB<" in svg and ">asked 2 cores<" in svg
+    assert "beta=0.1: peak 300 MB of 1 GB asked (30%)" in svg
+    assert "beta=0.1: 0.5 cores on average of 2 asked (25%)" in svg
+    assert usage_chart_svg(found[2:], {}) == ""
