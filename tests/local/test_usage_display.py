@@ -166,3 +166,29 @@ def test_a_failure_its_policy_does_not_cover_says_why_it_was_not_retried(root):
     assert model.id == task.id
     assert model.attempt.startswith("not retried: its policy does not retry after an error")
     assert model.attempt in task_record_html(model, time.time())
+
+
+# fails the first time it runs for an odd `which`, succeeds the next
+FAILS_FIRST_TIME = """
+import os
+marker = f"ran-{which}"
+first = not os.path.exists(marker)
+open(marker, "a").write("x")
+if first and which % 2:
+    raise ValueError(f"first attempt of {which} fails")
+which
+"""
+
+
+def test_a_bundle_display_follows_the_attempts_of_its_retry_policy(root):
+    policy = hc.hipercow_retry_policy(on=("error",), max_attempts=2)
+    bundle = hc.task_create_bulk_expr(
+        FAILS_FIRST_TIME, [{"which": k} for k in range(4)], retry=policy, bundle_name="flaky"
+    )
+    model = BulkModel(bundle, root)
+    wait_until(lambda: refreshed(model, model.ids).counts() == {"success": 4}, 120)
+    assert model.ids[0::2] == bundle.ids[0::2]  # the rows that succeeded at once
+    for old, new in zip(bundle.ids[1::2], model.ids[1::2]):  # the others show their retry
+        assert new != old
+        assert model.rows[new]["row"] == {"which": repr(bundle.ids.index(old))}
+    assert not model.failures()

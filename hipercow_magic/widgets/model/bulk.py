@@ -9,6 +9,7 @@ import time
 
 from hipercow_magic import api
 from hipercow_magic.api.info import cancelled_text
+from hipercow_magic.api.retries import attempt_note
 from hipercow_magic.api.usage import group_words, usage_figures
 from hipercow_magic.core.errors import error_line
 from hipercow_magic.core.format import pretty_dt, short_id
@@ -124,7 +125,24 @@ class BulkModel(Model):
                 except Exception as e:  # the statuses stand; the rows say what they said
                     self.problem = f"can't read the tasks' details ({error_line(e)})"
             self._update_usage(changed)
+            self._follow_attempts([i for i in changed if self.statuses[i] == "failure"])
         self.notify(now)
+
+    def _follow_attempts(self, failed: list[str]) -> None:
+        """Show, in their rows' places, the attempts the retry policies of these failed
+        tasks made (a retry made by hand elsewhere is not followed: its row says so).
+        """
+        mapping = {}
+        for task_id in failed:
+            try:
+                newest = api.task_info(task_id, root=self.root).id
+                note = attempt_note(self.root, newest, follow=False) if newest != task_id else ""
+            except Exception:  # the failure stays shown, as it was heard
+                continue
+            if (note or "").startswith("attempt "):
+                mapping[task_id] = newest
+        if mapping:
+            self._replace(mapping, api.task_summaries(list(mapping.values()), root=self.root))
 
     def _update_usage(self, changed: list[str]) -> None:
         """Read the figures of the running tasks every USAGE_REFRESH seconds, and await
@@ -280,16 +298,20 @@ class BulkModel(Model):
             return 0
         new = api.task_retry(ids, root=self.root)
         mapping = {old: handle.id for old, handle in zip(ids, new)}
-        summaries = api.task_summaries(list(mapping.values()), root=self.root)
+        self._replace(mapping, api.task_summaries(list(mapping.values()), root=self.root))
+        return len(ids)
+
+    def _replace(self, mapping: dict[str, str], summaries: list[dict]) -> None:
+        """Put each new task (`mapping`: old id -> new id) in its old task's row."""
         with self.lock:
             self.ids = [mapping.get(i, i) for i in self.ids]
             for old in mapping:
                 self.rows.pop(old, None)
                 self.statuses.pop(old, None)
                 self.figures.pop(old, None)
+                self.awaited.pop(old, None)
                 self.shown.discard(old)
             self._take(summaries)
-        return len(ids)
 
     def retry_failed(self) -> int:
         """Retry failed and cancelled tasks; the display follows the new tasks."""
