@@ -106,5 +106,5 @@ def test_live_figures_are_stored_first_then_when_they_change_or_now_and_then():
     usage.live(105.0, STARTED + 6)
     usage.add(TreeReading(cpu=4.5, memory=100_500_000, pids=[1]), 111.0, STARTED + 12)
     assert not usage.store_due(111.0)  # the same figures (within 0.05 cores and 1 %)
-    usage.add(TreeReading(cpu=10.5, memory=100_000_000, pids=[1]), 135.0, STARTED + 36)
-    assert usage.store_due(135.0)  # 30 s since the last store
+    usage.add(TreeReading(cpu=19.5, memory=100_000_000, pids=[1]), 165.0, STARTED + 66)
+    assert usage.store_due(165.0)  # a minute since the last store

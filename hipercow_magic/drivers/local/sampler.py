@@ -20,7 +20,7 @@ TAIL_SECONDS = 0.5  # the stretch after the last reading counts towards the peak
 CORES = os.cpu_count() or 1  # no tree keeps more cores busy than the machine has
 GB = 1e9  # bytes in a GB (memory requests are in decimal GB)
 STORE_EVERY = 5.0  # seconds between stores of a running task's live figures, at most
-STORE_UNCHANGED = 30.0  # ... and at least, while they stay the same
+STORE_UNCHANGED = 60.0  # ... and at least, while they stay the same
 CORES_CHANGE = 0.05  # live figures are stored again when the cores busy change by this
 MEMORY_CHANGE = 0.01  # ... or the memory by this share
 
