@@ -99,19 +99,25 @@ def task_log_watch(
         HipercowError: the task has not been submitted.
     """
     root = find_root(root)
-    task_id = follow_one(root, task_id, follow)
+    task_id = check_task_id(task_id)
+    watched = follow_one(root, task_id, follow)
     out = out or sys.stdout
     offset = 0
     try:
         with contextlib.closing(
-            watch_statuses(root, [task_id], timeout=timeout, every=poll)
+            watch_statuses(root, [task_id], follow=follow, timeout=timeout, every=poll)
         ) as seen:
             for (status,) in seen:
                 if status == "created":
                     raise HipercowError(
-                        f"Cannot watch logs of task '{task_id}', which not been submitted"
+                        f"Cannot watch logs of task '{watched}', which not been submitted"
                     )
-                text, offset = read_log(root, task_id, offset)
+                newest = follow_one(root, task_id, follow)
+                if newest != watched:  # retried while watched: the rest of its log, then
+                    text = read_log(root, watched, offset)[0] or ""  # its retry's
+                    out.write(f"{text}\n── retried as task {short_id(newest)} ──\n")
+                    watched, offset = newest, 0
+                text, offset = read_log(root, watched, offset)
                 if text:
                     out.write(text)
                     out.flush()
@@ -150,10 +156,11 @@ def task_wait(
         TaskWaitTimeout: `timeout` passed first.
     """
     root = find_root(root)
-    task_id = follow_one(root, task_id, follow)
-    check_exists(root, [task_id])
+    task_id = check_task_id(task_id)
+    check_exists(root, [follow_one(root, task_id, follow)])
     last = None
-    with contextlib.closing(watch_statuses(root, [task_id], timeout=timeout)) as seen:
+    watching = watch_statuses(root, [task_id], follow=follow, timeout=timeout)
+    with contextlib.closing(watching) as seen:
         for (status,) in seen:
             if status == "created":
                 raise HipercowError(

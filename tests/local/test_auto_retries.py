@@ -6,6 +6,7 @@ attempt a task is and why one was not retried.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -65,6 +66,26 @@ def test_a_python_error_is_not_retried_unless_the_policy_names_it(root):
     assert through_retries(plain) is False
     assert attempt_note(root, plain) is None  # no policy, nothing to say
     assert chain_of(plain) == [plain.id]
+
+
+def test_a_wait_and_a_log_watch_go_on_through_automatic_retries(root):
+    which = "watched"
+    policy = hc.hipercow_retry_policy(on=("error",), max_attempts=2)
+    task = hc.task_create_expr(FAILS_FIRST_TIME, retry=policy)
+    assert task.wait(timeout=120) is True  # the first attempt failed; its retry succeeded
+    assert task.result() == which
+    assert hc.task_status(task, follow=False) == "failure"
+    assert len(chain_of(task)) == 2
+
+    watched = hc.task_create_expr(FAILS_FIRST_TIME.replace("{which}", "{which}-log"), retry=policy)
+    out = io.StringIO()
+    assert hc.task_log_watch(watched, out=out, timeout=120) is True
+    text = out.getvalue()
+    retry = chain_of(watched)[-1]
+    assert "first attempt of watched-log fails" in text
+    assert f"── retried as task {retry[:8]} ──" in text
+    assert text.index("retried as task") < text.rindex("status: success")
+    assert hc.task_wait(watched, follow=False, timeout=10) is False  # the first attempt alone
 
 
 def test_a_python_error_is_retried_when_asked_and_the_retry_succeeds(root):
