@@ -6,7 +6,9 @@ logs and waiting in watching.py, listing and purging in listing.py.
 from __future__ import annotations
 
 from hipercow_magic.api.info import TaskInfo, task_node
+from hipercow_magic.api.retries import attempt_note
 from hipercow_magic.api.summaries import task_summaries as task_summaries
+from hipercow_magic.api.usage import usage_words
 from hipercow_magic.api.watching import task_log_value, task_wait
 from hipercow_magic.core.errors import TaskNotFinishedError, warn
 from hipercow_magic.core.root import check_task_id, find_root, task_ids
@@ -169,6 +171,8 @@ def task_info(task_id, follow: bool = True, root=None) -> TaskInfo:
         reason,
         node=task_node(task_id, root),
         depends_on=[(p, marker_status(root, p)) for p in data.get("depends_on") or []],
+        usage=usage_words(root, task_id),
+        attempt=attempt_note(root, task_id, follow=False),
     )
 
 

@@ -203,6 +203,7 @@ TASK_COMMANDS = {
     "retry": "run finished tasks again",
     "submit": "submit tasks created while no driver was configured",
     "why": "why a task was (or was not) reused: what changed since the same cell last ran",
+    "suggest": "a resource request from what tasks used: task ids or bundle names",
     "list": "the root's tasks, newest first",
 }
 
