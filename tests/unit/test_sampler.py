@@ -21,7 +21,7 @@ def test_cores_are_the_cpu_seconds_over_each_interval_and_the_peak_is_kept():
     assert usage.cores_now == pytest.approx(2.0)
     usage.add(TreeReading(cpu=5.0, memory=60_000_000, pids=[1]), 104.0, STARTED + 5)
     assert usage.cores_now == pytest.approx(0.25)
-    live = usage.live(104.0, STARTED + 5)
+    live = usage.live(104.0)
     assert live.running and live.samples == 3
     assert (live.cpu, live.cores_peak) == (5.0, pytest.approx(2.0))
     assert (live.memory_now, live.memory_peak) == (60_000_000, 80_000_000)
@@ -98,12 +98,12 @@ def test_live_figures_are_stored_first_then_when_they_change_or_now_and_then():
     usage = TaskUsage(STARTED, 0)
     usage.add(TreeReading(cpu=1.0, memory=100_000_000, pids=[1]), 100.0, STARTED + 1)
     assert usage.store_due(100.0)  # the first reading
-    usage.live(100.0, STARTED + 1)
+    usage.live(100.0)
     usage.add(TreeReading(cpu=2.0, memory=100_000_000, pids=[1]), 101.0, STARTED + 2)
     assert not usage.store_due(101.0)  # changed, but stored less than 5 s ago
     usage.add(TreeReading(cpu=3.0, memory=100_000_000, pids=[1]), 105.0, STARTED + 6)
     assert usage.store_due(105.0)  # the cores went from 1 to 0.25
-    usage.live(105.0, STARTED + 6)
+    usage.live(105.0)
     usage.add(TreeReading(cpu=4.5, memory=100_500_000, pids=[1]), 111.0, STARTED + 12)
     assert not usage.store_due(111.0)  # the same figures (within 0.05 cores and 1 %)
     usage.add(TreeReading(cpu=19.5, memory=100_000_000, pids=[1]), 165.0, STARTED + 66)

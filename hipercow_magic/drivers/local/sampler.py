@@ -105,10 +105,10 @@ class TaskUsage:
         )
         return changed and clock - when >= STORE_EVERY
 
-    def live(self, clock: float, now: float) -> Usage:
-        """The figures so far, as a live reading to store (stored at `clock`, monotonic)."""
+    def live(self, clock: float) -> Usage:
+        """The figures as of the last reading, to store now (at `clock`, monotonic)."""
         self.stored = (clock, self.cores_now or 0, self.memory_now or 0)
-        wall = max(now - self.started, 0.0)
+        wall = max(self.last_time - self.started, 0.0)
         return Usage(
             wall=wall,
             cpu=self.cpu,

@@ -68,7 +68,7 @@ class UsageWatch:
             reason = out_of_memory_reason(usage.memory_peak, memory_limit(run.entry))
             self.stop(task_id, run, reason, OUT_OF_MEMORY)
         elif usage.store_due(clock):
-            write_usage(self.root, task_id, usage.live(clock, time.time()))
+            write_usage(self.root, task_id, usage.live(clock))
 
     def usage_due(self) -> float:
         """Seconds until a running task's next reading is due (inf when none is)."""
