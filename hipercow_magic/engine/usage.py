@@ -60,10 +60,10 @@ class Efficiency:
 
 
 def task_usages(root, ids: list[str], statuses: list[str | None] | None = None) -> dict:
-    """What each task used, by id (those with figures only): for tasks still queued or
-    running, one `Driver.usage` call per driver (a live reading where the driver takes one);
-    for the others, their stored figures. A driver that can't be asked gives its tasks'
-    stored figures instead.
+    """What each task used, by id (those with figures only): their stored figures, and for
+    tasks still queued or running, or ended with none stored yet, one `Driver.usage` call
+    per driver (a live reading where the driver takes one; Slurm's accounting for an ended
+    job). A driver that can't be asked gives its tasks' stored figures instead.
 
     Args:
         root: the root.
@@ -78,13 +78,13 @@ def task_usages(root, ids: list[str], statuses: list[str | None] | None = None) 
     by_driver: dict[str, list[str]] = {}
     out: dict[str, Usage] = {}
     for task_id, status in zip(ids, statuses):
-        name = read_marker(root, task_id, "submitted").get("driver") if status in ACTIVE else None
-        if name:
-            by_driver.setdefault(name, []).append(task_id)
-            continue
-        found = read_usage(root, task_id)
+        found = None if status in ACTIVE else read_usage(root, task_id)
         if found is not None:
             out[task_id] = found
+            continue
+        name = read_marker(root, task_id, "submitted").get("driver") if status else None
+        if name:  # running, or ended with figures its driver may still have (accounting)
+            by_driver.setdefault(name, []).append(task_id)
     for name, group in by_driver.items():
         try:
             out.update(load_driver(root, name).usage(group))
