@@ -45,6 +45,9 @@ CLAIMS = {
     "right-sizing.md": [
         "Suggested resources for bundle 'sweep': 1 core, queue alltasks, ",
         "False out of memory (peak ",
+        "True 300000000\nfailure then success\n",
+        "True '0,1'\n",
+        "  • peak memory ",  # `hipercow task suggest sweep` on a terminal
     ],
     "environments.md": [
         "Installed 2 packages into the environment: cowsay 6.1, tomli 2.0.1",
