@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.resources import Resources, memory_request
-from hipercow_magic.core.status import ACTIVE
+from hipercow_magic.core.status import ACTIVE, TERMINAL
 from hipercow_magic.core.task import marker_status, read_data, read_marker
 from hipercow_magic.core.usage import Usage, read_usage
 from hipercow_magic.drivers.registry import load_driver
 
 GB = 1_000_000_000  # bytes in a gigabyte, as requests count them
+FINAL_GRACE = 2.0  # seconds after a task's end within which its final figures are awaited
 
 
 @dataclasses.dataclass
@@ -90,7 +92,32 @@ def task_usages(root, ids: list[str], statuses: list[str | None] | None = None) 
             out.update(load_driver(root, name).usage(group))
         except (HipercowError, OSError):  # figures are no reason to fail: the stored ones
             out.update({i: u for i in group if (u := read_usage(root, i)) is not None})
+    _await_final(root, out, dict(zip(ids, statuses)))
     return out
+
+
+def _await_final(root, out: dict[str, Usage], statuses: dict[str, str | None]) -> None:
+    """Give tasks that ended a moment ago the final figures their scheduler is writing (it
+    writes them when it sees the process end, just after the task's own end marker): a
+    task that ended less than FINAL_GRACE seconds ago with only a live reading, or none,
+    is read again until it has its final figures, or until then.
+    """
+    now = time.time()
+    due = {}
+    for task_id, status in statuses.items():
+        usage = out.get(task_id)
+        if status in TERMINAL and (usage is None or usage.running):
+            ended = read_marker(root, task_id, status).get("time") or 0
+            if now - ended < FINAL_GRACE:
+                due[task_id] = ended + FINAL_GRACE
+    while due:
+        time.sleep(0.01)
+        for task_id, until in list(due.items()):
+            found = read_usage(root, task_id)
+            if found is not None and not found.running:
+                out[task_id] = found
+            if (found is not None and not found.running) or time.time() >= until:
+                del due[task_id]
 
 
 def asked_resources(root, task_id: str) -> Resources:

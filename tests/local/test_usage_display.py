@@ -192,3 +192,13 @@ def test_a_bundle_display_follows_the_attempts_of_its_retry_policy(root):
         assert new != old
         assert model.rows[new]["row"] == {"which": repr(bundle.ids.index(old))}
     assert not model.failures()
+
+
+def test_a_short_task_has_its_final_figures_when_its_wait_returns(root):
+    for _ in range(3):
+        task = hc.task_create_expr("sum(i * i for i in range(300_000))")
+        assert task.wait(timeout=60)
+        used = hc.task_usage(task)
+        assert used is not None and used.running is False, used
+        assert used.cpu > 0 and used.wall > 0
+        assert hc.task_info(task).usage.startswith("used ")
