@@ -154,13 +154,27 @@ def not_set_error(model: TaskModel, wanted: str) -> PendingTaskFailed:
 
 
 def _wait_task(model: TaskModel, line: WaitingLine) -> bool:
-    """Block until the task ends, refreshing the waiting line; whether it succeeded."""
+    """Block until the task ends, refreshing the waiting line, through the attempts its
+    retry policy makes; whether the last succeeded.
+    """
     while True:
         try:
-            return api.task_wait(model.id, timeout=LINE_REFRESH, follow=False, root=model.root)
+            ok = api.task_wait(model.id, timeout=LINE_REFRESH, follow=False, root=model.root)
         except TaskWaitTimeout:
             status = api.task_status(model.id, follow=False, root=model.root)
             line.refresh(f"{status}, {pretty_dt(time.monotonic() - line.start)}")
+            continue
+        if ok or not _on_to_next_attempt(model):
+            return ok
+        line.refresh(f"{model.attempt}, {pretty_dt(time.monotonic() - line.start)}")
+
+
+def _on_to_next_attempt(model: TaskModel) -> bool:
+    """After a failure: show the attempt its retry policy made, if it made one (whether)."""
+    newest = model.next_attempt()
+    if newest is not None:
+        model.follow(newest)
+    return newest is not None
 
 
 def outcome_line(model: TaskModel) -> str:
@@ -177,6 +191,8 @@ def wait_for_task(magics, model: TaskModel):
     export = hold_values(model)  # the cell delivers, not the updater
     try:
         ok = api.task_wait(model.id, follow=False, root=model.root)
+        while not ok and _on_to_next_attempt(model):
+            ok = api.task_wait(model.id, follow=False, root=model.root)
     except KeyboardInterrupt:
         if not export:
             print(f"ℹ Stopped waiting for task '{short_id(model.id)}'; it carries on")

@@ -342,3 +342,19 @@ def test_tasks_below_a_failure_that_is_not_retried_stay_cancelled(root):
     assert hc.task_status(below) == "cancelled"
     assert chain_of(below) == [below.id]
     assert attempt_note(root, below) is None
+
+
+def test_cells_waiting_on_a_task_go_on_through_its_attempts(shell, example_root):
+    shell.user_ns["which"] = "waited"
+    result = shell.run_cell(f"%%hipercow --wait --retry error -o w\n{FAILS_FIRST_TIME}")
+    assert result.error_in_exec is None, result.error_in_exec
+    assert result.result == "waited"  # the value of its second attempt
+    assert shell.user_ns["first"] is False  # set by the attempt that succeeded
+    assert len(chain_of(shell.user_ns["w"])) == 2
+
+    shell.user_ns["which"] = "read"
+    submitted = shell.run_cell(f"%%hipercow --retry error\n{FAILS_FIRST_TIME}")
+    assert submitted.error_in_exec is None, submitted.error_in_exec
+    reading = shell.run_cell("marker")  # waits for the task that sets it, through its retry
+    assert reading.error_in_exec is None, reading.error_in_exec
+    assert reading.result == "ran-read"

@@ -221,10 +221,21 @@ class TaskModel(Model):
         """Note the attempt its retry policy made after this one failed (followed by
         `update`); a retry made by hand is followed by whoever made it.
         """
-        if newest != self.id and (attempt_note(self.root, newest, follow=False) or "").startswith(
-            "attempt "
-        ):
+        if self.is_policy_attempt(newest):
             self.retried_as = newest
+
+    def next_attempt(self) -> str | None:
+        """The attempt this task's retry policy made after it failed (None if none)."""
+        chain = api.task_info(self.id, follow=False, root=self.root).retry_chain
+        newest = (chain or [self.id])[-1]
+        return newest if self.is_policy_attempt(newest) else None
+
+    def is_policy_attempt(self, newest: str) -> bool:
+        """Whether `newest`, the newest task of this one's retry chain, is an attempt its
+        retry policy made (not a retry made by hand).
+        """
+        note = attempt_note(self.root, newest, follow=False) or ""
+        return newest != self.id and note.startswith("attempt ")
 
     def _delivered(self, names: list[str]) -> None:
         with self.lock:
