@@ -5,12 +5,15 @@ GPUs with the reason in words, and requests no node can meet are refused at crea
 
 import os
 
+import psutil
 import pytest
 from processes import wait_until
 
 import hipercow_magic as hc
+from hipercow_magic.core import store
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.root import find_root
+from hipercow_magic.drivers.local import paths
 from hipercow_magic.drivers.registry import load_driver
 
 WAIT = 60
@@ -107,3 +110,19 @@ def test_hipercow_info_shows_the_gpus_of_each_node(example_root, ip, capsys):
     assert "node-1  4      4 GB          alltasks, bigmem" in out
     assert "max GPUs 2" in out
     assert hc.hipercow_cluster_info().to_dict()["max_gpus"] == 2
+
+
+def test_a_restarted_scheduler_keeps_the_gpus_of_the_tasks_it_adopts(example_root):
+    first = _holding(gpus=2, requested_nodes="gpu-3")
+    assert first.wait(for_start=True, timeout=WAIT)
+    scheduler = psutil.Process(store.read_json_or(paths.scheduler_info(example_root))["pid"])
+    scheduler.kill()  # its task runs on
+    scheduler.wait(timeout=WAIT)
+    second = _holding(gpus=2, requested_nodes="gpu-3")  # a new scheduler adopts the first
+    driver = load_driver(find_root(), "local")
+    expected = "waiting for 2 free GPUs on gpu-3: 2 of 2 in use"
+    assert wait_until(lambda: driver.queue_details([second.id]).get(second.id), WAIT) == {
+        "reason": "Resources",
+        "reason_words": expected,
+    }
+    assert _release([first, second]) == [("gpu-3", "0,1"), ("gpu-3", "0,1")]

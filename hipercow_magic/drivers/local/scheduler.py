@@ -110,7 +110,8 @@ class Scheduler(QueueReader, TaskEnds, Holds, UsageWatch):
         entry.update(memory=entry["memory"] or 0, whole=bool(entry["whole"]))
         node = self.nodes.get(entry["node"])
         if node is not None:
-            node.take(task_id, len(entry["slots"]), entry["memory"], entry["whole"])
+            cores, devices = len(entry["slots"]), entry.get("gpu_devices")
+            node.take(task_id, cores, entry["memory"], entry["whole"], devices=devices)
         alive = same_process(pid, started)
         pidfd = open_pidfd(pid) if alive else None
         self.running[task_id] = Running(entry, pid, pidfd, False, read_usage(self.root, task_id))
