@@ -5,14 +5,13 @@ from __future__ import annotations
 from hipercow_magic.api.bundles import Bundle
 from hipercow_magic.api.parents import task_parents
 from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.engine.bulk_rows import bulk_rows, first_parameter
 from hipercow_magic.engine.bundles import bundle_save, random_bundle_name
 from hipercow_magic.engine.create import (
     Plan,
     bulk_expression_tasks,
-    bulk_rows,
     call_task,
     caller_namespace,
-    first_parameter,
     write_tasks,
 )
 

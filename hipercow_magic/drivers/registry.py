@@ -11,6 +11,7 @@ from typing import Any
 
 from hipercow_magic.core import store
 from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.retry_policy import RetryPolicy, chosen_policy, parse_retry_option
 from hipercow_magic.drivers.base import Driver
 
 _loaded: dict[tuple[str, str], tuple[dict, Driver]] = {}
@@ -20,7 +21,10 @@ def configure_driver(root, name: str, **options) -> str:
     """Save `name`'s configuration; returns hipercow's message for what happened."""
     name, options = resolve_alias(name, options)
     cls = driver_class(name)
+    policy = configured_policy(options.pop("retry", None))
     config = cls.configure(root, **options)
+    if policy is not None:
+        config["retry_policy"] = policy.to_dict()
     path = root.config_path(name)
     previous = store.read_json_or(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -31,6 +35,16 @@ def configure_driver(root, name: str, **options) -> str:
     if previous == config:
         return f"Configuration for '{name}' unchanged"
     return f"Updated configuration for '{name}'"
+
+
+def configured_policy(retry) -> RetryPolicy | None:
+    """The default retry policy a driver's configuration keeps (`retry=` of
+    hipercow_configure: a policy, True for the default one, or `--retry`'s words such as
+    'out_of_memory,timeout'); None for none.
+    """
+    if isinstance(retry, str):
+        retry = parse_retry_option(retry)
+    return chosen_policy(retry, None)
 
 
 def unconfigure_driver(root, name: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import errno
-import inspect
 import json
 import os
 import platform
@@ -25,11 +24,12 @@ from hipercow_magic.core.errors import HipercowError, warn
 from hipercow_magic.core.options import options
 from hipercow_magic.core.parallel import Parallel, validate_parallel
 from hipercow_magic.core.resources import Resources, validate_resources
-from hipercow_magic.core.retry_policy import chosen_policy
+from hipercow_magic.core.retry_policy import RetryPolicy, chosen_policy
 from hipercow_magic.core.root import find_root
 from hipercow_magic.core.task import new_id
 from hipercow_magic.core.versions import creation_versions
 from hipercow_magic.drivers.registry import load_driver, select_driver
+from hipercow_magic.engine.bulk_rows import row_summary, summarise_value
 from hipercow_magic.engine.dependencies import check_parents
 from hipercow_magic.engine.submit import submit_tasks
 
@@ -39,20 +39,22 @@ class Plan:
 
     `depends_on` holds (root path of a handle or None, full task id) pairs: the tasks that
     must succeed before these start. `retry`: the `retry=` of task_create_* (None: the
-    default policy, options.retry).
+    default policy: options.retry, else the one the driver's configuration keeps).
     """
 
     def __init__(
         self, root, driver, resources, envvars, parallel, environment, depends_on=(), retry=None
     ):
         self.root = find_root(root)
-        policy = chosen_policy(retry, options.retry)
         self.depends_on = check_parents(self.root, list(depends_on))
         try:
             self.driver = select_driver(self.root, driver)
         except HipercowError as e:
             raise HipercowError(f"Can't submit task because unable to select driver\n{e}") from None
         loaded = load_driver(self.root, self.driver) if self.driver is not None else None
+        configured = loaded.config.get("retry_policy") if loaded is not None else None
+        default = options.retry or (RetryPolicy.from_dict(configured) if configured else None)
+        policy = chosen_policy(retry, default)
         if loaded is not None:
             self.resources = validate_resources(resources, loaded.cluster_info())
         else:
@@ -234,28 +236,6 @@ def _imports_field(plan: Plan, imports: dict[str, str] | None) -> dict:
     return {"imports": dict(imports)}
 
 
-def bulk_rows(data) -> list:
-    """Rows of bulk data: a list, a dict of equal-length lists, or a pandas DataFrame."""
-    if hasattr(data, "to_dict") and hasattr(data, "columns"):
-        rows = data.to_dict(orient="records")
-    elif isinstance(data, dict):
-        lengths = {len(v) for v in data.values()}
-        if len(lengths) > 1:
-            raise HipercowError("'data' as a dict must hold lists of the same length")
-        n = lengths.pop() if lengths else 0
-        rows = [{k: v[i] for k, v in data.items()} for i in range(n)]
-    elif isinstance(data, (list, tuple, range)):
-        rows = list(data)
-    else:
-        raise HipercowError(
-            f"'data' must be a list, a dict of lists or a pandas DataFrame, not "
-            f"{type(data).__name__}"
-        )
-    if not rows:
-        raise HipercowError("'data' must have at least one element (or row)")
-    return rows
-
-
 def call_description(fn) -> str:
     """How a call task names its function: 'module.qualname' ('(anonymous)' for a lambda)."""
     module = getattr(fn, "__module__", None)
@@ -263,26 +243,6 @@ def call_description(fn) -> str:
     if qualname == "<lambda>":
         return "(anonymous)"
     return f"{module}.{qualname}" if module and module != "__main__" else qualname
-
-
-def _summarise_arg(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else f"<{type(value).__name__}>"
-
-
-def row_summary(row: dict) -> dict[str, str]:
-    """A bundle row's parameters as displays show them: each value's short repr."""
-    return {str(k): _summarise_arg(v) for k, v in row.items()}
-
-
-def first_parameter(fn) -> str:
-    """The name of a function's first parameter (what a bundle's plain elements are passed
-    as), or 'value' when it can't be told.
-    """
-    try:
-        return next(iter(inspect.signature(fn).parameters))
-    except (TypeError, ValueError, StopIteration):
-        return "value"
 
 
 def call_task(
@@ -297,8 +257,8 @@ def call_task(
         {"call": {"fn": fn, "args": tuple(args), "kwargs": dict(kwargs)}}, options.max_size_local
     )
     task_id = new_id()
-    shown = [_summarise_arg(a) for a in args] + [
-        f"{k} = {_summarise_arg(v)}" for k, v in kwargs.items()
+    shown = [summarise_value(a) for a in args] + [
+        f"{k} = {summarise_value(v)}" for k, v in kwargs.items()
     ]
     data = plan.data(
         task_id, "call", name=name, call=call_description(fn), args=shown, locals_sizes=sizes

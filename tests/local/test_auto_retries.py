@@ -358,3 +358,19 @@ def test_cells_waiting_on_a_task_go_on_through_its_attempts(shell, example_root)
     reading = shell.run_cell("marker")  # waits for the task that sets it, through its retry
     assert reading.error_in_exec is None, reading.error_in_exec
     assert reading.result == "ran-read"
+
+
+def test_a_root_configured_with_a_retry_policy_gives_it_to_new_tasks(example_root):
+    with pytest.raises(HipercowError, match="Unknown failure class 'oom'"):
+        hc.hipercow_configure("example", retry="oom")
+    assert "retry_policy" not in example_root.driver_config("local")  # nothing was written
+    hc.hipercow_configure("example", retry=hc.hipercow_retry_policy(on=("error",)))
+    which = "configured"
+    task = hc.task_create_expr(FAILS_FIRST_TIME)
+    assert read_data(example_root, task.id)["retry_policy"]["on"] == ["error"]
+    assert task.wait(timeout=120) is True and task.result() == which
+    assert len(chain_of(task)) == 2
+    plain = hc.task_create_expr("1", retry=False)  # off for one task
+    assert "retry_policy" not in read_data(example_root, plain.id)
+    hc.hipercow_configure("example", retry="timeout")  # --retry's words
+    assert read_data(example_root, hc.task_create_expr("1").id)["retry_policy"]["on"] == ["timeout"]

@@ -5,6 +5,8 @@ in order, and the tasks listed in the order they were created.
 
 import os
 
+from processes import wait_until
+
 import hipercow_magic as hc
 from hipercow_magic.core.root import find_root
 from hipercow_magic.core.task import read_marker
@@ -21,6 +23,7 @@ FILES = {
     "status-running",
     "status-final",
     "status-success",
+    "usage.json",  # what it used, written by the scheduler when it reaps the process
 }
 
 
@@ -33,6 +36,9 @@ def test_each_task_of_a_bulk_has_its_own_process_and_files(root):
     assert len(set(pids)) == N and os.getpid() not in pids  # a process of its own each
     r = find_root(".")
     for task_id, pid in zip(bundle.ids, pids):
+        # its figures come when the scheduler reaps its process, just after the task's end
+        usage = r.task_file(task_id, "usage.json")
+        assert wait_until(lambda usage=usage: os.path.exists(usage), WAIT)
         assert set(os.listdir(r.task_dir(task_id))) == FILES  # and no temporary file
         assert read_marker(r, task_id, "running")["pid"] == pid
         assert f"id: {task_id}" in hc.task_log_value(task_id)
