@@ -12,7 +12,12 @@ import hipercow_magic as hc
 from hipercow_magic.core import store
 from hipercow_magic.core.usage import read_usage
 from hipercow_magic.drivers.local import paths
-from hipercow_magic.drivers.local.process_tree import TreeMemory, TreeReading, read_tree
+from hipercow_magic.drivers.local.process_tree import (
+    CountingBudget,
+    TreeMemory,
+    TreeReading,
+    read_tree,
+)
 
 WAIT = 120
 
@@ -123,10 +128,10 @@ def test_a_tree_of_processes_counts_the_pages_they_share_once():
         assert pid in reading.pids and reading.pids[0] == os.getpid()
         resident = sum(psutil.Process(p).memory_info().rss for p in reading.pids)
         assert abs(reading.memory - resident) < 5_000_000
-        memory = TreeMemory()
+        memory = TreeMemory(CountingBudget(share=0, burst=0))  # no counting but the first
         counted = memory.measure(reading, 1)
         assert 50_000_000 < counted < reading.memory - 40_000_000
-        # until its cost allows another count, growth in resident memory is added to it
+        # until the budget allows another count, growth in resident memory is added to it
         grown = TreeReading(reading.cpu, reading.memory + 1000, reading.pids)
         assert memory.measure(grown, 1) == counted + 1000
         # above a limit, the tree is counted again before the figure is believed

@@ -6,7 +6,7 @@ import types
 import pytest
 
 from hipercow_magic.core.usage import Usage
-from hipercow_magic.drivers.local.process_tree import TreeReading
+from hipercow_magic.drivers.local.process_tree import CountingBudget, TreeReading
 from hipercow_magic.drivers.local.sampler import EVERY_WITH_LIMIT, TaskUsage
 from hipercow_magic.drivers.local.usage_watch import memory_limit, out_of_memory_reason
 
@@ -109,3 +109,12 @@ def test_live_figures_are_stored_first_then_when_they_change_or_now_and_then():
     assert not usage.store_due(111.0)  # the same figures (within 0.05 cores and 1 %)
     usage.add(TreeReading(cpu=19.5, memory=100_000_000, pids=[1]), 165.0, STARTED + 66)
     assert usage.store_due(165.0)  # a minute since the last store
+
+
+def test_counting_shared_pages_keeps_within_its_share_of_a_core():
+    budget = CountingBudget(share=0.01, burst=0.05)
+    assert budget.allows(100.0)
+    budget.spend(0.06)  # a count that cost 60 ms: over the credit saved up
+    assert not budget.allows(100.5)  # 5 ms earned back, still 5 ms short
+    assert budget.allows(101.5)  # 15 ms earned: 5 ms left
+    assert budget.allows(1000.0) and budget.credit == 0.05  # saved up to the burst, no more

@@ -11,8 +11,8 @@ A tree's memory counts each page once, as a cgroup would: forked workers share t
 parent's pages, so the sum of their resident sizes would count those pages once per worker.
 For a tree of many processes it is the sum of their proportional set sizes (a shared page
 split among the processes sharing it). Reading those makes the kernel walk each process's
-page tables, so it is done at most at a budget of CPU time per tree; between two such
-readings, what the tree gained or lost in resident memory is added to the last one.
+page tables, so it is done within a budget of CPU time shared by all trees; between two
+such counts, what the tree gained or lost in resident memory is added to the last one.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import psutil
 
 from hipercow_magic.core.procs import child_pids
 
-SHARED_PAGES_BUDGET = 0.005  # the share of a core a tree's proportional set sizes may cost
+SHARED_PAGES_BUDGET = 0.005  # the share of a core counting shared pages may cost in all
 PROC = os.path.exists("/proc/self/stat")
 TICKS = os.sysconf("SC_CLK_TCK") if PROC else 100  # /proc/<pid>/stat counts CPU in these
 PAGE = os.sysconf("SC_PAGE_SIZE") if PROC else 4096
@@ -117,20 +117,49 @@ def proportional_memory(pids: list[int]) -> int:
     return total
 
 
+class CountingBudget:
+    """The CPU time that counting shared pages may take, for all the trees of a process
+    together: `share` of a core, saved up to `burst` seconds while nothing is counted.
+    """
+
+    def __init__(self, share: float, burst: float):
+        self.share = share
+        self.burst = burst
+        self.credit = burst  # seconds of counting allowed now
+        self.clock: float | None = None  # monotonic time of the credit
+
+    def allows(self, clock: float) -> bool:
+        """Whether a count may be made at `clock` (monotonic)."""
+        if self.clock is not None:
+            self.credit = min(self.credit + (clock - self.clock) * self.share, self.burst)
+        self.clock = clock
+        return self.credit > 0
+
+    def spend(self, seconds: float) -> None:
+        """Take a count's cost from the credit (which may go below zero)."""
+        self.credit -= seconds
+
+
+SCHEDULER_BUDGET = CountingBudget(SHARED_PAGES_BUDGET, burst=0.1)
+
+
 class TreeMemory:
     """A tree's memory with each page counted once, from its readings.
 
     A one-process tree's is its resident size. A tree of many has its proportional set
-    sizes read at first, then again once their last reading's cost fits the budget
-    (SHARED_PAGES_BUDGET of a core), or when the estimate passes a limit (so a limit is
-    enforced on counted pages, not on an estimate); in between it is estimated as the last
-    such figure plus the change in resident memory since.
+    sizes counted when it first has many, again when the budget shared by every tree
+    allows (SHARED_PAGES_BUDGET of a core), and whenever the estimate passes a limit (so a
+    limit is enforced on counted pages, not on an estimate); in between it is estimated as
+    the last count plus the change in resident memory since.
+
+    Args:
+        budget: the budget the counts come out of (by default, one for the whole process).
     """
 
-    def __init__(self):
+    def __init__(self, budget: CountingBudget = SCHEDULER_BUDGET):
+        self.budget = budget
         self.counted: int | None = None  # the last proportional figure
         self.resident_then = 0  # the tree's resident sum when it was read
-        self.next_count = 0.0  # monotonic time it may be read again
 
     def measure(self, reading: TreeReading, clock: float, limit: float = 0) -> int:
         """The tree's memory now (bytes), from this reading.
@@ -145,10 +174,10 @@ class TreeMemory:
             return reading.memory
         if self.counted is not None:
             estimate = max(self.counted + reading.memory - self.resident_then, 0)
-            if clock < self.next_count and not (limit and estimate > limit):
+            if not (limit and estimate > limit) and not self.budget.allows(clock):
                 return estimate
         begun = time.perf_counter()
         self.counted = proportional_memory(reading.pids)
         self.resident_then = reading.memory
-        self.next_count = clock + (time.perf_counter() - begun) / SHARED_PAGES_BUDGET
+        self.budget.spend(time.perf_counter() - begun)
         return self.counted
