@@ -20,7 +20,8 @@ class Usage:
         wall: seconds it has run (so far, while `running`).
         cpu: CPU seconds used by its whole process tree (user + system, children included).
         cores_peak: the most cores it had busy over one sampling interval.
-        memory_peak: the highest resident memory of its whole process tree, in bytes.
+        memory_peak: the highest memory of its whole process tree, in bytes (resident memory,
+            pages its processes share counted once).
         cores_now: while running, the cores busy over the last interval (None once ended).
         memory_now: while running, the tree's resident memory now, in bytes (None once ended).
         running: True for a live reading, False for the final figures.
