@@ -158,23 +158,27 @@ def _wait_task(model: TaskModel, line: WaitingLine) -> bool:
     retry policy makes; whether the last succeeded.
     """
     while True:
+        waited = model.id
         try:
-            ok = api.task_wait(model.id, timeout=LINE_REFRESH, follow=False, root=model.root)
+            ok = api.task_wait(waited, timeout=LINE_REFRESH, follow=False, root=model.root)
         except TaskWaitTimeout:
             status = api.task_status(model.id, follow=False, root=model.root)
             line.refresh(f"{status}, {pretty_dt(time.monotonic() - line.start)}")
             continue
-        if ok or not _on_to_next_attempt(model):
+        if ok or not _on_to_next_attempt(model, waited):
             return ok
         line.refresh(f"{model.attempt}, {pretty_dt(time.monotonic() - line.start)}")
 
 
-def _on_to_next_attempt(model: TaskModel) -> bool:
-    """After a failure: show the attempt its retry policy made, if it made one (whether)."""
-    newest = model.next_attempt()
-    if newest is not None:
-        model.follow(newest)
-    return newest is not None
+def _on_to_next_attempt(model: TaskModel, waited: str) -> bool:
+    """After task `waited` failed: whether its retry policy made another attempt, which the
+    model then shows (its display may have moved on to it already).
+    """
+    if model.id == waited:
+        newest = model.next_attempt()
+        if newest is not None and model.id == waited:
+            model.follow(newest)
+    return model.id != waited
 
 
 def outcome_line(model: TaskModel) -> str:
@@ -190,9 +194,11 @@ def wait_for_task(magics, model: TaskModel):
     """
     export = hold_values(model)  # the cell delivers, not the updater
     try:
-        ok = api.task_wait(model.id, follow=False, root=model.root)
-        while not ok and _on_to_next_attempt(model):
-            ok = api.task_wait(model.id, follow=False, root=model.root)
+        waited = model.id
+        ok = api.task_wait(waited, follow=False, root=model.root)
+        while not ok and _on_to_next_attempt(model, waited):
+            waited = model.id
+            ok = api.task_wait(waited, follow=False, root=model.root)
     except KeyboardInterrupt:
         if not export:
             print(f"ℹ Stopped waiting for task '{short_id(model.id)}'; it carries on")

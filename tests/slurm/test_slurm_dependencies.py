@@ -65,6 +65,10 @@ def _squeue(job_ids: list[str], states: str = "all") -> dict[str, tuple[str, str
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
+def _all_have_reasons(rows: dict[str, tuple[str, str]]) -> bool:
+    return all(reason != "None" for _, reason in rows.values())
+
+
 def _jobs_of(ids: list[str]) -> list[str]:
     return sorted({_job(i).get("array_job_id") or _job(i)["job_id"] for i in ids})
 
@@ -120,8 +124,10 @@ def test_a_bundle_waits_for_a_task_and_tasks_wait_for_a_bundle(root_path):
     assert f"#SBATCH --dependency=afterok:{array}\n" in _script(whole.id)
     assert f"#SBATCH --dependency=afterok:{array}_1:{array}_3\n" in _script(some.id)
     hm.task_wait(parent.id, for_start=True, timeout=120)
+    # Slurm gives a job's pending reason once its scheduler has looked at it ('None' before)
     rows = _wait_until(
-        lambda: (r := _squeue([array])) and len(r) == 5 and r, "the array's five elements"
+        lambda: (r := _squeue([array])) and len(r) == 5 and _all_have_reasons(r) and r,
+        "the array's five elements, each with a pending reason",
     )
     assert {state for state, _ in rows.values()} == {"PENDING"}
     assert {reason for _, reason in rows.values()} == {"Dependency"}
