@@ -294,6 +294,7 @@ def test_a_timeout_is_retried_with_twice_the_time_and_succeeds(root):
     chain = chain_of(task)
     assert len(chain) == 2
     assert failure_class(root, chain[0]) == "timeout"
+    assert hc.task_info(chain[0], follow=False).reason == "exceeded max_runtime of 1 minute"
     assert attempt_note(root, task) == "attempt 2 of 3: out of time at 1m, now 2m"
     assert read_data(root, chain[1])["resources"]["max_runtime"] == 2
     assert hc.task_result(task) == "slept"

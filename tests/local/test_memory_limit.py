@@ -68,12 +68,3 @@ def test_a_task_asking_no_memory_is_never_stopped_for_memory(root):
     assert task.result() == 300_000_000
     usage = wait_until(lambda: (u := read_usage(root, task.id)) and not u.running and u, WAIT)
     assert usage.memory_peak >= 300_000_000
-
-
-@pytest.mark.slow
-def test_a_task_past_its_max_runtime_fails_out_of_time(root):
-    code = "import time\ntime.sleep(300)"
-    task = hc.task_create_expr(code, namespace={}, resources=hc.hipercow_resources(max_runtime=1))
-    assert task.wait(timeout=WAIT) is False
-    assert task.info().reason == "exceeded max_runtime of 1 minute"
-    assert failure_class(root, task.id) == "timeout"
