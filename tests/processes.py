@@ -8,6 +8,7 @@ import os
 import pathlib
 import signal
 import subprocess
+import sys
 import time
 
 import psutil
@@ -27,6 +28,34 @@ def source_environment(extra: dict | None = None) -> dict:
         "PYTHONPATH": SOURCE + (os.pathsep + path if path else ""),
         **(extra or {}),
     }
+
+
+def run_cli(*args: str, cwd=None, input=None, env: dict | None = None, **kwargs):
+    """The `hipercow` command run as a process of its own (importing this checkout), its
+    output captured as text; `env`: variables to add to the environment.
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "hipercow_magic.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        input=input,
+        env=source_environment(env),
+        timeout=120,
+        check=False,
+        **kwargs,
+    )
+
+
+# A task's code that touches every page of `size` bytes, then holds them a moment.
+ALLOCATES = """
+import time
+block = bytearray(size)
+for at in range(0, len(block), 4096):
+    block[at] = 1
+time.sleep(1.5)
+len(block)
+"""
 
 
 def stop_local_scheduler(root) -> None:
@@ -53,14 +82,15 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def wait_until(predicate, timeout: float = 20.0):
-    """Poll `predicate` until it returns something true (returned), or fail."""
+def wait_until(predicate, timeout: float = 20.0, every: float = 0.05):
+    """Poll `predicate` every `every` seconds until it returns something true (returned),
+    or fail."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.05)
+        time.sleep(every)
     raise AssertionError(f"timed out waiting for {predicate}")
 
 

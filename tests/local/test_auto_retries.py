@@ -13,7 +13,7 @@ import sys
 
 import pytest
 from IPython.core.error import UsageError
-from processes import SOURCE, magic_shell, wait_until
+from processes import ALLOCATES, SOURCE, magic_shell, run_cli, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic.api.retries import attempt_note
@@ -31,15 +31,6 @@ open(marker, "a").write("x")
 if first:
     raise ValueError(f"first attempt of {which} fails")
 which
-"""
-
-ALLOCATES = """
-import time
-block = bytearray(size)
-for at in range(0, len(block), 4096):
-    block[at] = 1
-time.sleep(1.5)
-len(block)
 """
 
 
@@ -183,17 +174,8 @@ def test_bad_policies_are_refused_before_anything_is_created(root):
 
 
 def test_the_command_line_takes_retry_and_its_polls_make_the_retries(root):
-    env = {**os.environ, "PYTHONPATH": SOURCE}
-
     def cli(*args):
-        out = subprocess.run(
-            [sys.executable, "-m", "hipercow_magic.cli", *args],
-            cwd=root.path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        out = run_cli(*args, cwd=root.path)
         assert out.returncode == 0, out.stderr
         return out.stdout
 

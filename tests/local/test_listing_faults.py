@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 import pytest
 from browser.jupyter_process import JupyterProcess
-from processes import SOURCE, stop_local_scheduler
+from processes import SOURCE, run_cli, stop_local_scheduler
 
 from hipercow_magic import api
 from hipercow_magic.core.root import find_root
@@ -24,16 +24,7 @@ pytestmark = pytest.mark.slow
 
 
 def hipercow(*args, cwd, **kwargs):
-    env = {**os.environ, "PYTHONPATH": SOURCE}
-    return subprocess.run(
-        [sys.executable, "-m", "hipercow_magic.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        **kwargs,
-    )
+    return run_cli(*args, cwd=cwd, **kwargs)
 
 
 def fake_task(root, task_id: str, name: str, created: float, status: str | None = None):

@@ -5,12 +5,8 @@ real tasks on the local driver's example cluster.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
-from processes import SOURCE, magic_shell, wait_until
+from processes import magic_shell, run_cli, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic.api.suggest import Suggestion
@@ -19,15 +15,7 @@ HOLDS = "block = bytearray(size)\nimport time\ntime.sleep(1)\ndel block"
 
 
 def hipercow(*args, cwd):
-    env = {**os.environ, "PYTHONPATH": SOURCE}
-    out = subprocess.run(
-        [sys.executable, "-m", "hipercow_magic.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    out = run_cli(*args, cwd=cwd)
     assert out.returncode == 0, out.stderr
     return out.stdout
 

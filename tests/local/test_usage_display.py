@@ -9,7 +9,7 @@ import argparse
 import re
 import time
 
-from processes import wait_until
+from processes import ALLOCATES, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic import api
@@ -126,17 +126,6 @@ def test_task_info_prints_its_usage(root):
     info.usage = usage_words(root, task.id)
     assert f"ℹ Usage: {info.usage}" in str(info).splitlines()
     assert info.usage.startswith("used ") and "of 1 core on average" in info.usage
-
-
-# touches every page of `size` bytes, then holds them a moment
-ALLOCATES = """
-import time
-block = bytearray(size)
-for at in range(0, len(block), 4096):
-    block[at] = 1
-time.sleep(1.5)
-len(block)
-"""
 
 
 def test_a_task_display_follows_the_attempts_of_its_retry_policy(root):

@@ -6,9 +6,9 @@ finished), and a job past its memory request ending out of memory.
 
 import os
 import subprocess
-import time
 
 import pytest
+from processes import wait_until
 
 import hipercow_magic as hm
 from hipercow_magic.api.usage import usage_words
@@ -41,18 +41,6 @@ burn_and_hold()
 """
 
 
-def eventually(look, timeout: float):
-    """What `look` returns once it is something, asking every half second (each look asks
-    Slurm)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = look()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {look}")
-
-
 @pytest.fixture(scope="module", autouse=True)
 def accounting():
     """Skip (fail in CI) where Slurm keeps no accounting: sacct answers nothing then."""
@@ -74,15 +62,16 @@ def test_a_task_shows_live_then_final_figures_of_its_whole_process_tree(driver):
     task = hm.task_create_expr(
         BURNS_AND_HOLDS, resources=hm.hipercow_resources(cores=2, memory_per_node=1)
     )
-    live = eventually(
+    live = wait_until(
         lambda: (u := hm.task_usage(task)) is not None and u.memory_peak > 150 * MB and u,
         timeout=120,
+        every=0.5,  # each look asks Slurm
     )
     assert live.running and live.source == "Slurm sstat, read every poll"
     assert live.memory_now is not None and live.cores_now is not None
     assert task.wait(timeout=180) is True
     # The first look after the end reads the figures from accounting (once recorded).
-    final = eventually(lambda: driver.usage([task.id]).get(task.id), timeout=120)
+    final = wait_until(lambda: driver.usage([task.id]).get(task.id), timeout=120, every=0.5)
     assert final == read_usage(task.root, task.id)  # kept in the task's usage.json
     assert not final.running and final.source == "Slurm accounting (sacct)"
     assert final.cpu >= 5.5  # two workers x 3 CPU seconds, counted by the kernel
@@ -113,7 +102,7 @@ def test_one_sacct_per_poll_reads_a_hundred_finished_tasks(tmp_path, monkeypatch
     every = [*bundle.ids, sentinel.id]
     hm.task_status(every)  # one poll sees them all in flight
     # They finish without being asked about: the runner writes each task's end.
-    eventually(lambda: all(marker_status(root, i) == "success" for i in bundle.ids), 400)
+    wait_until(lambda: all(marker_status(root, i) == "success" for i in bundle.ids), 400, 0.5)
     # Wait until accounting has recorded all of them, asking it ourselves (not counted).
     job = load_driver(root, "slurm").job_record(bundle.ids[0])["array_job_id"]
 
@@ -127,7 +116,7 @@ def test_one_sacct_per_poll_reads_a_hundred_finished_tasks(tmp_path, monkeypatch
         batch = [r for r in rows if r.split("|")[0].endswith(".batch")]
         return len(batch) == 100 and all(r.split("|")[1] == "COMPLETED" for r in batch)
 
-    eventually(recorded, timeout=120)
+    wait_until(recorded, timeout=120, every=0.5)
     before = sacct_calls()
     assert hm.task_status(sentinel) == "running"  # the next poll, for the sentinel alone
     assert sacct_calls() - before == 1  # one sacct for the hundred tasks found finished
