@@ -8,20 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from processes import SOURCE, stop_local_scheduler
+from processes import SOURCE, run_cli, stop_local_scheduler
 
 
 def hipercow(*args, cwd, input=None, env=None):
-    full_env = {**os.environ, "PYTHONPATH": SOURCE, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "hipercow_magic.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        input=input,
-        env=full_env,
-        timeout=120,
-    )
+    return run_cli(*args, cwd=cwd, input=input, env=env)
 
 
 @pytest.fixture

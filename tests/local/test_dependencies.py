@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
-from processes import pid_alive, source_environment, wait_until
+from processes import pid_alive, run_cli, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic.core import store
@@ -239,14 +237,7 @@ def test_bad_dependencies_raise_and_write_nothing(root, tmp_path, monkeypatch):
 
 def cli(*args: str) -> str:
     """What the `hipercow` command prints (run in the root, as a process of its own)."""
-    out = subprocess.run(
-        [sys.executable, "-m", "hipercow_magic.cli", *args],
-        capture_output=True,
-        text=True,
-        env=source_environment(),
-        timeout=120,
-        check=False,
-    )
+    out = run_cli(*args)
     assert out.returncode == 0, out.stderr
     return out.stdout
 
