@@ -169,6 +169,9 @@ class Driver(abc.ABC):
     name: str = ""
     default_envvars: EnvVars | None = None
     """Environment variables every task of this driver gets (below the user's own)."""
+    final_usage_after_end: bool = False
+    """Whether the driver writes a task's final figures (usage.json) just after the task's
+    own end marker, so that a reader arriving at the end waits a moment for them."""
 
     def __init__(self, root, config: dict):
         self.root = root

@@ -14,7 +14,7 @@ from hipercow_magic.core.resources import Resources, memory_request
 from hipercow_magic.core.status import ACTIVE, TERMINAL
 from hipercow_magic.core.task import marker_status, read_data, read_marker
 from hipercow_magic.core.usage import Usage, read_usage
-from hipercow_magic.drivers.registry import load_driver
+from hipercow_magic.drivers.registry import driver_class, load_driver
 
 GB = 1_000_000_000  # bytes in a gigabyte, as requests count them
 FINAL_GRACE = 2.0  # seconds after a task's end within which its final figures are awaited
@@ -97,19 +97,22 @@ def task_usages(root, ids: list[str], statuses: list[str | None] | None = None) 
 
 
 def _await_final(root, out: dict[str, Usage], statuses: dict[str, str | None]) -> None:
-    """Give tasks that ended a moment ago the final figures their scheduler is writing (it
-    writes them when it sees the process end, just after the task's own end marker): a
-    task that ended less than FINAL_GRACE seconds ago with only a live reading, or none,
-    is read again until it has its final figures, or until then.
+    """Give tasks that ended a moment ago the final figures their scheduler is writing,
+    where their driver writes them just after the task's own end marker (see
+    `Driver.final_usage_after_end`): a task that ran and ended less than FINAL_GRACE
+    seconds ago with only a live reading, or none, is read again until it has its final
+    figures, or until then. A task that never started has none to wait for.
     """
     now = time.time()
     due = {}
     for task_id, status in statuses.items():
         usage = out.get(task_id)
-        if status in TERMINAL and (usage is None or usage.running):
-            ended = read_marker(root, task_id, status).get("time") or 0
-            if now - ended < FINAL_GRACE:
-                due[task_id] = ended + FINAL_GRACE
+        if status not in TERMINAL or (usage is not None and not usage.running):
+            continue
+        ended = read_marker(root, task_id, status).get("time") or 0
+        if now - ended >= FINAL_GRACE or not _writes_figures_at_end(root, task_id):
+            continue
+        due[task_id] = ended + FINAL_GRACE
     while due:
         time.sleep(0.01)
         for task_id, until in list(due.items()):
@@ -118,6 +121,17 @@ def _await_final(root, out: dict[str, Usage], statuses: dict[str, str | None]) -
                 out[task_id] = found
             if (found is not None and not found.running) or time.time() >= until:
                 del due[task_id]
+
+
+def _writes_figures_at_end(root, task_id: str) -> bool:
+    """Whether task `task_id` started, on a driver that writes final figures at its end."""
+    if not read_marker(root, task_id, "running"):
+        return False
+    name = read_marker(root, task_id, "submitted").get("driver")
+    try:
+        return bool(name) and driver_class(name).final_usage_after_end
+    except HipercowError:  # a driver no longer installed
+        return False
 
 
 def asked_resources(root, task_id: str) -> Resources:

@@ -37,6 +37,7 @@ class LocalDriver(Driver):
     """Runs tasks on this machine, honouring the virtual cluster's nodes and queues."""
 
     name = "local"
+    final_usage_after_end = True  # the scheduler writes them when it reaps the process
     _starting: subprocess.Popen | None = None
     _ready = -1  # the read end of the pipe the scheduler started last answers on
     _answer = b""
