@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+from hipercow_magic.core import remote_files
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.root import check_task_id, find_root
 
@@ -66,6 +67,7 @@ def task_log_page(
         raise HipercowError("Give 'offset' (read onward) or 'before' (read back), not both")
     if limit < MIN_PAGE_BYTES:
         raise HipercowError(f"'limit' must be at least {MIN_PAGE_BYTES} bytes, not {limit}")
+    remote_files.ensure(root, task_id, "log", grow=True)
     try:
         f = open(root.task_file(task_id, "log"), "rb")
     except FileNotFoundError:

@@ -95,6 +95,12 @@ def key_path() -> str:
     return os.environ.get("HIPERCOW_KEY_FILE", default)
 
 
+def ensure_key() -> str:
+    """Make this user's secrets key if it is missing (whole or not at all); its path."""
+    _fernet(create=True)
+    return key_path()
+
+
 def _fernet(create: bool):
     from cryptography.fernet import Fernet
 

@@ -10,7 +10,7 @@ import secrets
 import socket
 import time
 
-from hipercow_magic.core import signing, store
+from hipercow_magic.core import remote_files, signing, store
 from hipercow_magic.core.errors import HipercowError, TaskFailed, TaskNotFinishedError
 from hipercow_magic.core.status import TERMINAL
 
@@ -339,7 +339,12 @@ def read_result_record(root, task_id: str) -> dict:
     HipercowError, and is not unpickled).
     """
     path = root.task_file(task_id, "result.pkl")
-    blob = signing.verify(store.read_bytes(path), "result.pkl", task_id, path)
+    try:
+        signed = store.read_bytes(path)
+    except FileNotFoundError:  # a result kept on a remote root: brought here, once
+        remote_files.ensure(root, task_id, "result.pkl")
+        signed = store.read_bytes(path)
+    blob = signing.verify(signed, "result.pkl", task_id, path)
     try:
         return pickle.loads(blob)
     except Exception as e:
@@ -390,6 +395,7 @@ def result_value(root, task_id: str, status: str):
 
 def read_log(root, task_id: str, offset: int = 0) -> tuple[str | None, int]:
     """The log from byte `offset`; (None, 0) when there is no log yet."""
+    remote_files.ensure(root, task_id, "log", grow=True)
     path = root.task_file(task_id, "log")
     try:
         with open(path, "rb") as f:

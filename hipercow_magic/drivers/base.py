@@ -247,6 +247,12 @@ class Driver(abc.ABC):
                 out[task_id] = found
         return out
 
+    def purge(self, ids: list[str]) -> None:
+        """Forget ended tasks that are being deleted (what the driver keeps of them
+        elsewhere, e.g. a remote root's copies). The default keeps nothing elsewhere.
+        """
+        return None
+
     def poll_interval(self) -> float:
         """The longest pause between status checks that this driver recommends (seconds)."""
         return 1.0

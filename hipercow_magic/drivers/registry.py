@@ -9,9 +9,10 @@ import os
 from importlib.metadata import entry_points
 from typing import Any
 
-from hipercow_magic.core import store
+from hipercow_magic.core import remote_files, store
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.retry_policy import RetryPolicy, chosen_policy, parse_retry_option
+from hipercow_magic.core.task import read_marker
 from hipercow_magic.drivers.base import Driver
 
 _loaded: dict[tuple[str, str], tuple[dict, Driver]] = {}
@@ -22,7 +23,12 @@ def configure_driver(root, name: str, **options) -> str:
     name, options = resolve_alias(name, options)
     cls = driver_class(name)
     policy = configured_policy(options.pop("retry", None))
-    config = cls.configure(root, **options)
+    if options.get("ssh") or options.get("remote_root"):  # the driver runs on the far side
+        from hipercow_magic.drivers.remote import configure_remote
+
+        config = configure_remote(root, name, options)
+    else:
+        config = cls.configure(root, **options)
     if policy is not None:
         config["retry_policy"] = policy.to_dict()
     path = root.config_path(name)
@@ -71,9 +77,29 @@ def load_driver(root, name: str) -> Driver:
     cached = _loaded.get(key)
     if cached is not None and cached[0] == config:
         return cached[1]
-    driver = driver_class(name)(root, config)
+    if "remote" in config:  # reached over SSH
+        from hipercow_magic.drivers.remote import RemoteDriver
+
+        driver = RemoteDriver(root, config, name, driver_class(name))
+    else:
+        driver = driver_class(name)(root, config)
     _loaded[key] = (config, driver)
     return driver
+
+
+def _fetch_remote_file(root, task_id: str, name: str, grow: bool) -> None:
+    """Bring a file of a task submitted to a driver behind SSH here (core/remote_files.py);
+    nothing for the tasks of other drivers.
+    """
+    if not grow and os.path.exists(root.task_file(task_id, name)):
+        return
+    driver_name = read_marker(root, task_id, "submitted").get("driver")
+    config = root.driver_config(driver_name) if driver_name else None
+    if config and "remote" in config:
+        load_driver(root, driver_name).fetch(task_id, name, grow)
+
+
+remote_files.register(_fetch_remote_file)
 
 
 def select_driver(root, driver=None) -> str | None:

@@ -13,9 +13,10 @@ import shutil
 import time
 
 from hipercow_magic.core import store
-from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.errors import HipercowError, warn
 from hipercow_magic.core.status import ACTIVE, TERMINAL
-from hipercow_magic.core.task import collect_times, marker_status
+from hipercow_magic.core.task import collect_times, marker_status, read_marker
+from hipercow_magic.drivers.registry import load_driver
 from hipercow_magic.engine.bundles import bundle_list, bundle_load_ids
 from hipercow_magic.engine.retry import read_retry_map, remove_from_retry_map
 from hipercow_magic.engine.statuses import task_statuses
@@ -214,8 +215,27 @@ def purge_plan(root, task_ids, finished_before, in_bundle, with_status) -> Purge
     return plan
 
 
+def _purge_elsewhere(root, ids: list[str]) -> None:
+    """Tell each driver of these tasks that they are deleted (one call per driver); a
+    driver that can't be reached keeps its copies, with a warning saying so.
+    """
+    by_driver: dict[str, list[str]] = {}
+    for task_id in ids:
+        name = read_marker(root, task_id, "submitted").get("driver")
+        if name:
+            by_driver.setdefault(name, []).append(task_id)
+    for name, group in by_driver.items():
+        try:
+            load_driver(root, name).purge(group)
+        except (HipercowError, OSError) as e:
+            warn(f"The copies '{name}' keeps of {len(group)} purged task(s) remain: {e}")
+
+
 def purge_apply(root, plan: PurgePlan) -> None:
-    """Delete what `purge_plan` chose: task folders, bundles and retry-map rows."""
+    """Delete what `purge_plan` chose: task folders (and the copies their drivers keep
+    elsewhere), bundles and retry-map rows.
+    """
+    _purge_elsewhere(root, plan.all_ids)
     for task_id in plan.all_ids:
         shutil.rmtree(root.task_dir(task_id), ignore_errors=True)
         root.terminal_cache.pop(task_id, None)

@@ -6,7 +6,13 @@ themselves, pickled one name at a time (pickling), with the source lines of note
 
 from hipercow_magic.core.capture.analysis import CodeAnalysis, analyse_code, parse_code
 from hipercow_magic.core.capture.fingerprint import Fingerprint, code_digest, digest
-from hipercow_magic.core.capture.pickling import dumps, pack, pickle_values, unpack_locals
+from hipercow_magic.core.capture.pickling import (
+    buffer_spans,
+    dumps,
+    pack,
+    pickle_values,
+    unpack_locals,
+)
 from hipercow_magic.core.capture.sources import (
     dumps_with_sources,
     loads_with_sources,
@@ -22,6 +28,7 @@ __all__ = [
     "dumps",
     "dumps_with_sources",
     "loads_with_sources",
+    "buffer_spans",
     "pack",
     "parse_code",
     "pickle_values",

@@ -86,6 +86,22 @@ def pack(entries: dict) -> bytes:
     return out.getvalue()
 
 
+def buffer_spans(data: bytes, offset: int = 0) -> list[tuple[int, int]]:
+    """Where the out-of-band buffers of a file made by `pack` lie: (start, end) pairs, each
+    shifted by `offset` (where `data` starts in its file); [] for data not in that form.
+    """
+    try:
+        head_len, n_buffers = struct.unpack_from("<QQ", data, 0)
+        pos, spans = 16 + head_len, []
+        for _ in range(n_buffers):
+            (size,) = struct.unpack_from("<Q", data, pos)
+            spans.append((offset + pos + 8, offset + pos + 8 + size))
+            pos += 8 + size
+    except struct.error:
+        return []
+    return spans if pos == len(data) else []
+
+
 def unpack_locals(data: bytes) -> dict:
     """The values written by `pack`; modules are imported, source lines registered."""
     import importlib

@@ -1,0 +1,130 @@
+"""What goes up with a submission and what comes down with a reply, for a remote root.
+
+Up: each task's own files (data.json, locals.pkl with its large buffers as chunks) and the
+root's own files that changed since they were last sent (the modules tasks import, data
+files beside them). Chunks the remote side is known to keep are named, not sent (the record
+of them is `sent-chunks` in this side's `hipercow/remote/<driver>/`).
+Down: the small files of tasks that started or ended, written here in the order that keeps
+a marker after what it vouches for.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hipercow_magic.core import store
+from hipercow_magic.core.capture import buffer_spans
+from hipercow_magic.core.signing import MAGIC
+from hipercow_magic.drivers.remote.wire import Outgoing
+
+SIGNED_HEAD = len(MAGIC) + 32  # the signature before a signed file's payload
+ROOT_FILE_LIMIT = 100_000_000  # the root's own files larger than this are not sent
+SKIPPED_FOLDERS = {"hipercow", "__pycache__", "node_modules"}
+
+
+class SentRecord:
+    """What this side knows the remote side keeps: chunks (by digest) and the root's own
+    files (by path: size, modification time and digest when sent).
+    """
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.chunks_path = os.path.join(folder, "sent-chunks")
+        self.files_path = os.path.join(folder, "sent-files.json")
+        try:
+            with open(self.chunks_path) as f:
+                self.chunks = set(f.read().split())
+        except FileNotFoundError:
+            self.chunks = set()
+        self.files: dict = store.read_json_or(self.files_path, {}) or {}
+
+    def forget(self, chunks: list[str]) -> None:
+        """The remote side no longer keeps these chunks."""
+        self.chunks.difference_update(chunks)
+        self._save_chunks()
+
+    def sent(self, outgoing: Outgoing, files: dict) -> None:
+        """A request carrying `outgoing` was answered: its chunks and `files` are there."""
+        if outgoing.sent - self.chunks:
+            self.chunks |= outgoing.sent
+            self._save_chunks()
+        if files:
+            self.files.update(files)
+            store.write_json(self.files_path, self.files)
+
+    def _save_chunks(self) -> None:
+        os.makedirs(self.folder, exist_ok=True)
+        store.write_text(self.chunks_path, "\n".join(sorted(self.chunks)) + "\n")
+
+
+def add_tasks(root, ids: list[str], outgoing: Outgoing) -> None:
+    """Put the files each task was created with into `outgoing` (paths relative to the
+    root); a signed locals.pkl travels with each large buffer as its own chunk.
+    """
+    for task_id in ids:
+        folder = root.task_dir(task_id)
+        relative = os.path.relpath(folder, root.path)
+        for name in sorted(os.listdir(folder)):
+            if name.startswith(("status-", ".")) or name in ("log", "result.pkl"):
+                continue
+            path = os.path.join(folder, name)
+            if not os.path.isfile(path):
+                continue
+            data = store.read_bytes(path)
+            spans = buffer_spans(data[SIGNED_HEAD:], SIGNED_HEAD) if name == "locals.pkl" else []
+            outgoing.add(f"{relative}/{name}", data, spans)
+
+
+def add_root_files(root, record: SentRecord, outgoing: Outgoing) -> dict:
+    """Put the root's own files that changed since last sent into `outgoing` (everything
+    under the root but `hipercow/`, hidden and cache folders, virtual environments and files
+    over ROOT_FILE_LIMIT); what to record once they arrive.
+    """
+    changed = {}
+    for folder, dirs, files in os.walk(root.path):
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d not in SKIPPED_FOLDERS
+            and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
+        )
+        for name in files:
+            if name.startswith("."):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            relative = os.path.relpath(path, root.path)
+            stamp = [st.st_size, st.st_mtime_ns]
+            if st.st_size > ROOT_FILE_LIMIT or (record.files.get(relative) or [])[:2] == stamp:
+                continue
+            try:
+                data = store.read_bytes(path)
+            except OSError:
+                continue
+            outgoing.add(relative, data, mtime=st.st_mtime)
+            changed[relative] = stamp
+    return changed
+
+
+def mirror(root, files: list[dict], blobs: list) -> None:
+    """Write the task files a reply carries (each {"task", "name", "blob"}), in order."""
+    made = set()
+    for entry in files:
+        folder = root.task_dir(entry["task"])
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        store.write_bytes(os.path.join(folder, entry["name"]), bytes(blobs[entry["blob"]]))
+
+
+def write_fetched(path: str, data: bytes, append: bool) -> None:
+    """Keep a fetched file here: whole (atomically), or its new bytes appended (a log)."""
+    if append:
+        with open(path, "ab") as f:
+            f.write(data)
+    else:
+        store.write_bytes(path, data)

@@ -1,0 +1,300 @@
+"""The remote side of a remote root: one request on stdin, one reply on stdout, then exit.
+
+Run over SSH as `python -m hipercow_magic.drivers.remote_agent REMOTE_ROOT` by the laptop's
+`RemoteDriver`: it writes the files a request carries into the remote root, asks the driver
+configured there (Slurm, or the local driver of a lab workstation) to act on many tasks at
+once, and answers in one reply. Nothing of it keeps running once it has replied.
+
+The root's keys (signing, secrets) are the laptop user's, installed at configure in
+`hipercow/remote/` of the remote root, so what nodes write verifies on the laptop.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from hipercow_magic.drivers.remote import wire
+
+EAGER_RESULT = 1_000_000  # results up to this size come back with the status that finds them
+NOT_MIRRORED = ("data.json", "locals.pkl", "log", "result.pkl")
+
+
+def keys_folder(root_path: str) -> str:
+    """Where a remote root keeps the laptop user's keys."""
+    return os.path.join(root_path, "hipercow", "remote")
+
+
+def chunk_path(root_path: str, name: str) -> str:
+    """Where a remote root keeps the chunk named `name` (its SHA-256)."""
+    return os.path.join(root_path, "hipercow", "remote", "chunks", name[:2], name[2:])
+
+
+class Agent:
+    """Answers one request against the remote root at `root_path`."""
+
+    def __init__(self, root_path: str):
+        from hipercow_magic.core.root import Root
+
+        self.root_path = os.path.realpath(os.path.expanduser(root_path))
+        self.root = Root(self.root_path)
+        keys = keys_folder(self.root_path)
+        os.environ["HIPERCOW_KEY_FILE"] = os.path.join(keys, "secret.key")
+        os.environ["HIPERCOW_SIGNING_KEY_FILE"] = os.path.join(keys, "signing.key")
+
+    # ---- files ----------------------------------------------------------------------------
+    def missing_chunks(self, files: list[dict]) -> list[str]:
+        """Chunks the files refer to that this side does not keep."""
+        names = {p[1] for f in files for p in f["parts"] if p[0] == "chunk"}
+        return sorted(n for n in names if not os.path.exists(chunk_path(self.root_path, n)))
+
+    def write_files(self, files: list[dict], blobs: list) -> None:
+        """Write each file whole (atomically) from its parts; keep the chunks sent."""
+        from hipercow_magic.core import store
+
+        for entry in files:
+            pieces = []
+            for part in entry["parts"]:
+                if part[0] == "chunk":
+                    with open(chunk_path(self.root_path, part[1]), "rb") as f:
+                        pieces.append(f.read())
+                    continue
+                data = bytes(blobs[part[1]])
+                if len(part) > 2:  # a chunk sent now: kept for the next time
+                    path = chunk_path(self.root_path, part[2])
+                    if not os.path.exists(path):
+                        os.makedirs(os.path.dirname(path), exist_ok=True)
+                        store.write_bytes(path, data)
+                pieces.append(data)
+            target = os.path.join(self.root_path, entry["path"])
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            store.write_bytes(target, b"".join(pieces), mtime=entry.get("mtime"))
+
+    def task_files(self, task_id: str, status: str) -> tuple[list[dict], list[bytes]]:
+        """The small files of a task that started or ended, to mirror on the laptop: its
+        markers and records, with the status's own marker last (a marker is written after
+        what it vouches for); a result up to EAGER_RESULT bytes too.
+        """
+        folder = self.root.task_dir(task_id)
+        try:
+            names = [n for n in os.listdir(folder) if os.path.isfile(os.path.join(folder, n))]
+        except FileNotFoundError:
+            return [], []
+        last = f"status-{status}"
+        wanted = [n for n in names if n not in NOT_MIRRORED and n != last and n[0] != "."]
+        result = os.path.join(folder, "result.pkl")
+        if "result.pkl" in names and os.path.getsize(result) <= EAGER_RESULT:
+            wanted.insert(0, "result.pkl")
+        wanted.sort(key=lambda n: n.startswith("status-"))
+        if last in names:
+            wanted.append(last)
+        files, blobs = [], []
+        for name in wanted:
+            try:
+                with open(os.path.join(folder, name), "rb") as f:
+                    blobs.append(f.read())
+            except FileNotFoundError:
+                continue
+            files.append({"task": task_id, "name": name, "blob": len(blobs) - 1})
+        return files, blobs
+
+    # ---- operations -----------------------------------------------------------------------
+    def driver(self, name: str, config: dict | None):
+        """The driver `name` as configured on this side; `config` (the laptop's record of
+        it) is saved first where this machine has none or another (login nodes differ).
+        """
+        from hipercow_magic.core import store
+        from hipercow_magic.drivers.registry import load_driver
+
+        if config is not None and self.root.driver_config(name) != config:
+            path = self.root.config_path(name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            store.write_json(path, config)
+        return load_driver(self.root, name)
+
+    def op_hello(self, header: dict, blobs: list) -> tuple[dict, list]:
+        """Versions and whether the remote root can be written."""
+        import platform
+
+        from hipercow_magic._version import __version__
+
+        try:
+            import cloudpickle
+
+            cloudpickle_version = cloudpickle.__version__
+        except ImportError:
+            cloudpickle_version = None
+        path = self.root_path
+        problem = None
+        if os.path.exists(path) and not os.path.isdir(path):
+            problem = f"'{path}' is a file, not a folder"
+        else:
+            parent = path if os.path.isdir(path) else os.path.dirname(path)
+            while not os.path.exists(parent):
+                parent = os.path.dirname(parent)
+            if not os.access(parent, os.W_OK | os.X_OK):
+                problem = f"'{parent}' can't be written by {_user()}"
+        return {
+            "python": platform.python_version(),
+            "executable": sys.executable,
+            "hipercow_magic": __version__,
+            "cloudpickle": cloudpickle_version,
+            "root": path,
+            "problem": problem,
+            "hostname": platform.node(),
+        }, []
+
+    def op_configure(self, header: dict, blobs: list) -> tuple[dict, list]:
+        """Make the remote root, install the user's keys, configure the driver here."""
+        from hipercow_magic.core.root import init_root
+        from hipercow_magic.drivers.registry import configure_driver
+
+        init_root(self.root_path)
+        keys = keys_folder(self.root_path)
+        os.makedirs(keys, mode=0o700, exist_ok=True)
+        for name, index in header["keys"].items():
+            path = os.path.join(keys, name)
+            tmp = f"{path}.{os.getpid()}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(bytes(blobs[index]))
+            os.replace(tmp, path)
+        message = configure_driver(self.root, header["driver"], **header["options"])
+        config = self.root.driver_config(header["driver"])
+        return {"message": message, "config": config}, []
+
+    def op_cluster_info(self, header: dict, blobs: list) -> tuple[dict, list]:
+        """The cluster the driver sees."""
+        driver = self.driver(header["driver"], header.get("config"))
+        return {"cluster": driver.cluster_info().to_dict()}, []
+
+    def op_submit(self, header: dict, blobs: list) -> tuple[dict, list]:
+        """Write the tasks' files, then submit those not submitted yet (a request sent again
+        after a cut connection submits nothing twice) and mark them submitted.
+        """
+        from hipercow_magic.core import store
+        from hipercow_magic.core.resources import Resources
+
+        missing = self.missing_chunks(header["files"])
+        if missing:
+            return {"missing": missing}, []
+        self.write_files(header["files"], blobs)
+        driver = self.driver(header["driver"], header.get("config"))
+        ids = [
+            i
+            for i in header["ids"]
+            if not os.path.exists(self.root.task_file(i, "status-submitted"))
+        ]
+        if ids:
+            resources = Resources.from_dict(header["resources"])
+            if header.get("after"):
+                driver.submit(ids, resources, after=header["after"])
+            else:
+                driver.submit(ids, resources)
+            store.write_markers(self.root, ids, "status-submitted", header["marker"])
+        return {"submitted": ids}, []
+
+    def op_status(self, header: dict, blobs: list) -> tuple[dict, list]:
+        """Every task's status (markers first, then ONE driver call for the active ones),
+        with the files of those that changed from what the laptop knows (`known`), and what
+        the driver says of the queued ones.
+        """
+        from hipercow_magic.core.status import ACTIVE
+        from hipercow_magic.core.task import marker_status
+
+        ids, known = header["ids"], header.get("known") or {}
+        out = [marker_status(self.root, i) for i in ids]
+        active = [k for k, s in enumerate(out) if s in ACTIVE]
+        details: dict = {}
+        if active:
+            driver = self.driver(header["driver"], header.get("config"))
+            for k, status in zip(active, driver.status([ids[k] for k in active])):
+                out[k] = status
+            still = [ids[k] for k in active if out[k] in ACTIVE]
+            details = driver.queue_details(still) if still else {}
+        files, sent = [], []
+        for task_id, status in zip(ids, out):
+            if status in (None, "created", "submitted") or known.get(task_id) == status:
+                continue
+            found, data = self.task_files(task_id, status)
+            for f in found:
+                f["blob"] += len(sent)
+            files += found
+            sent += data
+        return {"statuses": out, "files": files, "details": details}, sent
+
+    def op_fetch(self, header: dict, blobs: list) -> tuple[dict, list]:
+        """Files of tasks (from `offset` for a growing log): None for those absent."""
+        sizes, sent = [], []
+        for task_id, name, offset in header["files"]:
+            try:
+                with open(self.root.task_file(task_id, name), "rb") as f:
+                    f.seek(offset)
+                    sent.append(f.read())
+                sizes.append(len(sent) - 1)
+            except FileNotFoundError:
+                sizes.append(None)
+        return {"found": sizes}, sent
+
+    def op_cancel(self, header: dict, blobs: list) -> tuple[dict, list]:
+        """Cancel tasks; whether each was."""
+        driver = self.driver(header["driver"], header.get("config"))
+        return {"cancelled": driver.cancel(header["ids"])}, []
+
+    def op_info(self, header: dict, blobs: list) -> tuple[dict, list]:
+        """The scheduler's view of one task."""
+        driver = self.driver(header["driver"], header.get("config"))
+        return {"info": driver.info(header["id"])}, []
+
+    def op_outer_log(self, header: dict, blobs: list) -> tuple[dict, list]:
+        """The scheduler's own log of a task."""
+        driver = self.driver(header["driver"], header.get("config"))
+        return {"log": driver.log(header["id"], outer=True)}, []
+
+    def op_usage(self, header: dict, blobs: list) -> tuple[dict, list]:
+        """What tasks used, by id."""
+        driver = self.driver(header["driver"], header.get("config"))
+        return {"usage": {i: u.to_dict() for i, u in driver.usage(header["ids"]).items()}}, []
+
+    def op_purge(self, header: dict, blobs: list) -> tuple[dict, list]:
+        """Delete tasks' folders."""
+        import shutil
+
+        for task_id in header["ids"]:
+            shutil.rmtree(self.root.task_dir(task_id), ignore_errors=True)
+        return {"purged": len(header["ids"])}, []
+
+    def answer(self, header: dict, blobs: list) -> tuple[dict, list]:
+        """The reply to one request: its operation's, or {"error": ...} saying what failed."""
+        from hipercow_magic.core.errors import HipercowError
+
+        handler = getattr(self, "op_" + str(header.get("op")), None)
+        if handler is None:
+            return {"error": f"unknown operation {header.get('op')!r}"}, []
+        try:
+            return handler(header, blobs)
+        except HipercowError as e:
+            return {"error": str(e)}, []
+        except OSError as e:
+            return {"error": f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")}, []
+
+
+def _user() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
+def main(argv: list[str]) -> int:
+    """Answer the request on stdin about the remote root `argv[0]`."""
+    data = sys.stdin.buffer.read()
+    header, blobs = wire.decode(data)
+    agent = Agent(argv[0])
+    reply, sent = agent.answer(header, blobs)
+    sys.stdout.buffer.write(wire.encode(reply, sent))
+    sys.stdout.buffer.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
