@@ -41,6 +41,12 @@ from hipercow_magic.api.provision import (
     hipercow_provision_compare,
     hipercow_provision_list,
 )
+from hipercow_magic.api.remote import (
+    hipercow_remote_connect,
+    hipercow_remote_disconnect,
+    hipercow_remote_install,
+    hipercow_remote_status,
+)
 from hipercow_magic.api.setup import (
     hipercow_cluster_info,
     hipercow_configuration,
@@ -135,6 +141,11 @@ __all__ = [
     "hipercow_cluster_info",
     "hipercow_hello",
     "slurm_script",
+    # a cluster reached over SSH
+    "hipercow_remote_install",
+    "hipercow_remote_connect",
+    "hipercow_remote_disconnect",
+    "hipercow_remote_status",
     # what a task asks for
     "hipercow_resources",
     "hipercow_parallel",

@@ -21,6 +21,7 @@ from hipercow_magic.drivers.registry import (
     require_driver,
     unconfigure_driver,
 )
+from hipercow_magic.drivers.remote import remote_config
 
 
 def hipercow_init(path: str = ".", driver: str | None = None, **options_) -> Root:
@@ -29,7 +30,9 @@ def hipercow_init(path: str = ".", driver: str | None = None, **options_) -> Roo
     Args:
         path: the folder to hold the root (its `hipercow/` folder); created if needed.
         driver: a driver to configure at once, e.g. 'local' or 'slurm'.
-        **options_: the driver's options, as for hipercow_configure().
+        **options_: the driver's options, as for hipercow_configure(); with `ssh=` and
+            `remote_root=`, the driver runs on a cluster reached over SSH (see
+            hipercow_configure()).
 
     Returns:
         The root (its `.path` is the folder).
@@ -64,10 +67,18 @@ def hipercow_configure(driver: str, root=None, **options_) -> None:
             with hipercow's example cluster: 4 nodes of 4 cores, 3 queues).
         root: the hipercow root (default: found from the working directory).
         **options_: the driver's options (e.g. the local driver's `nodes=`, `queues=`, Slurm's
-            `python=` and `preamble=`).
+            `python=` and `preamble=`). For a cluster reached over SSH (the driver then
+            runs there, and the root has a copy there that the nodes see): `ssh=` (an
+            alias from `~/.ssh/config`, or `user@host`) and `remote_root=` (the copy's
+            folder there, `~` being the cluster's home), with optionally `remote_python=`
+            (the Python there; default: the environment `hipercow_remote_install()` made,
+            else `python3`) and `ssh_config=` (an ssh configuration file instead of
+            `~/.ssh/config`).
 
     Raises:
-        HipercowError: an unknown driver or option.
+        HipercowError: an unknown driver or option, or (over SSH) the cluster can't be
+            reached or its hipercow-magic, Python or cloudpickle differs from this
+            machine's (the message says how to fix it).
     """
     print("✔ " + configure_driver(find_root(root), driver, **options_))
 
@@ -120,7 +131,15 @@ def hipercow_configuration(show: bool = True, root=None) -> dict:
         if not info["drivers"]:
             print("  • drivers: (none configured)")
         for name, config in info["drivers"].items():
-            print(f"  • driver '{name}':")
+            remote = remote_config(root, name)
+            if remote is None:
+                print(f"  • driver '{name}':")
+            else:  # where it runs, then its own options (those it has there)
+                print(f"  • driver '{name}', over SSH to {remote['ssh']}:")
+                print(f"      remote root: {remote['remote_root']}")
+                print(f"      remote python: {remote.get('remote_python') or 'python3'}")
+                outer = {k: v for k, v in config.items() if k not in ("inner", "remote")}
+                config = {**config.get("inner", {}), **outer}
             for k, v in config.items():
                 print(f"      {k}: {v}")
     return info

@@ -15,6 +15,7 @@ from hipercow_magic.cli.args import (
     environment_command,
     init_options,
     provision_command,
+    remote_command,
 )
 from hipercow_magic.cli.commands import status_counts_text
 from hipercow_magic.core.errors import HipercowError
@@ -104,6 +105,13 @@ def cmd_provision(magics, args) -> None:
 def cmd_environment(magics, args) -> None:
     """`%hipercow environment ...` (see `hipercow_magic.cli.args.add_environment_parser`)."""
     environment_command(args)
+
+
+def cmd_remote(magics, args) -> None:
+    """`%hipercow remote install|connect|disconnect|status` (see
+    `hipercow_magic.cli.args.add_remote_parser`).
+    """
+    remote_command(args)
 
 
 def cmd_status(magics, args) -> None:
@@ -236,6 +244,7 @@ COMMANDS = {
     "hello": cmd_hello,
     "provision": cmd_provision,
     "environment": cmd_environment,
+    "remote": cmd_remote,
     "status": cmd_status,
     "list": cmd_list,
     "show": cmd_show,

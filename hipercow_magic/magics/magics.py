@@ -376,8 +376,8 @@ class HipercowMagics(Magics):
     @line_magic("hipercow")
     def hipercow_line(self, line: str):
         """Hipercow commands: init, configure, unconfigure, configuration, hello, provision,
-        environment, status, list, show, info, result, log, wait, cancel, submit, retry, why,
-        purge.
+        environment, remote, status, list, show, info, result, log, wait, cancel, submit,
+        retry, why, purge.
         `%hipercow help` lists them and `%hipercow COMMAND -h` explains one.
         """
         parser = line_parser()

@@ -18,6 +18,7 @@ from hipercow_magic.cli.args.environments import (
     provision_command,
     unquote,
 )
+from hipercow_magic.cli.args.remote import add_remote_parser, remote_command
 from hipercow_magic.cli.args.root import (
     add_configuration_parser,
     add_configure_parser,
@@ -53,6 +54,7 @@ __all__ = [
     "add_init_parser",
     "add_provision_parser",
     "add_purge_parser",
+    "add_remote_parser",
     "add_root_commands",
     "add_task_commands",
     "add_task_options",
@@ -68,6 +70,7 @@ __all__ = [
     "positive_whole_number",
     "provision_cli",
     "provision_command",
+    "remote_command",
     "task_envvars",
     "task_options",
     "task_parallel",

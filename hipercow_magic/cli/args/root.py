@@ -1,5 +1,6 @@
 """The commands on a root, the same in every front end: init, configure, unconfigure,
-configuration, hello and purge (with environment and provision from `environments`).
+configuration, hello and purge (with environment and provision from `environments`, remote
+from `remote`).
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ import argparse
 
 from hipercow_magic.cli.args.common import command, parse_pairs
 from hipercow_magic.cli.args.environments import add_environment_parser, add_provision_parser
+from hipercow_magic.cli.args.remote import add_remote_parser, add_ssh_options, ssh_options
+from hipercow_magic.core.errors import HipercowError
 
 
 def _add_option_flag(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +24,9 @@ def _add_option_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def add_init_parser(subparsers) -> argparse.ArgumentParser:
-    """Register `init [PATH] [--driver D] [--cluster NAME] [--option K=V ...]`."""
+    """Register `init [PATH] [--driver D] [--cluster NAME] [--option K=V ...]` and the
+    options of a cluster reached over SSH (`--ssh DEST --remote-root PATH ...`).
+    """
     p = command(subparsers, "init", "create a root here (or at PATH) and configure a driver")
     p.add_argument("path", nargs="?", default=".", help="where the root goes (default: here)")
     p.add_argument("--driver", metavar="NAME", help="configure this driver (local or slurm)")
@@ -29,19 +34,34 @@ def add_init_parser(subparsers) -> argparse.ArgumentParser:
         "--cluster", metavar="NAME", help="the local driver's virtual cluster, e.g. example"
     )
     _add_option_flag(p)
+    add_ssh_options(p)
     return p
 
 
 def init_options(args: argparse.Namespace) -> dict:
-    """The driver options of a parsed `init`: `--option` pairs and `--cluster`."""
+    """The driver options of a parsed `init`: `--option` pairs, `--cluster` and the SSH
+    options (as `ssh=`, `remote_root=`, `remote_python=`, `ssh_config=`).
+
+    Raises:
+        HipercowError: SSH options without a driver, or without both `--ssh` and
+            `--remote-root`.
+    """
     out = parse_pairs(args.option)
     if args.cluster:
         out["cluster"] = args.cluster
+    out = ssh_options(args, out)
+    if args.driver is None and "ssh" in out:
+        raise HipercowError(
+            "--ssh needs --driver: the driver that runs on the cluster, e.g. "
+            "--driver slurm --ssh mycluster --remote-root '~/projects/flu'"
+        )
     return out
 
 
 def add_configure_parser(subparsers) -> argparse.ArgumentParser:
-    """Register `configure DRIVER [K=V ...] [--option K=V ...]` (both spellings of options)."""
+    """Register `configure DRIVER [K=V ...] [--option K=V ...]` (both spellings of options)
+    and the options of a cluster reached over SSH (`--ssh DEST --remote-root PATH ...`).
+    """
     p = command(subparsers, "configure", "configure a driver for this root")
     p.add_argument("driver", metavar="DRIVER", help="the driver (local or slurm)")
     p.add_argument(
@@ -51,12 +71,18 @@ def add_configure_parser(subparsers) -> argparse.ArgumentParser:
         help="driver options, e.g. cluster=example idle_timeout=60 (or as --option KEY=VALUE)",
     )
     _add_option_flag(p)
+    add_ssh_options(p)
     return p
 
 
 def configure_options(args: argparse.Namespace) -> dict:
-    """The driver options of a parsed `configure`: the KEY=VALUE words and `--option` pairs."""
-    return parse_pairs([*args.pairs, *args.option])
+    """The driver options of a parsed `configure`: the KEY=VALUE words, `--option` pairs and
+    the SSH options (as `ssh=`, `remote_root=`, `remote_python=`, `ssh_config=`).
+
+    Raises:
+        HipercowError: SSH options without both `--ssh` and `--remote-root`.
+    """
+    return ssh_options(args, parse_pairs([*args.pairs, *args.option]))
 
 
 def add_unconfigure_parser(subparsers) -> argparse.ArgumentParser:
@@ -104,7 +130,7 @@ def add_purge_parser(subparsers) -> argparse.ArgumentParser:
 
 def add_root_commands(subparsers) -> dict[str, argparse.ArgumentParser]:
     """Register the commands on a root, the same for every front end: init, configure,
-    unconfigure, configuration, hello, purge, environment and provision.
+    unconfigure, configuration, hello, purge, environment, provision and remote.
 
     Returns:
         The parser of each command, by name.
@@ -118,4 +144,5 @@ def add_root_commands(subparsers) -> dict[str, argparse.ArgumentParser]:
         "purge": add_purge_parser(subparsers),
         "environment": add_environment_parser(subparsers),
         "provision": add_provision_parser(subparsers),
+        "remote": add_remote_parser(subparsers),
     }
