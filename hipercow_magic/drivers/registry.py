@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib
 import os
-from importlib.metadata import entry_points
 from typing import Any
 
 from hipercow_magic.core import remote_files, store
@@ -154,12 +153,16 @@ DRIVER_ALIASES = {"example": ("local", {"cluster": "example"})}
 
 
 def driver_class(name: str):
-    """The class registered for driver `name`, or a HipercowError listing valid names."""
-    for ep in entry_points(group="hipercow_magic.drivers"):
-        if ep.name == name:
-            return ep.load()
+    """The class registered for driver `name`, or a HipercowError listing valid names (the
+    built-in drivers first: the entry points are read only for other names).
+    """
     target = BUILTIN_DRIVERS.get(name)
     if target is None:
+        from importlib.metadata import entry_points  # ~50 ms: only when needed
+
+        for ep in entry_points(group="hipercow_magic.drivers"):
+            if ep.name == name:
+                return ep.load()
         valid = sorted(set(available_drivers()) | set(DRIVER_ALIASES))
         raise HipercowError(
             f"Invalid driver '{name}'\nValid choices are: {', '.join(repr(v) for v in valid)}"
@@ -170,6 +173,8 @@ def driver_class(name: str):
 
 def available_drivers() -> list[str]:
     """Names of every driver: the built-in ones and those registered as entry points."""
+    from importlib.metadata import entry_points
+
     names = set(BUILTIN_DRIVERS)
     names.update(ep.name for ep in entry_points(group="hipercow_magic.drivers"))
     return sorted(names)

@@ -15,6 +15,7 @@ import os
 import sys
 
 from hipercow_magic.drivers.remote import wire
+from hipercow_magic.drivers.remote.records import record_digests
 
 EAGER_RESULT = 1_000_000  # results up to this size come back with the status that finds them
 NOT_MIRRORED = ("data.json", "locals.pkl", "log", "result.pkl")
@@ -213,6 +214,12 @@ class Agent:
             still = [ids[k] for k in active if out[k] in ACTIVE]
             details = driver.queue_details(still) if still else {}
         files, sent = [], []
+        records = []
+        for path, digest in record_digests(self.root_path).items():
+            if (header.get("records") or {}).get(path) != digest:
+                with open(os.path.join(self.root_path, path), "rb") as f:
+                    sent.append(f.read())
+                records.append({"path": path, "blob": len(sent) - 1})
         for task_id, status in zip(ids, out):
             if status in (None, "created", "submitted") or known.get(task_id) == status:
                 continue
@@ -221,7 +228,7 @@ class Agent:
                 f["blob"] += len(sent)
             files += found
             sent += data
-        return {"statuses": out, "files": files, "details": details}, sent
+        return {"statuses": out, "files": files, "records": records, "details": details}, sent
 
     def op_fetch(self, header: dict, blobs: list) -> tuple[dict, list]:
         """Files of tasks (from `offset` for a growing log): None for those absent."""

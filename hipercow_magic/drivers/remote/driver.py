@@ -128,6 +128,7 @@ class RemoteDriver(Driver):
             outgoing = wire.Outgoing(record.chunks)
             transfer.add_tasks(self.root, ids, outgoing)
             changed = transfer.add_root_files(self.root, record, outgoing)
+            records = transfer.add_records(self.root, record, outgoing)
             header = {
                 "files": outgoing.files,
                 "ids": ids,
@@ -137,7 +138,7 @@ class RemoteDriver(Driver):
             }
             reply, _ = self.call("submit", header, outgoing.blobs)
             if "missing" not in reply:
-                record.sent(outgoing, changed)
+                record.sent(outgoing, changed, records)
                 return
             record.forget(reply["missing"])
         raise HipercowError(f"{self.remote['ssh']} kept losing the files sent to it")
@@ -147,13 +148,16 @@ class RemoteDriver(Driver):
         ended are written here. While the cluster can't be reached: the last known states.
         """
         known = {i: marker_status(self.root, i) for i in ids}
+        record = transfer.SentRecord(self.folder)
+        request = {"ids": ids, "known": known, "records": record.records}
         try:
-            reply, blobs = self.call("status", {"ids": ids, "known": known})
+            reply, blobs = self.call("status", request)
         except RemoteUnreachable as e:
             self._unreachable(e)
             return [known[i] or "submitted" for i in ids]
         self._reachable()
         transfer.mirror(self.root, reply["files"], blobs)
+        transfer.mirror_records(self.root, record, reply.get("records") or [], blobs)
         self._details = reply.get("details") or {}
         return reply["statuses"]
 
@@ -222,8 +226,8 @@ class RemoteDriver(Driver):
                 return
             self._down = str(error)
         warnings.warn(
-            f"Can't reach {self.remote['ssh']} ({' '.join(str(error).split())}); showing the "
-            "last known states, nothing is marked failed for it; asking again at each lookup",
+            f"{' '.join(str(error).split())}. Until it answers, lookups show the last known "
+            "states and nothing is marked failed for it.",
             HipercowWarning,
             stacklevel=3,
         )
@@ -233,4 +237,6 @@ class RemoteDriver(Driver):
             if self._down is None:
                 return
             self._down = None
-        warnings.warn(f"{self.remote['ssh']} can be reached again", HipercowWarning, stacklevel=3)
+        warnings.warn(
+            f"{self.remote['ssh']} answers again; lookups carry on", HipercowWarning, stacklevel=3
+        )

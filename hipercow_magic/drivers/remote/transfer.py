@@ -1,20 +1,24 @@
 """What goes up with a submission and what comes down with a reply, for a remote root.
 
-Up: each task's own files (data.json, locals.pkl with its large buffers as chunks) and the
+Up: each task's own files (data.json, locals.pkl with its large buffers as chunks), the
 root's own files that changed since they were last sent (the modules tasks import, data
-files beside them). Chunks the remote side is known to keep are named, not sent (the record
-of them is `sent-chunks` in this side's `hipercow/remote/<driver>/`).
+files beside them) and the root's records (environments, provisioning requests). Chunks the
+remote side is known to keep are named, not sent (the record of them is `sent-chunks` in this
+side's `hipercow/remote/<driver>/`).
 Down: the small files of tasks that started or ended, written here in the order that keeps
-a marker after what it vouches for.
+a marker after what it vouches for, and the records tasks changed there (an installation's
+record and the environment's current installation).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 from hipercow_magic.core import store
 from hipercow_magic.core.capture import buffer_spans
 from hipercow_magic.core.signing import MAGIC
+from hipercow_magic.drivers.remote.records import record_digests
 from hipercow_magic.drivers.remote.wire import Outgoing
 
 SIGNED_HEAD = len(MAGIC) + 32  # the signature before a signed file's payload
@@ -37,20 +41,33 @@ class SentRecord:
         except FileNotFoundError:
             self.chunks = set()
         self.files: dict = store.read_json_or(self.files_path, {}) or {}
+        self.records_path = os.path.join(folder, "sent-records.json")
+        self.records: dict = store.read_json_or(self.records_path, {}) or {}
 
     def forget(self, chunks: list[str]) -> None:
         """The remote side no longer keeps these chunks."""
         self.chunks.difference_update(chunks)
         self._save_chunks()
 
-    def sent(self, outgoing: Outgoing, files: dict) -> None:
-        """A request carrying `outgoing` was answered: its chunks and `files` are there."""
+    def sent(self, outgoing: Outgoing, files: dict, records: dict) -> None:
+        """A request carrying `outgoing` was answered: its chunks, the root's `files` and
+        `records` (path: digest) are there.
+        """
         if outgoing.sent - self.chunks:
             self.chunks |= outgoing.sent
             self._save_chunks()
         if files:
+            os.makedirs(self.folder, exist_ok=True)
             self.files.update(files)
             store.write_json(self.files_path, self.files)
+        self.same_records(records)
+
+    def same_records(self, records: dict) -> None:
+        """These records (path: digest) are alike on both sides now."""
+        if records and any(self.records.get(k) != v for k, v in records.items()):
+            os.makedirs(self.folder, exist_ok=True)
+            self.records.update(records)
+            store.write_json(self.records_path, self.records)
 
     def _save_chunks(self) -> None:
         os.makedirs(self.folder, exist_ok=True)
@@ -108,6 +125,30 @@ def add_root_files(root, record: SentRecord, outgoing: Outgoing) -> dict:
             outgoing.add(relative, data, mtime=st.st_mtime)
             changed[relative] = stamp
     return changed
+
+
+def add_records(root, record: SentRecord, outgoing: Outgoing) -> dict:
+    """Put the root's records that changed here since they were last alike into `outgoing`;
+    their digests, to record once they arrive.
+    """
+    changed = {}
+    for relative, digest in record_digests(root.path).items():
+        if record.records.get(relative) != digest:
+            outgoing.add(relative, store.read_bytes(os.path.join(root.path, relative)))
+            changed[relative] = digest
+    return changed
+
+
+def mirror_records(root, record: SentRecord, files: list[dict], blobs: list) -> None:
+    """Write the records a reply carries (each {"path", "blob"}); they are alike now."""
+    digests = {}
+    for entry in files:
+        data = bytes(blobs[entry["blob"]])
+        path = os.path.join(root.path, entry["path"])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        store.write_bytes(path, data)
+        digests[entry["path"]] = hashlib.sha256(data).hexdigest()
+    record.same_records(digests)
 
 
 def mirror(root, files: list[dict], blobs: list) -> None:
