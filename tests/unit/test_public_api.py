@@ -9,6 +9,11 @@ import hipercow_magic as hc
 from hipercow_magic import api
 
 API = {
+    # remote roots (a cluster reached over SSH)
+    "hipercow_remote_install",
+    "hipercow_remote_connect",
+    "hipercow_remote_disconnect",
+    "hipercow_remote_status",
     # tasks: creating
     "task_create_expr",
     "task_create_explicit",

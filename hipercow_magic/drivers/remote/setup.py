@@ -29,7 +29,7 @@ def remote_config(root, name: str) -> dict | None:
 
 def _fix(remote: dict, python: str | None) -> str:
     where = f"--ssh {shlex.quote(remote['ssh'])} --remote-root {shlex.quote(remote['remote_root'])}"
-    with_python = f" --python {shlex.quote(python)}" if python else ""
+    with_python = f" --remote-python {shlex.quote(python)}" if python else ""
     return (
         "Install this version into a venv inside the remote root with:\n"
         f"  hipercow remote install {where}{with_python}\n"
@@ -180,7 +180,11 @@ rmdir "$site/hipercow_magic.new"
         out = conn.run(f"bash -c {shlex.quote(script)}", _package_archive())
     except RemoteCommandFailed as e:
         said = "\n".join((e.stderr or "").strip().splitlines()[-5:])
-        hint = "\nPass --python with a Python of that version there." if e.returncode == 3 else ""
+        hint = (
+            "\nPass --remote-python with a Python of that version there."
+            if e.returncode == 3
+            else ""
+        )
         raise HipercowError(f"Installing on {ssh} failed: {said}{hint}") from None
     executable = out.decode().strip().splitlines()[-1]
     return (
@@ -230,7 +234,6 @@ def describe(root, name: str) -> dict:
         out["versions"] = {
             k: hello[k] for k in ("python", "hipercow_magic", "cloudpickle", "executable")
         }
-        out["connected"] = conn.is_open()
     except HipercowError as e:
         out["problem"] = str(e)
     return out
