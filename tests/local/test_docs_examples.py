@@ -49,6 +49,11 @@ CLAIMS = {
         "True '0,1'\n",
         "  • peak memory ",  # `hipercow task suggest sweep` on a terminal
     ],
+    "remote.md": [
+        "[0, 10, 20, 30, 40, 50, 60, 70, 80, 90]",
+        "over SSH to hipercow-cluster:",
+        "── remote root of driver 'local' ──",
+    ],
     "environments.md": [
         "Installed 2 packages into the environment: cowsay 6.1, tomli 2.0.1",
         "Changed (1):\n  • cowsay 6.0 → 6.1",
@@ -190,6 +195,11 @@ def _params():
 @_params()
 def test_examples_run_as_written(document, tmp_path):
     """A document's examples run in order in an empty folder, and each one succeeds."""
+    if document.name == "remote.md":  # its cluster is the project's sshd and Slurm
+        from processes import require_slurm, require_sshd
+
+        require_sshd()
+        require_slurm()
     expected = [b for b in blocks(document) if b.lang in RUN and not b.not_run and not b.file]
     folder = tmp_path / "work"
     folder.mkdir()
