@@ -75,6 +75,17 @@ def cluster_from_dict(d: dict) -> ClusterInfo:
     )
 
 
+def _not_sent(remote: dict, names: list[str]) -> str:
+    """What to say of the root's files too large to send with a submission."""
+    limit = transfer.ROOT_FILE_LIMIT // 1_000_000
+    return (
+        f"Not sent to {remote['ssh']} (files over {limit} MB are not sent with tasks): "
+        f"{', '.join(names)}\nTasks that read them need a copy at the same place under "
+        f"{remote['remote_root']} (e.g. with rsync or scp), or should read them from the "
+        "cluster's own storage."
+    )
+
+
 class RemoteDriver(Driver):
     """Driver `name` (configured on the remote side as `config["inner"]`) reached over SSH
     at `config["remote"]`; `inner_class` is that driver's class (its default environment
@@ -127,7 +138,7 @@ class RemoteDriver(Driver):
         for _ in range(2):
             outgoing = wire.Outgoing(record.chunks)
             transfer.add_tasks(self.root, ids, outgoing)
-            changed = transfer.add_root_files(self.root, record, outgoing)
+            changed, too_large = transfer.add_root_files(self.root, record, outgoing)
             records = transfer.add_records(self.root, record, outgoing)
             header = {
                 "files": outgoing.files,
@@ -139,6 +150,8 @@ class RemoteDriver(Driver):
             reply, _ = self.call("submit", header, outgoing.blobs)
             if "missing" not in reply:
                 record.sent(outgoing, changed, records)
+                if too_large:
+                    warnings.warn(_not_sent(self.remote, too_large), HipercowWarning, stacklevel=2)
                 return
             record.forget(reply["missing"])
         raise HipercowError(f"{self.remote['ssh']} kept losing the files sent to it")

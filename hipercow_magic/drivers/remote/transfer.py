@@ -17,12 +17,13 @@ import os
 
 from hipercow_magic.core import store
 from hipercow_magic.core.capture import buffer_spans
+from hipercow_magic.core.format import format_bytes
 from hipercow_magic.core.signing import MAGIC
 from hipercow_magic.drivers.remote.records import record_digests
 from hipercow_magic.drivers.remote.wire import Outgoing
 
 SIGNED_HEAD = len(MAGIC) + 32  # the signature before a signed file's payload
-ROOT_FILE_LIMIT = 100_000_000  # the root's own files larger than this are not sent
+ROOT_FILE_LIMIT = 10_000_000  # the root's own files larger than this are not sent
 SKIPPED_FOLDERS = {"hipercow", "__pycache__", "node_modules"}
 
 
@@ -92,12 +93,13 @@ def add_tasks(root, ids: list[str], outgoing: Outgoing) -> None:
             outgoing.add(f"{relative}/{name}", data, spans)
 
 
-def add_root_files(root, record: SentRecord, outgoing: Outgoing) -> dict:
-    """Put the root's own files that changed since last sent into `outgoing` (everything
-    under the root but `hipercow/`, hidden and cache folders, virtual environments and files
-    over ROOT_FILE_LIMIT); what to record once they arrive.
+def add_root_files(root, record: SentRecord, outgoing: Outgoing) -> tuple[dict, list[str]]:
+    """Put the root's own files that changed since last sent into `outgoing`: everything
+    under the root but `hipercow/`, hidden and cache folders and virtual environments, up to
+    ROOT_FILE_LIMIT bytes a file. Returns what to record once they arrive, and the larger
+    files not sent (each named once a version: they are recorded as not sent).
     """
-    changed = {}
+    changed, too_large = {}, []
     for folder, dirs, files in os.walk(root.path):
         dirs[:] = sorted(
             d
@@ -116,7 +118,11 @@ def add_root_files(root, record: SentRecord, outgoing: Outgoing) -> dict:
                 continue
             relative = os.path.relpath(path, root.path)
             stamp = [st.st_size, st.st_mtime_ns]
-            if st.st_size > ROOT_FILE_LIMIT or (record.files.get(relative) or [])[:2] == stamp:
+            if (record.files.get(relative) or [])[:2] == stamp:
+                continue
+            if st.st_size > ROOT_FILE_LIMIT:
+                too_large.append(f"{relative} ({format_bytes(st.st_size)})")
+                changed[relative] = [*stamp, "not sent"]
                 continue
             try:
                 data = store.read_bytes(path)
@@ -124,7 +130,7 @@ def add_root_files(root, record: SentRecord, outgoing: Outgoing) -> dict:
                 continue
             outgoing.add(relative, data, mtime=st.st_mtime)
             changed[relative] = stamp
-    return changed
+    return changed, too_large
 
 
 def add_records(root, record: SentRecord, outgoing: Outgoing) -> dict:
