@@ -13,7 +13,7 @@ from processes import stop_local_scheduler
 import hipercow_magic as hc
 
 TESTS = pathlib.Path(__file__).resolve().parent
-FOLDER_MARKERS = ("local", "slurm", "kernel", "browser", "shared")  # registered in pyproject.toml
+FOLDER_MARKERS = ("local", "slurm", "kernel", "browser", "shared", "remote")  # in pyproject.toml
 
 
 def pytest_collection_modifyitems(items):

@@ -124,6 +124,29 @@ def require_slurm() -> None:
         pytest.skip(message)
 
 
+def require_sshd(alias: str = "hipercow-cluster") -> None:
+    """Skip the test when the project's cluster behind SSH (scripts/start-sshd.sh) can't run
+    its Python with hipercow_magic over `ssh alias` (fail instead in CI).
+    """
+    command = "python3 -c 'import hipercow_magic'"
+    try:
+        proc = subprocess.run(
+            ["ssh", "-o", "BatchMode=yes", "-o", "ControlPath=none", alias, command],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        problem = None if proc.returncode == 0 else proc.stderr.strip() or "python3 failed"
+    except (FileNotFoundError, subprocess.TimeoutExpired) as e:
+        problem = str(e)
+    if problem:
+        message = f"The SSH cluster is not up (start it with scripts/start-sshd.sh): {problem}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def magic_shell(ip, capsys, display: str):
     """The shell with a clean namespace showing `display`; afterwards nothing of the test's
     (widgets, running tasks, values still to arrive) reaches the next test."""
