@@ -159,7 +159,7 @@ class Network:
         gone.
         """
         listener = psutil.Process(int(SSHD_PID.read_text()))
-        connections = [p for p in listener.children(recursive=True) if p.name() == "sshd"]
+        connections = [p for p in listener.children(recursive=True) if p.name().startswith("sshd")]
         self.is_cut = True
         for proc in [listener, *connections]:
             try:
