@@ -33,6 +33,15 @@ die() { echo "[start-sshd] ERROR: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (it adds a user and starts sshd directly)"
 alive_pid() { [ -s "$1" ] && [ "$(cat "/proc/$(cat "$1")/comm" 2>/dev/null)" = sshd ]; }
 as_user() { runuser -u "$CLUSTER_USER" -- "$@"; }
+# put TEXT FILE OWNER: make FILE (mode 0600) hold TEXT, replaced at once when it differs
+# (connections starting meanwhile read the old file or the new one, never half of it).
+put() {
+    [ "$(cat "$2" 2>/dev/null)" = "$1" ] && return 0
+    printf '%s\n' "$1" > "$2.new"
+    chown "$3:$3" "$2.new"
+    chmod 600 "$2.new"
+    mv "$2.new" "$2"
+}
 # replace_block FILE TEXT: put TEXT between "# BEGIN/END hipercow-cluster" lines at the top of
 # FILE, replacing the block an earlier run wrote (at the top: ssh takes the first value it sees).
 replace_block() {
@@ -77,10 +86,9 @@ install -d -m 0700 "$STATE_DIR" /root/.ssh
     ssh-keygen -q -t ed25519 -N '' -C "$ALIAS host key" -f "$CONF_DIR/ssh_host_ed25519_key"
 chmod 600 "$CONF_DIR/ssh_host_ed25519_key"
 [ -s "$CLIENT_KEY" ] || ssh-keygen -q -t ed25519 -N '' -C "root for $ALIAS" -f "$CLIENT_KEY"
-echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$CONF_DIR/ssh_host_ed25519_key.pub")" > "$KNOWN_HOSTS"
 install -d -o "$CLUSTER_USER" -g "$CLUSTER_USER" -m 0700 "$HOME_DIR/.ssh"
-install -o "$CLUSTER_USER" -g "$CLUSTER_USER" -m 0600 "$CLIENT_KEY.pub" \
-    "$HOME_DIR/.ssh/authorized_keys"
+put "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$CONF_DIR/ssh_host_ed25519_key.pub")" "$KNOWN_HOSTS" root
+put "$(cat "$CLIENT_KEY.pub")" "$HOME_DIR/.ssh/authorized_keys" "$CLUSTER_USER"
 
 # ---------------------------------------------------------------- the alias in root's config
 touch /root/.ssh/config
