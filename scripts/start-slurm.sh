@@ -58,17 +58,7 @@ for p in "${PKGS[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing: ${missing[*]}"
-    # No init system here: keep the packages' maintainer scripts from starting daemons.
-    made_policy=0
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-        chmod 755 /usr/sbin/policy-rc.d
-        made_policy=1
-    fi
-    apt-get -o DPkg::Lock::Timeout=300 update -q
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q \
-        --no-install-recommends "${missing[@]}"
-    if [ "$made_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+    bash "$(dirname "$0")/apt-install.sh" "${missing[@]}"
 fi
 
 # ---------------------------------------------------------------- configuration

@@ -106,6 +106,15 @@ def cancel_slurm_jobs(path) -> None:
         subprocess.run(["scancel", *jobs], capture_output=True, check=False)
 
 
+def skip_or_fail(message: str) -> None:
+    """Skip the test for want of a service it needs; in CI (where .ci/run starts every
+    service and sets CI=1), fail instead.
+    """
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_slurm() -> None:
     """Skip the test when the project's Slurm is not running (fail instead in CI)."""
     try:
@@ -118,10 +127,7 @@ def require_slurm() -> None:
     except (FileNotFoundError, subprocess.TimeoutExpired) as e:
         problem = str(e)
     if problem:
-        message = f"Slurm is not running (start it with scripts/start-slurm.sh): {problem}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(f"Slurm is not running (start it with scripts/start-slurm.sh): {problem}")
 
 
 def require_sshd(alias: str = "hipercow-cluster") -> None:
@@ -141,10 +147,7 @@ def require_sshd(alias: str = "hipercow-cluster") -> None:
     except (FileNotFoundError, subprocess.TimeoutExpired) as e:
         problem = str(e)
     if problem:
-        message = f"The SSH cluster is not up (start it with scripts/start-sshd.sh): {problem}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(f"The SSH cluster is not up (start it with scripts/start-sshd.sh): {problem}")
 
 
 def magic_shell(ip, capsys, display: str):

@@ -7,7 +7,7 @@ import os
 
 import pytest
 from jupyter_process import JupyterProcess
-from processes import source_environment, stop_local_scheduler
+from processes import skip_or_fail, source_environment, stop_local_scheduler
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -64,10 +64,7 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} is not installed (scripts/setup.d/30-browser.sh installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(f"{CHROMIUM} is not installed (scripts/setup.d/30-browser.sh installs it)")
     import playwright.sync_api as playwright
 
     profile = tmp_path_factory.mktemp("chromium-profile")

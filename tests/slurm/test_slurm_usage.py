@@ -8,7 +8,7 @@ import os
 import subprocess
 
 import pytest
-from processes import wait_until
+from processes import skip_or_fail, wait_until
 
 import hipercow_magic as hm
 from hipercow_magic.api.usage import usage_words
@@ -46,10 +46,7 @@ def accounting():
     """Skip (fail in CI) where Slurm keeps no accounting: sacct answers nothing then."""
     proc = subprocess.run([SACCT, "-n", "-j", "1"], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        message = f"Slurm keeps no accounting (SLURM_WITH_DBD=1 start-slurm.sh): {proc.stderr}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(f"Slurm keeps no accounting (SLURM_WITH_DBD=1 start-slurm.sh): {proc.stderr}")
 
 
 @pytest.fixture(scope="module")
