@@ -108,6 +108,10 @@ EOF
 )
 client_cloudpickle=$(python3 -c 'import cloudpickle; print(cloudpickle.__version__)' 2>/dev/null || true)
 [ -n "$client_cloudpickle" ] && requirements+=$'\n'"cloudpickle==$client_cloudpickle"
+# numpy too (at the client's version when it has one, else the newest, as the tests' extras
+# will get), as a cluster environment has the user's libraries: the tests send arrays
+client_numpy=$(python3 -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)
+requirements+=$'\n'"numpy${client_numpy:+==$client_numpy}"
 stamp=$VENV/.hipercow-requirements
 if [ "$(cat "$stamp" 2>/dev/null)" != "$requirements" ]; then
     log "installing the package's dependencies into $VENV"
