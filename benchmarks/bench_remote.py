@@ -154,36 +154,19 @@ for name, (command, stdin) in commands.items():
 """
 
 
-def remote_starts(control_path: str, remote_root: str, count: int) -> dict:
-    """Median seconds, timed on the remote side, of `python -c pass` and of the agent
-    answering a hello request about the remote root.
+def starts(root_path: str, count: int, control_path: str | None = None) -> dict:
+    """Median seconds of `python -c pass` and of the agent answering a hello request about
+    the root at `root_path`, timed where it lives: on the remote side over the master at
+    `control_path`, else on this machine.
     """
     request = wire.encode({"op": "hello"}).hex()
+    arguments = f"- {request} {root_path} {count}"
+    if control_path:
+        command = ["ssh", "-o", f"ControlPath={control_path}", CLUSTER, f"python3 {arguments}"]
+    else:
+        command = [sys.executable, *arguments.split()]
     out = subprocess.run(
-        [
-            "ssh",
-            "-o",
-            f"ControlPath={control_path}",
-            CLUSTER,
-            f"python3 - {request} {remote_root} {count}",
-        ],
-        input=REMOTE_TIMER,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return {name: float(value) for name, value in (line.split() for line in out.splitlines())}
-
-
-def local_starts(folder: str, count: int) -> dict:
-    """The same as remote_starts, on this machine against the plain root."""
-    request = wire.encode({"op": "hello"}).hex()
-    out = subprocess.run(
-        [sys.executable, "-", request, folder, str(count)],
-        input=REMOTE_TIMER,
-        capture_output=True,
-        text=True,
-        check=True,
+        command, input=REMOTE_TIMER, capture_output=True, text=True, check=True
     ).stdout
     return {name: float(value) for name, value in (line.split() for line in out.splitlines())}
 
@@ -214,10 +197,10 @@ def main() -> None:
 
             control = load_driver(find_root(folder), "local").connection.control_path
             figures["ssh"] = ssh_floor(control, args.tasks)
-            figures.update(remote_starts(control, remote_root, 10))
+            figures.update(starts(remote_root, 10, control))
         else:
             figures["ssh"] = None
-            figures.update(local_starts(folder, 10))
+            figures.update(starts(folder, 10))
         results[remote] = figures
 
     ssh, here = results[True], results[False]
