@@ -373,10 +373,17 @@ def test_the_cli_works_on_the_remote_root(here):
 def test_a_large_array_used_by_ten_tasks_is_sent_once(here):
     data = np.arange(50_000_000 // 8, dtype=np.float64)  # 50 MB
     namespace = {"data": data}
+    load_driver(here.root, "local").connection.open()
+    pid = master_pid(here.root)
+    assert pid is not None
+    master = psutil.Process(pid)
+    written = master.io_counters().write_chars  # what it sent (its socket writes)
     tasks = [
         hc.task_create_expr(f"float(data[{i}] + data.sum())", namespace=namespace)
         for i in range(10)
     ]
+    sent = master.io_counters().write_chars - written
+    assert data.nbytes < sent < 2 * data.nbytes  # once, not ten times
     total = float(data.sum())
     for i, task in enumerate(tasks):
         assert ended(task) == "success"
