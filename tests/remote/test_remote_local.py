@@ -40,15 +40,12 @@ def scale(a, b=2):
 
 
 # ---- the remote side, its processes and its sshd log ---------------------------------------
-def stop_remote(remote_path: str) -> None:
-    """Stop the remote root's local scheduler (a process of hpc's) and its tasks."""
+def remove_remote(remote_path: str) -> None:
+    """Stop the local scheduler of the remote root at `remote_path` (a process of hpc's) and
+    its tasks, and delete the remote root.
+    """
     if os.path.isdir(remote_path):
         stop_local_scheduler(Root(remote_path))
-
-
-def remove_remote(remote_path: str) -> None:
-    """Stop what runs for the remote root at `remote_path` and delete it."""
-    stop_remote(remote_path)
     shutil.rmtree(remote_path, ignore_errors=True)
 
 
@@ -224,6 +221,7 @@ def test_expression_call_and_bulk_run_as_the_cluster_user_there(here):
     call = hc.task_create_call(notebook()["scale"], (3,), {"b": 5})
     assert ended(call) == "success"
     assert call.result() == 15
+    assert "scaling 3" in hc.task_log_value(call.id)
 
     bundle = hc.task_create_bulk_expr("x * y", [{"x": i, "y": 3} for i in range(8)])
     assert bundle.wait(timeout=WAIT)
