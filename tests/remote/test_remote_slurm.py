@@ -13,8 +13,8 @@ import time
 from contextlib import redirect_stdout
 
 import pytest
+from far_side import Far, SshdLines, as_hpc, fresh_remote_root, remove_remote
 from processes import cancel_slurm_jobs, require_slurm, wait_until
-from test_remote_local import Far, SshdLines, as_hpc, fresh_remote_root, remove_remote
 
 import hipercow_magic as hc
 from hipercow_magic.core import store
