@@ -154,7 +154,9 @@ class Agent:
         }, []
 
     def op_configure(self, header: dict, blobs: list) -> tuple[dict, list]:
-        """Make the remote root, install the user's keys, configure the driver here."""
+        """Make the remote root, install the user's keys, configure the driver here; its
+        configuration and the cluster it sees.
+        """
         from hipercow_magic.core.root import init_root
         from hipercow_magic.drivers.registry import configure_driver
 
@@ -170,7 +172,8 @@ class Agent:
             os.replace(tmp, path)
         message = configure_driver(self.root, header["driver"], **header["options"])
         config = self.root.driver_config(header["driver"])
-        return {"message": message, "config": config}, []
+        cluster = self.driver(header["driver"], None).cluster_info().to_dict()
+        return {"message": message, "config": config, "cluster": cluster}, []
 
     def op_cluster_info(self, header: dict, blobs: list) -> tuple[dict, list]:
         """The cluster the driver sees."""

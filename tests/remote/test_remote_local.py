@@ -348,6 +348,38 @@ def test_a_network_cut_gives_warnings_not_failures_then_everything_ends(here, ne
     assert bundle.result() == [i + 100 for i in range(4)]
 
 
+def test_a_submission_the_network_cut_off_leaves_its_task_created_to_submit_again(here, network):
+    network.cut()
+    try:
+        with pytest.raises(HipercowError, match="kept with status 'created'") as caught:
+            hc.task_create_expr("21 * 2")
+    finally:
+        network.restore()
+    task_id = re.search(r"Submitting '([0-9a-f]{32})'", str(caught.value)).group(1)
+    assert hc.task_status(task_id) == "created"
+    assert not (here.there(task_id) / "status-submitted").exists()  # nothing half-submitted
+    hc.task_submit(task_id)
+    assert hc.task_wait(task_id, timeout=WAIT)
+    assert hc.task_result(task_id) == 42
+
+
+def test_an_environment_and_an_installation_provisioned_there_serve_its_tasks(here):
+    (here.path / "greet.py").write_text("import cowsay\n\ndef greet(x):\n    return f'moo {x}'\n")
+    with io.StringIO() as out, redirect_stdout(out):
+        hc.hipercow_environment_create(
+            "cows", packages=["cowsay"], sources=["greet.py"], globals=["greet"]
+        )
+        hc.hipercow_provision(environment="cows", requirements=["cowsay==6.0"])
+    record = hc.hipercow_provision_list("cows")[-1]  # the installation's record, from there
+    assert record["status"] == "success"
+    assert [p["name"] for p in record["packages"]] == ["cowsay"]
+    assert (here.remote / "hipercow" / "provision" / "cows" / record["id"] / "venv").is_dir()
+    task = hc.task_create_expr("print('cowsay', cowsay.__version__)\ngreet(1)", environment="cows")
+    assert ended(task) == "success", task.log()
+    assert task.result() == "moo 1"
+    assert "cowsay 6.0" in task.log()
+
+
 # ---- configurations refused, nothing saved ---------------------------------------------------
 @pytest.fixture
 def bare(tmp_path, monkeypatch, capsys):

@@ -18,6 +18,7 @@ import threading
 import time
 import warnings
 
+from hipercow_magic.core import store
 from hipercow_magic.core.errors import HipercowError, HipercowWarning
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import marker_status
@@ -62,6 +63,23 @@ def call(conn: SshConnection, remote: dict, header: dict, blobs=(), python=None)
     return reply, got
 
 
+def remote_folder(root, name: str) -> str:
+    """Where this side keeps what it knows of driver `name`'s remote side: the chunks and
+    files sent there, the cluster it last described.
+    """
+    return os.path.join(root.hipercow, "remote", name)
+
+
+def save_cluster(folder: str, cluster: dict) -> None:
+    """Keep the description of the remote cluster (`ClusterInfo.to_dict()`), for creating
+    tasks while the cluster can't be reached.
+    """
+    path = os.path.join(folder, "cluster.json")
+    if store.read_json_or(path) != cluster:
+        os.makedirs(folder, exist_ok=True)
+        store.write_json(path, cluster)
+
+
 def cluster_from_dict(d: dict) -> ClusterInfo:
     """A ClusterInfo from its `to_dict()` form."""
     return ClusterInfo(
@@ -99,7 +117,7 @@ class RemoteDriver(Driver):
         self.remote = config["remote"]
         self.inner = config["inner"]
         self.connection = connection(root, name, self.remote)
-        self.folder = os.path.join(root.hipercow, "remote", name)
+        self.folder = remote_folder(root, name)
         self._cluster: tuple[float, ClusterInfo] | None = None
         self._details: dict[str, dict] = {}
         self._down: str | None = None  # what was said when the cluster became unreachable
@@ -118,12 +136,22 @@ class RemoteDriver(Driver):
 
     # ---- the protocol -------------------------------------------------------------------
     def cluster_info(self) -> ClusterInfo:
-        """The remote cluster, as its driver sees it (kept for CLUSTER_INFO_AGE seconds)."""
+        """The remote cluster, as its driver sees it (kept for CLUSTER_INFO_AGE seconds).
+        While the cluster can't be reached: the description it last gave (kept on disk), so
+        tasks can still be created, to be submitted once it answers.
+        """
         cached = self._cluster
         if cached is not None and time.monotonic() - cached[0] < CLUSTER_INFO_AGE:
             return cached[1]
-        reply, _ = self.call("cluster_info")
+        try:
+            reply, _ = self.call("cluster_info")
+        except RemoteUnreachable:
+            last = store.read_json_or(os.path.join(self.folder, "cluster.json"))
+            if last is None:
+                raise
+            return cluster_from_dict(last)
         info = cluster_from_dict(reply["cluster"])
+        save_cluster(self.folder, reply["cluster"])
         self._cluster = (time.monotonic(), info)
         return info
 

@@ -14,7 +14,13 @@ from importlib import metadata
 
 from hipercow_magic._version import __version__
 from hipercow_magic.core.errors import HipercowError
-from hipercow_magic.drivers.remote.driver import call, connection, shell_path
+from hipercow_magic.drivers.remote.driver import (
+    call,
+    connection,
+    remote_folder,
+    save_cluster,
+    shell_path,
+)
 from hipercow_magic.drivers.remote.ssh import RemoteCommandFailed, SshConnection
 
 VENV = "hipercow/remote/venv"  # inside the remote root
@@ -106,6 +112,7 @@ def configure_remote(root, name: str, options: dict) -> dict:
     reply, _ = call(
         conn, remote, {"op": "configure", "driver": name, "options": options, "keys": keys}, blobs
     )
+    save_cluster(remote_folder(root, name), reply["cluster"])
     return {"remote": remote, "inner": reply["config"]}
 
 
