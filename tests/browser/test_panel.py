@@ -469,6 +469,10 @@ def test_refresh_and_the_panel_itself_find_a_root_made_elsewhere(lab, page):
     open_lab(page, lab, "by-refresh")
     show_panel(page)
     page.get_by_text(NO_ROOT).wait_for()
+    # the refresh asks about the file browser's folder: once it is there
+    page.wait_for_function(
+        "() => document.querySelector('.jp-BreadCrumbs')?.textContent.includes('by-refresh')"
+    )
     page.evaluate(STOP_POLLS)
     with contextlib.redirect_stdout(None):
         api.hipercow_init(str(by_refresh))
