@@ -58,20 +58,29 @@ len(block)
 """
 
 
+def _schedules(cmdline: list[str] | None, root) -> bool:
+    """Whether a process's command line is that of `root`'s local scheduler."""
+    cmdline = cmdline or []
+    return "hipercow_magic.drivers.local.scheduler" in cmdline and root.path in cmdline
+
+
 def stop_local_scheduler(root) -> None:
-    """Kill a root's local scheduler and every task process it started."""
+    """Kill a root's local scheduler and every task process it started. The pid its info
+    file names is only trusted while it is still that scheduler's: a scheduler that ended
+    long ago may have left its pid to any process since (an sshd, another test's).
+    """
     info = store.read_json_or(paths.scheduler_info(root))
     if info:
         try:
             proc = psutil.Process(info["pid"])
-            for child in proc.children(recursive=True):
-                child.kill()
-            proc.send_signal(signal.SIGKILL)
-        except psutil.NoSuchProcess:
+            if _schedules(proc.cmdline(), root):
+                for child in proc.children(recursive=True):
+                    child.kill()
+                proc.send_signal(signal.SIGKILL)
+        except psutil.Error:
             pass
     for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info.get("cmdline") or []
-        if "hipercow_magic.drivers.local.scheduler" in cmdline and root.path in cmdline:
+        if _schedules(proc.info.get("cmdline"), root):
             proc.kill()
 
 
@@ -165,6 +174,7 @@ def magic_shell(ip, capsys, display: str):
     updater = get_updater()
     for model in updater.watched():
         updater.unwatch(model)
+    updater.stop()  # a refresh under way ends first: nothing it says comes after the flush
     for task_id in hc.task_list(with_status=["submitted", "running"]):
         hc.task_cancel(task_id)
     magics._awaiting.clear()
