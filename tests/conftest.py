@@ -16,17 +16,8 @@ TESTS = pathlib.Path(__file__).resolve().parent
 FOLDER_MARKERS = ("local", "slurm", "kernel", "browser", "shared", "remote")  # in pyproject.toml
 
 
-# With pytest-xdist (`-n 2 --dist loadgroup`, as .ci/run does), the tests run in two
-# groups side by side: those of the clusters (the project's Slurm, and its cluster behind SSH,
-# whose network some of them cut) on one worker, every other test on the other, in order.
-CLUSTER_FOLDERS = ("slurm", "remote")
-CLUSTER_FILES = ("test_docs_examples.py",)  # docs/remote.md runs on the cluster behind SSH
-
-
 def pytest_collection_modifyitems(items):
-    """Mark each test with the name of its folder under tests/, when that is a marker, and
-    with its group of workers (see CLUSTER_FOLDERS).
-    """
+    """Mark each test with the name of its folder under tests/, when that is a marker."""
     for item in items:
         try:
             folder = pathlib.Path(item.path).resolve().relative_to(TESTS).parts[0]
@@ -34,8 +25,6 @@ def pytest_collection_modifyitems(items):
             continue
         if folder in FOLDER_MARKERS:
             item.add_marker(getattr(pytest.mark, folder))
-        cluster = folder in CLUSTER_FOLDERS or item.path.name in CLUSTER_FILES
-        item.add_marker(pytest.mark.xdist_group("cluster" if cluster else "main"))
 
 
 def _local_root(tmp_path, monkeypatch, capsys, driver: str):

@@ -164,8 +164,11 @@ class TaskEnds:
 
     def stop(self, task_id: str, run: Running, reason: str, failure_class: str) -> None:
         """Kill a task with all its processes, saying why in its log; its end is then
-        recorded as a failure for `reason`, of class `failure_class`.
+        recorded as a failure for `reason`, of class `failure_class`. A forked task's pid is
+        its own until this scheduler reaps it; an adopted one's is checked first.
         """
+        if not run.child and not same_process(run.pid, run.entry.get("started") or 0):
+            return  # an adopted task that has ended: its pid may be another process's now
         run.killed_reason = reason
         run.failure_class = failure_class
         with contextlib.suppress(OSError), _log(self.root, task_id) as task_log:
