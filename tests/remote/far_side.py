@@ -6,6 +6,8 @@ seen from both sides.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import pathlib
 import re
@@ -32,6 +34,23 @@ def remove_remote(remote_path: str) -> None:
     if os.path.isdir(remote_path):
         stop_local_scheduler(Root(remote_path))
     shutil.rmtree(remote_path, ignore_errors=True)
+
+
+def init_root_there(path, cluster: str, given: str, node: str, cores: int, memory: int):
+    """A root at `path` (quietly made) whose local driver runs on the cluster with one node
+    (`node` of `cores` cores and `memory` GB), its copy there at `given`.
+    """
+    import hipercow_magic as hc
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return hc.hipercow_init(
+            str(path),
+            driver="local",
+            ssh=cluster,
+            remote_root=given,
+            nodes=[{"name": node, "cores": cores, "memory": memory}],
+            idle_timeout=60,
+        )
 
 
 def fresh_remote_root() -> tuple[str, str]:

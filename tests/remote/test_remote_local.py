@@ -21,7 +21,17 @@ from contextlib import redirect_stdout
 import numpy as np
 import psutil
 import pytest
-from far_side import HOME, NODE, WAIT, Far, SshdLines, as_hpc, fresh_remote_root, remove_remote
+from far_side import (
+    HOME,
+    NODE,
+    WAIT,
+    Far,
+    SshdLines,
+    as_hpc,
+    fresh_remote_root,
+    init_root_there,
+    remove_remote,
+)
 from processes import magic_shell, run_cli, wait_until
 
 import hipercow_magic as hc
@@ -65,15 +75,7 @@ def far(cluster, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HIPERCOW_KEY_FILE", str(path.parent / f"{path.name}.key"))
         mp.chdir(path)
-        with io.StringIO() as out, redirect_stdout(out):
-            root = hc.hipercow_init(
-                str(path),
-                driver="local",
-                ssh=cluster,
-                remote_root=given,
-                nodes=[{"name": NODE, "cores": 4, "memory": 8}],
-                idle_timeout=60,
-            )
+        root = init_root_there(path, cluster, given, NODE, cores=4, memory=8)
         try:
             yield Far(root, remote)
         finally:

@@ -11,7 +11,7 @@ import io
 
 import pytest
 from browser.jupyter_process import JupyterProcess
-from far_side import WAIT, Far, fresh_remote_root, remove_remote
+from far_side import WAIT, Far, fresh_remote_root, init_root_there, remove_remote
 from processes import wait_until
 
 import hipercow_magic as hc
@@ -33,15 +33,8 @@ def served(cluster, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HIPERCOW_KEY_FILE", str(top / "key"))
         mp.chdir(project)
+        root = init_root_there(project, cluster, given, NODE, cores=2, memory=4)
         with contextlib.redirect_stdout(io.StringIO()):
-            root = hc.hipercow_init(
-                str(project),
-                driver="local",
-                ssh=cluster,
-                remote_root=given,
-                nodes=[{"name": NODE, "cores": 2, "memory": 4}],
-                idle_timeout=60,
-            )
             done = hc.task_create_expr("print('from afar')\n6 * 7", name="done")
             assert done.wait(timeout=WAIT)
             slow = hc.task_create_expr(
