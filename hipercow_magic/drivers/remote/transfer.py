@@ -12,6 +12,7 @@ record and the environment's current installation).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 
@@ -28,22 +29,35 @@ SKIPPED_FOLDERS = {"hipercow", "__pycache__", "node_modules"}
 
 
 class SentRecord:
-    """What this side knows the remote side keeps: chunks (by digest) and the root's own
-    files (by path: size, modification time and digest when sent).
+    """What this side knows the remote side keeps: chunks (by digest), the root's own files
+    (by path: size, modification time and digest when sent) and its records (by path:
+    digest). Each is read from disk when first used: a status poll reads only the records.
     """
 
     def __init__(self, folder: str):
         self.folder = folder
         self.chunks_path = os.path.join(folder, "sent-chunks")
         self.files_path = os.path.join(folder, "sent-files.json")
+        self.records_path = os.path.join(folder, "sent-records.json")
+
+    @functools.cached_property
+    def chunks(self) -> set[str]:
+        """The chunks the remote side keeps."""
         try:
             with open(self.chunks_path) as f:
-                self.chunks = set(f.read().split())
+                return set(f.read().split())
         except FileNotFoundError:
-            self.chunks = set()
-        self.files: dict = store.read_json_or(self.files_path, {}) or {}
-        self.records_path = os.path.join(folder, "sent-records.json")
-        self.records: dict = store.read_json_or(self.records_path, {}) or {}
+            return set()
+
+    @functools.cached_property
+    def files(self) -> dict:
+        """The root's own files as last sent."""
+        return store.read_json_or(self.files_path, {}) or {}
+
+    @functools.cached_property
+    def records(self) -> dict:
+        """The root's records as last alike on both sides."""
+        return store.read_json_or(self.records_path, {}) or {}
 
     def forget(self, chunks: list[str]) -> None:
         """The remote side no longer keeps these chunks."""
