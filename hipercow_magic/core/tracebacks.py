@@ -10,11 +10,10 @@ cloudpickle, runpy); an error a pool worker sent back carries the worker's frame
 
 from __future__ import annotations
 
-import html
+import functools
 import os
 import re
 import site
-import sysconfig
 import traceback
 
 import cloudpickle
@@ -32,11 +31,20 @@ _PLUMBING = (
     os.path.dirname(os.path.abspath(cloudpickle.__file__)) + os.sep,
     "<frozen ",
 )
-_LIBRARIES = (
-    *{os.path.join(sysconfig.get_paths()[key], "") for key in ("stdlib", "purelib", "platlib")},
-    os.path.join(site.getusersitepackages(), ""),
-    "<frozen ",
-)
+
+
+@functools.cache
+def _libraries() -> tuple[str, ...]:
+    """Where installed libraries live (the standard library's and site-packages' folders)."""
+    import sysconfig  # only for an error a worker sent back
+
+    return (
+        *{os.path.join(sysconfig.get_paths()[k], "") for k in ("stdlib", "purelib", "platlib")},
+        os.path.join(site.getusersitepackages(), ""),
+        "<frozen ",
+    )
+
+
 HEADER = "Traceback (most recent call last):\n"
 CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
 CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
@@ -84,7 +92,7 @@ def _trimmed(stack: traceback.StackSummary, leading: bool) -> traceback.StackSum
     """
     frames = list(stack)
     end = 0 if leading else -1
-    while frames and frames[end].filename.startswith(_LIBRARIES):
+    while frames and frames[end].filename.startswith(_libraries()):
         frames.pop(end)
     return traceback.StackSummary.from_list(frames) if frames else stack
 
@@ -218,6 +226,8 @@ def traceback_ansi(text: str) -> str:
 
 
 def _html_lines(text: str) -> str:
+    import html  # only where a traceback is shown, never on a node
+
     return "\n".join(
         "".join(
             f'<span style="{_CSS[s]}">{html.escape(t)}</span>' if s and t else html.escape(t)

@@ -14,8 +14,8 @@ import traceback
 
 from hipercow_magic.core import store
 from hipercow_magic.core.environment import describe, parse_package, read_environment
+from hipercow_magic.core.provision import current_record
 from hipercow_magic.core.root import Root
-from hipercow_magic.node.provision import activate_provisioned
 
 
 def run_source(root, source: str, namespace: dict) -> None:
@@ -51,6 +51,17 @@ def apply_environment(root, env: dict, namespace: dict) -> None:
             os.chdir(here)
 
 
+def _activate(root, name: str, strict: bool = True) -> dict | None:
+    """`activate_provisioned`, loaded only when the environment has an installation (a task
+    without one imports nothing of the provisioning code).
+    """
+    if current_record(root, name) is None:
+        return None
+    from hipercow_magic.node.provision import activate_provisioned
+
+    return activate_provisioned(root, name, strict=strict)
+
+
 def load_environment(root, name: str, namespace: dict, verbose: bool = True) -> None:
     """Activate what is provisioned for the environment, import its packages, then run its
     sources into `namespace`. Safe to call again in the same process (pool workers).
@@ -58,7 +69,7 @@ def load_environment(root, name: str, namespace: dict, verbose: bool = True) -> 
     if name == "empty":
         return
     env = read_environment(root, name) or {"name": name}
-    record = activate_provisioned(root, name)
+    record = _activate(root, name)
     if verbose and (record or env.get("packages") or env.get("sources")):
         print(f"ℹ Loading environment '{name}'...")
         for line in describe(env):
@@ -74,7 +85,7 @@ def _discover_main(root_path: str, spec: str, out: str) -> None:
     root = Root(root_path)
     namespace: dict = {"__name__": "__main__"}
     env = json.loads(spec)
-    activate_provisioned(root, env["name"], strict=False)
+    _activate(root, env["name"], strict=False)
     packages = {parse_package(p)[1] for p in env.get("packages") or []}
     try:
         apply_environment(root, env, namespace)

@@ -41,7 +41,6 @@ from hipercow_magic.core.task import (
     write_terminal,
 )
 from hipercow_magic.core.titles import set_title
-from hipercow_magic.core.tracebacks import user_traceback
 from hipercow_magic.core.versions import python_version
 from hipercow_magic.node.context import task_context
 from hipercow_magic.node.cores import THREAD_VARIABLES, hipercow_parallel_get_cores
@@ -306,6 +305,8 @@ def run_task(root_path, task_id: str, claimed: bool = False, started: float | No
         result = {"ok": True, "value": value, "exports": exports}
         outcome = "success"
     except BaseException as e:  # the task's own failure, whatever it is
+        from hipercow_magic.core.tracebacks import user_traceback  # only for a failure
+
         trace = user_traceback(e)
         result = {"ok": False, "error": e, "traceback": trace}
         outcome = "failure"
