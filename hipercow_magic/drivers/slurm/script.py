@@ -87,10 +87,13 @@ def _cores_line(resources: Resources) -> str:
 
 
 def _run_lines(config: dict, root_path: str, task_id: str, log_path: str) -> list[str]:
+    """Say which task runs where (the node as Slurm names it, from the job's environment:
+    no command is started for it), then become the runner.
+    """
     python = shlex.quote(config["python"])
     return [
         (
-            f'echo "hipercow: task {task_id} on $(hostname) as Slurm job '
+            f'echo "hipercow: task {task_id} on ${{SLURMD_NODENAME:-$(hostname)}} as Slurm job '
             '${SLURM_JOB_ID}${SLURM_ARRAY_TASK_ID:+ (array index $SLURM_ARRAY_TASK_ID)}"'
         ),
         (
@@ -135,7 +138,8 @@ def array_script(
     array = f"0-{count - 1}" + (f"%{int(limit)}" if limit else "")
     lines = _header([*_paths(name, output, root_path), f"--array={array}", *options])
     lines += ["", *(config.get("preamble") or []), _cores_line(resources)]
-    lines.append(f'ID=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" {shlex.quote(map_path)})')
+    # the element's line of the map, read by bash itself (no command started for it)
+    lines.append(f'mapfile -t -s "$SLURM_ARRAY_TASK_ID" -n 1 ID < {shlex.quote(map_path)}')
     log = f'{shlex.quote(tasks_path)}/"${{ID:0:2}}/${{ID:2}}/log"'
     lines += _run_lines(config, root_path, "$ID", log)
     return "\n".join(lines) + "\n"
