@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
+import importlib
 import os
 import select
 import signal
@@ -32,22 +32,20 @@ from hipercow_magic.drivers.local import intake, paths
 from hipercow_magic.drivers.local.events import Announcer
 from hipercow_magic.drivers.local.health import EXIT_START_FAILED, log, record_start_failure
 from hipercow_magic.drivers.local.holds import Holds
-from hipercow_magic.drivers.local.placement import Node, Queue, VirtualCluster
+from hipercow_magic.drivers.local.launching import CLAIMED, Launching
+from hipercow_magic.drivers.local.placement import Queue, VirtualCluster
 from hipercow_magic.drivers.local.queue_reader import QueueReader
 from hipercow_magic.drivers.local.state import pending_state
 from hipercow_magic.drivers.local.task_ends import Running, TaskEnds
-from hipercow_magic.drivers.local.task_process import fork_task
+from hipercow_magic.drivers.local.task_process import PRELOADED, Spare
 from hipercow_magic.drivers.local.usage_watch import UsageWatch
 from hipercow_magic.drivers.local.wake import listen
 
 STATE_INTERVAL = 0.5  # seconds between writes of the queue state file
 RESCAN_INTERVAL = 0.5  # seconds between looks at the queue folder when nobody wakes us
-# What a task's status-running claim holds besides its process, host and start time (a new
-# scheduler adopts running tasks from it).
-CLAIMED = ("node", "slots", "memory", "whole", "deadline", "max_runtime", "batch", "gpu_devices")
 
 
-class Scheduler(QueueReader, TaskEnds, Holds, UsageWatch):
+class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
     """The scheduler of one root: its queue, its running tasks and the virtual cluster's nodes.
 
     Every queue file, task and process end is handled on its own: one that can't be read or
@@ -78,6 +76,7 @@ class Scheduler(QueueReader, TaskEnds, Holds, UsageWatch):
         self.state_dirty = True
         self.lock_fd = -1
         self.sock: socket.socket | None = None
+        self.spare: Spare | None = None  # a process forked ahead of the next task
         self.events = Announcer(self.root)  # tells waiters of starts and ends
         self.uid = os.geteuid()
         self.last_error: str | None = None
@@ -166,6 +165,7 @@ class Scheduler(QueueReader, TaskEnds, Holds, UsageWatch):
             self.guard("placing tasks", self.place)
             self.events.flush()
             self.guard("writing the queue state", self.write_state)
+            self.guard("forking a spare process", self.keep_spare)
             if self.queued or self.running:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > self.idle_timeout:
@@ -206,6 +206,7 @@ class Scheduler(QueueReader, TaskEnds, Holds, UsageWatch):
             for stamp in self.batches:
                 store.remove_file(paths.batch_file(self.root, stamp))
             store.remove_file(paths.scheduler_info(self.root))
+            self.drop_spare()
             if self.sock is not None:
                 self.sock.close()
                 self.sock = None
@@ -245,92 +246,6 @@ class Scheduler(QueueReader, TaskEnds, Holds, UsageWatch):
             except OSError:
                 break
         return got
-
-    def place(self) -> None:
-        """Start the queued tasks the virtual cluster has room for now."""
-        if not self.queued:
-            return
-        placement = self.cluster.place(self.queued, time.time())
-        if placement.reserved != self.reserved:
-            self.reserved = placement.reserved
-            self.state_dirty = True
-        for task_id, reason in placement.reasons.items():
-            if self.pending_reason.get(task_id) != reason:
-                self.pending_reason[task_id] = reason
-                self.state_dirty = True
-        if placement.launches:
-            with paths.queue_lock(self.root):
-                for key, entry, node in placement.launches:
-                    try:
-                        self.launch(key, entry, node)
-                    except Exception as e:
-                        log(traceback.format_exc())
-                        node.release(entry["id"], entry["slots"], entry["memory"])
-                        if key in self.queued:
-                            self._dequeue(key)
-                        self.fail(entry["id"], f"the local scheduler could not start it ({e})")
-
-    def launch(self, key: tuple, entry: dict, node: Node) -> None:
-        """Start a task's process and claim the task for it (the caller holds the queue lock).
-
-        A task cancelled while queued has its terminal marker already (one whose folder is
-        gone has no marker at all): it is skipped.
-        """
-        task_id = entry["id"]
-        status = marker_status(self.root, task_id)
-        if status == "running" and self.never_started(task_id, self.claim(task_id)):
-            log(f"task {task_id}: its claim names no process that ran it: removed")
-            store.remove_file(self.root.task_file(task_id, "status-running"))
-            status = marker_status(self.root, task_id)
-        if status in (*TERMINAL, "running", None):
-            node.release(task_id, entry["slots"], entry["memory"])
-            if status is None:
-                log(f"task {task_id} no longer exists: dropped from the queue")
-            if key in self.queued:
-                self._dequeue(key)
-            return
-        entry["started"] = time.time()
-        if entry.get("max_runtime"):
-            entry["deadline"] = entry["started"] + 60 * int(entry["max_runtime"])
-        cores = node.cores if entry["cores"] == "Inf" else int(entry["cores"])
-        go_read, go_write = os.pipe()
-        try:
-            cpus = node.physical_cpus(entry["slots"])
-            pid = fork_task(
-                self.root,
-                task_id,
-                cores,
-                cpus,
-                entry["node"],
-                (go_read, go_write),
-                entry["started"],
-                entry.get("gpu_devices"),
-            )
-        except BaseException:
-            os.close(go_write)
-            raise
-        finally:
-            os.close(go_read)
-        del self.queued[key]
-        self.pending_reason.pop(task_id, None)
-        run = Running(entry, pid, open_pidfd(pid), child=True)
-        self.running[task_id] = run
-        self.state_dirty = True
-        claim = {"pid": pid, "host": socket.gethostname(), "time": entry["started"]}
-        claim.update({k: entry.get(k) for k in CLAIMED})
-        try:
-            claimed = store.create_exclusive(
-                self.root.task_file(task_id, "status-running"), json.dumps(claim)
-            )
-        except Exception as e:  # a full disk, a folder removed or made unwritable
-            claimed = False
-            run.start_error = f"its start could not be recorded ({' '.join(str(e).split())})"
-        os.write(go_write, b"g" if claimed else b"s")
-        if claimed:
-            self.events.add(task_id)
-        os.close(go_write)
-        if not claimed and run.start_error is None:
-            run.killed_reason = "already started elsewhere"
 
     def write_state(self) -> None:
         """The queue as users see it: position and pending reason (its code and its words)
@@ -388,12 +303,15 @@ def main(argv: list[str] | None = None) -> int:
     if not acquired:
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    importlib.import_module(PRELOADED)
     try:
         scheduler.serve()
     except Exception as e:
         log(f"the scheduler stopped: {type(e).__name__}: {e}\n{traceback.format_exc()}")
         record_start_failure(scheduler.root, f"{type(e).__name__}: {e}")
         return 2
+    finally:
+        scheduler.drop_spare()
     return 0
 
 

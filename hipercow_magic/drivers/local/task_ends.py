@@ -127,8 +127,9 @@ class TaskEnds:
         if status not in TERMINAL:
             claim = self.claim(task_id)
             stamp = run.entry.get("batch")
-            if not run.child and stamp in self.batches and self.never_started(task_id, claim):
-                return self.requeue(task_id, stamp)
+            cancelled = os.path.exists(self.root.task_file(task_id, "cancel-requested"))
+            if stamp in self.batches and self.never_started(task_id, claim) and not cancelled:
+                return self.requeue(task_id, stamp)  # its process ended before running it
             self.record_failure(task_id, run, code)
         self.guard(f"recording the usage of task {task_id}", self.record_usage, task_id, run)
         return True

@@ -1,80 +1,125 @@
-"""A local task's process: forked from the scheduler, set up as the task's node would be,
-then running the task.
+"""A local task's process: forked from the scheduler ahead of need (a spare, waiting for a
+task), then set up as the task's node would be and running the task it is given.
 
-Forked rather than started afresh, so nothing is imported again; the child renames itself
-(`hipercow task ID (ROOT)`) at once, so ps, top and `pkill -f ID` tell it from the scheduler.
+Forked rather than started afresh, so nothing is imported again; forked before a task is
+there, so a task starts without waiting for a fork. The spare is titled `hipercow spare of
+scheduler PID`; once given a task it renames itself (`hipercow task ID (ROOT)`), so ps, top
+and `pkill -f ID` tell it from the scheduler. A spare whose scheduler ends sees end-of-file
+on its pipe and exits.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import traceback
 
+from hipercow_magic.core.titles import set_title
 from hipercow_magic.drivers.local.events import announce
 from hipercow_magic.node import runner
 from hipercow_magic.node.cores import THREAD_VARIABLES
 
+# What a scheduler loads before its first fork, so a task with a parallel method (pool(),
+# executor()) starts its workers without importing them.
+PRELOADED = "hipercow_magic.node.pool"
 
-def fork_task(
-    root,
-    task_id: str,
-    cores: int,
-    cpus: set[int] | None,
-    node: str,
-    go: tuple[int, int],
-    started: float,
-    gpus: list[int] | None = None,
-) -> int:
-    """Start the task in a new process; returns its pid (in the scheduler).
 
-    The child waits for the scheduler to claim the task (a byte on the `go` pipe) before
-    running; if the scheduler dies first, the child sees end-of-file and exits.
+class Spare:
+    """A process forked from the scheduler that waits to be given one task.
+
+    The scheduler claims a task for the spare's pid first, then `start`s it (or, when the
+    claim could not be written, `refuse`s it: the spare exits with runner.EXIT_NOT_STARTED).
+    Either way the spare is used up: the scheduler forks the next one.
 
     Args:
-        root: the task's root.
-        task_id: the task to run.
-        cores: the task's cores (HIPERCOW_CORES and every thread-count variable).
-        cpus: the CPUs to pin the task to, or None.
-        node: the virtual node it runs on (HIPERCOW_NODE).
-        go: both ends of the pipe the scheduler writes `b"g"` (run) or `b"s"` (stop) to.
-        started: the start time the scheduler's claim records.
-        gpus: the node's GPUs the task was given (CUDA_VISIBLE_DEVICES names only these;
-            [] hides every GPU), or None to leave CUDA_VISIBLE_DEVICES as it is.
+        root: the root whose tasks it will run.
     """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid:
-        return pid
+
+    def __init__(self, root):
+        self.root = root
+        orders, self._orders = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        scheduler = os.getpid()
+        self.pid = os.fork()
+        if self.pid == 0:
+            _wait_and_run(root, orders, scheduler)  # never returns
+        os.close(orders)
+
+    def alive(self) -> bool:
+        """Whether the spare still waits (one killed meanwhile is reaped here)."""
+        try:
+            pid, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        return pid == 0
+
+    def start(
+        self,
+        task_id: str,
+        cores: int,
+        cpus: set[int] | None,
+        node: str,
+        started: float,
+        gpus: list[int] | None = None,
+    ) -> None:
+        """Run the task claimed for this process.
+
+        Args:
+            task_id: the task to run.
+            cores: the task's cores (HIPERCOW_CORES and every thread-count variable).
+            cpus: the CPUs to pin the task to, or None.
+            node: the virtual node it runs on (HIPERCOW_NODE).
+            started: the start time the scheduler's claim records.
+            gpus: the node's GPUs the task was given (CUDA_VISIBLE_DEVICES names only these;
+                [] hides every GPU), or None to leave CUDA_VISIBLE_DEVICES as it is.
+        """
+        order = {"id": task_id, "cores": cores, "cpus": sorted(cpus or []), "node": node}
+        order.update(started=started, gpus=gpus)
+        self._send(b"g" + json.dumps(order).encode())
+
+    def refuse(self) -> None:
+        """Tell the spare its task was not claimed: it exits without running anything."""
+        self._send(b"s")
+
+    def close(self) -> None:
+        """Let the spare go unused: it exits, and is reaped here."""
+        self._send(b"")
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+    def _send(self, message: bytes) -> None:
+        try:
+            while message:
+                message = message[os.write(self._orders, message) :]
+        finally:
+            os.close(self._orders)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _wait_and_run(root, orders: int, scheduler: int) -> None:
+    """The spare's life: wait for its order, run that task, exit (never returns)."""
     code = 1
     try:
-        runner.set_task_title(root.path, task_id)
-        os.close(go[1])
-        if os.read(go[0], 1) != b"g":
+        set_title(f"hipercow spare of scheduler {scheduler}", "hipercow-spare")
+        os.closerange(3, orders)  # the scheduler's lock, socket and tasks are not ours
+        os.closerange(orders + 1, 1 << 16)
+        message = _read_all(orders)
+        os.close(orders)
+        if message[:1] != b"g":
             os._exit(runner.EXIT_NOT_STARTED)
-        os.setpgid(0, 0)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-            signal.signal(sig, signal.SIG_DFL)
-        log = os.open(root.task_file(task_id, "log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.closerange(3, 1 << 16)
-        for name in THREAD_VARIABLES:
-            os.environ[name] = str(cores)
-        os.environ["HIPERCOW_NO_DRIVERS"] = "1"
-        os.environ["HIPERCOW_NODE"] = node
-        if gpus is not None:
-            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus)
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-        sys.stdout = open(1, "w", buffering=1, closefd=False)
-        sys.stderr = open(2, "w", buffering=1, closefd=False)
-        code = runner.run_task(root, task_id, claimed=True, started=started)
-        announce(root, [task_id])  # at once; the scheduler tells again when it reaps
+        order = json.loads(message[1:])
+        code = _run(root, order)
     except BaseException:
         traceback.print_exc()
     finally:
@@ -83,3 +128,31 @@ def fork_task(
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _run(root, order: dict) -> int:
+    """Set this process up as the task's node would be, then run the task."""
+    task_id = order["id"]
+    runner.set_task_title(root.path, task_id)
+    os.setpgid(0, 0)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    log = os.open(root.task_file(task_id, "log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.closerange(3, 1 << 16)
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(order["cores"])
+    os.environ["HIPERCOW_NO_DRIVERS"] = "1"
+    os.environ["HIPERCOW_NODE"] = order["node"]
+    if order["gpus"] is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in order["gpus"])
+    if order["cpus"]:
+        os.sched_setaffinity(0, order["cpus"])
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    code = runner.run_task(root, task_id, claimed=True, started=order["started"])
+    announce(root, [task_id])  # at once; the scheduler tells again when it reaps
+    return code

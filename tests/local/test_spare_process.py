@@ -1,0 +1,106 @@
+"""The local scheduler's spare process (forked ahead of the next task), with real processes:
+what ps shows, what it holds, and that killing it or its scheduler loses nothing.
+"""
+
+import os
+import signal
+
+import psutil
+import pytest
+from processes import pid_alive, stop_local_scheduler, wait_until
+
+import hipercow_magic as hc
+from hipercow_magic.core import store
+from hipercow_magic.drivers.local import paths
+
+WAIT = 60
+
+
+@pytest.fixture
+def quick_root(tmp_path, monkeypatch, capsys):
+    """A root whose scheduler exits after 3 idle seconds."""
+    monkeypatch.chdir(tmp_path)
+    root = hc.hipercow_init(".", driver="local", idle_timeout=3)
+    capsys.readouterr()
+    yield root
+    stop_local_scheduler(root)
+
+
+def result(task):
+    """The task's value, once it has ended."""
+    assert task.wait(timeout=WAIT)
+    return task.result()
+
+
+def scheduler_pid(root) -> int:
+    return store.read_json_or(paths.scheduler_info(root))["pid"]
+
+
+def spares(scheduler: int) -> list[psutil.Process]:
+    """The scheduler's children waiting for a task, as ps shows them."""
+    try:
+        children = psutil.Process(scheduler).children()
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for child in children:
+        try:
+            if child.cmdline()[:1] == [f"hipercow spare of scheduler {scheduler}"]:
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def test_a_spare_waits_titled_by_its_scheduler_and_holds_nothing_of_it(root):
+    assert result(hc.task_create_expr("1 + 1", namespace={})) == 2
+    scheduler = scheduler_pid(root)
+    (spare,) = wait_until(lambda: spares(scheduler))
+    with open(f"/proc/{spare.pid}/comm") as f:
+        assert f.read().strip() == "hipercow-spare"
+    assert root.path not in " ".join(spare.cmdline())  # `pkill -f ROOT` finds tasks only
+    # besides stdin/stdout/stderr, only the pipe its orders come on: not the root's lock
+    # (which would keep the root locked after its scheduler ended), nor its socket
+    held = {
+        fd: os.readlink(f"/proc/{spare.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{spare.pid}/fd")
+    }
+    extra = [target for fd, target in held.items() if int(fd) > 2]
+    assert len(extra) == 1 and extra[0].startswith("pipe:")
+
+
+def test_a_task_runs_in_the_spare_then_a_new_spare_waits(root):
+    hc.task_create_expr("1", namespace={}).wait(timeout=WAIT)
+    scheduler = scheduler_pid(root)
+    (spare,) = wait_until(lambda: spares(scheduler))
+    task = hc.task_create_expr("import os\nos.getpid()", namespace={})
+    assert result(task) == spare.pid
+    (after,) = wait_until(lambda: spares(scheduler))
+    assert after.pid != spare.pid
+
+
+def test_a_killed_spare_loses_no_task(root):
+    hc.task_create_expr("1", namespace={}).wait(timeout=WAIT)
+    scheduler = scheduler_pid(root)
+    (spare,) = wait_until(lambda: spares(scheduler))
+    spare.kill()
+    tasks = [hc.task_create_expr("i * 3", namespace={"i": i}) for i in range(4)]
+    assert [result(t) for t in tasks] == [0, 3, 6, 9]
+    assert all(t.status() == "success" for t in tasks)
+    assert scheduler_pid(root) == scheduler  # the same scheduler forked another spare
+
+
+def test_the_spare_ends_with_its_scheduler(quick_root):
+    hc.task_create_expr("1", namespace={}).wait(timeout=WAIT)
+    scheduler = scheduler_pid(quick_root)
+    (spare,) = wait_until(lambda: spares(scheduler))
+    # idle for 3 s, the scheduler exits and lets its spare go: nothing is left behind
+    wait_until(lambda: not pid_alive(scheduler), timeout=WAIT)
+    wait_until(lambda: not pid_alive(spare.pid), timeout=10)
+    # killed outright, a new one's spare sees its pipe close and exits by itself
+    task = hc.task_create_expr("1", namespace={})
+    assert result(task) == 1
+    scheduler = scheduler_pid(quick_root)
+    (spare,) = wait_until(lambda: spares(scheduler))
+    os.kill(scheduler, signal.SIGKILL)
+    wait_until(lambda: not pid_alive(spare.pid), timeout=10)
+    assert result(hc.task_create_expr("2", namespace={})) == 2  # the root is not left locked
