@@ -192,13 +192,13 @@ def bench_floor(n: int) -> float:
     return time.perf_counter() - t0
 
 
-def fresh_processes(commands: list[list[str]]) -> tuple[float, float]:
+def fresh_processes(commands: list[list[str]], env: dict | None = None) -> tuple[float, float]:
     """Median wall and CPU (user + system) seconds of the commands, each run in turn."""
     walls, cpus = [], []
     for command in commands:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
         walls.append(time.perf_counter() - t0)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
@@ -218,6 +218,29 @@ def runner_runs(n: int = 15) -> tuple[float, float]:
     figures = fresh_processes(runs)
     assert bundle.result() == [i + 1 for i in range(n)]
     return figures
+
+
+def compiled_each_time() -> bool:
+    """Whether every task compiles the package from source: this Python writes no bytecode
+    (PYTHONDONTWRITEBYTECODE) and the package has none (an editable install's case).
+    """
+    import importlib.util
+
+    import hipercow_magic.runner
+
+    cached = importlib.util.cache_from_source(hipercow_magic.runner.__file__)
+    return sys.flags.dont_write_bytecode and not os.path.exists(cached)
+
+
+def with_bytecode(command: list[str]) -> tuple[float, float]:
+    """`command`'s median wall and CPU seconds with the package's bytecode cached (in a
+    temporary PYTHONPYCACHEPREFIX, filled by a first run), as an installed package has it.
+    """
+    with tempfile.TemporaryDirectory(prefix="bench-slurm-pycache-") as prefix:
+        env = {**os.environ, "PYTHONPYCACHEPREFIX": prefix}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+        return fresh_processes([command] * 15, env=env)
 
 
 def bench_runner_start(top: int = 12) -> None:
@@ -257,6 +280,13 @@ def bench_runner_start(top: int = 12) -> None:
         ("one trivial task run by the runner", runner_runs()),
     ]:
         print(f"   {what:36} {wall * 1000:5.0f} ms wall, {cpu * 1000:5.0f} ms CPU (medians)")
+    if compiled_each_time():
+        wall, cpu = with_bytecode([*python, "import hipercow_magic.runner"])
+        print(
+            "   PYTHONDONTWRITEBYTECODE is set and the package has no bytecode, so every task "
+            "above compiled\n   hipercow-magic's modules from source; with bytecode (an "
+            f"installed package's case): import {wall * 1000:.0f} ms wall, {cpu * 1000:.0f} ms CPU"
+        )
 
 
 def main() -> None:
