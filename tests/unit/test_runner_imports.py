@@ -41,15 +41,16 @@ def run_by_runner(root, task) -> tuple[list[str], str]:
     )
     out = root.task_file(task.id, "modules.json")
     proc = subprocess.run(
-        [sys.executable, "-c", code, root.path, task.id, out],
+        [sys.executable, "-u", "-c", code, root.path, task.id, out],
         env=fresh_env(),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one log, in order, as a batch script writes it
         text=True,
         timeout=120,
         check=False,
     )
     with open(out) as f:
-        return json.load(f), proc.stdout + proc.stderr
+        return json.load(f), proc.stdout
 
 
 def loaded(modules: list[str], names=NOT_FOR_A_PLAIN_TASK) -> list[str]:
@@ -100,10 +101,11 @@ def test_a_failing_task_keeps_its_traceback_without_loading_more(bare_root):
     assert hc.task_status(task.id) == "failure"
     assert "hipercow_magic.core.tracebacks" in modules
     assert loaded(modules) == []
-    assert "Traceback (most recent call last):" in log
-    assert "in inner" in log
-    assert "ValueError: bad value" in log
-    assert "hipercow_magic" not in log.split("task logs ↓")[1].split("task logs ↑")[0]
+    trace = log.split("task logs ↓")[1].split("task logs ↑")[0]  # the task's own output
+    assert "Traceback (most recent call last):" in trace
+    assert "in inner" in trace
+    assert "ValueError: bad value" in trace
+    assert "hipercow_magic" not in trace  # only the task's frames
 
 
 def test_capture_names_resolve_to_their_modules():
