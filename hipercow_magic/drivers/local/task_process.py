@@ -112,6 +112,8 @@ def _wait_and_run(root, orders: int, scheduler: int) -> None:
     code = 1
     try:
         set_title(f"hipercow spare of scheduler {scheduler}", "hipercow-spare")
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)  # not the scheduler's handlers
         os.closerange(3, orders)  # the scheduler's lock, socket and tasks are not ours
         os.closerange(orders + 1, 1 << 16)
         message = _read_all(orders)
@@ -135,8 +137,6 @@ def _run(root, order: dict) -> int:
     task_id = order["id"]
     runner.set_task_title(root.path, task_id)
     os.setpgid(0, 0)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-        signal.signal(sig, signal.SIG_DFL)
     log = os.open(root.task_file(task_id, "log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
