@@ -303,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     if not acquired:
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    importlib.import_module(PRELOADED)
+    for module in PRELOADED:
+        importlib.import_module(module)
     try:
         scheduler.serve()
     except Exception as e:

@@ -21,9 +21,10 @@ from hipercow_magic.drivers.local.events import announce
 from hipercow_magic.node import runner
 from hipercow_magic.node.cores import THREAD_VARIABLES
 
-# What a scheduler loads before its first fork, so a task with a parallel method (pool(),
-# executor()) starts its workers without importing them.
-PRELOADED = "hipercow_magic.node.pool"
+# What a scheduler loads before its first fork, so its task processes import nothing the
+# runner loads only when used (on a cluster node each task is a fresh interpreter): reading a
+# task's captured values, and a parallel method's workers (pool(), executor()).
+PRELOADED = ("hipercow_magic.core.capture.pickling", "hipercow_magic.node.pool")
 
 
 class Spare:
