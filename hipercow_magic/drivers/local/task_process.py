@@ -39,12 +39,16 @@ class Spare:
     """
 
     def __init__(self, root):
-        self.root = root
         orders, self._orders = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
         scheduler = os.getpid()
-        self.pid = os.fork()
+        try:
+            self.pid = os.fork()
+        except BaseException:
+            os.close(orders)
+            os.close(self._orders)
+            raise
         if self.pid == 0:
             _wait_and_run(root, orders, scheduler)  # never returns
         os.close(orders)
