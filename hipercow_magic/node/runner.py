@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import gc
 import importlib
 import json
 import os
@@ -354,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sys.stdout.reconfigure(line_buffering=True)
     set_task_title(os.path.abspath(argv[0]), argv[1])
+    # What is loaded so far (the interpreter's and this package's modules) lives until the
+    # process ends: the collector, and its passes as the interpreter exits, skip it. What the
+    # task makes is collected (and finalised: its files flushed) as in any process.
+    gc.freeze()
     return run_task(argv[0], argv[1])
 
 

@@ -2,10 +2,12 @@
 with `python -m hipercow_magic.runner ROOT ID`: a task without an environment installation or a
 parallel method, whether it succeeds or fails, loads no code analysis or fingerprints, no
 provisioning code and no traceback colouring; each of them loads when a task needs it, and the
-public names of `hipercow_magic.core.capture` resolve as before.
+public names of `hipercow_magic.core.capture` resolve as before. What the runner loaded is left
+out of the collector's passes, but a task's own objects are collected and its files written.
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -106,6 +108,29 @@ def test_a_failing_task_keeps_its_traceback_without_loading_more(bare_root):
     assert "in inner" in trace
     assert "ValueError: bad value" in trace
     assert "hipercow_magic" not in trace  # only the task's frames
+
+
+def test_a_task_s_objects_are_collected_and_its_open_files_written(bare_root):
+    task = hc.task_create_expr(
+        "import gc\n"
+        "left = open('left.txt', 'w')\n"
+        "left.write('left open')\n"
+        "ended = []\n"
+        "class Node:\n"
+        "    def __del__(self):\n"
+        "        ended.append(1)\n"
+        "for _ in range(3):\n"
+        "    node = Node()\n"
+        "    node.itself = node  # a cycle: only the collector frees it\n"
+        "del node\n"
+        "gc.collect()\n"
+        "len(ended)",
+        driver=False,
+    )
+    run_by_runner(bare_root, task)
+    assert hc.task_result(task.id) == 3
+    with open(os.path.join(os.path.dirname(bare_root.hipercow), "left.txt")) as f:
+        assert f.read() == "left open"
 
 
 def test_capture_names_resolve_to_their_modules():
