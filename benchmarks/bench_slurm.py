@@ -339,6 +339,18 @@ def main() -> None:
     else:
         print("   submitit (map_array): not installed (pip install -e '.[bench]')")
     print(f"   floor: raw array of {args.e2e} `python -c pass` jobs:     {floor:.1f} s")
+    print(
+        "   each turn against its own raw array (Slurm starts queued jobs when its main and "
+        "backfill\n   schedulers pass, each about once a second, and how far apart they pass "
+        "drifts from turn to turn):"
+    )
+    for name in ("ours", "submitit"):
+        if runs[name]:
+            ratios = [t / f for t, f in zip(runs[name], runs["floor"])]
+            print(
+                f"   {'hipercow-magic' if name == 'ours' else 'submitit':14} median "
+                f"{statistics.median(ratios):.2f} x (turns: {', '.join(f'{r:.2f}' for r in ratios)})"
+            )
     bench_runner_start()
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
