@@ -11,6 +11,7 @@ The root's keys (signing, secrets) are the laptop user's, installed at configure
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -18,7 +19,8 @@ from hipercow_magic.drivers.remote import wire
 from hipercow_magic.drivers.remote.records import record_digests
 
 EAGER_RESULT = 1_000_000  # results up to this size come back with the status that finds them
-NOT_MIRRORED = ("data.json", "locals.pkl", "log", "result.pkl")
+CHUNKS_USED = "remote-chunks"  # in a task's folder: the chunks its files were made of
+NOT_MIRRORED = ("data.json", "locals.pkl", "log", "result.pkl", CHUNKS_USED)
 TASKS = "hipercow/tasks/"  # where the tasks' own files go, relative to the root
 
 
@@ -29,7 +31,12 @@ def keys_folder(root_path: str) -> str:
 
 def chunk_path(root_path: str, name: str) -> str:
     """Where a remote root keeps the chunk named `name` (its SHA-256)."""
-    return os.path.join(root_path, "hipercow", "remote", "chunks", name[:2], name[2:])
+    return os.path.join(chunks_folder(root_path), name[:2], name[2:])
+
+
+def chunks_folder(root_path: str) -> str:
+    """Where a remote root keeps the chunks sent to it."""
+    return os.path.join(root_path, "hipercow", "remote", "chunks")
 
 
 class Agent:
@@ -57,12 +64,14 @@ class Agent:
         """
         from hipercow_magic.core import store
 
+        used: dict[str, set[str]] = {}  # task folder -> the chunks its files were made of
         for entry in files:
-            pieces = []
+            pieces, names = [], set()
             for part in entry["parts"]:
                 if part[0] == "chunk":
                     with open(chunk_path(self.root_path, part[1]), "rb") as f:
                         pieces.append(f.read())
+                    names.add(part[1])
                     continue
                 data = bytes(blobs[part[1]])
                 if len(part) > 2:  # a chunk sent now: kept for the next time
@@ -70,14 +79,43 @@ class Agent:
                     if not os.path.exists(path):
                         os.makedirs(os.path.dirname(path), exist_ok=True)
                         store.write_bytes(path, data)
+                    names.add(part[2])
                 pieces.append(data)
             target = os.path.join(self.root_path, entry["path"])
             os.makedirs(os.path.dirname(target), exist_ok=True)
             if entry["path"].startswith(TASKS):  # read by nothing before it is submitted
                 with open(target, "wb") as f:
                     f.write(b"".join(pieces))
+                used.setdefault(os.path.dirname(target), set()).update(names)
             else:  # the root's own files: tasks may be reading them now
                 store.write_bytes(target, b"".join(pieces), mtime=entry.get("mtime"))
+        for folder, names in used.items():
+            if names:
+                with open(os.path.join(folder, CHUNKS_USED), "w") as f:
+                    f.write("\n".join(sorted(names)) + "\n")
+
+    def prune_chunks(self) -> list[str]:
+        """Remove the chunks no task here was made from (the root's own files, and tasks
+        purged since, keep none): they were kept only to be named instead of sent again.
+        Returns their names.
+        """
+        import glob
+
+        used = set()
+        for path in glob.glob(os.path.join(self.root_path, TASKS, "*", "*", CHUNKS_USED)):
+            try:
+                with open(path) as f:
+                    used.update(f.read().split())
+            except FileNotFoundError:
+                continue
+        dropped = []
+        for path in glob.glob(os.path.join(chunks_folder(self.root_path), "*", "*")):
+            name = os.path.basename(os.path.dirname(path)) + os.path.basename(path)
+            if name not in used:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
+                dropped.append(name)
+        return sorted(dropped)
 
     def task_files(self, task_id: str, status: str) -> tuple[list[dict], list[bytes]]:
         """The small files of a task that started or ended, to mirror on the laptop: its
@@ -190,7 +228,12 @@ class Agent:
         missing = self.missing_chunks(header["files"])
         if missing:
             return {"missing": missing}, []
-        self.write_files(header["files"], blobs)
+        try:
+            self.write_files(header["files"], blobs)
+        except FileNotFoundError:  # a purge here removed a chunk a moment ago
+            if missing := self.missing_chunks(header["files"]):
+                return {"missing": missing}, []
+            raise
         driver = self.driver(header["driver"], header.get("config"))
         ids = [
             i
@@ -275,12 +318,12 @@ class Agent:
         return {"usage": {i: u.to_dict() for i, u in driver.usage(header["ids"]).items()}}, []
 
     def op_purge(self, header: dict, blobs: list) -> tuple[dict, list]:
-        """Delete tasks' folders."""
+        """Delete tasks' folders, and the chunks no remaining task was made from."""
         import shutil
 
         for task_id in header["ids"]:
             shutil.rmtree(self.root.task_dir(task_id), ignore_errors=True)
-        return {"purged": len(header["ids"])}, []
+        return {"purged": len(header["ids"]), "chunks_dropped": self.prune_chunks()}, []
 
     def answer(self, header: dict, blobs: list) -> tuple[dict, list]:
         """The reply to one request: its operation's, or {"error": ...} saying what failed."""

@@ -37,6 +37,8 @@ from processes import magic_shell, run_cli, wait_until
 import hipercow_magic as hc
 from hipercow_magic.core.errors import HipercowError, HipercowWarning
 from hipercow_magic.drivers.registry import load_driver
+from hipercow_magic.drivers.remote.driver import remote_folder
+from hipercow_magic.drivers.remote.wire import digest
 
 NOTEBOOK = """
 def scale(a, b=2):
@@ -231,6 +233,31 @@ def test_purge_removes_the_remote_copy_too(here):
     assert purged == [task.id]
     assert not here.there(task.id).exists()
     assert not pathlib.Path(here.root.task_dir(task.id)).exists()
+
+
+def test_purge_drops_the_chunks_kept_there_for_the_purged_tasks_only(here):
+    gone, kept = np.full(200_000, 1.5), np.full(150_000, 2.5)  # 1.6 MB and 1.2 MB
+    first = hc.task_create_expr("float(a.sum())", namespace={"a": gone})
+    second = hc.task_create_expr("float(b.sum())", namespace={"b": kept})
+    assert ended(first) == "success" and ended(second) == "success"
+    names = {digest(gone.tobytes()), digest(kept.tobytes())}
+    chunks = here.remote / "hipercow" / "remote" / "chunks"
+    sent = pathlib.Path(remote_folder(here.root, "local")) / "sent-chunks"
+
+    def there() -> set[str]:
+        return {p.parent.name + p.name for p in chunks.glob("*/*")} & names
+
+    assert there() == names and names <= set(sent.read_text().split())
+    with redirect_stdout(io.StringIO()):
+        assert hc.hipercow_purge(task_ids=[first.id]) == [first.id]
+    # the purged task's chunk goes there, and this side knows it; the other task's stays
+    assert there() == {digest(kept.tobytes())}
+    assert set(sent.read_text().split()) & names == {digest(kept.tobytes())}
+    assert second.result() == 150_000 * 2.5
+    # used again, it is sent again
+    again = hc.task_create_expr("float(a.sum())", namespace={"a": gone})
+    assert ended(again) == "success" and again.result() == 300_000.0
+    assert there() == names
 
 
 def test_a_module_beside_the_notebook_is_sent_and_sent_again_when_changed(here):

@@ -233,8 +233,12 @@ class RemoteDriver(Driver):
         return float(self.inner.get("poll_interval") or 1.0)
 
     def purge(self, ids: list[str]) -> None:
-        """Delete the tasks' folders on the remote side."""
-        self.call("purge", {"ids": ids})
+        """Delete the tasks' folders on the remote side, and the chunks kept there that no
+        remaining task was made from.
+        """
+        reply, _ = self.call("purge", {"ids": ids})
+        if reply.get("chunks_dropped"):
+            transfer.SentRecord(self.folder).forget(reply["chunks_dropped"])
 
     # ---- files brought here ----------------------------------------------------------------
     def fetch(self, task_id: str, name: str, grow: bool = False) -> None:
