@@ -23,8 +23,12 @@ from hipercow_magic.node.cores import THREAD_VARIABLES
 
 # What a scheduler loads before its first fork, so its task processes import nothing the
 # runner loads only when used (on a cluster node each task is a fresh interpreter): reading a
-# task's captured values, and a parallel method's workers (pool(), executor()).
-PRELOADED = ("hipercow_magic.core.capture.pickling", "hipercow_magic.node.pool")
+# task's captured values, a failure's traceback, and a parallel method's workers.
+PRELOADED = (
+    "hipercow_magic.core.capture.pickling",
+    "hipercow_magic.core.tracebacks",
+    "hipercow_magic.node.pool",
+)
 
 
 class Spare:
