@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from hipercow_magic.core import capture
 from hipercow_magic.core.errors import HipercowError
+from hipercow_magic.core.results import read_result_record
 from hipercow_magic.core.root import find_root
-from hipercow_magic.core.task import read_result_record
 
 _digests: dict[tuple[str, str, str], str | None] = {}  # (root, task, name) -> export digest
 

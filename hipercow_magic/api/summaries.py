@@ -10,9 +10,10 @@ import time
 from hipercow_magic.core.errors import error_line
 from hipercow_magic.core.reasons import pending_words
 from hipercow_magic.core.resources import Resources
+from hipercow_magic.core.results import read_result_record
 from hipercow_magic.core.root import find_root, task_ids
 from hipercow_magic.core.status import ACTIVE
-from hipercow_magic.core.task import ran_on, read_marker, read_result_record
+from hipercow_magic.core.task import ran_on, read_marker
 from hipercow_magic.drivers.registry import load_driver
 from hipercow_magic.engine.dependencies import waiting_for, waiting_text
 from hipercow_magic.engine.listing import read_task_data, task_times_or_none

@@ -11,17 +11,10 @@ from hipercow_magic.api.summaries import task_summaries as task_summaries
 from hipercow_magic.api.usage import usage_words
 from hipercow_magic.api.watching import task_log_value, task_wait
 from hipercow_magic.core.errors import TaskNotFinishedError, warn
+from hipercow_magic.core.results import load_exports, read_result_record, result_value
 from hipercow_magic.core.root import check_task_id, find_root, task_ids
 from hipercow_magic.core.status import ACTIVE, TERMINAL
-from hipercow_magic.core.task import (
-    collect_times,
-    load_exports,
-    marker_status,
-    read_data,
-    read_marker,
-    read_result_record,
-    result_value,
-)
+from hipercow_magic.core.task import collect_times, marker_status, read_data, read_marker
 from hipercow_magic.drivers.registry import load_driver
 from hipercow_magic.engine.dependencies import waiting_for
 from hipercow_magic.engine.retry import follow_ids, follow_one, retry_chain, retry_tasks

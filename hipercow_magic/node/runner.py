@@ -28,17 +28,15 @@ from hipercow_magic.core.environment import NODE_GLOBALS
 from hipercow_magic.core.envvars import deserialise
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.format import first_line, short_id
+from hipercow_magic.core.results import load_exports, pickle_result, read_result_record
 from hipercow_magic.core.root import Root, check_task_id
 from hipercow_magic.core.status import TERMINAL
 from hipercow_magic.core.task import (
-    load_exports,
     marker_status,
-    pickle_result,
     prepare_result,
     read_data,
     read_locals,
     read_marker,
-    read_result_record,
     write_terminal,
 )
 from hipercow_magic.core.titles import set_title
