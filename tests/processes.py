@@ -84,6 +84,11 @@ def stop_local_scheduler(root) -> None:
             proc.kill()
 
 
+def scheduler_pid(root) -> int:
+    """The pid of the local scheduler serving `root` now (its info file's)."""
+    return store.read_json(paths.scheduler_info(root))["pid"]
+
+
 def pid_alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE

@@ -10,12 +10,10 @@ import signal
 import time
 
 import pytest
-from processes import pid_alive, run_cli, wait_until
+from processes import pid_alive, run_cli, scheduler_pid, wait_until
 
 import hipercow_magic as hc
-from hipercow_magic.core import store
 from hipercow_magic.core.task import marker_status, read_data, read_marker
-from hipercow_magic.drivers.local import paths
 from hipercow_magic.server.table import TaskTable
 from hipercow_magic.widgets.model import TaskModel
 
@@ -142,7 +140,7 @@ def test_a_restarted_scheduler_still_holds_and_releases(root, tmp_path):
     a, gate = gated(tmp_path, "a-go", "1")
     b = hc.task_create_expr("2", namespace={}, depends_on=a)
     assert a.wait(timeout=WAIT, for_start=True)
-    pid = store.read_json(paths.scheduler_info(root))["pid"]
+    pid = scheduler_pid(root)
     os.kill(pid, signal.SIGKILL)  # a's process lives on; b is held again by the next one
     wait_until(lambda: not pid_alive(pid))
     assert b.status() == "submitted"

@@ -15,11 +15,11 @@ import threading
 
 import psutil
 import pytest
-from processes import wait_until
+from processes import scheduler_pid, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic.core import store
-from hipercow_magic.drivers.local import events, paths
+from hipercow_magic.drivers.local import events
 from hipercow_magic.engine import statuses
 from hipercow_magic.engine.events import watch_changes
 
@@ -189,7 +189,7 @@ def test_a_lost_notice_still_ends_in_the_right_state(root, tmp_path):
     # system that drops sockets), and the scheduler is killed before the task ends.
     for name in sockets(root):
         os.unlink(os.path.join(events.waiters_dir(root), name))
-    pid = store.read_json(paths.scheduler_info(root))["pid"]
+    pid = scheduler_pid(root)
     scheduler = psutil.Process(pid)
     os.kill(pid, signal.SIGKILL)
     scheduler.wait(WAIT)

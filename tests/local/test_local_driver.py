@@ -9,7 +9,7 @@ import time
 
 import psutil
 import pytest
-from processes import pid_alive, source_environment, stop_local_scheduler, wait_until
+from processes import pid_alive, scheduler_pid, source_environment, stop_local_scheduler, wait_until
 
 import hipercow_magic as hc
 from hipercow_magic.core import store
@@ -190,10 +190,6 @@ def test_task_exiting_without_result_is_a_failure(root):
     assert "exited with code 7 without a result" in task.info().reason
 
 
-def _scheduler_pid(root):
-    return store.read_json_or(paths.scheduler_info(root))["pid"]
-
-
 def test_scheduler_is_detached_single_and_restarts_without_losing_or_repeating(one_core_root):
     root = one_core_root
     counter = os.path.join(root.path, "runs")
@@ -204,7 +200,7 @@ def test_scheduler_is_detached_single_and_restarts_without_losing_or_repeating(o
         hc.task_create_expr(code, namespace={"COUNTER": counter, "NAME": f"q{i}", "DELAY": 0})
         for i in range(3)
     ]
-    pid = _scheduler_pid(root)
+    pid = scheduler_pid(root)
     sched = psutil.Process(pid)
     assert sched.ppid() != os.getpid() or os.getsid(pid) != os.getsid(0)
     # only one scheduler per root, however often we ask
@@ -226,7 +222,7 @@ def test_scheduler_is_detached_single_and_restarts_without_losing_or_repeating(o
     assert first.status() == "running"  # the running task carries on; status restarts it
     for t in [first] + queued:
         assert t.wait(timeout=WAIT)
-    assert _scheduler_pid(root) != pid
+    assert scheduler_pid(root) != pid
     runs = open(counter).read().split()
     assert sorted(runs) == ["first", "q0", "q1", "q2"]  # each ran exactly once
 
@@ -235,7 +231,7 @@ def test_task_killed_while_scheduler_is_down_is_noticed(root):
     task = hc.task_create_expr(SLEEP.format(60), namespace={})
     assert task.wait(for_start=True, timeout=WAIT)
     task_pid = hc.task_info(task).scheduler["pid"]
-    sched_pid = _scheduler_pid(root)
+    sched_pid = scheduler_pid(root)
     os.kill(sched_pid, signal.SIGKILL)
     psutil.Process(sched_pid).wait(5)
     os.kill(task_pid, signal.SIGKILL)
@@ -264,7 +260,7 @@ def test_a_task_process_is_titled_with_its_id_and_pkill_f_finds_it(root):
     with open(f"/proc/{pid}/comm") as f:
         assert f.read().strip() == f"hipercow-{task.id[:6]}"
     # the scheduler still says what it is, and only it does
-    scheduler = _scheduler_pid(root)
+    scheduler = scheduler_pid(root)
     assert psutil.Process(scheduler).cmdline()[1:] == [
         "-m",
         "hipercow_magic.drivers.local.scheduler",
@@ -300,7 +296,7 @@ def test_without_pidfds_the_scheduler_still_sees_tasks_end(root):
     )
     try:
         wait_until(lambda: (store.read_json_or(paths.scheduler_info(root)) or {}).get("pid"))
-        assert _scheduler_pid(root) == scheduler.pid
+        assert scheduler_pid(root) == scheduler.pid
         done = hc.task_create_expr("6 * 7", namespace={})
         killed = hc.task_create_expr(SLEEP.format(60), namespace={})
         assert done.wait(timeout=WAIT) and done.result() == 42
@@ -308,7 +304,7 @@ def test_without_pidfds_the_scheduler_still_sees_tasks_end(root):
         os.kill(hc.task_info(killed).scheduler["pid"], signal.SIGKILL)
         assert killed.wait(timeout=10) is False
         assert "killed by SIGKILL" in killed.info().reason
-        assert _scheduler_pid(root) == scheduler.pid  # the same scheduler all along
+        assert scheduler_pid(root) == scheduler.pid  # the same scheduler all along
     finally:
         scheduler.kill()
         scheduler.wait()

@@ -7,11 +7,9 @@ import signal
 
 import psutil
 import pytest
-from processes import pid_alive, stop_local_scheduler, wait_until
+from processes import pid_alive, scheduler_pid, stop_local_scheduler, wait_until
 
 import hipercow_magic as hc
-from hipercow_magic.core import store
-from hipercow_magic.drivers.local import paths
 
 WAIT = 60
 
@@ -30,10 +28,6 @@ def result(task):
     """The task's value, once it has ended."""
     assert task.wait(timeout=WAIT)
     return task.result()
-
-
-def scheduler_pid(root) -> int:
-    return store.read_json_or(paths.scheduler_info(root))["pid"]
 
 
 def spares(scheduler: int) -> list[psutil.Process]:

@@ -6,12 +6,10 @@ import signal
 
 import psutil
 import pytest
-from processes import pid_alive, wait_until
+from processes import pid_alive, scheduler_pid, wait_until
 
 import hipercow_magic as hc
-from hipercow_magic.core import store
 from hipercow_magic.core.usage import read_usage
-from hipercow_magic.drivers.local import paths
 from hipercow_magic.drivers.local.process_tree import (
     CountingBudget,
     TreeMemory,
@@ -163,7 +161,7 @@ def test_a_restarted_scheduler_goes_on_from_the_figures_stored_before(root, tmp_
         lambda: (u := read_usage(root, task.id)) and u.memory_peak >= 150_000_000 and u, WAIT
     )
     assert before.running and before.cpu >= 1.4
-    pid = store.read_json(paths.scheduler_info(root))["pid"]
+    pid = scheduler_pid(root)
     os.kill(pid, signal.SIGKILL)  # the task's process lives on; the next scheduler adopts it
     wait_until(lambda: not pid_alive(pid))
     assert task.status() == "running"
