@@ -52,14 +52,15 @@ def apply_environment(root, env: dict, namespace: dict) -> None:
 
 
 def _activate(root, name: str, strict: bool = True) -> dict | None:
-    """`activate_provisioned`, loaded only when the environment has an installation (a task
-    without one imports nothing of the provisioning code).
+    """The environment's current installation, activated; None when it has none (then
+    nothing of the provisioning code is imported).
     """
-    if current_record(root, name) is None:
+    record = current_record(root, name)
+    if record is None:
         return None
     from hipercow_magic.node.provision import activate_provisioned
 
-    return activate_provisioned(root, name, strict=strict)
+    return activate_provisioned(root, name, record, strict=strict)
 
 
 def load_environment(root, name: str, namespace: dict, verbose: bool = True) -> None:

@@ -17,7 +17,6 @@ from hipercow_magic.core import store
 from hipercow_magic.core.errors import HipercowError
 from hipercow_magic.core.provision import (
     build_dir,
-    current_record,
     provision_dir,
     read_record,
     write_record,
@@ -26,15 +25,13 @@ from hipercow_magic.core.root import Root
 from hipercow_magic.core.versions import python_version
 
 
-def activate_provisioned(root, environment: str, strict: bool = True) -> dict | None:
-    """Put the environment's installed packages first on sys.path (and its bin on PATH).
+def activate_provisioned(root, environment: str, record: dict, strict: bool = True) -> dict | None:
+    """Put the installed packages of `record` (the environment's current installation,
+    core.provision.current_record) first on sys.path, and its bin on PATH.
 
-    Returns the installation used, or None when nothing is provisioned. Calling it again
-    in the same process does nothing more.
+    Returns the installation used, or None when it was made for another Python and
+    `strict` is False. Calling it again in the same process does nothing more.
     """
-    record = current_record(root, environment)
-    if record is None:
-        return None
     if record.get("python_version") != python_version():
         if not strict:
             return None
