@@ -2,8 +2,10 @@
 what ps shows, what it holds, and that killing it or its scheduler loses nothing.
 """
 
+import json
 import os
 import signal
+import time
 
 import psutil
 import pytest
@@ -98,3 +100,30 @@ def test_the_spare_ends_with_its_scheduler(quick_root):
     os.kill(scheduler, signal.SIGKILL)
     wait_until(lambda: not pid_alive(spare.pid), timeout=10)
     assert result(hc.task_create_expr("2", namespace={})) == 2  # the root is not left locked
+
+
+def _own_share(process: psutil.Process) -> float:
+    """The part of a process's resident memory no other process maps (0 once it has gone)."""
+    try:
+        memory = process.memory_full_info()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return memory.uss / memory.rss
+
+
+def test_a_waiting_spare_warms_and_its_task_is_not_charged_for_that(root):
+    assert result(hc.task_create_expr("1 + 1", namespace={})) == 2
+    scheduler = scheduler_pid(root)
+    (spare,) = wait_until(lambda: spares(scheduler))
+    # a fresh fork shares nearly all its memory with the scheduler; a warmed spare has made
+    # its writable memory its own (only the programs' code stays shared)
+    wait_until(lambda: _own_share(spare) > 0.3)
+    task = hc.task_create_expr("time.process_time()", namespace={"time": time})
+    process_cpu = result(task)  # the process's CPU so far, as a spare and then the task's
+    with open(root.task_file(task.id, "status-running")) as f:
+        claim = json.load(f)
+    assert claim["pid"] == spare.pid and claim["spare_cpu"] > 0
+    usage = wait_until(lambda: (u := hc.task_usage(task.id)) is not None and not u.running and u)
+    # the kernel's account of the whole process, less what it used before it had the task
+    assert usage.cpu < process_cpu
+    assert usage.cpu >= process_cpu - claim["spare_cpu"]

@@ -49,6 +49,14 @@ def test_the_final_figures_take_the_kernels_account_of_the_reaped_process():
     assert final.cores_peak == pytest.approx(1.5)  # the peak is at least the mean
 
 
+def test_the_cpu_a_process_used_as_a_spare_before_its_task_is_not_the_tasks():
+    usage = TaskUsage(STARTED, 0, before=0.25)  # forking, warming and waiting for a task
+    usage.add(TreeReading(cpu=1.25, memory=10_000_000, pids=[1]), 100.0, STARTED + 2)
+    assert usage.cpu == pytest.approx(1.0) and usage.cores_now == pytest.approx(0.5)
+    rusage = types.SimpleNamespace(ru_utime=1.5, ru_stime=0.25, ru_maxrss=50_000)
+    assert usage.final(STARTED + 3, rusage).cpu == pytest.approx(1.5)
+
+
 def test_a_task_ended_before_its_first_reading_has_its_mean_as_peak():
     final = TaskUsage(STARTED, 0).final(STARTED + 0.5)
     assert (final.wall, final.cpu, final.cores_peak, final.samples) == (0.5, 0.0, 0.0, 0)

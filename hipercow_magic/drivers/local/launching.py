@@ -20,8 +20,19 @@ from hipercow_magic.drivers.local.task_ends import Running
 from hipercow_magic.drivers.local.task_process import Spare
 
 # What a task's status-running claim holds besides its process, host and start time (a new
-# scheduler adopts running tasks from it).
-CLAIMED = ("node", "slots", "memory", "whole", "deadline", "max_runtime", "batch", "gpu_devices")
+# scheduler adopts running tasks from it); `spare_cpu` is the CPU time its process used as a
+# spare, before it was given the task (not counted as the task's).
+CLAIMED = (
+    "node",
+    "slots",
+    "memory",
+    "whole",
+    "deadline",
+    "max_runtime",
+    "batch",
+    "gpu_devices",
+    "spare_cpu",
+)
 
 
 class Launching:
@@ -80,6 +91,7 @@ class Launching:
         cores = node.cores if entry["cores"] == "Inf" else int(entry["cores"])
         cpus = node.physical_cpus(entry["slots"])
         spare = self.take_spare()
+        entry["spare_cpu"] = spare.cpu_used()
         del self.queued[key]
         self.pending_reason.pop(task_id, None)
         run = Running(entry, spare.pid, open_pidfd(spare.pid), child=True)
@@ -114,7 +126,12 @@ class Launching:
         return spare
 
     def keep_spare(self) -> None:
-        """Fork the next spare while there is time, so the next task starts without a fork."""
+        """Fork the next spare while there is time, so the next task starts without a fork.
+
+        The scheduler calls it when nothing runs or the loop has been quiet a moment
+        (SPARE_DELAY), not as a task starts: the fork would compete with that task for the
+        CPU.
+        """
         if self.spare is None:
             self.spare = Spare(self.root)
 

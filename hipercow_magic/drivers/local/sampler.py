@@ -46,10 +46,15 @@ class TaskUsage:
             read every EVERY_WITH_LIMIT seconds).
         previous: figures an earlier scheduler stored for the task (kept: its CPU time,
             peaks and readings go on from there), or None.
+        before: CPU seconds the task's process used before it was given the task (as a
+            spare): taken off every reading.
     """
 
-    def __init__(self, started: float, limit: float, previous: Usage | None = None):
+    def __init__(
+        self, started: float, limit: float, previous: Usage | None = None, before: float = 0.0
+    ):
         self.started = started
+        self.before = before
         self.limit = limit
         self.limited = limit > 0
         self.tree_memory = TreeMemory()
@@ -79,7 +84,8 @@ class TaskUsage:
     def add(self, reading: TreeReading, clock: float, now: float) -> None:
         """Take in a reading made at `clock` (monotonic) and `now` (epoch seconds)."""
         seconds = clock - self.last_clock if self.last_clock is not None else now - self.last_time
-        cpu = max(self.cpu, reading.cpu)  # time of a process reaped outside the tree is lost
+        # time of a process reaped outside the tree is lost
+        cpu = max(self.cpu, reading.cpu - self.before)
         if seconds > 0:
             self.cores_now = min(max(cpu - self.last_cpu, 0.0) / seconds, CORES)
             self.cores_peak = max(self.cores_peak, self.cores_now)
@@ -146,7 +152,7 @@ class TaskUsage:
         wall = max(ended - self.started, 0.0)
         cpu, memory_peak = self.cpu, self.memory_peak
         if rusage is not None:
-            cpu = max(cpu, child_rusage_cpu(rusage))
+            cpu = max(cpu, child_rusage_cpu(rusage) - self.before)
             memory_peak = max(memory_peak, child_rusage_memory(rusage))
         cores_peak = self.cores_peak
         tail = ended - self.last_time

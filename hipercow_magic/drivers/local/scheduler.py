@@ -43,6 +43,7 @@ from hipercow_magic.drivers.local.wake import listen
 
 STATE_INTERVAL = 0.5  # seconds between writes of the queue state file
 RESCAN_INTERVAL = 0.5  # seconds between looks at the queue folder when nobody wakes us
+SPARE_DELAY = 0.02  # seconds of quiet, while tasks run, before the next spare is forked
 
 
 class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
@@ -153,6 +154,7 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
         """Place, start and watch tasks until idle for `idle_timeout` seconds."""
         idle_since = time.monotonic()
         scanned = 0.0
+        quiet = True  # nothing woke the last wait
         while True:
             woken = self.drain_wakeups()
             rescan = time.monotonic() - scanned > RESCAN_INTERVAL
@@ -165,7 +167,8 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
             self.guard("placing tasks", self.place)
             self.events.flush()
             self.guard("writing the queue state", self.write_state)
-            self.guard("forking a spare process", self.keep_spare)
+            if quiet or not self.running:
+                self.guard("forking a spare process", self.keep_spare)
             if self.queued or self.running:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > self.idle_timeout:
@@ -183,6 +186,7 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
                 ready, _, _ = select.select(fds, [], [], timeout)
             except InterruptedError:
                 ready = []
+            quiet = not ready
             for task_id, run in list(self.running.items()):
                 if run.pidfd is not None and run.pidfd in ready:
                     self.guard(f"finishing task {task_id}", self.finish, task_id, self.reap(run))
@@ -217,12 +221,14 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
 
     def next_timeout(self) -> float:
         """Seconds the loop may sleep: until a hold or deadline ends, the state is due, a
-        task's usage is to be read, or (for tasks watched without a pidfd) the next look at them.
+        task's usage is to be read, the next spare is to be forked, or (for tasks watched
+        without a pidfd) the next look at them.
         """
         now = time.time()
-        timeout = 1.0
+        timeout = 1.0 if self.spare is not None else SPARE_DELAY
         if self.state_dirty:
-            timeout = max(STATE_INTERVAL - (time.monotonic() - self.state_written), 0.0)
+            state_due = STATE_INTERVAL - (time.monotonic() - self.state_written)
+            timeout = min(timeout, max(state_due, 0.0))
         timeout = min(timeout, self.usage_due())
         for hold in self.queued.holds():
             if hold > now:

@@ -48,7 +48,8 @@ class Running:
         self.killed_reason: str | None = None
         self.failure_class: str | None = None
         self.start_error: str | None = None
-        self.usage = TaskUsage(entry["started"], memory_limit(entry) * GB, previous)
+        limit = memory_limit(entry) * GB
+        self.usage = TaskUsage(entry["started"], limit, previous, entry.get("spare_cpu") or 0.0)
         self.rusage = None
 
 

@@ -2,10 +2,11 @@
 task), then set up as the task's node would be and running the task it is given.
 
 Forked rather than started afresh, so nothing is imported again; forked before a task is
-there, so a task starts without waiting for a fork. The spare is titled `hipercow spare of
-scheduler PID`; once given a task it renames itself (`hipercow task ID (ROOT)`), so ps, top
-and `pkill -f ID` tell it from the scheduler. A spare whose scheduler ends sees end-of-file
-on its pipe and exits.
+there, so a task starts without waiting for a fork; and while it waits it makes the memory
+it shares with the scheduler its own (warming.py), so the task does not stop to copy pages.
+The spare is titled `hipercow spare of scheduler PID`; once given a task it renames itself
+(`hipercow task ID (ROOT)`), so ps, top and `pkill -f ID` tell it from the scheduler. A
+spare whose scheduler ends sees end-of-file on its pipe and exits.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import traceback
 
 from hipercow_magic.core.titles import set_title
 from hipercow_magic.drivers.local.events import announce
+from hipercow_magic.drivers.local.warming import warm_until_readable
 from hipercow_magic.node import runner
 from hipercow_magic.node.cores import THREAD_VARIABLES
 
@@ -64,6 +66,16 @@ class Spare:
         except ChildProcessError:
             return False
         return pid == 0
+
+    def cpu_used(self) -> float:
+        """CPU seconds the spare has used so far (forking, warming, waiting): not the task's.
+        0.0 where the system does not say (no /proc/PID/schedstat).
+        """
+        try:
+            with open(f"/proc/{self.pid}/schedstat", "rb") as f:
+                return int(f.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            return 0.0
 
     def start(
         self,
@@ -125,6 +137,7 @@ def _wait_and_run(root, orders: int, scheduler: int) -> None:
             signal.signal(sig, signal.SIG_DFL)  # not the scheduler's handlers
         os.closerange(3, orders)  # the scheduler's lock, socket and tasks are not ours
         os.closerange(orders + 1, 1 << 16)
+        warm_until_readable(orders)
         message = _read_all(orders)
         os.close(orders)
         if message[:1] != b"g":
