@@ -3,7 +3,10 @@
     python benchmarks/bench_core.py [--tasks 1000] [--repeat 3] [--singles 50] [--status 10000]
 
 1. Floors: fork+waitpid of this process, a 1 KB file written and renamed into place,
-   `python -c pass`, os.stat of 10,000 files.
+   `python -c pass`, os.stat of 10,000 files; and the ceiling of a process per task: this
+   process forking one child per trivial task, the child running it as the local driver's
+   task processes do (`run_task`: its files read, its result and markers written), as many
+   at once as there are cores, with no scheduler and no waiting: tasks/s.
 2. One trivial task (scheduler warm, idle between tasks): the creation side (create and
    submit, in this process) and the time from creating it to its result in hand.
 3. 1,000 trivial tasks as one bulk (`task_create_bulk_expr`, then `task_create_bulk_call`),
@@ -22,6 +25,8 @@ The machine may be shared: figures are medians, printed beside the floors of the
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import statistics
 import subprocess
@@ -91,6 +96,40 @@ def floor_stat(folder: str, n: int = 10_000) -> float:
     return time.perf_counter() - t0
 
 
+def floor_forked_tasks(folder: str, n: int = 1000) -> float:
+    """Tasks/s of `n` trivial tasks, each run by `run_task` in a child forked from this
+    process, one child per core at a time: what a process per task costs on its own.
+    """
+    from hipercow_magic.node.runner import run_task
+
+    here = os.getcwd()
+    root = hc.hipercow_init(folder)  # no driver: the tasks are only written
+    os.chdir(folder)
+    try:
+        ids = hc.task_create_bulk_call(identity, list(range(n)), root=root).ids
+    finally:
+        os.chdir(here)
+    running: set[int] = set()
+    t0 = time.perf_counter()
+    for task_id in ids:
+        if len(running) >= (os.cpu_count() or 1):
+            pid, status = os.wait()
+            running.discard(pid)
+            assert status == 0
+        pid = os.fork()
+        if pid == 0:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            os._exit(run_task(root, task_id))
+        running.add(pid)
+    for pid in running:
+        assert os.waitpid(pid, 0)[1] == 0
+    elapsed = time.perf_counter() - t0
+    assert hc.task_status(ids, root=root) == ["success"] * n
+    return n / elapsed
+
+
 def until_terminal(root, ids: list[str]) -> None:
     """Return once every task has a terminal marker: looks every millisecond at the first
     task not known to have ended (tasks start in order, so that is one stat a look), then
@@ -154,6 +193,11 @@ def main() -> None:
     print(f"write 1 KB + rename:      {floor_write_rename(floors) * 1e6:7.1f} us")
     print(f"python -c pass:           {floor_python_start() * 1000:7.1f} ms")
     print(f"os.stat of 10,000 files:  {floor_stat(floors) * 1000:7.1f} ms")
+    with contextlib.redirect_stdout(io.StringIO()):
+        ceiling = floor_forked_tasks(os.path.join(floors, "forked"), args.tasks)
+    print(
+        f"forked tasks, no scheduler: {ceiling:5.0f} tasks/s  (the ceiling of a process per task)"
+    )
 
     hc.hipercow_init(".", driver="local", idle_timeout=120)
     root = find_root(".")
