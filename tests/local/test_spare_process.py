@@ -48,6 +48,12 @@ def spares(scheduler: int) -> list[psutil.Process]:
     return found
 
 
+def _held_beyond_stdio(pid: int) -> list[str]:
+    """What a process holds open besides its descriptors 0, 1 and 2."""
+    folder = f"/proc/{pid}/fd"
+    return [os.readlink(f"{folder}/{fd}") for fd in os.listdir(folder) if int(fd) > 2]
+
+
 def test_a_spare_waits_titled_by_its_scheduler_and_holds_nothing_of_it(root):
     assert result(hc.task_create_expr("1 + 1", namespace={})) == 2
     scheduler = scheduler_pid(root)
@@ -55,13 +61,11 @@ def test_a_spare_waits_titled_by_its_scheduler_and_holds_nothing_of_it(root):
     with open(f"/proc/{spare.pid}/comm") as f:
         assert f.read().strip() == "hipercow-spare"
     assert root.path not in " ".join(spare.cmdline())  # `pkill -f ROOT` finds tasks only
-    # besides stdin/stdout/stderr, only the pipe its orders come on: not the root's lock
-    # (which would keep the root locked after its scheduler ended), nor its socket
-    held = {
-        fd: os.readlink(f"/proc/{spare.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{spare.pid}/fd")
-    }
-    extra = [target for fd, target in held.items() if int(fd) > 2]
-    assert len(extra) == 1 and extra[0].startswith("pipe:")
+    # once it waits (it reads its own memory map for a moment as it starts to warm), it
+    # holds besides stdin/stdout/stderr only the pipe its orders come on: not the root's
+    # lock (which would keep the root locked after its scheduler ended), nor its socket
+    extra = wait_until(lambda: (held := _held_beyond_stdio(spare.pid)) == held[:1] and held)
+    assert extra[0].startswith("pipe:")
 
 
 def test_a_task_runs_in_the_spare_then_a_new_spare_waits(root):
@@ -127,3 +131,18 @@ def test_a_waiting_spare_warms_and_its_task_is_not_charged_for_that(root):
     # the kernel's account of the whole process, less what it used before it had the task
     assert usage.cpu < process_cpu
     assert usage.cpu >= process_cpu - claim["spare_cpu"]
+
+
+def test_a_task_handed_to_its_process_ends_with_it_even_before_its_code_began(root):
+    assert result(hc.task_create_expr("1", namespace={})) == 1
+    scheduler = scheduler_pid(root)
+    (spare,) = wait_until(lambda: spares(scheduler))
+    spare.suspend()  # stopped, it can't read the task it is given
+    task = hc.task_create_expr("1", namespace={})
+    assert task.wait(for_start=True, timeout=WAIT)
+    assert hc.task_info(task).scheduler["pid"] == spare.pid
+    spare.kill()
+    # the task was its process's: killed, it failed (it is not run again behind the user's back)
+    assert task.wait(timeout=WAIT) is False
+    assert "killed by SIGKILL" in task.info().reason
+    assert not os.path.exists(root.task_file(task.id, "log"))  # none of its code ran

@@ -116,6 +116,7 @@ class Launching:
             spare.start(task_id, cores, cpus, entry["node"], entry["started"], devices)
         except OSError:  # the spare was killed a moment ago: its end queues the task again
             return
+        run.handed_over = True
         self.events.add(task_id)
 
     def take_spare(self) -> Spare:

@@ -27,7 +27,9 @@ class Running:
     `pidfd` becomes readable when the process ends (None where the system has no pidfds: the
     scheduler polls instead); `child` is True for processes this scheduler forked (it reaps
     them), False for ones it adopted from an earlier scheduler. `start_error` says why a
-    forked process was told not to run its task (its claim could not be written).
+    forked process was told not to run its task (its claim could not be written);
+    `handed_over` is True once a forked process was sent its task (its end is then the
+    task's end, whether or not the task's code began).
     `killed_reason` and `failure_class` say why the scheduler stopped it; `usage` holds
     what it used so far (going on from `previous`, figures an earlier scheduler stored) and
     `rusage` the kernel's account of a reaped child.
@@ -48,6 +50,7 @@ class Running:
         self.killed_reason: str | None = None
         self.failure_class: str | None = None
         self.start_error: str | None = None
+        self.handed_over = False
         limit = memory_limit(entry) * GB
         self.usage = TaskUsage(entry["started"], limit, previous, entry.get("spare_cpu") or 0.0)
         self.rusage = None
@@ -129,7 +132,8 @@ class TaskEnds:
             claim = self.claim(task_id)
             stamp = run.entry.get("batch")
             cancelled = os.path.exists(self.root.task_file(task_id, "cancel-requested"))
-            if stamp in self.batches and self.never_started(task_id, claim) and not cancelled:
+            unstarted = not run.handed_over and self.never_started(task_id, claim)
+            if stamp in self.batches and unstarted and not cancelled:
                 return self.requeue(task_id, stamp)  # its process ended before running it
             self.record_failure(task_id, run, code)
         self.guard(f"recording the usage of task {task_id}", self.record_usage, task_id, run)
