@@ -2,7 +2,6 @@
 what ps shows, what it holds, and that killing it or its scheduler loses nothing.
 """
 
-import json
 import os
 import signal
 import time
@@ -12,6 +11,7 @@ import pytest
 from processes import pid_alive, scheduler_pid, stop_local_scheduler, wait_until
 
 import hipercow_magic as hc
+from hipercow_magic.core.task import read_marker
 
 WAIT = 60
 
@@ -64,7 +64,7 @@ def test_a_spare_waits_titled_by_its_scheduler_and_holds_nothing_of_it(root):
     # once it waits (it reads its own memory map for a moment as it starts to warm), it
     # holds besides stdin/stdout/stderr only the pipe its orders come on: not the root's
     # lock (which would keep the root locked after its scheduler ended), nor its socket
-    extra = wait_until(lambda: (held := _held_beyond_stdio(spare.pid)) == held[:1] and held)
+    extra = wait_until(lambda: len(held := _held_beyond_stdio(spare.pid)) == 1 and held)
     assert extra[0].startswith("pipe:")
 
 
@@ -124,8 +124,7 @@ def test_a_waiting_spare_warms_and_its_task_is_not_charged_for_that(root):
     wait_until(lambda: _own_share(spare) > 0.3)
     task = hc.task_create_expr("time.process_time()", namespace={"time": time})
     process_cpu = result(task)  # the process's CPU so far, as a spare and then the task's
-    with open(root.task_file(task.id, "status-running")) as f:
-        claim = json.load(f)
+    claim = read_marker(root, task.id, "running")
     assert claim["pid"] == spare.pid and claim["spare_cpu"] > 0
     usage = wait_until(lambda: (u := hc.task_usage(task.id)) is not None and not u.running and u)
     # the kernel's account of the whole process, less what it used before it had the task
