@@ -38,7 +38,9 @@ class Resources:
 
     def to_dict(self) -> dict:
         """The resources as stored in a task's data.json (JSON-safe: 'Inf', ISO times)."""
-        d = dataclasses.asdict(self)
+        d = dict(vars(self))  # its fields are plain values: no deep copy needed
+        if d["requested_nodes"] is not None:
+            d["requested_nodes"] = list(d["requested_nodes"])
         if d["cores"] == math.inf:
             d["cores"] = "Inf"
         if isinstance(d["hold_until"], dt.datetime):

@@ -7,11 +7,13 @@ woke them: such a waiter that missed the event would still be waiting when the t
 up on it (after WAIT seconds), so finishing at all is the proof. No timing is asserted.
 """
 
+import contextlib
 import io
 import os
 import signal
 import socket
 import threading
+import time
 
 import psutil
 import pytest
@@ -236,3 +238,53 @@ def test_a_forked_child_closing_its_copy_leaves_the_parent_listening(root):
         assert len(sockets(root)) == 1
         events.announce(root, ["a" * 32])
         assert changes.wait(WAIT) is True and changes.ids == {"a" * 32}
+
+
+def test_a_batch_worked_through_tells_a_waiter_of_every_start_and_end(root, no_fallback):
+    # more tasks than cores: most wait to be placed, so their notices are gathered
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    os.makedirs(events.waiters_dir(root), exist_ok=True)
+    listener.bind(os.path.join(events.waiters_dir(root), "cafef00d"))
+    listener.settimeout(0.2)
+    named: list[str] = []
+    done = threading.Event()
+
+    def listen():  # as a waiter does: reads each notice as it comes
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                named.extend(listener.recv(1 << 16).decode().split())
+
+    with listener:
+        thread = threading.Thread(target=listen, daemon=True)
+        thread.start()
+        bundle = hc.task_create_bulk_expr("i * 2", [{"i": i} for i in range(40)], namespace={})
+        assert bundle.wait(timeout=WAIT) is True
+        assert bundle.result() == [i * 2 for i in range(40)]
+        wait_until(lambda: all(named.count(i) >= 2 for i in bundle.ids), WAIT)
+        done.set()
+        thread.join(WAIT)
+
+
+def test_notices_go_out_at_once_unless_a_batch_is_worked_through(root):
+    announcer = events.Announcer(root)
+    with watch_changes(root) as changes:
+        assert announcer.due() == float("inf")  # nothing held
+        announcer.add("a" * 32)
+        announcer.flush(busy=False)
+        assert changes.wait(WAIT) and changes.ids == {"a" * 32}
+
+        announcer.sent = time.monotonic() + HOUR  # a notice just went: a batch's are held
+        announcer.add("b" * 32)
+        announcer.flush(busy=True)
+        assert changes.wait(0.05) is False
+        assert announcer.due() > events.BATCH_GAP
+        announcer.add("c" * 32)
+        announcer.sent = time.monotonic() - events.BATCH_GAP  # the gap has passed
+        assert announcer.due() == 0.0
+        announcer.flush(busy=True)  # one notice naming both
+        assert changes.wait(WAIT) and changes.ids == {"b" * 32, "c" * 32}
+
+        announcer.add("d" * 32)  # the last of a batch goes at once, however soon
+        announcer.flush(busy=False)
+        assert changes.wait(WAIT) and changes.ids == {"d" * 32}
+        assert announcer.due() == float("inf")

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import secrets
 import socket
+import time
 
 from hipercow_magic.drivers.local.paths import SUN_PATH_MAX
 
 IDS_PER_NOTICE = 64  # task ids in one datagram (about 2 KB)
 MANY = b"*"  # a notice naming no task: look at every task again
+BATCH_GAP = 0.01  # seconds between notices while a batch of tasks is worked through
 
 
 def waiters_dir(root) -> str:
@@ -155,6 +158,11 @@ def _send(sock: socket.socket, folder_fd: int, address: str, name: str, notices)
 class Announcer:
     """The scheduler's notices: tasks collected as they start or end, sent together.
 
+    Sent at once while nothing waits to be placed (a task or the last of a batch: its
+    waiter hears of it without delay). While tasks still wait (a batch being worked
+    through), notices go out at most every BATCH_GAP seconds, each naming every task since
+    the last: waiters wake a few hundred times for a thousand tasks, not twice for each.
+
     Args:
         root: the scheduler's root.
     """
@@ -162,13 +170,24 @@ class Announcer:
     def __init__(self, root):
         self.root = root
         self.ids: list[str] = []
+        self.sent = 0.0  # time.monotonic() of the last notice
 
     def add(self, task_id: str) -> None:
         """Note that a task started or ended (sent by the next flush)."""
         self.ids.append(task_id)
 
-    def flush(self) -> None:
-        """Send what was noted since the last flush to every waiter."""
-        if self.ids:
-            ids, self.ids = self.ids, []
-            announce(self.root, ids)
+    def flush(self, busy: bool = False) -> None:
+        """Send what was noted since the last notice to every waiter; while `busy` (tasks
+        still wait to be placed), only once BATCH_GAP has passed since that notice.
+        """
+        if not self.ids or (busy and self.due() > 0):
+            return
+        ids, self.ids = self.ids, []
+        self.sent = time.monotonic()
+        announce(self.root, ids)
+
+    def due(self) -> float:
+        """Seconds until held notices may go out (0 when they may now; inf with none held)."""
+        if not self.ids:
+            return math.inf
+        return max(self.sent + BATCH_GAP - time.monotonic(), 0.0)

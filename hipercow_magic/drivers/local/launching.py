@@ -113,17 +113,20 @@ class Launching:
             return
         try:
             devices = entry.get("gpu_devices")
-            spare.start(task_id, cores, cpus, entry["node"], entry["started"], devices)
+            alone = not self.queued  # no batch being worked through: its end is told at once
+            spare.start(task_id, cores, cpus, entry["node"], entry["started"], devices, alone)
         except OSError:  # the spare was killed a moment ago: its end queues the task again
             return
         run.handed_over = True
         self.events.add(task_id)
 
     def take_spare(self) -> Spare:
-        """The waiting spare process, or (when there is none, or it was killed) a new one."""
+        """The waiting spare process, or (when there is none, or it was killed) a new one
+        forked for this task.
+        """
         spare, self.spare = self.spare, None
         if spare is None or not spare.alive():
-            spare = Spare(self.root)
+            spare = Spare(self.root, ahead=False)
         return spare
 
     def keep_spare(self) -> None:
@@ -134,7 +137,7 @@ class Launching:
         CPU.
         """
         if self.spare is None:
-            self.spare = Spare(self.root)
+            self.spare = Spare(self.root, ahead=True)
 
     def drop_spare(self) -> None:
         """Let the spare go (the scheduler is ending)."""

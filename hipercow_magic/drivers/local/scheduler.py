@@ -154,7 +154,8 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
         """Place, start and watch tasks until idle for `idle_timeout` seconds."""
         idle_since = time.monotonic()
         scanned = 0.0
-        quiet = True  # nothing woke the last wait
+        quiet = True  # nothing has woken the loop for SPARE_DELAY
+        last_woken = 0.0
         while True:
             woken = self.drain_wakeups()
             rescan = time.monotonic() - scanned > RESCAN_INTERVAL
@@ -165,7 +166,7 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
             self.guard("checking deadlines", self.check_deadlines)
             self.guard("measuring usage", self.sample_usage)
             self.guard("placing tasks", self.place)
-            self.events.flush()
+            self.events.flush(busy=bool(self.queued))
             self.guard("writing the queue state", self.write_state)
             if quiet or not self.running:
                 self.guard("forking a spare process", self.keep_spare)
@@ -186,13 +187,15 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
                 ready, _, _ = select.select(fds, [], [], timeout)
             except InterruptedError:
                 ready = []
-            quiet = not ready
+            if ready:
+                last_woken = time.monotonic()
+            quiet = time.monotonic() - last_woken >= SPARE_DELAY
             for task_id, run in list(self.running.items()):
                 if run.pidfd is not None and run.pidfd in ready:
                     self.guard(f"finishing task {task_id}", self.finish, task_id, self.reap(run))
                 elif run.pidfd is None:
                     self.guard(f"watching task {task_id}", self.poll, task_id, run)
-            self.events.flush()
+            self.events.flush(busy=bool(self.queued))
 
     def exit_if_still_idle(self) -> bool:
         """Exit only if nothing arrived since the last look.
@@ -221,15 +224,15 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
 
     def next_timeout(self) -> float:
         """Seconds the loop may sleep: until a hold or deadline ends, the state is due, a
-        task's usage is to be read, the next spare is to be forked, or (for tasks watched
-        without a pidfd) the next look at them.
+        task's usage is to be read, the next spare is to be forked, held notices may go out,
+        or (for tasks watched without a pidfd) the next look at them.
         """
         now = time.time()
         timeout = 1.0 if self.spare is not None else SPARE_DELAY
         if self.state_dirty:
             state_due = STATE_INTERVAL - (time.monotonic() - self.state_written)
             timeout = min(timeout, max(state_due, 0.0))
-        timeout = min(timeout, self.usage_due())
+        timeout = min(timeout, self.usage_due(), self.events.due())
         for hold in self.queued.holds():
             if hold > now:
                 timeout = min(timeout, hold - now)

@@ -42,9 +42,12 @@ class Spare:
 
     Args:
         root: the root whose tasks it will run.
+        ahead: whether it is forked ahead of need (it warms its memory while it waits);
+            else it is forked for a task about to be given it, and only waits for that.
     """
 
-    def __init__(self, root):
+    def __init__(self, root, ahead: bool):
+        self.ahead = ahead
         orders, self._orders = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -56,7 +59,7 @@ class Spare:
             os.close(self._orders)
             raise
         if self.pid == 0:
-            _wait_and_run(root, orders, scheduler)  # never returns
+            _wait_and_run(root, orders, scheduler, ahead)  # never returns
         os.close(orders)
 
     def alive(self) -> bool:
@@ -69,8 +72,11 @@ class Spare:
 
     def cpu_used(self) -> float:
         """CPU seconds the spare has used so far (forking, warming, waiting): not the task's.
-        0.0 where the system does not say (no /proc/PID/schedstat).
+        0.0 for one forked for its task (it did nothing of its own worth counting), and where
+        the system does not say (no /proc/PID/schedstat).
         """
+        if not self.ahead:
+            return 0.0
         try:
             with open(f"/proc/{self.pid}/schedstat", "rb") as f:
                 return int(f.read().split()[0]) / 1e9
@@ -85,6 +91,7 @@ class Spare:
         node: str,
         started: float,
         gpus: list[int] | None = None,
+        tell_waiters: bool = True,
     ) -> None:
         """Run the task claimed for this process.
 
@@ -96,9 +103,12 @@ class Spare:
             started: the start time the scheduler's claim records.
             gpus: the node's GPUs the task was given (CUDA_VISIBLE_DEVICES names only these;
                 [] hides every GPU), or None to leave CUDA_VISIBLE_DEVICES as it is.
+            tell_waiters: whether the process tells waiters of the task's end itself, at
+                once, before the scheduler reaps it (not while a batch is worked through:
+                the scheduler's notices gather those).
         """
         order = {"id": task_id, "cores": cores, "cpus": sorted(cpus or []), "node": node}
-        order.update(started=started, gpus=gpus)
+        order.update(started=started, gpus=gpus, tell=tell_waiters)
         self._send(b"g" + json.dumps(order).encode())
 
     def refuse(self) -> None:
@@ -128,8 +138,10 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _wait_and_run(root, orders: int, scheduler: int) -> None:
-    """The spare's life: wait for its order, run that task, exit (never returns)."""
+def _wait_and_run(root, orders: int, scheduler: int, ahead: bool) -> None:
+    """The spare's life: wait for its order (warming its memory meanwhile when forked
+    ahead of need), run that task, exit (never returns).
+    """
     code = 1
     try:
         set_title(f"hipercow spare of scheduler {scheduler}", "hipercow-spare")
@@ -137,7 +149,8 @@ def _wait_and_run(root, orders: int, scheduler: int) -> None:
             signal.signal(sig, signal.SIG_DFL)  # not the scheduler's handlers
         os.closerange(3, orders)  # the scheduler's lock, socket and tasks are not ours
         os.closerange(orders + 1, 1 << 16)
-        warm_until_readable(orders)
+        if ahead:
+            warm_until_readable(orders)
         message = _read_all(orders)
         os.close(orders)
         if message[:1] != b"g":
@@ -176,5 +189,6 @@ def _run(root, order: dict) -> int:
     sys.stdout = open(1, "w", buffering=1, closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
     code = runner.run_task(root, task_id, claimed=True, started=order["started"])
-    announce(root, [task_id])  # at once; the scheduler tells again when it reaps
+    if order["tell"]:
+        announce(root, [task_id])  # at once; the scheduler tells again when it reaps
     return code
