@@ -149,6 +149,7 @@ def _wait_and_run(root, orders: int, scheduler: int, ahead: bool) -> None:
             signal.signal(sig, signal.SIG_DFL)  # not the scheduler's handlers
         os.closerange(3, orders)  # the scheduler's lock, socket and tasks are not ours
         os.closerange(orders + 1, 1 << 16)
+        _prepare()
         if ahead:
             warm_until_readable(orders)
         message = _read_all(orders)
@@ -167,27 +168,35 @@ def _wait_and_run(root, orders: int, scheduler: int, ahead: bool) -> None:
             os._exit(code)
 
 
+def _prepare() -> None:
+    """What makes this process a task's, whichever task it is (done while it waits): its own
+    process group, nothing on stdin, no drivers, and line-buffered stdout and stderr on
+    descriptors 1 and 2 (the task's log, once it has one).
+    """
+    os.setpgid(0, 0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.environ["HIPERCOW_NO_DRIVERS"] = "1"
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+
+
 def _run(root, order: dict) -> int:
     """Set this process up as the task's node would be, then run the task."""
     task_id = order["id"]
     runner.set_task_title(root.path, task_id)
-    os.setpgid(0, 0)
     log = os.open(root.task_file(task_id, "log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    os.closerange(3, 1 << 16)
+    os.close(log)
     for name in THREAD_VARIABLES:
         os.environ[name] = str(order["cores"])
-    os.environ["HIPERCOW_NO_DRIVERS"] = "1"
     os.environ["HIPERCOW_NODE"] = order["node"]
     if order["gpus"] is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in order["gpus"])
     if order["cpus"]:
         os.sched_setaffinity(0, order["cpus"])
-    sys.stdout = open(1, "w", buffering=1, closefd=False)
-    sys.stderr = open(2, "w", buffering=1, closefd=False)
     code = runner.run_task(root, task_id, claimed=True, started=order["started"])
     if order["tell"]:
         announce(root, [task_id])  # at once; the scheduler tells again when it reaps
