@@ -33,12 +33,15 @@ CLAIMED = (
     "gpu_devices",
     "spare_cpu",
 )
+SPARES = 2  # spares kept when quiet: two tasks submitted together both start without a fork
+SPARE_DELAY = 0.02  # seconds of quiet, while tasks run, before the next spare is forked
+SPARES_DELAY = 0.25  # seconds of quiet before those beyond it: not between one task and the next
 
 
 class Launching:
     """The task-starting half of the Scheduler (a mixin: it uses the scheduler's `root`,
     `cluster`, `queued`, `running`, `reserved`, `pending_reason`, `state_dirty`, `events`,
-    `spare`, and its `claim`, `never_started`, `fail` and `_dequeue`).
+    `spares`, and its `claim`, `never_started`, `fail` and `_dequeue`).
     """
 
     def place(self) -> None:
@@ -121,26 +124,33 @@ class Launching:
         self.events.add(task_id)
 
     def take_spare(self) -> Spare:
-        """The waiting spare process, or (when there is none, or it was killed) a new one
-        forked for this task.
+        """The spare that has waited longest (the warmest), or (when none waits, or those
+        that did were killed) a new one forked for this task.
         """
-        spare, self.spare = self.spare, None
-        if spare is None or not spare.alive():
-            spare = Spare(self.root, ahead=False)
-        return spare
+        while self.spares:
+            spare = self.spares.pop(0)
+            if spare.alive():
+                return spare
+            spare.close()  # killed meanwhile: its pipe is let go
+        return Spare(self.root, ahead=False)
 
-    def keep_spare(self) -> None:
-        """Fork the next spare while there is time, so the next task starts without a fork.
+    def keep_spare(self, quiet_for: float) -> None:
+        """Fork the next spare while there is time, so the next task starts without a fork:
+        one once nothing runs, up to SPARES once the loop has been quiet SPARES_DELAY.
 
-        The scheduler calls it when nothing runs or the loop has been quiet a moment
-        (SPARE_DELAY), not as a task starts: the fork would compete with that task for the
-        CPU.
+        The scheduler calls it when nothing runs or its loop has been quiet SPARE_DELAY,
+        not as a task starts: the fork would compete with that task for the CPU, as a
+        spare warming its memory would with tasks that come one after another. One fork a
+        call: the scheduler looks at its queue between them.
+
+        Args:
+            quiet_for: seconds since something (a task's end, a message) last woke the loop.
         """
-        if self.spare is None:
-            self.spare = Spare(self.root, ahead=True)
+        if len(self.spares) < (SPARES if quiet_for >= SPARES_DELAY else 1):
+            self.spares.append(Spare(self.root, ahead=True))
 
-    def drop_spare(self) -> None:
-        """Let the spare go (the scheduler is ending)."""
-        spare, self.spare = self.spare, None
-        if spare is not None:
+    def drop_spares(self) -> None:
+        """Let the spares go (the scheduler is ending)."""
+        spares, self.spares = self.spares, []
+        for spare in spares:
             spare.close()

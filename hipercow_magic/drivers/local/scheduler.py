@@ -32,7 +32,13 @@ from hipercow_magic.drivers.local import intake, paths
 from hipercow_magic.drivers.local.events import Announcer
 from hipercow_magic.drivers.local.health import EXIT_START_FAILED, log, record_start_failure
 from hipercow_magic.drivers.local.holds import Holds
-from hipercow_magic.drivers.local.launching import CLAIMED, Launching
+from hipercow_magic.drivers.local.launching import (
+    CLAIMED,
+    SPARE_DELAY,
+    SPARES,
+    SPARES_DELAY,
+    Launching,
+)
 from hipercow_magic.drivers.local.placement import Queue, VirtualCluster
 from hipercow_magic.drivers.local.queue_reader import QueueReader
 from hipercow_magic.drivers.local.state import pending_state
@@ -43,7 +49,6 @@ from hipercow_magic.drivers.local.wake import listen
 
 STATE_INTERVAL = 0.5  # seconds between writes of the queue state file
 RESCAN_INTERVAL = 0.5  # seconds between looks at the queue folder when nobody wakes us
-SPARE_DELAY = 0.02  # seconds of quiet, while tasks run, before the next spare is forked
 
 
 class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
@@ -77,7 +82,7 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
         self.state_dirty = True
         self.lock_fd = -1
         self.sock: socket.socket | None = None
-        self.spare: Spare | None = None  # a process forked ahead of the next task
+        self.spares: list[Spare] = []  # processes forked ahead of the next tasks, oldest first
         self.events = Announcer(self.root)  # tells waiters of starts and ends
         self.uid = os.geteuid()
         self.last_error: str | None = None
@@ -154,8 +159,7 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
         """Place, start and watch tasks until idle for `idle_timeout` seconds."""
         idle_since = time.monotonic()
         scanned = 0.0
-        quiet = True  # nothing has woken the loop for SPARE_DELAY
-        last_woken = 0.0
+        last_woken = 0.0  # when the loop's wait last ended on something
         while True:
             woken = self.drain_wakeups()
             rescan = time.monotonic() - scanned > RESCAN_INTERVAL
@@ -168,8 +172,9 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
             self.guard("placing tasks", self.place)
             self.events.flush(busy=bool(self.queued))
             self.guard("writing the queue state", self.write_state)
-            if quiet or not self.running:
-                self.guard("forking a spare process", self.keep_spare)
+            quiet_for = time.monotonic() - last_woken
+            if quiet_for >= SPARE_DELAY or not self.running:
+                self.guard("forking a spare process", self.keep_spare, quiet_for)
             if self.queued or self.running:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > self.idle_timeout:
@@ -189,7 +194,6 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
                 ready = []
             if ready:
                 last_woken = time.monotonic()
-            quiet = time.monotonic() - last_woken >= SPARE_DELAY
             for task_id, run in list(self.running.items()):
                 if run.pidfd is not None and run.pidfd in ready:
                     self.guard(f"finishing task {task_id}", self.finish, task_id, self.reap(run))
@@ -213,7 +217,7 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
             for stamp in self.batches:
                 store.remove_file(paths.batch_file(self.root, stamp))
             store.remove_file(paths.scheduler_info(self.root))
-            self.drop_spare()
+            self.drop_spares()
             if self.sock is not None:
                 self.sock.close()
                 self.sock = None
@@ -228,7 +232,9 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
         or (for tasks watched without a pidfd) the next look at them.
         """
         now = time.time()
-        timeout = 1.0 if self.spare is not None else SPARE_DELAY
+        timeout = 1.0
+        if len(self.spares) < SPARES:
+            timeout = SPARES_DELAY if self.spares else SPARE_DELAY
         if self.state_dirty:
             state_due = STATE_INTERVAL - (time.monotonic() - self.state_written)
             timeout = min(timeout, max(state_due, 0.0))
@@ -321,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         record_start_failure(scheduler.root, f"{type(e).__name__}: {e}")
         return 2
     finally:
-        scheduler.drop_spare()
+        scheduler.drop_spares()
     return 0
 
 
