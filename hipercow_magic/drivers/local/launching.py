@@ -5,6 +5,7 @@ each for a spare process forked ahead of need, and keeping the next spare ready.
 from __future__ import annotations
 
 import json
+import math
 import socket
 import time
 import traceback
@@ -33,15 +34,15 @@ CLAIMED = (
     "gpu_devices",
     "spare_cpu",
 )
-SPARES = 2  # spares kept when quiet: two tasks submitted together both start without a fork
+SPARES = 2  # spares kept ready: two tasks submitted together both start without a fork
 SPARE_DELAY = 0.02  # seconds of quiet, while tasks run, before the next spare is forked
-SPARES_DELAY = 0.25  # seconds of quiet before those beyond it: not between one task and the next
+FORK_RETRY = 1.0  # seconds before a spare is forked again after a fork failed
 
 
 class Launching:
     """The task-starting half of the Scheduler (a mixin: it uses the scheduler's `root`,
     `cluster`, `queued`, `running`, `reserved`, `pending_reason`, `state_dirty`, `events`,
-    `spares`, and its `claim`, `never_started`, `fail` and `_dequeue`).
+    `spares`, `fork_failed`, and its `claim`, `never_started`, `fail` and `_dequeue`).
     """
 
     def place(self) -> None:
@@ -134,20 +135,27 @@ class Launching:
             spare.close()  # killed meanwhile: its pipe is let go
         return Spare(self.root, ahead=False)
 
-    def keep_spare(self, quiet_for: float) -> None:
-        """Fork the next spare while there is time, so the next task starts without a fork:
-        one once nothing runs, up to SPARES once the loop has been quiet SPARES_DELAY.
+    def keep_spare(self) -> None:
+        """Fork the next spare while there is time, so the next tasks start without a fork
+        in a spare that has warmed (up to SPARES, one a call: the scheduler looks at its queue
+        between them; none for FORK_RETRY seconds after a fork failed).
 
         The scheduler calls it when nothing runs or its loop has been quiet SPARE_DELAY,
-        not as a task starts: the fork would compete with that task for the CPU, as a
-        spare warming its memory would with tasks that come one after another. One fork a
-        call: the scheduler looks at its queue between them.
-
-        Args:
-            quiet_for: seconds since something (a task's end, a message) last woke the loop.
+        not as a task starts: the fork would compete with that task for the CPU.
         """
-        if len(self.spares) < (SPARES if quiet_for >= SPARES_DELAY else 1):
+        if len(self.spares) >= SPARES or self.spare_due() > 0:
+            return
+        try:
             self.spares.append(Spare(self.root, ahead=True))
+        except OSError:
+            self.fork_failed = time.monotonic()
+            raise
+
+    def spare_due(self) -> float:
+        """Seconds until a spare may be forked (0 now, inf while SPARES wait)."""
+        if len(self.spares) >= SPARES:
+            return math.inf
+        return max(self.fork_failed + FORK_RETRY - time.monotonic(), 0.0)
 
     def drop_spares(self) -> None:
         """Let the spares go (the scheduler is ending)."""

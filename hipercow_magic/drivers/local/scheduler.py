@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib
+import math
 import os
 import select
 import signal
@@ -32,13 +33,7 @@ from hipercow_magic.drivers.local import intake, paths
 from hipercow_magic.drivers.local.events import Announcer
 from hipercow_magic.drivers.local.health import EXIT_START_FAILED, log, record_start_failure
 from hipercow_magic.drivers.local.holds import Holds
-from hipercow_magic.drivers.local.launching import (
-    CLAIMED,
-    SPARE_DELAY,
-    SPARES,
-    SPARES_DELAY,
-    Launching,
-)
+from hipercow_magic.drivers.local.launching import CLAIMED, SPARE_DELAY, Launching
 from hipercow_magic.drivers.local.placement import Queue, VirtualCluster
 from hipercow_magic.drivers.local.queue_reader import QueueReader
 from hipercow_magic.drivers.local.state import pending_state
@@ -83,6 +78,7 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
         self.lock_fd = -1
         self.sock: socket.socket | None = None
         self.spares: list[Spare] = []  # processes forked ahead of the next tasks, oldest first
+        self.fork_failed = -math.inf  # time.monotonic() when forking a spare last failed
         self.events = Announcer(self.root)  # tells waiters of starts and ends
         self.uid = os.geteuid()
         self.last_error: str | None = None
@@ -172,9 +168,8 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
             self.guard("placing tasks", self.place)
             self.events.flush(busy=bool(self.queued))
             self.guard("writing the queue state", self.write_state)
-            quiet_for = time.monotonic() - last_woken
-            if quiet_for >= SPARE_DELAY or not self.running:
-                self.guard("forking a spare process", self.keep_spare, quiet_for)
+            if not self.running or time.monotonic() - last_woken >= SPARE_DELAY:
+                self.guard("forking a spare process", self.keep_spare)
             if self.queued or self.running:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > self.idle_timeout:
@@ -232,9 +227,7 @@ class Scheduler(QueueReader, Launching, TaskEnds, Holds, UsageWatch):
         or (for tasks watched without a pidfd) the next look at them.
         """
         now = time.time()
-        timeout = 1.0
-        if len(self.spares) < SPARES:
-            timeout = SPARES_DELAY if self.spares else SPARE_DELAY
+        timeout = min(1.0, max(self.spare_due(), SPARE_DELAY if self.running else 0.0))
         if self.state_dirty:
             state_due = STATE_INTERVAL - (time.monotonic() - self.state_written)
             timeout = min(timeout, max(state_due, 0.0))
