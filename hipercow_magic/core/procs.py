@@ -10,6 +10,37 @@ import time
 
 import psutil
 
+PF_EXITING = 0x4  # a process's flag (/proc/PID/stat) once it has begun to exit
+SIGKILL_PENDING = 1 << (signal.SIGKILL - 1)  # its bit in the pending signals (/proc/PID/status)
+
+
+def stat_fields(pid: int) -> list[bytes] | None:
+    """A process's /proc/PID/stat from its 3rd field on (state, ppid, ... as `man 5 proc`
+    numbers them, less 3: the name, which may hold spaces, is left out); None when it can't
+    be read (the process has gone, or the system has no /proc).
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(b")") + 2 :].split()
+
+
+def dying(pid: int) -> bool:
+    """Whether a process has been sent SIGKILL (a fatal signal becomes one) or is exiting,
+    as Linux's /proc says; False where it can't say.
+    """
+    fields = stat_fields(pid)
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            status = dict(line.split(b":", 1) for line in f.read().splitlines() if b":" in line)
+        pending = int(status[b"SigPnd"], 16) | int(status[b"ShdPnd"], 16)
+        exiting = fields[0] in (b"Z", b"X") or int(fields[6]) & PF_EXITING
+    except (OSError, TypeError, IndexError, KeyError, ValueError):
+        return False
+    return bool(exiting or pending & SIGKILL_PENDING)
+
 
 def descendants(pids: list[int]) -> list:
     """The processes the workers started (to kill any a worker leaves behind)."""

@@ -12,9 +12,9 @@ import pytest
 from processes import pid_alive, scheduler_pid, stop_local_scheduler, wait_until
 
 import hipercow_magic as hc
+from hipercow_magic.core.procs import dying
 from hipercow_magic.core.task import read_marker
 from hipercow_magic.drivers.local.launching import SPARES
-from hipercow_magic.drivers.local.task_process import dying
 
 WAIT = 60
 

@@ -24,7 +24,7 @@ import time
 
 import psutil
 
-from hipercow_magic.core.procs import child_pids
+from hipercow_magic.core.procs import child_pids, stat_fields
 
 SHARED_PAGES_BUDGET = 0.005  # the share of a core counting shared pages may cost in all
 PROC = os.path.exists("/proc/self/stat")
@@ -62,12 +62,9 @@ def process_figures(pid: int) -> tuple[float, int, int] | None:
                 return cpu, process.memory_info().rss, process.num_threads()
         except psutil.Error:
             return None
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
+    fields = stat_fields(pid)
+    if fields is None:
         return None
-    fields = stat[stat.rindex(b")") + 2 :].split()  # from the 3rd on (the name holds spaces)
     utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
     return (utime + stime + cutime + cstime) / TICKS, int(fields[21]) * PAGE, int(fields[17])
 

@@ -17,14 +17,12 @@ import signal
 import sys
 import traceback
 
+from hipercow_magic.core.procs import dying
 from hipercow_magic.core.titles import set_title
 from hipercow_magic.drivers.local.events import announce
 from hipercow_magic.drivers.local.warming import warm_until_readable
 from hipercow_magic.node import runner
 from hipercow_magic.node.cores import THREAD_VARIABLES
-
-PF_EXITING = 0x4  # a process's flag (/proc/PID/stat) once it has begun to exit
-SIGKILL = 1 << (signal.SIGKILL - 1)  # its bit in the pending signals (/proc/PID/status)
 
 # What a scheduler loads before its first fork, so its task processes import nothing the
 # runner loads only when used (on a cluster node each task is a fresh interpreter): reading a
@@ -134,21 +132,6 @@ class Spare:
                 message = message[os.write(self._orders, message) :]
         finally:
             os.close(self._orders)
-
-
-def dying(pid: int) -> bool:
-    """Whether a process has been sent SIGKILL (a fatal signal becomes one) or is exiting,
-    as Linux's /proc says; False where it can't say.
-    """
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read().rsplit(b")", 1)[1].split()
-        with open(f"/proc/{pid}/status", "rb") as f:
-            status = dict(line.split(b":", 1) for line in f.read().splitlines() if b":" in line)
-        pending = int(status[b"SigPnd"], 16) | int(status[b"ShdPnd"], 16)
-        return stat[0] in (b"Z", b"X") or bool(int(stat[6]) & PF_EXITING or pending & SIGKILL)
-    except (OSError, IndexError, KeyError, ValueError):
-        return False
 
 
 def _read_all(fd: int) -> bytes:
